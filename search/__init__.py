@@ -1,0 +1,30 @@
+"""Search for Meguri listings: one SearchIndex interface, an embedded engine in the app
+database (default) and a Meilisearch adapter. Pure: no Flask, no market models."""
+
+from .documents import (
+    FACETS,
+    SORTS,
+    ListingDocument,
+    SearchBackendError,
+    SearchHit,
+    SearchQuery,
+    SearchQueryError,
+    SearchResults,
+)
+from .factory import make_index
+from .interface import SearchIndex, SyncReport, verify
+
+__all__ = [
+    "FACETS",
+    "SORTS",
+    "ListingDocument",
+    "SearchBackendError",
+    "SearchHit",
+    "SearchIndex",
+    "SearchQuery",
+    "SearchQueryError",
+    "SearchResults",
+    "SyncReport",
+    "make_index",
+    "verify",
+]
