@@ -1,0 +1,58 @@
+"""Meguri matching engine (めぐり): who should send what to whom, optimally and provably.
+
+Pure Python + OR-Tools + numpy; no web framework. Reads and writes the instance and
+result format of shared/matching/INSTANCE.md (version 1).
+
+Public API (used by market/allocation)::
+
+    import matching
+
+    inst = matching.load_instance(data)       # dict -> Instance; raises matching.InstanceError
+    result = matching.solve(inst, progress=cb) # -> Result; cb(stage: str, fraction: float)
+    result.to_dict()                           # the result format, ready for json.dump
+    matching.greedy(inst)                      # baseline for comparison, never "optimal"
+    matching.check(data, result.to_dict())     # independent verifier -> CheckReport
+
+`InstanceError.errors` lists messages like ``demands[3].window: end before start``.
+Progress stages, in order: "candidates", "solve", "pricing" (solve/pricing repeat while
+excluded arcs are priced back in), "explain", "done"; fractions are 0..1 within a run.
+`SolverError` is raised only if OR-Tools itself fails (never for an infeasible match: an
+instance with nothing matchable returns an empty, optimal result).
+
+Command line::
+
+    python -m matching solve INSTANCE.json --out RESULT.json
+    python -m matching greedy INSTANCE.json --out RESULT.json
+    python -m matching check INSTANCE.json RESULT.json
+
+See docs/matching.md for the models, the pruning and pricing scheme and the bound.
+"""
+
+from __future__ import annotations
+
+from .check import CheckReport, check
+from .instance import Instance, InstanceError, load_instance
+from .network import SolverError
+from .result import Result, build_result
+from .solver import Progress, greedy_plan, solve_plan
+
+
+def solve(instance: Instance, progress: Progress | None = None, *, explain: bool = True,
+          method: str = "auto") -> Result:
+    """Optimal matching of `instance`; `status` is "optimal" only with a matching bound."""
+    plan = solve_plan(instance, progress, method=method)
+    if progress:
+        progress("explain", 0.0)
+    result = build_result(instance, plan, explain=explain)
+    if progress:
+        progress("done", 1.0)
+    return result
+
+
+def greedy(instance: Instance, *, explain: bool = True) -> Result:
+    """Greedy baseline: each supply, by value, to its nearest compatible demands."""
+    return build_result(instance, greedy_plan(instance), explain=explain)
+
+
+__all__ = ["CheckReport", "Instance", "InstanceError", "Result", "SolverError", "check",
+           "greedy", "load_instance", "solve"]

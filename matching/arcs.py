@@ -1,0 +1,244 @@
+"""Allowed supply→demand arcs and supply→yard→demand paths, evaluated with numpy.
+
+Direct arcs are enumerated block by block over a coarse grid, so that only demands within
+a supply's reach (its haul limit, or the distance at which the haul eats the whole
+benefit) are ever looked at. Every pass yields the same arcs in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .instance import Instance
+
+EARTH_RADIUS_KM = 6371.0088
+_BLOCK_ELEMENTS = 1_500_000
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle km between points given in degrees (broadcasting)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dl = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+@dataclass
+class Arcs:
+    s: np.ndarray
+    d: np.ndarray
+    km: np.ndarray
+    b: np.ndarray  # net benefit per unit, unscaled
+
+    @staticmethod
+    def empty() -> Arcs:
+        return Arcs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+
+    @staticmethod
+    def concat(parts: list[Arcs]) -> Arcs:
+        parts = [p for p in parts if len(p.s)]
+        if not parts:
+            return Arcs.empty()
+        return Arcs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("s", "d", "km", "b")))
+
+    def take(self, idx) -> Arcs:
+        return Arcs(self.s[idx], self.d[idx], self.km[idx], self.b[idx])
+
+    def __len__(self) -> int:
+        return len(self.s)
+
+
+def compatible(inst: Instance, si: np.ndarray, di: np.ndarray) -> np.ndarray:
+    """Rules 1, 2, 3 (per lot) and 6 for supply/demand index pairs; no time or distance."""
+    cls = inst.s_class[si]
+    ok = inst.d_accepts[di, cls]
+    ok &= inst.s_rank[si] <= inst.d_min_rank[di]
+    for p in range(len(inst.properties)):
+        lim = inst.d_limited[di, p]
+        if not lim.any():
+            continue
+        v = inst.s_props[si, p]
+        within = (v <= inst.d_lim_max[di, p]) & (v >= inst.d_lim_min[di, p])
+        ok &= ~lim | (~np.isnan(v) & (inst.d_blend[di] | within))
+    restricted = inst.s_restricted[si]
+    if restricted.any():
+        owner = inst.s_owner[si]
+        code = di * inst.n_owners + owner
+        pos = np.searchsorted(inst.partner_codes, code)
+        pos = np.minimum(pos, max(len(inst.partner_codes) - 1, 0))
+        partner = (owner >= 0) & (len(inst.partner_codes) > 0)
+        if len(inst.partner_codes):
+            partner &= inst.partner_codes[pos] == code
+        ok &= ~restricted | partner
+    return ok
+
+
+def direct_arcs(inst: Instance, si: np.ndarray, di: np.ndarray) -> tuple[np.ndarray, Arcs]:
+    """Evaluate candidate pairs; returns (allowed mask, arcs with km and benefit)."""
+    S, D = inst.supplies, inst.demands
+    km = haversine_km(S.lat[si], S.lon[si], D.lat[di], D.lon[di]) * inst.road_factor
+    ok = compatible(inst, si, di)
+    ok &= (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])
+    ok &= km <= np.minimum(S.haul[si], D.haul[di])
+    b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
+    return ok, Arcs(si, di, km, b)
+
+
+def supply_reach_km(inst: Instance) -> np.ndarray:
+    """Road km beyond which no direct arc of a supply can be allowed and worth sending."""
+    S = inst.supplies
+    reach = S.haul.copy()
+    if len(inst.demands.ids):
+        reach = np.minimum(reach, inst.demands.haul.max())
+        if inst.km_cost > 0:
+            best_value = inst.d_value.max(axis=0)[inst.s_class]
+            reach = np.minimum(reach, np.maximum(inst.s_base + best_value, 0) / inst.km_cost)
+    return reach
+
+
+def _unit_vectors(lat, lon) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1)
+
+
+class ArcSource:
+    """Enumerates the allowed, worth-sending direct arcs of an instance, block by block."""
+
+    def __init__(self, inst: Instance, cell_km: float | None = None):
+        self.inst = inst
+        S, D = inst.supplies, inst.demands
+        self.reach = supply_reach_km(inst)  # road km
+        self.s_vec = _unit_vectors(S.lat, S.lon)
+        self.d_vec = _unit_vectors(D.lat, D.lon)
+        gc = self.reach / inst.road_factor
+        # cos of the largest angle still in reach; a small margin keeps the prefilter safe.
+        ang = np.minimum(gc * 1.001 / EARTH_RADIUS_KM + 1e-6, np.pi)
+        self.s_cos = np.where(np.isfinite(gc), np.cos(ang), -2.0)
+        self.blocks = self._plan_blocks(cell_km)
+
+    def _plan_blocks(self, cell_km):
+        inst = self.inst
+        S, D = inst.supplies, inst.demands
+        nS, nD = len(S.ids), len(D.ids)
+        all_d = np.arange(nD)
+        if nS == 0 or nD == 0:
+            return []
+        live = np.nonzero(self.reach >= 0)[0]
+        lat_all = np.concatenate([S.lat, D.lat])
+        lon_all = np.concatenate([S.lon, D.lon])
+        finite = live[np.isfinite(self.reach[live])]
+        span_ok = (np.ptp(lat_all) < 12 and np.ptp(lon_all) < 20 and np.abs(lat_all).max() < 70)
+        blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        dense = live[~np.isfinite(self.reach[live])]
+        if not span_ok:
+            dense, finite = live, live[:0]
+        for chunk in _chunks(dense, max(1, _BLOCK_ELEMENTS // max(nD, 1))):
+            blocks.append((chunk, all_d))
+        if len(finite) == 0:
+            return blocks
+        # Planar km with the smallest cos(lat) of the region never overstates east-west km.
+        coslat = np.cos(np.radians(np.abs(lat_all).max()))
+        kx, ky = 111.19 * coslat, 111.19
+        gc = self.reach[finite] / inst.road_factor
+        cell = cell_km or max(2.0, float(np.median(gc)) / 2)
+        sx = np.floor(S.lon[finite] * kx / cell).astype(np.int64)
+        sy = np.floor(S.lat[finite] * ky / cell).astype(np.int64)
+        dx = np.floor(D.lon * kx / cell).astype(np.int64)
+        dy = np.floor(D.lat * ky / cell).astype(np.int64)
+        rad = np.ceil((gc * 1.02 + 1.0) / cell).astype(np.int64)
+        d_cells: dict[tuple[int, int], np.ndarray] = {}
+        order = np.lexsort((dy, dx))
+        keys = np.stack([dx[order], dy[order]], axis=1)
+        if len(order):
+            brk = np.nonzero(np.any(np.diff(keys, axis=0) != 0, axis=1))[0] + 1
+            starts = np.concatenate([[0], brk])
+            ends = np.concatenate([brk, [len(order)]])
+            for a, b in zip(starts, ends, strict=True):
+                d_cells[(int(keys[a, 0]), int(keys[a, 1]))] = order[a:b]
+        s_order = np.lexsort((sy, sx))
+        skeys = np.stack([sx[s_order], sy[s_order]], axis=1)
+        brk = np.nonzero(np.any(np.diff(skeys, axis=0) != 0, axis=1))[0] + 1
+        starts = np.concatenate([[0], brk])
+        ends = np.concatenate([brk, [len(s_order)]])
+        for a, b in zip(starts, ends, strict=True):
+            members = s_order[a:b]
+            cx, cy = int(skeys[a, 0]), int(skeys[a, 1])
+            r = int(rad[members].max())
+            if (2 * r + 1) ** 2 > len(d_cells):
+                near = [v for (x, y), v in d_cells.items() if abs(x - cx) <= r and abs(y - cy) <= r]
+            else:
+                near = [d_cells[(x, y)] for x in range(cx - r, cx + r + 1)
+                        for y in range(cy - r, cy + r + 1) if (x, y) in d_cells]
+            if not near:
+                continue
+            dset = np.sort(np.concatenate(near))
+            for chunk in _chunks(finite[members], max(1, _BLOCK_ELEMENTS // len(dset))):
+                blocks.append((chunk, dset))
+        return blocks
+
+    def pairs_considered(self) -> int:
+        return int(sum(len(a) * len(b) for a, b in self.blocks))
+
+    def iter_blocks(self, supplies_mask: np.ndarray | None = None) -> Iterator[Arcs]:
+        """Yield allowed arcs with positive benefit, block by block."""
+        inst = self.inst
+        S, D = inst.supplies, inst.demands
+        for srows, dset in self.blocks:
+            if supplies_mask is not None:
+                srows = srows[supplies_mask[srows]]
+                if len(srows) == 0:
+                    continue
+            dot = self.s_vec[srows] @ self.d_vec[dset].T
+            m = dot >= self.s_cos[srows, None]
+            m &= inst.d_accepts[dset][:, inst.s_class[srows]].T
+            m &= S.start[srows, None] <= D.end[None, dset]
+            m &= D.start[None, dset] <= S.end[srows, None]
+            ii, jj = np.nonzero(m)
+            if len(ii) == 0:
+                continue
+            ok, arcs = direct_arcs(inst, srows[ii], dset[jj])
+            ok &= arcs.b > 0
+            if ok.any():
+                yield arcs.take(ok)
+
+    def all_arcs(self) -> Arcs:
+        return Arcs.concat(list(self.iter_blocks()))
+
+
+def _chunks(a: np.ndarray, size: int):
+    for i in range(0, len(a), size):
+        yield a[i:i + size]
+
+
+def top_k_by_group(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest `key` in each group."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((-key, group))
+    g = group[order]
+    first = np.concatenate([[True], g[1:] != g[:-1]])
+    start_idx = np.maximum.accumulate(np.where(first, np.arange(len(g)), 0))
+    rank = np.arange(len(g)) - start_idx
+    return order[rank < k]
+
+
+def yard_paths(inst: Instance, si: np.ndarray, yi: np.ndarray, di: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate supply→yard→demand triples: (allowed, km leg 1, km leg 2, benefit)."""
+    S, D, Y = inst.supplies, inst.demands, inst.yards
+    km1 = haversine_km(S.lat[si], S.lon[si], Y.lat[yi], Y.lon[yi]) * inst.road_factor
+    km2 = haversine_km(Y.lat[yi], Y.lon[yi], D.lat[di], D.lon[di]) * inst.road_factor
+    cls = inst.s_class[si]
+    ok = compatible(inst, si, di) & inst.y_accepts[yi, cls]
+    ok &= (S.start[si] <= Y.end[yi]) & (Y.start[yi] <= S.end[si])
+    ok &= (D.start[di] <= Y.end[yi]) & (Y.start[yi] <= D.end[di])
+    ok &= S.start[si] <= D.end[di]
+    lim = np.minimum(S.haul[si], D.haul[di])
+    ok &= (km1 <= lim) & (km2 <= lim)
+    b = (inst.s_base[si] + inst.d_value[di, cls] - inst.km_cost * (km1 + km2)
+         - inst.y_handling[yi])
+    return ok, km1, km2, b
