@@ -96,7 +96,11 @@ class ListingDocument:
 
     def content_hash(self) -> str:
         """Stable fingerprint of the indexed content, used by verify to spot stale rows."""
-        canonical = json.dumps(self.to_json_dict(), sort_keys=True, ensure_ascii=False)
+        data = self.to_json_dict()
+        for key in ("quantity", "lat", "lon"):  # 20 and 20.0 are the same quantity
+            if data[key] is not None:
+                data[key] = float(data[key])
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
     def searchable_body(self) -> str:
