@@ -1,0 +1,107 @@
+"""Meguri web app: ``create_app`` wires config, database, services, blueprints and CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from market import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("ja", "en")
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = session.get("lang") if request else None
+    if chosen in LOCALES:
+        return chosen
+    user = getattr(g, "api_user", None)
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    return "ja"  # Japanese first, whatever the browser says
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "market" / "static"),
+    )
+    settings = config_module.from_environ()
+    if test_config:
+        settings.update(test_config)
+    config_module.finalise(settings, app.instance_path)
+    app.config.update(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from market.db import Database
+
+    db = Database(app.config["DATABASE_URL"])
+    app.extensions["meguri.db"] = db
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        db.remove()
+
+    from market import mail, tasks
+    from market.catalog import photos  # noqa: F401 - registers the thumbnail job
+
+    tasks.configure(app)
+    app.extensions["meguri.mailer"] = mail.make_mailer(app.config)
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(ROOT / "market" / "translations"))
+    _init_login(app)
+
+    from market.accounts.views import bp as accounts_bp
+    from market.api.views import bp as api_bp
+    from market.catalog.views import bp as catalog_bp
+    from market.core.views import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # token auth, no cookies
+
+    from market.core import errors, web
+
+    errors.register(app)
+    web.register(app)
+
+    from market.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext
+
+    from market.accounts.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = lazy_gettext("Please sign in to continue.")
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(raw: str):
+        user_id, _, generation = raw.partition(":")
+        if not user_id.isdigit() or not generation.isdigit():
+            return None
+        user = app.extensions["meguri.db"].session().get(User, int(user_id))
+        if user is None or not user.active or user.session_generation != int(generation):
+            return None
+        return user

@@ -1,0 +1,200 @@
+"""Sign-up, sign-in, invitations and API tokens. No commits here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Role, User
+from market.db import utcnow
+from market.errors import Conflict, DomainError, Forbidden, NotFound
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INVOICE_NO = re.compile(r"^T\d{13}$")
+MIN_PASSWORD = 10
+INVITATION_DAYS = 14
+# Checked against when an e-mail is unknown, so that timing does not reveal accounts.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_user_fields(email: str, password: str, display_name: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not EMAIL.match(email or ""):
+        errors["email"] = _("Enter a valid e-mail address.")
+    if len(password or "") < MIN_PASSWORD:
+        errors["password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
+    if not (display_name or "").strip():
+        errors["display_name"] = _("This field is required.")
+    elif len(display_name) > 100:
+        errors["display_name"] = _("Must be at most %(n)s characters.", n=100)
+    return errors
+
+
+def email_taken(session: Session, email: str) -> bool:
+    return session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+
+
+def sign_up(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    org_name: str,
+    org_kind: str,
+    prefecture_code: str | None = None,
+    stockyard_registration_no: str | None = None,
+    invoice_registration_no: str | None = None,
+) -> User:
+    """Create an organisation and its first member, who becomes its admin."""
+    email = (email or "").strip()
+    errors = check_user_fields(email, password, display_name)
+    if not (org_name or "").strip():
+        errors["org_name"] = _("This field is required.")
+    try:
+        kind = OrgKind(org_kind)
+    except ValueError:
+        errors["org_kind"] = _("Choose the type of your organisation.")
+        kind = None
+    if kind == OrgKind.stockyard_operator and not (stockyard_registration_no or "").strip():
+        errors["stockyard_registration_no"] = _("Registered stockyard operators must give their registration number.")
+    if invoice_registration_no and not INVOICE_NO.match(invoice_registration_no.strip()):
+        errors["invoice_registration_no"] = _("Must be T followed by 13 digits.")
+    if "email" not in errors and email_taken(session, email):
+        errors["email"] = _("An account with this e-mail address already exists.")
+    if errors:
+        raise FieldErrors(errors)
+    org = Organisation(
+        name=org_name.strip(),
+        kind=kind,
+        prefecture_code=prefecture_code or None,
+        stockyard_registration_no=(stockyard_registration_no or "").strip() or None,
+        invoice_registration_no=(invoice_registration_no or "").strip() or None,
+    )
+    session.add(org)
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        display_name=display_name.strip(),
+        organisation=org,
+        role=Role.admin,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+class FieldErrors(DomainError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
+        self.errors = errors
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
+        return None
+    return user
+
+
+def create_site_admin(session: Session, email: str, password: str, display_name: str) -> User:
+    errors = check_user_fields(email, password, display_name)
+    if "email" not in errors and email_taken(session, email):
+        errors["email"] = _("An account with this e-mail address already exists.")
+    if errors:
+        raise FieldErrors(errors)
+    user = User(email=email, password_hash=generate_password_hash(password), display_name=display_name,
+                is_site_admin=True, role=Role.member)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def invite(session: Session, inviter: User, email: str, role: str) -> tuple[Invitation, str]:
+    """Returns the invitation and its one-time token (only its hash is stored)."""
+    if not inviter.is_org_admin or inviter.organisation_id is None:
+        raise Forbidden(_("Only organisation admins may invite members."))
+    email = (email or "").strip()
+    errors = {}
+    if not EMAIL.match(email):
+        errors["email"] = _("Enter a valid e-mail address.")
+    elif email_taken(session, email):
+        errors["email"] = _("An account with this e-mail address already exists.")
+    if role not in {r.value for r in Role}:
+        errors["role"] = _("Choose a role.")
+    if errors:
+        raise FieldErrors(errors)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        organisation_id=inviter.organisation_id, email=email, role=Role(role), token_hash=digest(token),
+        invited_by_id=inviter.id, expires_at=utcnow() + dt.timedelta(days=INVITATION_DAYS),
+    )
+    session.add(invitation)
+    session.flush()
+    return invitation, token
+
+
+def open_invitation(session: Session, token: str) -> Invitation:
+    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token or "")))
+    if invitation is None or invitation.accepted_at is not None:
+        raise NotFound(_("This invitation is not valid or has already been used."))
+    if invitation.expires_at < utcnow():
+        raise Conflict(_("This invitation has expired; ask for a new one."))
+    return invitation
+
+
+def accept_invitation(session: Session, token: str, password: str, display_name: str) -> User:
+    invitation = open_invitation(session, token)
+    errors = check_user_fields(invitation.email, password, display_name)
+    errors.pop("email", None)
+    if email_taken(session, invitation.email):
+        errors["email"] = _("An account with this e-mail address already exists.")
+    if errors:
+        raise FieldErrors(errors)
+    user = User(email=invitation.email, password_hash=generate_password_hash(password),
+                display_name=display_name.strip(), organisation_id=invitation.organisation_id,
+                role=invitation.role)
+    invitation.accepted_at = utcnow()
+    session.add(user)
+    session.flush()
+    return user
+
+
+def issue_api_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise FieldErrors({"name": _("Give the token a name of at most 100 characters.")})
+    secret = "mgr_" + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, token_hash=digest(secret))
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    token.last_used_at = utcnow()
+    return token.user
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(_("No such token."))
+    token.revoked_at = utcnow()

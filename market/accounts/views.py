@@ -1,0 +1,165 @@
+"""Sign-in, sign-up, invitations, organisation page and API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from market.accounts import services
+from market.accounts.models import ApiToken, Invitation, OrgKind, User
+from market.catalog.models import Prefecture
+from market.mail import send_later
+from market.services import db_session
+
+bp = Blueprint("accounts", __name__)
+
+
+def _start_session(user: User) -> None:
+    # A fresh session on sign-in: nothing set before it (fixation) survives.
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("core.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        user = services.authenticate(db_session(), request.form.get("email", ""), request.form.get("password", ""))
+        if user is not None:
+            _start_session(user)
+            return redirect(_safe_next(request.args.get("next")))
+        error = _("E-mail address or password is wrong.")
+    return render_template("accounts/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("core.home"))
+
+
+def _prefectures():
+    return db_session().scalars(select(Prefecture).order_by(Prefecture.code)).all()
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        s = db_session()
+        try:
+            user = services.sign_up(
+                s,
+                email=request.form.get("email", ""),
+                password=request.form.get("password", ""),
+                display_name=request.form.get("display_name", ""),
+                org_name=request.form.get("org_name", ""),
+                org_kind=request.form.get("org_kind", ""),
+                prefecture_code=request.form.get("prefecture_code") or None,
+                stockyard_registration_no=request.form.get("stockyard_registration_no"),
+                invoice_registration_no=request.form.get("invoice_registration_no"),
+            )
+        except services.FieldErrors as exc:
+            s.rollback()
+            errors = exc.errors
+        else:
+            s.commit()
+            _start_session(user)
+            flash(_("Welcome to Meguri. Your organisation has been created."), "success")
+            return redirect(url_for("catalog.new_listing"))
+    return render_template("accounts/signup.html", errors=errors, org_kinds=list(OrgKind),
+                           prefectures=_prefectures(), form=request.form), (400 if errors else 200)
+
+
+@bp.get("/organisation")
+@login_required
+def organisation():
+    if current_user.organisation is None:
+        abort(404)
+    s = db_session()
+    invitations = s.scalars(
+        select(Invitation).where(Invitation.organisation_id == current_user.organisation_id,
+                                 Invitation.accepted_at.is_(None))
+    ).all()
+    return render_template("accounts/organisation.html", org=current_user.organisation,
+                           invitations=invitations, errors={})
+
+
+@bp.post("/organisation/invitations")
+@login_required
+def invite():
+    s = db_session()
+    try:
+        invitation, token = services.invite(s, current_user, request.form.get("email", ""),
+                                            request.form.get("role", "member"))
+    except services.FieldErrors as exc:
+        s.rollback()
+        return render_template("accounts/organisation.html", org=current_user.organisation,
+                               invitations=[], errors=exc.errors), 400
+    link = url_for("accounts.accept", token=token, _external=True)
+    send_later(s, invitation.email, _("Invitation to %(org)s on Meguri", org=current_user.organisation.name),
+               _("%(name)s invites you to join %(org)s on Meguri: %(link)s",
+                 name=current_user.display_name, org=current_user.organisation.name, link=link))
+    s.commit()
+    flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
+    return redirect(url_for("accounts.organisation"))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept(token: str):
+    s = db_session()
+    invitation = services.open_invitation(s, token)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            user = services.accept_invitation(s, token, request.form.get("password", ""),
+                                              request.form.get("display_name", ""))
+        except services.FieldErrors as exc:
+            s.rollback()
+            errors = exc.errors
+        else:
+            s.commit()
+            _start_session(user)
+            return redirect(url_for("core.home"))
+    return render_template("accounts/accept.html", invitation=invitation, errors=errors), (400 if errors else 200)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    s = db_session()
+    secret, errors = None, {}
+    if request.method == "POST":
+        try:
+            _token, secret = services.issue_api_token(s, current_user, request.form.get("name", ""))
+        except services.FieldErrors as exc:
+            s.rollback()
+            errors = exc.errors
+        else:
+            s.commit()
+    rows = s.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)).all()
+    return render_template("accounts/tokens.html", tokens=rows, secret=secret, errors=errors)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    s = db_session()
+    services.revoke_api_token(s, current_user, token_id)
+    s.commit()
+    return redirect(url_for("accounts.tokens"))

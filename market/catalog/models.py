@@ -1,0 +1,244 @@
+"""Reference data (土質区分, uses, grade schemes, categories, prefectures) and listings.
+
+Reference data lives in editable tables seeded by migrations; nothing here hard-codes
+which soil class may be used where or how grades are ordered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.accounts.models import Organisation
+from market.db import Base, utcnow
+
+
+class Prefecture(Base):
+    __tablename__ = "prefectures"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)  # JIS X 0401
+    name_ja: Mapped[str] = mapped_column(String(10))
+    name_en: Mapped[str] = mapped_column(String(20))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+
+
+class SoilClass(Base):
+    """A 土質区分 sub-class such as 第2a種 or 泥土b."""
+
+    __tablename__ = "soil_classes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    group: Mapped[str] = mapped_column(String(8))  # 1, 2, 3, 4, mud
+    name_ja: Mapped[str] = mapped_column(String(20))
+    name_en: Mapped[str] = mapped_column(String(40))
+    min_cone_index: Mapped[int | None] = mapped_column(Integer)  # kN/m²
+    improved: Mapped[bool] = mapped_column(Boolean, default=False)
+    rank: Mapped[int] = mapped_column(Integer)  # 0 = best
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class SoilUse(Base):
+    __tablename__ = "soil_uses"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(80))
+
+
+class SoilClassUse(Base):
+    """Which class group may be used for which use (省令 別表; ◎/○/△/× where finer)."""
+
+    __tablename__ = "soil_class_uses"
+
+    group: Mapped[str] = mapped_column(String(8), primary_key=True)
+    use_code: Mapped[str] = mapped_column(ForeignKey("soil_uses.code"), primary_key=True)
+    suitability: Mapped[str] = mapped_column(String(2), default="◎")
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class Material(Base):
+    """A recycled material with its own grade scheme (e.g. road base, scrap steel, rPET)."""
+
+    __tablename__ = "materials"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(80))
+    unit: Mapped[str] = mapped_column(String(8), default="t")
+    virgin_co2_kg_per_t: Mapped[float | None] = mapped_column(Float)
+    recycled_co2_kg_per_t: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(200))
+
+    grades: Mapped[list[Grade]] = relationship(order_by="Grade.rank")
+
+
+class Grade(Base):
+    __tablename__ = "grades"
+
+    material_code: Mapped[str] = mapped_column(ForeignKey("materials.code"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(80))
+    rank: Mapped[int] = mapped_column(Integer)  # 0 = best
+    # Property limits the grade implies, e.g. {"absorption": {"max": 3.0}}.
+    limits: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class GradeProperty(Base):
+    """A measurable property of a graded lot (absorption %, fines %, density g/cm³ …)."""
+
+    __tablename__ = "grade_properties"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    unit: Mapped[str] = mapped_column(String(16))
+
+
+class ReuseCategory(Base):
+    """Bulky-waste (粗大ごみ) reuse category with a typical weight for impact figures."""
+
+    __tablename__ = "reuse_categories"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    typical_weight_kg: Mapped[float] = mapped_column(Float)
+    co2_kg_per_kg: Mapped[float | None] = mapped_column(Float)  # [U] category factor
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class MaterialCategory(Base):
+    """Unused construction materials (建設資材) by category."""
+
+    __tablename__ = "material_categories"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ja: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    unit: Mapped[str] = mapped_column(String(8))
+
+
+class ListingKind(enum.StrEnum):
+    soil_offer = "soil_offer"  # 発生土 搬出
+    soil_want = "soil_want"  # 発生土 搬入
+    material_offer = "material_offer"
+    material_want = "material_want"
+    reuse_item = "reuse_item"
+    reuse_want = "reuse_want"
+    recycled_offer = "recycled_offer"
+    recycled_want = "recycled_want"
+    stockyard = "stockyard"
+
+
+class ListingStatus(enum.StrEnum):
+    draft = "draft"
+    open = "open"
+    reserved = "reserved"
+    closed = "closed"
+
+
+class Listing(Base):
+    """One offer, want or stockyard. Kind-specific columns are null for other kinds;
+    ``market.catalog.kinds`` says which apply and validates them."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[ListingKind] = mapped_column(Enum(ListingKind, native_enum=False, length=24), index=True)
+    status: Mapped[ListingStatus] = mapped_column(
+        Enum(ListingStatus, native_enum=False, length=16), default=ListingStatus.draft, index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    private_note: Mapped[str] = mapped_column(Text, default="")
+
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    prefecture_code: Mapped[str] = mapped_column(ForeignKey("prefectures.code"), index=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(6))
+    address: Mapped[str] = mapped_column(String(300), default="")
+
+    window_start: Mapped[dt.date] = mapped_column(Date)
+    window_end: Mapped[dt.date] = mapped_column(Date)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    open_quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    unit: Mapped[str] = mapped_column(String(8))
+    price_per_unit: Mapped[int] = mapped_column(Integer, default=0)  # yen; negative = pays to dispose
+
+    # soil (搬出 / 搬入) and stockyards
+    soil_class_code: Mapped[str | None] = mapped_column(ForeignKey("soil_classes.code"))
+    cone_index: Mapped[int | None] = mapped_column(Integer)
+    contamination_status: Mapped[str | None] = mapped_column(String(16))
+    max_haul_km: Mapped[float | None] = mapped_column(Float)
+    soil_use_code: Mapped[str | None] = mapped_column(ForeignKey("soil_uses.code"))
+    accepted_classes: Mapped[list | None] = mapped_column(JSON)
+    min_cone_index: Mapped[int | None] = mapped_column(Integer)
+    improved_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    max_particle_mm: Mapped[int | None] = mapped_column(Integer)
+    contamination_check_required: Mapped[bool | None] = mapped_column(Boolean)
+    # construction surplus materials
+    material_category_code: Mapped[str | None] = mapped_column(ForeignKey("material_categories.code"))
+    # municipal reuse goods
+    reuse_category_code: Mapped[str | None] = mapped_column(ForeignKey("reuse_categories.code"))
+    condition: Mapped[str | None] = mapped_column(String(8))
+    pickup_point: Mapped[str | None] = mapped_column(String(300))
+    partner_only_until: Mapped[dt.date | None] = mapped_column(Date)
+    category_prices: Mapped[dict | None] = mapped_column(JSON)  # reuse want: {category: yen}
+    service_radius_km: Mapped[float | None] = mapped_column(Float)
+    daily_pickup_capacity: Mapped[int | None] = mapped_column(Integer)
+    # recycled grades
+    material_code: Mapped[str | None] = mapped_column(ForeignKey("materials.code"))
+    grade_code: Mapped[str | None] = mapped_column(String(32))
+    min_grade_code: Mapped[str | None] = mapped_column(String(32))
+    properties: Mapped[dict | None] = mapped_column(JSON)  # measured {property: value}
+    property_limits: Mapped[dict | None] = mapped_column(JSON)  # {property: {"max": x, "min": y}}
+    blend_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    monthly: Mapped[bool | None] = mapped_column(Boolean)
+    # stockyards
+    capacity_m3: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    organisation: Mapped[Organisation] = relationship()
+    photos: Mapped[list[ListingPhoto]] = relationship(
+        back_populates="listing", order_by="ListingPhoto.position", cascade="all, delete-orphan"
+    )
+    soil_class: Mapped[SoilClass | None] = relationship()
+    prefecture: Mapped[Prefecture] = relationship()
+
+
+class ListingPhoto(Base):
+    __tablename__ = "listing_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)  # random, no user input
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    listing: Mapped[Listing] = relationship(back_populates="photos")

@@ -1,0 +1,104 @@
+"""Write side of the catalogue: create, update, publish and close listings.
+
+Services take the session and the acting user, may flush, and never commit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from market.accounts.models import User
+from market.catalog import kinds
+from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
+from market.errors import Conflict, Forbidden, NotFound
+
+
+def ensure_can_create(user: User, kind: ListingKind) -> None:
+    if user.organisation_id is None:
+        raise Forbidden(_("Join or create an organisation first."))
+    allowed = kinds.SPECS[kind].org_kinds
+    if allowed and user.organisation.kind.value not in allowed:
+        raise Forbidden(_("Your organisation type cannot create this kind of listing."))
+
+
+def ensure_can_edit(user: User, listing: Listing) -> None:
+    if user.organisation_id != listing.organisation_id:
+        raise Forbidden(_("Only members of the listing's organisation may change it."))
+
+
+def _unit(session: Session, kind: ListingKind, clean: dict) -> str:
+    unit = kinds.SPECS[kind].unit
+    if unit:
+        return unit
+    category = session.get(MaterialCategory, clean.get("material_category_code"))
+    return category.unit if category else "piece"
+
+
+def create_listing(session: Session, user: User, kind: ListingKind, clean: dict) -> Listing:
+    ensure_can_create(user, kind)
+    listing = Listing(
+        kind=kind,
+        organisation_id=user.organisation_id,
+        created_by_id=user.id,
+        unit=_unit(session, kind, clean),
+        open_quantity=clean["quantity"],
+    )
+    _apply(listing, clean)
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
+    ensure_can_edit(user, listing)
+    if listing.status == ListingStatus.closed:
+        raise Conflict(_("A closed listing cannot be changed."))
+    if "quantity" in clean:
+        committed = Decimal(listing.quantity) - Decimal(listing.open_quantity)
+        if clean["quantity"] < committed:
+            raise Conflict(
+                _("Quantity cannot go below the %(n)s already committed to orders.", n=f"{committed:,}"),
+                field="quantity",
+            )
+        listing.open_quantity = clean["quantity"] - committed
+    if "status" in clean and listing.status == ListingStatus.reserved:
+        clean = {k: v for k, v in clean.items() if k != "status"}  # orders own the reserved state
+    _apply(listing, clean)
+    if "material_category_code" in clean:
+        listing.unit = _unit(session, listing.kind, clean)
+    session.flush()
+    return listing
+
+
+def close_listing(session: Session, user: User, listing: Listing) -> Listing:
+    ensure_can_edit(user, listing)
+    listing.status = ListingStatus.closed
+    session.flush()
+    return listing
+
+
+def _apply(listing: Listing, clean: dict) -> None:
+    for name, value in clean.items():
+        if name == "status":
+            value = ListingStatus(value)
+        setattr(listing, name, value)
+
+
+def current_values(listing: Listing) -> dict[str, object]:
+    """Column values of a listing as ``kinds.validate`` returns them (for PATCH checks)."""
+    return {f.name: getattr(listing, f.name) for f in kinds.fields_for(listing.kind)}
+
+
+def visible_listing(session: Session, user: User | None, listing_id: int) -> Listing:
+    """A listing the user may see: open/reserved/closed for all, drafts for its owners only."""
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound(_("No such listing."))
+    if listing.status == ListingStatus.draft:
+        org_id = getattr(user, "organisation_id", None) if user is not None else None
+        if org_id != listing.organisation_id:
+            raise NotFound(_("No such listing."))
+    return listing

@@ -1,0 +1,238 @@
+"""Listing pages: browse with filters and a map, detail, create/edit per kind, photos."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from market.catalog import kinds, photos, services
+from market.catalog.models import Grade, ListingKind, ListingPhoto, Material, Prefecture, SoilClass
+from market.catalog.queries import BrowseFilter, browse, map_points
+from market.errors import DomainError
+from market.services import db_session
+
+bp = Blueprint("catalog", __name__)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "").strip().replace(",", "")
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _filter_from_args() -> BrowseFilter:
+    args = request.args
+    kind = args.get("kind") if kinds.kind_from(args.get("kind")) else None
+    family = args.get("family") if args.get("family") in {s.family for s in kinds.SPECS.values()} else None
+    try:
+        available_on = dt.date.fromisoformat(args["available_on"]) if args.get("available_on") else None
+    except ValueError:
+        available_on = None
+    return BrowseFilter(
+        kind=kind, family=family,
+        prefecture_code=args.get("prefecture_code") or None,
+        soil_class_code=args.get("soil_class_code") or None,
+        material_code=args.get("material_code") or None,
+        grade_code=args.get("grade_code") or None,
+        text=(args.get("q") or "").strip()[:200] or None,
+        available_on=available_on,
+        price_min=_int_arg("price_min"), price_max=_int_arg("price_max"),
+    )
+
+
+@bp.get("/listings")
+def browse_listings():
+    s = db_session()
+    f = _filter_from_args()
+    page = browse(s, f, page=_int_arg("page") or 1)
+    return render_template(
+        "catalog/browse.html", page=page, f=f,
+        prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(),
+        soil_classes=s.scalars(select(SoilClass).order_by(SoilClass.rank)).all(),
+        materials=s.scalars(select(Material).order_by(Material.code)).all(),
+    )
+
+
+@bp.get("/listings/map.json")
+def listings_map():
+    return jsonify(points=map_points(db_session(), _filter_from_args()))
+
+
+@bp.get("/my/listings")
+@login_required
+def my_listings():
+    if current_user.organisation_id is None:
+        abort(404)
+    page = browse(db_session(), BrowseFilter(organisation_id=current_user.organisation_id),
+                  page=_int_arg("page") or 1)
+    return render_template("catalog/mine.html", page=page)
+
+
+@bp.get("/listings/<int:listing_id>")
+def detail(listing_id: int):
+    s = db_session()
+    listing = services.visible_listing(s, current_user if current_user.is_authenticated else None, listing_id)
+    can_edit = current_user.is_authenticated and current_user.organisation_id == listing.organisation_id
+    fields = [f for f in kinds.fields_for(listing.kind)
+              if f.name not in {"title", "description", "lat", "lon", "status", "private_note"}]
+    return render_template("catalog/detail.html", listing=listing, spec=kinds.SPECS[listing.kind],
+                           fields=fields, can_edit=can_edit, display=_display_values(listing, fields))
+
+
+def _display_values(listing, fields) -> dict[str, str]:
+    """Human text for each field, with reference codes turned into names."""
+    s = db_session()
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "ja")
+    out: dict[str, str] = {}
+    for f in fields:
+        value = getattr(listing, f.name)
+        if value is None or value == "" or value == {} or value == []:
+            continue
+        if f.type == "choice" and f.choices:
+            names = dict(f.choices(s, locale))
+            out[f.name] = names.get(str(value), str(value))
+        elif f.type == "multichoice" and f.choices:
+            names = dict(f.choices(s, locale))
+            out[f.name] = "、".join(names.get(v, v) for v in value)
+        elif f.type == "bool":
+            out[f.name] = _("Yes") if value else _("No")
+        elif f.type in {"prices", "properties"}:
+            names = dict(f.keys(s, locale))
+            suffix = " " + _("yen") if f.type == "prices" else ""
+            out[f.name] = "、".join(f"{names.get(k, k)}: {v:,}{suffix}" for k, v in value.items())
+        elif f.type == "limits":
+            names = dict(f.keys(s, locale))
+            parts = []
+            for k, b in value.items():
+                rng = " ".join(f"{'≥' if side == 'min' else '≤'} {v:g}" for side, v in sorted(b.items(), reverse=True))
+                parts.append(f"{names.get(k, k)} {rng}")
+            out[f.name] = "、".join(parts)
+        else:
+            out[f.name] = str(value)
+    return out
+
+
+@bp.get("/listings/new")
+@login_required
+def new_listing():
+    org_kind = current_user.organisation.kind.value if current_user.organisation else None
+    choices = [spec for spec in kinds.SPECS.values() if not spec.org_kinds or org_kind in spec.org_kinds]
+    return render_template("catalog/choose_kind.html", choices=choices)
+
+
+def _form_context(kind: ListingKind, values: dict, errors: dict, listing=None):
+    s = db_session()
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "ja")
+    grades = s.scalars(select(Grade).order_by(Grade.material_code, Grade.rank)).all()
+    return dict(
+        kind=kind, spec=kinds.SPECS[kind], fields=kinds.fields_for(kind), values=values, errors=errors,
+        listing=listing, grades=grades, locale=locale,
+        choices={f.name: f.choices(s, locale) for f in kinds.fields_for(kind) if f.choices},
+        keys={f.name: f.keys(s, locale) for f in kinds.fields_for(kind) if f.keys},
+    )
+
+
+def _save(kind: ListingKind, listing=None):
+    """Validate, write the listing and its photos, commit once; or re-render with errors."""
+    s = db_session()
+    data = kinds.form_to_data(kind, request.form)
+    errors: dict[str, str] = {}
+    try:
+        clean = kinds.validate(s, kind, data, locale=_locale())
+        if listing is None:
+            services.ensure_can_create(current_user, kind)
+            listing = services.create_listing(s, current_user, kind, clean)
+        else:
+            services.update_listing(s, current_user, listing, clean)
+        for upload in request.files.getlist("photos"):
+            if upload and upload.filename:
+                photos.add_photo(s, listing, upload.read())
+    except kinds.Invalid as exc:
+        errors = exc.errors
+    except photos.PhotoRejected as exc:
+        errors = {"photos": exc.message}
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        errors = {exc.field or "form": exc.message}
+    if errors:
+        s.rollback()
+        return render_template("catalog/form.html", **_form_context(kind, data, errors, listing)), 400
+    s.commit()
+    flash(_("Listing saved."), "success")
+    return redirect(url_for("catalog.detail", listing_id=listing.id))
+
+
+def _locale() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "ja")
+
+
+@bp.route("/listings/new/<kind>", methods=["GET", "POST"])
+@login_required
+def create(kind: str):
+    listing_kind = kinds.kind_from(kind)
+    if listing_kind is None:
+        abort(404)
+    services.ensure_can_create(current_user, listing_kind)
+    if request.method == "POST":
+        return _save(listing_kind)
+    today = dt.date.today()
+    org = current_user.organisation
+    pref = db_session().get(Prefecture, org.prefecture_code) if org.prefecture_code else None
+    values = {"window_start": today.isoformat(), "window_end": (today + dt.timedelta(days=90)).isoformat(),
+              "status": "open", "prefecture_code": org.prefecture_code or "13",
+              "lat": f"{pref.lat:.5f}" if pref else "35.68950", "lon": f"{pref.lon:.5f}" if pref else "139.69170"}
+    return render_template("catalog/form.html", **_form_context(listing_kind, values, {}))
+
+
+def _own_listing(listing_id: int):
+    s = db_session()
+    listing = services.visible_listing(s, current_user, listing_id)
+    services.ensure_can_edit(current_user, listing)
+    return listing
+
+
+@bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(listing_id: int):
+    listing = _own_listing(listing_id)
+    if request.method == "POST":
+        return _save(listing.kind, listing)
+    values = services.current_values(listing)
+    values["status"] = listing.status.value
+    return render_template("catalog/form.html", **_form_context(listing.kind, values, {}, listing))
+
+
+@bp.post("/listings/<int:listing_id>/close")
+@login_required
+def close(listing_id: int):
+    listing = _own_listing(listing_id)
+    services.close_listing(db_session(), current_user, listing)
+    db_session().commit()
+    flash(_("Listing closed."), "success")
+    return redirect(url_for("catalog.detail", listing_id=listing.id))
+
+
+@bp.post("/listings/<int:listing_id>/photos/<int:photo_id>/delete")
+@login_required
+def delete_photo(listing_id: int, photo_id: int):
+    listing = _own_listing(listing_id)
+    s = db_session()
+    photo = s.get(ListingPhoto, photo_id)
+    if photo is None or photo.listing_id != listing.id:
+        abort(404)
+    photos.remove_photo(s, photo)
+    s.commit()
+    return redirect(url_for("catalog.edit", listing_id=listing.id))

@@ -1,0 +1,79 @@
+"""``flask`` commands: database, administrators, demo data, job worker."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from market import migrate
+
+
+def register(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group():
+        """Database schema (Alembic)."""
+
+    @db_group.command("upgrade")
+    @click.argument("revision", default="head")
+    def db_upgrade(revision: str):
+        """Migrate the database to REVISION (default: the latest)."""
+        migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @db_group.command("downgrade")
+    @click.argument("revision", default="base")
+    def db_downgrade(revision: str):
+        """Migrate the database back to REVISION (default: empty)."""
+        migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @db_group.command("check")
+    def db_check():
+        """Fail when the models and the migrations differ."""
+        diffs = migrate.drift(current_app.extensions["meguri.db"].engine)
+        if diffs:
+            for diff in diffs:
+                click.echo(repr(diff))
+            raise click.ClickException("models and migrations differ: add a migration")
+        click.echo("models and migrations agree")
+
+    @app.cli.command("create-admin")
+    @click.option("--email", required=True)
+    @click.option("--name", "display_name", default="Site admin")
+    @click.password_option()
+    def create_admin(email: str, display_name: str, password: str):
+        """Create a site administrator."""
+        from market.accounts.services import FieldErrors, create_site_admin
+
+        session = current_app.extensions["meguri.db"].session()
+        try:
+            create_site_admin(session, email, password, display_name)
+        except FieldErrors as exc:
+            raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        session.commit()
+        click.echo(f"site administrator {email} created")
+
+    @app.cli.group("demo")
+    def demo_group():
+        """Realistic demo data around the Kanto region."""
+
+    @demo_group.command("load")
+    @click.option("--seed", default=20261122, help="Random seed: the same seed gives the same data.")
+    @click.option("--listings", default=400, help="Roughly how many listings to create.")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when organisations already exist.")
+    def demo_load(seed: int, listings: int, if_empty: bool):
+        """Load demo organisations, users and listings of every kind."""
+        from market.demo import load_demo
+
+        session = current_app.extensions["meguri.db"].session()
+        summary = load_demo(session, seed=seed, target=listings, if_empty=if_empty)
+        session.commit()
+        click.echo(summary)
+
+    @app.cli.command("worker")
+    @click.option("--workers", default=2, help="Threads in this worker process.")
+    def worker(workers: int):
+        """Run a background job worker (thumbnails, mail, matching runs, search sync)."""
+        from market.tasks import run_worker
+
+        run_worker(current_app._get_current_object(), workers=workers)

@@ -1,0 +1,72 @@
+"""Every error becomes a page (or JSON under /api) in the user's language; never a trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from market.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _answer(status: int, message: str, field: str | None = None, errors: dict | None = None):
+    from market.services import db_session
+
+    try:
+        db_session().rollback()  # nothing half-written survives an error
+    except Exception:  # noqa: BLE001 - the database itself may be what failed
+        pass
+    if _wants_json():
+        body = {"error": message}
+        if errors:
+            body["errors"] = errors
+        elif field:
+            body["errors"] = {field: message}
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return _answer(exc.status, exc.message, exc.field, getattr(exc, "errors", None))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return _answer(400, _("The form expired or was sent from elsewhere. Reload the page and try again."))
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return _answer(413, _("The upload is too large."), "photos")
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc):
+        log.error("database error: %s", exc)
+        return _answer(503, _("The service is briefly unavailable. Please try again in a moment."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {
+            400: _("The request could not be understood."),
+            401: _("Please sign in."),
+            403: _("You are not allowed to do this."),
+            404: _("Page not found."),
+            405: _("This action is not allowed here."),
+            429: _("Too many requests. Please wait a moment."),
+        }
+        return _answer(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _answer(500, _("Something went wrong on our side. The error has been logged."))

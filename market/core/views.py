@@ -1,0 +1,82 @@
+"""Home page, language switch, vendored Leaflet, photo files and health checks."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import xstatic.pkg.leaflet as leaflet
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+)
+from sqlalchemy import func, select, text
+
+from market import LOCALES
+from market.catalog.models import Listing, ListingKind
+from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
+from market.services import db_session
+
+bp = Blueprint("core", __name__)
+PHOTO_NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")
+
+
+@bp.get("/")
+def home():
+    s = db_session()
+    counts = dict(
+        s.execute(
+            select(Listing.kind, func.count()).where(Listing.status.in_(PUBLIC_STATUSES)).group_by(Listing.kind)
+        ).all()
+    )
+    recent = browse(s, BrowseFilter(), per_page=8).items
+    return render_template("home.html", counts={k: counts.get(k, 0) for k in ListingKind}, recent=recent)
+
+
+@bp.post("/lang/<code>")
+def set_language(code: str):
+    if code in LOCALES:
+        session["lang"] = code
+    target = request.form.get("next") or "/"
+    # Only local paths: never an open redirect.
+    if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    return redirect(target)
+
+
+@bp.get("/vendor/leaflet/<path:filename>")
+def leaflet_asset(filename: str):
+    response = send_from_directory(leaflet.BASE_DIR, filename, max_age=86400)
+    return response
+
+
+@bp.get("/photos/<size>/<name>")
+def photo_file(size: str, name: str):
+    if size not in {"full", "thumb"} or not PHOTO_NAME.match(name):
+        abort(404)
+    folder = f"{current_app.config['UPLOAD_DIR']}/{size}"
+    return send_from_directory(folder, name, max_age=3600)
+
+
+@bp.get("/healthz")
+def health():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def ready():
+    checks = {}
+    try:
+        db_session().execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["database"] = f"error: {type(exc).__name__}"
+    status = 200 if all(v == "ok" for v in checks.values()) else 503
+    return jsonify(status="ok" if status == 200 else "unavailable", checks=checks), status

@@ -1,0 +1,77 @@
+"""Template helpers and security headers shared by every page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, g, request
+from flask_babel import get_locale
+
+from market.catalog import kinds
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.replace("{s}", "a"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def register(app: Flask) -> None:
+    tile_origin = _origin(app.config["TILE_URL"])
+    tile_sources = {tile_origin, _origin(app.config["TILE_URL"].replace("{s}", "b")),
+                    _origin(app.config["TILE_URL"].replace("{s}", "c"))} - {""}
+
+    @app.before_request
+    def _nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def _headers(response):
+        img = " ".join(["'self'", "data:", *sorted(tile_sources)])
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; img-src {img}; script-src 'self' 'nonce-{g.get('csp_nonce', '')}'; "
+            "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+            "form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.context_processor
+    def _globals():
+        return {
+            "locale": str(get_locale() or "ja"),
+            "kind_specs": kinds.SPECS,
+            "tile_url": app.config["TILE_URL"],
+            "tile_attribution": app.config["TILE_ATTRIBUTION"],
+            "csp_nonce": g.get("csp_nonce", ""),
+            "today": dt.date.today(),
+        }
+
+    @app.template_filter("yen")
+    def yen(value) -> str:
+        if value is None:
+            return "—"
+        value = int(value)
+        return f"-¥{-value:,}" if value < 0 else f"¥{value:,}"
+
+    @app.template_filter("qty")
+    def qty(value) -> str:
+        if value is None:
+            return "—"
+        number = float(value)
+        return f"{number:,.0f}" if number.is_integer() else f"{number:,.3f}".rstrip("0").rstrip(".")
+
+    @app.template_global()
+    def url_with(**changes) -> str:
+        args = request.args.to_dict()
+        args.update({k: v for k, v in changes.items() if v is not None})
+        for key, value in changes.items():
+            if value is None:
+                args.pop(key, None)
+        from urllib.parse import urlencode
+
+        return f"{request.path}?{urlencode(args)}"

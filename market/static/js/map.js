@@ -1,0 +1,73 @@
+// Maps with Leaflet served by the app itself. Tiles come from the configured URL; when
+// they cannot load, the map still shows markers on a plain background and pages work.
+(function () {
+  "use strict";
+  function baseMap(el, center, zoom) {
+    if (typeof L === "undefined") { el.classList.add("map-unavailable"); return null; }
+    var map = L.map(el, { scrollWheelZoom: false }).setView(center, zoom);
+    if (el.dataset.tiles) {
+      L.tileLayer(el.dataset.tiles, { maxZoom: 18, attribution: el.dataset.attribution || "" }).addTo(map);
+    }
+    return map;
+  }
+  function picker(el) {
+    var lat = document.getElementById(el.dataset.latInput);
+    var lon = document.getElementById(el.dataset.lonInput);
+    var start = [parseFloat(lat.value) || 35.6895, parseFloat(lon.value) || 139.6917];
+    var map = baseMap(el, start, 11);
+    if (!map) return;
+    var marker = L.marker(start, { draggable: true }).addTo(map);
+    function set(ll) {
+      lat.value = ll.lat.toFixed(5); lon.value = ll.lng.toFixed(5); marker.setLatLng(ll);
+    }
+    map.on("click", function (e) { set(e.latlng); });
+    marker.on("dragend", function () { set(marker.getLatLng()); });
+    function fromInputs() {
+      var a = parseFloat(lat.value), b = parseFloat(lon.value);
+      if (!isNaN(a) && !isNaN(b)) { marker.setLatLng([a, b]); map.panTo([a, b]); }
+    }
+    lat.addEventListener("change", fromInputs); lon.addEventListener("change", fromInputs);
+  }
+  function pin(el) {
+    var ll = [parseFloat(el.dataset.lat), parseFloat(el.dataset.lon)];
+    var map = baseMap(el, ll, 12);
+    if (map) L.marker(ll).addTo(map);
+  }
+  function points(el) {
+    var map = baseMap(el, [35.68, 139.69], 8);
+    if (!map) return;
+    fetch(el.dataset.source, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        var bounds = [];
+        data.points.forEach(function (p) {
+          var m = L.circleMarker([p.lat, p.lon], { radius: 6, className: "pt pt-" + p.kind }).addTo(map);
+          var a = document.createElement("a");
+          a.href = "/listings/" + p.id; a.textContent = p.title;
+          m.bindPopup(a);
+          bounds.push([p.lat, p.lon]);
+        });
+        if (bounds.length) map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
+      })
+      .catch(function () { el.classList.add("map-unavailable"); });
+  }
+  function gradeFilter() {
+    document.querySelectorAll("select[data-grade-for]").forEach(function (sel) {
+      var material = document.getElementById(sel.dataset.gradeFor);
+      if (!material) return;
+      function apply() {
+        Array.prototype.forEach.call(sel.options, function (o) {
+          if (!o.dataset.material) return;
+          var show = o.dataset.material === material.value;
+          o.hidden = !show; o.disabled = !show;
+          if (!show && o.selected) sel.value = "";
+        });
+      }
+      material.addEventListener("change", apply); apply();
+    });
+  }
+  document.querySelectorAll("[data-map]").forEach(function (el) {
+    ({ picker: picker, pin: pin, points: points })[el.dataset.map](el);
+  });
+  gradeFilter();
+})();
