@@ -52,7 +52,12 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
-        self.session = scoped_session(sessionmaker(self.engine, expire_on_commit=False))
+        self.factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.session = scoped_session(self.factory)
+
+    def new_session(self) -> Session:
+        """An independent session (jobs, CLI tools), not the request-scoped one."""
+        return self.factory()
 
     @property
     def is_sqlite(self) -> bool:

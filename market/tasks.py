@@ -101,7 +101,8 @@ def run_job(job_id: str) -> None:
 
 def _run(app: Flask, job_id: str) -> None:
     db = app.extensions["meguri.db"]
-    session = db.session()
+    # A session of its own: inline jobs run inside the request's after-commit hook.
+    session = db.new_session()
     try:
         job = session.get(Job, job_id, with_for_update=not db.is_sqlite)
         if job is None or job.status in ("done", "failed"):
@@ -139,7 +140,7 @@ def _run(app: Flask, job_id: str) -> None:
         job.error = None
         session.commit()
     finally:
-        db.remove()
+        session.close()
 
 
 def run_worker(app: Flask, workers: int = 2) -> None:
