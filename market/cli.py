@@ -14,7 +14,7 @@ def register(app: Flask) -> None:
         """Database schema (Alembic)."""
 
     @db_group.command("upgrade")
-    @click.argument("revision", default="head")
+    @click.argument("revision", default="heads")
     def db_upgrade(revision: str):
         """Migrate the database to REVISION (default: the latest)."""
         migrate.upgrade(current_app.config["DATABASE_URL"], revision)
