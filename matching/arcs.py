@@ -106,7 +106,13 @@ def _unit_vectors(lat, lon) -> np.ndarray:
 
 
 class ArcSource:
-    """Enumerates the allowed, worth-sending direct arcs of an instance, block by block."""
+    """Enumerates the allowed, worth-sending direct arcs of an instance, block by block.
+
+    Supplies are grouped by grid cell and reach; each group is checked only against the
+    demands in grid cells whose nearest point lies within that reach (a disc of cells).
+    Inside a block, cheap dense tests (distance from a dot product of unit vectors,
+    class, time) come first and the exact rules run on the survivors only.
+    """
 
     def __init__(self, inst: Instance, cell_km: float | None = None):
         self.inst = inst
@@ -114,10 +120,12 @@ class ArcSource:
         self.reach = supply_reach_km(inst)  # road km
         self.s_vec = _unit_vectors(S.lat, S.lon)
         self.d_vec = _unit_vectors(D.lat, D.lon)
-        gc = self.reach / inst.road_factor
-        # cos of the largest angle still in reach; a small margin keeps the prefilter safe.
-        ang = np.minimum(gc * 1.001 / EARTH_RADIUS_KM + 1e-6, np.pi)
-        self.s_cos = np.where(np.isfinite(gc), np.cos(ang), -2.0)
+        self.s_cos = _cos_reach(self.reach / inst.road_factor)
+        self.d_cos = _cos_reach(D.haul / inst.road_factor)
+        self.acc_t = np.ascontiguousarray(inst.d_accepts.T)  # (C+1, D)
+        self.s_start, self.s_end = S.start.astype(np.int32), S.end.astype(np.int32)
+        self.d_start, self.d_end = D.start.astype(np.int32), D.end.astype(np.int32)
+        self.graded = bool((inst.d_min_rank < 10**7).any())
         self.blocks = self._plan_blocks(cell_km)
 
     def _plan_blocks(self, cell_km):
@@ -143,70 +151,95 @@ class ArcSource:
         # Planar km with the smallest cos(lat) of the region never overstates east-west km.
         coslat = np.cos(np.radians(np.abs(lat_all).max()))
         kx, ky = 111.19 * coslat, 111.19
-        gc = self.reach[finite] / inst.road_factor
-        cell = cell_km or max(2.0, float(np.median(gc)) / 2)
-        sx = np.floor(S.lon[finite] * kx / cell).astype(np.int64)
-        sy = np.floor(S.lat[finite] * ky / cell).astype(np.int64)
-        dx = np.floor(D.lon * kx / cell).astype(np.int64)
-        dy = np.floor(D.lat * ky / cell).astype(np.int64)
-        rad = np.ceil((gc * 1.02 + 1.0) / cell).astype(np.int64)
-        d_cells: dict[tuple[int, int], np.ndarray] = {}
-        order = np.lexsort((dy, dx))
-        keys = np.stack([dx[order], dy[order]], axis=1)
-        if len(order):
-            brk = np.nonzero(np.any(np.diff(keys, axis=0) != 0, axis=1))[0] + 1
-            starts = np.concatenate([[0], brk])
-            ends = np.concatenate([brk, [len(order)]])
-            for a, b in zip(starts, ends, strict=True):
-                d_cells[(int(keys[a, 0]), int(keys[a, 1]))] = order[a:b]
-        s_order = np.lexsort((sy, sx))
-        skeys = np.stack([sx[s_order], sy[s_order]], axis=1)
-        brk = np.nonzero(np.any(np.diff(skeys, axis=0) != 0, axis=1))[0] + 1
-        starts = np.concatenate([[0], brk])
-        ends = np.concatenate([brk, [len(s_order)]])
-        for a, b in zip(starts, ends, strict=True):
-            members = s_order[a:b]
-            cx, cy = int(skeys[a, 0]), int(skeys[a, 1])
-            r = int(rad[members].max())
-            if (2 * r + 1) ** 2 > len(d_cells):
-                near = [v for (x, y), v in d_cells.items() if abs(x - cx) <= r and abs(y - cy) <= r]
-            else:
-                near = [d_cells[(x, y)] for x in range(cx - r, cx + r + 1)
-                        for y in range(cy - r, cy + r + 1) if (x, y) in d_cells]
-            if not near:
+        lat0, lon0 = lat_all.min(), lon_all.min()
+        gc = self.reach[finite] / inst.road_factor * 1.02 + 1.0
+        cell = cell_km or float(np.clip(np.median(gc) / 6, 1.0, 10.0))
+        W = int(np.floor((lon_all.max() - lon0) * kx / cell)) + 1
+        H = int(np.floor((lat_all.max() - lat0) * ky / cell)) + 1
+        dcell = (np.floor((D.lat - lat0) * ky / cell).astype(np.int64) * W
+                 + np.floor((D.lon - lon0) * kx / cell).astype(np.int64))
+        d_order = np.argsort(dcell, kind="stable")
+        counts = np.bincount(dcell, minlength=W * H)
+        starts = np.cumsum(counts) - counts
+        sx = np.floor((S.lon[finite] - lon0) * kx / cell).astype(np.int64)
+        sy = np.floor((S.lat[finite] - lat0) * ky / cell).astype(np.int64)
+        rc = np.ceil(gc / cell).astype(np.int64)
+        key = (sy * W + sx) * 4096 + np.minimum(rc, 4095)
+        order = np.argsort(key, kind="stable")
+        k_sorted = key[order]
+        brk = np.nonzero(np.diff(k_sorted))[0] + 1
+        stencils: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for a, b in zip(np.concatenate([[0], brk]), np.concatenate([brk, [len(order)]]),
+                        strict=True):
+            members = finite[order[a:b]]
+            r = int(k_sorted[a] % 4096)
+            cidx = int(k_sorted[a] // 4096)
+            cy, cx = divmod(cidx, W)
+            if r not in stencils:
+                o = np.arange(-r, r + 1)
+                ox, oy = np.meshgrid(o, o)
+                gapx = np.maximum(np.abs(ox) - 1, 0)
+                gapy = np.maximum(np.abs(oy) - 1, 0)
+                keep = (gapx**2 + gapy**2) <= r * r
+                stencils[r] = (ox[keep], oy[keep])
+            ox, oy = stencils[r]
+            x, y = cx + ox, cy + oy
+            ok = (x >= 0) & (x < W) & (y >= 0) & (y < H)
+            cells = y[ok] * W + x[ok]
+            n = counts[cells]
+            cells, n = cells[n > 0], n[n > 0]
+            if len(cells) == 0:
                 continue
-            dset = np.sort(np.concatenate(near))
-            for chunk in _chunks(finite[members], max(1, _BLOCK_ELEMENTS // len(dset))):
+            tot = int(n.sum())
+            offs = np.arange(tot) - np.repeat(np.cumsum(n) - n, n)
+            dset = d_order[np.repeat(starts[cells], n) + offs]
+            for chunk in _chunks(members, max(1, _BLOCK_ELEMENTS // len(dset))):
                 blocks.append((chunk, dset))
         return blocks
 
     def pairs_considered(self) -> int:
         return int(sum(len(a) * len(b) for a, b in self.blocks))
 
-    def iter_blocks(self, supplies_mask: np.ndarray | None = None) -> Iterator[Arcs]:
-        """Yield allowed arcs with positive benefit, block by block."""
+    def iter_dense(self):
+        """Yield (arcs, local row, local column, block shape) per block."""
         inst = self.inst
-        S, D = inst.supplies, inst.demands
         for srows, dset in self.blocks:
-            if supplies_mask is not None:
-                srows = srows[supplies_mask[srows]]
-                if len(srows) == 0:
-                    continue
             dot = self.s_vec[srows] @ self.d_vec[dset].T
             m = dot >= self.s_cos[srows, None]
-            m &= inst.d_accepts[dset][:, inst.s_class[srows]].T
-            m &= S.start[srows, None] <= D.end[None, dset]
-            m &= D.start[None, dset] <= S.end[srows, None]
+            m &= dot >= self.d_cos[None, dset]
+            m &= self.acc_t[:, dset][inst.s_class[srows]]
+            m &= self.s_start[srows, None] <= self.d_end[None, dset]
+            m &= self.d_start[None, dset] <= self.s_end[srows, None]
+            if self.graded:
+                m &= inst.s_rank[srows, None] <= inst.d_min_rank[None, dset]
             ii, jj = np.nonzero(m)
             if len(ii) == 0:
                 continue
-            ok, arcs = direct_arcs(inst, srows[ii], dset[jj])
-            ok &= arcs.b > 0
+            si, di = srows[ii], dset[jj]
+            # Chord length from the dot product: accurate to ~1e-8 km at these scales.
+            chord2 = np.maximum(2.0 - 2.0 * dot[ii, jj], 0.0)
+            km = (2 * EARTH_RADIUS_KM * inst.road_factor) * np.arcsin(np.sqrt(chord2) / 2)
+            ok = km <= np.minimum(inst.supplies.haul[si], inst.demands.haul[di])
+            b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
+            ok &= b > 0
+            ok &= compatible(inst, si, di)
             if ok.any():
-                yield arcs.take(ok)
+                yield (Arcs(si[ok], di[ok], km[ok], b[ok]), ii[ok], jj[ok],
+                       (len(srows), len(dset)))
+
+    def iter_blocks(self) -> Iterator[Arcs]:
+        """Yield allowed arcs with positive benefit, block by block."""
+        for arcs, _i, _j, _shape in self.iter_dense():
+            yield arcs
 
     def all_arcs(self) -> Arcs:
         return Arcs.concat(list(self.iter_blocks()))
+
+
+def _cos_reach(gc_km: np.ndarray) -> np.ndarray:
+    """cos of the largest angle still within reach, with a safety margin; -2 if unlimited."""
+    ang = np.minimum(gc_km * 1.001 / EARTH_RADIUS_KM + 1e-6, np.pi)
+    return np.where(np.isfinite(gc_km), np.cos(np.where(np.isfinite(ang), ang, 0.0)), -2.0)
 
 
 def _chunks(a: np.ndarray, size: int):

@@ -47,7 +47,9 @@ def solve_transport(arcs: Arcs, qs: np.ndarray, qd: np.ndarray, scale: float) ->
     cost = -np.rint(arcs.b * scale).astype(np.int64)
     tails = np.concatenate([arcs.s, np.arange(nS), nS + np.arange(nD)]).astype(np.int32)
     heads = np.concatenate([nS + arcs.d, np.full(nS, T), np.full(nD, T)]).astype(np.int32)
-    caps = np.concatenate([np.minimum(qs[arcs.s], qd[arcs.d]), qs, qd]).astype(np.int64)
+    # One spare unit on arcs the node quantities already bound: such an arc is never
+    # saturated, so its potentials must satisfy u + v >= benefit (no hidden arc dual).
+    caps = np.concatenate([np.minimum(qs[arcs.s], qd[arcs.d]) + 1, qs + 1, qd]).astype(np.int64)
     costs = np.concatenate([cost, np.zeros(nS + nD, np.int64)])
     smcf = min_cost_flow.SimpleMinCostFlow()
     smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)

@@ -64,11 +64,11 @@ def solve_plan(inst: Instance, progress: Progress | None = None, *, k: int = 6,
         raise SolverError("instance needs the LP model (stockyards, blending or fractional quantities)")
     stats = {"model": "min-cost flow" if network else "LP (GLOP)",
              "pairs_considered": src.pairs_considered()}
-    cand = initial_candidates(src, k)
-    progress("candidates", 1.0)
     if network:
-        plan = _solve_network(inst, src, cand, progress, max_rounds, stats)
+        plan = _solve_network(inst, src, k, progress, max_rounds, stats)
     else:
+        cand = initial_candidates(src, k)
+        progress("candidates", 1.0)
         plan = _solve_lp(inst, src, cand, progress, max_rounds, stats, k)
     plan.stats["seconds"] = round(time.perf_counter() - t0, 3)
     progress("done", 1.0)
@@ -76,17 +76,68 @@ def solve_plan(inst: Instance, progress: Progress | None = None, *, k: int = 6,
 
 
 def initial_candidates(src: ArcSource, k: int) -> Arcs:
-    """The k best arcs of every supply and of every demand."""
-    keep_s, keep_d = [], []
-    for blk in src.iter_blocks():
-        keep_s.append(blk.take(top_k_by_group(blk.s, blk.b, k)))
-        keep_d.append(blk.take(top_k_by_group(blk.d, blk.b, k)))
-        if len(keep_d) > 32:
-            merged = Arcs.concat(keep_d)
-            keep_d = [merged.take(top_k_by_group(merged.d, merged.b, k))]
-    by_d = Arcs.concat(keep_d)
-    by_d = by_d.take(top_k_by_group(by_d.d, by_d.b, k))
-    return _dedupe(Arcs.concat(keep_s + [by_d]), src.inst)
+    """The k best arcs of every supply and of every demand (streamed, nothing kept)."""
+    return ArcPool(src, k, keep_all=False).initial
+
+
+class ArcPool:
+    """One pass over all allowed arcs: the k best per supply and per demand, and (when
+    keep_all) every arc in compact arrays so that pricing needs no second enumeration."""
+
+    def __init__(self, src: ArcSource, k: int, keep_all: bool = True):
+        parts, init_s, init_d = [], [], []
+        offset = 0
+        for arcs, ii, jj, shape in src.iter_dense():
+            n = len(arcs)
+            B = np.full(shape, -np.inf)
+            B[ii, jj] = arcs.b
+            idx = np.full(shape, -1, dtype=np.int64)
+            idx[ii, jj] = np.arange(n)
+            for axis, out in ((1, init_s), (0, init_d)):
+                kk = min(k, shape[axis])
+                if kk < shape[axis]:
+                    top = np.argpartition(-B, kk - 1, axis=axis)
+                    top = top[:, :kk] if axis == 1 else top[:kk, :]
+                    sel = np.take_along_axis(idx, top, axis=axis).ravel()
+                else:
+                    sel = idx.ravel()
+                sel = sel[sel >= 0]
+                out.append(sel + offset)
+            if keep_all:
+                parts.append(arcs)
+            else:
+                sel = np.unique(np.concatenate([init_s.pop(), init_d.pop()]) - offset)
+                parts.append(arcs.take(sel))
+                init_s.append(np.arange(len(sel)) + offset)
+                n = len(sel)
+            offset += n
+        self.arcs = Arcs.concat(parts)
+        sel_s = np.concatenate(init_s) if init_s else np.zeros(0, np.int64)
+        sel_d = np.concatenate(init_d) if init_d else np.zeros(0, np.int64)
+        if len(sel_d):
+            sel_d = sel_d[top_k_by_group(self.arcs.d[sel_d], self.arcs.b[sel_d], k)]
+        self.initial_idx = np.unique(np.concatenate([sel_s, sel_d]))
+        self.initial = self.arcs.take(self.initial_idx)
+        s = self.arcs.s
+        self.run_start = np.concatenate([[0], np.nonzero(np.diff(s))[0] + 1]) if len(s) else s
+        self.run_supply = s[self.run_start] if len(s) else s
+
+    def price(self, v: np.ndarray, u_pot: np.ndarray, tol: float, n_supplies: int,
+              per_supply: int) -> tuple[np.ndarray, np.ndarray]:
+        """Violated arc indices (best few per supply) and the tightest supply duals."""
+        a = self.arcs
+        u_need = np.zeros(n_supplies)
+        if len(a) == 0:
+            return np.zeros(0, np.int64), u_need
+        r = a.b - v[a.d]
+        u_need[self.run_supply] = np.maximum(np.maximum.reduceat(r, self.run_start), 0.0)
+        excess = r - u_pot[a.s]
+        bad = np.nonzero(excess > tol)[0]
+        cap = per_supply * n_supplies
+        if len(bad) > cap:
+            # The most violated arcs first; a linear-time selection, not a full sort.
+            bad = bad[np.argpartition(-excess[bad], cap - 1)[:cap]]
+        return bad, u_need
 
 
 def _dedupe(a: Arcs, inst: Instance) -> Arcs:
@@ -117,34 +168,36 @@ def price_direct(src: ArcSource, v: np.ndarray, u_pot: np.ndarray, tol: np.ndarr
     return Arcs.concat(found), u_need
 
 
-def _solve_network(inst, src, cand, progress, max_rounds, stats) -> Plan:
+def _solve_network(inst, src, k, progress, max_rounds, stats) -> Plan:
     S, D = inst.supplies, inst.demands
     qs = np.rint(S.qty).astype(np.int64)
     qd = np.rint(D.qty).astype(np.int64)
     max_b = float(max((inst.s_base.max() if len(qs) else 0) + (inst.d_value.max() if len(qd) else 0), 1.0))
     scale = choose_scale(max_b, float(qs.sum() + qd.sum()), len(qs) + len(qd) + 1)
-    nD = len(qd)
+    pool = ArcPool(src, k)
+    progress("candidates", 1.0)
+    in_cand = np.zeros(len(pool.arcs), dtype=bool)
+    in_cand[pool.initial_idx] = True
     rounds = 0
-    bound = None
     while True:
         rounds += 1
         progress("solve", min(0.9, 0.1 * rounds))
+        cand_idx = np.nonzero(in_cand)[0]
+        cand = pool.arcs.take(cand_idx)
         sol = solve_transport(cand, qs, qd, scale)
         progress("pricing", min(0.95, 0.1 * rounds + 0.05))
         tol = 1.0 / scale + 1e-9
-        viol, u_need = price_direct(src, sol.v, sol.u, tol)
-        if len(viol):
-            new = ~np.isin(_codes(viol, nD), _codes(cand, nD))
-            viol = viol.take(new)
+        bad, u_need = pool.price(sol.v, sol.u, tol, len(qs), per_supply=2 * k)
+        bad = bad[~in_cand[bad]]
         bound = float(qs @ u_need + qd @ sol.v)
-        if len(viol) == 0 or rounds >= max_rounds:
+        if len(bad) == 0 or rounds >= max_rounds:
             break
-        cand = Arcs.concat([cand, viol])
+        in_cand[bad] = True
     used = sol.flow > 0
     f = cand.take(used)
     qty = sol.flow[used].astype(float)
     net = float(qty @ f.b)
-    stats.update(candidate_arcs=len(cand), rounds=rounds, scale=scale)
+    stats.update(candidate_arcs=len(cand), allowed_arcs=len(pool.arcs), rounds=rounds, scale=scale)
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
     n = len(f)
     return Plan(f.s, np.full(n, -1), f.d, qty, f.km, np.zeros(n), f.b, status, net, bound, stats)

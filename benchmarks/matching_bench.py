@@ -1,0 +1,284 @@
+"""Matching engine benchmark: clustered Kanto instances, wall time, peak RSS, gap, greedy.
+
+    .venv/bin/python benchmarks/matching_bench.py            # every case, table on stdout
+    .venv/bin/python benchmarks/matching_bench.py --cases soil-1k soil-5k
+    .venv/bin/python benchmarks/matching_bench.py --write-instance soil-1k /tmp/soil-1k.json
+
+Each case runs in its own child process so that its peak RSS (os.wait4) is its own;
+the figures include instance validation, arc building, solve, pricing and the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+# (name, lat, lon, weight): sites bunch around cities, Tokyo heaviest.
+CITIES = [
+    ("Tokyo", 35.681, 139.767, 0.26), ("Yokohama", 35.444, 139.638, 0.14),
+    ("Kawasaki", 35.531, 139.703, 0.08), ("Saitama", 35.861, 139.645, 0.10),
+    ("Chiba", 35.607, 140.106, 0.09), ("Sagamihara", 35.571, 139.373, 0.06),
+    ("Hachioji", 35.666, 139.316, 0.06), ("Funabashi", 35.694, 139.983, 0.05),
+    ("Kawagoe", 35.925, 139.486, 0.04), ("Utsunomiya", 36.555, 139.883, 0.04),
+    ("Maebashi", 36.389, 139.063, 0.03), ("Mito", 36.366, 140.471, 0.03),
+    ("Tsukuba", 36.083, 140.077, 0.02),
+]
+SOIL = ["1", "1i", "2a", "2b", "2i", "3a", "3b", "3i", "4a", "4b", "4i", "mud-a", "mud-b", "mud-c"]
+SOIL_MIX = [0.10, 0.03, 0.10, 0.20, 0.02, 0.15, 0.15, 0.03, 0.08, 0.06, 0.02, 0.03, 0.02, 0.01]
+SOIL_ACCEPTS = [SOIL[:5], SOIL[:8], SOIL[:11], SOIL[2:8], SOIL[:3], SOIL[8:]]
+SOIL_ACCEPTS_P = [0.25, 0.30, 0.25, 0.10, 0.07, 0.03]
+BASE = dt.date(2027, 1, 1).toordinal()
+
+
+def _points(rng, n, sigma_km=9.0):
+    w = np.array([c[3] for c in CITIES])
+    idx = rng.choice(len(CITIES), size=n, p=w / w.sum())
+    lat = np.array([CITIES[i][1] for i in idx]) + rng.normal(0, sigma_km / 111.0, n)
+    lon = np.array([CITIES[i][2] for i in idx]) + rng.normal(0, sigma_km / 91.0, n)
+    return np.round(lat, 5), np.round(lon, 5)
+
+
+def _windows(rng, n, short=(14, 60), long=(60, 240)):
+    start = rng.integers(0, 330, n)
+    length = np.where(rng.random(n) < 0.6, rng.integers(*short, n), rng.integers(*long, n))
+    return [[dt.date.fromordinal(BASE + int(a)).isoformat(),
+             dt.date.fromordinal(BASE + int(a + b)).isoformat()] for a, b in zip(start, length, strict=True)]
+
+
+def _pick(rng, choices, p, n):
+    return rng.choice(len(choices), size=n, p=np.array(p) / np.sum(p))
+
+
+def soil_instance(n_s, n_d, n_yards=0, seed=1) -> dict:
+    rng = np.random.default_rng(seed)
+    slat, slon = _points(rng, n_s)
+    dlat, dlon = _points(rng, n_d)
+    sw, dwin = _windows(rng, n_s), _windows(rng, n_d, short=(30, 90), long=(90, 300))
+    s_cls = rng.choice(SOIL, size=n_s, p=SOIL_MIX)
+    s_haul = rng.choice([30, 40, 50], size=n_s, p=[0.2, 0.3, 0.5])
+    d_haul = _pick(rng, [None, 40, 50], [0.5, 0.2, 0.3], n_d)
+    d_acc = _pick(rng, SOIL_ACCEPTS, SOIL_ACCEPTS_P, n_d)
+    sq = np.clip(rng.lognormal(6.8, 0.9, n_s), 50, 20000).astype(int)
+    dq = np.clip(rng.lognormal(6.9, 0.9, n_d), 50, 30000).astype(int)
+    supplies = [{"id": f"S{i}", "lat": float(slat[i]), "lon": float(slon[i]), "quantity": int(sq[i]),
+                 "window": sw[i], "disposal_cost": int(rng.integers(2500, 6500)),
+                 "max_haul_km": int(s_haul[i]), "class": str(s_cls[i])} for i in range(n_s)]
+    demands = []
+    for j in range(n_d):
+        acc = SOIL_ACCEPTS[d_acc[j]]
+        val = int(rng.integers(1500, 5000))
+        dem = {"id": f"D{j}", "lat": float(dlat[j]), "lon": float(dlon[j]), "quantity": int(dq[j]),
+               "window": dwin[j], "value": val, "max_haul_km": [None, 40, 50][d_haul[j]],
+               "accepts": list(acc)}
+        if "1" in acc and rng.random() < 0.3:
+            dem["value_by"] = {"1": val + 400}
+        demands.append(dem)
+    yards = []
+    if n_yards:
+        ylat, ylon = _points(rng, n_yards, sigma_km=15)
+        for y in range(n_yards):
+            yards.append({"id": f"Y{y}", "lat": float(ylat[y]), "lon": float(ylon[y]),
+                          "capacity": int(rng.integers(20000, 120000)),
+                          "handling_cost": int(rng.integers(250, 1200)),
+                          "window": ["2027-01-01", "2027-12-31"],
+                          "accepts": SOIL[:8] if rng.random() < 0.7 else SOIL[:5]})
+    return {"version": 1, "material": "soil", "as_of": "2027-01-05",
+            "transport": {"road_factor": 1.3, "cost_per_unit_km": 90, "co2_kg_per_unit_km": 0.3},
+            "carbon_price_per_kg": 0, "supplies": supplies, "demands": demands, "stockyards": yards}
+
+
+GRADES = ["RM-25", "RM-30", "RM-40", "RC-30", "RC-40", "RC-other"]
+
+
+def recycled_instance(n_s, n_d, seed=1) -> dict:
+    rng = np.random.default_rng(seed)
+    slat, slon = _points(rng, n_s, 12)
+    dlat, dlon = _points(rng, n_d, 12)
+    sw, dwin = _windows(rng, n_s, long=(60, 200)), _windows(rng, n_d, short=(30, 120), long=(120, 300))
+    cls = rng.choice(GRADES, size=n_s, p=[0.1, 0.15, 0.2, 0.15, 0.3, 0.1])
+    supplies = [{"id": f"S{i}", "lat": float(slat[i]), "lon": float(slon[i]),
+                 "quantity": int(rng.integers(50, 2000)), "window": sw[i],
+                 "disposal_cost": int(rng.integers(500, 3000)), "class": str(cls[i]),
+                 "max_haul_km": 40,
+                 "properties": {"absorption": round(float(rng.uniform(2.0, 8.0)), 2),
+                                "fines": round(float(rng.uniform(0.5, 4.0)), 2)},
+                 "co2_avoided_kg_per_unit": 2.9} for i in range(n_s)]
+    demands = []
+    for j in range(n_d):
+        lim = {"absorption": {"max": round(float(rng.uniform(3.5, 6.5)), 1)}}
+        if rng.random() < 0.3:
+            lim["fines"] = {"max": round(float(rng.uniform(1.5, 3.0)), 1)}
+        demands.append({"id": f"D{j}", "lat": float(dlat[j]), "lon": float(dlon[j]),
+                        "quantity": int(rng.integers(100, 3000)), "window": dwin[j],
+                        "value": int(rng.integers(1500, 4500)),
+                        "min_grade": str(rng.choice(GRADES[1:])), "limits": lim,
+                        "blend": bool(rng.random() < 0.5), "max_haul_km": 40})
+    return {"version": 1, "material": "recycled", "as_of": "2027-01-05",
+            "transport": {"road_factor": 1.3, "cost_per_unit_km": 25, "co2_kg_per_unit_km": 0.3},
+            "carbon_price_per_kg": 10, "grades": GRADES, "supplies": supplies, "demands": demands}
+
+
+CATEGORIES = ["sofa", "chair", "table", "desk", "chest", "shelf", "bicycle", "instrument",
+              "cabinet", "toy", "lamp", "bed"]
+
+
+def reuse_instance(n_items, n_ops, seed=1) -> dict:
+    rng = np.random.default_rng(seed)
+    slat, slon = _points(rng, n_items, 10)
+    dlat, dlon = _points(rng, n_ops, 12)
+    owners = [f"city-{100000 + 37 * k}" for k in range(40)]
+    sw = _windows(rng, n_items, short=(14, 45), long=(45, 90))
+    dwin = _windows(rng, n_ops, short=(60, 180), long=(180, 360))
+    cls = rng.choice(CATEGORIES, size=n_items)
+    supplies = []
+    for i in range(n_items):
+        restricted = rng.random() < 0.5
+        supplies.append({"id": f"S{i}", "lat": float(slat[i]), "lon": float(slon[i]), "quantity": 1,
+                         "window": sw[i], "disposal_cost": int(rng.integers(400, 1800)),
+                         "class": str(cls[i]), "owner": str(rng.choice(owners)),
+                         "partner_only_until": "2027-03-31" if restricted else None,
+                         "co2_avoided_kg_per_unit": 20})
+    demands = []
+    for j in range(n_ops):
+        acc = list(rng.choice(CATEGORIES, size=int(rng.integers(3, 8)), replace=False))
+        demands.append({"id": f"D{j}", "lat": float(dlat[j]), "lon": float(dlon[j]),
+                        "quantity": int(rng.integers(10, 120)), "window": dwin[j], "value": 0,
+                        "value_by": {c: int(rng.integers(300, 5000)) for c in acc},
+                        "accepts": acc, "max_haul_km": 30,
+                        "partners": list(rng.choice(owners, size=int(rng.integers(0, 4)),
+                                                    replace=False))})
+    return {"version": 1, "material": "reuse", "as_of": "2027-01-05",
+            "transport": {"road_factor": 1.3, "cost_per_unit_km": 60, "co2_kg_per_unit_km": 0.3},
+            "carbon_price_per_kg": 0, "supplies": supplies, "demands": demands}
+
+
+CASES = {
+    "soil-1k": lambda: soil_instance(1000, 1000),
+    "soil-5k": lambda: soil_instance(5000, 5000),
+    "soil-10k": lambda: soil_instance(10000, 10000),
+    "soil-10k-yards": lambda: soil_instance(10000, 10000, n_yards=20),
+    "recycled-2k-blend": lambda: recycled_instance(2000, 2000),
+    "reuse-20k-500": lambda: reuse_instance(20000, 500),
+}
+DEFAULT = ["soil-1k", "soil-5k", "soil-10k", "naive:soil-10k", "soil-10k-yards",
+           "recycled-2k-blend", "reuse-20k-500"]
+
+
+def _naive(inst):
+    """All compatible arcs, every supply against every demand, then one min-cost flow."""
+    from matching.arcs import Arcs, direct_arcs
+    from matching.network import choose_scale, solve_transport
+
+    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
+    parts = []
+    rows = max(1, 2_000_000 // max(nD, 1))
+    for a in range(0, nS, rows):
+        si = np.repeat(np.arange(a, min(nS, a + rows)), nD)
+        di = np.tile(np.arange(nD), min(nS, a + rows) - a)
+        ok, arcs = direct_arcs(inst, si, di)
+        ok &= arcs.b > 0
+        parts.append(arcs.take(ok))
+    arcs = Arcs.concat(parts)
+    qs = np.rint(inst.supplies.qty).astype(np.int64)
+    qd = np.rint(inst.demands.qty).astype(np.int64)
+    max_b = float(inst.s_base.max() + inst.d_value.max())
+    sol = solve_transport(arcs, qs, qd, choose_scale(max_b, float(qs.sum() + qd.sum()), nS + nD + 1))
+    return float(sol.flow.astype(float) @ arcs.b), len(arcs)
+
+
+def run_child(case: str) -> dict:
+    import matching
+
+    naive = case.startswith("naive:")
+    name = case.split(":")[-1]
+    data = CASES[name]()
+    t0 = time.perf_counter()
+    inst = matching.load_instance(data)
+    out = {"case": case}
+    if naive:
+        net, n_arcs = _naive(inst)
+        out.update(seconds=time.perf_counter() - t0, net_benefit=net, candidate_arcs=n_arcs)
+        return out
+    stages = []
+    res = matching.solve(inst, progress=lambda s, f: stages.append((s, time.perf_counter() - t0)))
+    out.update(seconds=time.perf_counter() - t0, status=res.status, net_benefit=res.net_benefit,
+               upper_bound=res.upper_bound, flows=len(res.flows), stats=res.stats)
+    first = {}
+    for s, t in stages:
+        first.setdefault(s, t)
+    out["stage_start_s"] = {k: round(v, 2) for k, v in first.items()}
+    t1 = time.perf_counter()
+    g = matching.greedy(inst, explain=False)
+    out.update(greedy_net_benefit=g.net_benefit, greedy_seconds=time.perf_counter() - t1)
+    return out
+
+
+def run_case(case: str) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", case], stdout=subprocess.PIPE,
+                            cwd=ROOT)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        return {"case": case, "error": f"exit {proc.returncode}"}
+    res = json.loads(out)
+    res["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", nargs="*", default=DEFAULT)
+    ap.add_argument("--child")
+    ap.add_argument("--write-instance", nargs=2, metavar=("CASE", "PATH"))
+    ap.add_argument("--json", help="also write all figures to this file")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_child(args.child)))
+        return 0
+    if args.write_instance:
+        with open(args.write_instance[1], "w") as fh:
+            json.dump(CASES[args.write_instance[0]](), fh)
+        return 0
+    rows = []
+    print("| case | status | wall s | peak RSS MiB | net benefit ¥ | gap to bound | greedy ¥ | arcs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for case in args.cases:
+        r = run_case(case)
+        rows.append(r)
+        if "error" in r:
+            print(f"| {case} | ERROR {r['error']} | | | | | | |", flush=True)
+            continue
+        gap = ""
+        if r.get("upper_bound") is not None:
+            gap = f"{(r['upper_bound'] - r['net_benefit']) / max(1.0, abs(r['upper_bound'])):.2e}"
+        arcs = r.get("candidate_arcs") or r.get("stats", {}).get("candidate_arcs")
+        greedy = f"{r['greedy_net_benefit']:,.0f}" if "greedy_net_benefit" in r else ""
+        print(f"| {case} | {r.get('status', 'naive')} | {r['seconds']:.2f} | {r['peak_rss_mib']:.0f} | "
+              f"{r['net_benefit']:,.0f} | {gap} | {greedy} | {arcs} |", flush=True)
+    times = {r["case"]: r["seconds"] for r in rows if "error" not in r}
+    if "soil-1k" in times and "soil-10k" in times:
+        print(f"\ntime growth exponent 1k→10k: {math.log(times['soil-10k'] / times['soil-1k'], 10):.2f}")
+    if "soil-10k" in times and "naive:soil-10k" in times:
+        print(f"naive / pruned at 10k: {times['naive:soil-10k'] / times['soil-10k']:.1f}×")
+    for r in rows:
+        print(json.dumps(r), file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
