@@ -221,7 +221,12 @@ def check(inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6) -
 
 
 def _lp_optimum(inst, rules, sup, dem, yards) -> float:
-    from ortools.linear_solver import pywraplp
+    import warnings
+
+    with warnings.catch_warnings():  # SWIG warns at import; as an error it crashes
+        warnings.filterwarnings("ignore", message=r"builtin type .* has no __module__",
+                                category=DeprecationWarning)
+        from ortools.linear_solver import pywraplp
 
     lp = pywraplp.Solver.CreateSolver("GLOP")
     inf = lp.infinity()

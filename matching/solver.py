@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ._ortools import pywraplp
 
 from .arcs import Arcs, ArcSource, compatible, haversine_km, top_k_by_group, yard_paths
 from .instance import Instance

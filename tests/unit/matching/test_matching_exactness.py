@@ -1,0 +1,90 @@
+"""Pruned candidates + pricing give the same optimum as building every arc."""
+
+import json
+
+import numpy as np
+import pytest
+from matching_helpers import random_instance
+
+import matching
+from matching.arcs import ArcSource, direct_arcs
+from matching.network import choose_scale, solve_transport
+
+
+def naive_network_optimum(inst) -> float:
+    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
+    si = np.repeat(np.arange(nS), nD)
+    di = np.tile(np.arange(nD), nS)
+    ok, arcs = direct_arcs(inst, si, di)
+    arcs = arcs.take(ok & (arcs.b > 0))
+    qs = np.rint(inst.supplies.qty).astype(np.int64)
+    qd = np.rint(inst.demands.qty).astype(np.int64)
+    scale = choose_scale(float(inst.s_base.max() + inst.d_value.max()), qs.sum() + qd.sum(), nS + nD + 1)
+    sol = solve_transport(arcs, qs, qd, scale)
+    return float(sol.flow @ arcs.b)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pruned_network_equals_all_arcs(seed):
+    data = random_instance(seed, n_s=60, n_d=50)
+    inst = matching.load_instance(data)
+    res = matching.solve(inst)
+    assert res.stats["model"] == "min-cost flow"
+    assert res.status == "optimal"
+    assert res.net_benefit == pytest.approx(naive_network_optimum(inst), rel=1e-6)
+    report = matching.check(data, json.loads(json.dumps(res.to_dict())))
+    assert report.ok, report.errors
+
+
+def test_grid_enumeration_finds_every_allowed_arc():
+    data = random_instance(99, n_s=120, n_d=110)
+    inst = matching.load_instance(data)
+    src = ArcSource(inst, cell_km=3.0)
+    got = src.all_arcs()
+    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
+    ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
+    want = arcs.take(ok & (arcs.b > 0))
+    assert sorted(zip(got.s.tolist(), got.d.tolist(), strict=True)) == sorted(
+        zip(want.s.tolist(), want.d.tolist(), strict=True))
+    assert src.pairs_considered() < nS * nD
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("kind", ["yards", "blend", "partners", "fractional"])
+def test_lp_model_matches_independent_lp(seed, kind):
+    data = random_instance(seed, n_s=16, n_d=12, yards=3 if kind == "yards" else 0,
+                           blend=kind == "blend", partners=kind == "partners",
+                           fractional=kind == "fractional")
+    res = matching.solve(matching.load_instance(data))
+    assert res.status == "optimal"
+    report = matching.check(data, json.loads(json.dumps(res.to_dict())))
+    assert report.ok, report.errors
+    assert res.net_benefit == pytest.approx(report.lp_optimum, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_network_and_lp_models_agree(seed):
+    inst = matching.load_instance(random_instance(seed, n_s=30, n_d=25, partners=True))
+    a = matching.solve(inst, method="network")
+    b = matching.solve(inst, method="lp")
+    assert a.net_benefit == pytest.approx(b.net_benefit, rel=1e-6)
+
+
+def test_checker_catches_a_broken_result():
+    data = random_instance(3, n_s=20, n_d=15)
+    res = matching.solve(matching.load_instance(data)).to_dict()
+    assert res["flows"]
+    bad = json.loads(json.dumps(res))
+    bad["flows"][0]["quantity"] *= 50
+    assert not matching.check(data, bad).ok
+    worse = json.loads(json.dumps(res))
+    worse["flows"] = worse["flows"][1:]
+    worse["net_benefit"] = sum(f["net_benefit"] for f in worse["flows"])
+    report = matching.check(data, worse)
+    assert not report.ok  # leftovers no longer add up, and 'optimal' is no longer true
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_never_beats_the_optimum(seed):
+    inst = matching.load_instance(random_instance(seed, n_s=40, n_d=30))
+    assert matching.greedy(inst).net_benefit <= matching.solve(inst).net_benefit + 1e-6
