@@ -54,6 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         db.remove()
 
     from market import mail, tasks
+    from market.allocation import schedule, services  # noqa: F401 - register the matching jobs
     from market.catalog import photos  # noqa: F401 - registers the thumbnail job
 
     tasks.configure(app)
@@ -65,15 +66,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_login(app)
 
     from market.accounts.views import bp as accounts_bp
+    from market.allocation.views import bp as allocation_bp
     from market.api.views import bp as api_bp
     from market.catalog.views import bp as catalog_bp
     from market.core.views import bp as core_bp
+    from market.orders.views import api as orders_api_bp
+    from market.orders.views import bp as orders_bp
+    from market.orders.views import stripe_webhook
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(allocation_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token auth, no cookies
+    app.register_blueprint(orders_bp)
+    app.register_blueprint(orders_api_bp)
+    csrf.exempt(orders_api_bp)  # token auth, no cookies
+    csrf.exempt(stripe_webhook)  # authenticated by the Stripe-Signature header
 
     from market.core import errors, web
 

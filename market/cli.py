@@ -9,6 +9,8 @@ from market import migrate
 
 
 def register(app: Flask) -> None:
+    register_matching(app)
+
     @app.cli.group("db")
     def db_group():
         """Database schema (Alembic)."""
@@ -77,3 +79,26 @@ def register(app: Flask) -> None:
         from market.tasks import run_worker
 
         run_worker(current_app._get_current_object(), workers=workers)
+
+
+def register_matching(app: Flask) -> None:
+    @app.cli.group("matching")
+    def matching_group():
+        """Matching runs."""
+
+    @matching_group.command("run")
+    @click.option("--family", type=click.Choice(["soil", "recycled", "reuse", "material"]), required=True)
+    @click.option("--region", default="08,09,10,11,12,13,14", help="Prefecture codes, comma-separated.")
+    @click.option("--material", default=None, help="Recycled material code (recycled runs).")
+    def matching_run(family: str, region: str, material: str | None):
+        """Queue a matching run (a worker, or --inline mode, carries it out)."""
+        from market.allocation.services import RunInputError, start_run
+        from market.errors import DomainError
+
+        session = current_app.extensions["meguri.db"].session()
+        try:
+            run = start_run(session, None, family, [c.strip() for c in region.split(",") if c.strip()], material)
+        except (RunInputError, DomainError) as exc:
+            raise click.ClickException(exc.message) from None
+        session.commit()
+        click.echo(f"matching run {run.id} queued (job {run.job_id})")

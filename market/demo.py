@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from market.accounts.models import Organisation, OrgKind, Role, User
+from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
 from market.catalog import photos
 from market.catalog.models import (
     Grade,
@@ -134,6 +134,11 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
         session.flush()
         orgs.setdefault(kind, []).append(org)
         users[org.id] = user
+
+    for i, municipality in enumerate(orgs[OrgKind.municipality]):
+        operators = orgs[OrgKind.reuse_operator]
+        for operator in (operators[i % len(operators)], operators[(i + 2) % len(operators)]):
+            session.add(Partnership(municipality_id=municipality.id, operator_id=operator.id))
 
     categories = session.scalars(select(MaterialCategory)).all()
     reuse_categories = session.scalars(select(ReuseCategory)).all()

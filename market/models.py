@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Role, User
+from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, Role, User
+from market.allocation.models import DeclinedPair, MatchingParameter, MatchRun, Proposal
 from market.catalog.models import (
     Grade,
     GradeProperty,
@@ -18,9 +19,18 @@ from market.catalog.models import (
 )
 from market.core.models import Job
 from market.db import Base
+from market.orders.models import (
+    Delivery,
+    ListingOrderTerms,
+    Order,
+    OrderPayment,
+    OrderTransition,
+    ProcessedWebhookEvent,
+)
 
 __all__ = [
-    "ApiToken", "Base", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
+    "ApiToken", "Base", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
+    "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",
 ]

@@ -94,6 +94,10 @@ def enqueue(session: Session, kind: str, params: dict | None = None, dedupe_key:
 
 @huey.task(retries=0)
 def run_job(job_id: str) -> None:
+    if has_app_context():
+        # Inline (immediate) mode: pushing another context would tear down the caller's session.
+        _run(current_app._get_current_object(), job_id)
+        return
     app = _app()
     with app.app_context():
         _run(app, job_id)

@@ -110,3 +110,18 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
+
+
+class Partnership(Base):
+    """A municipality's partner reuse operator: partner-only items may go to it first."""
+
+    __tablename__ = "partnerships"
+    __table_args__ = (UniqueConstraint("municipality_id", "operator_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    municipality: Mapped[Organisation] = relationship(foreign_keys=[municipality_id])
+    operator: Mapped[Organisation] = relationship(foreign_keys=[operator_id])

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Role, User
+from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, Role, User
 from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -198,3 +198,31 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
     if token is None or token.user_id != user.id:
         raise NotFound(_("No such token."))
     token.revoked_at = utcnow()
+
+
+def add_partner(session: Session, user: User, operator_id: int | None) -> Partnership:
+    """A municipality names a reuse operator as partner (first access to its items)."""
+    org = user.organisation
+    if org is None or org.kind != OrgKind.municipality or not user.is_org_admin:
+        raise Forbidden(_("Only a municipality's admins can choose partner operators."))
+    operator = session.get(Organisation, operator_id) if operator_id else None
+    if operator is None or operator.kind != OrgKind.reuse_operator:
+        raise FieldErrors({"operator_id": _("Choose a reuse operator.")})
+    existing = session.scalar(select(Partnership).where(Partnership.municipality_id == org.id,
+                                                        Partnership.operator_id == operator.id))
+    if existing is not None:
+        return existing
+    partnership = Partnership(municipality_id=org.id, operator_id=operator.id)
+    session.add(partnership)
+    session.flush()
+    return partnership
+
+
+def remove_partner(session: Session, user: User, partnership_id: int) -> None:
+    partnership = session.get(Partnership, partnership_id)
+    if partnership is None or partnership.municipality_id != user.organisation_id:
+        raise NotFound(_("No such partnership."))
+    if not user.is_org_admin:
+        raise Forbidden(_("Only a municipality's admins can choose partner operators."))
+    session.delete(partnership)
+    session.flush()

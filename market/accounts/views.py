@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from market.accounts import services
-from market.accounts.models import ApiToken, Invitation, OrgKind, User
+from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
 from market.mail import send_later
 from market.services import db_session
@@ -163,3 +163,38 @@ def revoke_token(token_id: int):
     services.revoke_api_token(s, current_user, token_id)
     s.commit()
     return redirect(url_for("accounts.tokens"))
+
+
+@bp.route("/organisation/partners", methods=["GET", "POST"])
+@login_required
+def partners():
+    org = current_user.organisation
+    if org is None or org.kind != OrgKind.municipality:
+        abort(404)
+    s = db_session()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        raw = request.form.get("operator_id", "")
+        try:
+            services.add_partner(s, current_user, int(raw) if raw.isdigit() else None)
+        except services.FieldErrors as exc:
+            s.rollback()
+            errors = exc.errors
+        else:
+            s.commit()
+            return redirect(url_for("accounts.partners"))
+    current = s.scalars(select(Partnership).where(Partnership.municipality_id == org.id)).all()
+    taken = {p.operator_id for p in current}
+    operators = [o for o in s.scalars(select(Organisation).where(Organisation.kind == OrgKind.reuse_operator)
+                                      .order_by(Organisation.name)) if o.id not in taken]
+    return render_template("accounts/partners.html", partnerships=current, operators=operators,
+                           errors=errors), (400 if errors else 200)
+
+
+@bp.post("/organisation/partners/<int:partnership_id>/remove")
+@login_required
+def remove_partner(partnership_id: int):
+    s = db_session()
+    services.remove_partner(s, current_user, partnership_id)
+    s.commit()
+    return redirect(url_for("accounts.partners"))

@@ -51,6 +51,14 @@
       })
       .catch(function () { el.classList.add("map-unavailable"); });
   }
+  function line(el) {
+    var pts = JSON.parse(el.dataset.line);
+    var map = baseMap(el, pts[0], 10);
+    if (!map) return;
+    L.polyline(pts, { color: "#2f6b3a", weight: 4 }).addTo(map);
+    pts.forEach(function (p) { L.circleMarker(p, { radius: 6 }).addTo(map); });
+    map.fitBounds(pts, { padding: [30, 30] });
+  }
   function gradeFilter() {
     document.querySelectorAll("select[data-grade-for]").forEach(function (sel) {
       var material = document.getElementById(sel.dataset.gradeFor);
@@ -67,7 +75,7 @@
     });
   }
   document.querySelectorAll("[data-map]").forEach(function (el) {
-    ({ picker: picker, pin: pin, points: points })[el.dataset.map](el);
+    ({ picker: picker, pin: pin, points: points, line: line })[el.dataset.map](el);
   });
   gradeFilter();
 })();

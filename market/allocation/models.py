@@ -1,0 +1,95 @@
+"""Matching runs, their proposals, declined pairs and the editable matching parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.catalog.models import Listing
+from market.db import Base, utcnow
+
+
+class MatchingParameter(Base):
+    """Cost, value and CO2 figures the instance builder uses, per material family.
+
+    Editable data with its source, never constants in code (e.g. the Greater Tokyo
+    receiving fee for surplus soil, truck cost per m³-km)."""
+
+    __tablename__ = "matching_parameters"
+
+    family: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class MatchRun(Base):
+    __tablename__ = "match_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(String(16))
+    material_code: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[list] = mapped_column(JSON)  # prefecture codes
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued running done failed
+    job_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual | schedule
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    instance: Mapped[dict | None] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    solver_status: Mapped[str | None] = mapped_column(String(16))
+    net_benefit: Mapped[float | None] = mapped_column(Float)
+    upper_bound: Mapped[float | None] = mapped_column(Float)
+    greedy_net_benefit: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(String(2000))
+
+    proposals: Mapped[list[Proposal]] = relationship(back_populates="run", order_by="Proposal.id")
+
+
+class Proposal(Base):
+    """One flow of a run's result, offered to both parties to accept or decline."""
+
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
+    supply_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    via_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    road_km: Mapped[float] = mapped_column(Float)
+    transport_cost: Mapped[int] = mapped_column(Integer)
+    handling_cost: Mapped[int] = mapped_column(Integer, default=0)
+    co2_kg: Mapped[float] = mapped_column(Float)
+    net_benefit: Mapped[int] = mapped_column(Integer)
+    # What each side gains against its status quo (yen), for its own breakdown.
+    supply_saving: Mapped[int] = mapped_column(Integer)
+    demand_saving: Mapped[int] = mapped_column(Integer)
+    supply_decision: Mapped[str] = mapped_column(String(12), default="pending")  # pending accepted declined
+    demand_decision: Mapped[str] = mapped_column(String(12), default="pending")
+    state: Mapped[str] = mapped_column(String(12), default="proposed")  # proposed agreed declined superseded
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    run: Mapped[MatchRun] = relationship(back_populates="proposals")
+    supply: Mapped[Listing] = relationship(foreign_keys=[supply_id])
+    demand: Mapped[Listing] = relationship(foreign_keys=[demand_id])
+    via: Mapped[Listing | None] = relationship(foreign_keys=[via_id])
+
+
+class DeclinedPair(Base):
+    """A supply–demand pair one side declined; later runs leave it out."""
+
+    __tablename__ = "declined_pairs"
+    __table_args__ = (UniqueConstraint("supply_id", "demand_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supply_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    declined_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

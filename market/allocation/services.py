@@ -1,0 +1,219 @@
+"""Matching runs (start, run as a job, store proposals) and the accept/decline flow.
+
+Services take the session and never commit, except the job body, which owns its
+unit of work: a run's proposals are written in one transaction, so a retried job
+produces one run, never two."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
+
+import matching
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from market import tasks
+from market.accounts.models import User
+from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id, parameters
+from market.allocation.models import DeclinedPair, MatchRun, Proposal
+from market.catalog.models import Listing, ListingStatus, Material, Prefecture
+from market.db import utcnow
+from market.errors import Conflict, DomainError, Forbidden, NotFound
+
+
+class RunInputError(DomainError):
+    pass
+
+
+def start_run(session: Session, user: User | None, family: str, region: list[str] | None = None,
+              material: str | None = None, trigger: str = "manual") -> MatchRun:
+    if user is not None and not user.is_site_admin:
+        raise Forbidden(_("Only site administrators can start matching runs."))
+    if family not in FAMILIES:
+        raise RunInputError(_("Choose a material family."), field="family")
+    region = region or list(KANTO)
+    known = set(session.scalars(select(Prefecture.code)))
+    unknown = [code for code in region if code not in known]
+    if unknown:
+        raise RunInputError(_("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60]), field="region")
+    if family == "recycled":
+        if not material or session.get(Material, material) is None:
+            raise RunInputError(_("Choose the recycled material to match."), field="material_code")
+    else:
+        material = None
+    key = f"match:{family}:{material or ''}:{','.join(sorted(region))}"
+    run = MatchRun(family=family, material_code=material, region=sorted(region), trigger=trigger,
+                   created_by_id=user.id if user else None)
+    session.add(run)
+    session.flush()
+    job = tasks.enqueue(session, "matching_run", {"run_id": run.id}, dedupe_key=key)
+    if job.params.get("run_id") != run.id:
+        raise Conflict(_("A run for this family and region is already in progress."))
+    run.job_id = job.id
+    return run
+
+
+@tasks.handler("matching_run")
+def run_job(session: Session, job, progress) -> dict:
+    run = session.get(MatchRun, job.params["run_id"])
+    if run is None or run.status == "done":
+        return {"skipped": True}
+    run.status = "running"
+    session.commit()
+    started = time.perf_counter()
+    progress("building instance", 0.02)
+    as_of = dt.date.today()
+    instance = build_instance(session, run.family, run.region, as_of, run.material_code)
+
+    def solver_progress(stage: str, fraction: float) -> None:
+        progress(f"optimising: {stage}", 0.1 + 0.8 * max(0.0, min(1.0, fraction)))
+
+    try:
+        parsed = matching.load_instance(instance)
+    except matching.InstanceError as exc:
+        # Listings are validated on entry, so this is a bug to surface, not to retry forever.
+        run.status, run.error, run.finished_at = "failed", "; ".join(exc.errors)[:2000], utcnow()
+        session.commit()
+        return {"error": run.error}
+    result = matching.solve(parsed, progress=solver_progress).to_dict()
+    progress("greedy baseline", 0.92)
+    baseline = matching.greedy(parsed, explain=False).to_dict()
+    progress("saving proposals", 0.95)
+    _store(session, run, instance, result)
+    run.greedy_net_benefit = baseline["net_benefit"]
+    run.seconds = round(time.perf_counter() - started, 3)
+    run.status, run.finished_at = "done", utcnow()
+    return {"run_id": run.id, "proposals": len(result["flows"]), "status": result["status"]}
+
+
+def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> None:
+    run.instance, run.result = instance, result
+    run.solver_status = result["status"]
+    run.net_benefit, run.upper_bound = result["net_benefit"], result.get("upper_bound")
+    supplies = {s["id"]: s for s in instance["supplies"]}
+    demands = {d["id"]: d for d in instance["demands"]}
+    # Older open proposals for the same family are replaced by this run's.
+    session.execute(
+        update(Proposal).where(
+            Proposal.state == "proposed",
+            Proposal.run_id.in_(select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)),
+        ).values(state="superseded")
+    )
+    for flow in result["flows"]:
+        q = flow["quantity"]
+        supply, demand = supplies[flow["supply"]], demands[flow["demand"]]
+        value = (demand.get("value_by") or {}).get(supply["class"], demand.get("value", 0.0))
+        session.add(Proposal(
+            run=run, supply_id=listing_id(flow["supply"]), demand_id=listing_id(flow["demand"]),
+            via_id=listing_id(flow["via"]) if flow.get("via") else None,
+            quantity=Decimal(str(round(q, 3))), road_km=flow["road_km"],
+            transport_cost=round(flow["transport_cost"]), handling_cost=round(flow.get("handling_cost", 0.0)),
+            co2_kg=flow["co2_kg"], net_benefit=round(flow["net_benefit"]),
+            supply_saving=round(q * supply["disposal_cost"]), demand_saving=round(q * value),
+        ))
+    session.flush()
+
+
+def proposals_for(session: Session, org_id: int) -> list[Proposal]:
+    own = select(Listing.id).where(Listing.organisation_id == org_id)
+    return session.scalars(
+        select(Proposal)
+        .where(Proposal.supply_id.in_(own) | Proposal.demand_id.in_(own))
+        .where(Proposal.state != "superseded")
+        .order_by(Proposal.id.desc())
+    ).all()
+
+
+def side_of(proposal: Proposal, user: User) -> str:
+    """'supply', 'demand' (or 'both' for an organisation on both sides); else Forbidden."""
+    org = user.organisation_id
+    sides = [name for name, listing in (("supply", proposal.supply), ("demand", proposal.demand))
+             if listing.organisation_id == org]
+    if not sides:
+        raise NotFound(_("No such proposal."))
+    return "both" if len(sides) == 2 else sides[0]
+
+
+def visible_proposal(session: Session, user: User, proposal_id: int) -> tuple[Proposal, str]:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(_("No such proposal."))
+    return proposal, side_of(proposal, user)
+
+
+def decide(session: Session, user: User, proposal: Proposal, accept: bool) -> Proposal:
+    side = side_of(proposal, user)
+    if proposal.state != "proposed":
+        raise Conflict(_("This proposal is no longer open (%(state)s).", state=_(proposal.state)))
+    decision = "accepted" if accept else "declined"
+    if side in ("supply", "both"):
+        proposal.supply_decision = decision
+    if side in ("demand", "both"):
+        proposal.demand_decision = decision
+    if not accept:
+        proposal.state, proposal.decided_at = "declined", utcnow()
+        exists = session.scalar(select(DeclinedPair).where(DeclinedPair.supply_id == proposal.supply_id,
+                                                           DeclinedPair.demand_id == proposal.demand_id))
+        if exists is None:
+            session.add(DeclinedPair(supply_id=proposal.supply_id, demand_id=proposal.demand_id,
+                                     declined_by_org_id=user.organisation_id))
+    elif proposal.supply_decision == proposal.demand_decision == "accepted":
+        _agree(session, proposal)
+    session.flush()
+    return proposal
+
+
+def _agree(session: Session, proposal: Proposal) -> None:
+    """Both sides accepted: reserve the quantity on both listings or refuse entirely."""
+    for lid in sorted((proposal.supply_id, proposal.demand_id)):  # fixed order: no deadlocks
+        reserved = session.execute(
+            update(Listing)
+            .where(Listing.id == lid, Listing.open_quantity >= proposal.quantity,
+                   Listing.status.in_((ListingStatus.open, ListingStatus.reserved)))
+            .values(open_quantity=Listing.open_quantity - proposal.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if reserved.rowcount != 1:
+            raise Conflict(_("The quantity is no longer available on listing %(id)s.", id=lid))
+        session.execute(
+            update(Listing).where(Listing.id == lid, Listing.open_quantity <= 0)
+            .values(status=ListingStatus.reserved).execution_options(synchronize_session=False)
+        )
+    proposal.state, proposal.decided_at = "agreed", utcnow()
+    session.expire(proposal.supply)
+    session.expire(proposal.demand)
+    _create_order(session, proposal)
+
+
+def _create_order(session: Session, proposal: Proposal) -> None:
+    """Hand the agreed deal to the orders area when it is installed."""
+    try:
+        from market.orders import services as orders
+    except ImportError:  # orders not part of this build
+        return
+    create = getattr(orders, "create_from_proposal", None)
+    if create is not None:
+        create(session, proposal)
+
+
+def family_parameters(session: Session, family: str) -> dict[str, float]:
+    return parameters(session, family)
+
+
+def schedule_nightly(session: Session) -> list[MatchRun]:
+    """One run per family over Kanto (recycled: per material with open lots)."""
+    runs = []
+    for family in FAMILIES:
+        materials = [None]
+        if family == "recycled":
+            materials = list(session.scalars(select(Listing.material_code).where(
+                Listing.kind == FAMILIES["recycled"][0], Listing.status == ListingStatus.open).distinct()))
+        for material in materials:
+            try:
+                runs.append(start_run(session, None, family, list(KANTO), material, trigger="schedule"))
+            except Conflict:
+                continue
+    return runs

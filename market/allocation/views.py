@@ -1,0 +1,143 @@
+"""Matching runs for administrators; proposals for the parties to accept or decline."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from market.allocation import services
+from market.allocation.instance import FAMILIES, KANTO
+from market.allocation.models import MatchRun
+from market.catalog.models import Material, Prefecture
+from market.core.models import Job
+from market.services import db_session
+
+bp = Blueprint("allocation", __name__)
+
+
+def _admin_only() -> None:
+    if not current_user.is_site_admin:
+        abort(403)
+
+
+def _runs_page(errors: dict | None = None, status: int = 200):
+    s = db_session()
+    runs = s.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(50)).all()
+    return render_template(
+        "allocation/runs.html", runs=runs, families=list(FAMILIES), errors=errors or {},
+        prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(), kanto=KANTO,
+        materials=s.scalars(select(Material).order_by(Material.code)).all(), form=request.form,
+    ), status
+
+
+@bp.get("/matching/runs")
+@login_required
+def runs():
+    _admin_only()
+    return _runs_page()
+
+
+@bp.post("/matching/runs")
+@login_required
+def start():
+    _admin_only()
+    s = db_session()
+    try:
+        run = services.start_run(s, current_user, request.form.get("family", ""),
+                                 request.form.getlist("region"), request.form.get("material_code") or None)
+    except services.RunInputError as exc:
+        s.rollback()
+        return _runs_page({exc.field: exc.message}, 400)
+    s.commit()
+    return redirect(url_for("allocation.run_detail", run_id=run.id))
+
+
+def _run_or_404(run_id: int) -> MatchRun:
+    run = db_session().get(MatchRun, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+@bp.get("/matching/runs/<int:run_id>")
+@login_required
+def run_detail(run_id: int):
+    _admin_only()
+    run = _run_or_404(run_id)
+    job = db_session().get(Job, run.job_id) if run.job_id else None
+    return render_template("allocation/run.html", run=run, job=job)
+
+
+@bp.get("/matching/runs/<int:run_id>/progress.json")
+@login_required
+def run_progress(run_id: int):
+    _admin_only()
+    run = _run_or_404(run_id)
+    job = db_session().get(Job, run.job_id) if run.job_id else None
+    return jsonify(status=run.status, stage=job.stage if job else "", progress=job.progress if job else 0,
+                   error=run.error or (job.error if job and job.status == "failed" else None))
+
+
+@bp.get("/matching/runs/<int:run_id>/<any(instance, result):part>.json")
+@login_required
+def run_file(run_id: int, part: str):
+    _admin_only()
+    run = _run_or_404(run_id)
+    body = run.instance if part == "instance" else run.result
+    if body is None:
+        abort(404)
+    return Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json",
+                    headers={"Content-Disposition": f"attachment; filename=run-{run.id}-{part}.json"})
+
+
+@bp.get("/proposals")
+@login_required
+def proposals():
+    if current_user.organisation_id is None:
+        abort(404)
+    items = services.proposals_for(db_session(), current_user.organisation_id)
+    return render_template("allocation/proposals.html",
+                           items=[(p, services.side_of(p, current_user)) for p in items])
+
+
+@bp.get("/proposals/<int:proposal_id>")
+@login_required
+def proposal_detail(proposal_id: int):
+    proposal, side = services.visible_proposal(db_session(), current_user, proposal_id)
+    return render_template("allocation/proposal.html", p=proposal, side=side, why=_why(proposal))
+
+
+def _why(p) -> list[str]:
+    """Plain reasons for this match, from the figures the optimiser used."""
+    reasons = [
+        _("Both listings are compatible: class or grade, properties, time window and haul distance all fit."),
+        _("Road distance %(km).1f km; transport %(cost)s yen for the whole quantity.", km=p.road_km,
+          cost=f"{p.transport_cost:,}"),
+        _("Net benefit to both parties together: %(v)s yen compared with disposal and new purchase.",
+          v=f"{p.net_benefit:,}"),
+    ]
+    if p.via_id:
+        reasons.append(_("Routed through a stockyard because the windows do not overlap directly or it is cheaper."))
+    if p.run.solver_status == "optimal":
+        reasons.append(_("Chosen by an optimal matching of all open listings in the region (proven bound)."))
+    return reasons
+
+
+@bp.post("/proposals/<int:proposal_id>/<any(accept, decline):choice>")
+@login_required
+def decide(proposal_id: int, choice: str):
+    s = db_session()
+    proposal, _side = services.visible_proposal(s, current_user, proposal_id)
+    services.decide(s, current_user, proposal, accept=choice == "accept")
+    s.commit()
+    if proposal.state == "agreed":
+        flash(_("Both parties accepted: the deal is agreed and the quantities are reserved."), "success")
+    elif choice == "accept":
+        flash(_("Accepted. Waiting for the other party."), "success")
+    else:
+        flash(_("Declined. This pair will not be proposed again."), "success")
+    return redirect(url_for("allocation.proposal_detail", proposal_id=proposal.id))

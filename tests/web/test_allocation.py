@@ -1,0 +1,148 @@
+"""Matching runs from open listings, proposals to both parties, accept and decline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import matching
+import pytest
+from sqlalchemy import select
+
+from market.allocation.models import DeclinedPair, MatchRun, Proposal
+from market.catalog.models import Listing
+
+
+@pytest.fixture
+def admin(app, db):
+    from market.accounts.services import create_site_admin
+
+    with app.test_request_context():
+        create_site_admin(db, "admin@example.jp", "admin password!", "Admin")
+        db.commit()
+    return "admin@example.jp"
+
+
+@pytest.fixture
+def soil_market(factory):
+    """A supplier of 第2b種 soil in Koto and a receiver in Kawasaki that accepts it."""
+    supplier, receiver = factory.user(), factory.user()
+    offer = factory.listing(supplier, "soil_offer", quantity=1000, lat=35.6727, lon=139.8171)
+    want = factory.listing(receiver, "soil_want", quantity=600, lat=35.5308, lon=139.7029,
+                           prefecture_code="14", accepted_classes=["1", "2a", "2b"])
+    far = factory.listing(receiver, "soil_want", quantity=500, lat=36.5551, lon=139.8828,
+                          prefecture_code="09", max_haul_km=30)
+    return supplier, receiver, offer, want, far
+
+
+def start(client, admin, **form):
+    client.post("/login", data={"email": admin, "password": "admin password!"})
+    data = {"family": "soil", "region": ["09", "13", "14"], **form}
+    response = client.post("/matching/runs", data=data)
+    client.post("/logout")
+    return response
+
+
+def test_run_builds_instance_solves_and_proposes(client, admin, soil_market, db):
+    supplier, receiver, offer, want, far = soil_market
+    response = start(client, admin)
+    assert response.status_code == 302
+    run = db.scalar(select(MatchRun))
+    assert run.status == "done" and run.solver_status == "optimal"
+    # The stored instance and result satisfy an independent check.
+    report = matching.check(run.instance, run.result)
+    assert report.ok, report
+    proposals = db.scalars(select(Proposal)).all()
+    assert [(p.supply_id, p.demand_id, p.quantity) for p in proposals] == [(offer, want, Decimal("600"))]
+    assert run.net_benefit == pytest.approx(run.upper_bound)
+    unmatched = {u["id"]: u for u in run.result["unmet_demand"]}
+    assert "haul" in unmatched[f"L{far}"]["reason"]
+
+
+def test_runs_are_for_site_admins_only(client, factory, login):
+    member = factory.user()
+    login(member)
+    assert client.get("/matching/runs").status_code == 403
+    assert client.post("/matching/runs", data={"family": "soil"}).status_code == 403
+
+
+def test_bad_run_input_names_the_field(client, admin, db):
+    client.post("/login", data={"email": admin, "password": "admin password!"})
+    assert client.post("/matching/runs", data={"family": "plutonium"}).status_code == 400
+    response = client.post("/matching/runs", data={"family": "recycled"})
+    assert response.status_code == 400 and 'id="material_code-error"' in response.get_data(as_text=True)
+    response = client.post("/matching/runs", data={"family": "soil", "region": ["99"]})
+    assert response.status_code == 400 and 'id="region-error"' in response.get_data(as_text=True)
+    assert db.scalar(select(MatchRun)) is None
+
+
+def test_run_files_download_in_the_shared_format(client, admin, soil_market, db):
+    start(client, admin)
+    run = db.scalar(select(MatchRun))
+    client.post("/login", data={"email": admin, "password": "admin password!"})
+    instance = client.get(f"/matching/runs/{run.id}/instance.json")
+    result = client.get(f"/matching/runs/{run.id}/result.json")
+    assert instance.status_code == result.status_code == 200
+    assert "attachment" in instance.headers["Content-Disposition"]
+    assert matching.check(instance.get_json(), result.get_json()).ok
+    progress = client.get(f"/matching/runs/{run.id}/progress.json").get_json()
+    assert progress["status"] == "done" and progress["progress"] == 1.0
+
+
+def test_both_parties_accept_and_quantities_are_reserved(client, admin, soil_market, login, db):
+    supplier, receiver, offer, want, _far = soil_market
+    start(client, admin)
+    proposal = db.scalar(select(Proposal))
+    login(supplier)
+    page = client.get("/proposals").get_data(as_text=True)
+    assert f'data-proposal-id="{proposal.id}"' in page
+    detail = client.get(f"/proposals/{proposal.id}").get_data(as_text=True)
+    assert "data-line=" in detail and "km" in detail
+    client.post(f"/proposals/{proposal.id}/accept")
+    db.expire_all()
+    assert db.get(Proposal, proposal.id).state == "proposed"
+    client.post("/logout")
+    login(receiver)
+    client.post(f"/proposals/{proposal.id}/accept")
+    db.expire_all()
+    assert db.get(Proposal, proposal.id).state == "agreed"
+    assert db.get(Listing, offer).open_quantity == Decimal("400")
+    assert db.get(Listing, want).open_quantity == Decimal("0")
+    assert db.get(Listing, want).status.value == "reserved"
+    # Deciding again changes nothing.
+    assert client.post(f"/proposals/{proposal.id}/decline").status_code == 409
+
+
+def test_decline_excludes_the_pair_from_the_next_run(client, admin, soil_market, login, db):
+    supplier, _receiver, offer, want, _far = soil_market
+    start(client, admin)
+    proposal = db.scalar(select(Proposal))
+    login(supplier)
+    client.post(f"/proposals/{proposal.id}/decline")
+    client.post("/logout")
+    assert db.scalar(select(DeclinedPair)).demand_id == want
+    start(client, admin)
+    second = db.scalars(select(MatchRun).order_by(MatchRun.id)).all()[-1]
+    assert second.instance["excluded_pairs"] == [[f"L{offer}", f"L{want}"]]
+    assert not [p for p in second.proposals if (p.supply_id, p.demand_id) == (offer, want)]
+
+
+def test_other_organisations_cannot_see_or_decide_proposals(client, admin, soil_market, factory, login, db):
+    start(client, admin)
+    proposal = db.scalar(select(Proposal))
+    outsider = factory.user()
+    login(outsider)
+    assert client.get(f"/proposals/{proposal.id}").status_code == 404
+    assert client.post(f"/proposals/{proposal.id}/accept").status_code == 404
+    db.expire_all()
+    assert db.get(Proposal, proposal.id).supply_decision == "pending"
+
+
+def test_nothing_matchable_gives_an_empty_optimal_run(client, admin, factory, db):
+    member = factory.user()
+    today = dt.date.today()
+    factory.listing(member, "soil_offer", window_start=today.isoformat(),
+                    window_end=(today + dt.timedelta(days=5)).isoformat())
+    start(client, admin)
+    run = db.scalar(select(MatchRun))
+    assert run.status == "done" and run.solver_status == "optimal" and run.proposals == []
