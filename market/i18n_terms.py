@@ -4,8 +4,9 @@ Templates show stored values through ``_()`` (``_(item.status.value)``,
 ``_(org.kind.value)``, ``_(m.role.value)``, ``_(run.status)``, ``_(p.state)``, ...).
 The extractor cannot see such calls, so every value is marked here to put it in
 the catalog; see babel.cfg. tests/unit/test_translations.py checks that every
-value of ``ENUMS`` is listed. When a value shown this way is added (or a new
-column is shown this way), add it here.
+value of ``ENUMS`` is listed and that every such call in templates/ is listed in
+``DYNAMIC_CALLS``. When a value shown this way is added (or a new column is
+shown this way), add it here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,23 @@ from market.catalog.models import ListingStatus
 
 #: Enums whose values templates pass to ``_()``.
 ENUMS = (ListingStatus, Role, OrgKind)
+
+#: Every non-literal ``_(...)`` argument in templates/ (as dotted names) and the
+#: group of TERMS below that covers its values. The test lists calls missing here.
+DYNAMIC_CALLS = {
+    "item.status.value": "listing status",
+    "listing.status.value": "listing status",
+    "m.role.value": "member role",
+    "i.role.value": "member role",
+    "org.kind.value": "organisation kind",
+    "f": "matching run family",
+    "run.family": "matching run family",
+    "run.status": "matching run status",
+    "run.solver_status": "solver status",
+    "p.state": "proposal state",
+    "p.supply_decision": "proposal decision",
+    "p.demand_decision": "proposal decision",
+}
 
 TERMS = {
     # Listing status (掲載の状態): _(item.status.value)
