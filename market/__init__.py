@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask, g, request, session
@@ -42,7 +41,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         settings.update(test_config)
     config_module.finalise(settings, app.instance_path)
     app.config.update(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from market.core import observability
+
+    observability.configure_logging(app.config["LOG_FORMAT"])
 
     from market.db import Database
 
@@ -85,8 +86,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(orders_api_bp)  # token auth, no cookies
     csrf.exempt(stripe_webhook)  # authenticated by the Stripe-Signature header
 
-    from market.core import errors, web
+    from market.core import errors, limits, web
 
+    observability.register(app)
+    limits.register(app)
     errors.register(app)
     web.register(app)
 

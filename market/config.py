@@ -48,6 +48,9 @@ SETTINGS: dict[str, tuple[object, object]] = {
     "SECURE_COOKIES": (True, _bool),
     "JOBS_IMMEDIATE": (False, _bool),
     "PLATFORM_FEE_PERCENT": (3, int),
+    "LOG_FORMAT": ("json", str),
+    "PROXIES": (0, int),  # how many trusted proxies (load balancers) sit in front
+    "RATE_LIMITS": (True, _bool),
 }
 
 
@@ -93,6 +96,8 @@ def finalise(config: dict[str, object], instance_path: str) -> None:
         for needed in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
             if not config.get(needed):
                 raise ConfigError(f"{PREFIX}PAYMENTS=stripe needs {PREFIX}{needed}")
+    if config["LOG_FORMAT"] not in {"json", "text"}:
+        raise ConfigError(f"{PREFIX}LOG_FORMAT: must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
     if config["MAILER"] not in {"console", "smtp"}:
         raise ConfigError(f"{PREFIX}MAILER: must be 'console' or 'smtp', not {config['MAILER']!r}")
     if config["MAILER"] == "smtp" and not config.get("SMTP_HOST"):
@@ -108,3 +113,4 @@ def finalise(config: dict[str, object], instance_path: str) -> None:
     config["BABEL_DEFAULT_LOCALE"] = "ja"
     config["BABEL_DEFAULT_TIMEZONE"] = "Asia/Tokyo"
     config["WTF_CSRF_TIME_LIMIT"] = None
+    config["RATELIMIT_ENABLED"] = bool(config["RATE_LIMITS"])

@@ -17,7 +17,7 @@ from market.catalog.models import (
     SoilClassUse,
     SoilUse,
 )
-from market.core.models import Job
+from market.core.models import AuditEvent, Job
 from market.db import Base
 from market.orders.models import (
     Delivery,
@@ -29,7 +29,7 @@ from market.orders.models import (
 )
 
 __all__ = [
-    "ApiToken", "Base", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
+    "ApiToken", "AuditEvent", "Base", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
     "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",

@@ -81,6 +81,8 @@ def app(database_url, tmp_path):
         "SECURE_COOKIES": False,
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
+        "RATE_LIMITS": False,
+        "LOG_FORMAT": "text",
     })
     yield app
     app.extensions["meguri.db"].dispose()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, Role, User
+from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -121,6 +122,7 @@ def create_site_admin(session: Session, email: str, password: str, display_name:
                 is_site_admin=True, role=Role.member)
     session.add(user)
     session.flush()
+    audit.record(session, "cli", "site_admin.create", f"user:{user.id}", email=email)
     return user
 
 
@@ -145,6 +147,7 @@ def invite(session: Session, inviter: User, email: str, role: str) -> tuple[Invi
     )
     session.add(invitation)
     session.flush()
+    audit.record(session, inviter, "member.invite", f"invitation:{invitation.id}", email=email, role=role)
     return invitation, token
 
 
@@ -182,6 +185,7 @@ def issue_api_token(session: Session, user: User, name: str) -> tuple[ApiToken, 
     token = ApiToken(user_id=user.id, name=name, token_hash=digest(secret))
     session.add(token)
     session.flush()
+    audit.record(session, user, "api_token.create", f"api_token:{token.id}", name=name)
     return token, secret
 
 
@@ -198,6 +202,7 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
     if token is None or token.user_id != user.id:
         raise NotFound(_("No such token."))
     token.revoked_at = utcnow()
+    audit.record(session, user, "api_token.revoke", f"api_token:{token.id}")
 
 
 def add_partner(session: Session, user: User, operator_id: int | None) -> Partnership:
@@ -215,6 +220,7 @@ def add_partner(session: Session, user: User, operator_id: int | None) -> Partne
     partnership = Partnership(municipality_id=org.id, operator_id=operator.id)
     session.add(partnership)
     session.flush()
+    audit.record(session, user, "partnership.add", f"organisation:{operator.id}")
     return partnership
 
 
@@ -224,5 +230,6 @@ def remove_partner(session: Session, user: User, partnership_id: int) -> None:
         raise NotFound(_("No such partnership."))
     if not user.is_org_admin:
         raise Forbidden(_("Only a municipality's admins can choose partner operators."))
+    audit.record(session, user, "partnership.remove", f"organisation:{partnership.operator_id}")
     session.delete(partnership)
     session.flush()

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from market.accounts import services
+from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
 from market.mail import send_later
@@ -32,6 +33,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN, methods=["POST"])
 def login():
     error = None
     if request.method == "POST":
@@ -58,6 +60,7 @@ def _prefectures():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(SIGNUP, methods=["POST"])
 def signup():
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -141,6 +144,7 @@ def accept(token: str):
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
 @login_required
+@limiter.limit(TOKEN_CREATE, methods=["POST"], key_func=lambda: f"user:{current_user.id}")
 def tokens():
     s = db_session()
     secret, errors = None, {}

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from market import tasks
 from market.accounts.models import User
+from market.core import audit
 from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id, parameters
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
@@ -53,6 +54,8 @@ def start_run(session: Session, user: User | None, family: str, region: list[str
     if job.params.get("run_id") != run.id:
         raise Conflict(_("A run for this family and region is already in progress."))
     run.job_id = job.id
+    audit.record(session, user or trigger, "matching_run.start", f"match_run:{run.id}", family=family,
+                 material=material, region=",".join(region))
     return run
 
 

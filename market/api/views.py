@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from market.accounts.services import user_for_token
 from market.api.openapi import openapi_document
 from market.catalog import kinds, services
+from market.core.limits import failed_token_attempt, token_attempts_left
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse
 from market.errors import DomainError
@@ -34,8 +35,11 @@ def token_optional(fn):
         g.api_user = None
         if header:
             scheme, _sep, secret = header.partition(" ")
+            if not token_attempts_left():
+                raise ApiError(429, _("Too many requests with a wrong API token. Please wait a minute."))
             user = user_for_token(db_session(), secret.strip()) if scheme.lower() == "bearer" else None
             if user is None:
+                failed_token_attempt()
                 raise ApiError(401, _("The API token is missing, wrong or revoked."))
             g.api_user = user
         return fn(*args, **kwargs)

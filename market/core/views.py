@@ -19,7 +19,10 @@ from flask import (
 )
 from sqlalchemy import func, select, text
 
+from flask_login import current_user, login_required
+
 from market import LOCALES
+from market.core.models import AuditEvent
 from market.catalog.models import Listing, ListingKind
 from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
 from market.services import db_session
@@ -78,5 +81,21 @@ def ready():
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        from market.tasks import huey
+
+        huey.storage.queue_size()
+        checks["queue"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["queue"] = f"error: {type(exc).__name__}"
     status = 200 if all(v == "ok" for v in checks.values()) else 503
     return jsonify(status="ok" if status == 200 else "unavailable", checks=checks), status
+
+
+@bp.get("/admin/audit")
+@login_required
+def audit_log():
+    if not current_user.is_site_admin:
+        abort(403)
+    events = db_session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
+    return render_template("core/audit.html", events=events)
