@@ -233,13 +233,20 @@ def _number(raw: object, parse, f: Field):
     if isinstance(raw, bool):
         raise ValueError
     value = parse(str(raw).strip().replace(",", "")) if isinstance(raw, str) else parse(raw)
-    as_float = float(value)
-    if math.isnan(as_float) or math.isinf(as_float):
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer too long for a float is simply out of range
+        as_float = math.inf if value > 0 else -math.inf
+    if math.isnan(as_float) or (math.isinf(as_float) and isinstance(value, float)):
         raise ValueError
     if f.minimum is not None and as_float < f.minimum:
         raise OverflowError(str(_l("must be at least %(n)s", n=_fmt(f.minimum))))
     if f.maximum is not None and as_float > f.maximum:
         raise OverflowError(str(_l("must be at most %(n)s", n=_fmt(f.maximum))))
+    if math.isinf(as_float):
+        raise ValueError
     return value
 
 
@@ -347,6 +354,8 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
         raise _FieldError(_l("must be a single value"))
     if f.type in {"text", "textarea"}:
         text = str(raw).strip()
+        if _has_control_characters(text):
+            raise _FieldError(_l("must not contain control characters"))
         if f.max_length and len(text) > f.max_length:
             raise _FieldError(_l("must be at most %(n)s characters", n=f.max_length))
         if f.name == "municipality_code" and not (text.isdigit() and len(text) in (5, 6)):
@@ -358,6 +367,8 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
             raise _FieldError(_l("unknown choice: %(v)s", v=str(raw)[:40]))
         return str(raw)
     if f.type == "grade":
+        if _has_control_characters(str(raw)):
+            raise _FieldError(_l("must not contain control characters"))
         return str(raw).strip()  # checked against the material in _cross_checks
     if f.type == "date":
         try:
@@ -373,6 +384,11 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
         if f.type == "int":
             raise _FieldError(_l("must be a whole number")) from None
         raise _FieldError(_l("must be a number")) from None
+
+
+def _has_control_characters(text: str) -> bool:
+    # PostgreSQL refuses NUL in text, and no one types the other control codes.
+    return any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" for c in text)
 
 
 def _clean_mapping(session, f: Field, raw, locale):

@@ -31,6 +31,12 @@ class BrowseFilter:
     organisation_id: int | None = None  # "my listings": includes drafts and closed
     include_closed: bool = False
 
+    def __post_init__(self) -> None:
+        # PostgreSQL refuses NUL in text parameters; no real filter value contains one.
+        for name, value in vars(self).items():
+            if isinstance(value, str) and "\x00" in value:
+                setattr(self, name, value.replace("\x00", "") or None)
+
 
 @dataclass
 class Page:

@@ -92,9 +92,18 @@ def current_values(listing: Listing) -> dict[str, object]:
     return {f.name: getattr(listing, f.name) for f in kinds.fields_for(listing.kind)}
 
 
+# Ids and prices are INTEGER columns (32-bit on PostgreSQL): a larger number cannot match a
+# row, and sending it makes the database fail instead.
+MAX_ID = MAX_INT = 2**31 - 1
+
+
+def id_in_range(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
 def visible_listing(session: Session, user: User | None, listing_id: int) -> Listing:
     """A listing the user may see: open/reserved/closed for all, drafts for its owners only."""
-    listing = session.get(Listing, listing_id)
+    listing = session.get(Listing, listing_id) if id_in_range(listing_id) else None
     if listing is None:
         raise NotFound(_("No such listing."))
     if listing.status == ListingStatus.draft:

@@ -21,9 +21,11 @@ bp = Blueprint("catalog", __name__)
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name, "").strip().replace(",", "")
     try:
-        return int(raw) if raw else None
+        value = int(raw) if raw else None
     except ValueError:
         return None
+    # Clamp so that a filter of absurd size still means "none" or "all", not a database error.
+    return None if value is None else max(-services.MAX_INT, min(services.MAX_INT, value))
 
 
 def _filter_from_args() -> BrowseFilter:
@@ -230,7 +232,7 @@ def close(listing_id: int):
 def delete_photo(listing_id: int, photo_id: int):
     listing = _own_listing(listing_id)
     s = db_session()
-    photo = s.get(ListingPhoto, photo_id)
+    photo = s.get(ListingPhoto, photo_id) if services.id_in_range(photo_id) else None
     if photo is None or photo.listing_id != listing.id:
         abort(404)
     photos.remove_photo(s, photo)
