@@ -1,0 +1,1 @@
+"""Orders: requests, acceptance with reservation, payment, deliveries (issue 5)."""

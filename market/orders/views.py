@@ -1,0 +1,286 @@
+"""Order pages for both parties, the invoice (page and PDF), the Stripe webhook, and the
+JSON API for orders. Each view: parse → service → commit once → render."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+import payments
+from market.api.views import ApiError, token_required
+from market.catalog import services as catalog_services
+from market.errors import DomainError, NotFound
+from market.orders import billing, queries, services, states
+from market.orders.models import Order, OrderStatus, TransportArrangement
+from market.services import db_session
+
+bp = Blueprint("orders", __name__)
+api = Blueprint("orders_api", __name__, url_prefix="/api/v1")
+
+TRANSPORT_LABELS = {
+    TransportArrangement.receiver_collects: _l("Receiver collects (引取り)"),
+    TransportArrangement.supplier_delivers: _l("Supplier delivers (持込み)"),
+}
+
+PAYMENT_STATUS_LABELS = {
+    "awaiting_payment": _l("Awaiting payment"), "processing": _l("Processing"), "failed": _l("Failed"),
+    "paid": _l("Paid"), "partially_refunded": _l("Partially refunded"), "refunded": _l("Refunded"),
+    "canceled": _l("Cancelled"),
+}
+
+
+@bp.app_context_processor
+def _order_globals():
+    return {"order_status_labels": states.STATUS_LABELS, "order_action_labels": states.ACTION_LABELS,
+            "transport_labels": TRANSPORT_LABELS, "payment_status_labels": PAYMENT_STATUS_LABELS,
+            "instant_accept_for": lambda listing_id: services.instant_accept(db_session(), listing_id),
+            "orderable_listing": services.orderable}
+
+
+# --- pages ------------------------------------------------------------------------------
+
+@bp.get("/orders")
+@login_required
+def list_orders():
+    if current_user.organisation_id is None:
+        abort(404)
+    status = request.args.get("status") or None
+    items = queries.orders_for(db_session(), current_user.organisation_id, status)
+    return render_template("orders/list.html", orders=items, status=status, statuses=list(OrderStatus))
+
+
+@bp.route("/listings/<int:listing_id>/orders/new", methods=["GET", "POST"])
+@login_required
+def request_order(listing_id: int):
+    s = db_session()
+    listing = catalog_services.visible_listing(s, current_user, listing_id)
+    if request.method == "GET":
+        return render_template("orders/request.html", listing=listing, values={}, errors={})
+    try:
+        order = services.request_order(s, current_user, listing_id, request.form)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        errors = getattr(exc, "errors", None) or {exc.field or "form": exc.message}
+        listing = catalog_services.visible_listing(s, current_user, listing_id)
+        return render_template("orders/request.html", listing=listing, values=request.form,
+                               errors=errors), exc.status
+    s.commit()
+    flash(_("Request sent.") if order.status == OrderStatus.requested else _("Request accepted."), "success")
+    return redirect(url_for("orders.detail", order_id=order.id))
+
+
+@bp.post("/listings/<int:listing_id>/order-terms")
+@login_required
+def order_terms(listing_id: int):
+    s = db_session()
+    listing = catalog_services.visible_listing(s, current_user, listing_id)
+    services.set_instant_accept(s, current_user, listing, request.form.get("instant_accept") == "1")
+    s.commit()
+    flash(_("Order settings saved."), "success")
+    return redirect(url_for("catalog.detail", listing_id=listing.id))
+
+
+def _detail_page(order: Order, errors: dict | None = None, status: int = 200):
+    s = db_session()
+    return render_template(
+        "orders/detail.html", order=order, money=queries.money(s, order),
+        actions=services.allowed_actions(order, current_user),
+        can_deliver=services.may(order, current_user, "record_delivery"),
+        errors=errors or {}, backend=billing.gateway().name, test_card=_test_card_allowed(order),
+    ), status
+
+
+def _test_card_allowed(order: Order) -> bool:
+    row = order.current_payment
+    return (order.status == OrderStatus.invoiced and row is not None and row.backend == "stripe"
+            and row.payer_org_id == current_user.organisation_id
+            and str(current_app.config.get("STRIPE_SECRET_KEY") or "").startswith("sk_test_"))
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def detail(order_id: int):
+    order = services.visible_order(db_session(), current_user, order_id)
+    return _detail_page(order)
+
+
+@bp.post("/orders/<int:order_id>/actions/<action>")
+@login_required
+def act(order_id: int, action: str):
+    s = db_session()
+    try:
+        services.perform(s, current_user, order_id, action, request.form)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        order = services.visible_order(s, current_user, order_id)
+        return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status)
+    s.commit()
+    flash(_("Order updated."), "success")
+    return redirect(url_for("orders.detail", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/deliveries")
+@login_required
+def add_delivery(order_id: int):
+    s = db_session()
+    try:
+        services.record_delivery(s, current_user, order_id, request.form)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        order = services.visible_order(s, current_user, order_id)
+        return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status)
+    s.commit()
+    flash(_("Delivery recorded."), "success")
+    return redirect(url_for("orders.detail", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/pay/test-card")
+@login_required
+def pay_test_card(order_id: int):
+    s = db_session()
+    services.test_mode_card_payment(s, current_user, order_id)
+    s.commit()
+    flash(_("Card payment sent; the order is marked paid when the payment provider confirms it."), "success")
+    return redirect(url_for("orders.detail", order_id=order_id))
+
+
+def _invoice(order_id: int) -> tuple[Order, payments.QualifiedInvoice]:
+    order = services.visible_order(db_session(), current_user, order_id)
+    row = order.current_payment
+    if row is None or not row.invoice:
+        raise NotFound(_("This order has no invoice."))
+    return order, billing.invoice_from_snapshot(row.invoice)
+
+
+@bp.get("/orders/<int:order_id>/invoice")
+@login_required
+def invoice(order_id: int):
+    order, inv = _invoice(order_id)
+    return render_template("orders/invoice.html", order=order, inv=payments.invoice_context(inv),
+                           payment=order.current_payment)
+
+
+@bp.get("/orders/<int:order_id>/invoice.pdf")
+@login_required
+def invoice_pdf(order_id: int):
+    _order, inv = _invoice(order_id)
+    try:
+        pdf = payments.render_invoice_pdf(inv)
+    except payments.InvoiceFontMissing as exc:
+        current_app.logger.error("invoice PDF: %s", exc.message)
+        raise DomainError(_("The PDF cannot be made on this server yet; print the invoice page instead."),
+                          field="pdf") from None
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{inv.number}.pdf"'})
+
+
+@bp.post("/payments/stripe/webhook")
+def stripe_webhook():
+    """Signed provider events; CSRF-exempt (the signature is the authentication)."""
+    s = db_session()
+    response = services.handle_webhook(s, request.get_data(), request.headers.get("Stripe-Signature"))
+    if response.status_code == 200:
+        s.commit()
+    else:
+        s.rollback()
+    return Response(response.body, status=response.status_code, mimetype="text/plain")
+
+
+# --- JSON API ---------------------------------------------------------------------------
+
+def order_json(order: Order) -> dict:
+    m = queries.money(db_session(), order)
+    t = m.totals
+    payment = order.current_payment
+    return {
+        "id": order.id, "status": order.status.value, "listing_id": order.listing_id,
+        "buyer": {"id": order.buyer_org_id, "name": order.buyer.name},
+        "seller": {"id": order.seller_org_id, "name": order.seller.name},
+        "quantity": str(order.quantity), "unit": order.unit, "unit_price_yen": order.unit_price_yen,
+        "delivered_quantity": str(order.delivered_quantity),
+        "transport_arrangement": order.transport_arrangement.value, "transport_fee_yen": order.transport_fee_yen,
+        "money": {
+            "direction": t.direction.value, "subtotal_yen": t.subtotal_yen, "tax_yen": t.tax_yen,
+            "total_yen": t.total_yen, "per_rate": [{"rate_percent": b.rate_percent, "taxable_yen": b.taxable_yen,
+                                                    "tax_yen": b.tax_yen} for b in t.per_rate],
+            "platform_fee_yen": t.platform_fee_total_yen, "payer_id": m.payer.id, "payee_id": m.payee.id,
+        },
+        "payment": None if payment is None else {
+            "backend": payment.backend, "reference": payment.reference, "status": payment.status,
+            "amount_yen": payment.amount_yen},
+        "history": [{"action": tr.action, "from": tr.from_status, "to": tr.to_status,
+                     "by_organisation_id": tr.actor_org_id, "at": tr.created_at.isoformat() + "Z"}
+                    for tr in order.transitions],
+        "url": url_for("orders.detail", order_id=order.id, _external=True),
+    }
+
+
+def _api_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, _("Send a JSON object (Content-Type: application/json)."))
+    return data
+
+
+@api.post("/orders")
+@token_required
+def api_request_order():
+    data = _api_body()
+    s = db_session()
+    order = services.request_order(s, g.api_user, data.get("listing_id"), data)
+    s.commit()
+    return jsonify(order_json(order)), 201, {"Location": url_for("orders_api.api_read_order", order_id=order.id)}
+
+
+@api.get("/orders")
+@token_required
+def api_list_orders():
+    if g.api_user.organisation_id is None:
+        return jsonify(items=[])
+    items = queries.orders_for(db_session(), g.api_user.organisation_id, request.args.get("status"))
+    return jsonify(items=[order_json(o) for o in items])
+
+
+@api.get("/orders/<int:order_id>")
+@token_required
+def api_read_order(order_id: int):
+    return jsonify(order_json(services.visible_order(db_session(), g.api_user, order_id)))
+
+
+@api.post("/orders/<int:order_id>/actions/<action>")
+@token_required
+def api_act(order_id: int, action: str):
+    s = db_session()
+    data = request.get_json(silent=True) or {}
+    order = services.perform(s, g.api_user, order_id, action, data if isinstance(data, dict) else {})
+    s.commit()
+    return jsonify(order_json(order))
+
+
+@api.post("/orders/<int:order_id>/deliveries")
+@token_required
+def api_add_delivery(order_id: int):
+    s = db_session()
+    services.record_delivery(s, g.api_user, order_id, _api_body())
+    s.commit()
+    return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201
