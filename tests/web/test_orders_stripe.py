@@ -1,0 +1,174 @@
+"""Card payment through Stripe, against localstripe: the payee requests payment (a JPY
+PaymentIntent for the server-computed total), the payer pays, and localstripe's signed
+webhook — delivered to the app's own route over HTTP — marks the order paid. Bad
+signatures change nothing; replays and late events have no second effect."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import stripe
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from market import create_app
+from market.orders.models import Order, OrderStatus, ProcessedWebhookEvent
+from tests.web.test_orders import Reader, act, order_row, request_quantity, signed_in
+
+pytest.importorskip("localstripe", reason="the Stripe tests run against localstripe (pip install localstripe)")
+from payments.testing import (  # noqa: E402
+    TEST_API_KEY,
+    TEST_WEBHOOK_SECRET,
+    localstripe_server,
+    sign_webhook,
+    stripe_event,
+)
+
+pytestmark = pytest.mark.localstripe
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    with localstripe_server() as url:
+        yield url
+
+
+@pytest.fixture
+def app(database_url, tmp_path, localstripe_url):
+    """The app with card payments, served over HTTP so that localstripe can call its webhook."""
+    app = create_app({
+        "DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
+        "JOBS_IMMEDIATE": True, "SECURE_COOKIES": False, "TESTING": True, "WTF_CSRF_ENABLED": False,
+        "PAYMENTS": "stripe", "STRIPE_SECRET_KEY": TEST_API_KEY, "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": localstripe_url,
+    })
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    form = urllib.parse.urlencode({"url": f"http://127.0.0.1:{server.server_port}/payments/stripe/webhook",
+                                   "secret": TEST_WEBHOOK_SECRET}).encode()
+    with urllib.request.urlopen(f"{localstripe_url}/_config/webhooks/meguri", form, timeout=5):
+        pass
+    yield app
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    app.extensions["meguri.db"].dispose()
+
+
+@pytest.fixture
+def db(app):
+    return Reader(app)
+
+
+@pytest.fixture
+def invoiced(app, db, factory):
+    """An accepted order for 30 m³ at ¥800 with payment requested by card: ¥26,400."""
+    supplier, contractor = factory.user(), factory.user()
+    listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800)
+    buyer, seller = signed_in(app, contractor), signed_in(app, supplier)
+    order_id = request_quantity(buyer, listing_id)
+    assert act(seller, order_id, "accept").status_code == 302
+    assert act(seller, order_id, "issue_invoice").status_code == 302
+    return order_id, buyer, seller
+
+
+def wait_for_status(db, order_id: int, status: OrderStatus, timeout: float = 15.0) -> Order:
+    deadline = time.monotonic() + timeout
+    while True:
+        order = order_row(db, order_id)
+        if order.status == status or time.monotonic() > deadline:
+            return order
+        time.sleep(0.1)
+
+
+def succeeded_event(payment, event_id: str | None = None, event_type: str = "payment_intent.succeeded") -> bytes:
+    return stripe_event(event_type, {
+        "id": payment.reference, "object": "payment_intent", "amount": payment.amount_yen, "currency": "jpy",
+        "status": "succeeded", "metadata": {"meguri_order_id": str(payment.order_id)},
+    }, event_id=event_id)
+
+
+def test_card_payment_confirmed_by_signed_webhook_marks_the_order_paid(app, db, invoiced, localstripe_url):
+    order_id, buyer, seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    assert payment.backend == "stripe" and payment.reference.startswith("pi_")
+    intent = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": localstripe_url}) \
+        .v1.payment_intents.retrieve(payment.reference)
+    assert (intent.amount, intent.currency) == (26400, "jpy")  # the server's figure: 30 × 800 + 10 %
+
+    assert f"/orders/{order_id}/pay/test-card" not in seller.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert seller.post(f"/orders/{order_id}/pay/test-card").status_code == 403  # only the payer pays
+    assert buyer.post(f"/orders/{order_id}/pay/test-card").status_code == 302
+
+    order = wait_for_status(db, order_id, OrderStatus.paid)
+    assert order.status == OrderStatus.paid
+    assert order.current_payment.status == "paid"
+    assert order.transitions[-1].action == "payment_received" and order.transitions[-1].actor_user_id is None
+    # Card payments are not marked paid by hand.
+    assert "actions/mark_paid" not in seller.get(f"/orders/{order_id}").get_data(as_text=True)
+
+    # Delivery and completion go on as for invoices.
+    assert seller.post(f"/orders/{order_id}/deliveries", data={"quantity": "30"}).status_code == 302
+    assert act(buyer, order_id, "complete").status_code == 302
+    assert order_row(db, order_id).status == OrderStatus.completed
+
+
+def test_bad_signature_is_refused_and_changes_nothing(app, db, client, invoiced):
+    order_id, _buyer, _seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    body = succeeded_event(payment)
+    for header in (sign_webhook(body, "whsec_wrong"), "t=1,v1=deadbeef", None,
+                   sign_webhook(body, TEST_WEBHOOK_SECRET, timestamp=int(time.time()) - 3600)):
+        headers = {"Stripe-Signature": header} if header else {}
+        response = client.post("/payments/stripe/webhook", data=body, headers=headers,
+                               content_type="application/json")
+        assert response.status_code == 400
+    forged = body.replace(b'"succeeded"', b'"canceled"')
+    response = client.post("/payments/stripe/webhook", data=forged,
+                           headers={"Stripe-Signature": sign_webhook(body)}, content_type="application/json")
+    assert response.status_code == 400
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.invoiced and order.current_payment.status == "awaiting_payment"
+    assert db(lambda s: s.scalar(select(func.count()).select_from(ProcessedWebhookEvent))) == 0
+
+
+def test_replayed_and_late_events_have_no_second_effect(app, db, client, invoiced):
+    order_id, _buyer, _seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    body = succeeded_event(payment, event_id="evt_meguri_once")
+    header = sign_webhook(body)
+
+    first = client.post("/payments/stripe/webhook", data=body, headers={"Stripe-Signature": header},
+                        content_type="application/json")
+    assert (first.status_code, first.get_data(as_text=True)) == (200, "applied")
+    order = order_row(db, order_id)
+    history = len(order.transitions)
+    assert order.status == OrderStatus.paid
+
+    replay = client.post("/payments/stripe/webhook", data=body, headers={"Stripe-Signature": header},
+                         content_type="application/json")
+    assert (replay.status_code, replay.get_data(as_text=True)) == (200, "replay")
+
+    # A processing event that arrives after success (out of order) does not move it back.
+    late = succeeded_event(payment, event_id="evt_meguri_late", event_type="payment_intent.processing")
+    response = client.post("/payments/stripe/webhook", data=late, headers={"Stripe-Signature": sign_webhook(late)},
+                           content_type="application/json")
+    assert response.status_code == 200
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.paid and order.current_payment.status == "paid"
+    assert len(order.transitions) == history
+    assert db(lambda s: s.scalar(select(func.count()).select_from(ProcessedWebhookEvent))) == 2
+
+
+def test_event_for_a_payment_not_stored_yet_asks_stripe_to_retry(client, db):
+    body = stripe_event("payment_intent.succeeded", {"id": "pi_unknown", "object": "payment_intent",
+                                                     "metadata": {"meguri_order_id": "999"}})
+    response = client.post("/payments/stripe/webhook", data=body, headers={"Stripe-Signature": sign_webhook(body)},
+                           content_type="application/json")
+    assert response.status_code == 409
+    assert db(lambda s: s.scalar(select(func.count()).select_from(ProcessedWebhookEvent))) == 0
