@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from market import tasks
 from market.catalog.models import Listing, ListingPhoto
-from market.db import on_rollback
+from market.db import after_commit, on_rollback
 from market.errors import DomainError
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
@@ -52,7 +52,11 @@ def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
             image.load()
         except PhotoRejected:
             raise
-        except (UnidentifiedImageError, Image.DecompressionBombError):
+        except Image.DecompressionBombError:
+            # Pillow refuses headers far beyond its own limit before we see the size.
+            raise PhotoRejected(_("The image has too many pixels; the limit is %(n)s megapixels.",
+                                  n=f"{max_pixels / 1e6:g}")) from None
+        except UnidentifiedImageError:
             raise PhotoRejected(_("The file is not an image we can read.")) from None
         except (OSError, SyntaxError, ValueError):
             raise PhotoRejected(_("The image file is damaged or incomplete.")) from None
@@ -106,8 +110,12 @@ def add_photo(session: Session, listing: Listing, data: bytes) -> ListingPhoto:
 
 
 def remove_photo(session: Session, photo: ListingPhoto) -> None:
+    """Delete the photo and, once that commits, its files: a deleted photo must not stay
+    reachable by its URL."""
+    files = [photo_dir(size) / f"{photo.stored_name}.jpg" for size in ("full", "thumb")]
     session.delete(photo)
     session.flush()
+    after_commit(session, lambda: [path.unlink(missing_ok=True) for path in files])
 
 
 @tasks.handler("thumbnail")
