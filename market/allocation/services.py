@@ -170,36 +170,35 @@ def decide(session: Session, user: User, proposal: Proposal, accept: bool) -> Pr
 
 
 def _agree(session: Session, proposal: Proposal) -> None:
-    """Both sides accepted: reserve the quantity on both listings or refuse entirely."""
-    for lid in sorted((proposal.supply_id, proposal.demand_id)):  # fixed order: no deadlocks
-        reserved = session.execute(
-            update(Listing)
-            .where(Listing.id == lid, Listing.open_quantity >= proposal.quantity,
-                   Listing.status.in_((ListingStatus.open, ListingStatus.reserved)))
-            .values(open_quantity=Listing.open_quantity - proposal.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        if reserved.rowcount != 1:
-            raise Conflict(_("The quantity is no longer available on listing %(id)s.", id=lid))
-        session.execute(
-            update(Listing).where(Listing.id == lid, Listing.open_quantity <= 0)
-            .values(status=ListingStatus.reserved).execution_options(synchronize_session=False)
-        )
+    """Both sides accepted: reserve the quantity on both listings and open an accepted
+    order, or refuse the whole unit of work (the caller rolls back)."""
+    from market.orders.services import order_from_proposal
+
+    # The demand side is reserved here; the order reserves the supply listing it is for.
+    _reserve(session, proposal.demand_id, proposal.quantity)
+    order_from_proposal(
+        session, listing_id=proposal.supply_id, counterparty_org_id=proposal.demand.organisation_id,
+        quantity=proposal.quantity, proposal_ref=f"proposal:{proposal.id}",
+    )
     proposal.state, proposal.decided_at = "agreed", utcnow()
     session.expire(proposal.supply)
     session.expire(proposal.demand)
-    _create_order(session, proposal)
 
 
-def _create_order(session: Session, proposal: Proposal) -> None:
-    """Hand the agreed deal to the orders area when it is installed."""
-    try:
-        from market.orders import services as orders
-    except ImportError:  # orders not part of this build
-        return
-    create = getattr(orders, "create_from_proposal", None)
-    if create is not None:
-        create(session, proposal)
+def _reserve(session: Session, lid: int, quantity: Decimal) -> None:
+    reserved = session.execute(
+        update(Listing)
+        .where(Listing.id == lid, Listing.open_quantity >= quantity,
+               Listing.status.in_((ListingStatus.open, ListingStatus.reserved)))
+        .values(open_quantity=Listing.open_quantity - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if reserved.rowcount != 1:
+        raise Conflict(_("The quantity is no longer available on listing %(id)s.", id=lid))
+    session.execute(
+        update(Listing).where(Listing.id == lid, Listing.open_quantity <= 0)
+        .values(status=ListingStatus.reserved).execution_options(synchronize_session=False)
+    )
 
 
 def family_parameters(session: Session, family: str) -> dict[str, float]:

@@ -109,6 +109,13 @@ def test_both_parties_accept_and_quantities_are_reserved(client, admin, soil_mar
     assert db.get(Listing, offer).open_quantity == Decimal("400")
     assert db.get(Listing, want).open_quantity == Decimal("0")
     assert db.get(Listing, want).status.value == "reserved"
+    # The agreed deal is an accepted order between the two organisations.
+    from market.orders.models import Order
+
+    order = db.scalar(select(Order))
+    assert order.source == "proposal" and order.status.value == "accepted"
+    assert (order.listing_id, order.quantity) == (offer, Decimal("600"))
+    assert order.buyer_org_id == receiver.org_id and order.seller_org_id == supplier.org_id
     # Deciding again changes nothing.
     assert client.post(f"/proposals/{proposal.id}/decline").status_code == 409
 
