@@ -1,0 +1,227 @@
+"""No overselling under real concurrency: the app under gunicorn (4 workers) on PostgreSQL,
+50 simultaneous requests for a listing that can satisfy 10 → exactly 10 accepted, open
+quantity exactly 0, the other 40 refused with a reason, and no error responses.
+
+Two races: requests on a listing with instant acceptance (request + reserve in one
+request), and the seller accepting 50 requested orders at once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PG_REASON, PG_URL, listing_data
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow,
+              pytest.mark.skipif(not PG_URL, reason=PG_REASON)]
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUESTS = 50
+AVAILABLE = 10
+
+
+@pytest.fixture(scope="module")
+def scratch_database():
+    """A database of its own, migrated, dropped afterwards."""
+    from market import migrate
+
+    base = sa.engine.make_url(PG_URL)
+    name = f"{base.database}_oversell_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _seed(url: str, instance: Path) -> dict:
+    """Two organisations, two listings of 10 m³ (one with instant acceptance), API tokens."""
+    from market import create_app
+    from market.accounts import services as accounts
+    from market.catalog import kinds
+    from market.catalog import services as catalog
+    from market.catalog.models import Listing, ListingKind
+    from market.orders import services as orders
+
+    app = create_app({"DATABASE_URL": url, "INSTANCE_DIR": str(instance), "SECRET_KEY": "seed",
+                      "JOBS_IMMEDIATE": True, "TESTING": True})
+    try:
+        with app.test_request_context():
+            s = app.extensions["meguri.db"].session()
+            supplier = accounts.sign_up(s, email="supplier@example.jp", password="long enough pw",
+                                        display_name="Supplier", org_name="供給建設", org_kind="contractor")
+            buyer = accounts.sign_up(s, email="buyer@example.jp", password="long enough pw",
+                                     display_name="Buyer", org_name="受入土木", org_kind="contractor")
+            ids = {}
+            for key in ("instant", "manual"):
+                clean = kinds.validate(s, ListingKind.soil_offer,
+                                       {**listing_data("soil_offer"), "quantity": AVAILABLE, "price_per_unit": 800})
+                ids[key] = catalog.create_listing(s, supplier, ListingKind.soil_offer, clean).id
+            orders.set_instant_accept(s, supplier, s.get(Listing, ids["instant"]), True)
+            # A token per request: a shared token row (its last-used time is written on every
+            # request) would queue the requests one behind the other and hide any race.
+            ids["buyer_tokens"] = [accounts.issue_api_token(s, buyer, f"buyer {i}")[1] for i in range(REQUESTS)]
+            ids["seller_tokens"] = [accounts.issue_api_token(s, supplier, f"seller {i}")[1] for i in range(REQUESTS)]
+            s.commit()
+            return ids
+    finally:
+        app.extensions["meguri.db"].dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(scratch_database, tmp_path_factory):
+    instance = tmp_path_factory.mktemp("oversell-instance")
+    seeded = _seed(scratch_database, instance)
+    port = _free_port()
+    log_path = instance / "gunicorn.log"
+    env = {**os.environ, "MEGURI_DATABASE_URL": scratch_database, "MEGURI_INSTANCE_DIR": str(instance),
+           "MEGURI_SECRET_KEY": "oversell-test", "MEGURI_SECURE_COOKIES": "0", "PYTHONWARNINGS": "ignore"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", "4", "--threads", "4", "-b", f"127.0.0.1:{port}",
+             "--timeout", "60", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail("gunicorn exited:\n" + log_path.read_text(errors="replace")[-3000:])
+            try:
+                if _call(port, "GET", "/api/v1/openapi.json")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("gunicorn did not answer:\n" + log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        yield {"port": port, "url": scratch_database, "log": log_path, **seeded}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _call(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw.decode(errors="replace")
+        return response.status, payload
+    finally:
+        conn.close()
+
+
+def _all_at_once(calls) -> list[tuple[int, object]]:
+    """Run the calls in threads released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        try:
+            results[i] = call()
+        except Exception as exc:  # noqa: BLE001 - a failed connection is a result to report
+            results[i] = (0, repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def _listing_and_orders(url: str, listing_id: int):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            open_quantity, status = conn.execute(
+                sa.text("SELECT open_quantity, status FROM listings WHERE id = :id"), {"id": listing_id}).one()
+            orders = conn.execute(sa.text("SELECT status, count(*) FROM orders WHERE listing_id = :id GROUP BY status"),
+                                  {"id": listing_id}).all()
+        return Decimal(open_quantity), status, dict(orders)
+    finally:
+        engine.dispose()
+
+
+def _check(results, server, success_status: int):
+    codes = sorted(code for code, _ in results)
+    errors = [r for r in results if r[0] >= 500 or r[0] == 0]
+    assert not errors, f"error responses: {errors[:3]}\n{server['log'].read_text(errors='replace')[-3000:]}"
+    successes = [r for r in results if r[0] == success_status]
+    refusals = [r for r in results if r[0] != success_status]
+    assert len(successes) == AVAILABLE, codes
+    assert len(refusals) == REQUESTS - AVAILABLE, codes
+    for code, body in refusals:
+        assert code == 409, (code, body)
+        assert isinstance(body, dict) and body.get("error"), body  # a reason, not a bare status
+
+
+def test_fifty_concurrent_requests_with_instant_acceptance_take_exactly_ten(server):
+    listing_id = server["instant"]
+    calls = [lambda token=token: _call(server["port"], "POST", "/api/v1/orders",
+                                       {"listing_id": listing_id, "quantity": 1}, token)
+             for token in server["buyer_tokens"]]
+    results = _all_at_once(calls)
+    _check(results, server, 201)
+    assert all(body["status"] == "accepted" for code, body in results if code == 201)
+    open_quantity, status, orders = _listing_and_orders(server["url"], listing_id)
+    assert open_quantity == 0
+    assert status == "reserved"
+    assert orders == {"accepted": AVAILABLE}  # refused requests left no order behind
+
+
+def test_seller_accepting_fifty_requests_at_once_accepts_exactly_ten(server):
+    listing_id = server["manual"]
+    order_ids = []
+    for _ in range(REQUESTS):
+        code, body = _call(server["port"], "POST", "/api/v1/orders", {"listing_id": listing_id, "quantity": 1},
+                           server["buyer_tokens"][0])
+        assert code == 201 and body["status"] == "requested", body
+        order_ids.append(body["id"])
+    calls = [lambda oid=oid, token=token: _call(server["port"], "POST", f"/api/v1/orders/{oid}/actions/accept",
+                                                {}, token)
+             for oid, token in zip(order_ids, server["seller_tokens"], strict=True)]
+    results = _all_at_once(calls)
+    _check(results, server, 200)
+    open_quantity, status, orders = _listing_and_orders(server["url"], listing_id)
+    assert open_quantity == 0
+    assert status == "reserved"
+    assert orders == {"accepted": AVAILABLE, "requested": REQUESTS - AVAILABLE}
