@@ -7,11 +7,11 @@ Tables are named search_<name>_* and belong to this package, not to the app's mi
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 
 from sqlalchemy import Engine, bindparam, create_engine, inspect, text
@@ -26,44 +26,45 @@ from .documents import (
     SearchResults,
 )
 from .geo import bounding_box, haversine_km, haversine_threshold
+from .tags import covering_cells, document_tags, facet_tag
 from .text import QueryTerm, index_terms, query_terms
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
-_STORED = (
+# Narrow rows the filters and sorts read; the full public document lives in a
+# separate store table and is fetched only for the page being shown.
+_KEYS = (
     "id",
     "kind",
-    "title",
-    "description",
-    "org_name",
-    "prefecture",
-    "municipality_code",
     "soil_class",
     "grade",
     "material",
     "category",
+    "prefecture",
+    "municipality_code",
     "status",
-    "price_per_unit",
     "unit",
-    "quantity",
+    "price_per_unit",
     "window_start",
     "window_end",
     "lat",
     "lon",
-    "created_at",
+    "created_ts",
+    "content_hash",
 )
-_COLUMNS = (*_STORED, "created_ts", "content_hash")
+_KEY_TYPES = {
+    "sqlite": {"id": "INTEGER PRIMARY KEY", "int": "INTEGER", "real": "REAL"},
+    "postgresql": {"id": "BIGINT PRIMARY KEY", "int": "BIGINT", "real": "DOUBLE PRECISION"},
+}
 # Secondary indexes: the facets people filter on most, price, recency and position.
 _INDEXED = (
     ("kind",),
     ("category",),
-    ("soil_class",),
     ("prefecture",),
-    ("municipality_code",),
     ("price_per_unit",),
     ("created_ts",),
     ("lat", "lon"),
 )
-_BM25_WEIGHTS = "4.0, 1.0"  # title counts four times the rest
+_BM25_WEIGHTS = "4.0, 1.0, 0.0"  # title counts four times the rest; tags nothing
 _PG_MAX_POSITION = 16383
 _PG_MAX_POSITIONS_PER_LEXEME = 256
 
@@ -74,9 +75,9 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _row(document: ListingDocument) -> dict:
-    row = {name: getattr(document, name) for name in _STORED}
-    for key in ("window_start", "window_end", "created_at"):
+def _key_row(document: ListingDocument) -> dict:
+    row = {name: getattr(document, name) for name in _KEYS if name not in ("created_ts",)}
+    for key in ("window_start", "window_end"):
         if row[key] is not None:
             row[key] = row[key].isoformat()
     row["created_ts"] = document.created_ts
@@ -84,60 +85,74 @@ def _row(document: ListingDocument) -> dict:
     return row
 
 
-def _document(row) -> ListingDocument:
-    values = {name: row[name] for name in _STORED}
-    for key in ("window_start", "window_end"):
-        if values[key] is not None:
-            values[key] = date.fromisoformat(values[key])
-    if values["created_at"] is not None:
-        values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return ListingDocument(**values)
+def _stored(document: ListingDocument) -> str:
+    return json.dumps(document.to_json_dict(), ensure_ascii=False)
+
+
+def _keys_ddl(dialect: str, table: str, extra: str = "") -> str:
+    types = _KEY_TYPES[dialect]
+    return f"""CREATE TABLE {table} (
+        id {types["id"]}, kind TEXT NOT NULL, soil_class TEXT, grade TEXT, material TEXT,
+        category TEXT, prefecture TEXT, municipality_code TEXT, status TEXT NOT NULL,
+        unit TEXT, price_per_unit {types["int"]}, window_start TEXT, window_end TEXT,
+        lat {types["real"]}, lon {types["real"]}, created_ts {types["real"]},
+        content_hash TEXT NOT NULL{extra})"""
+
+
+def _insert_sql(table: str, columns: Sequence[str], casts: Mapping[str, str] = {}) -> str:
+    values = ", ".join(f"CAST(:{c} AS {casts[c]})" if c in casts else f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+
+
+class _Tables:
+    """The names of one generation of an index's tables (live, or being rebuilt)."""
+
+    def __init__(self, name: str, suffix: str = "") -> None:
+        self.keys = f"search_{name}_docs{suffix}"
+        self.store = f"search_{name}_store{suffix}"
+        self.fts = f"search_{name}_fts{suffix}"
 
 
 class _SqliteFts:
     """SQLite dialect: an FTS5 table keyed by listing id (its rowid)."""
 
-    def __init__(self, docs: str, fts: str) -> None:
-        self.docs, self.fts = docs, fts
+    dialect = "sqlite"
 
-    def create(self, conn: Connection, docs: str, fts: str) -> None:
-        conn.execute(
-            text(
-                f"""CREATE TABLE {docs} (
-                id INTEGER PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL,
-                description TEXT NOT NULL, org_name TEXT NOT NULL, prefecture TEXT,
-                municipality_code TEXT, soil_class TEXT, grade TEXT, material TEXT,
-                category TEXT, status TEXT NOT NULL, price_per_unit INTEGER, unit TEXT,
-                quantity REAL, window_start TEXT, window_end TEXT, lat REAL, lon REAL,
-                created_at TEXT, created_ts REAL, content_hash TEXT NOT NULL)"""
-            )
-        )
+    def all(self, t: _Tables) -> tuple[str, ...]:
+        return (t.keys, t.store, t.fts)
+
+    def create(self, conn: Connection, t: _Tables) -> None:
+        conn.execute(text(_keys_ddl(self.dialect, t.keys)))
+        conn.execute(text(f"CREATE TABLE {t.store} (id INTEGER PRIMARY KEY, document TEXT)"))
         # 'ascii' tokenizer: our terms are already split and space-separated; it treats
         # every non-ASCII character as part of a term, so CJK bigrams stay whole.
-        conn.execute(text(f"CREATE VIRTUAL TABLE {fts} USING fts5(title, body, tokenize='ascii')"))
-
-    def tables(self, docs: str, fts: str) -> tuple[str, ...]:
-        return (docs, fts)
-
-    def insert(self, conn: Connection, docs: str, fts: str, documents: list[ListingDocument]):
-        rows = [_row(d) for d in documents]
-        columns = ", ".join(_COLUMNS)
-        values = ", ".join(f":{c}" for c in _COLUMNS)
-        conn.execute(text(f"INSERT INTO {docs} ({columns}) VALUES ({values})"), rows)
         conn.execute(
-            text(f"INSERT INTO {fts} (rowid, title, body) VALUES (:id, :title, :body)"),
+            text(f"CREATE VIRTUAL TABLE {t.fts} USING fts5(title, body, tags, tokenize='ascii')")
+        )
+
+    def insert(self, conn: Connection, t: _Tables, documents: list[ListingDocument]) -> None:
+        conn.execute(text(_insert_sql(t.keys, _KEYS)), [_key_row(d) for d in documents])
+        conn.execute(
+            text(_insert_sql(t.store, ("id", "document"))),
+            [{"id": d.id, "document": _stored(d)} for d in documents],
+        )
+        conn.execute(
+            text(_insert_sql(t.fts, ("rowid", "title", "body", "tags"))),
             [
                 {
-                    "id": d.id,
+                    "rowid": d.id,
                     "title": " ".join(index_terms(d.title)),
                     "body": " ".join(index_terms(d.searchable_body())),
+                    "tags": " ".join(document_tags(d)),
                 }
                 for d in documents
             ],
         )
 
-    def delete(self, conn: Connection, ids: list[int]) -> None:
-        for table, key in ((self.docs, "id"), (self.fts, "rowid")):
+    bulk_insert = insert
+
+    def delete(self, conn: Connection, t: _Tables, ids: list[int]) -> None:
+        for table, key in ((t.keys, "id"), (t.store, "id"), (t.fts, "rowid")):
             conn.execute(
                 text(f"DELETE FROM {table} WHERE {key} IN :ids").bindparams(
                     bindparam("ids", expanding=True)
@@ -146,28 +161,30 @@ class _SqliteFts:
             )
 
     @staticmethod
-    def match(terms: list[QueryTerm]) -> str:
+    def match(terms: list[QueryTerm], tag_groups: list[list[str]]) -> str:
         # Every term is quoted, so nothing the user typed is FTS5 syntax.
         parts = []
         for term in terms:
             phrase = '"' + " ".join(t.replace('"', '""') for t in term.terms) + '"'
-            parts.append(phrase + ("*" if term.prefix else ""))
+            parts.append("{title body} : " + phrase + ("*" if term.prefix else ""))
+        for group in tag_groups:
+            parts.append("tags : (" + " OR ".join(f'"{tag}"' for tag in group) + ")")
         return " AND ".join(parts)
 
-    def text_condition(self) -> str:
-        return f"d.id IN (SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH :q)"
-
-    def ranked_source(self) -> tuple[str, str, str]:
-        """(join clause, score expression, order) for relevance-ranked hits."""
-        join = (
-            f"JOIN (SELECT rowid AS rid, bm25({self.fts}, {_BM25_WEIGHTS}) AS score "
-            f"FROM {self.fts} WHERE {self.fts} MATCH :q) m ON m.rid = d.id"
+    def candidates(self, t: _Tables, ranked: bool) -> tuple[str, str, str]:
+        """(FROM clause, score expression, score order) restricted to index matches."""
+        # CROSS JOIN makes SQLite loop over the index matches and look rows up by id;
+        # left to itself it may walk a facet index and run one FTS probe per row.
+        score = f", bm25({t.fts}, {_BM25_WEIGHTS}) AS score" if ranked else ""
+        source = (
+            f"(SELECT rowid AS rid{score} FROM {t.fts} WHERE {t.fts} MATCH :q) m"
+            f" CROSS JOIN {t.keys} d ON d.id = m.rid"
         )
-        return join, "m.score", "m.score ASC"  # bm25: lower is better
+        return source, ("m.score" if ranked else "NULL"), "ASC"  # bm25: lower is better
 
     def swap(self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...]) -> None:
         # pysqlite runs DDL outside transactions unless told otherwise; drive the
-        # connection by hand so the drop and both renames commit as one.
+        # connection by hand so the drops and the renames commit as one.
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
             previous = raw.isolation_level
@@ -191,26 +208,14 @@ class _SqliteFts:
 class _PostgresFts:
     """PostgreSQL dialect: the same terms stored as a weighted tsvector under GIN."""
 
-    def __init__(self, docs: str, fts: str) -> None:
-        self.docs = docs
+    dialect = "postgresql"
 
-    def create(self, conn: Connection, docs: str, fts: str) -> None:
-        conn.execute(
-            text(
-                f"""CREATE TABLE {docs} (
-                id BIGINT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL,
-                description TEXT NOT NULL, org_name TEXT NOT NULL, prefecture TEXT,
-                municipality_code TEXT, soil_class TEXT, grade TEXT, material TEXT,
-                category TEXT, status TEXT NOT NULL, price_per_unit BIGINT, unit TEXT,
-                quantity DOUBLE PRECISION, window_start TEXT, window_end TEXT,
-                lat DOUBLE PRECISION, lon DOUBLE PRECISION, created_at TEXT,
-                created_ts DOUBLE PRECISION, content_hash TEXT NOT NULL,
-                tsv TSVECTOR NOT NULL)"""
-            )
-        )
+    def all(self, t: _Tables) -> tuple[str, ...]:
+        return (t.keys, t.store)
 
-    def tables(self, docs: str, fts: str) -> tuple[str, ...]:
-        return (docs,)
+    def create(self, conn: Connection, t: _Tables) -> None:
+        conn.execute(text(_keys_ddl(self.dialect, t.keys, ", tsv TSVECTOR NOT NULL")))
+        conn.execute(text(f"CREATE TABLE {t.store} (id BIGINT PRIMARY KEY, document TEXT)"))
 
     @staticmethod
     def _quote(term: str) -> str:
@@ -219,13 +224,17 @@ class _PostgresFts:
     @classmethod
     def tsvector(cls, document: ListingDocument) -> str:
         """A tsvector literal: title terms weighted A, the rest D, with real positions
-        so phrases (consecutive bigrams) match, and a gap between title and body."""
+        so phrases (consecutive bigrams) match, and gaps between title, body and tags."""
         positions: dict[str, list[str]] = {}
         position = 0
-        fields = (("A", index_terms(document.title)), ("", index_terms(document.searchable_body())))
+        fields = (
+            ("A", index_terms(document.title)),
+            ("", index_terms(document.searchable_body())),
+            ("", document_tags(document)),
+        )
         for number, (weight, terms) in enumerate(fields):
             if number:
-                position += 1  # a phrase must not span title and body
+                position += 1  # a phrase must not span two fields
             for term in terms:
                 position += 1
                 slots = positions.setdefault(term, [])
@@ -236,54 +245,59 @@ class _PostgresFts:
             for term, slots in positions.items()
         )
 
-    def _pg_rows(self, documents: list[ListingDocument]) -> list[dict]:
-        rows = []
-        for document in documents:
-            row = _row(document)
-            row["tsv"] = self.tsvector(document)
-            rows.append(row)
-        return rows
+    def _key_rows(self, documents: list[ListingDocument]) -> list[dict]:
+        return [{**_key_row(d), "tsv": self.tsvector(d)} for d in documents]
 
-    def insert(self, conn: Connection, docs: str, fts: str, documents: list[ListingDocument]):
-        columns = (*_COLUMNS, "tsv")
-        names = ", ".join(columns)
-        values = ", ".join(f":{c}" for c in _COLUMNS) + ", CAST(:tsv AS tsvector)"
+    def insert(self, conn: Connection, t: _Tables, documents: list[ListingDocument]) -> None:
         conn.execute(
-            text(f"INSERT INTO {docs} ({names}) VALUES ({values})"), self._pg_rows(documents)
+            text(_insert_sql(t.keys, (*_KEYS, "tsv"), {"tsv": "tsvector"})),
+            self._key_rows(documents),
+        )
+        conn.execute(
+            text(_insert_sql(t.store, ("id", "document"))),
+            [{"id": d.id, "document": _stored(d)} for d in documents],
         )
 
-    def bulk_insert(self, conn: Connection, docs: str, documents: list[ListingDocument]):
+    def bulk_insert(self, conn: Connection, t: _Tables, documents: list[ListingDocument]):
         """COPY is several times faster than INSERT for a full rebuild."""
-        columns = (*_COLUMNS, "tsv")
         cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {docs} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in self._pg_rows(documents):
+        columns = (*_KEYS, "tsv")
+        with cursor.copy(f"COPY {t.keys} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in self._key_rows(documents):
                 copy.write_row([row[c] for c in columns])
+        with cursor.copy(f"COPY {t.store} (id, document) FROM STDIN") as copy:
+            for document in documents:
+                copy.write_row([document.id, _stored(document)])
 
-    def delete(self, conn: Connection, ids: list[int]) -> None:
-        conn.execute(
-            text(f"DELETE FROM {self.docs} WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"ids": ids},
-        )
+    def delete(self, conn: Connection, t: _Tables, ids: list[int]) -> None:
+        for table in (t.keys, t.store):
+            conn.execute(
+                text(f"DELETE FROM {table} WHERE id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": ids},
+            )
 
     @classmethod
-    def match(cls, terms: list[QueryTerm]) -> str:
+    def match(cls, terms: list[QueryTerm], tag_groups: list[list[str]]) -> str:
         parts = []
         for term in terms:
             quoted = [cls._quote(t) for t in term.terms]
             if term.prefix:
                 quoted[-1] += ":*"
             parts.append("(" + " <-> ".join(quoted) + ")")
+        for group in tag_groups:
+            parts.append("(" + " | ".join(cls._quote(tag) for tag in group) + ")")
         return " & ".join(parts)
 
-    def text_condition(self) -> str:
-        return "d.tsv @@ CAST(:q AS tsquery)"
+    def candidates(self, t: _Tables, ranked: bool) -> tuple[str, str, str]:
+        source = f"{t.keys} d"
+        score = "ts_rank(d.tsv, CAST(:q AS tsquery))" if ranked else "NULL"
+        return source, score, "DESC"
 
-    def ranked_source(self) -> tuple[str, str, str]:
-        score = "ts_rank(d.tsv, CAST(:q AS tsquery))"
-        return "", score, f"{score} DESC"
+    @staticmethod
+    def match_condition() -> str:
+        return "d.tsv @@ CAST(:q AS tsquery)"
 
     def swap(self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...]) -> None:
         with engine.begin() as conn:  # PostgreSQL DDL is transactional
@@ -312,33 +326,33 @@ class EmbeddedIndex:
         self.name = name
         self.indexable_statuses = frozenset(indexable_statuses)
         self.batch_size = batch_size
-        self.docs_table = f"search_{name}_docs"
-        self.fts_table = f"search_{name}_fts"
+        self.tables = _Tables(name)
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
-            self._sql: _SqliteFts | _PostgresFts = _SqliteFts(self.docs_table, self.fts_table)
+            self._sql: _SqliteFts | _PostgresFts = _SqliteFts()
         elif dialect == "postgresql":
-            self._sql = _PostgresFts(self.docs_table, self.fts_table)
+            self._sql = _PostgresFts()
         else:
             raise ValueError(f"embedded search supports SQLite and PostgreSQL, not {dialect}")
 
     def __repr__(self) -> str:
         return f"EmbeddedIndex({self.engine.dialect.name}, {self.name!r})"
 
+    @property
+    def docs_table(self) -> str:
+        return self.tables.keys
+
     # -- schema ------------------------------------------------------------------------
 
-    def _create(self, conn: Connection, docs: str, fts: str, *, with_indexes: bool) -> None:
-        self._sql.create(conn, docs, fts)
-        if with_indexes:
-            self._create_indexes(conn, docs)
-
-    def _create_indexes(self, conn: Connection, docs: str) -> None:
+    def _create_indexes(self, conn: Connection, t: _Tables) -> None:
         for columns in _INDEXED:
             conn.execute(
-                text(f"CREATE INDEX ix_{docs}_{'_'.join(columns)} ON {docs} ({', '.join(columns)})")
+                text(
+                    f"CREATE INDEX ix_{t.keys}_{'_'.join(columns)} ON {t.keys} ({', '.join(columns)})"
+                )
             )
         if isinstance(self._sql, _PostgresFts):
-            conn.execute(text(f"CREATE INDEX ix_{docs}_tsv ON {docs} USING GIN (tsv)"))
+            conn.execute(text(f"CREATE INDEX ix_{t.keys}_tsv ON {t.keys} USING GIN (tsv)"))
 
     def ensure(self) -> None:
         if self.engine.dialect.name == "sqlite":
@@ -349,14 +363,15 @@ class EmbeddedIndex:
                     raise SearchBackendError(
                         "this SQLite lacks math functions (needs 3.35+ built with them)"
                     ) from error
-        if inspect(self.engine).has_table(self.docs_table):
+        if inspect(self.engine).has_table(self.tables.keys):
             return
         with self.engine.begin() as conn:
-            self._create(conn, self.docs_table, self.fts_table, with_indexes=True)
+            self._sql.create(conn, self.tables)
+            self._create_indexes(conn, self.tables)
 
     def drop(self) -> None:
         with self.engine.begin() as conn:
-            for table in self._sql.tables(self.docs_table, self.fts_table):
+            for table in self._sql.all(self.tables):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
 
     # -- writes ------------------------------------------------------------------------
@@ -364,49 +379,42 @@ class EmbeddedIndex:
     def upsert(self, documents: Iterable[ListingDocument], *, wait: bool = True) -> int:
         indexed = 0
         for chunk in _chunks(documents, self.batch_size):
-            keep = [d for d in chunk if d.status in self.indexable_statuses]
+            latest = {d.id: d for d in chunk}  # the last version in one call wins
+            keep = [d for d in latest.values() if d.status in self.indexable_statuses]
             with self.engine.begin() as conn:
-                self._sql.delete(conn, sorted({d.id for d in chunk}))
+                self._sql.delete(conn, self.tables, sorted(latest))
                 if keep:
-                    # the last version of a listing in one call wins
-                    latest = list({d.id: d for d in keep}.values())
-                    self._sql.insert(conn, self.docs_table, self.fts_table, latest)
-                    indexed += len(latest)
+                    self._sql.insert(conn, self.tables, keep)
+            indexed += len(keep)
         return indexed
 
     def delete(self, ids: Iterable[int], *, wait: bool = True) -> None:
         for chunk in _chunks(ids, self.batch_size):
             with self.engine.begin() as conn:
-                self._sql.delete(conn, [int(i) for i in chunk])
+                self._sql.delete(conn, self.tables, [int(i) for i in chunk])
 
     def rebuild(self, documents: Iterable[ListingDocument]) -> int:
-        token = secrets.token_hex(4)
-        new_docs, new_fts = f"{self.docs_table}__{token}", f"{self.fts_table}__{token}"
-        new = self._sql.tables(new_docs, new_fts)
-        live = self._sql.tables(self.docs_table, self.fts_table)
+        """Load a new generation of tables beside the live ones, index them, then drop
+        the old and rename the new in one transaction: readers never see a gap."""
+        fresh = _Tables(self.name, f"__{secrets.token_hex(4)}")
         indexed = 0
         try:
             with self.engine.begin() as conn:
-                self._create(conn, new_docs, new_fts, with_indexes=False)
+                self._sql.create(conn, fresh)
             for chunk in _chunks(documents, self.batch_size * 5):
-                seen: dict[int, ListingDocument] = {}
-                for document in chunk:
-                    if document.status in self.indexable_statuses:
-                        seen[document.id] = document
-                with self.engine.begin() as conn:
-                    if seen and isinstance(self._sql, _PostgresFts):
-                        self._sql.bulk_insert(conn, new_docs, list(seen.values()))
-                    elif seen:
-                        self._sql.insert(conn, new_docs, new_fts, list(seen.values()))
-                indexed += len(seen)
+                latest = {d.id: d for d in chunk if d.status in self.indexable_statuses}
+                if latest:
+                    with self.engine.begin() as conn:
+                        self._sql.bulk_insert(conn, fresh, list(latest.values()))
+                indexed += len(latest)
             with self.engine.begin() as conn:
-                self._create_indexes(conn, new_docs)  # faster after the load than during
+                self._create_indexes(conn, fresh)  # faster after the load than during
                 if isinstance(self._sql, _PostgresFts):
-                    conn.execute(text(f"ANALYZE {new_docs}"))
-            self._sql.swap(self.engine, new, live)
+                    conn.execute(text(f"ANALYZE {fresh.keys}"))
+            self._sql.swap(self.engine, self._sql.all(fresh), self._sql.all(self.tables))
         except BaseException:
             with self.engine.begin() as conn:
-                for table in new:
+                for table in self._sql.all(fresh):
                     conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
             raise
         return indexed
@@ -415,16 +423,24 @@ class EmbeddedIndex:
 
     def fingerprints(self) -> dict[int, str]:
         with self.engine.connect() as conn:
-            result = conn.execute(text(f"SELECT id, content_hash FROM {self.docs_table}"))
+            result = conn.execute(text(f"SELECT id, content_hash FROM {self.tables.keys}"))
             return {int(row[0]): row[1] for row in result}
 
     def _where(self, query: SearchQuery) -> tuple[list[str], dict, list[QueryTerm]]:
+        """Exact conditions on the keys table (alias d), and :q for the inverted index
+        when text, facet filters or a radius can narrow the candidates."""
         where: list[str] = []
         params: dict = {}
         terms = query_terms(query.text)
-        if terms:
-            params["q"] = self._sql.match(terms)
-            where.append(self._sql.text_condition())
+        tag_groups = [
+            [facet_tag(facet, value) for value in values] for facet, values in query.filters.items()
+        ]
+        if query.near is not None and query.radius_km is not None:
+            cells = covering_cells(*query.near, query.radius_km)
+            if cells:
+                tag_groups.append(cells)
+        if terms or tag_groups:
+            params["q"] = self._sql.match(terms, tag_groups)
         for facet, values in query.filters.items():
             names = []
             for position, value in enumerate(values):
@@ -466,83 +482,117 @@ class EmbeddedIndex:
             " * power(sin(radians(d.lon - :n_lon) / 2), 2))"
         )
 
+    def _source(self, query: SearchQuery, ranked: bool) -> tuple[str, list[str], dict, str, str]:
+        """(FROM clause, WHERE terms, params, score expression, score direction)."""
+        where, params, _ = self._where(query)
+        if "q" not in params:
+            return f"{self.tables.keys} d", where, params, "NULL", ""
+        source, score, direction = self._sql.candidates(self.tables, ranked)
+        if isinstance(self._sql, _PostgresFts):
+            where = [self._sql.match_condition(), *where]
+        return source, where, params, score, direction
+
     def count(self, query: SearchQuery | None = None) -> int:
-        where, params, _ = self._where(query or SearchQuery())
-        sql = f"SELECT count(*) FROM {self.docs_table} d"
+        source, where, params, _, _ = self._source(query or SearchQuery(), ranked=False)
+        sql = f"SELECT count(*) FROM {source}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         with self.engine.connect() as conn:
             return int(conn.execute(text(sql), params).scalar_one())
 
-    def search(self, query: SearchQuery) -> SearchResults:
-        where, params, terms = self._where(query)
-        where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+    def _order(self, query: SearchQuery, score: str, direction: str) -> list[tuple[str, str]]:
+        """(expression, direction) sort keys, always ending in a unique tie-break."""
+        if score != "NULL":
+            return [(score, direction), ("d.id", "ASC")]
+        if query.sort == "distance":
+            return [("(d.lat IS NULL)", "ASC"), (self._haversine(), "ASC"), ("d.id", "ASC")]
+        if query.sort == "price_asc":
+            return [("(d.price_per_unit IS NULL)", "ASC"), ("d.price_per_unit", "ASC"),
+                    ("d.id", "ASC")]  # fmt: skip
+        if query.sort == "price_desc":
+            return [("(d.price_per_unit IS NULL)", "ASC"), ("d.price_per_unit", "DESC"),
+                    ("d.id", "ASC")]  # fmt: skip
+        # newest, and relevance without text
+        return [("(d.created_ts IS NULL)", "ASC"), ("d.created_ts", "DESC"), ("d.id", "DESC")]
 
-        # Total and facet counts from one pass over the matching set.
-        facet_cols = ", ".join(f"d.{f}" for f in query.facets) or "d.id"
-        counts_sql = (
-            f"WITH h AS MATERIALIZED (SELECT {facet_cols} FROM {self.docs_table} d{where_sql}) "
-            "SELECT CAST(NULL AS TEXT) AS facet, CAST(NULL AS TEXT) AS value, count(*) AS n FROM h"
-        )
+    def search(self, query: SearchQuery) -> SearchResults:
+        terms = query_terms(query.text)
+        ranked = query.sort == "relevance" and bool(terms)
+        source, where, params, score, direction = self._source(query, ranked)
+        where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+        order = self._order(query, score, direction)
+        params = {**params, "limit": query.per_page, "offset": query.offset}
+
+        if "q" in params:
+            # Narrowed by the inverted index: read the candidates once into a
+            # materialised set, then take the total, the facet counts and the page from it.
+            keys = [f"s{n}" for n in range(len(order))]
+            columns = ", ".join(
+                ["d.id AS id", f"{score} AS score"]
+                + [f"d.{facet} AS {facet}" for facet in query.facets]
+                + [f"{expr} AS {key}" for (expr, _), key in zip(order, keys, strict=True)]
+            )
+            by = ", ".join(f"{key} {way}" for key, (_, way) in zip(keys, order, strict=True))
+            sql = (
+                f"WITH h AS MATERIALIZED (SELECT {columns} FROM {source}{where_sql}) "
+                "SELECT * FROM (SELECT 'hit' AS facet, CAST(id AS TEXT) AS value,"
+                f" CAST(score AS DOUBLE PRECISION) AS n FROM h ORDER BY {by} LIMIT :limit OFFSET :offset) AS page"
+                " UNION ALL SELECT NULL, NULL, CAST(count(*) AS DOUBLE PRECISION) FROM h"
+            )
+            facet_from = "h"
+        else:
+            # Nothing to narrow with: let the database walk its indexes in sort order.
+            by = ", ".join(f"{expr} {way}" for expr, way in order)
+            sql = (
+                "SELECT * FROM (SELECT 'hit' AS facet, CAST(d.id AS TEXT) AS value,"
+                f" CAST({score} AS DOUBLE PRECISION) AS n FROM {source}{where_sql} ORDER BY {by}"
+                " LIMIT :limit OFFSET :offset) AS page"
+                " UNION ALL SELECT NULL, NULL, CAST(count(*) AS DOUBLE PRECISION)"
+                f" FROM {source}{where_sql}"
+            )
+            facet_from = f"{source}{where_sql}"
+            if query.facets:
+                sql = (
+                    f"WITH h AS MATERIALIZED (SELECT {', '.join(f'd.{f}' for f in query.facets)} FROM {facet_from}) "
+                    + sql
+                )
+                facet_from = "h"
         for facet in query.facets:
-            counts_sql += (
-                f" UNION ALL SELECT '{facet}', {facet}, count(*) FROM h"
+            sql += (
+                f" UNION ALL SELECT '{facet}', {facet}, CAST(count(*) AS DOUBLE PRECISION)"
+                f" FROM {facet_from}"
                 f" WHERE {facet} IS NOT NULL GROUP BY {facet}"
             )
 
-        join, score, order = "", "NULL", ""
-        sort = query.sort
-        hit_where = list(where)
-        if sort == "relevance" and terms:
-            join, score, order = self._sql.ranked_source()
-            if join:  # the join already restricts to matches
-                hit_where.remove(self._sql.text_condition())
-            order += ", d.id"
-        elif sort == "distance":
-            order = f"(d.lat IS NULL), {self._haversine()}, d.id"
-        elif sort == "price_asc":
-            order = "(d.price_per_unit IS NULL), d.price_per_unit ASC, d.id"
-        elif sort == "price_desc":
-            order = "(d.price_per_unit IS NULL), d.price_per_unit DESC, d.id"
-        else:  # newest, and relevance without text
-            order = "(d.created_ts IS NULL), d.created_ts DESC, d.id DESC"
-        columns = ", ".join(f"d.{c}" for c in _STORED)
-        hits_sql = f"SELECT {columns}, {score} AS score FROM {self.docs_table} d {join}"
-        if hit_where:
-            hits_sql += " WHERE " + " AND ".join(hit_where)
-        hits_sql += f" ORDER BY {order} LIMIT :limit OFFSET :offset"
-
+        page: list[tuple[int, float | None]] = []
+        total = 0
+        facets: dict[str, dict[str, int]] = {f: {} for f in query.facets}
         with self.engine.connect() as conn:
-            total = 0
-            facets: dict[str, dict[str, int]] = {f: {} for f in query.facets}
-            for facet, value, n in conn.execute(text(counts_sql), params):
-                if facet is None:
+            for facet, value, n in conn.execute(text(sql), params):
+                if facet == "hit":
+                    page.append((int(value), None if n is None else float(n)))
+                elif facet is None:
                     total = int(n)
                 else:
                     facets[facet][value] = int(n)
-            rows = (
-                conn.execute(
-                    text(hits_sql), {**params, "limit": query.per_page, "offset": query.offset}
+            stored = {}
+            if page:
+                rows = conn.execute(
+                    text(
+                        f"SELECT id, document FROM {self.tables.store} WHERE id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True)),
+                    {"ids": [hit_id for hit_id, _ in page]},
                 )
-                .mappings()
-                .all()
-                if total > query.offset
-                else []
-            )
+                stored = {int(row[0]): row[1] for row in rows}
+
         hits = []
-        for row in rows:
-            document = _document(row)
+        for hit_id, hit_score in page:
+            document = ListingDocument.from_json_dict(json.loads(stored[hit_id]))
             distance = None
             if query.near is not None and document.lat is not None and document.lon is not None:
                 distance = haversine_km(*query.near, document.lat, document.lon)
-            score_value = row["score"]
             hits.append(
-                SearchHit(
-                    id=document.id,
-                    document=document,
-                    distance_km=distance,
-                    score=None if score_value is None else float(score_value),
-                )
+                SearchHit(id=hit_id, document=document, distance_km=distance, score=hit_score)
             )
         for facet in facets:  # most frequent first, like Meilisearch's count sort
             facets[facet] = dict(sorted(facets[facet].items(), key=lambda kv: (-kv[1], kv[0])))

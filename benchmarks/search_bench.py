@@ -1,0 +1,272 @@
+"""Benchmark the embedded search engine: full reindex time, text+facet+geo query latency,
+a naive LIKE scan over the same data for comparison, and process memory.
+
+    .venv/bin/python benchmarks/search_bench.py --backend sqlite --listings 100000
+    .venv/bin/python benchmarks/search_bench.py --backend postgres \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Listings are synthetic but shaped like Meguri's (Japanese titles and descriptions, 16
+cities, 7 categories); they are generated lazily so the script holds none in memory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from search import ListingDocument, SearchQuery, make_index  # noqa: E402
+from search.geo import haversine_threshold  # noqa: E402
+
+CITIES = [
+    ("札幌", 43.062, 141.354, "北海道", "01100"),
+    ("仙台", 38.268, 140.870, "宮城県", "04100"),
+    ("さいたま", 35.861, 139.645, "埼玉県", "11100"),
+    ("千葉", 35.607, 140.106, "千葉県", "12100"),
+    ("新宿", 35.690, 139.692, "東京都", "13104"),
+    ("横浜", 35.444, 139.638, "神奈川県", "14100"),
+    ("新潟", 37.916, 139.036, "新潟県", "15100"),
+    ("静岡", 34.976, 138.383, "静岡県", "22100"),
+    ("名古屋", 35.181, 136.906, "愛知県", "23100"),
+    ("京都", 35.021, 135.756, "京都府", "26100"),
+    ("大阪", 34.686, 135.520, "大阪府", "27100"),
+    ("神戸", 34.690, 135.196, "兵庫県", "28100"),
+    ("広島", 34.396, 132.459, "広島県", "34100"),
+    ("福岡", 33.607, 130.418, "福岡県", "40130"),
+    ("熊本", 32.790, 130.742, "熊本県", "43100"),
+    ("那覇", 26.212, 127.681, "沖縄県", "47201"),
+]
+MATERIALS = {
+    "土砂": (["建設発生土", "残土", "山砂", "改良土", "soil"], "m3"),
+    "砕石": (["再生砕石", "再生クラッシャーラン", "砕石", "crushed stone"], "t"),
+    "がれき": (["コンクリート塊", "アスファルト塊", "瓦", "レンガ", "crushed concrete"], "t"),
+    "木材": (["木くず", "廃材", "合板", "角材", "パレット", "pallets"], "m3"),
+    "家具": (["椅子", "机", "棚", "ロッカー", "ソファ", "office chairs"], "脚"),
+    "金属": (["鉄くず", "銅線", "アルミ", "ステンレス", "steel scrap"], "kg"),
+    "建材": (["石膏ボード", "断熱材", "ガラス", "タイル", "insulation"], "枚"),
+}
+SOIL_CLASSES = ["第1種建設発生土", "第2種建設発生土", "第3種建設発生土", "第4種建設発生土"]
+GRADES = ["RC-40", "RC-30", "RC-10", "RM-40"]
+SITES = ["解体現場", "造成工事", "オフィス移転", "倉庫整理", "改修工事", "工場閉鎖"]
+EXTRAS = [
+    "引取り歓迎。", "運搬も相談可能です。", "品質試験済み。", "少量からお譲りします。",
+    "平日のみ積込み可。", "Pickup by truck welcome.", "写真あり。", "早い者勝ちです。",
+    "分別済みで異物混入なし。", "長期保管品のため現状渡し。",
+]  # fmt: skip
+QUERY_WORDS = [
+    ("椅子", "家具"), ("土砂", "土砂"), ("砕石", "砕石"), ("家具", "家具"),
+    ("コンクリート", "がれき"), ("鉄くず", "金属"), ("RC-40", "砕石"), ("pallets", "木材"),
+    ("石膏ボード", "建材"), ("改良土", "土砂"), ("机", "家具"), ("瓦", "がれき"),
+]  # fmt: skip
+
+
+def listing(i: int) -> ListingDocument:
+    rng = random.Random(i)
+    city, lat, lon, prefecture, municipality = rng.choice(CITIES)
+    category = rng.choice(list(MATERIALS))
+    words, unit = MATERIALS[category]
+    word = rng.choice(words)
+    quantity = rng.randint(1, 500)
+    start = date(2025, 1, 1) + timedelta(days=rng.randint(0, 365))
+    return ListingDocument(
+        id=i,
+        kind=rng.choice(["offer", "offer", "offer", "wanted"]),
+        title=f"{word} {quantity}{unit} {city}",
+        description=(
+            f"{city}の{rng.choice(SITES)}から出た{word}です。{quantity}{unit}あります。"
+            + "".join(rng.sample(EXTRAS, 3))
+        ),
+        org_name=f"{rng.choice(['めぐり', '関東', '西日本', 'Green'])}{rng.choice(['商事', '建設', 'リサイクル'])}",
+        prefecture=prefecture,
+        municipality_code=municipality,
+        soil_class=rng.choice(SOIL_CLASSES) if category == "土砂" else None,
+        grade=rng.choice(GRADES) if category == "砕石" else None,
+        material=word,
+        category=category,
+        status="open" if rng.random() < 0.9 else "closed",
+        price_per_unit=rng.choice([0, 100, 500, 1200, 3000, 15000, None]),
+        unit=unit,
+        quantity=float(quantity),
+        window_start=start,
+        window_end=start + timedelta(days=rng.randint(7, 120)),
+        lat=lat + rng.uniform(-0.3, 0.3),
+        lon=lon + rng.uniform(-0.3, 0.3),
+        created_at=datetime(2025, 1, 1) + timedelta(minutes=i),
+    )
+
+
+def queries(count: int, seed: int = 7) -> list[SearchQuery]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        word, category = rng.choice(QUERY_WORDS)
+        _, lat, lon, _, _ = rng.choice(CITIES)
+        facet_filter = rng.choice([{"category": [category]}, {"kind": ["offer"]}])
+        out.append(
+            SearchQuery(
+                text=word,
+                filters=facet_filter,
+                near=(lat + rng.uniform(-0.2, 0.2), lon + rng.uniform(-0.2, 0.2)),
+                radius_km=rng.choice([20, 50, 100]),
+                sort=rng.choice(["relevance", "distance"]),
+                facets=["category", "prefecture", "kind"],
+            )
+        )
+    return out
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def naive_like(conn, query: SearchQuery, table: str) -> int:
+    """What one would write without a search engine: LIKE over the text columns, the
+    same filters and the same haversine test, a count and one page."""
+    lat, lon = query.near
+    facet, values = next(iter(query.filters.items()))
+    params = {
+        "p": f"%{query.text.lower()}%",
+        "v": values[0],
+        "lat": lat,
+        "lon": lon,
+        "cos": __import__("math").cos(__import__("math").radians(lat)),
+        "hav": haversine_threshold(query.radius_km),
+    }
+    where = (
+        "(lower(title) LIKE :p OR lower(description) LIKE :p OR lower(material) LIKE :p"
+        f" OR category LIKE :p) AND {facet} = :v AND "
+        "(power(sin(radians(lat - :lat) / 2), 2) + :cos * cos(radians(lat))"
+        " * power(sin(radians(lon - :lon) / 2), 2)) <= :hav"
+    )
+    total = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params).scalar()
+    conn.execute(text(f"SELECT id FROM {table} WHERE {where} ORDER BY id LIMIT 20"), params).all()
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database-url", help="PostgreSQL URL (postgres backend)")
+    parser.add_argument("--listings", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--naive-queries", type=int, default=30)
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="search-bench-")
+    if args.backend == "sqlite":
+        url = f"sqlite:///{workdir}/bench.db"
+    else:
+        url = args.database_url or os.environ.get("MEGURI_TEST_DATABASE_URL")
+        if not url:
+            parser.error("--database-url (or MEGURI_TEST_DATABASE_URL) is needed for postgres")
+    engine = create_engine(url)
+    index = make_index(engine, "embedded", name="bench")
+    index.drop()
+    index.ensure()
+
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}, backend {args.backend}")  # fmt: skip
+    with engine.connect() as conn:
+        if args.backend == "postgres":
+            print("server:", conn.execute(text("SELECT version()")).scalar().split(" on ")[0])
+
+    rss_before = rss_mb()
+    started = time.perf_counter()
+    indexed = index.rebuild(listing(i) for i in range(1, args.listings + 1))
+    reindex_s = time.perf_counter() - started
+    rss_after_build = rss_mb()
+    print(f"reindex: {indexed} of {args.listings} listings indexed in {reindex_s:.1f} s")
+
+    workload = queries(args.queries)
+    for query in workload[:20]:  # warm caches
+        index.search(query)
+    latencies, totals = [], []
+    for query in workload:
+        started = time.perf_counter()
+        results = index.search(query)
+        latencies.append((time.perf_counter() - started) * 1000)
+        totals.append(results.total)
+    rss_after_queries = rss_mb()
+    print(
+        f"text+facet+geo search ({len(workload)} queries, facet counts on 3 facets): "
+        f"p50 {percentile(latencies, 50):.2f} ms, p95 {percentile(latencies, 95):.2f} ms, "
+        f"p99 {percentile(latencies, 99):.2f} ms, max {max(latencies):.2f} ms; "
+        f"median hits {statistics.median(totals):.0f}"
+    )
+
+    # Naive baseline: a plain copy of the same rows without any index, LIKE-scanned.
+    naive_table = "bench_naive_listings"
+    columns = ("id", "title", "description", "material", "kind", "category", "lat", "lon")
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {naive_table}"))
+        conn.execute(
+            text(
+                f"CREATE TABLE {naive_table} (id BIGINT PRIMARY KEY, title TEXT, "
+                "description TEXT, material TEXT, kind TEXT, category TEXT, "
+                "lat DOUBLE PRECISION, lon DOUBLE PRECISION)"
+            )
+        )
+    insert = text(
+        f"INSERT INTO {naive_table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(':' + c for c in columns)})"
+    )
+    batch = []
+    for i in range(1, args.listings + 1):
+        document = listing(i)
+        if document.status == "open":
+            batch.append({c: getattr(document, c) for c in columns})
+        if len(batch) == 5000 or i == args.listings:
+            with engine.begin() as conn:
+                conn.execute(insert, batch)
+            batch = []
+    naive_ms, agree = [], 0
+    with engine.connect() as conn:
+        naive_like(conn, workload[0], naive_table)  # warm
+        for query in workload[: args.naive_queries]:
+            started = time.perf_counter()
+            total = naive_like(conn, query, naive_table)
+            naive_ms.append((time.perf_counter() - started) * 1000)
+            agree += total == index.count(query)
+    same = latencies[: args.naive_queries]
+    print(
+        f"naive LIKE scan (same first {len(naive_ms)} queries): "
+        f"p50 {percentile(naive_ms, 50):.1f} ms, mean {statistics.mean(naive_ms):.1f} ms; "
+        f"embedded on those: mean {statistics.mean(same):.2f} ms -> "
+        f"{statistics.mean(naive_ms) / statistics.mean(same):.0f}x faster (mean), "
+        f"{percentile(naive_ms, 50) / percentile(same, 50):.0f}x (p50); "
+        f"hit counts agree on {agree}/{len(naive_ms)}"
+    )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"memory (RSS): {rss_before:.1f} MB before reindex, {rss_after_build:.1f} MB after, "
+        f"{rss_after_queries:.1f} MB after queries; peak {peak_mb:.1f} MB"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {naive_table}"))
+    index.drop()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
