@@ -119,6 +119,11 @@ def openapi_document() -> dict:
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ListingPatch"}}}},
                           "responses": {"200": listing, "400": error, "401": error, "403": error, "404": error,
                                         "409": error, "422": error}},
+                "put": {"summary": "Replace every field of your listing (the kind cannot change)",
+                        "security": [{"token": []}],
+                        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewListing"}}}},
+                        "responses": {"200": listing, "400": error, "401": error, "403": error, "404": error,
+                                      "409": error, "422": error}},
             },
             "/api/v1/listings/{listing_id}/close": {
                 "parameters": [id_param],

@@ -117,15 +117,10 @@ def list_listings():
     kind = args.get("kind")
     if kind and kinds.kind_from(kind) is None:
         errors["kind"] = _("unknown listing kind")
-    try:
-        page_no = int(args.get("page", 1))
-        per_page = int(args.get("per_page", 50))
-        if page_no < 1:
-            raise ValueError
-    except ValueError:
+    page_no, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
+    if page_no is None or page_no < 1:
         errors["page"] = _("must be a positive whole number")
-        page_no, per_page = 1, 50
-    if not 1 <= per_page <= 200:
+    if per_page is None or not 1 <= per_page <= 200:
         errors["per_page"] = _("must be between 1 and 200")
     mine = args.get("mine") in {"1", "true"}
     if mine and g.api_user is None:
@@ -143,6 +138,13 @@ def list_listings():
         items=[listing_json(item, owner=_is_owner(item)) for item in page.items],
         total=page.total, page=page.page, per_page=page.per_page,
     )
+
+
+def _int_arg(name: str, default: int) -> int | None:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return None
 
 
 @bp.get("/listings/<int:listing_id>")

@@ -270,7 +270,9 @@ def _decimal(text):
 def _date(raw) -> dt.date:
     if isinstance(raw, dt.date):
         return raw
-    return dt.date.fromisoformat(str(raw).strip())
+    if not isinstance(raw, str):  # a JSON number such as 20250101 is not a date
+        raise ValueError
+    return dt.date.fromisoformat(raw.strip())
 
 
 def _bool(raw) -> bool:
