@@ -1,0 +1,85 @@
+"""The dependency rule, kept true by reading every import in the packages:
+
+    market ──▶ matching, search, payments   (never the reverse)
+    matching: no Flask, no SQLAlchemy; search and payments: no Flask, no market.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = ("flask", "flask_babel", "flask_login", "flask_wtf", "werkzeug", "jinja2")
+FORBIDDEN = {
+    "matching": ("market", *FLASK, "sqlalchemy", "alembic"),
+    "search": ("market", *FLASK),
+    "payments": ("market", *FLASK),
+}
+
+
+def imported_modules(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
+    """Absolute module names a file imports: import statements at any depth (inside
+    functions and ``if TYPE_CHECKING`` too) and literal ``importlib.import_module`` /
+    ``__import__`` calls. Relative imports stay inside the package and are skipped."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in {"import_module", "__import__"} and isinstance(node.args[0].value, str):
+                found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def violations(package: str, source: str, filename: str) -> list[str]:
+    out = []
+    for line, module in imported_modules(source, filename):
+        top = module.split(".")[0]
+        if top in FORBIDDEN[package]:
+            out.append(f"{filename}:{line} imports {module}")
+    return out
+
+
+def package_files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_keeps_the_dependency_rule(package):
+    files = package_files(package)
+    if not files:
+        pytest.skip(f"{package}/ has no Python files yet")
+    problems = []
+    for path in files:
+        problems += violations(package, path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+    assert problems == []
+
+
+@pytest.mark.parametrize(("package", "source", "bad"), [
+    ("matching", "import flask", True),
+    ("matching", "from sqlalchemy.orm import Session", True),
+    ("matching", "def f():\n    from market.catalog.models import Listing\n", True),
+    ("matching", "import importlib\nimportlib.import_module('market.db')", True),
+    ("matching", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import flask_login\n", True),
+    ("search", "from market import create_app", True),
+    ("payments", "import werkzeug.security", True),
+    ("search", "import sqlalchemy", False),  # search may use SQLAlchemy, just not Flask or market
+    ("matching", "from . import arcs\nimport numpy as np\nfrom ortools.graph.python import min_cost_flow", False),
+    ("payments", "import marketing_tools", False),  # a name that merely starts with 'market'
+])
+def test_the_rule_check_itself_catches_forbidden_imports(package, source, bad):
+    assert bool(violations(package, source, "example.py")) is bad
+
+
+def test_market_is_the_one_that_imports_the_others():
+    # Sanity: the walk sees real imports (a broken walk would pass everything above).
+    seen = {m.split(".")[0] for p in (ROOT / "market").rglob("*.py")
+            for _line, m in imported_modules(p.read_text(encoding="utf-8"))}
+    assert {"flask", "sqlalchemy"} <= seen
