@@ -94,7 +94,10 @@ def listing_json(listing: Listing, *, owner: bool) -> dict:
 
 
 def _body() -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # deeply nested JSON; ``silent`` only covers ValueError
+        data = None
     if not isinstance(data, dict):
         raise ApiError(400, _("Send a JSON object (Content-Type: application/json)."))
     return data

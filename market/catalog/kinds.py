@@ -389,8 +389,10 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
 
 
 def _has_control_characters(text: str) -> bool:
-    # PostgreSQL refuses NUL in text, and no one types the other control codes.
-    return any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" for c in text)
+    # PostgreSQL refuses NUL in text, no one types the other control codes, and a lone
+    # surrogate (possible in JSON as "\ud800") cannot be stored as UTF-8 at all.
+    return any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" or "\ud800" <= c <= "\udfff"
+               for c in text)
 
 
 def _clean_mapping(session, f: Field, raw, locale):

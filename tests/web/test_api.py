@@ -206,6 +206,8 @@ INVALID = [
     ({"status": "reserved"}, ["status"]),
     ({"description": {"nested": "object"}}, ["description"]),
     ({"title": "a\x00b"}, ["title"]),
+    ({"title": "lone \ud800 surrogate"}, ["title"]),
+    ({"description": "x" * 5001}, ["description"]),
 ]
 
 
@@ -231,7 +233,7 @@ def _json(value) -> str:
 
 def test_body_that_is_not_a_json_object_is_400(client, member_api, db):
     _member, headers = member_api()
-    for payload in ["not json", "[1, 2]", '"text"', "null", "{bad json"]:
+    for payload in ["not json", "[1, 2]", '"text"', "null", "{bad json", "[" * 100_000, b"\xff\xfe"]:
         response = client.post("/api/v1/listings", data=payload, headers=headers, content_type="application/json")
         assert response.status_code == 400 and response.get_json()["error"], payload
     assert count(db) == 0
