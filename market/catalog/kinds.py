@@ -232,7 +232,10 @@ def _blank(value: object) -> bool:
 def _number(raw: object, parse, f: Field):
     if isinstance(raw, bool):
         raise ValueError
-    value = parse(str(raw).strip().replace(",", "")) if isinstance(raw, str) else parse(raw)
+    try:
+        value = parse(str(raw).strip().replace(",", "")) if isinstance(raw, str) else parse(raw)
+    except OverflowError:  # float() of an integer too long for it: judged by the bounds below
+        value = raw
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValueError
     try:
