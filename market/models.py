@@ -27,10 +27,15 @@ from market.orders.models import (
     OrderTransition,
     ProcessedWebhookEvent,
 )
+from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
+from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
+from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
     "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",
+    "Amendment", "ConfirmationSheet", "Receipt", "ReceiptTicket", "TransferTicket",
+    "BookingStatus", "PickupBooking", "PickupSlot", "BulkDensity", "ImpactFactor", "OrderHaul", "TruckType",
 ]

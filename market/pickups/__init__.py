@@ -1,0 +1,1 @@
+"""Pickup slots for municipal reuse items: booking, reminders, check-in, no-shows."""

@@ -1,0 +1,1 @@
+"""Impact figures (CO2, cost saved) and dashboards for every kind of organisation."""
