@@ -27,7 +27,6 @@ from market.orders.models import (
     OrderTransition,
     ProcessedWebhookEvent,
 )
-from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 
@@ -36,6 +35,5 @@ __all__ = [
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
     "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",
-    "Amendment", "ConfirmationSheet", "Receipt", "ReceiptTicket", "TransferTicket",
     "BookingStatus", "PickupBooking", "PickupSlot", "BulkDensity", "ImpactFactor", "OrderHaul", "TruckType",
 ]
