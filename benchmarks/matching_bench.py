@@ -224,14 +224,20 @@ def run_child(case: str) -> dict:
     return out
 
 
-def run_case(case: str) -> dict:
+def run_case(case: str, timeout: float) -> dict:
+    import threading
+
     proc = subprocess.Popen([sys.executable, __file__, "--child", case], stdout=subprocess.PIPE,
                             cwd=ROOT)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        return {"case": case, "error": f"exit {proc.returncode}"}
+        why = f"killed after {timeout:.0f} s" if proc.returncode == -9 else f"exit {proc.returncode}"
+        return {"case": case, "error": why, "peak_rss_mib": usage.ru_maxrss / 1024}
     res = json.loads(out)
     res["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
     return res
@@ -243,6 +249,7 @@ def main() -> int:
     ap.add_argument("--child")
     ap.add_argument("--write-instance", nargs=2, metavar=("CASE", "PATH"))
     ap.add_argument("--json", help="also write all figures to this file")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per case")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(run_child(args.child)))
@@ -255,7 +262,7 @@ def main() -> int:
     print("| case | status | wall s | peak RSS MiB | net benefit ¥ | gap to bound | greedy ¥ | arcs |")
     print("|---|---|---|---|---|---|---|---|")
     for case in args.cases:
-        r = run_case(case)
+        r = run_case(case, args.timeout)
         rows.append(r)
         if "error" in r:
             print(f"| {case} | ERROR {r['error']} | | | | | | |", flush=True)

@@ -192,10 +192,10 @@ def load_instance(data: dict) -> Instance:
         r.err("grades", "duplicate grade")
 
     vocab = data.get("classes")
-    if vocab is not None:
-        if not isinstance(vocab, list) or not all(isinstance(c, str) for c in vocab):
-            r.err("classes", "must be a list of strings")
-            vocab = None
+    if vocab is not None and (not isinstance(vocab, list)
+                              or not all(isinstance(c, str) for c in vocab)):
+        r.err("classes", "must be a list of strings")
+        vocab = None
     if vocab is None and material == "soil":
         vocab = list(SOIL_CLASSES)
     known = set(vocab) if vocab is not None else None

@@ -18,14 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from ._ortools import pywraplp
 
+from ._ortools import pywraplp
 from .arcs import Arcs, ArcSource, compatible, haversine_km, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
 
 Progress = Callable[[str, float], None]
 REL_TOL = 1e-6
+_GLOP_PARAMS = ""
 
 
 @dataclass
@@ -108,10 +109,12 @@ class ArcPool:
             else:
                 sel = np.unique(np.concatenate([init_s.pop(), init_d.pop()]) - offset)
                 parts.append(arcs.take(sel))
-                init_s.append(np.arange(len(sel)) + offset)
                 n = len(sel)
             offset += n
         self.arcs = Arcs.concat(parts)
+        if not keep_all:
+            init_s = [top_k_by_group(self.arcs.s, self.arcs.b, k)]
+            init_d = [np.arange(len(self.arcs))]
         sel_s = np.concatenate(init_s) if init_s else np.zeros(0, np.int64)
         sel_d = np.concatenate(init_d) if init_d else np.zeros(0, np.int64)
         if len(sel_d):
@@ -258,6 +261,8 @@ class _PathLP:
         self.solver = pywraplp.Solver.CreateSolver("GLOP")
         if self.solver is None:
             raise SolverError("GLOP linear solver is not available")
+        # Transportation-like LPs with few side rows: dual simplex is far faster here.
+        self.solver.SetSolverSpecificParametersAsString(_GLOP_PARAMS)
         inf = self.solver.infinity()
         S, D, Y = inst.supplies, inst.demands, inst.yards
         self.rs = [self.solver.Constraint(-inf, float(q)) for q in S.qty]
@@ -324,7 +329,7 @@ class _PathLP:
 
 def _solve_lp(inst, src, cand, progress, max_rounds, stats, k) -> Plan:
     S, D, Y = inst.supplies, inst.demands, inst.yards
-    nS, nD, nY = len(S.ids), len(D.ids), len(Y.ids)
+    nY = len(Y.ids)
     lp = _PathLP(inst)
     lp.add(cand.s, np.full(len(cand), -1), cand.d, cand.km, np.zeros(len(cand)), cand.b)
     yp = _YardPricer(inst)
@@ -416,6 +421,7 @@ class _YardPricer:
                 np.concatenate(trunc) if trunc else truncated)
 
     def initial(self, k: int):
+        """A few promising paths per supply over all yards (the k best, before duals)."""
         inst = self.inst
         nD = len(inst.demands.ids)
         parts = []
@@ -423,9 +429,11 @@ class _YardPricer:
         for y in range(len(self.legs)):
             si, km1, _, _ = self.legs[y]
             th = np.full(len(si), -np.inf)
-            s, d, _ = self._pairs(y, si, th, zero, zero, 4 * k)
+            s, d, _ = self._pairs(y, si, th, zero, zero, 2 * k)
             parts.append(self._evaluate(y, s, d, keep_positive=True, k=k))
-        return _concat_paths(parts)
+        s, y, d, km1, km2, b = _concat_paths(parts)
+        idx = top_k_by_group(s, b, k)
+        return s[idx], y[idx], d[idx], km1[idx], km2[idx], b[idx]
 
     def _evaluate(self, y, s, d, keep_positive=False, k=None):
         yy = np.full(len(s), y)
