@@ -15,10 +15,8 @@ from market import create_app, migrate
 
 PG_URL = os.environ.get("MEGURI_TEST_DATABASE_URL")
 PG_REASON = "PostgreSQL tests need MEGURI_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
-REFERENCE_TABLES = {
-    "prefectures", "soil_classes", "soil_uses", "soil_class_uses", "grade_properties", "materials",
-    "grades", "reuse_categories", "material_categories", "alembic_version",
-}
+# Tables the migrations seed (reference data, factors): kept between tests, never truncated.
+SEEDED_TABLES: set[str] = set()
 
 
 @pytest.fixture(scope="session")
@@ -47,13 +45,19 @@ def pg_database() -> str:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     migrate.upgrade(target)
+    engine = sa.create_engine(target)
+    with engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{table}")')).scalar():
+                SEEDED_TABLES.add(table)
+    engine.dispose()
     return target
 
 
 def _truncate(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        tables = [t for t in sa.inspect(conn).get_table_names() if t not in REFERENCE_TABLES]
+        tables = [t for t in sa.inspect(conn).get_table_names() if t not in SEEDED_TABLES]
         if tables:
             conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
