@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market import mail, tasks
     from market.allocation import schedule, services  # noqa: F401 - register the matching jobs
     from market.catalog import photos  # noqa: F401 - registers the thumbnail job
+    from market.pickups import jobs  # noqa: F401 - registers the pickup reminders and no-shows
 
     tasks.configure(app)
     app.extensions["meguri.mailer"] = mail.make_mailer(app.config)
@@ -74,6 +75,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.orders.views import api as orders_api_bp
     from market.orders.views import bp as orders_bp
     from market.orders.views import stripe_webhook
+    from market.pickups.views import bp as pickups_bp
+    from market.reports.views import bp as reports_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
@@ -85,6 +88,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(orders_api_bp)
     csrf.exempt(orders_api_bp)  # token auth, no cookies
     csrf.exempt(stripe_webhook)  # authenticated by the Stripe-Signature header
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(pickups_bp)
 
     from market.core import errors, limits, web
 

@@ -1,0 +1,280 @@
+"""Write side of pickups: open a slot, book it, check in, record no-shows, send reminders.
+
+Services take the session and the acting user, flush, never commit; every refusal is a
+DomainError raised before anything is written (or the caller rolls back), so a refused
+booking leaves no counter taken and no row behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from market.accounts.models import OrgKind, User
+from market.catalog.models import Listing, ListingKind, ListingStatus
+from market.db import utcnow
+from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.orders.models import Order, OrderStatus
+from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
+from market.reports.queries import TOKYO
+
+MAX_CAPACITY = 200
+MAX_DAYS_AHEAD = 366
+BOOKABLE_ORDER = (OrderStatus.accepted, OrderStatus.invoiced, OrderStatus.paid, OrderStatus.in_delivery)
+
+
+class Invalid(DomainError):
+    """Field errors: ``errors`` maps each field to what is wrong with it."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
+        self.errors = errors
+
+
+def tokyo_now() -> dt.datetime:
+    """Now as naive Asia/Tokyo wall-clock time (slots are stored that way)."""
+    return dt.datetime.now(TOKYO).replace(tzinfo=None)
+
+
+def slot_start(slot: PickupSlot) -> dt.datetime:
+    return dt.datetime.combine(slot.slot_date, slot.starts_at)
+
+
+def slot_end(slot: PickupSlot) -> dt.datetime:
+    return dt.datetime.combine(slot.slot_date, slot.ends_at)
+
+
+def _municipality_of(user: User) -> int:
+    org = user.organisation
+    if org is None or org.kind != OrgKind.municipality:
+        raise Forbidden(_("Only a municipality can open pickup slots."))
+    return org.id
+
+
+# --- opening slots ----------------------------------------------------------------------
+
+def _parse_time(raw: object, field: str, errors: dict[str, str]) -> dt.time | None:
+    text = str(raw or "").strip()
+    if not text:
+        errors[field] = _("Enter a time (HH:MM).")
+        return None
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        errors[field] = _("Must be a time (HH:MM).")
+        return None
+
+
+def open_slot(session: Session, user: User, data: Mapping[str, object], now: dt.datetime | None = None) -> PickupSlot:
+    """A pickup slot for one of the municipality's reuse items, or for its pickup point."""
+    org_id = _municipality_of(user)
+    now = now or tokyo_now()
+    errors: dict[str, str] = {}
+    listing = None
+    raw_listing = str(data.get("listing_id") or "").strip()
+    if raw_listing:
+        listing = session.get(Listing, int(raw_listing)) if raw_listing.isdigit() else None
+        if listing is None or listing.organisation_id != org_id or listing.kind != ListingKind.reuse_item:
+            errors["listing_id"] = _("Choose one of your reuse items.")
+        elif listing.status in (ListingStatus.draft, ListingStatus.closed) and not _has_open_orders(session, listing):
+            errors["listing_id"] = _("This item is not offered any more.")
+    point = str(data.get("pickup_point") or "").strip() or (listing.pickup_point if listing else "") or ""
+    if len(point) > 300:
+        errors["pickup_point"] = _("Must be at most %(n)s characters.", n=300)
+    elif not point and not listing:
+        errors["pickup_point"] = _("Enter the pickup point, or choose an item.")
+    day = None
+    try:
+        day = dt.date.fromisoformat(str(data.get("slot_date") or "").strip())
+    except ValueError:
+        errors["slot_date"] = _("Must be a date (YYYY-MM-DD).")
+    starts, ends = _parse_time(data.get("starts_at"), "starts_at", errors), _parse_time(data.get("ends_at"), "ends_at", errors)
+    if starts and ends and ends <= starts:
+        errors["ends_at"] = _("The slot must end after it starts.")
+    if day and ends and "ends_at" not in errors:
+        if dt.datetime.combine(day, ends) <= now:
+            errors["slot_date"] = _("This slot would already be over: choose a later date or time.")
+        elif day > now.date() + dt.timedelta(days=MAX_DAYS_AHEAD):
+            errors["slot_date"] = _("Slots can be opened at most a year ahead.")
+    raw_capacity = str(data.get("capacity") or "").strip()
+    capacity = 0
+    if not raw_capacity.isdigit() or not 1 <= int(raw_capacity) <= MAX_CAPACITY:
+        errors["capacity"] = _("Must be a whole number from 1 to %(n)s.", n=MAX_CAPACITY)
+    else:
+        capacity = int(raw_capacity)
+    if errors:
+        raise Invalid(errors)
+    slot = PickupSlot(municipality_org_id=org_id, listing_id=listing.id if listing else None, pickup_point=point,
+                      slot_date=day, starts_at=starts, ends_at=ends, capacity=capacity, booked=0,
+                      checkin_code=f"{secrets.randbelow(10**6):06d}", created_by_id=user.id)
+    session.add(slot)
+    session.flush()
+    return slot
+
+
+def _has_open_orders(session: Session, listing: Listing) -> bool:
+    return session.scalar(select(Order.id).where(Order.listing_id == listing.id,
+                                                 Order.status.in_(BOOKABLE_ORDER)).limit(1)) is not None
+
+
+# --- booking ----------------------------------------------------------------------------
+
+def bookable(slot: PickupSlot, order: Order, now: dt.datetime) -> str | None:
+    """Why ``order`` cannot be booked into ``slot`` now, or None when it can."""
+    if order.listing.kind != ListingKind.reuse_item or order.seller_org_id != slot.municipality_org_id:
+        return _("This slot is for another municipality's items.")
+    if slot.listing_id is not None and slot.listing_id != order.listing_id:
+        return _("This slot is for a different item.")
+    if order.status not in BOOKABLE_ORDER:
+        return _("Only accepted orders that are not yet delivered can be booked for pickup.")
+    if slot_end(slot) <= now:
+        return _("This slot is over.")
+    if slot.booked >= slot.capacity:
+        return _("This slot is full.")
+    return None
+
+
+def book(session: Session, user: User, slot_id: object, order_id: object,
+         now: dt.datetime | None = None) -> PickupBooking:
+    now = now or tokyo_now()
+    slot = session.get(PickupSlot, int(slot_id)) if str(slot_id).isdigit() else None
+    if slot is None:
+        raise NotFound(_("No such pickup slot."))
+    order = session.get(Order, int(order_id)) if str(order_id or "").isdigit() else None
+    if order is None or order.buyer_org_id != user.organisation_id:
+        raise Invalid({"order_id": _("Choose one of your organisation's orders.")})
+    reason = bookable(slot, order, now)
+    if reason:
+        raise Conflict(reason, field="slot_id")
+    if session.scalar(select(PickupBooking.id).where(PickupBooking.order_id == order.id)) is not None:
+        raise Conflict(_("This order already has a pickup booked."), field="order_id")
+    # The check and the increment are one statement: two operators racing for the last
+    # place cannot both get it (see market/orders/locks.py for the same pattern).
+    taken = session.execute(
+        update(PickupSlot).where(PickupSlot.id == slot.id, PickupSlot.booked < PickupSlot.capacity)
+        .values(booked=PickupSlot.booked + 1).execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise Conflict(_("This slot is full."), field="slot_id")
+    session.expire(slot, ["booked"])
+    booking = PickupBooking(slot_id=slot.id, order_id=order.id, operator_org_id=user.organisation_id,
+                            booked_by_id=user.id, status=BookingStatus.booked)
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+# --- on the day -------------------------------------------------------------------------
+
+def _booking(session: Session, booking_id: int) -> PickupBooking:
+    booking = session.get(PickupBooking, booking_id)
+    if booking is None:
+        raise NotFound(_("No such booking."))
+    return booking
+
+
+def check_in(session: Session, user: User, booking_id: int, code: object = None,
+             now: dt.datetime | None = None) -> PickupBooking:
+    """The municipality checks the operator in at the pickup point, or the operator checks
+    itself in with the code shown there. The item is then recorded as delivered."""
+    now = now or tokyo_now()
+    booking = _booking(session, booking_id)
+    slot = booking.slot
+    org_id = user.organisation_id
+    if org_id == slot.municipality_org_id:
+        pass
+    elif org_id == booking.operator_org_id:
+        if str(code or "").strip() != slot.checkin_code:
+            raise Invalid({"code": _("That is not the check-in code shown at the pickup point.")})
+    else:
+        raise NotFound(_("No such booking."))
+    if booking.status != BookingStatus.booked:
+        raise Conflict(_("This pickup is already recorded as %(status)s.", status=status_label(booking.status)))
+    if now.date() < slot.slot_date:
+        raise Conflict(_("The pickup is on %(date)s: check in on the day.", date=slot.slot_date.isoformat()))
+    booking.status, booking.checked_in_at, booking.checked_in_by_id = BookingStatus.checked_in, utcnow(), user.id
+    session.flush()
+    _record_handover(session, user, booking)
+    return booking
+
+
+def _record_handover(session: Session, user: User, booking: PickupBooking) -> None:
+    """Record the rest of the order as delivered, when the order's state allows it."""
+    from market.orders import services as orders
+
+    order = booking.order
+    if orders.may(order, user, "record_delivery") and order.remaining_quantity > 0:
+        orders.record_delivery(session, user, order.id, {
+            "quantity": str(order.remaining_quantity), "delivered_on": booking.slot.slot_date.isoformat(),
+            "reference": f"pickup #{booking.id}"})
+
+
+def mark_no_show(session: Session, user: User, booking_id: int, now: dt.datetime | None = None) -> PickupBooking:
+    now = now or tokyo_now()
+    booking = _booking(session, booking_id)
+    if user.organisation_id != booking.slot.municipality_org_id:
+        if user.organisation_id == booking.operator_org_id:
+            raise Forbidden(_("Only the municipality records a no-show."))
+        raise NotFound(_("No such booking."))
+    if booking.status != BookingStatus.booked:
+        raise Conflict(_("This pickup is already recorded as %(status)s.", status=status_label(booking.status)))
+    if slot_end(booking.slot) > now:
+        raise Conflict(_("A no-show can be recorded only after the slot has ended."))
+    booking.status, booking.no_show_at = BookingStatus.no_show, utcnow()
+    session.flush()
+    return booking
+
+
+def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
+    """Bookings still open when their slot is over become no-shows (the periodic job)."""
+    now = now or tokyo_now()
+    open_ = session.scalars(
+        select(PickupBooking).join(PickupBooking.slot)
+        .where(PickupBooking.status == BookingStatus.booked, PickupSlot.slot_date <= now.date())
+    ).all()
+    n = 0
+    for booking in open_:
+        if slot_end(booking.slot) <= now:
+            booking.status, booking.no_show_at = BookingStatus.no_show, utcnow()
+            n += 1
+    session.flush()
+    return n
+
+
+def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
+    """Mail every member of the operator the day before its pickup (once per booking)."""
+    from market.accounts.models import User as Member
+    from market.mail import send_later
+
+    now = now or tokyo_now()
+    tomorrow = now.date() + dt.timedelta(days=1)
+    due = session.scalars(
+        select(PickupBooking).join(PickupBooking.slot)
+        .where(PickupBooking.status == BookingStatus.booked, PickupBooking.reminded_at.is_(None),
+               PickupSlot.slot_date == tomorrow)
+        .order_by(PickupBooking.id)
+    ).all()
+    for booking in due:
+        slot = booking.slot
+        members = session.scalars(select(Member).where(Member.organisation_id == booking.operator_org_id,
+                                                       Member.active.is_(True))).all()
+        body = (f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
+                f"{slot.pickup_point}\n{booking.order.description}\n"
+                "明日は引取りの予約日です。 / Your pickup is tomorrow.")
+        for member in members:
+            send_later(session, member.email, f"[Meguri] 引取り予約のお知らせ / Pickup reminder #{booking.id}", body)
+        booking.reminded_at = utcnow()
+    session.flush()
+    return len(due)
+
+
+def status_label(status: BookingStatus) -> str:
+    return {BookingStatus.booked: _("booked"), BookingStatus.checked_in: _("picked up"),
+            BookingStatus.no_show: _("no-show")}[BookingStatus(status)]

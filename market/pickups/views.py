@@ -1,0 +1,111 @@
+"""Pickup pages: the municipality opens slots and checks operators in; the operator books
+a slot for an ordered item and checks in with the code. Parse → service → commit → render."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from market.accounts.models import OrgKind
+from market.errors import DomainError
+from market.pickups import queries, services
+from market.pickups.models import BookingStatus
+from market.services import db_session
+
+bp = Blueprint("pickups", __name__)
+
+
+def _org():
+    org = current_user.organisation
+    if org is None:
+        abort(404)
+    return org
+
+
+def _page(errors: dict | None = None, status: int = 200, form=None):
+    s, org = db_session(), _org()
+    now = services.tokyo_now()
+    context = dict(errors=errors or {}, form=form or {}, now=now, status_label=services.status_label,
+                   BookingStatus=BookingStatus, slot_end=services.slot_end)
+    if org.kind == OrgKind.municipality:
+        rates = queries.show_rates(s, org.id)
+        from market.reports.queries import _names
+
+        names = _names(s, rates)
+        context.update(
+            slots=queries.municipality_slots(s, org.id, now.date() - dt.timedelta(days=30)),
+            items=queries.reuse_items(s, org.id),
+            rates=sorted(((names.get(k, ""), v) for k, v in rates.items()), key=lambda r: r[0]))
+        return render_template("pickups/municipality.html", **context), status
+    orders = queries.orders_to_book(s, org.id)
+    context.update(orders=[(o, queries.open_slots_for(s, o, now.date())) for o in orders],
+                   bookings=queries.operator_bookings(s, org.id))
+    return render_template("pickups/operator.html", **context), status
+
+
+def _refused(exc: DomainError, form=None):
+    if exc.status == 404:
+        raise exc
+    db_session().rollback()
+    return _page(getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status, form)
+
+
+@bp.get("/pickups")
+@login_required
+def index():
+    return _page()
+
+
+@bp.post("/pickups/slots")
+@login_required
+def open_slot():
+    s = db_session()
+    try:
+        slot = services.open_slot(s, current_user, request.form)
+    except DomainError as exc:
+        return _refused(exc, request.form)
+    s.commit()
+    flash(_("Pickup slot opened for %(date)s.", date=slot.slot_date.isoformat()), "success")
+    return redirect(url_for("pickups.index"))
+
+
+@bp.post("/pickups/slots/<int:slot_id>/bookings")
+@login_required
+def book(slot_id: int):
+    s = db_session()
+    try:
+        services.book(s, current_user, slot_id, request.form.get("order_id"))
+    except DomainError as exc:
+        return _refused(exc)
+    s.commit()
+    flash(_("Pickup booked. A reminder comes the day before."), "success")
+    return redirect(url_for("pickups.index"))
+
+
+@bp.post("/pickups/bookings/<int:booking_id>/check-in")
+@login_required
+def check_in(booking_id: int):
+    s = db_session()
+    try:
+        services.check_in(s, current_user, booking_id, request.form.get("code"))
+    except DomainError as exc:
+        return _refused(exc)
+    s.commit()
+    flash(_("Checked in: the pickup is recorded."), "success")
+    return redirect(url_for("pickups.index"))
+
+
+@bp.post("/pickups/bookings/<int:booking_id>/no-show")
+@login_required
+def no_show(booking_id: int):
+    s = db_session()
+    try:
+        services.mark_no_show(s, current_user, booking_id)
+    except DomainError as exc:
+        return _refused(exc)
+    s.commit()
+    flash(_("No-show recorded."), "success")
+    return redirect(url_for("pickups.index"))

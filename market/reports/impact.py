@@ -1,0 +1,183 @@
+"""Impact of each delivery from the factor tables: tonnes, haul, transport and avoided CO2,
+cost saved against the status quo.
+
+Haul distance, in order of preference (docs/reports.md):
+  1. a haul a party entered for the order (road km and truck);
+  2. a proposal order: the road km the matching run priced between the two listings;
+  3. a listing order: great-circle km from the listing's pin to the counterparty's
+     prefecture centroid (organisations have no pin of their own), × the road factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from market.accounts.models import Organisation
+from market.allocation.models import Proposal
+from market.catalog.kinds import SPECS
+from market.catalog.models import Listing, Material, MaterialCategory, Prefecture, ReuseCategory
+from market.orders.models import Delivery, Order, OrderStatus
+from market.reports import factors as calc
+from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
+
+NOT_COUNTED = (OrderStatus.cancelled, OrderStatus.declined)
+
+
+@dataclass
+class FactorSet:
+    """Every factor table read once for a page or a CSV."""
+
+    values: dict[tuple[str, str], float]
+    densities: dict[str, float]
+    trucks: dict[str, TruckType]
+    reuse_categories: dict[str, ReuseCategory]
+    materials: dict[str, Material]
+    material_units: dict[str, str]
+    prefectures: dict[str, Prefecture]
+    hauls: dict[int, OrderHaul] = field(default_factory=dict)
+    proposals: dict[int, Proposal] = field(default_factory=dict)
+    org_prefecture: dict[int, str | None] = field(default_factory=dict)
+
+    def get(self, family: str, key: str, default: float = 0.0) -> float:
+        return self.values.get((family, key), default)
+
+    @property
+    def tonkilo(self) -> calc.TonKilo:
+        t = "transport"
+        return calc.TonKilo(a=self.get(t, "tonkilo_a", 2.71), b=self.get(t, "tonkilo_b", 0.812),
+                            c=self.get(t, "tonkilo_c", 0.654),
+                            diesel_kg_co2_per_l=self.get(t, "diesel_kg_co2_per_l", 2.58),
+                            min_load_ratio=self.get(t, "min_load_percent", 10.0) / 100)
+
+
+def load_factors(session: Session) -> FactorSet:
+    return FactorSet(
+        values={(f.family, f.key): f.value for f in session.scalars(select(ImpactFactor))},
+        densities={d.code: d.t_per_m3 for d in session.scalars(select(BulkDensity))},
+        trucks={t.code: t for t in session.scalars(select(TruckType))},
+        reuse_categories={c.code: c for c in session.scalars(select(ReuseCategory))},
+        materials={m.code: m for m in session.scalars(select(Material))},
+        material_units={c.code: c.unit for c in session.scalars(select(MaterialCategory))},
+        prefectures={p.code: p for p in session.scalars(select(Prefecture))},
+        org_prefecture=dict(session.execute(select(Organisation.id, Organisation.prefecture_code)).all()),
+    )
+
+
+def family_of(listing: Listing) -> str:
+    return SPECS[listing.kind].family
+
+
+@dataclass(frozen=True)
+class HaulEstimate:
+    road_km: float
+    max_payload_kg: float
+    method: str  # entered | proposal | prefecture
+
+
+@dataclass(frozen=True)
+class DeliveryImpact:
+    delivery: Delivery
+    order: Order
+    family: str
+    haul: HaulEstimate
+    impact: calc.Impact
+
+
+def tonnes(fs: FactorSet, order: Order, quantity: float) -> float | None:
+    """Weight of ``quantity`` of the order's unit, or None when the unit has no weight."""
+    listing, unit = order.listing, (order.unit or "").lower()
+    if unit == "t":
+        return quantity
+    if unit == "kg":
+        return quantity / 1000
+    if unit == "m3":
+        code = "soil" if family_of(listing) in ("soil", "stockyard") else listing.material_category_code
+        density = fs.densities.get(code or "")
+        return quantity * density if density else None
+    if unit == "item" and listing.reuse_category_code in fs.reuse_categories:
+        return quantity * fs.reuse_categories[listing.reuse_category_code].typical_weight_kg / 1000
+    return None
+
+
+def status_quo(fs: FactorSet, order: Order) -> calc.StatusQuo:
+    listing, family = order.listing, family_of(order.listing)
+    common = dict(disposal_fee_yen_per_unit=fs.get(family, "disposal_fee"),
+                  virgin_price_yen_per_unit=fs.get(family, "virgin_price"),
+                  disposal_haul_km=fs.get(family, "disposal_haul_km"),
+                  virgin_haul_km=fs.get(family, "virgin_haul_km"))
+    if family == "reuse":
+        category = fs.reuse_categories.get(listing.reuse_category_code or "")
+        per_kg = category.co2_kg_per_kg if category and category.co2_kg_per_kg is not None \
+            else fs.get("reuse", "avoided_co2_per_kg")
+        return calc.StatusQuo(**common, virgin_co2_kg_per_t=per_kg * 1000,
+                              disposal_co2_kg_per_t=fs.get("reuse", "disposal_co2_per_kg") * 1000)
+    if family == "recycled":
+        material = fs.materials.get(listing.material_code or "")
+        return calc.StatusQuo(**common,
+                              virgin_co2_kg_per_t=(material.virgin_co2_kg_per_t or 0.0) if material else 0.0,
+                              recycled_co2_kg_per_t=(material.recycled_co2_kg_per_t or 0.0) if material else 0.0)
+    return calc.StatusQuo(**common, virgin_co2_kg_per_t=fs.get(family, "virgin_co2"),
+                          recycled_co2_kg_per_t=fs.get(family, "recycled_co2"),
+                          disposal_co2_kg_per_t=fs.get(family, "disposal_co2"))
+
+
+def haul(fs: FactorSet, order: Order) -> HaulEstimate:
+    family = family_of(order.listing)
+    payload = fs.get(family, "default_payload_kg", 10000.0)
+    entered = fs.hauls.get(order.id)
+    if entered is not None:
+        truck = fs.trucks.get(entered.truck_type_code)
+        return HaulEstimate(entered.road_km, truck.max_payload_kg if truck else payload, "entered")
+    proposal = fs.proposals.get(order.id)
+    if proposal is not None:
+        return HaulEstimate(float(proposal.road_km), payload, "proposal")
+    listing = order.listing
+    counterparty = order.requester_org_id if order.requester_org_id != listing.organisation_id \
+        else order.responder_org_id
+    pref = fs.prefectures.get(fs.org_prefecture.get(counterparty) or listing.prefecture_code)
+    km = calc.great_circle_km(listing.lat, listing.lon, pref.lat, pref.lon) if pref else 0.0
+    return HaulEstimate(round(km * fs.get("transport", "road_factor", 1.3), 1), payload, "prefecture")
+
+
+def _proposal_id(order: Order) -> int | None:
+    ref = order.proposal_ref or ""
+    if order.source == "proposal" and ref.startswith("proposal:") and ref[9:].isdigit():
+        return int(ref[9:])
+    return None
+
+
+def attach_order_data(session: Session, fs: FactorSet, orders: list[Order]) -> None:
+    """Load the entered hauls and proposals of ``orders`` into ``fs`` in two queries."""
+    ids = [o.id for o in orders if o.id not in fs.hauls]
+    if ids:
+        fs.hauls.update({h.order_id: h for h in session.scalars(select(OrderHaul).where(OrderHaul.order_id.in_(ids)))})
+    wanted = {pid: o.id for o in orders if (pid := _proposal_id(o)) is not None}
+    if wanted:
+        for p in session.scalars(select(Proposal).where(Proposal.id.in_(list(wanted)))):
+            fs.proposals[wanted[p.id]] = p
+
+
+def delivery_impact(fs: FactorSet, delivery: Delivery) -> DeliveryImpact:
+    order = delivery.order
+    estimate = haul(fs, order)
+    quantity = float(delivery.quantity)
+    figures = calc.delivery_impact(quantity, tonnes(fs, order, quantity), estimate.road_km,
+                                   estimate.max_payload_kg, order.unit_price_yen, status_quo(fs, order),
+                                   fs.tonkilo)
+    return DeliveryImpact(delivery, order, family_of(order.listing), estimate, figures)
+
+
+def deliveries(session: Session, *conditions, fs: FactorSet | None = None) -> list[DeliveryImpact]:
+    """Impact of every counted delivery matching ``conditions`` (on Order, Listing, Delivery)."""
+    fs = fs or load_factors(session)
+    rows = session.scalars(
+        select(Delivery).join(Delivery.order).join(Order.listing)
+        .where(Order.status.not_in(NOT_COUNTED), *conditions)
+        .options(joinedload(Delivery.order).joinedload(Order.listing))
+        .order_by(Delivery.delivered_on, Delivery.id)
+    ).unique().all()
+    attach_order_data(session, fs, list({d.order_id: d.order for d in rows}.values()))
+    return [delivery_impact(fs, d) for d in rows]
