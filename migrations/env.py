@@ -11,9 +11,7 @@ target_metadata = Base.metadata
 
 def include_object(obj, name, type_, reflected, compare_to):
     # The search package and the job queue own their tables.
-    if type_ == "table" and (name.startswith("search_") or name.startswith("huey")):
-        return False
-    return True
+    return not (type_ == "table" and name.startswith(("search_", "huey")))
 
 
 def run_migrations_offline() -> None:

@@ -30,11 +30,12 @@ def sqlite_template(tmp_path_factory) -> str:
 def _pg_app_url() -> str:
     """A database of our own beside the given one, so other suites sharing it are untouched."""
     url = sa.engine.make_url(PG_URL)
-    return url.set(database=f"{url.database}_meguri_app").render_as_string(hide_password=False)
+    # One database per test run, so that concurrent runs never drop each other's.
+    return url.set(database=f"{url.database}_meguri_app_{os.getpid()}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> str:
+def pg_database():
     if not PG_URL:
         pytest.skip(PG_REASON)
     target = _pg_app_url()
@@ -51,7 +52,11 @@ def pg_database() -> str:
             if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{table}")')).scalar():
                 SEEDED_TABLES.add(table)
     engine.dispose()
-    return target
+    yield target
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate(url: str) -> None:

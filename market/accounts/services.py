@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, Role, User
+from market.accounts.models import (
+    ApiToken,
+    Invitation,
+    Organisation,
+    OrgKind,
+    Partnership,
+    Role,
+    User,
+)
 from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound

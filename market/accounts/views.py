@@ -8,9 +8,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from market.accounts import services
-from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
+from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.mail import send_later
 from market.services import db_session
 

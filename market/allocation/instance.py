@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Partnership
 from market.allocation.models import DeclinedPair, MatchingParameter
-from market.catalog.models import Grade, Listing, ListingKind, ListingStatus, Material, ReuseCategory, SoilClass
+from market.catalog.models import (
+    Grade,
+    Listing,
+    ListingKind,
+    ListingStatus,
+    Material,
+    ReuseCategory,
+    SoilClass,
+)
 
 FAMILIES = {
     # family: (supply kind, demand kind, with stockyards)

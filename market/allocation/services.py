@@ -10,17 +10,17 @@ import datetime as dt
 import time
 from decimal import Decimal
 
-import matching
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+import matching
 from market import tasks
 from market.accounts.models import User
-from market.core import audit
 from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id, parameters
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
+from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 

@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from market.accounts.services import user_for_token
 from market.api.openapi import openapi_document
 from market.catalog import kinds, services
-from market.core.limits import failed_token_attempt, token_attempts_left
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse
+from market.core.limits import failed_token_attempt, token_attempts_left
 from market.errors import DomainError
 from market.services import db_session
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import Flask, jsonify, render_template, request
@@ -22,10 +23,9 @@ def _wants_json() -> bool:
 def _answer(status: int, message: str, field: str | None = None, errors: dict | None = None):
     from market.services import db_session
 
-    try:
-        db_session().rollback()  # nothing half-written survives an error
-    except Exception:  # noqa: BLE001 - the database itself may be what failed
-        pass
+    # Nothing half-written survives an error; the database itself may be what failed.
+    with contextlib.suppress(Exception):
+        db_session().rollback()
     if _wants_json():
         body = {"error": message}
         if errors:

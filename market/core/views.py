@@ -17,14 +17,13 @@ from flask import (
     send_from_directory,
     session,
 )
+from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
-from flask_login import current_user, login_required
-
 from market import LOCALES
-from market.core.models import AuditEvent
 from market.catalog.models import Listing, ListingKind
 from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
+from market.core.models import AuditEvent
 from market.services import db_session
 
 bp = Blueprint("core", __name__)

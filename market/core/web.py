@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from market.catalog import kinds
+from market.errors import DomainError
 
 
 def _origin(url: str) -> str:
@@ -25,6 +27,15 @@ def register(app: Flask) -> None:
     @app.before_request
     def _nonce():
         g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.before_request
+    def _refuse_nul():
+        # PostgreSQL cannot store NUL in text; no form or query of ours needs it.
+        for source in (request.args, request.form):
+            for key, value in source.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    raise DomainError(_("The field %(f)s contains a character that is not allowed.",
+                                        f=key.replace("\x00", "")[:40]), field=key.replace("\x00", "")[:40])
 
     @app.after_request
     def _headers(response):

@@ -1,7 +1,7 @@
 """initial schema and reference data
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 04:59:08.881763
 """
 

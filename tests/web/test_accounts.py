@@ -109,3 +109,10 @@ def test_session_cookie_is_secure_by_default(tmp_path, sqlite_template):
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     app.extensions["meguri.db"].dispose()
+
+
+def test_nul_bytes_in_any_form_are_refused_not_a_crash(client, db):
+    response = client.post("/signup", data=signup_form(org_name="東都\x00建設"))
+    assert response.status_code == 400
+    assert db.scalar(select(Organisation)) is None
+    assert client.post("/login", data={"email": "a\x00@example.jp", "password": "x"}).status_code == 400
