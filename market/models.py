@@ -29,11 +29,13 @@ from market.orders.models import (
 )
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
+from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
     "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",
+    "Amendment", "ConfirmationSheet", "Receipt", "ReceiptTicket", "TransferTicket",
     "BookingStatus", "PickupBooking", "PickupSlot", "BulkDensity", "ImpactFactor", "OrderHaul", "TruckType",
 ]
