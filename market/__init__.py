@@ -77,6 +77,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.orders.views import stripe_webhook
     from market.pickups.views import bp as pickups_bp
     from market.reports.views import bp as reports_bp
+    from market.trace import guard  # noqa: F401 - append-only and retention rules on every flush
+    from market.trace.views import bp as trace_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
@@ -90,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(stripe_webhook)  # authenticated by the Stripe-Signature header
     app.register_blueprint(reports_bp)
     app.register_blueprint(pickups_bp)
+    app.register_blueprint(trace_bp)
 
     from market.core import errors, limits, web
 

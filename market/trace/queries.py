@@ -1,0 +1,271 @@
+"""Read side of trace: current views (original + amendments), the stockyard chain, the
+受領書 content and the 実施書-shaped export rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from market.accounts.models import Organisation
+from market.catalog.models import Listing, SoilClass
+from market.db import utcnow
+from market.orders.models import Order
+from market.trace.models import (
+    Amendment,
+    ConfirmationSheet,
+    Receipt,
+    ReceiptTicket,
+    TicketStatus,
+    TransferTicket,
+)
+from market.trace.services import (
+    AMENDABLE,
+    planned_destination,
+    to_jst,
+)
+
+TIME_FIELDS = ("time_out", "time_in")
+
+
+def amendments_for(session: Session, record_type: str, record_id: int) -> list[Amendment]:
+    return list(session.scalars(select(Amendment).where(Amendment.record_type == record_type,
+                                                        Amendment.record_id == record_id)
+                                .order_by(Amendment.id)).all())
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(getattr(value, "value", value))
+
+
+def current_values(session: Session, record_type: str, record) -> dict[str, str]:
+    """The amendable fields as text: the original values with every amendment applied."""
+    values = {field: _as_text(getattr(record, field)) for field in AMENDABLE[record_type]}
+    for amendment in amendments_for(session, record_type, record.id):
+        values[amendment.field] = amendment.new_value
+    return values
+
+
+@dataclass
+class TicketView:
+    """A ticket as it stands now: the stored original plus its amendments."""
+
+    ticket: TransferTicket
+    values: dict[str, str]
+    amendments: list[Amendment]
+
+    def __getattr__(self, name):
+        values = self.__dict__.get("values", {})
+        if name in values:
+            if name in TIME_FIELDS:
+                return dt.datetime.fromisoformat(values[name]) if values[name] else None
+            return values[name]
+        return getattr(self.__dict__["ticket"], name)
+
+    @property
+    def time_out_jst(self):
+        return to_jst(self.time_out)
+
+    @property
+    def time_in_jst(self):
+        return to_jst(self.time_in)
+
+
+def ticket_view(session: Session, ticket: TransferTicket) -> TicketView:
+    return TicketView(ticket, current_values(session, "ticket", ticket), amendments_for(session, "ticket", ticket.id))
+
+
+def tickets(session: Session, order_id: int) -> list[TicketView]:
+    rows = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)
+                           .order_by(TransferTicket.seq)).all()
+    return [ticket_view(session, t) for t in rows]
+
+
+def receipts(session: Session, order_id: int) -> list[Receipt]:
+    return list(session.scalars(select(Receipt).where(Receipt.order_id == order_id).order_by(Receipt.id)).all())
+
+
+def receipt_ticket_ids(session: Session, receipt_id: int) -> list[int]:
+    return list(session.scalars(select(ReceiptTicket.ticket_id).where(ReceiptTicket.receipt_id == receipt_id)))
+
+
+@dataclass
+class YardLink:
+    """A stockyard the order's soil passed through."""
+
+    listing: Listing
+    operator: Organisation
+    received: Decimal
+    sent_onward: Decimal
+
+    @property
+    def registration_no(self) -> str | None:
+        return self.operator.stockyard_registration_no or None
+
+    @property
+    def takes_over(self) -> bool:
+        """A registered stockyard takes over the check and receipt duties (2024-06 rule)."""
+        return bool(self.registration_no)
+
+
+def chain(session: Session, order_id: int) -> list[YardLink]:
+    rows = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)
+                           .order_by(TransferTicket.seq)).all()
+    links: dict[int, YardLink] = {}
+    for t in rows:
+        if t.transit and t.destination_listing_id is not None:
+            link = links.setdefault(t.destination_listing_id, YardLink(
+                t.destination_listing, t.receiving_org, Decimal(0), Decimal(0)))
+            if t.status == TicketStatus.confirmed:
+                link.received += Decimal(t.quantity_received)
+        if t.onward and t.origin_listing_id in links:
+            links[t.origin_listing_id].sent_onward += Decimal(t.quantity)
+    return list(links.values())
+
+
+def _registration(session: Session, t: TransferTicket) -> str:
+    if t.destination_kind != "stockyard":
+        return ""
+    return session.get(Organisation, t.receiving_org_id).stockyard_registration_no or ""
+
+
+def receipt_content(session: Session, order: Order, org: Organisation, manager: str,
+                    group: list[TransferTicket]) -> dict:
+    """The 受領書 as issued: destination name/address and manager, origin site name/address,
+    volume, completion date of the haul, the loads, and the check against the plan."""
+    views = [ticket_view(session, t) for t in group]
+    first = views[0]
+    origins = []
+    for v in views:
+        origin = {"name": v.origin_name, "address": v.origin_address}
+        if origin not in origins:
+            origins.append(origin)
+    project_origins = []
+    if any(v.onward for v in views):
+        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
+                                                              TransferTicket.onward.is_(False))).all():
+            origin = {"name": t.origin_name, "address": t.origin_address}
+            if origin not in project_origins:
+                project_origins.append(origin)
+    volume = sum((Decimal(t.quantity_received) for t in group), Decimal(0))
+    completed = max(v.time_in for v in views)
+    plan = planned_destination(session, order)
+    registration = _registration(session, first.ticket)
+    return {
+        "issued_at": utcnow().isoformat(),
+        "order_id": order.id,
+        "description": order.description,
+        "receiver": {"name": org.name, "address": org.address or ""},
+        "destination": {"name": first.destination_name, "address": first.destination_address,
+                        "kind": first.destination_kind},
+        "destination_manager": manager,
+        "origins": origins,
+        "project_origins": project_origins,
+        "sender": order.seller.name,
+        "volume": str(volume),
+        "unit": order.unit,
+        "completed_on": to_jst(completed).date().isoformat(),
+        "soil_classes": sorted({v.soil_class_code for v in views if v.soil_class_code}),
+        "stockyard_registration_no": registration,
+        "tickets": [{
+            "code": v.code, "time_out": to_jst(v.time_out).strftime("%Y-%m-%d %H:%M"),
+            "time_in": to_jst(v.time_in).strftime("%Y-%m-%d %H:%M"), "vehicle": v.vehicle_reg_no,
+            "driver": v.driver_name, "quantity": str(v.quantity), "received": str(v.quantity_received),
+            "discrepancy": v.discrepancy_note, "matches_plan": v.matches_plan,
+        } for v in views],
+        "plan": None if plan is None else {
+            "name": plan.destination.name, "address": plan.destination.address, "source": plan.source,
+            "via": None if plan.via is None else {"name": plan.via.title, "address": plan.via.address or ""},
+        },
+        "matches_plan": None if any(v.matches_plan is None for v in views) else all(v.matches_plan for v in views),
+    }
+
+
+@dataclass
+class ReceiptView:
+    receipt: Receipt
+    c: dict
+    manager: str
+    amendments: list[Amendment]
+    later_ticket_amendments: list[Amendment]
+
+
+def receipt_view(session: Session, receipt: Receipt) -> ReceiptView:
+    manager = current_values(session, "receipt", receipt)["destination_manager"]
+    ids = receipt_ticket_ids(session, receipt.id)
+    later = list(session.scalars(select(Amendment).where(
+        Amendment.record_type == "ticket", Amendment.record_id.in_(ids),
+        Amendment.created_at >= receipt.created_at).order_by(Amendment.id)).all()) if ids else []
+    return ReceiptView(receipt, receipt.content, manager, amendments_for(session, "receipt", receipt.id), later)
+
+
+def sheet_view(session: Session, sheet: ConfirmationSheet | None) -> dict | None:
+    if sheet is None:
+        return None
+    return {"sheet": sheet, "values": current_values(session, "sheet", sheet),
+            "amendments": amendments_for(session, "sheet", sheet.id)}
+
+
+# --- 実施書 export ----------------------------------------------------------------------
+
+EXPORT_COLUMNS = ["工事名称", "工事場所", "区間", "土質区分", "搬出先の種類", "搬出先名称", "搬出先住所",
+                  "登録ストックヤード番号", "運搬距離(km・直線)", "搬出量(m³)", "台数", "搬出完了日",
+                  "受領書番号", "計画との照合"]
+KIND_JA = {"site": "他の工事現場等", "stockyard": "ストックヤード", "declared": "確認結果票の搬出先"}
+
+
+def _km(t: TransferTicket) -> str:
+    if None in (t.origin_lat, t.origin_lon, t.destination_lat, t.destination_lon):
+        return ""
+    p1, p2 = math.radians(t.origin_lat), math.radians(t.destination_lat)
+    dp, dl = p2 - p1, math.radians(t.destination_lon - t.origin_lon)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return f"{2 * 6371.0 * math.asin(math.sqrt(a)):.1f}"
+
+
+def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
+    """Confirmed loads summed by project, leg, soil class and destination (the 実施書 totals)."""
+    classes = {c.code: c.name_ja for c in session.scalars(select(SoilClass))}
+    groups: dict[tuple, dict] = {}
+    for order in orders:
+        site = order.listing
+        receipt_no = {tid: r.number for r in receipts(session, order.id)
+                      for tid in receipt_ticket_ids(session, r.id)}
+        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
+                                                              TransferTicket.status == TicketStatus.confirmed)
+                                 .order_by(TransferTicket.seq)):
+            leg = "ストックヤードから搬出" if t.onward else "現場から搬出"
+            key = (site.title, site.address or "", leg, classes.get(t.soil_class_code or "", t.soil_class_code or ""),
+                   KIND_JA.get(t.destination_kind, t.destination_kind), t.destination_name, t.destination_address,
+                   _registration(session, t), _km(t))
+            g = groups.setdefault(key, {"qty": Decimal(0), "loads": 0, "done": None, "receipts": [],
+                                        "match": set()})
+            g["qty"] += Decimal(t.quantity_received)
+            g["loads"] += 1
+            day = to_jst(t.time_in).date()
+            g["done"] = max(g["done"], day) if g["done"] else day
+            if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
+                g["receipts"].append(receipt_no[t.id])
+            g["match"].add(t.matches_plan)
+    rows = []
+    total, loads = Decimal(0), 0
+    for key, g in groups.items():
+        match = "一致" if g["match"] == {True} else "不一致" if False in g["match"] else "計画なし"
+        rows.append([*key, _fmt(g["qty"]), str(g["loads"]), g["done"].isoformat(), " ".join(g["receipts"]), match])
+        if key[2] == "現場から搬出":
+            total += g["qty"]
+            loads += g["loads"]
+    rows.append(["合計（現場から搬出）", "", "", "", "", "", "", "", "", _fmt(total), str(loads), "", "", ""])
+    return rows
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value != value.to_integral_value() else f"{value:.0f}"

@@ -1,0 +1,589 @@
+"""Write side of trace: 確認結果票, transfer tickets, confirmation at the receiving site,
+受領書 and amendments.
+
+Services take the session and the acting user, may flush, and never commit. Every
+refusal is a DomainError naming the field; the caller rolls back, so nothing is written
+in part. A confirmed final load records the order's delivery through
+``market.orders.services.record_delivery``, so the order moves by its own rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from market.accounts.models import Organisation, User
+from market.allocation.models import Proposal
+from market.catalog.kinds import SPECS
+from market.catalog.models import Listing, ListingKind, SoilClass
+from market.db import utcnow
+from market.errors import Conflict, Forbidden, NotFound
+from market.orders import locks
+from market.orders import services as orders
+from market.orders.models import Order, OrderStatus
+from market.orders.services import Invalid, parse_quantity
+from market.trace.models import (
+    Amendment,
+    ConfirmationSheet,
+    ContaminationStatus,
+    PermitBasis,
+    Receipt,
+    ReceiptTicket,
+    TicketStatus,
+    TransferTicket,
+)
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+SHEET_THRESHOLD_M3 = Decimal(500)  # 資源有効利用促進法 省令: 確認結果票 from 500 m³ out
+TICKETABLE = (OrderStatus.paid, OrderStatus.in_delivery)  # the states record_delivery accepts
+SOIL_KINDS = (ListingKind.soil_offer, ListingKind.soil_want)
+
+
+# --- reading input ----------------------------------------------------------------------
+
+def _text(data: Mapping[str, object], field: str, limit: int, errors: dict, required: bool = False) -> str:
+    raw = data.get(field)
+    text = "" if raw is None else str(raw).strip()
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        errors[field] = _("Contains control characters.")
+    elif len(text) > limit:
+        errors[field] = _("Must be at most %(n)s characters.", n=limit)
+    elif required and not text:
+        errors[field] = _("Required.")
+    return text
+
+
+def parse_local_time(raw: object, field: str, errors: dict, default: dt.datetime | None = None) -> dt.datetime | None:
+    """A date and time typed in Japan (JST) as naive UTC, or ``default`` when blank."""
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        return default
+    try:
+        local = dt.datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        errors[field] = _("Must be a date and time (YYYY-MM-DD HH:MM).")
+        return None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=JST)
+    value = local.astimezone(dt.UTC).replace(tzinfo=None)
+    if value > utcnow() + dt.timedelta(minutes=10):
+        errors[field] = _("Cannot be in the future.")
+        return None
+    if value.year < 2000:
+        errors[field] = _("Must be a date and time (YYYY-MM-DD HH:MM).")
+        return None
+    return value
+
+
+def to_jst(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.replace(tzinfo=dt.UTC).astimezone(JST)
+
+
+def _optional_id(data: Mapping[str, object], field: str, errors: dict) -> int | None:
+    raw = data.get(field)
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 12:
+        errors[field] = _("No such listing.")
+        return None
+    return int(text)
+
+
+def _qty(value) -> str:
+    number = Decimal(value)
+    return f"{number:,.0f}" if number == number.to_integral_value() else f"{number.normalize():,f}"
+
+
+# --- who may see what -------------------------------------------------------------------
+
+def involved_org_ids(session: Session, order: Order) -> set[int]:
+    """The order's parties and every organisation a load of it went to."""
+    ids = set(order.party_ids())
+    ids.update(session.scalars(select(TransferTicket.receiving_org_id)
+                               .where(TransferTicket.order_id == order.id)).all())
+    plan = planned_destination(session, order)
+    if plan is not None and plan.via is not None:
+        ids.add(plan.via.organisation_id)
+    return ids
+
+
+def visible_order(session: Session, user: User | None, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    org_id = getattr(user, "organisation_id", None)
+    if order is None or org_id is None or org_id not in involved_org_ids(session, order):
+        raise NotFound(_("No such order."))
+    return order
+
+
+def visible_ticket(session: Session, user: User, ticket_id: int) -> TransferTicket:
+    ticket = session.get(TransferTicket, ticket_id)
+    if ticket is None:
+        raise NotFound(_("No such ticket."))
+    visible_order(session, user, ticket.order_id)
+    return ticket
+
+
+def visible_receipt(session: Session, user: User, receipt_id: int) -> Receipt:
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None:
+        raise NotFound(_("No such receipt."))
+    visible_order(session, user, receipt.order_id)
+    return receipt
+
+
+# --- plan -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    address: str
+    listing_id: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    organisation_id: int | None = None
+
+    @classmethod
+    def of(cls, listing: Listing) -> Site:
+        # Listings may leave the street address out: the prefecture and coordinates still place it.
+        address = listing.address or f"{listing.prefecture.name_ja} ({listing.lat:.5f}, {listing.lon:.5f})"
+        return cls(f"{listing.organisation.name} {listing.title}"[:200], address[:300], listing.id,
+                   listing.lat, listing.lon, listing.organisation_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where the order's soil is meant to go (the 計画 the receipt is checked against)."""
+
+    destination: Site
+    via: Listing | None  # a stockyard on the way (a match proposal through a yard)
+    source: str  # proposal | listing | sheet
+
+
+def _proposal(session: Session, order: Order) -> Proposal | None:
+    ref = order.proposal_ref or ""
+    if not ref.startswith("proposal:") or not ref[9:].isdigit():
+        return None
+    return session.get(Proposal, int(ref[9:]))
+
+
+def planned_destination(session: Session, order: Order) -> Plan | None:
+    proposal = _proposal(session, order)
+    if proposal is not None:
+        return Plan(Site.of(proposal.demand), proposal.via, "proposal")
+    if SPECS[order.listing.kind].side == "want":
+        return Plan(Site.of(order.listing), None, "listing")
+    sheet = sheet_for(session, order.id)
+    if sheet is not None:
+        return Plan(Site(sheet.destination_name, sheet.destination_address, sheet.destination_listing_id),
+                    None, "sheet")
+    return None
+
+
+def planned_origin(order: Order) -> Site | None:
+    if SPECS[order.listing.kind].side == "offer":
+        return Site.of(order.listing)
+    return None
+
+
+def is_soil(order: Order) -> bool:
+    return order.listing.kind in SOIL_KINDS
+
+
+def sheet_required(order: Order) -> bool:
+    return is_soil(order) and order.unit == "m3" and Decimal(order.quantity) >= SHEET_THRESHOLD_M3
+
+
+def sheet_for(session: Session, order_id: int) -> ConfirmationSheet | None:
+    return session.scalar(select(ConfirmationSheet).where(ConfirmationSheet.order_id == order_id))
+
+
+# --- 確認結果票 --------------------------------------------------------------------------
+
+def record_sheet(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> ConfirmationSheet:
+    """The sending side confirms the destination is lawful, before the first load."""
+    order = visible_order(session, user, order_id)
+    if user.organisation_id != order.seller_org_id:
+        raise Forbidden(_("Only the supplying organisation records the check sheet."), field="confirmation_sheet")
+    if sheet_for(session, order.id) is not None:
+        raise Conflict(_("The check sheet is already recorded; record an amendment instead."),
+                       field="confirmation_sheet")
+    errors: dict[str, str] = {}
+    plan = planned_destination(session, order)
+    if plan is not None:
+        site = plan.destination
+        name, address, listing_id = site.name, site.address, site.listing_id
+    else:
+        name = _text(data, "destination_name", 200, errors, required=True)
+        address = _text(data, "destination_address", 300, errors, required=True)
+        listing_id = None
+    try:
+        basis = PermitBasis(str(data.get("permit_basis") or ""))
+    except ValueError:
+        errors["permit_basis"] = _("Choose on what basis the destination is lawful.")
+        basis = None
+    authority = _text(data, "permit_authority", 100, errors)
+    permit_no = _text(data, "permit_no", 60, errors)
+    note = _text(data, "note", 2000, errors)
+    if basis in (PermitBasis.moritsuchi_permit, PermitBasis.ordinance_permit):
+        if not permit_no and "permit_no" not in errors:
+            errors["permit_no"] = _("Enter the permit number.")
+        if not authority and "permit_authority" not in errors:
+            errors["permit_authority"] = _("Enter who issued the permit.")
+    elif basis == PermitBasis.no_permit_needed and not note and "note" not in errors:
+        errors["note"] = _("Say why no permit is needed.")
+    try:
+        contamination = ContaminationStatus(str(data.get("contamination_status") or ""))
+    except ValueError:
+        errors["contamination_status"] = _("Choose the soil-contamination procedure status.")
+        contamination = None
+    if errors:
+        raise Invalid(errors)
+    sheet = ConfirmationSheet(
+        order_id=order.id, destination_listing_id=listing_id, destination_name=name, destination_address=address,
+        permit_basis=basis, permit_authority=authority, permit_no=permit_no, contamination_status=contamination,
+        note=note, recorded_by_id=user.id, recorded_by_org_id=user.organisation_id,
+    )
+    session.add(sheet)
+    session.flush()
+    return sheet
+
+
+# --- tickets ----------------------------------------------------------------------------
+
+def first_leg_committed(session: Session, order: Order) -> Decimal:
+    """Quantity already on its way or delivered: first-leg tickets (as received once
+    confirmed) plus deliveries recorded by hand rather than by ticket."""
+    tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
+                                                           TransferTicket.onward.is_(False))).all()
+    ticketed = sum((Decimal(t.quantity_received if t.locked else t.quantity) for t in tickets), Decimal(0))
+    from_tickets = {t.delivery_id for t in session.scalars(
+        select(TransferTicket).where(TransferTicket.order_id == order.id)).all() if t.delivery_id}
+    by_hand = sum((Decimal(d.quantity) for d in order.deliveries if d.id not in from_tickets), Decimal(0))
+    return ticketed + by_hand
+
+
+def stock_at_yard(session: Session, order_id: int, yard_listing_id: int) -> Decimal:
+    """This order's soil received at a stockyard in transit and not yet sent onward."""
+    tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)).all()
+    into = sum((Decimal(t.quantity_received) for t in tickets if t.transit and t.locked
+                and t.destination_listing_id == yard_listing_id), Decimal(0))
+    out = sum((Decimal(t.quantity) for t in tickets if t.onward and t.origin_listing_id == yard_listing_id),
+              Decimal(0))
+    return into - out
+
+
+def _destination(session: Session, order: Order, plan: Plan | None, listing_id: int | None,
+                 errors: dict) -> tuple[Site, str, int, bool] | None:
+    """(site, kind, receiving organisation, transit) for a load."""
+    field = "destination_listing_id"
+    if listing_id is None:
+        if plan is None:
+            errors[field] = _("Choose a destination: this order has no planned destination yet.")
+            return None
+        site = plan.destination
+        kind = "declared"
+        if site.listing_id is not None:
+            listing = session.get(Listing, site.listing_id)
+            kind = "stockyard" if listing.kind == ListingKind.stockyard else "site"
+        return site, kind, order.buyer_org_id, False
+    listing = session.get(Listing, listing_id)
+    if listing is None or listing.kind not in (ListingKind.soil_want, ListingKind.stockyard):
+        errors[field] = _("Must be a soil-receiving site or a stockyard.")
+        return None
+    if listing.kind == ListingKind.stockyard and listing.organisation_id != order.buyer_org_id:
+        return Site.of(listing), "stockyard", listing.organisation_id, True
+    if listing.organisation_id != order.buyer_org_id:
+        errors[field] = _("Must be a site of the receiving organisation or a stockyard.")
+        return None
+    kind = "stockyard" if listing.kind == ListingKind.stockyard else "site"
+    return Site.of(listing), kind, order.buyer_org_id, False
+
+
+def _matches(plan: Plan | None, site: Site, transit: bool, onward: bool) -> bool | None:
+    if plan is None:
+        return None
+    if transit:
+        return plan.via is not None and plan.via.id == site.listing_id
+    if plan.destination.listing_id is not None:
+        return plan.destination.listing_id == site.listing_id
+    return (plan.destination.name, plan.destination.address) == (site.name, site.address)
+
+
+def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> TransferTicket:
+    """A truckload leaves: from the order's site (either party issues) or onward from a
+    stockyard holding the order's soil (the yard's operator issues)."""
+    order = visible_order(session, user, order_id)
+    if order.status not in TICKETABLE:
+        from market.orders.states import STATUS_LABELS
+
+        raise Conflict(_("Loads can be ticketed only while the order is paid or in delivery (it is %(status)s).",
+                         status=str(STATUS_LABELS[order.status])), field="order")
+    errors: dict[str, str] = {}
+    origin_listing_id = _optional_id(data, "origin_listing_id", errors)
+    onward = False
+    origin_listing = None
+    if origin_listing_id is not None:
+        origin_listing = session.get(Listing, origin_listing_id)
+        if origin_listing is None:
+            errors["origin_listing_id"] = _("No such listing.")
+        elif origin_listing.kind == ListingKind.stockyard and origin_listing.organisation_id != order.buyer_org_id \
+                and origin_listing.organisation_id != order.seller_org_id:
+            onward = True
+        elif origin_listing.id != order.listing_id:
+            errors["origin_listing_id"] = _("Must be the order's site or a stockyard holding its soil.")
+    if onward:
+        if user.organisation_id != origin_listing.organisation_id:
+            raise Forbidden(_("Only the stockyard's operator issues tickets from the stockyard."),
+                            field="origin_listing_id")
+    elif user.organisation_id not in order.party_ids():
+        raise Forbidden(_("Only a party to the order issues tickets from its site."), field="order")
+    if sheet_required(order) and sheet_for(session, order.id) is None:
+        raise Conflict(_("Record the check sheet (確認結果票) before the first load: the order is %(n)s m³.",
+                         n=_qty(order.quantity)), field="confirmation_sheet")
+
+    if onward:
+        origin = Site.of(origin_listing)
+    else:
+        default = planned_origin(order)
+        name = _text(data, "origin_name", 200, errors) or (default.name if default else "")
+        address = _text(data, "origin_address", 300, errors) or (default.address if default else "")
+        if not name and "origin_name" not in errors:
+            errors["origin_name"] = _("Enter the origin site's name.")
+        if not address and "origin_address" not in errors:
+            errors["origin_address"] = _("Enter the origin site's address.")
+        origin = Site(name, address, order.listing_id if default else None,
+                      default.lat if default else None, default.lon if default else None)
+    plan = planned_destination(session, order)
+    destination = _destination(session, order, plan, _optional_id(data, "destination_listing_id", errors), errors)
+    if destination is not None and destination[3] and onward:
+        errors["destination_listing_id"] = _("From a stockyard the soil goes to the receiving site.")
+    if destination is not None and origin_listing is not None and destination[0].listing_id == origin_listing.id:
+        errors["destination_listing_id"] = _("Must differ from the origin.")
+    vehicle = _text(data, "vehicle_reg_no", 40, errors, required=True)
+    driver = _text(data, "driver_name", 100, errors, required=True)
+    soil_class = _text(data, "soil_class_code", 8, errors) or (order.listing.soil_class_code or "")
+    if soil_class and "soil_class_code" not in errors and session.get(SoilClass, soil_class) is None:
+        errors["soil_class_code"] = _("No such soil class.")
+    time_out = parse_local_time(data.get("time_out"), "time_out", errors, default=utcnow())
+    quantity = None
+    try:
+        quantity = parse_quantity(data.get("quantity"))
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+
+    locked_order = locks.lock_order(session, order.id)  # one issuer at a time per order
+    if locked_order.status not in TICKETABLE:
+        raise Conflict(_("The order changed meanwhile; reload the page and try again."), field="order")
+    if onward:
+        available = stock_at_yard(session, order.id, origin_listing.id)
+        if quantity > available:
+            raise Conflict(_("Only %(n)s %(unit)s of this order are at the stockyard.",
+                             n=_qty(available), unit=order.unit), field="quantity")
+    else:
+        available = Decimal(order.quantity) - first_leg_committed(session, locked_order)
+        if quantity > available:
+            raise Conflict(_("Only %(n)s %(unit)s of the order are not yet ticketed or delivered.",
+                             n=_qty(max(available, Decimal(0))), unit=order.unit), field="quantity")
+    site, kind, receiving_org_id, transit = destination
+    seq = (session.scalar(select(func.max(TransferTicket.seq)).where(TransferTicket.order_id == order.id)) or 0) + 1
+    ticket = TransferTicket(
+        order_id=order.id, seq=seq, onward=onward, transit=transit,
+        origin_listing_id=origin.listing_id, origin_name=origin.name, origin_address=origin.address,
+        origin_lat=origin.lat, origin_lon=origin.lon,
+        destination_listing_id=site.listing_id, destination_name=site.name, destination_address=site.address,
+        destination_lat=site.lat, destination_lon=site.lon, destination_kind=kind,
+        receiving_org_id=receiving_org_id,
+        planned_name=(plan.via.title if transit and plan and plan.via else plan.destination.name if plan else "")[:200],
+        planned_address=((plan.via.address if transit and plan and plan.via else plan.destination.address)
+                         if plan else "")[:300] or "",
+        matches_plan=_matches(plan, site, transit, onward),
+        soil_class_code=soil_class or None, vehicle_reg_no=vehicle, driver_name=driver,
+        quantity=quantity, unit=order.unit, time_out=time_out, token=secrets.token_urlsafe(24),
+        issued_by_id=user.id, issued_by_org_id=user.organisation_id,
+    )
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+def ticket_by_token(session: Session, token: str) -> TransferTicket:
+    ticket = session.scalar(select(TransferTicket).where(TransferTicket.token == token)) if token else None
+    if ticket is None or len(token) > 64:
+        raise NotFound(_("No such ticket."))
+    return ticket
+
+
+def confirm_ticket(session: Session, user: User, token: str, data: Mapping[str, object]) -> tuple[TransferTicket, bool]:
+    """The receiving site confirms arrival. Returns (ticket, changed): a second scan of a
+    confirmed ticket changes nothing."""
+    ticket = ticket_by_token(session, token)
+    if user.organisation_id != ticket.receiving_org_id:
+        raise Forbidden(_("Only %(org)s, the receiving site, can confirm this load.",
+                          org=ticket.receiving_org.name), field="ticket")
+    locked = session.scalars(select(TransferTicket).where(TransferTicket.id == ticket.id)
+                             .with_for_update(of=TransferTicket).execution_options(populate_existing=True)).one()
+    if locked.status == TicketStatus.confirmed:
+        return locked, False
+    errors: dict[str, str] = {}
+    received = Decimal(locked.quantity)
+    if str(data.get("quantity_received") or "").strip():
+        try:
+            received = parse_quantity(data.get("quantity_received"), "quantity_received")
+            if received > Decimal(locked.quantity):
+                errors["quantity_received"] = _("Cannot exceed the %(n)s %(unit)s the ticket says were loaded.",
+                                                n=_qty(locked.quantity), unit=locked.unit)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    note = _text(data, "discrepancy_note", 2000, errors)
+    if "quantity_received" not in errors and received != Decimal(locked.quantity) and not note \
+            and "discrepancy_note" not in errors:
+        errors["discrepancy_note"] = _("Say what differs: the quantity received is not the quantity loaded.")
+    time_in = parse_local_time(data.get("time_in"), "time_in", errors, default=utcnow())
+    if time_in is not None and time_in < locked.time_out:
+        errors["time_in"] = _("Cannot be before the time out (%(t)s).",
+                              t=to_jst(locked.time_out).strftime("%Y-%m-%d %H:%M"))
+    if errors:
+        raise Invalid(errors)
+    delivery_id = None
+    if not locked.transit:
+        delivery = orders.record_delivery(session, user, locked.order_id, {
+            "quantity": received, "delivered_on": to_jst(time_in).date().isoformat(),
+            "reference": f"{_('Ticket')} {locked.code}"[:100],
+        })
+        delivery_id = delivery.id
+    locked.status = TicketStatus.confirmed
+    locked.time_in = time_in
+    locked.quantity_received = received
+    locked.discrepancy_note = note
+    locked.confirmed_by_id = user.id
+    locked.confirmed_by_org_id = user.organisation_id
+    locked.delivery_id = delivery_id
+    session.flush()
+    return locked, True
+
+
+# --- 受領書 -----------------------------------------------------------------------------
+
+def unreceipted(session: Session, order_id: int, org_id: int) -> list[TransferTicket]:
+    covered = select(ReceiptTicket.ticket_id)
+    return list(session.scalars(
+        select(TransferTicket).where(TransferTicket.order_id == order_id, TransferTicket.receiving_org_id == org_id,
+                                     TransferTicket.status == TicketStatus.confirmed,
+                                     TransferTicket.id.not_in(covered))
+        .order_by(TransferTicket.seq)).all())
+
+
+def issue_receipts(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> list[Receipt]:
+    """The receiving site issues a 受領書 for its confirmed loads not yet on one (one per
+    destination site)."""
+    from market.trace import queries
+
+    order = visible_order(session, user, order_id)
+    errors: dict[str, str] = {}
+    manager = _text(data, "destination_manager", 100, errors, required=True)
+    if errors:
+        raise Invalid(errors)
+    tickets = unreceipted(session, order.id, user.organisation_id)
+    if not tickets:
+        raise Conflict(_("There are no confirmed loads at your site without a receipt."), field="receipt")
+    groups: dict[tuple, list[TransferTicket]] = {}
+    for t in tickets:
+        groups.setdefault((t.destination_name, t.destination_address, t.destination_listing_id), []).append(t)
+    count = session.scalar(select(func.count(Receipt.id)).where(Receipt.order_id == order.id)) or 0
+    receipts = []
+    org = session.get(Organisation, user.organisation_id)
+    for n, group in enumerate(groups.values(), start=count + 1):
+        content = queries.receipt_content(session, order, org, manager, group)
+        receipt = Receipt(
+            number=f"R{order.id:05d}-{n:02d}", order_id=order.id, receiving_org_id=org.id,
+            destination_manager=manager, volume=Decimal(content["volume"]), unit=order.unit,
+            completed_on=dt.date.fromisoformat(content["completed_on"]), matches_plan=content["matches_plan"],
+            content=content, issued_by_id=user.id,
+        )
+        session.add(receipt)
+        session.flush()
+        for t in group:
+            session.add(ReceiptTicket(receipt_id=receipt.id, ticket_id=t.id))
+        receipts.append(receipt)
+    session.flush()
+    return receipts
+
+
+# --- amendments -------------------------------------------------------------------------
+
+AMENDABLE: dict[str, tuple[str, ...]] = {
+    "ticket": ("vehicle_reg_no", "driver_name", "time_out", "time_in", "discrepancy_note", "origin_name",
+               "origin_address"),
+    "sheet": ("permit_authority", "permit_no", "permit_basis", "contamination_status", "note"),
+    "receipt": ("destination_manager",),
+}
+LIMITS = {"vehicle_reg_no": 40, "driver_name": 100, "origin_name": 200, "origin_address": 300,
+          "permit_authority": 100, "permit_no": 60, "destination_manager": 100}
+RECORDS = {"ticket": TransferTicket, "sheet": ConfirmationSheet, "receipt": Receipt}
+
+
+def _may_amend(record_type: str, record, order: Order, org_id: int) -> bool:
+    if record_type == "ticket":
+        return org_id in (record.issued_by_org_id, record.receiving_org_id)
+    if record_type == "sheet":
+        return org_id == record.recorded_by_org_id
+    return org_id == record.receiving_org_id
+
+
+def amend(session: Session, user: User, record_type: str, record_id: int, data: Mapping[str, object]) -> Amendment:
+    """A correction that keeps the original: one field, its new value and why."""
+    from market.trace import queries
+
+    model = RECORDS.get(record_type)
+    record = session.get(model, record_id) if model else None
+    if record is None:
+        raise NotFound(_("No such record."))
+    order = visible_order(session, user, record.order_id)
+    if not _may_amend(record_type, record, order, user.organisation_id):
+        raise Forbidden(_("Only the organisation that made this record may amend it."), field="record")
+    errors: dict[str, str] = {}
+    field = str(data.get("field") or "")
+    if field not in AMENDABLE[record_type]:
+        raise Invalid({"field": _("This field cannot be amended.")})
+    if field in ("time_in",) and record_type == "ticket" and not record.locked:
+        raise Invalid({"field": _("The load has not arrived yet.")})
+    reason = _text(data, "reason", 2000, errors, required=True)
+    raw = data.get("new_value")
+    if field in ("time_out", "time_in"):
+        value = parse_local_time(raw, "new_value", errors)
+        if value is None and "new_value" not in errors:
+            errors["new_value"] = _("Required.")
+        new_value = value.isoformat() if value else ""
+    elif field == "permit_basis":
+        new_value = str(raw or "")
+        if new_value not in PermitBasis.__members__:
+            errors["new_value"] = _("Choose on what basis the destination is lawful.")
+    elif field == "contamination_status":
+        new_value = str(raw or "")
+        if new_value not in ContaminationStatus.__members__:
+            errors["new_value"] = _("Choose the soil-contamination procedure status.")
+    else:
+        new_value = _text(data, "new_value", LIMITS.get(field, 2000), errors,
+                          required=field not in ("discrepancy_note", "note"))
+    current = queries.current_values(session, record_type, record)
+    old_value = current[field]
+    if not errors and new_value == old_value:
+        errors["new_value"] = _("Same as the current value.")
+    if errors:
+        raise Invalid(errors)
+    amendment = Amendment(record_type=record_type, record_id=record.id, order_id=record.order_id, field=field,
+                          old_value=old_value, new_value=new_value, reason=reason, amended_by_id=user.id,
+                          amended_by_org_id=user.organisation_id)
+    session.add(amendment)
+    session.flush()
+    return amendment

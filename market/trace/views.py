@@ -1,0 +1,253 @@
+"""Trace pages: an order's loads, check sheet and receipts; the ticket with its QR code;
+the confirm page the QR code opens (/t/<token>); printable receipts; CSV exports.
+Each view: parse → service → commit once → render."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+import payments
+from market.catalog.models import Listing, ListingKind
+from market.errors import DomainError, NotFound
+from market.orders.models import Order
+from market.services import db_session
+from market.trace import documents, queries, services
+from market.trace.models import ContaminationStatus, PermitBasis, TicketStatus
+
+bp = Blueprint("trace", __name__)
+
+PERMIT_LABELS = {
+    PermitBasis.moritsuchi_permit: _l("Permit under the 盛土規制法"),
+    PermitBasis.ordinance_permit: _l("Permit under a local ordinance"),
+    PermitBasis.no_permit_needed: _l("No permit needed"),
+}
+CONTAMINATION_LABELS = {
+    ContaminationStatus.not_required: _l("No procedure required"),
+    ContaminationStatus.investigated_clean: _l("Investigated: within standards"),
+    ContaminationStatus.notified: _l("Notified (Art. 4), no order"),
+    ContaminationStatus.designated_area: _l("Designated area: procedure done"),
+}
+TICKET_STATUS_LABELS = {TicketStatus.issued: _l("On the way"), TicketStatus.confirmed: _l("Confirmed")}
+FIELD_LABELS = {
+    "vehicle_reg_no": _l("Vehicle registration"), "driver_name": _l("Driver"), "time_out": _l("Time out"),
+    "time_in": _l("Time in"), "discrepancy_note": _l("Discrepancy"), "origin_name": _l("Origin site"),
+    "origin_address": _l("Origin address"), "permit_authority": _l("Permit issued by"),
+    "permit_no": _l("Permit number"), "permit_basis": _l("Lawful on the basis of"),
+    "contamination_status": _l("Soil-contamination procedure"), "note": _l("Note"),
+    "destination_manager": _l("Destination manager"),
+}
+
+
+@bp.app_context_processor
+def _trace_globals():
+    return {"permit_labels": PERMIT_LABELS, "contamination_labels": CONTAMINATION_LABELS,
+            "ticket_status_labels": TICKET_STATUS_LABELS, "trace_field_labels": FIELD_LABELS,
+            "to_jst": services.to_jst}
+
+
+def _errors(exc: DomainError) -> dict:
+    return getattr(exc, "errors", None) or {exc.field or "form": exc.message}
+
+
+def _destinations(s, order: Order) -> list[Listing]:
+    """Sites a load may be sent to: the receiver's soil sites and any stockyard."""
+    return list(s.scalars(select(Listing).where(
+        ((Listing.kind == ListingKind.soil_want) & (Listing.organisation_id == order.buyer_org_id))
+        | (Listing.kind == ListingKind.stockyard)).order_by(Listing.id).limit(200)))
+
+
+def _order_page(order: Order, errors: dict | None = None, status: int = 200, values=None):
+    s = db_session()
+    org_id = current_user.organisation_id
+    plan = services.planned_destination(s, order)
+    yards = queries.chain(s, order.id)
+    my_yards = [y for y in yards if y.operator.id == org_id]
+    return render_template(
+        "trace/order.html", order=order, plan=plan, origin=services.planned_origin(order),
+        sheet=queries.sheet_view(s, services.sheet_for(s, order.id)), sheet_required=services.sheet_required(order),
+        tickets=queries.tickets(s, order.id), receipts=queries.receipts(s, order.id), chain=yards,
+        my_yards=my_yards, stock={y.listing.id: services.stock_at_yard(s, order.id, y.listing.id) for y in my_yards},
+        is_party=org_id in order.party_ids(), is_seller=org_id == order.seller_org_id,
+        ticketable=order.status in services.TICKETABLE, destinations=_destinations(s, order),
+        to_receipt=services.unreceipted(s, order.id, org_id), errors=errors or {}, values=values or {},
+        committed=services.first_leg_committed(s, order),
+    ), status
+
+
+@bp.get("/trace/orders/<int:order_id>")
+@login_required
+def order(order_id: int):
+    return _order_page(services.visible_order(db_session(), current_user, order_id))
+
+
+def _write(order_id: int, action, done: str, redirect_to=None):
+    s = db_session()
+    try:
+        result = action(s)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        order = services.visible_order(s, current_user, order_id)
+        return _order_page(order, _errors(exc), exc.status, request.form)
+    s.commit()
+    flash(done, "success")
+    return redirect(redirect_to(result) if redirect_to else url_for("trace.order", order_id=order_id))
+
+
+@bp.post("/trace/orders/<int:order_id>/sheet")
+@login_required
+def record_sheet(order_id: int):
+    return _write(order_id, lambda s: services.record_sheet(s, current_user, order_id, request.form),
+                  _("Check sheet recorded."))
+
+
+@bp.post("/trace/orders/<int:order_id>/tickets")
+@login_required
+def issue_ticket(order_id: int):
+    return _write(order_id, lambda s: services.issue_ticket(s, current_user, order_id, request.form),
+                  _("Ticket issued."), lambda t: url_for("trace.ticket", ticket_id=t.id))
+
+
+@bp.post("/trace/orders/<int:order_id>/receipts")
+@login_required
+def issue_receipts(order_id: int):
+    return _write(order_id, lambda s: services.issue_receipts(s, current_user, order_id, request.form),
+                  _("Receipt issued."), lambda rs: url_for("trace.receipt", receipt_id=rs[0].id))
+
+
+@bp.post("/trace/amend/<record_type>/<int:record_id>")
+@login_required
+def amend(record_type: str, record_id: int):
+    s = db_session()
+    model = services.RECORDS.get(record_type)
+    record = s.get(model, record_id) if model else None
+    if record is None:
+        raise NotFound(_("No such record."))
+    return _write(record.order_id, lambda s: services.amend(s, current_user, record_type, record_id, request.form),
+                  _("Amendment recorded; the original is kept."))
+
+
+# --- tickets ----------------------------------------------------------------------------
+
+def _confirm_url(ticket) -> str:
+    return url_for("trace.confirm", token=ticket.token, _external=True)
+
+
+@bp.get("/trace/tickets/<int:ticket_id>")
+@login_required
+def ticket(ticket_id: int):
+    s = db_session()
+    t = services.visible_ticket(s, current_user, ticket_id)
+    return render_template("trace/ticket.html", t=queries.ticket_view(s, t), qr=documents.qr_svg(_confirm_url(t)),
+                           confirm_url=_confirm_url(t))
+
+
+@bp.get("/trace/tickets/<int:ticket_id>/qr.svg")
+@login_required
+def ticket_qr(ticket_id: int):
+    t = services.visible_ticket(db_session(), current_user, ticket_id)
+    return Response(documents.qr_svg(_confirm_url(t)), mimetype="image/svg+xml")
+
+
+def _confirm_page(t, errors: dict | None = None, status: int = 200, values=None):
+    s = db_session()
+    return render_template("trace/confirm.html", t=queries.ticket_view(s, t), errors=errors or {},
+                           values=values or {}, may_confirm=current_user.organisation_id == t.receiving_org_id), status
+
+
+@bp.get("/t/<token>")
+@login_required
+def confirm(token: str):
+    """Where the ticket's QR code leads: the receiving site checks the load and confirms."""
+    s = db_session()
+    t = services.ticket_by_token(s, token)
+    if current_user.organisation_id not in services.involved_org_ids(s, t.order):
+        raise NotFound(_("No such ticket."))
+    return _confirm_page(t)
+
+
+@bp.post("/t/<token>")
+@login_required
+def confirm_post(token: str):
+    s = db_session()
+    try:
+        t, changed = services.confirm_ticket(s, current_user, token, request.form)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        t = services.ticket_by_token(s, token)
+        if current_user.organisation_id not in services.involved_org_ids(s, t.order):
+            raise NotFound(_("No such ticket.")) from None
+        return _confirm_page(t, _errors(exc), exc.status, request.form)
+    if changed:
+        s.commit()
+        flash(_("Arrival confirmed."), "success")
+    else:
+        s.rollback()
+        flash(_("This load was already confirmed; nothing changed."), "info")
+    return redirect(url_for("trace.ticket", ticket_id=t.id))
+
+
+# --- receipts and exports ---------------------------------------------------------------
+
+@bp.get("/trace/receipts/<int:receipt_id>")
+@login_required
+def receipt(receipt_id: int):
+    s = db_session()
+    r = services.visible_receipt(s, current_user, receipt_id)
+    return render_template("trace/receipt.html", v=queries.receipt_view(s, r), r=r)
+
+
+@bp.get("/trace/receipts/<int:receipt_id>.pdf")
+@login_required
+def receipt_pdf(receipt_id: int):
+    s = db_session()
+    r = services.visible_receipt(s, current_user, receipt_id)
+    try:
+        pdf = documents.receipt_pdf(queries.receipt_view(s, r))
+    except payments.InvoiceFontMissing as exc:
+        current_app.logger.error("receipt PDF: %s", exc.message)
+        raise DomainError(_("The PDF cannot be made on this server yet; print the receipt page instead."),
+                          field="pdf") from None
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{r.number}.pdf"'})
+
+
+def _csv(rows, name: str) -> Response:
+    return Response(documents.export_csv(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@bp.get("/trace/orders/<int:order_id>/export.csv")
+@login_required
+def export_order(order_id: int):
+    s = db_session()
+    order = services.visible_order(s, current_user, order_id)
+    return _csv(queries.export_rows(s, [order]), f"jisshisho-order-{order.id}")
+
+
+@bp.get("/trace/projects/<int:listing_id>/export.csv")
+@login_required
+def export_project(listing_id: int):
+    """Every order from one site (the listing is the project): only its organisation sees it."""
+    s = db_session()
+    listing = s.get(Listing, listing_id)
+    if listing is None or listing.organisation_id != current_user.organisation_id:
+        raise NotFound(_("No such listing."))
+    orders = list(s.scalars(select(Order).where(Order.listing_id == listing.id).order_by(Order.id)))
+    return _csv(queries.export_rows(s, orders), f"jisshisho-project-{listing.id}")
