@@ -27,13 +27,14 @@ from .documents import (
 )
 from .geo import bounding_box, haversine_km, haversine_threshold
 from .tags import covering_cells, document_tags, facet_tag
-from .text import QueryTerm, index_terms, query_terms
+from .text import QueryTerm, index_terms, normalise, query_terms
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 # Narrow rows the filters and sorts read; the full public document lives in a
 # separate store table and is fetched only for the page being shown.
 _KEYS = (
     "id",
+    "title_norm",
     "kind",
     "soil_class",
     "grade",
@@ -64,7 +65,6 @@ _INDEXED = (
     ("created_ts",),
     ("lat", "lon"),
 )
-_BM25_WEIGHTS = "4.0, 1.0, 0.0"  # title counts four times the rest; tags nothing
 _PG_MAX_POSITION = 16383
 _PG_MAX_POSITIONS_PER_LEXEME = 256
 
@@ -76,7 +76,12 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 def _key_row(document: ListingDocument) -> dict:
-    row = {name: getattr(document, name) for name in _KEYS if name not in ("created_ts",)}
+    row = {
+        name: getattr(document, name)
+        for name in _KEYS
+        if name not in ("title_norm", "created_ts", "content_hash")
+    }
+    row["title_norm"] = normalise(document.title)
     for key in ("window_start", "window_end"):
         if row[key] is not None:
             row[key] = row[key].isoformat()
@@ -92,7 +97,7 @@ def _stored(document: ListingDocument) -> str:
 def _keys_ddl(dialect: str, table: str, extra: str = "") -> str:
     types = _KEY_TYPES[dialect]
     return f"""CREATE TABLE {table} (
-        id {types["id"]}, kind TEXT NOT NULL, soil_class TEXT, grade TEXT, material TEXT,
+        id {types["id"]}, title_norm TEXT NOT NULL, kind TEXT NOT NULL, soil_class TEXT, grade TEXT, material TEXT,
         category TEXT, prefecture TEXT, municipality_code TEXT, status TEXT NOT NULL,
         unit TEXT, price_per_unit {types["int"]}, window_start TEXT, window_end TEXT,
         lat {types["real"]}, lon {types["real"]}, created_ts {types["real"]},
@@ -171,16 +176,14 @@ class _SqliteFts:
             parts.append("tags : (" + " OR ".join(f'"{tag}"' for tag in group) + ")")
         return " AND ".join(parts)
 
-    def candidates(self, t: _Tables, ranked: bool) -> tuple[str, str, str]:
-        """(FROM clause, score expression, score order) restricted to index matches."""
-        # CROSS JOIN makes SQLite loop over the index matches and look rows up by id;
-        # left to itself it may walk a facet index and run one FTS probe per row.
-        score = f", bm25({t.fts}, {_BM25_WEIGHTS}) AS score" if ranked else ""
-        source = (
-            f"(SELECT rowid AS rid{score} FROM {t.fts} WHERE {t.fts} MATCH :q) m"
+    def candidates(self, t: _Tables) -> str:
+        """FROM clause restricted to index matches. CROSS JOIN makes SQLite loop over
+        the matches and look rows up by id; left to itself it may walk a facet index and
+        run one FTS probe per row."""
+        return (
+            f"(SELECT rowid AS rid FROM {t.fts} WHERE {t.fts} MATCH :q) m"
             f" CROSS JOIN {t.keys} d ON d.id = m.rid"
         )
-        return source, ("m.score" if ranked else "NULL"), "ASC"  # bm25: lower is better
 
     def swap(self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...]) -> None:
         # pysqlite runs DDL outside transactions unless told otherwise; drive the
@@ -290,10 +293,8 @@ class _PostgresFts:
             parts.append("(" + " | ".join(cls._quote(tag) for tag in group) + ")")
         return " & ".join(parts)
 
-    def candidates(self, t: _Tables, ranked: bool) -> tuple[str, str, str]:
-        source = f"{t.keys} d"
-        score = "ts_rank(d.tsv, CAST(:q AS tsquery))" if ranked else "NULL"
-        return source, score, "DESC"
+    def candidates(self, t: _Tables) -> str:
+        return f"{t.keys} d"
 
     @staticmethod
     def match_condition() -> str:
@@ -482,120 +483,132 @@ class EmbeddedIndex:
             " * power(sin(radians(d.lon - :n_lon) / 2), 2))"
         )
 
-    def _source(self, query: SearchQuery, ranked: bool) -> tuple[str, list[str], dict, str, str]:
-        """(FROM clause, WHERE terms, params, score expression, score direction)."""
+    def _source(self, query: SearchQuery) -> tuple[str, list[str], dict]:
+        """(FROM clause, WHERE terms, params)."""
         where, params, _ = self._where(query)
         if "q" not in params:
-            return f"{self.tables.keys} d", where, params, "NULL", ""
-        source, score, direction = self._sql.candidates(self.tables, ranked)
+            return f"{self.tables.keys} d", where, params
         if isinstance(self._sql, _PostgresFts):
             where = [self._sql.match_condition(), *where]
-        return source, where, params, score, direction
+        return self._sql.candidates(self.tables), where, params
 
     def count(self, query: SearchQuery | None = None) -> int:
-        source, where, params, _, _ = self._source(query or SearchQuery(), ranked=False)
+        source, where, params = self._source(query or SearchQuery())
         sql = f"SELECT count(*) FROM {source}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         with self.engine.connect() as conn:
             return int(conn.execute(text(sql), params).scalar_one())
 
-    def _order(self, query: SearchQuery, score: str, direction: str) -> list[tuple[str, str]]:
-        """(expression, direction) sort keys, always ending in a unique tie-break."""
-        if score != "NULL":
-            return [(score, direction), ("d.id", "ASC")]
+    def _order(self, query: SearchQuery, params: dict) -> list[tuple[str, str]]:
+        """(expression, direction) sort keys, always ending in a unique tie-break.
+
+        Relevance, given that every word must match anyway: listings with all the words
+        in the title first (Meilisearch's "attribute" rule), then the nearest when the
+        query has a point, else the newest. BM25 was tried and cost ~15 µs per
+        candidate, most of a query's time, for little change in order on short listings."""
+        nearest = [("(d.lat IS NULL)", "ASC"), (self._haversine(), "ASC"), ("d.id", "ASC")]
+        newest = [("(d.created_ts IS NULL)", "ASC"), ("d.created_ts", "DESC"), ("d.id", "DESC")]
+        if query.sort == "relevance":
+            words = []
+            for number, term in enumerate(query_terms(query.text)):
+                params[f"t_{number}"] = (
+                    "%" + term.terms[0] + "".join(t[-1] for t in term.terms[1:]) + "%"
+                )
+                words.append(f"d.title_norm LIKE :t_{number}")
+            then = nearest if query.near is not None else newest
+            if not words:
+                return then
+            return [(f"(CASE WHEN {' AND '.join(words)} THEN 0 ELSE 1 END)", "ASC"), *then]
         if query.sort == "distance":
-            return [("(d.lat IS NULL)", "ASC"), (self._haversine(), "ASC"), ("d.id", "ASC")]
+            return nearest
         if query.sort == "price_asc":
             return [("(d.price_per_unit IS NULL)", "ASC"), ("d.price_per_unit", "ASC"),
                     ("d.id", "ASC")]  # fmt: skip
         if query.sort == "price_desc":
             return [("(d.price_per_unit IS NULL)", "ASC"), ("d.price_per_unit", "DESC"),
                     ("d.id", "ASC")]  # fmt: skip
-        # newest, and relevance without text
-        return [("(d.created_ts IS NULL)", "ASC"), ("d.created_ts", "DESC"), ("d.id", "DESC")]
+        return newest
 
     def search(self, query: SearchQuery) -> SearchResults:
-        terms = query_terms(query.text)
-        ranked = query.sort == "relevance" and bool(terms)
-        source, where, params, score, direction = self._source(query, ranked)
+        source, where, params = self._source(query)
         where_sql = (" WHERE " + " AND ".join(where)) if where else ""
-        order = self._order(query, score, direction)
+        order = self._order(query, params)
         params = {**params, "limit": query.per_page, "offset": query.offset}
 
+        facets = list(query.facets)
+        blanks = "".join(", NULL" for _ in facets)
         if "q" in params:
             # Narrowed by the inverted index: read the candidates once into a
-            # materialised set, then take the total, the facet counts and the page from it.
+            # materialised set, then take the page and the counts from it.
             keys = [f"s{n}" for n in range(len(order))]
             columns = ", ".join(
-                ["d.id AS id", f"{score} AS score"]
-                + [f"d.{facet} AS {facet}" for facet in query.facets]
+                ["d.id AS id"]
+                + [f"d.{facet} AS {facet}" for facet in facets]
                 + [f"{expr} AS {key}" for (expr, _), key in zip(order, keys, strict=True)]
             )
             by = ", ".join(f"{key} {way}" for key, (_, way) in zip(keys, order, strict=True))
-            sql = (
-                f"WITH h AS MATERIALIZED (SELECT {columns} FROM {source}{where_sql}) "
-                "SELECT * FROM (SELECT 'hit' AS facet, CAST(id AS TEXT) AS value,"
-                f" CAST(score AS DOUBLE PRECISION) AS n FROM h ORDER BY {by} LIMIT :limit OFFSET :offset) AS page"
-                " UNION ALL SELECT NULL, NULL, CAST(count(*) AS DOUBLE PRECISION) FROM h"
-            )
-            facet_from = "h"
+            head = f"WITH h AS MATERIALIZED (SELECT {columns} FROM {source}{where_sql}) "
+            page_sql = f"SELECT 'hit', id{blanks}, NULL FROM h ORDER BY {by}"
+            counted = "h"
         else:
             # Nothing to narrow with: let the database walk its indexes in sort order.
             by = ", ".join(f"{expr} {way}" for expr, way in order)
-            sql = (
-                "SELECT * FROM (SELECT 'hit' AS facet, CAST(d.id AS TEXT) AS value,"
-                f" CAST({score} AS DOUBLE PRECISION) AS n FROM {source}{where_sql} ORDER BY {by}"
-                " LIMIT :limit OFFSET :offset) AS page"
-                " UNION ALL SELECT NULL, NULL, CAST(count(*) AS DOUBLE PRECISION)"
-                f" FROM {source}{where_sql}"
-            )
-            facet_from = f"{source}{where_sql}"
-            if query.facets:
-                sql = (
-                    f"WITH h AS MATERIALIZED (SELECT {', '.join(f'd.{f}' for f in query.facets)} FROM {facet_from}) "
-                    + sql
-                )
-                facet_from = "h"
-        for facet in query.facets:
-            sql += (
-                f" UNION ALL SELECT '{facet}', {facet}, CAST(count(*) AS DOUBLE PRECISION)"
-                f" FROM {facet_from}"
-                f" WHERE {facet} IS NOT NULL GROUP BY {facet}"
-            )
+            head = ""
+            page_sql = f"SELECT 'hit', d.id{blanks}, NULL FROM {source}{where_sql} ORDER BY {by}"
+            counted = f"{source}{where_sql}"
+            if facets:
+                picked = ", ".join(f"d.{f} AS {f}" for f in facets)
+                head = f"WITH h AS MATERIALIZED (SELECT {picked} FROM {counted}) "
+                counted = "h"
+        # One GROUP BY over all requested facets gives every facet's counts and the total
+        # (summed below), instead of one sort per facet.
+        group = ", ".join(facets)
+        count_sql = (
+            f"SELECT 'count', NULL{(', ' + group) if facets else ''}, count(*) FROM {counted}"
+        )
+        if facets:
+            count_sql += f" GROUP BY {group}"
+        sql = (
+            f"{head}SELECT * FROM ({page_sql} LIMIT :limit OFFSET :offset) AS page"
+            f" UNION ALL {count_sql}"
+        )
 
-        page: list[tuple[int, float | None]] = []
+        page: list[int] = []
         total = 0
-        facets: dict[str, dict[str, int]] = {f: {} for f in query.facets}
+        counts: dict[str, dict[str, int]] = {f: {} for f in facets}
         with self.engine.connect() as conn:
-            for facet, value, n in conn.execute(text(sql), params):
-                if facet == "hit":
-                    page.append((int(value), None if n is None else float(n)))
-                elif facet is None:
-                    total = int(n)
-                else:
-                    facets[facet][value] = int(n)
+            for row in conn.execute(text(sql), params):
+                if row[0] == "hit":
+                    page.append(int(row[1]))
+                    continue
+                n = int(row[-1])
+                total += n
+                for facet, value in zip(facets, row[2:-1], strict=True):
+                    if value is not None:
+                        counts[facet][value] = counts[facet].get(value, 0) + n
             stored = {}
             if page:
                 rows = conn.execute(
                     text(
                         f"SELECT id, document FROM {self.tables.store} WHERE id IN :ids"
                     ).bindparams(bindparam("ids", expanding=True)),
-                    {"ids": [hit_id for hit_id, _ in page]},
+                    {"ids": page},
                 )
                 stored = {int(row[0]): row[1] for row in rows}
 
         hits = []
-        for hit_id, hit_score in page:
+        for hit_id in page:
             document = ListingDocument.from_json_dict(json.loads(stored[hit_id]))
             distance = None
             if query.near is not None and document.lat is not None and document.lon is not None:
                 distance = haversine_km(*query.near, document.lat, document.lon)
-            hits.append(
-                SearchHit(id=hit_id, document=document, distance_km=distance, score=hit_score)
-            )
-        for facet in facets:  # most frequent first, like Meilisearch's count sort
-            facets[facet] = dict(sorted(facets[facet].items(), key=lambda kv: (-kv[1], kv[0])))
+            hits.append(SearchHit(id=hit_id, document=document, distance_km=distance))
+        # most frequent first, like Meilisearch's count sort
+        ordered = {
+            facet: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+            for facet, values in counts.items()
+        }
         return SearchResults(
-            hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets
+            hits=hits, total=total, page=query.page, per_page=query.per_page, facets=ordered
         )

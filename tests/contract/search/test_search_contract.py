@@ -319,3 +319,10 @@ def test_verify_reports_and_repairs_differences(index):
     assert verify(index, database).in_sync
     assert index.search(SearchQuery(text="新着")).ids == [10]
     assert index.search(SearchQuery(text="椅子")).hits[0].document.price_per_unit == 450
+
+
+def test_relevance_puts_title_matches_first(index):
+    assert index.search(SearchQuery(text="家具")).ids == [4, 1]  # 1 has it as category only
+    assert index.search(SearchQuery(text="コンクリート")).ids == [6, 3]  # 3 in description
+    near_osaka = SearchQuery(text="rc-40", near=(34.70, 135.50))
+    assert index.search(near_osaka).ids == [3, 5] or index.search(near_osaka).ids == [5, 3]
