@@ -163,6 +163,7 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
                     _family(kind), (140, 140, 135))
                 photos.add_photo(session, listing, _photo(rng, base))
             created += 1
+    _impact_figures(session, seed, today)
     return (f"loaded {len(ORGS)} organisations and {created} listings; "
             f"sign in as demo1@meguri.example … demo{len(ORGS)}@meguri.example with password {DEMO_PASSWORD}")
 
@@ -300,3 +301,10 @@ def _properties(rng, material: str, grade: Grade) -> dict:
     if material == "rpet":
         return {"contaminants": round(rng.uniform(0.2, 4.0), 2)}
     return {}
+
+
+def _impact_figures(session: Session, seed: int, today: dt.date) -> None:
+    """Completed orders with deliveries and pickups, so the dashboards show figures."""
+    from market.reports.demo import completed_trades
+
+    completed_trades(session, seed + 7, today)
