@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation, User
 from market.allocation.models import Proposal
 from market.catalog.kinds import SPECS
+from market.catalog.services import id_in_range
 from market.catalog.models import Listing, ListingKind, SoilClass
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, NotFound
@@ -91,7 +92,7 @@ def _optional_id(data: Mapping[str, object], field: str, errors: dict) -> int | 
     text = "" if raw is None else str(raw).strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 12:
+    if not text.isdigit() or len(text) > 12 or not id_in_range(int(text)):
         errors[field] = _("No such listing.")
         return None
     return int(text)
@@ -115,8 +116,12 @@ def involved_org_ids(session: Session, order: Order) -> set[int]:
     return ids
 
 
+def get_record(session: Session, model, record_id: int):
+    return session.get(model, record_id) if id_in_range(record_id) else None
+
+
 def visible_order(session: Session, user: User | None, order_id: int) -> Order:
-    order = session.get(Order, order_id)
+    order = get_record(session, Order, order_id)
     org_id = getattr(user, "organisation_id", None)
     if order is None or org_id is None or org_id not in involved_org_ids(session, order):
         raise NotFound(_("No such order."))
@@ -124,7 +129,7 @@ def visible_order(session: Session, user: User | None, order_id: int) -> Order:
 
 
 def visible_ticket(session: Session, user: User, ticket_id: int) -> TransferTicket:
-    ticket = session.get(TransferTicket, ticket_id)
+    ticket = get_record(session, TransferTicket, ticket_id)
     if ticket is None:
         raise NotFound(_("No such ticket."))
     visible_order(session, user, ticket.order_id)
@@ -132,7 +137,7 @@ def visible_ticket(session: Session, user: User, ticket_id: int) -> TransferTick
 
 
 def visible_receipt(session: Session, user: User, receipt_id: int) -> Receipt:
-    receipt = session.get(Receipt, receipt_id)
+    receipt = get_record(session, Receipt, receipt_id)
     if receipt is None:
         raise NotFound(_("No such receipt."))
     visible_order(session, user, receipt.order_id)
@@ -284,6 +289,8 @@ def _destination(session: Session, order: Order, plan: Plan | None, listing_id: 
                  errors: dict) -> tuple[Site, str, int, bool] | None:
     """(site, kind, receiving organisation, transit) for a load."""
     field = "destination_listing_id"
+    if field in errors:
+        return None
     if listing_id is None:
         if plan is None:
             errors[field] = _("Choose a destination: this order has no planned destination yet.")
@@ -417,8 +424,9 @@ def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str,
 
 
 def ticket_by_token(session: Session, token: str) -> TransferTicket:
-    ticket = session.scalar(select(TransferTicket).where(TransferTicket.token == token)) if token else None
-    if ticket is None or len(token) > 64:
+    ok = 0 < len(token) <= 64
+    ticket = session.scalar(select(TransferTicket).where(TransferTicket.token == token)) if ok else None
+    if ticket is None:
         raise NotFound(_("No such ticket."))
     return ticket
 
@@ -545,7 +553,7 @@ def amend(session: Session, user: User, record_type: str, record_id: int, data: 
     from market.trace import queries
 
     model = RECORDS.get(record_type)
-    record = session.get(model, record_id) if model else None
+    record = get_record(session, model, record_id) if model else None
     if record is None:
         raise NotFound(_("No such record."))
     order = visible_order(session, user, record.order_id)

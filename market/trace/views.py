@@ -134,7 +134,7 @@ def issue_receipts(order_id: int):
 def amend(record_type: str, record_id: int):
     s = db_session()
     model = services.RECORDS.get(record_type)
-    record = s.get(model, record_id) if model else None
+    record = services.get_record(s, model, record_id) if model else None
     if record is None:
         raise NotFound(_("No such record."))
     return _write(record.order_id, lambda s: services.amend(s, current_user, record_type, record_id, request.form),
@@ -246,7 +246,7 @@ def export_order(order_id: int):
 def export_project(listing_id: int):
     """Every order from one site (the listing is the project): only its organisation sees it."""
     s = db_session()
-    listing = s.get(Listing, listing_id)
+    listing = services.get_record(s, Listing, listing_id)
     if listing is None or listing.organisation_id != current_user.organisation_id:
         raise NotFound(_("No such listing."))
     orders = list(s.scalars(select(Order).where(Order.listing_id == listing.id).order_by(Order.id)))
