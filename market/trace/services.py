@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation, User
 from market.allocation.models import Proposal
 from market.catalog.kinds import SPECS
-from market.catalog.services import id_in_range
 from market.catalog.models import Listing, ListingKind, SoilClass
+from market.catalog.services import id_in_range
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, NotFound
 from market.orders import locks
