@@ -537,7 +537,8 @@ class EmbeddedIndex:
         params = {**params, "limit": query.per_page, "offset": query.offset}
 
         facets = list(query.facets)
-        blanks = "".join(", NULL" for _ in facets)
+        # explicit types: PostgreSQL cannot type a UNION of bare NULLs and numbers
+        blanks = "".join(", CAST(NULL AS TEXT)" for _ in facets)
         if "q" in params:
             # Narrowed by the inverted index: read the candidates once into a
             # materialised set, then take the page and the counts from it.
@@ -549,13 +550,16 @@ class EmbeddedIndex:
             )
             by = ", ".join(f"{key} {way}" for key, (_, way) in zip(keys, order, strict=True))
             head = f"WITH h AS MATERIALIZED (SELECT {columns} FROM {source}{where_sql}) "
-            page_sql = f"SELECT 'hit', id{blanks}, NULL FROM h ORDER BY {by}"
+            page_sql = f"SELECT 'hit', id{blanks}, CAST(NULL AS BIGINT) FROM h ORDER BY {by}"
             counted = "h"
         else:
             # Nothing to narrow with: let the database walk its indexes in sort order.
             by = ", ".join(f"{expr} {way}" for expr, way in order)
             head = ""
-            page_sql = f"SELECT 'hit', d.id{blanks}, NULL FROM {source}{where_sql} ORDER BY {by}"
+            page_sql = (
+                f"SELECT 'hit', d.id{blanks}, CAST(NULL AS BIGINT)"
+                f" FROM {source}{where_sql} ORDER BY {by}"
+            )
             counted = f"{source}{where_sql}"
             if facets:
                 picked = ", ".join(f"d.{f} AS {f}" for f in facets)
@@ -565,7 +569,8 @@ class EmbeddedIndex:
         # (summed below), instead of one sort per facet.
         group = ", ".join(facets)
         count_sql = (
-            f"SELECT 'count', NULL{(', ' + group) if facets else ''}, count(*) FROM {counted}"
+            f"SELECT 'count', CAST(NULL AS BIGINT){(', ' + group) if facets else ''},"
+            f" count(*) FROM {counted}"
         )
         if facets:
             count_sql += f" GROUP BY {group}"
