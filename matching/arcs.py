@@ -53,7 +53,8 @@ class Arcs:
 
 
 def compatible(inst: Instance, si: np.ndarray, di: np.ndarray) -> np.ndarray:
-    """Rules 1, 2, 3 (per lot) and 6 for supply/demand index pairs; no time or distance."""
+    """Rules 1, 2, 3 (per lot), 6 and excluded_pairs for supply/demand index pairs; no time
+    or distance. Used for direct arcs and for yard paths alike."""
     cls = inst.s_class[si]
     ok = inst.d_accepts[di, cls]
     ok &= inst.s_rank[si] <= inst.d_min_rank[di]
@@ -74,7 +75,16 @@ def compatible(inst: Instance, si: np.ndarray, di: np.ndarray) -> np.ndarray:
         if len(inst.partner_codes):
             partner &= inst.partner_codes[pos] == code
         ok &= ~restricted | partner
+    ex = inst.excluded_codes
+    if ex is not None and len(ex):
+        ok &= ~is_excluded(ex, si * max(len(inst.demands.ids), 1) + di)
     return ok
+
+
+def is_excluded(codes: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Membership of `code` in the sorted array `codes`."""
+    pos = np.minimum(np.searchsorted(codes, code), len(codes) - 1)
+    return codes[pos] == code
 
 
 def direct_arcs(inst: Instance, si: np.ndarray, di: np.ndarray) -> tuple[np.ndarray, Arcs]:

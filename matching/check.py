@@ -59,10 +59,15 @@ class _Rules:
         self.carbon = float(inst.get("carbon_price_per_kg") or 0.0)
         self.grades = inst.get("grades") or []
         self.as_of = _day(inst.get("as_of"))
+        # Extension: pairs one party declined; no flow between them, direct or via a yard.
+        self.excluded = {(p[0], p[1]) for p in inst.get("excluded_pairs") or []
+                         if isinstance(p, (list, tuple)) and len(p) == 2}
 
     def pair_problems(self, s, d):
-        """Rules 1–3 (per lot) and 6 for a supply/demand pair; list of broken rules."""
+        """Rules 1–3 (per lot), 6 and excluded_pairs for a supply/demand pair; broken rules."""
         bad = []
+        if (s.get("id"), d.get("id")) in self.excluded:
+            bad.append("excluded pair (declined)")
         c = s.get("class")
         if d.get("accepts") and c not in d["accepts"]:
             bad.append("class not accepted")

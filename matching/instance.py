@@ -78,6 +78,8 @@ class Instance:
     d_blend: np.ndarray = field(default=None)
     partner_codes: np.ndarray = field(default=None)  # sorted d * n_owner + owner
     n_owners: int = 0
+    # excluded_pairs (declined by a party): sorted codes s * n_demands + d
+    excluded_codes: np.ndarray = field(default=None)
     # stockyards
     y_handling: np.ndarray = field(default=None)
     y_accepts: np.ndarray = field(default=None)  # (Y, C+1)
@@ -340,6 +342,26 @@ def load_instance(data: dict) -> Instance:
             cls_index(c)
         r.number(rec, "handling_cost", w)
 
+    excluded: list[tuple[int, int]] = []
+    ex = data.get("excluded_pairs")
+    if ex is not None and not isinstance(ex, list):
+        r.err("excluded_pairs", "must be a list of [supply id, demand id] pairs")
+        ex = None
+    s_pos = {s: i for i, s in enumerate(S.ids)}
+    d_pos = {d: j for j, d in enumerate(D.ids)}
+    for n, pair in enumerate(ex or []):
+        w = f"excluded_pairs[{n}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            r.err(w, "must be [supply id, demand id]")
+            continue
+        a, b = pair
+        if not isinstance(a, str) or a not in s_pos:
+            r.err(w, f"unknown supply id {a!r}")
+        if not isinstance(b, str) or b not in d_pos:
+            r.err(w, f"unknown demand id {b!r}")
+        if isinstance(a, str) and isinstance(b, str) and a in s_pos and b in d_pos:
+            excluded.append((s_pos[a], d_pos[b]))
+
     if r.errors:
         raise InstanceError(r.errors)
 
@@ -423,4 +445,6 @@ def load_instance(data: dict) -> Instance:
         d_limited=d_limited, d_blend=d_blend,
         partner_codes=np.array(sorted(codes), dtype=np.int64), n_owners=n_owner_codes,
         y_handling=y_handling, y_accepts=y_accepts,
+        excluded_codes=np.unique(np.array([s * max(nD, 1) + d for s, d in excluded],
+                                          dtype=np.int64)),
     )
