@@ -38,6 +38,12 @@ class Invalid(DomainError):
         self.errors = errors
 
 
+def _id(raw: object) -> int | None:
+    """A row id from user input, or None (huge numbers would overflow the database's integer)."""
+    text = str(raw if raw is not None else "").strip()
+    return int(text) if text.isdigit() and int(text) < 2**31 else None
+
+
 def tokyo_now() -> dt.datetime:
     """Now as naive Asia/Tokyo wall-clock time (slots are stored that way)."""
     return dt.datetime.now(TOKYO).replace(tzinfo=None)
@@ -80,7 +86,7 @@ def open_slot(session: Session, user: User, data: Mapping[str, object], now: dt.
     listing = None
     raw_listing = str(data.get("listing_id") or "").strip()
     if raw_listing:
-        listing = session.get(Listing, int(raw_listing)) if raw_listing.isdigit() else None
+        listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
         if listing is None or listing.organisation_id != org_id or listing.kind != ListingKind.reuse_item:
             errors["listing_id"] = _("Choose one of your reuse items.")
         elif listing.status in (ListingStatus.draft, ListingStatus.closed) and not _has_open_orders(session, listing):
@@ -144,10 +150,10 @@ def bookable(slot: PickupSlot, order: Order, now: dt.datetime) -> str | None:
 def book(session: Session, user: User, slot_id: object, order_id: object,
          now: dt.datetime | None = None) -> PickupBooking:
     now = now or tokyo_now()
-    slot = session.get(PickupSlot, int(slot_id)) if str(slot_id).isdigit() else None
+    slot = session.get(PickupSlot, _id(slot_id)) if _id(slot_id) else None
     if slot is None:
         raise NotFound(_("No such pickup slot."))
-    order = session.get(Order, int(order_id)) if str(order_id or "").isdigit() else None
+    order = session.get(Order, _id(order_id)) if _id(order_id) else None
     if order is None or order.buyer_org_id != user.organisation_id:
         raise Invalid({"order_id": _("Choose one of your organisation's orders.")})
     reason = bookable(slot, order, now)
@@ -174,7 +180,7 @@ def book(session: Session, user: User, slot_id: object, order_id: object,
 # --- on the day -------------------------------------------------------------------------
 
 def _booking(session: Session, booking_id: int) -> PickupBooking:
-    booking = session.get(PickupBooking, booking_id)
+    booking = session.get(PickupBooking, _id(booking_id)) if _id(booking_id) else None
     if booking is None:
         raise NotFound(_("No such booking."))
     return booking

@@ -65,8 +65,15 @@ def site_csv(slug: str):
     return _csv(queries.site(db_session()).table(slug), "site")
 
 
+def _order_id(order_id: int) -> int:
+    if order_id >= 2**31:  # beyond the database's integer: no such order
+        abort(404)
+    return order_id
+
+
 def _impact_page(order_id: int, errors: dict | None = None, status: int = 200):
     s = db_session()
+    order_id = _order_id(order_id)
     order = orders.visible_order(s, current_user, order_id)
     rows = impact.deliveries(s, impact.Order.id == order.id)
     estimate = None
@@ -91,7 +98,7 @@ def order_impact(order_id: int):
 @login_required
 def enter_haul(order_id: int):
     s = db_session()
-    order = orders.visible_order(s, current_user, order_id)
+    order = orders.visible_order(s, current_user, _order_id(order_id))
     try:
         services.enter_haul(s, current_user, order, request.form)
     except DomainError as exc:

@@ -195,3 +195,46 @@ def test_site_dashboard_counts_optimised_and_manual_orders(app, factory, soil_tr
     assert member.get("/dashboard/site").status_code == 403
     assert member.get("/dashboard/site/by_family.csv").status_code == 403
     assert member.get("/dashboard/nope.csv").status_code == 404
+
+
+def test_a_proposal_order_is_hauled_over_the_proposals_road_km(app, factory):
+    from market.allocation.models import MatchRun, Proposal
+    from market.orders.services import order_from_proposal
+    from market.reports import impact
+
+    supplier, receiver = factory.user("contractor"), factory.user("contractor")
+    supply = factory.listing(supplier, "soil_offer", quantity=100)
+    demand = factory.listing(receiver, "soil_want", quantity=100)
+
+    def make(s):
+        run = MatchRun(family="soil", region=["13"], status="done")
+        proposal = Proposal(run=run, supply_id=supply, demand_id=demand, quantity=50, road_km=37.5, transport_cost=0,
+                            co2_kg=0, net_benefit=0, supply_saving=0, demand_saving=0, state="agreed")
+        s.add(proposal)
+        s.flush()
+        order = order_from_proposal(s, listing_id=supply, counterparty_org_id=receiver.org_id, quantity=50,
+                                    proposal_ref=f"proposal:{proposal.id}")
+        fs = impact.load_factors(s)
+        impact.attach_order_data(s, fs, [order])
+        s.commit()
+        return impact.haul(fs, order)
+
+    with app.test_request_context():
+        estimate = read(app, make)
+    assert (estimate.road_km, estimate.method, estimate.max_payload_kg) == (37.5, "proposal", 10_000)
+    admin_member = factory.user("contractor")
+    read(app, lambda s: (setattr(s.get(User, admin_member.id), "is_site_admin", True), s.commit()))
+    totals = section_totals(signed_in(app, admin_member).get("/dashboard/site").get_data(as_text=True))
+    assert totals["Orders from optimisation"] == "1"
+
+
+def test_huge_ids_are_not_found_rather_than_a_database_error(app, factory, soil_trade):
+    *_, seller, buyer, order_id = soil_trade
+    huge = 10**20
+    assert seller.get(f"/orders/{huge}/impact").status_code == 404
+    assert seller.post(f"/orders/{huge}/haul", data={"road_km": "5"}).status_code == 404
+    town = signed_in(app, factory.user("municipality"))
+    assert town.post(f"/pickups/bookings/{huge}/check-in").status_code == 404
+    assert town.post(f"/pickups/slots/{huge}/bookings", data={"order_id": str(huge)}).status_code == 404
+    refused = town.post("/pickups/slots", data={"listing_id": str(huge), "slot_date": "2099-01-01"})
+    assert refused.status_code == 422 and "Choose one of your reuse items" in refused.get_data(as_text=True)
