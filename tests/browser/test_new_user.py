@@ -64,6 +64,9 @@ def test_sign_up_list_soil_find_it_and_switch_to_english(live_server, page, tmp_
     page.click("form.filters button[type=submit]")
     card = page.locator(".listing-card", has_text="第2b種 発生土 800m³")
     assert card.count() == 1
+    # The map of results shows the listing as a marker (tiles are unreachable here).
+    page.wait_for_selector("#browse-map path.leaflet-interactive")
+    assert page.locator("#browse-map path.leaflet-interactive").count() == 1
 
     page.click("#lang-switch")
     page.wait_for_load_state()
