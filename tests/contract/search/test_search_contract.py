@@ -326,3 +326,9 @@ def test_relevance_puts_title_matches_first(index):
     assert index.search(SearchQuery(text="コンクリート")).ids == [6, 3]  # 3 in description
     near_osaka = SearchQuery(text="rc-40", near=(34.70, 135.50))
     assert index.search(near_osaka).ids == [3, 5] or index.search(near_osaka).ids == [5, 3]
+
+
+def test_backend_implements_the_protocol(search_index):
+    from search import SearchIndex
+
+    assert isinstance(search_index, SearchIndex)
