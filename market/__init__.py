@@ -61,6 +61,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     tasks.configure(app)
     app.extensions["meguri.mailer"] = mail.make_mailer(app.config)
+    from market.finder import index as search_index
+    from market.finder import services as _finder_jobs  # noqa: F401 - registers saved-search alerts
+
+    app.extensions["meguri.search"] = search_index.make(app)
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale,
@@ -72,6 +76,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.api.views import bp as api_bp
     from market.catalog.views import bp as catalog_bp
     from market.core.views import bp as core_bp
+    from market.finder.views import api as finder_api_bp
+    from market.finder.views import bp as finder_bp
     from market.orders.views import api as orders_api_bp
     from market.orders.views import bp as orders_bp
     from market.orders.views import stripe_webhook
@@ -84,6 +90,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(allocation_bp)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(finder_bp)
+    app.register_blueprint(finder_api_bp)
+    csrf.exempt(finder_api_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token auth, no cookies
     app.register_blueprint(orders_bp)

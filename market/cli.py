@@ -10,6 +10,7 @@ from market import migrate
 
 def register(app: Flask) -> None:
     register_matching(app)
+    register_search(app)
 
     @app.cli.group("db")
     def db_group():
@@ -102,3 +103,63 @@ def register_matching(app: Flask) -> None:
             raise click.ClickException(exc.message) from None
         session.commit()
         click.echo(f"matching run {run.id} queued (job {run.job_id})")
+
+
+def register_search(app: Flask) -> None:
+    @app.cli.group("search")
+    def search_group():
+        """The listing search index."""
+
+    @search_group.command("reindex")
+    def reindex():
+        """Rebuild the index beside the live one, then swap (searches keep working)."""
+        from market.finder.index import all_documents
+
+        index = current_app.extensions["meguri.search"]
+        index.ensure()
+        session = current_app.extensions["meguri.db"].new_session()
+        try:
+            count = index.rebuild(all_documents(session))
+        finally:
+            session.close()
+        click.echo(f"index rebuilt: {count} listings indexed")
+
+    @search_group.command("verify")
+    @click.option("--repair", is_flag=True, help="Fix the differences found.")
+    def verify_index(repair: bool):
+        """Compare the database and the index; exit 1 when they differ (unless repaired)."""
+        import search
+        from market.finder.index import all_documents
+
+        index = current_app.extensions["meguri.search"]
+        index.ensure()  # idempotent; an index that was lost comes back empty and shows as missing
+        session = current_app.extensions["meguri.db"].new_session()
+        try:
+            report = search.verify(index, all_documents(session), repair=repair)
+        finally:
+            session.close()
+        click.echo(f"checked {report.checked} listings: {len(report.missing)} missing, "
+                   f"{len(report.stale)} stale, {len(report.extra)} extra"
+                   + (" — repaired" if report.repaired else ""))
+        for label, ids in (("missing", report.missing), ("stale", report.stale), ("extra", report.extra)):
+            if ids:
+                click.echo(f"  {label}: {', '.join(map(str, ids[:50]))}{' …' if len(ids) > 50 else ''}")
+        if not report.in_sync and not repair:
+            raise SystemExit(1)
+
+    @search_group.command("drain")
+    @click.option("--now", is_flag=True, help="Retry waiting entries at once (after an outage).")
+    def drain(now: bool):
+        """Deliver pending index changes from the outbox."""
+        from market.finder.index import deliver, pending, retry_now
+
+        session = current_app.extensions["meguri.db"].new_session()
+        try:
+            if now:
+                retry_now(session)
+                session.commit()
+            delivered = deliver(current_app._get_current_object())
+            left = pending(session)
+        finally:
+            session.close()
+        click.echo(f"delivered {delivered} changes; {left} waiting")

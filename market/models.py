@@ -1,6 +1,14 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, Role, User
+from market.accounts.models import (
+    ApiToken,
+    Invitation,
+    Organisation,
+    OrgKind,
+    Partnership,
+    Role,
+    User,
+)
 from market.allocation.models import DeclinedPair, MatchingParameter, MatchRun, Proposal
 from market.catalog.models import (
     Grade,
@@ -19,6 +27,7 @@ from market.catalog.models import (
 )
 from market.core.models import AuditEvent, Job
 from market.db import Base
+from market.finder.models import Notification, SavedSearch, SearchOutbox
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,
@@ -32,7 +41,7 @@ from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckTyp
 from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Base", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
+    "ApiToken", "AuditEvent", "Base", "Notification", "SavedSearch", "SearchOutbox", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
     "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",

@@ -14,7 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
-from huey import RedisHuey, SqliteHuey
+from huey import (  # noqa: F401 - crontab re-exported for periodic tasks
+    RedisHuey,
+    SqliteHuey,
+    crontab,
+)
 from huey.exceptions import RetryTask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +37,10 @@ BASE_DELAY = 2  # seconds; attempt n waits BASE_DELAY * 2**(n-1)
 
 _HANDLERS: dict[str, Callable[[Session, Job, Callable[[str, float], None]], dict | None]] = {}
 _worker_app: Flask | None = None
+
+
+def crontab_every_minute():
+    return crontab(minute="*")
 
 
 def configure(app: Flask) -> None:
@@ -65,6 +73,34 @@ def _app() -> Flask:
     return _worker_app
 
 
+def in_app(work: Callable[[Flask], object]) -> object:
+    """Run ``work(app)`` inside an app context: the caller's when there is one (inline
+    mode — pushing another would tear down the caller's session), else the worker's."""
+    if has_app_context():
+        return work(current_app._get_current_object())
+    app = _app()
+    with app.app_context():
+        return work(app)
+
+
+def in_session(work: Callable[[Session], object]) -> object:
+    """Run ``work(session)`` in a session of its own and commit it (periodic tasks)."""
+
+    def run(app: Flask):
+        session = app.extensions["meguri.db"].new_session()
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    return in_app(run)
+
+
 def handler(kind: str):
     """Register ``fn(session, job, progress)`` as the body of jobs of ``kind``."""
 
@@ -94,13 +130,7 @@ def enqueue(session: Session, kind: str, params: dict | None = None, dedupe_key:
 
 @huey.task(retries=0)
 def run_job(job_id: str) -> None:
-    if has_app_context():
-        # Inline (immediate) mode: pushing another context would tear down the caller's session.
-        _run(current_app._get_current_object(), job_id)
-        return
-    app = _app()
-    with app.app_context():
-        _run(app, job_id)
+    in_app(lambda app: _run(app, job_id))
 
 
 def _run(app: Flask, job_id: str) -> None:

@@ -13,6 +13,7 @@ export FLASK_APP=wsgi
 export MEGURI_SECURE_COOKIES="${MEGURI_SECURE_COOKIES:-0}"
 .venv/bin/flask db upgrade
 .venv/bin/flask demo load --if-empty
+.venv/bin/flask search drain   # index what the outbox holds before the first visitor
 
 .venv/bin/flask worker &
 worker=$!

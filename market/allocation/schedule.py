@@ -9,13 +9,6 @@ from market import tasks
 
 @tasks.huey.periodic_task(crontab(hour="17", minute="0"))  # 02:00 JST in UTC
 def nightly_matching() -> None:
-    app = tasks._app()
-    with app.app_context():
-        from market.allocation.services import schedule_nightly
+    from market.allocation.services import schedule_nightly
 
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            schedule_nightly(session)
-            session.commit()
-        finally:
-            session.close()
+    tasks.in_session(schedule_nightly)

@@ -23,6 +23,7 @@ from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.finder.index import listings_changed
 
 
 class RunInputError(DomainError):
@@ -199,6 +200,7 @@ def _reserve(session: Session, lid: int, quantity: Decimal) -> None:
         update(Listing).where(Listing.id == lid, Listing.open_quantity <= 0)
         .values(status=ListingStatus.reserved).execution_options(synchronize_session=False)
     )
+    listings_changed(session, [lid])
 
 
 def family_parameters(session: Session, family: str) -> dict[str, float]:

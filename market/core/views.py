@@ -87,6 +87,13 @@ def ready():
         checks["queue"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["queue"] = f"error: {type(exc).__name__}"
+    try:
+        from market.finder.index import get_index
+
+        get_index().count()
+        checks["search"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["search"] = f"error: {type(exc).__name__}"
     status = 200 if all(v == "ok" for v in checks.values()) else 503
     return jsonify(status="ok" if status == 200 else "unavailable", checks=checks), status
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from market.catalog.models import Listing, ListingStatus
+from market.finder.index import listings_changed
 from market.orders.models import Order, OrderPayment
 
 
@@ -78,3 +79,4 @@ def _expire_listing(session: Session, listing_id: int) -> None:
     listing = session.identity_map.get(identity_key(Listing, listing_id))
     if listing is not None:
         session.expire(listing, ["open_quantity", "status"])
+    listings_changed(session, [listing_id])  # the search index shows the new open quantity

@@ -7,26 +7,15 @@ from huey import crontab
 from market import tasks
 
 
-def _in_session(work) -> None:
-    app = tasks._app()
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            work(session)
-            session.commit()
-        finally:
-            session.close()
-
-
 @tasks.huey.periodic_task(crontab(hour="0", minute="0"))  # 09:00 JST in UTC
 def pickup_reminders() -> None:
     from market.pickups.services import send_reminders
 
-    _in_session(send_reminders)
+    tasks.in_session(send_reminders)
 
 
 @tasks.huey.periodic_task(crontab(minute="5"))  # hourly
 def pickup_no_shows() -> None:
     from market.pickups.services import record_no_shows
 
-    _in_session(record_no_shows)
+    tasks.in_session(record_no_shows)

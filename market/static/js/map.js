@@ -51,6 +51,20 @@
       })
       .catch(function () { el.classList.add("map-unavailable"); });
   }
+  function inlinePoints(el) {
+    var pts = JSON.parse(el.dataset.points || "[]");
+    var map = baseMap(el, [35.68, 139.69], 8);
+    if (!map) return;
+    var bounds = [];
+    pts.forEach(function (p) {
+      var m = L.circleMarker([p.lat, p.lon], { radius: 6, className: "pt pt-" + p.kind }).addTo(map);
+      var a = document.createElement("a");
+      a.href = "/listings/" + p.id; a.textContent = p.title;
+      m.bindPopup(a);
+      bounds.push([p.lat, p.lon]);
+    });
+    if (bounds.length) map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
+  }
   function line(el) {
     var pts = JSON.parse(el.dataset.line);
     var map = baseMap(el, pts[0], 10);
@@ -75,7 +89,7 @@
     });
   }
   document.querySelectorAll("[data-map]").forEach(function (el) {
-    ({ picker: picker, pin: pin, points: points, line: line })[el.dataset.map](el);
+    ({ picker: picker, pin: pin, points: points, line: line, "inline-points": inlinePoints })[el.dataset.map](el);
   });
   gradeFilter();
 })();

@@ -1,0 +1,239 @@
+"""The app's search index: which backend, listing rows → ListingDocument, and the outbox
+that keeps the index in step with the database.
+
+Every flush that touches a listing writes an outbox row in the same transaction; after
+commit a task delivers pending rows to the index (and a periodic task retries those that
+failed), so an index outage delays search, never loses a change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+
+from flask import Flask, current_app
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session, selectinload
+
+import search
+from market import tasks
+from market.catalog.models import (
+    Grade,
+    Listing,
+    Material,
+    MaterialCategory,
+    Prefecture,
+    ReuseCategory,
+    SoilClass,
+)
+from market.db import after_commit, utcnow
+from market.finder.models import SearchOutbox
+
+log = logging.getLogger(__name__)
+BATCH = 500
+MAX_BACKOFF_S = 600
+_ensured: set[int] = set()
+_ensure_lock = threading.Lock()
+
+
+def make(app: Flask) -> search.SearchIndex:
+    if app.config["SEARCH"] == "meilisearch":
+        return search.make_index(app.config["MEILI_URL"], "meilisearch", api_key=app.config.get("MEILI_KEY"))
+    return search.make_index(app.extensions["meguri.db"].engine)
+
+
+def get_index(app: Flask | None = None) -> search.SearchIndex:
+    """The app's index, its tables/settings ensured once per process."""
+    app = app or current_app._get_current_object()
+    index = app.extensions["meguri.search"]
+    if id(index) not in _ensured:
+        with _ensure_lock:
+            if id(index) not in _ensured:
+                index.ensure()
+                _ensured.add(id(index))
+    return index
+
+
+# --- documents -----------------------------------------------------------------------
+
+class _Names:
+    """Reference names (ja and en) so that free text finds 第2b種, RC-40 or 椅子 by name."""
+
+    def __init__(self, session: Session):
+        def table(model, key=lambda r: r.code):
+            return {key(r): f"{r.name_ja} {r.name_en}" for r in session.scalars(select(model))}
+
+        # Kind labels in both languages, so "soil", "発生土" or "stockyard" find listings.
+        from flask_babel import force_locale
+
+        from market.catalog.kinds import SPECS
+
+        labels: dict[str, list[str]] = {}
+        for locale in ("ja", "en"):
+            with force_locale(locale):
+                for kind, spec in SPECS.items():
+                    labels.setdefault(kind.value, []).append(str(spec.label))
+        self.kind = {kind: " ".join(words) for kind, words in labels.items()}
+        self.soil = table(SoilClass)
+        self.material = table(Material)
+        self.grade = table(Grade, key=lambda r: (r.material_code, r.code))
+        self.reuse = table(ReuseCategory)
+        self.material_category = table(MaterialCategory)
+        self.prefecture = table(Prefecture)
+
+
+def document(listing: Listing, names: _Names) -> search.ListingDocument:
+    category = listing.reuse_category_code or listing.material_category_code
+    grade = listing.grade_code or listing.min_grade_code
+    extra = [
+        names.kind.get(listing.kind.value),
+        names.soil.get(listing.soil_class_code or ""),
+        names.material.get(listing.material_code or ""),
+        names.grade.get((listing.material_code, grade)),
+        names.reuse.get(listing.reuse_category_code or ""),
+        names.material_category.get(listing.material_category_code or ""),
+        names.prefecture.get(listing.prefecture_code or ""),
+        " ".join(names.soil.get(c, "") for c in (listing.accepted_classes or [])),
+        " ".join(names.reuse.get(c, "") for c in (listing.category_prices or {})),
+    ]
+    return search.ListingDocument(
+        id=listing.id,
+        kind=listing.kind.value,
+        title=listing.title,
+        description="\n".join([listing.description or "", *[e for e in extra if e]]),
+        org_name=listing.organisation.name,
+        prefecture=listing.prefecture_code,
+        municipality_code=listing.municipality_code,
+        soil_class=listing.soil_class_code,
+        grade=grade,
+        material=listing.material_code,
+        category=category,
+        status=listing.status.value,
+        price_per_unit=listing.price_per_unit,
+        unit=listing.unit,
+        quantity=float(listing.open_quantity),
+        window_start=listing.window_start,
+        window_end=listing.window_end,
+        lat=listing.lat,
+        lon=listing.lon,
+        created_at=listing.created_at,
+    )
+
+
+def all_documents(session: Session) -> Iterator[search.ListingDocument]:
+    """Every listing (closed and drafts too: verify must see what should not be indexed),
+    streamed in id order so memory stays flat."""
+    names = _Names(session)
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(Listing).options(selectinload(Listing.organisation))
+            .where(Listing.id > last).order_by(Listing.id).limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        for listing in rows:
+            yield document(listing, names)
+        last = rows[-1].id
+        session.expunge_all()
+
+
+# --- outbox --------------------------------------------------------------------------
+
+@event.listens_for(Session, "after_flush")
+def _record_changes(session: Session, _ctx) -> None:
+    touched = {obj.id for obj in (*session.new, *session.dirty, *session.deleted)
+               if isinstance(obj, Listing) and obj.id is not None}
+    if touched:
+        listings_changed(session, touched)
+
+
+def listings_changed(session: Session, listing_ids) -> None:
+    """Queue index refreshes for listings, in the session's transaction. ORM changes call
+    this by themselves; code that UPDATEs listings with Core statements must call it."""
+    touched = set(listing_ids)
+    if not touched:
+        return
+    now = utcnow()
+    session.connection().execute(
+        SearchOutbox.__table__.insert(),
+        [{"listing_id": lid, "created_at": now, "attempts": 0, "next_attempt_at": now} for lid in sorted(touched)],
+    )
+    if not session.info.get("meguri_outbox_trigger"):
+        session.info["meguri_outbox_trigger"] = True
+        after_commit(session, deliver_soon)
+
+
+def deliver_soon() -> None:
+    try:
+        deliver_outbox_task()
+    except Exception:  # noqa: BLE001 - the periodic task will deliver later
+        log.exception("could not queue search outbox delivery")
+
+
+@tasks.huey.task()
+@tasks.huey.lock_task("search-outbox")
+def deliver_outbox_task() -> None:
+    tasks.in_app(deliver)
+
+
+@tasks.huey.periodic_task(tasks.crontab_every_minute())
+def deliver_outbox_periodically() -> None:
+    deliver_soon()
+
+
+def deliver(app: Flask, limit: int = 5000) -> int:
+    """Send due outbox entries to the index; failed ones wait with exponential backoff."""
+    db = app.extensions["meguri.db"]
+    session = db.new_session()
+    delivered = 0
+    try:
+        index = get_index(app)
+        names = None
+        while delivered < limit:
+            now = utcnow()
+            entries = session.scalars(
+                select(SearchOutbox).where(SearchOutbox.next_attempt_at <= now)
+                .order_by(SearchOutbox.id).limit(BATCH)
+            ).all()
+            if not entries:
+                break
+            ids = sorted({e.listing_id for e in entries})
+            entry_ids = [e.id for e in entries]
+            listings = {
+                listing.id: listing for listing in session.scalars(
+                    select(Listing).options(selectinload(Listing.organisation)).where(Listing.id.in_(ids)))
+            }
+            names = names or _Names(session)
+            try:
+                gone = [lid for lid in ids if lid not in listings]
+                if gone:
+                    index.delete(gone)
+                index.upsert([document(listings[lid], names) for lid in ids if lid in listings])
+            except Exception as exc:  # noqa: BLE001 - any index failure is retried later
+                log.warning("search index unavailable, %s entries wait: %s", len(entries), exc)
+                for entry in entries:
+                    entry.attempts += 1
+                    entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                    entry.next_attempt_at = now + dt.timedelta(seconds=min(MAX_BACKOFF_S, 2 ** entry.attempts))
+                session.commit()
+                return delivered
+            # Delete only the entries we read: changes made meanwhile stay queued.
+            session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(entry_ids)))
+            session.commit()
+            delivered += len(entries)
+        return delivered
+    finally:
+        session.close()
+
+
+def pending(session: Session) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count()).select_from(SearchOutbox)) or 0
+
+
+def retry_now(session: Session) -> None:
+    """Make every waiting entry due (after an outage is fixed)."""
+    session.execute(update(SearchOutbox).values(next_attempt_at=utcnow()))

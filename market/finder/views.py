@@ -1,0 +1,164 @@
+"""The search page (text, facets, map, distance from my sites), saved searches,
+notifications and the search API."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+import search
+from market.catalog.kinds import SPECS
+from market.catalog.models import (
+    Grade,
+    Material,
+    MaterialCategory,
+    Prefecture,
+    ReuseCategory,
+    SoilClass,
+)
+from market.finder import services
+from market.finder.models import Notification, SavedSearch
+from market.services import db_session
+
+bp = Blueprint("finder", __name__)
+api = Blueprint("finder_api", __name__, url_prefix="/api/v1")
+
+
+def _labels() -> dict[str, dict[str, str]]:
+    """Names for facet values in the user's language."""
+    s = db_session()
+    en = str(get_locale() or "ja") == "en"
+
+    def names(model, key=lambda r: r.code):
+        return {key(r): (r.name_en if en else r.name_ja) for r in s.scalars(select(model))}
+
+    categories = names(ReuseCategory)
+    categories.update(names(MaterialCategory))
+    return {
+        "kind": {k.value: str(spec.label) for k, spec in SPECS.items()},
+        "prefecture": names(Prefecture),
+        "soil_class": names(SoilClass),
+        "material": names(Material),
+        "grade": {g.code: g.code for g in s.scalars(select(Grade))},
+        "category": categories,
+    }
+
+
+def _user():
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.get("/search")
+def search_page():
+    s = db_session()
+    error, results, query = None, None, None
+    try:
+        query = services.build_query(s, request.args, _user())
+        results = services.run(query)
+    except services.SearchInputError as exc:
+        error = exc
+    except search.SearchBackendError:
+        error = services.SearchInputError("q", _("Search is briefly unavailable. Please try again in a moment."))
+    selected = {name: request.args.getlist(name) for name in services.FACET_ARGS}
+    saved = (s.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
+                       .order_by(SavedSearch.id)).all() if current_user.is_authenticated else [])
+    status = 400 if error is not None and error.field != "q" else 200
+    if error is not None and "unavailable" in error.message:
+        status = 503
+    points = [{"id": h.id, "kind": h.document.kind, "title": h.document.title, "lat": h.document.lat,
+               "lon": h.document.lon} for h in (results.hits if results else []) if h.document.lat is not None]
+    return render_template(
+        "finder/search.html", results=results, error=error, selected=selected, labels=_labels(),
+        sites=services.my_sites(s, _user()), saved=saved, points=points, args=request.args,
+        facet_order=services.SHOWN_FACETS,
+    ), status
+
+
+@bp.post("/search/saved")
+@login_required
+def save():
+    s = db_session()
+    try:
+        services.save_search(s, current_user, request.form.get("name", ""), request.form)
+    except services.SearchInputError as exc:
+        s.rollback()
+        flash(f"{exc.field}: {exc.message}", "error")
+        return redirect(url_for("finder.search_page", **request.form.to_dict(flat=False)))
+    s.commit()
+    flash(_("Search saved. You will be told about new listings that match."), "success")
+    return redirect(url_for("finder.search_page", **{k: v for k, v in request.form.to_dict(flat=False).items()
+                                                      if k not in ("name", "csrf_token")}))
+
+
+@bp.post("/search/saved/<int:saved_id>/delete")
+@login_required
+def delete_saved(saved_id: int):
+    s = db_session()
+    saved = s.get(SavedSearch, saved_id)
+    if saved is None or saved.user_id != current_user.id:
+        abort(404)
+    s.delete(saved)
+    s.commit()
+    return redirect(url_for("finder.search_page"))
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    s = db_session()
+    items = s.scalars(select(Notification).where(Notification.user_id == current_user.id)
+                      .order_by(Notification.id.desc()).limit(200)).all()
+    page = render_template("finder/notifications.html", items=items)
+    services.mark_read(s, current_user)
+    s.commit()
+    return page
+
+
+def _hit_json(hit: search.SearchHit) -> dict:
+    doc = hit.document.to_json_dict()
+    doc["distance_km"] = None if hit.distance_km is None else round(hit.distance_km, 2)
+    doc["url"] = url_for("catalog.detail", listing_id=hit.id, _external=True)
+    return doc
+
+
+@api.get("/search")
+def search_api():
+    from market.api.views import ApiError, token_optional
+
+    @token_optional
+    def run():
+        s = db_session()
+        try:
+            per_page = int(request.args.get("per_page") or 20)
+        except ValueError:
+            raise ApiError(400, _("must be a whole number"), {"per_page": _("must be a whole number")}) from None
+        try:
+            query = services.build_query(s, request.args, _api_user(), per_page=max(1, min(per_page, 100)))
+            results = services.run(query)
+        except services.SearchInputError as exc:
+            raise ApiError(400, exc.message, {exc.field: exc.message}) from None
+        except search.SearchBackendError:
+            raise ApiError(503, _("Search is briefly unavailable. Please try again in a moment.")) from None
+        return jsonify(total=results.total, page=results.page, per_page=results.per_page,
+                       facets=results.facets, hits=[_hit_json(h) for h in results.hits])
+
+    return run()
+
+
+def _api_user():
+    from flask import g
+
+    return g.get("api_user")
+
+
+@bp.app_context_processor
+def _unread():
+    def unread_notifications() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return services.unread_count(db_session(), current_user)
+
+    return {"unread_notifications": unread_notifications}
