@@ -47,6 +47,8 @@ SETTINGS: dict[str, tuple[object, object]] = {
     "THUMBNAIL_SIZE": (480, int),
     "SECURE_COOKIES": (True, _bool),
     "JOBS_IMMEDIATE": (False, _bool),
+    # A running job whose worker has not written a heartbeat for this long is re-queued.
+    "JOB_STALE_SECONDS": (120, int),
     "PLATFORM_FEE_PERCENT": (3, int),
     "LOG_FORMAT": ("json", str),
     "PROXIES": (0, int),  # how many trusted proxies (load balancers) sit in front
@@ -96,6 +98,8 @@ def finalise(config: dict[str, object], instance_path: str) -> None:
         for needed in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
             if not config.get(needed):
                 raise ConfigError(f"{PREFIX}PAYMENTS=stripe needs {PREFIX}{needed}")
+    if int(config["JOB_STALE_SECONDS"]) < 2:
+        raise ConfigError(f"{PREFIX}JOB_STALE_SECONDS: must be at least 2 seconds")
     if config["LOG_FORMAT"] not in {"json", "text"}:
         raise ConfigError(f"{PREFIX}LOG_FORMAT: must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
     if config["MAILER"] not in {"console", "smtp"}:

@@ -3,11 +3,21 @@
 Every job has a ``Job`` row (id, stage, progress, attempts) that the UI reads. Tasks
 receive only the job id; they are idempotent (a finished job is not run again) and retry
 with exponential backoff. Jobs are sent to the queue only after the request commits.
+
+A worker killed mid-job (SIGKILL, lost machine) takes the dequeued task with it, so a
+running job writes a heartbeat to its row; ``reap_stale`` (run by every ``flask worker``)
+re-queues jobs whose heartbeat is older than MEGURI_JOB_STALE_SECONDS. ``_run`` locks the
+row, refuses a job another live worker holds, and commits a result only while the row is
+still its own attempt: however often a job is delivered, one attempt's result is kept.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import socket
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -20,7 +30,7 @@ from huey import (  # noqa: F401 - crontab re-exported for periodic tasks
     crontab,
 )
 from huey.exceptions import RetryTask
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from market.core.models import Job
@@ -133,31 +143,93 @@ def run_job(job_id: str) -> None:
     in_app(lambda app: _run(app, job_id))
 
 
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def _stale_after(app: Flask) -> dt.timedelta:
+    return dt.timedelta(seconds=int(app.config["JOB_STALE_SECONDS"]))
+
+
+def _locked_job(session: Session, job_id: str, lock: bool) -> Job | None:
+    """The job row as it is now (not the session's cached copy), locked on PostgreSQL."""
+    query = select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+class _Heartbeat:
+    """Writes ``heartbeat_at`` every few seconds while this attempt still owns the job."""
+
+    def __init__(self, db, job_id: str, attempt: int, interval: float):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(db, job_id, attempt, interval),
+                                        name=f"heartbeat-{job_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def _beat(self, db, job_id: str, attempt: int, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                with db.engine.begin() as conn:
+                    conn.execute(update(Job).where(Job.id == job_id, Job.attempts == attempt,
+                                                   Job.status == "running").values(heartbeat_at=utcnow()))
+            except Exception as exc:  # noqa: BLE001 - the database may be briefly away
+                log.warning("job %s heartbeat failed: %s", job_id, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def _run(app: Flask, job_id: str) -> None:
     db = app.extensions["meguri.db"]
+    lock = not db.is_sqlite
+    stale = _stale_after(app)
     # A session of its own: inline jobs run inside the request's after-commit hook.
     session = db.new_session()
+    beat: _Heartbeat | None = None
     try:
-        job = session.get(Job, job_id, with_for_update=not db.is_sqlite)
+        job = _locked_job(session, job_id, lock)
         if job is None or job.status in ("done", "failed"):
             return  # already handled: running a job twice changes nothing
-        job.status, job.started_at, job.attempts = "running", utcnow(), job.attempts + 1
+        now = utcnow()
+        if job.status == "running" and job.heartbeat_at is not None and now - job.heartbeat_at < stale:
+            # Delivered twice (a re-queue raced a slow worker): the live worker finishes it.
+            log.info("job %s is running on %s; not starting it again", job_id, job.worker)
+            session.rollback()
+            return
+        attempt = job.attempts + 1
+        job.status, job.started_at, job.attempts = "running", now, attempt
+        job.heartbeat_at, job.worker = now, worker_id()
         session.commit()
+        if not huey.immediate:
+            beat = _Heartbeat(db, job_id, attempt, max(1.0, stale.total_seconds() / 4))
 
         def progress(stage: str, fraction: float) -> None:
             # A separate short transaction so the UI sees progress while the job runs.
             with db.engine.begin() as conn:
                 conn.execute(
                     Job.__table__.update().where(Job.id == job_id).values(
-                        stage=stage[:60], progress=max(0.0, min(1.0, float(fraction)))
+                        stage=stage[:60], progress=max(0.0, min(1.0, float(fraction))), heartbeat_at=utcnow()
                     )
                 )
+
+        def still_mine(job: Job | None) -> bool:
+            if job is not None and job.status == "running" and job.attempts == attempt:
+                return True
+            # The reaper gave the job to another worker meanwhile: keep its result, not ours.
+            log.warning("job %s attempt %s lost its claim; its work is discarded", job_id, attempt)
+            session.rollback()
+            return False
 
         try:
             result = _HANDLERS[job.kind](session, job, progress)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
             session.rollback()
-            job = session.get(Job, job_id)
+            job = _locked_job(session, job_id, lock)
+            if not still_mine(job):
+                return
             job.error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
             log.warning("job %s (%s) attempt %s failed: %s", job_id, job.kind, job.attempts, job.error)
             if job.attempts >= MAX_ATTEMPTS or huey.immediate:
@@ -167,19 +239,68 @@ def _run(app: Flask, job_id: str) -> None:
             job.status = "queued"
             session.commit()
             raise RetryTask(delay=BASE_DELAY * 2 ** (job.attempts - 1)) from exc
-        job = session.get(Job, job_id)
+        job = _locked_job(session, job_id, lock)
+        if not still_mine(job):
+            return
         job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
         job.stage = job.stage or "done"
         job.result = result
         job.error = None
         session.commit()
     finally:
+        if beat is not None:
+            beat.stop()
         session.close()
 
 
+def reap_stale(app: Flask, limit: int = 100) -> list[str]:
+    """Re-queue running jobs whose worker stopped sending heartbeats (killed, machine
+    lost); fail those out of attempts. Safe to run on every worker at once."""
+    db = app.extensions["meguri.db"]
+    cutoff = utcnow() - _stale_after(app)
+    session = db.new_session()
+    requeued: list[str] = []
+    try:
+        query = select(Job).where(
+            Job.status == "running",
+            or_(Job.heartbeat_at < cutoff, and_(Job.heartbeat_at.is_(None), Job.started_at < cutoff)),
+        ).order_by(Job.id).limit(limit)
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        for job in session.scalars(query):
+            job.error = f"worker {job.worker or '?'} stopped sending heartbeats"
+            log.warning("job %s (%s): %s; attempt %s", job.id, job.kind, job.error, job.attempts)
+            if job.attempts >= MAX_ATTEMPTS:
+                job.status, job.finished_at = "failed", utcnow()
+                continue
+            job.status, job.stage, job.heartbeat_at = "queued", "requeued", None
+            requeued.append(job.id)
+        session.commit()
+    finally:
+        session.close()
+    for job_id in requeued:
+        run_job(job_id)
+    return requeued
+
+
 def run_worker(app: Flask, workers: int = 2) -> None:
-    """Run the consumer in this process (``flask worker``)."""
+    """Run the consumer in this process (``flask worker``), and the reaper beside it."""
     global _worker_app
     _worker_app = app
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
-    consumer.run()
+    stop = threading.Event()
+    interval = min(60.0, max(1.0, _stale_after(app).total_seconds() / 3))
+
+    def reap_forever() -> None:
+        while not stop.wait(interval):
+            try:
+                reap_stale(app)
+            except Exception:  # noqa: BLE001 - the database may be briefly away; try again later
+                log.exception("job reaper failed")
+
+    reaper = threading.Thread(target=reap_forever, name="job-reaper", daemon=True)
+    reaper.start()
+    try:
+        consumer.run()
+    finally:
+        stop.set()

@@ -27,6 +27,10 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Written every few seconds while a worker runs the job; a stale one means the worker
+    # died and the reaper (market.tasks.reap_stale) puts the job back in the queue.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    worker: Mapped[str | None] = mapped_column(String(120))  # host:pid of the running worker
 
 
 class AuditEvent(Base):
