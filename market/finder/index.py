@@ -172,8 +172,9 @@ def deliver_soon() -> None:
         log.exception("could not queue search outbox delivery")
 
 
+# No huey lock_task here: its Redis key has no expiry, so a worker killed while holding
+# it would stop delivery for good. Concurrent deliverers take disjoint rows instead.
 @tasks.huey.task()
-@tasks.huey.lock_task("search-outbox")
 def deliver_outbox_task() -> None:
     tasks.in_app(deliver)
 
@@ -193,10 +194,11 @@ def deliver(app: Flask, limit: int = 5000) -> int:
         names = None
         while delivered < limit:
             now = utcnow()
-            entries = session.scalars(
-                select(SearchOutbox).where(SearchOutbox.next_attempt_at <= now)
-                .order_by(SearchOutbox.id).limit(BATCH)
-            ).all()
+            due = (select(SearchOutbox).where(SearchOutbox.next_attempt_at <= now)
+                   .order_by(SearchOutbox.id).limit(BATCH))
+            if not db.is_sqlite:
+                due = due.with_for_update(skip_locked=True)  # another worker's batch is skipped
+            entries = session.scalars(due).all()
             if not entries:
                 break
             ids = sorted({e.listing_id for e in entries})
