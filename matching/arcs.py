@@ -52,12 +52,17 @@ class Arcs:
         return len(self.s)
 
 
-def compatible(inst: Instance, si: np.ndarray, di: np.ndarray) -> np.ndarray:
+def compatible(inst: Instance, si: np.ndarray, di: np.ndarray, *,
+               class_checked: bool = False) -> np.ndarray:
     """Rules 1, 2, 3 (per lot), 6 and excluded_pairs for supply/demand index pairs; no time
-    or distance. Used for direct arcs and for yard paths alike."""
-    cls = inst.s_class[si]
-    ok = inst.d_accepts[di, cls]
-    ok &= inst.s_rank[si] <= inst.d_min_rank[di]
+    or distance. Used for direct arcs and for yard paths alike. `class_checked` skips
+    rules 1 and 2 when the caller has already applied them."""
+    if class_checked:
+        ok = np.ones(len(si), dtype=bool)
+    else:
+        cls = inst.s_class[si]
+        ok = inst.d_accepts[di, cls]
+        ok &= inst.s_rank[si] <= inst.d_min_rank[di]
     for p in range(len(inst.properties)):
         lim = inst.d_limited[di, p]
         if not lim.any():
@@ -212,7 +217,16 @@ class ArcSource:
 
     def iter_dense(self):
         """Yield (arcs, local row, local column, block shape) per block."""
+        for si, di, km, b, ii, jj, shape in self._iter_raw():
+            yield Arcs(si, di, km, b), ii, jj, shape
+
+    def _iter_raw(self):
         inst = self.inst
+        s_haul, d_haul = inst.supplies.haul, inst.demands.haul
+        kmf = 2 * EARTH_RADIUS_KM * inst.road_factor
+        need_extra = (len(inst.properties) > 0 and bool(inst.d_limited.any())) or bool(
+            inst.s_restricted.any()) or (inst.excluded_codes is not None
+                                         and len(inst.excluded_codes) > 0)
         for srows, dset in self.blocks:
             dot = self.s_vec[srows] @ self.d_vec[dset].T
             m = dot >= self.s_cos[srows, None]
@@ -222,20 +236,34 @@ class ArcSource:
             m &= self.d_start[None, dset] <= self.s_end[srows, None]
             if self.graded:
                 m &= inst.s_rank[srows, None] <= inst.d_min_rank[None, dset]
-            ii, jj = np.nonzero(m)
-            if len(ii) == 0:
+            flat = np.flatnonzero(m)
+            if len(flat) == 0:
                 continue
+            ii, jj = np.divmod(flat, len(dset))
             si, di = srows[ii], dset[jj]
             # Chord length from the dot product: accurate to ~1e-8 km at these scales.
-            chord2 = np.maximum(2.0 - 2.0 * dot[ii, jj], 0.0)
-            km = (2 * EARTH_RADIUS_KM * inst.road_factor) * np.arcsin(np.sqrt(chord2) / 2)
-            ok = km <= np.minimum(inst.supplies.haul[si], inst.demands.haul[di])
+            chord2 = np.maximum(2.0 - 2.0 * dot.ravel()[flat], 0.0)
+            km = kmf * np.arcsin(np.sqrt(chord2) / 2)
+            ok = km <= np.minimum(s_haul[si], d_haul[di])
             b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
             ok &= b > 0
-            ok &= compatible(inst, si, di)
-            if ok.any():
-                yield (Arcs(si[ok], di[ok], km[ok], b[ok]), ii[ok], jj[ok],
-                       (len(srows), len(dset)))
+            if need_extra:
+                ok &= compatible(inst, si, di, class_checked=True)
+            if ok.all():
+                yield si, di, km, b, ii, jj, (len(srows), len(dset))
+            elif ok.any():
+                yield si[ok], di[ok], km[ok], b[ok], ii[ok], jj[ok], (len(srows), len(dset))
+
+    def iter_compact(self):
+        """Yield (supply, demand, benefit, km) per block, indices as int32."""
+        for si, di, km, b, _ii, _jj, _shape in self._iter_raw():
+            yield si.astype(np.int32), di.astype(np.int32), b, km.astype(np.float32)
+
+    def exact_km(self, si: np.ndarray, di: np.ndarray) -> np.ndarray:
+        """Road km of arcs by the same formula as the enumeration."""
+        dot = np.einsum("ij,ij->i", self.s_vec[si], self.d_vec[di])
+        chord2 = np.maximum(2.0 - 2.0 * dot, 0.0)
+        return 2 * EARTH_RADIUS_KM * self.inst.road_factor * np.arcsin(np.sqrt(chord2) / 2)
 
     def iter_blocks(self) -> Iterator[Arcs]:
         """Yield allowed arcs with positive benefit, block by block."""

@@ -50,7 +50,7 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
-def solve_plan(inst: Instance, progress: Progress | None = None, *, k: int = 6,
+def solve_plan(inst: Instance, progress: Progress | None = None, *, k: int = 4,
                max_rounds: int = 30, method: str = "auto") -> Plan:
     progress = progress or _noop
     t0 = time.perf_counter()
@@ -171,39 +171,135 @@ def price_direct(src: ArcSource, v: np.ndarray, u_pot: np.ndarray, tol: np.ndarr
     return Arcs.concat(found), u_need
 
 
-def _solve_network(inst, src, k, progress, max_rounds, stats) -> Plan:
+def _seg_topk(val: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest finite `val` in each segment [starts[i], starts[i+1]);
+    segments must be non-empty. Linear time: k passes of a segmented max (ties kept)."""
+    n = len(val)
+    if n == 0 or k <= 0:
+        return np.zeros(0, np.int64)
+    counts = np.diff(np.append(starts, n))
+    work = val.astype(np.float64)
+    out = []
+    for _ in range(k):
+        mx = np.maximum.reduceat(work, starts)
+        hit = np.flatnonzero((work == np.repeat(mx, counts)) & (work > -np.inf))
+        if len(hit) == 0:
+            break
+        out.append(hit)
+        work[hit] = -np.inf
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def _group_topk(group: np.ndarray, val: np.ndarray, k: int, n_groups: int) -> np.ndarray:
+    """Positions of the k largest finite `val` per group (any order), ties kept."""
+    if len(val) == 0 or k <= 0:
+        return np.zeros(0, np.int64)
+    work = val.astype(np.float64)  # a copy; same dtype as mx keeps ufunc.at on its fast path
+    group = group.astype(np.intp)
+    out = []
+    for _ in range(k):
+        mx = np.full(n_groups, -np.inf)
+        np.maximum.at(mx, group, work)
+        hit = np.flatnonzero((work == mx[group]) & (work > -np.inf))
+        if len(hit) == 0:
+            break
+        out.append(hit)
+        work[hit] = -np.inf
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+class NetworkPool:
+    """Every allowed direct arc, compactly (supply and demand int32, benefit float64, km
+    float32 for ranking only), grouped in runs of one supply; and the first candidates:
+    per supply and per demand the k best by benefit and the k_near nearest."""
+
+    def __init__(self, src: ArcSource, k: int, k_near: int):
+        inst = src.inst
+        parts = list(src.iter_compact())
+        if parts:
+            self.s = np.concatenate([p[0] for p in parts])
+            self.d = np.concatenate([p[1] for p in parts])
+            self.b = np.concatenate([p[2] for p in parts])
+            km = np.concatenate([p[3] for p in parts])
+        else:
+            self.s = self.d = np.zeros(0, np.int32)
+            self.b, km = np.zeros(0), np.zeros(0, np.float32)
+        del parts
+        n = len(self.s)
+        self.nS, self.nD = len(inst.supplies.ids), len(inst.demands.ids)
+        # Each supply lies in exactly one block, so its arcs form one contiguous run
+        # (checked; sorted into runs otherwise).
+        runs = np.count_nonzero(np.diff(self.s)) + 1 if n else 0
+        if n and runs != len(np.unique(self.s)):
+            order = np.argsort(self.s, kind="stable")
+            self.s, self.d, self.b, km = self.s[order], self.d[order], self.b[order], km[order]
+        self.run_start = (np.concatenate([[0], np.flatnonzero(np.diff(self.s)) + 1])
+                          if n else np.zeros(0, np.int64))
+        self.run_supply = self.s[self.run_start] if n else np.zeros(0, np.int64)
+        self.run_count = np.diff(np.append(self.run_start, n))
+        sel = [_seg_topk(self.b, self.run_start, k), _seg_topk(-km, self.run_start, k_near),
+               _group_topk(self.d, self.b, k, self.nD), _group_topk(self.d, -km, k_near, self.nD)]
+        self.initial_idx = np.unique(np.concatenate(sel))
+
+    def __len__(self) -> int:
+        return len(self.s)
+
+    def price(self, v: np.ndarray, u_pot: np.ndarray, tol: float, in_cand: np.ndarray,
+              per_supply: int, per_demand: int) -> tuple[np.ndarray, np.ndarray]:
+        """Violated arcs outside the candidates (the most violated few per supply and per
+        demand) and the tightest supply duals for demand duals v, with true benefits."""
+        u_need = np.zeros(self.nS)
+        if len(self.s) == 0:
+            return np.zeros(0, np.int64), u_need
+        r = self.b - v[self.d]
+        u_need[self.run_supply] = np.maximum(np.maximum.reduceat(r, self.run_start), 0.0)
+        r -= np.repeat(u_pot[self.run_supply], self.run_count)
+        bad = np.flatnonzero(r > tol)
+        bad = bad[~in_cand[bad]]
+        if len(bad) == 0:
+            return bad, u_need
+        rb = r[bad]
+        sb = self.s[bad]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(sb)) + 1])
+        pick = [_seg_topk(rb, starts, per_supply), _group_topk(self.d[bad], rb, per_demand, self.nD)]
+        return np.unique(bad[np.concatenate(pick)]), u_need
+
+
+def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=6, add_supply=2,
+                   add_demand=2) -> Plan:
     S, D = inst.supplies, inst.demands
     qs = np.rint(S.qty).astype(np.int64)
     qd = np.rint(D.qty).astype(np.int64)
     max_b = float(max((inst.s_base.max() if len(qs) else 0) + (inst.d_value.max() if len(qd) else 0), 1.0))
     scale = choose_scale(max_b, float(qs.sum() + qd.sum()), len(qs) + len(qd) + 1)
-    pool = ArcPool(src, k)
+    pool = NetworkPool(src, k, k_near)
     progress("candidates", 1.0)
-    in_cand = np.zeros(len(pool.arcs), dtype=bool)
+    in_cand = np.zeros(len(pool), dtype=bool)
     in_cand[pool.initial_idx] = True
     rounds = 0
     while True:
         rounds += 1
         progress("solve", min(0.9, 0.1 * rounds))
-        cand_idx = np.nonzero(in_cand)[0]
-        cand = pool.arcs.take(cand_idx)
-        sol = solve_transport(cand, qs, qd, scale)
+        cand_idx = np.flatnonzero(in_cand)
+        cs, cd = pool.s[cand_idx].astype(np.int64), pool.d[cand_idx].astype(np.int64)
+        sol = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), pool.b[cand_idx]), qs, qd, scale)
         progress("pricing", min(0.95, 0.1 * rounds + 0.05))
         tol = 1.0 / scale + 1e-9
-        bad, u_need = pool.price(sol.v, sol.u, tol, len(qs), per_supply=2 * k)
-        bad = bad[~in_cand[bad]]
+        bad, u_need = pool.price(sol.v, sol.u, tol, in_cand, add_supply, add_demand)
         bound = float(qs @ u_need + qd @ sol.v)
         if len(bad) == 0 or rounds >= max_rounds:
             break
         in_cand[bad] = True
     used = sol.flow > 0
-    f = cand.take(used)
+    fs, fd, fb = cs[used], cd[used], pool.b[cand_idx][used]
     qty = sol.flow[used].astype(float)
-    net = float(qty @ f.b)
-    stats.update(candidate_arcs=len(cand), allowed_arcs=len(pool.arcs), rounds=rounds, scale=scale)
+    net = float(qty @ fb)
+    stats.update(candidate_arcs=len(cand_idx), allowed_arcs=len(pool), rounds=rounds,
+                 scale=scale)
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
-    n = len(f)
-    return Plan(f.s, np.full(n, -1), f.d, qty, f.km, np.zeros(n), f.b, status, net, bound, stats)
+    n = len(fs)
+    return Plan(fs, np.full(n, -1), fd, qty, src.exact_km(fs, fd), np.zeros(n), fb, status, net,
+                bound, stats)
 
 
 # ---------------------------------------------------------------- LP with columns
