@@ -8,15 +8,7 @@ request), and the seller accepting 50 requested orders at once.
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,11 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PG_REASON, PG_URL, listing_data
+from tests.integration import stack
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.skipif(not PG_URL, reason=PG_REASON)]
 
-ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 50
 AVAILABLE = 10
 
@@ -36,21 +28,8 @@ AVAILABLE = 10
 @pytest.fixture(scope="module")
 def scratch_database():
     """A database of its own, migrated, dropped afterwards."""
-    from market import migrate
-
-    base = sa.engine.make_url(PG_URL)
-    name = f"{base.database}_oversell_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
+    with stack.scratch_database(PG_URL, "oversell") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _seed(url: str, instance: Path) -> dict:
@@ -87,65 +66,16 @@ def _seed(url: str, instance: Path) -> dict:
         app.extensions["meguri.db"].dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(scratch_database, tmp_path_factory):
     instance = tmp_path_factory.mktemp("oversell-instance")
     seeded = _seed(scratch_database, instance)
-    port = _free_port()
-    log_path = instance / "gunicorn.log"
-    env = {**os.environ, "MEGURI_DATABASE_URL": scratch_database, "MEGURI_INSTANCE_DIR": str(instance),
-           "MEGURI_SECRET_KEY": "oversell-test", "MEGURI_SECURE_COOKIES": "0", "PYTHONWARNINGS": "ignore"}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "4", "--threads", "4", "-b", f"127.0.0.1:{port}",
-             "--timeout", "60", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail("gunicorn exited:\n" + log_path.read_text(errors="replace")[-3000:])
-            try:
-                if _call(port, "GET", "/api/v1/openapi.json")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("gunicorn did not answer:\n" + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
-        yield {"port": port, "url": scratch_database, "log": log_path, **seeded}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with stack.stack(scratch_database, instance) as running:
+        web = running.start_web(workers=4, threads=4, ready_path="/api/v1/openapi.json")
+        yield {"port": running.port, "url": scratch_database, "log": web.log, **seeded}
 
 
-def _call(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode(errors="replace")
-        return response.status, payload
-    finally:
-        conn.close()
+_call = stack.call
 
 
 def _all_at_once(calls) -> list[tuple[int, object]]:
