@@ -259,6 +259,7 @@ def main() -> int:
             json.dump(CASES[args.write_instance[0]](), fh)
         return 0
     rows = []
+    print("load average (1, 5, 15 min) at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print("| case | status | wall s | peak RSS MiB | net benefit ¥ | gap to bound | greedy ¥ | arcs |")
     print("|---|---|---|---|---|---|---|---|")
     for case in args.cases:
@@ -279,6 +280,7 @@ def main() -> int:
         print(f"\ntime growth exponent 1k→10k: {math.log(times['soil-10k'] / times['soil-1k'], 10):.2f}")
     if "soil-10k" in times and "naive:soil-10k" in times:
         print(f"naive / pruned at 10k: {times['naive:soil-10k'] / times['soil-10k']:.1f}×")
+    print("load average (1, 5, 15 min) at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for r in rows:
         print(json.dumps(r), file=sys.stderr)
     if args.json:

@@ -68,107 +68,12 @@ def solve_plan(inst: Instance, progress: Progress | None = None, *, k: int = 4,
     if network:
         plan = _solve_network(inst, src, k, progress, max_rounds, stats)
     else:
-        cand = initial_candidates(src, k)
+        pool = NetworkPool(src, k, 6)
         progress("candidates", 1.0)
-        plan = _solve_lp(inst, src, cand, progress, max_rounds, stats, k)
+        plan = _solve_lp(inst, src, pool, progress, max_rounds, stats, k)
     plan.stats["seconds"] = round(time.perf_counter() - t0, 3)
     progress("done", 1.0)
     return plan
-
-
-def initial_candidates(src: ArcSource, k: int) -> Arcs:
-    """The k best arcs of every supply and of every demand (streamed, nothing kept)."""
-    return ArcPool(src, k, keep_all=False).initial
-
-
-class ArcPool:
-    """One pass over all allowed arcs: the k best per supply and per demand, and (when
-    keep_all) every arc in compact arrays so that pricing needs no second enumeration."""
-
-    def __init__(self, src: ArcSource, k: int, keep_all: bool = True):
-        parts, init_s, init_d = [], [], []
-        offset = 0
-        for arcs, ii, jj, shape in src.iter_dense():
-            n = len(arcs)
-            B = np.full(shape, -np.inf)
-            B[ii, jj] = arcs.b
-            idx = np.full(shape, -1, dtype=np.int64)
-            idx[ii, jj] = np.arange(n)
-            for axis, out in ((1, init_s), (0, init_d)):
-                kk = min(k, shape[axis])
-                if kk < shape[axis]:
-                    top = np.argpartition(-B, kk - 1, axis=axis)
-                    top = top[:, :kk] if axis == 1 else top[:kk, :]
-                    sel = np.take_along_axis(idx, top, axis=axis).ravel()
-                else:
-                    sel = idx.ravel()
-                sel = sel[sel >= 0]
-                out.append(sel + offset)
-            if keep_all:
-                parts.append(arcs)
-            else:
-                sel = np.unique(np.concatenate([init_s.pop(), init_d.pop()]) - offset)
-                parts.append(arcs.take(sel))
-                n = len(sel)
-            offset += n
-        self.arcs = Arcs.concat(parts)
-        if not keep_all:
-            init_s = [top_k_by_group(self.arcs.s, self.arcs.b, k)]
-            init_d = [np.arange(len(self.arcs))]
-        sel_s = np.concatenate(init_s) if init_s else np.zeros(0, np.int64)
-        sel_d = np.concatenate(init_d) if init_d else np.zeros(0, np.int64)
-        if len(sel_d):
-            sel_d = sel_d[top_k_by_group(self.arcs.d[sel_d], self.arcs.b[sel_d], k)]
-        self.initial_idx = np.unique(np.concatenate([sel_s, sel_d]))
-        self.initial = self.arcs.take(self.initial_idx)
-        s = self.arcs.s
-        self.run_start = np.concatenate([[0], np.nonzero(np.diff(s))[0] + 1]) if len(s) else s
-        self.run_supply = s[self.run_start] if len(s) else s
-
-    def price(self, v: np.ndarray, u_pot: np.ndarray, tol: float, n_supplies: int,
-              per_supply: int) -> tuple[np.ndarray, np.ndarray]:
-        """Violated arc indices (best few per supply) and the tightest supply duals."""
-        a = self.arcs
-        u_need = np.zeros(n_supplies)
-        if len(a) == 0:
-            return np.zeros(0, np.int64), u_need
-        r = a.b - v[a.d]
-        u_need[self.run_supply] = np.maximum(np.maximum.reduceat(r, self.run_start), 0.0)
-        excess = r - u_pot[a.s]
-        bad = np.nonzero(excess > tol)[0]
-        cap = per_supply * n_supplies
-        if len(bad) > cap:
-            # The most violated arcs first; a linear-time selection, not a full sort.
-            bad = bad[np.argpartition(-excess[bad], cap - 1)[:cap]]
-        return bad, u_need
-
-
-def _dedupe(a: Arcs, inst: Instance) -> Arcs:
-    code = a.s * max(len(inst.demands.ids), 1) + a.d
-    _, idx = np.unique(code, return_index=True)
-    return a.take(np.sort(idx))
-
-
-def _codes(a: Arcs, nD: int) -> np.ndarray:
-    return a.s * max(nD, 1) + a.d
-
-
-def price_direct(src: ArcSource, v: np.ndarray, u_pot: np.ndarray, tol: np.ndarray | float,
-                 lam: _BlendDuals | None = None, per_supply: int = 4) -> tuple[Arcs, np.ndarray]:
-    """Scan every allowed arc: return violated arcs and the tightest supply duals."""
-    inst = src.inst
-    u_need = np.zeros(len(inst.supplies.ids))
-    found = []
-    for blk in src.iter_blocks():
-        r = blk.b - v[blk.d]
-        if lam is not None:
-            r -= lam.term(blk.s, blk.d)
-        np.maximum.at(u_need, blk.s, r)
-        bad = r > u_pot[blk.s] + (tol if np.isscalar(tol) else tol[blk.s])
-        if bad.any():
-            sub = blk.take(bad)
-            found.append(sub.take(top_k_by_group(sub.s, r[bad], per_supply)))
-    return Arcs.concat(found), u_need
 
 
 def _seg_topk(val: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:
@@ -261,6 +166,26 @@ class NetworkPool:
         rb = r[bad]
         sb = self.s[bad]
         starts = np.concatenate([[0], np.flatnonzero(np.diff(sb)) + 1])
+        pick = [_seg_topk(rb, starts, per_supply), _group_topk(self.d[bad], rb, per_demand, self.nD)]
+        return np.unique(bad[np.concatenate(pick)]), u_need
+
+
+    def price_lp(self, v: np.ndarray, u: np.ndarray, tol: np.ndarray, lam: _BlendDuals,
+                 per_supply: int = 4, per_demand: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """As `price`, with blend duals and a per-supply tolerance (path LP)."""
+        u_need = np.zeros(self.nS)
+        if len(self.s) == 0:
+            return np.zeros(0, np.int64), u_need
+        r = self.b - v[self.d]
+        if lam.props:
+            r -= lam.term(self.s, self.d)
+        u_need[self.run_supply] = np.maximum(np.maximum.reduceat(r, self.run_start), 0.0)
+        r -= np.repeat((u + tol)[self.run_supply], self.run_count)
+        bad = np.flatnonzero(r > 0)
+        if len(bad) == 0:
+            return bad, u_need
+        rb = r[bad]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(self.s[bad])) + 1])
         pick = [_seg_topk(rb, starts, per_supply), _group_topk(self.d[bad], rb, per_demand, self.nD)]
         return np.unique(bad[np.concatenate(pick)]), u_need
 
@@ -423,11 +348,16 @@ class _PathLP:
                 _BlendDuals(inst, lam_max, lam_min), x)
 
 
-def _solve_lp(inst, src, cand, progress, max_rounds, stats, k) -> Plan:
+def _solve_lp(inst, src, pool, progress, max_rounds, stats, k) -> Plan:
     S, D, Y = inst.supplies, inst.demands, inst.yards
     nY = len(Y.ids)
     lp = _PathLP(inst)
-    lp.add(cand.s, np.full(len(cand), -1), cand.d, cand.km, np.zeros(len(cand)), cand.b)
+
+    def add_direct(idx):
+        s, d = pool.s[idx].astype(np.int64), pool.d[idx].astype(np.int64)
+        return lp.add(s, np.full(len(s), -1), d, src.exact_km(s, d), np.zeros(len(s)), pool.b[idx])
+
+    add_direct(pool.initial_idx)
     yp = _YardPricer(inst)
     first = yp.initial(k)
     lp.add(*first)
@@ -438,9 +368,9 @@ def _solve_lp(inst, src, cand, progress, max_rounds, stats, k) -> Plan:
         u, v, w, lam, x = lp.solve()
         progress("pricing", min(0.95, 0.1 * rounds + 0.05))
         tol = 1e-7 * np.maximum(1.0, np.abs(u)) + 1e-6
-        viol, u_need = price_direct(src, v, u, tol, lam)
+        viol, u_need = pool.price_lp(v, u, tol, lam)
         yviol, u_need, exact = yp.price(u, v, w, lam, u_need, tol)
-        added = lp.add(viol.s, np.full(len(viol), -1), viol.d, viol.km, np.zeros(len(viol)), viol.b)
+        added = add_direct(viol)
         added += lp.add(*yviol)
         bound = float(S.qty @ u_need + D.qty @ v + (Y.qty @ w if nY else 0.0))
         if (added == 0 and exact) or rounds >= max_rounds:
@@ -452,7 +382,7 @@ def _solve_lp(inst, src, cand, progress, max_rounds, stats, k) -> Plan:
            for f in ("s", "y", "d", "km1", "km2", "b")}
     qty = x[used]
     net = float(qty @ arr["b"]) if len(used) else 0.0
-    stats.update(candidate_arcs=len(c.var), rounds=rounds)
+    stats.update(candidate_arcs=len(c.var), allowed_arcs=len(pool), rounds=rounds)
     status = "optimal" if (exact and bound - net <= REL_TOL * max(1.0, abs(bound))) else "feasible"
     return Plan(arr["s"].astype(np.int64), arr["y"].astype(np.int64), arr["d"].astype(np.int64),
                 qty, arr["km1"], arr["km2"], arr["b"], status, net, bound, stats)
