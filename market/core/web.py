@@ -77,6 +77,14 @@ def register(app: Flask) -> None:
         value = int(value)
         return f"-¥{-value:,}" if value < 0 else f"¥{value:,}"
 
+    @app.template_filter("unit")
+    def unit(value) -> str:
+        """Units as people write them: m³ not m3; 'item' and 'piece' read as a count."""
+        from flask_babel import gettext
+
+        return {"m3": "m³", "m2": "m²", "item": gettext("items"), "piece": gettext("pcs"),
+                "sheet": gettext("sheets")}.get(value or "", value or "")
+
     @app.template_filter("qty")
     def qty(value) -> str:
         if value is None:

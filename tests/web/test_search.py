@@ -149,3 +149,14 @@ def test_bad_search_input_is_answered_never_a_crash(client, market, params):
         assert response.status_code in (200, 400), (path, params, response.status_code)
         if path.startswith("/api") and response.status_code == 400:
             assert response.get_json()["errors"]
+
+
+def test_search_map_carries_the_hits_as_valid_json(client, market):
+    import html
+    import json
+    import re
+
+    page = client.get("/search?q=椅子").get_data(as_text=True)
+    raw = re.search(r'data-points="([^"]*)"', page).group(1)
+    points = json.loads(html.unescape(raw))
+    assert [p["title"] for p in points] == ["粗大ごみ 椅子 木製"]

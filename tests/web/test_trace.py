@@ -131,7 +131,7 @@ def test_a_soil_order_is_ticketed_confirmed_receipted_exported_and_amended(app, 
     assert response.status_code == 302
     receipt = buyer.get(response.headers["Location"]).get_data(as_text=True)
     for text in (SHEET["destination_name"], SHEET["destination_address"], "現場所長 田中",
-                 "江東区 発生土 第2b種", "11.3 m3", "運搬完了日", "一致", "荷こぼれ"):
+                 "江東区 発生土 第2b種", "11.3 m³", "運搬完了日", "一致", "荷こぼれ"):
         assert text in receipt, text
     receipt_id = db(lambda s: s.scalar(select(Receipt.id)))
     assert seller.get(f"/trace/receipts/{receipt_id}").status_code == 200  # the sender keeps it too
