@@ -36,6 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "market" / "static"),
     )
+    from market.core.web import DatabaseIdConverter
+
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     settings = config_module.from_environ()
     if test_config:
         settings.update(test_config)

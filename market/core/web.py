@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 
 from market.catalog import kinds
 from market.errors import DomainError
-
 
 FIELD_VALIDATED = {"catalog.create", "catalog.edit", "catalog.browse_listings", "catalog.listings_map"}
 
@@ -20,6 +20,15 @@ FIELD_VALIDATED = {"catalog.create", "catalog.edit", "catalog.browse_listings", 
 def _origin(url: str) -> str:
     parts = urlsplit(url.replace("{s}", "a"))
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in a URL is always a row id: one beyond the database's 32-bit integer is
+    simply not found (404), never a query PostgreSQL refuses (a 500)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def register(app: Flask) -> None:
