@@ -30,7 +30,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connect_timeout: int = 3) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -43,7 +43,11 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # While the database is down or restarting, requests must fail within seconds (a 503
+    # page) rather than hang: a short connect timeout, and a short wait for a pooled
+    # connection. pool_pre_ping replaces connections a restart has killed.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10,
+                         connect_args={"connect_timeout": connect_timeout})
 
 
 class Database:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from market.errors import DomainError
@@ -50,8 +51,12 @@ def register(app: Flask) -> None:
         return _answer(413, _("The upload is too large."), "photos")
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_down(exc):
         log.error("database error: %s", exc)
+        # The page must render without the database: as for a visitor who is not signed in
+        # (loading the signed-in user, or anything lazy on it, would fail again).
+        g._login_user = AnonymousUserMixin()
         return _answer(503, _("The service is briefly unavailable. Please try again in a moment."))
 
     @app.errorhandler(HTTPException)
