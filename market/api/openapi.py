@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import search
 from market.catalog import kinds
 
 _TYPES = {
@@ -66,7 +67,7 @@ def openapi_document() -> dict:
     id_param = {"name": "listing_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Meguri API", "version": "1", "description": "Listings of Meguri (めぐり)."},
+        "info": {"title": "Meguri API", "version": "1", "description": "Listings, orders and search of Meguri (めぐり)."},
         "servers": [{"url": "/"}],
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
@@ -77,6 +78,11 @@ def openapi_document() -> dict:
                 "Listing": {"type": "object", "required": ["id", "kind", "status"],
                             "properties": {"id": {"type": "integer"}, "kind": {"type": "string"},
                                            "status": {"type": "string"}}},
+                "Order": {"type": "object", "required": ["id", "status", "listing_id", "quantity"],
+                          "properties": {"id": {"type": "integer"}, "status": {"type": "string"},
+                                         "listing_id": {"type": "integer"}, "quantity": {"type": "string"},
+                                         "unit": {"type": "string"}, "unit_price_yen": {"type": "integer"},
+                                         "money": {"type": "object"}, "history": {"type": "array"}}},
                 "Error": {"type": "object", "required": ["error"],
                           "properties": {"error": {"type": "string"},
                                          "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
@@ -129,6 +135,97 @@ def openapi_document() -> dict:
                 "parameters": [id_param],
                 "post": {"summary": "Close your listing", "security": [{"token": []}],
                          "responses": {"200": listing, "401": error, "403": error, "404": error}},
+            },
+            **_order_paths(error),
+            **_search_paths(error),
+        },
+    }
+
+
+def _order_paths(error: dict) -> dict:
+    """The orders API (market/orders/views.py): request, list, read, act, record deliveries."""
+    from market.orders.models import OrderStatus, TransportArrangement
+    from market.orders.states import ACTION_LABELS
+
+    order = {"description": "An order", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}}
+    order_id = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    quantity = {"type": ["number", "string"], "description": "Quantity in the listing's unit (> 0)"}
+    note = {"type": "string", "maxLength": 2000}
+    refusals = {"400": error, "401": error, "403": error, "404": error, "409": error, "422": error}
+    return {
+        "/api/v1/orders": {
+            "get": {"summary": "Orders of your organisation (as buyer or seller)", "security": [{"token": []}],
+                    "parameters": [{"name": "status", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": [st.value for st in OrderStatus]}}],
+                    "responses": {"200": {"description": "Your orders", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["items"],
+                        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}}}}}},
+                        "401": error}},
+            "post": {"summary": "Request an order on a listing (accepted at once if the seller allows it)",
+                     "security": [{"token": []}],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["listing_id", "quantity"],
+                         "properties": {"listing_id": {"type": "integer", "minimum": 1}, "quantity": quantity,
+                                        "transport_arrangement": {"type": "string", "enum": [
+                                            a.value for a in TransportArrangement]},
+                                        "note": note}}}}},
+                     "responses": {"201": order, **refusals}},
+        },
+        "/api/v1/orders/{order_id}": {
+            "parameters": [order_id],
+            "get": {"summary": "Read an order you are a party to", "security": [{"token": []}],
+                    "responses": {"200": order, "401": error, "404": error}},
+        },
+        "/api/v1/orders/{order_id}/actions/{action}": {
+            "parameters": [order_id, {"name": "action", "in": "path", "required": True,
+                                      "schema": {"type": "string", "enum": list(ACTION_LABELS)}}],
+            "post": {"summary": "Move an order: accept, decline, cancel, issue_invoice, mark_paid, complete, "
+                                "dispute, resolve", "security": [{"token": []}],
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                         "type": "object", "properties": {"note": note,
+                                                          "transport_fee_yen": {"type": ["integer", "string"]}}}}}},
+                     "responses": {"200": order, **refusals}},
+        },
+        "/api/v1/orders/{order_id}/deliveries": {
+            "parameters": [order_id],
+            "post": {"summary": "Record a delivery (the seller, on an accepted order)", "security": [{"token": []}],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["quantity"],
+                         "properties": {"quantity": quantity, "delivered_on": {"type": "string", "format": "date"},
+                                        "reference": {"type": "string", "maxLength": 100}, "note": note}}}}},
+                     "responses": {"201": order, **refusals}},
+        },
+    }
+
+
+def _search_paths(error: dict) -> dict:
+    """The search API (market/finder/views.py): free text, facets, price, window, distance."""
+    from market.finder.services import FACET_ARGS
+
+    facets = [{"name": name, "in": "query", "required": False, "style": "form", "explode": True,
+               "schema": {"type": "array", "items": {"type": "string"}}} for name in FACET_ARGS]
+    scalars = [("q", {"type": "string"}), ("price_min", {"type": "integer"}), ("price_max", {"type": "integer"}),
+               ("window_from", {"type": "string", "format": "date"}),
+               ("window_to", {"type": "string", "format": "date"}),
+               ("site", {"type": "string", "description": "id of one of your sites (listings), for distance"}),
+               ("radius_km", {"type": "number", "minimum": 0}),
+               ("sort", {"type": "string", "enum": list(search.SORTS)}),
+               ("page", {"type": "integer", "minimum": 1}),
+               ("per_page", {"type": "integer", "minimum": 1, "maximum": 100})]
+    return {
+        "/api/v1/search": {
+            "get": {"summary": "Search public listings", "security": [{}, {"token": []}],
+                    "parameters": [*facets, *[{"name": n, "in": "query", "required": False, "schema": sch}
+                                              for n, sch in scalars]],
+                    "responses": {"200": {"description": "A page of hits with facet counts",
+                                          "content": {"application/json": {"schema": {
+                                              "type": "object", "required": ["total", "page", "per_page", "hits"],
+                                              "properties": {"total": {"type": "integer"},
+                                                             "page": {"type": "integer"},
+                                                             "per_page": {"type": "integer"},
+                                                             "facets": {"type": "object"},
+                                                             "hits": {"type": "array"}}}}}},
+                                  "400": error, "401": error, "503": error},
             },
         },
     }
