@@ -75,7 +75,8 @@ def scratch_database(admin_url: str, label: str) -> Iterator[str]:
 
     base = sa.engine.make_url(admin_url)
     name = f"{base.database}_{label}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # No pooled connection: the server may have restarted (fault tests) before the drop.
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
