@@ -160,3 +160,13 @@ def test_search_map_carries_the_hits_as_valid_json(client, market):
     raw = re.search(r'data-points="([^"]*)"', page).group(1)
     points = json.loads(html.unescape(raw))
     assert [p["title"] for p in points] == ["粗大ごみ 椅子 木製"]
+
+
+def test_window_filter_keeps_overlapping_listings(client, factory):
+    member = factory.user()
+    early = factory.listing(member, "soil_offer", title="早期 搬出", window_start="2027-01-01", window_end="2027-01-31")
+    late = factory.listing(member, "soil_offer", title="後期 搬出", window_start="2027-06-01", window_end="2027-06-30")
+    assert ids(client, window_from="2027-01-15", window_to="2027-02-15") == [early]
+    assert ids(client, window_from="2027-06-30") == [late]
+    page = client.get("/search?window_from=2027-06-30").get_data(as_text=True)
+    assert "後期 搬出" in page and "早期 搬出" not in page.split('class="cards"')[1]
