@@ -33,28 +33,7 @@
     var map = baseMap(el, ll, 12);
     if (map) L.marker(ll).addTo(map);
   }
-  function points(el) {
-    var map = baseMap(el, [35.68, 139.69], 8);
-    if (!map) return;
-    fetch(el.dataset.source, { headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json(); })
-      .then(function (data) {
-        var bounds = [];
-        data.points.forEach(function (p) {
-          var m = L.circleMarker([p.lat, p.lon], { radius: 6, className: "pt pt-" + p.kind }).addTo(map);
-          var a = document.createElement("a");
-          a.href = "/listings/" + p.id; a.textContent = p.title;
-          m.bindPopup(a);
-          bounds.push([p.lat, p.lon]);
-        });
-        if (bounds.length) map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
-      })
-      .catch(function () { el.classList.add("map-unavailable"); });
-  }
-  function inlinePoints(el) {
-    var pts = JSON.parse(el.dataset.points || "[]");
-    var map = baseMap(el, [35.68, 139.69], 8);
-    if (!map) return;
+  function addPoints(map, pts) {
     var bounds = [];
     pts.forEach(function (p) {
       var m = L.circleMarker([p.lat, p.lon], { radius: 6, className: "pt pt-" + p.kind }).addTo(map);
@@ -64,6 +43,20 @@
       bounds.push([p.lat, p.lon]);
     });
     if (bounds.length) map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
+  }
+  // Points fetched from a JSON endpoint (the listing browser).
+  function points(el) {
+    var map = baseMap(el, [35.68, 139.69], 8);
+    if (!map) return;
+    fetch(el.dataset.source, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (data) { addPoints(map, data.points); })
+      .catch(function () { el.classList.add("map-unavailable"); });
+  }
+  // Points carried in the page itself (search results).
+  function inlinePoints(el) {
+    var map = baseMap(el, [35.68, 139.69], 8);
+    if (map) addPoints(map, JSON.parse(el.dataset.points || "[]"));
   }
   function line(el) {
     var pts = JSON.parse(el.dataset.line);
