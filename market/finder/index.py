@@ -190,7 +190,7 @@ def deliver(app: Flask, limit: int = 5000) -> int:
     session = db.new_session()
     delivered = 0
     try:
-        index = get_index(app)
+        index = None
         names = None
         while delivered < limit:
             now = utcnow()
@@ -209,6 +209,8 @@ def deliver(app: Flask, limit: int = 5000) -> int:
             }
             names = names or _Names(session)
             try:
+                # Inside the try: an index unreachable since start-up cannot even be ensured.
+                index = index or get_index(app)
                 gone = [lid for lid in ids if lid not in listings]
                 if gone:
                     index.delete(gone)
