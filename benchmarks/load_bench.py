@@ -57,13 +57,18 @@ def main(argv: list[str] | None = None) -> int:
                 summary = {**phase.summary(), "think_s": list(think), "load_avg_before": round(load_avg, 2)}
                 results[f"users_{users}"] = summary
                 print(json.dumps(summary, ensure_ascii=False))
+            crashes = [line for p in running.processes for line in p.log.read_text(errors="replace").splitlines()
+                       if "SIGSEGV" in line or "Fatal Python error" in line]
+            results["crashes"] = crashes
+            if crashes:
+                print(f"{len(crashes)} crash lines; logs in {instance}", file=sys.stderr)
     one, many = results["users_1"], results[f"users_{args.users}"]
     results["p95_ratio"] = round(many["p95_ms"] / one["p95_ms"], 2)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(f"p95 ratio {results['p95_ratio']} (target ≤ 3); written to {out}")
-    return 0 if many["errors"] == 0 and results["p95_ratio"] <= 3 else 1
+    return 0 if many["errors"] == 0 and not results["crashes"] and results["p95_ratio"] <= 3 else 1
 
 
 if __name__ == "__main__":

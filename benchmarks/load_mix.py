@@ -89,7 +89,7 @@ class Phase:
                 "throughput_rps": round(self.requests / self.elapsed, 1) if self.elapsed else 0.0,
                 **pct(self.all_latencies), "by_kind": {k: pct(v) for k, v in sorted(self.latencies.items())},
                 "statuses": dict(sorted(self.statuses.items())), "errors": len(self.errors()),
-                "unexpected": len(self.unexpected)}
+                "unexpected": len(self.unexpected), "first_unexpected": self.unexpected[:5]}
 
 
 def _request(port: int, kind: str, rng: random.Random, seeded: dict, token: str):

@@ -215,7 +215,8 @@ class Stack:
     def env(self) -> dict[str, str]:
         env = {**os.environ, "MEGURI_DATABASE_URL": self.database_url, "MEGURI_INSTANCE_DIR": str(self.instance),
                "MEGURI_SECRET_KEY": "integration-stack", "MEGURI_SECURE_COOKIES": "0",
-               "MEGURI_LOG_FORMAT": "json", "PYTHONWARNINGS": "ignore", "FLASK_APP": "wsgi"}
+               "MEGURI_LOG_FORMAT": "json", "PYTHONWARNINGS": "ignore", "FLASK_APP": "wsgi",
+               "PYTHONFAULTHANDLER": "1"}  # a crash in C code leaves every thread's stack in the log
         if self.redis_url:
             env["MEGURI_REDIS_URL"] = self.redis_url
         env.update(self.extra_env)
