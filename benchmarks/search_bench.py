@@ -11,6 +11,7 @@ cities, 7 categories); they are generated lazily so the script holds none in mem
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import random
@@ -20,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from search import ListingDocument, SearchQuery, make_index  # noqa: E402
-from search.geo import haversine_threshold  # noqa: E402
+from search.geo import bounding_box, haversine_threshold  # noqa: E402
 
 CITIES = [
     ("札幌", 43.062, 141.354, "北海道", "01100"),
@@ -140,28 +142,70 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def naive_like(conn, query: SearchQuery, table: str) -> int:
-    """What one would write without a search engine: LIKE over the text columns, the
-    same filters and the same haversine test, a count and one page."""
+# The fields the engine's free text reads (title + ListingDocument.searchable_body()).
+TEXT_COLUMNS = (
+    "title", "description", "org_name", "material", "category", "soil_class", "grade",
+    "prefecture",
+)  # fmt: skip
+NAIVE_COLUMNS = ("id", *TEXT_COLUMNS, "kind", "lat", "lon")
+
+
+def naive_where(query: SearchQuery) -> tuple[str, dict]:
+    """What one would write without a search engine, cheap tests first: the facet
+    equality, the bounding box, the same haversine test, then LIKE over every field the
+    engine's free text reads."""
     lat, lon = query.near
     facet, values = next(iter(query.filters.items()))
+    min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, query.radius_km)
     params = {
         "p": f"%{query.text.lower()}%",
         "v": values[0],
         "lat": lat,
         "lon": lon,
-        "cos": __import__("math").cos(__import__("math").radians(lat)),
+        "cos": math.cos(math.radians(lat)),
         "hav": haversine_threshold(query.radius_km),
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lon": min_lon,
+        "max_lon": max_lon,
     }
     where = (
-        "(lower(title) LIKE :p OR lower(description) LIKE :p OR lower(material) LIKE :p"
-        f" OR category LIKE :p) AND {facet} = :v AND "
+        f"{facet} = :v AND lat BETWEEN :min_lat AND :max_lat"
+        " AND lon BETWEEN :min_lon AND :max_lon AND "
         "(power(sin(radians(lat - :lat) / 2), 2) + :cos * cos(radians(lat))"
-        " * power(sin(radians(lon - :lon) / 2), 2)) <= :hav"
+        " * power(sin(radians(lon - :lon) / 2), 2)) <= :hav AND ("
+        + " OR ".join(f"lower({column}) LIKE :p" for column in TEXT_COLUMNS)
+        + ")"
     )
+    return where, params
+
+
+def naive_like(conn, query: SearchQuery, table: str) -> int:
+    """The naive search: a count and one page (20 by id)."""
+    where, params = naive_where(query)
     total = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params).scalar()
     conn.execute(text(f"SELECT id FROM {table} WHERE {where} ORDER BY id LIMIT 20"), params).all()
     return total
+
+
+def naive_ids(conn, query: SearchQuery, table: str) -> set[int]:
+    where, params = naive_where(query)
+    return {row[0] for row in conn.execute(text(f"SELECT id FROM {table} WHERE {where}"), params)}
+
+
+def embedded_ids(index, query: SearchQuery) -> set[int]:
+    ids: set[int] = set()
+    page = 1
+    while True:
+        results = index.search(replace(query, page=page, per_page=100, facets=[]))
+        ids.update(results.ids)
+        if page >= results.pages:
+            return ids
+        page += 1
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
@@ -171,6 +215,9 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--naive-queries", type=int, default=30)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved repeats of each compared query"
+    )
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="search-bench-")
@@ -191,6 +238,7 @@ def main() -> None:
         if args.backend == "postgres":
             print("server:", conn.execute(text("SELECT version()")).scalar().split(" on ")[0])
 
+    print(f"load average at start: {load_average()}")
     rss_before = rss_mb()
     started = time.perf_counter()
     indexed = index.rebuild(listing(i) for i in range(1, args.listings + 1))
@@ -217,14 +265,14 @@ def main() -> None:
 
     # Naive baseline: a plain copy of the same rows without any index, LIKE-scanned.
     naive_table = "bench_naive_listings"
-    columns = ("id", "title", "description", "material", "kind", "category", "lat", "lon")
+    columns = NAIVE_COLUMNS
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {naive_table}"))
         conn.execute(
             text(
-                f"CREATE TABLE {naive_table} (id BIGINT PRIMARY KEY, title TEXT, "
-                "description TEXT, material TEXT, kind TEXT, category TEXT, "
-                "lat DOUBLE PRECISION, lon DOUBLE PRECISION)"
+                f"CREATE TABLE {naive_table} (id BIGINT PRIMARY KEY, "
+                + "".join(f"{c} TEXT, " for c in (*TEXT_COLUMNS, "kind"))
+                + "lat DOUBLE PRECISION, lon DOUBLE PRECISION)"
             )
         )
     insert = text(
@@ -240,23 +288,50 @@ def main() -> None:
             with engine.begin() as conn:
                 conn.execute(insert, batch)
             batch = []
-    naive_ms, agree = [], 0
+    # Same first N queries, a block of naive then a block of embedded, --rounds times:
+    # both see the same machine load (the host is shared); each query's time is its
+    # median over the rounds. (Alternating per query would run every search right after
+    # a full-table scan has flushed the CPU caches, which no real server does.)
+    compared = workload[: args.naive_queries]
+    naive_runs: list[list[float]] = [[] for _ in compared]
+    embedded_runs: list[list[float]] = [[] for _ in compared]
+    same_ids, differing = 0, []
     with engine.connect() as conn:
         naive_like(conn, workload[0], naive_table)  # warm
-        for query in workload[: args.naive_queries]:
-            started = time.perf_counter()
-            total = naive_like(conn, query, naive_table)
-            naive_ms.append((time.perf_counter() - started) * 1000)
-            agree += total == index.count(query)
-    same = latencies[: args.naive_queries]
+        for query in compared:
+            expected, found = naive_ids(conn, query, naive_table), embedded_ids(index, query)
+            if expected == found:
+                same_ids += 1
+            else:
+                differing.append(
+                    f"{query.text}: naive {len(expected)}, embedded {len(found)}, "
+                    f"only embedded {len(found - expected)}, only naive {len(expected - found)}"
+                )
+        for _ in range(args.rounds):
+            for number, query in enumerate(compared):
+                started = time.perf_counter()
+                naive_like(conn, query, naive_table)
+                naive_runs[number].append((time.perf_counter() - started) * 1000)
+            for number, query in enumerate(compared):
+                started = time.perf_counter()
+                index.search(query)
+                embedded_runs[number].append((time.perf_counter() - started) * 1000)
+    naive_ms = [statistics.median(runs) for runs in naive_runs]
+    embedded_ms = [statistics.median(runs) for runs in embedded_runs]
+    ratios = [n / e for n, e in zip(naive_ms, embedded_ms, strict=True)]
     print(
-        f"naive LIKE scan (same first {len(naive_ms)} queries): "
-        f"p50 {percentile(naive_ms, 50):.1f} ms, mean {statistics.mean(naive_ms):.1f} ms; "
-        f"embedded on those: mean {statistics.mean(same):.2f} ms -> "
-        f"{statistics.mean(naive_ms) / statistics.mean(same):.0f}x faster (mean), "
-        f"{percentile(naive_ms, 50) / percentile(same, 50):.0f}x (p50); "
-        f"hit counts agree on {agree}/{len(naive_ms)}"
+        f"naive LIKE scan vs embedded, first {len(compared)} queries in alternating blocks, "
+        f"median of {args.rounds} rounds each: naive mean {statistics.mean(naive_ms):.1f} ms "
+        f"(p50 {percentile(naive_ms, 50):.1f}), embedded mean {statistics.mean(embedded_ms):.2f}"
+        f" ms (p50 {percentile(embedded_ms, 50):.2f}) -> "
+        f"{statistics.mean(naive_ms) / statistics.mean(embedded_ms):.0f}x faster (ratio of "
+        f"means), per-query ratio median {statistics.median(ratios):.0f}x, "
+        f"min {min(ratios):.0f}x"
     )
+    print(f"result ids identical on {same_ids}/{len(compared)} queries")
+    for line in differing:
+        print(f"  differ: {line}")
+    print(f"load average at end: {load_average()}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"memory (RSS): {rss_before:.1f} MB before reindex, {rss_after_build:.1f} MB after, "

@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 # Facets a user can filter and count on. The window is a range filter, not a facet.
@@ -78,7 +78,8 @@ class ListingDocument:
 
     def to_json_dict(self) -> dict:
         """Plain JSON-safe dict (dates as ISO strings)."""
-        data = asdict(self)
+        # every field is a scalar: a plain dict is what asdict gives, without deep copies
+        data = {name: getattr(self, name) for name in _DOCUMENT_FIELDS}
         for key in ("window_start", "window_end", "created_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
@@ -96,12 +97,7 @@ class ListingDocument:
 
     def content_hash(self) -> str:
         """Stable fingerprint of the indexed content, used by verify to spot stale rows."""
-        data = self.to_json_dict()
-        for key in ("quantity", "lat", "lon"):  # 20 and 20.0 are the same quantity
-            if data[key] is not None:
-                data[key] = float(data[key])
-        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+        return json_and_hash(self)[1]
 
     def searchable_body(self) -> str:
         """Everything besides the title that free text should find, one field a line."""
@@ -124,6 +120,20 @@ class ListingDocument:
         if moment.tzinfo is None:  # naive datetimes are taken as UTC
             moment = moment.replace(tzinfo=UTC)
         return moment.timestamp()
+
+
+_DOCUMENT_FIELDS: tuple[str, ...] = tuple(ListingDocument.__dataclass_fields__)
+
+
+def json_and_hash(document: ListingDocument) -> tuple[dict, str]:
+    """(to_json_dict(), content_hash()) computed together: an index writes both."""
+    data = document.to_json_dict()
+    hashed = dict(data)
+    for key in ("quantity", "lat", "lon"):  # 20 and 20.0 are the same quantity
+        if hashed[key] is not None:
+            hashed[key] = float(hashed[key])
+    canonical = json.dumps(hashed, sort_keys=True, ensure_ascii=False)
+    return data, hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,15 @@ def bounding_box(
     if dlon >= 180.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
         return min_lat, max_lat, None, None
     return min_lat, max_lat, lon - dlon, lon + dlon
+
+
+def unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    """The point on the unit sphere. For two points, a = |p1 - p2|**2 / 4 is exactly the
+    haversine term, so SQL can test and sort by distance with arithmetic alone."""
+    p, la = math.radians(lat), math.radians(lon)
+    return math.cos(p) * math.cos(la), math.cos(p) * math.sin(la), math.sin(p)
+
+
+def chord_threshold(radius_km: float) -> float:
+    """Squared chord length at distance radius_km: |p1 - p2|**2 <= this means inside."""
+    return 4.0 * haversine_threshold(radius_km)

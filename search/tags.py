@@ -29,6 +29,18 @@ def _cell(level: int, lat: float, lon: float) -> tuple[int, int]:
     return math.floor((lat + 90.0) / size), math.floor((lon + 180.0) / size)
 
 
+def cluster_key(lat: float | None, lon: float | None) -> int:
+    """Z-order (Morton) number of the finest grid cell, 1..2**24; 0 without a position.
+    Rows ordered by it keep neighbouring cells close together."""
+    if lat is None or lon is None:
+        return 0
+    y, x = _cell(0, min(max(lat, -90.0), 89.999), min(max(lon, -180.0), 179.999))
+    key = 0
+    for bit in range(12):
+        key |= ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
+    return key + 1
+
+
 def cell_tag(level: int, y: int, x: int) -> str:
     return f"g{level}y{y}x{x}"
 

@@ -6,6 +6,7 @@ NFKC-normalised and case-folded first, so ＲＣ－４０ and rc-40 are the same
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -31,8 +32,20 @@ def _is_cjk(ch: str) -> bool:
     )
 
 
+_CJK_CLASS = (
+    "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff々〆〇ヶ"
+)
+# A CJK run, or a run of other alphanumerics ([^\W_] is exactly str.isalnum()).
+_RUN = re.compile(f"([{_CJK_CLASS}]+)|([^\\W_{_CJK_CLASS}]+)")
+
+
 def runs(text: str) -> list[tuple[bool, str]]:
     """Split normalised text into (is_cjk, run) pieces; everything else separates."""
+    return [(bool(cjk), cjk or word) for cjk, word in _RUN.findall(text)]
+
+
+def _runs_by_character(text: str) -> list[tuple[bool, str]]:
+    """The definition runs() implements with one regular expression (kept for tests)."""
     pieces: list[tuple[bool, str]] = []
     current: list[str] = []
     current_cjk = False

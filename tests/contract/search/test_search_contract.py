@@ -163,6 +163,19 @@ def test_upsert_replaces_content(index):
     )
 
 
+def test_a_listing_that_moves_is_found_only_at_its_new_place(index):
+    osaka = (34.69, 135.50)
+    index.upsert([replace(CORPUS[0], lat=osaka[0], lon=osaka[1])], wait=True)
+    near_tokyo = SearchQuery(text="椅子", near=TOKYO, radius_km=20)
+    near_osaka = SearchQuery(text="椅子", near=osaka, radius_km=20)
+    assert index.search(near_tokyo).ids == []
+    assert index.search(near_osaka).ids == [1]
+    assert index.count() == len(OPEN_IDS)
+    index.delete([1], wait=True)
+    assert index.search(near_osaka).ids == []
+    assert index.search(SearchQuery(text="椅子")).total == 0
+
+
 def test_delete(index):
     index.delete([1, 2, 999], wait=True)
     assert ids(index.search(SearchQuery(per_page=100))) == OPEN_IDS - {1, 2}
