@@ -129,10 +129,15 @@ class ArcSource:
     class, time) come first and the exact rules run on the survivors only.
     """
 
-    def __init__(self, inst: Instance, cell_km: float | None = None):
+    def __init__(self, inst: Instance, cell_km: float | None = None,
+                 reach: np.ndarray | None = None):
+        """`reach` (road km per supply, optional) narrows each supply's search disc further;
+        arcs farther than it are not enumerated (they are not dropped as disallowed)."""
         self.inst = inst
         S, D = inst.supplies, inst.demands
         self.reach = supply_reach_km(inst)  # road km
+        if reach is not None:
+            self.reach = np.minimum(self.reach, reach)
         self.s_vec = _unit_vectors(S.lat, S.lon)
         self.d_vec = _unit_vectors(D.lat, D.lon)
         self.s_cos = _cos_reach(self.reach / inst.road_factor)

@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._ortools import pywraplp
-from .arcs import Arcs, ArcSource, compatible, haversine_km, top_k_by_group, yard_paths
+from .arcs import (Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group,
+                   yard_paths)
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
 
 Progress = Callable[[str, float], None]
 REL_TOL = 1e-6
 _GLOP_PARAMS = ""
+FIRST_RADIUS_KM = 15.0  # first candidates: best and nearest arcs within this road km
 
 
 @dataclass
@@ -190,36 +192,107 @@ class NetworkPool:
         return np.unique(bad[np.concatenate(pick)]), u_need
 
 
+class RadiusPricer:
+    """Direct arcs of the network model, never all held at once.
+
+    For demand duals v, an allowed arc's reduced benefit is
+        b_sd − v_d = base_s + value_d(class_s) − c·km_sd − v_d ≤ base_s + M_s − c·km_sd,
+    with c = cost per km + carbon price × CO₂ per km (≥ 0) and M_s the largest
+    value_d(class_s) − v_d over demands that accept the class. So beyond the radius
+    R_s = (base_s + M_s − u_s) / c no arc can beat the supply's dual u_s, and none can
+    raise its tightest dual above base_s + M_s − c·R_s. Pricing enumerates, on the same
+    grid as the full enumeration, only the pairs within min(R_s, haul reach)."""
+
+    def __init__(self, inst: Instance, src: ArcSource):
+        self.inst, self.src = inst, src
+        self.nS, self.nD = len(inst.supplies.ids), len(inst.demands.ids)
+        self.priced = 0  # arcs looked at in the last pricing pass
+
+    def initial(self, k: int, k_near: int, radius_km: float):
+        """Per supply and per demand the k best and k_near nearest arcs within radius_km."""
+        near = ArcSource(self.inst, reach=np.full(self.nS, radius_km))
+        pool = NetworkPool(near, k, k_near)
+        idx = pool.initial_idx
+        return pool.s[idx].astype(np.int64), pool.d[idx].astype(np.int64), pool.b[idx]
+
+    def radius(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per supply: the pricing radius and the bound on b − v for arcs beyond it."""
+        inst = self.inst
+        reach = self.src.reach
+        c = inst.km_cost
+        if c <= 0 or self.nD == 0:
+            return reach.copy(), np.zeros(self.nS)
+        top = np.where(inst.d_accepts, inst.d_value - v[:, None], -np.inf).max(axis=0)
+        m_s = top[inst.s_class]  # -inf when no demand accepts the class
+        with np.errstate(invalid="ignore"):
+            r = (inst.s_base + m_s - u) / c
+        r = np.where(np.isnan(r), -np.inf, r)
+        cut = r < reach
+        radius = np.where(cut, r, reach)
+        beyond = np.where(cut, inst.s_base + m_s - c * np.maximum(radius, 0.0), 0.0)
+        return radius, np.maximum(beyond, 0.0)
+
+    def price(self, u: np.ndarray, v: np.ndarray, tol: float, cand_code: np.ndarray,
+              per_supply: int, per_demand: int):
+        """Violated arcs not in the candidates (the most violated few per supply and per
+        demand) and the tightest supply duals for v (true, unscaled benefits)."""
+        radius, beyond = self.radius(u, v)
+        u_need = beyond.copy()
+        src = ArcSource(self.inst, reach=radius)
+        nD = max(self.nD, 1)
+        parts = []
+        self.priced = 0
+        for si, di, _km, b, _ii, _jj, _shape in src._iter_raw():
+            self.priced += len(si)
+            r = b - v[di]
+            np.maximum.at(u_need, si, r)
+            bad = np.flatnonzero(r - u[si] > tol)
+            if len(bad) == 0:
+                continue
+            code = si[bad].astype(np.int64) * nD + di[bad]
+            if len(cand_code):
+                bad = bad[~is_excluded(cand_code, code)]
+            if len(bad):
+                parts.append((si[bad], di[bad], b[bad], r[bad] - u[si[bad]]))
+        if not parts:
+            z = np.zeros(0, np.int64)
+            return z, z, np.zeros(0), u_need
+        bs, bd, bb, rr = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        pick = np.unique(np.concatenate([_group_topk(bs, rr, per_supply, self.nS),
+                                         _group_topk(bd, rr, per_demand, self.nD)]))
+        return bs[pick].astype(np.int64), bd[pick].astype(np.int64), bb[pick], u_need
+
+
 def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=6, add_supply=2,
-                   add_demand=2) -> Plan:
+                   add_demand=2, first_radius_km=None) -> Plan:
     S, D = inst.supplies, inst.demands
     qs = np.rint(S.qty).astype(np.int64)
     qd = np.rint(D.qty).astype(np.int64)
     max_b = float(max((inst.s_base.max() if len(qs) else 0) + (inst.d_value.max() if len(qd) else 0), 1.0))
     scale = choose_scale(max_b, float(qs.sum() + qd.sum()), len(qs) + len(qd) + 1)
-    pool = NetworkPool(src, k, k_near)
+    nD = max(len(qd), 1)
+    pricer = RadiusPricer(inst, src)
+    radius0 = FIRST_RADIUS_KM if first_radius_km is None else first_radius_km
+    cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
-    in_cand = np.zeros(len(pool), dtype=bool)
-    in_cand[pool.initial_idx] = True
     rounds = 0
     while True:
         rounds += 1
         progress("solve", min(0.9, 0.1 * rounds))
-        cand_idx = np.flatnonzero(in_cand)
-        cs, cd = pool.s[cand_idx].astype(np.int64), pool.d[cand_idx].astype(np.int64)
-        sol = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), pool.b[cand_idx]), qs, qd, scale)
+        sol = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale)
         progress("pricing", min(0.95, 0.1 * rounds + 0.05))
         tol = 1.0 / scale + 1e-9
-        bad, u_need = pool.price(sol.v, sol.u, tol, in_cand, add_supply, add_demand)
+        cand_code = np.sort(cs * nD + cd)
+        bs, bd, bb, u_need = pricer.price(sol.u, sol.v, tol, cand_code, add_supply, add_demand)
         bound = float(qs @ u_need + qd @ sol.v)
-        if len(bad) == 0 or rounds >= max_rounds:
+        if len(bs) == 0 or rounds >= max_rounds:
             break
-        in_cand[bad] = True
+        cs, cd, cb = np.concatenate([cs, bs]), np.concatenate([cd, bd]), np.concatenate([cb, bb])
     used = sol.flow > 0
-    fs, fd, fb = cs[used], cd[used], pool.b[cand_idx][used]
+    fs, fd, fb = cs[used], cd[used], cb[used]
     qty = sol.flow[used].astype(float)
     net = float(qty @ fb)
-    stats.update(candidate_arcs=len(cand_idx), allowed_arcs=len(pool), rounds=rounds,
+    stats.update(candidate_arcs=len(cs), priced_arcs_last_round=pricer.priced, rounds=rounds,
                  scale=scale)
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
     n = len(fs)

@@ -88,3 +88,48 @@ def test_checker_catches_a_broken_result():
 def test_greedy_never_beats_the_optimum(seed):
     inst = matching.load_instance(random_instance(seed, n_s=40, n_d=30))
     assert matching.greedy(inst).net_benefit <= matching.solve(inst).net_benefit + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pricing_radius_bounds_every_arc_beyond_it(seed):
+    """No allowed arc beyond a supply's pricing radius has b − v above the reported bound
+    (which equals u_s at the radius), for arbitrary non-negative duals; carbon and value_by
+    included in the random instances."""
+    from matching.solver import RadiusPricer
+
+    data = random_instance(seed, n_s=70, n_d=60)
+    inst = matching.load_instance(data)
+    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(0, 3000, nS) * (rng.random(nS) < 0.7)
+    v = rng.uniform(0, 3000, nD) * (rng.random(nD) < 0.6)
+    pricer = RadiusPricer(inst, ArcSource(inst))
+    radius, beyond = pricer.radius(u, v)
+    ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
+    arcs = arcs.take(ok & (arcs.b > 0))
+    far = arcs.km > radius[arcs.s]
+    red = arcs.b - v[arcs.d]
+    assert np.all(red[far] <= beyond[arcs.s[far]] + 1e-6)
+    cut = radius < pricer.src.reach
+    assert np.allclose(beyond[cut & (radius > 0)], u[cut & (radius > 0)])
+    # and the pricing pass gives u_need ≥ b − v on every allowed arc (a valid bound)
+    _s, _d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), 2, 2)
+    assert np.all(u_need[arcs.s] >= red - 1e-6)  # chord vs haversine km: ~1e-7
+    assert np.all(u_need >= 0)
+
+
+def test_pricing_finds_every_violated_arc_within_radius():
+    from matching.solver import RadiusPricer
+
+    data = random_instance(5, n_s=80, n_d=70)
+    inst = matching.load_instance(data)
+    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
+    rng = np.random.default_rng(1)
+    u, v = rng.uniform(0, 2000, nS), rng.uniform(0, 2000, nD)
+    pricer = RadiusPricer(inst, ArcSource(inst))
+    ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
+    arcs = arcs.take(ok & (arcs.b > 0))
+    viol = arcs.b - v[arcs.d] - u[arcs.s] > 1e-9
+    s, d, _b, _u = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
+    assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
+        zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True))
