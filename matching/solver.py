@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._ortools import pywraplp
-from .arcs import (Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group,
-                   yard_paths)
+from .arcs import Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
 
 Progress = Callable[[str, float], None]
 REL_TOL = 1e-6
 _GLOP_PARAMS = ""
-FIRST_RADIUS_KM = 15.0  # first candidates: best and nearest arcs within this road km
+FIRST_RADIUS_KM = 25.0  # first candidates: best and nearest arcs within this road km
 
 
 @dataclass
