@@ -15,6 +15,7 @@ import os
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from benchmarks import load_mix
 from tests.conftest import PG_REASON, PG_URL
@@ -99,15 +100,22 @@ def test_worker_killed_mid_matching_run_gives_one_run(running):
         app.extensions["meguri.db"].dispose()
 
     holder: dict = {}
+    # One open connection, polled every 10 ms: the run takes a second or two, and the
+    # worker must be killed while it is still in it.
+    engine = sa.create_engine(running.database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            def picked_up() -> bool:
+                row = conn.execute(sa.text("SELECT status, worker FROM jobs WHERE id = :id"), {"id": job_id}).one()
+                conn.rollback()
+                holder["worker"] = row[1]
+                return row[0] == "running" and row[1] is not None
 
-    def picked_up() -> bool:
-        row = stack.rows(running.database_url, "SELECT status, worker FROM jobs WHERE id = :id", id=job_id)[0]
-        holder["worker"] = row[1]
-        return row[0] == "running" and row[1] is not None
-
-    stack.wait_until(picked_up, 30, "a worker to start the matching run", interval=0.02)
-    victim = next(w for w in running.workers if holder["worker"].endswith(f":{w.popen.pid}"))
-    victim.kill()
+            stack.wait_until(picked_up, 30, "a worker to start the matching run", interval=0.01)
+            victim = next(w for w in running.workers if holder["worker"].endswith(f":{w.popen.pid}"))
+            victim.kill()
+    finally:
+        engine.dispose()
     assert stack.scalar(running.database_url, "SELECT status FROM match_runs WHERE id = :id", id=run_id) != "done"
     # A supervisor would start a new worker; the surviving one must finish the job anyway.
     survivor = next(w for w in running.workers if w is not victim)
