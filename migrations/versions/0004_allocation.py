@@ -8,7 +8,6 @@ Create Date: 2026-11-22 05:11:47.187853
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0004'
 down_revision = '0002'
 branch_labels = None

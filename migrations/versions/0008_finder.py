@@ -8,7 +8,6 @@ Create Date: 2026-11-22 05:43:54.896789
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0008'
 down_revision = '0002'
 branch_labels = None

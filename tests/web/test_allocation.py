@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import matching
 import pytest
 from sqlalchemy import select
 
+import matching
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing
 
