@@ -120,12 +120,11 @@ def detail(order_id: int):
     return _detail_page(order)
 
 
-@bp.post("/orders/<int:order_id>/actions/<action>")
-@login_required
-def act(order_id: int, action: str):
+def _change_order(order_id: int, change, done_message: str):
+    """Run one write on the order; a refusal re-renders the order page with the reason."""
     s = db_session()
     try:
-        services.perform(s, current_user, order_id, action, request.form)
+        change(s)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -133,25 +132,22 @@ def act(order_id: int, action: str):
         order = services.visible_order(s, current_user, order_id)
         return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status)
     s.commit()
-    flash(_("Order updated."), "success")
+    flash(done_message, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/actions/<action>")
+@login_required
+def act(order_id: int, action: str):
+    return _change_order(order_id, lambda s: services.perform(s, current_user, order_id, action, request.form),
+                         _("Order updated."))
 
 
 @bp.post("/orders/<int:order_id>/deliveries")
 @login_required
 def add_delivery(order_id: int):
-    s = db_session()
-    try:
-        services.record_delivery(s, current_user, order_id, request.form)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
-        order = services.visible_order(s, current_user, order_id)
-        return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status)
-    s.commit()
-    flash(_("Delivery recorded."), "success")
-    return redirect(url_for("orders.detail", order_id=order_id))
+    return _change_order(order_id, lambda s: services.record_delivery(s, current_user, order_id, request.form),
+                         _("Delivery recorded."))
 
 
 @bp.post("/orders/<int:order_id>/pay/test-card")
