@@ -71,7 +71,7 @@ def server(scratch_database, tmp_path_factory):
     instance = tmp_path_factory.mktemp("oversell-instance")
     seeded = _seed(scratch_database, instance)
     with stack.stack(scratch_database, instance) as running:
-        web = running.start_web(workers=4, threads=4, ready_path="/api/v1/openapi.json")
+        web = running.start_web(workers=4, ready_path="/api/v1/openapi.json")
         yield {"port": running.port, "url": scratch_database, "log": web.log, **seeded}
 
 
