@@ -72,40 +72,33 @@ def open_slot():
     return redirect(url_for("pickups.index"))
 
 
-@bp.post("/pickups/slots/<int:slot_id>/bookings")
-@login_required
-def book(slot_id: int):
+def _change(work, done_message: str):
+    """Run one write; commit and go back to the pickups page, or show the refusal there."""
     s = db_session()
     try:
-        services.book(s, current_user, slot_id, request.form.get("order_id"))
+        work(s)
     except DomainError as exc:
         return _refused(exc)
     s.commit()
-    flash(_("Pickup booked. A reminder comes the day before."), "success")
+    flash(done_message, "success")
     return redirect(url_for("pickups.index"))
+
+
+@bp.post("/pickups/slots/<int:slot_id>/bookings")
+@login_required
+def book(slot_id: int):
+    return _change(lambda s: services.book(s, current_user, slot_id, request.form.get("order_id")),
+                   _("Pickup booked. A reminder comes the day before."))
 
 
 @bp.post("/pickups/bookings/<int:booking_id>/check-in")
 @login_required
 def check_in(booking_id: int):
-    s = db_session()
-    try:
-        services.check_in(s, current_user, booking_id, request.form.get("code"))
-    except DomainError as exc:
-        return _refused(exc)
-    s.commit()
-    flash(_("Checked in: the pickup is recorded."), "success")
-    return redirect(url_for("pickups.index"))
+    return _change(lambda s: services.check_in(s, current_user, booking_id, request.form.get("code")),
+                   _("Checked in: the pickup is recorded."))
 
 
 @bp.post("/pickups/bookings/<int:booking_id>/no-show")
 @login_required
 def no_show(booking_id: int):
-    s = db_session()
-    try:
-        services.mark_no_show(s, current_user, booking_id)
-    except DomainError as exc:
-        return _refused(exc)
-    s.commit()
-    flash(_("No-show recorded."), "success")
-    return redirect(url_for("pickups.index"))
+    return _change(lambda s: services.mark_no_show(s, current_user, booking_id), _("No-show recorded."))
