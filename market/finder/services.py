@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 import search
 from market import tasks
@@ -59,9 +58,9 @@ def my_sites(session: Session, user: User | None) -> list[Listing]:
     ))
 
 
-def build_query(session: Session, args: Mapping, user: User | None, *, per_page: int = 20) -> search.SearchQuery:
-    getlist = args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
-    filters = {name: [v for v in getlist(name) if v] for name in FACET_ARGS}
+def build_query(session: Session, args: MultiDict, user: User | None, *, per_page: int = 20) -> search.SearchQuery:
+    """A query from request arguments (or a saved search's, see ``saved_args``)."""
+    filters = {name: [v for v in args.getlist(name) if v] for name in FACET_ARGS}
     near, radius = None, None
     site = (args.get("site") or "").strip()
     if site:
@@ -98,7 +97,7 @@ def run(query: search.SearchQuery) -> search.SearchResults:
     return get_index().search(query)
 
 
-def save_search(session: Session, user: User, name: str, args: Mapping) -> SavedSearch:
+def save_search(session: Session, user: User, name: str, args: MultiDict) -> SavedSearch:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise SearchInputError("name", _("Give the search a name of at most 100 characters."))
@@ -108,8 +107,7 @@ def save_search(session: Session, user: User, name: str, args: Mapping) -> Saved
         raise SearchInputError("name", _("You can keep at most %(n)s saved searches.", n=MAX_SAVED))
     params = {}
     for key in PARAMS:
-        values = args.getlist(key) if hasattr(args, "getlist") else [args.get(key)]
-        values = [v for v in values if v]
+        values = [v for v in args.getlist(key) if v]
         if values:
             params[key] = values
     saved = SavedSearch(user_id=user.id, name=name, params=params, checked_at=utcnow())
@@ -118,16 +116,9 @@ def save_search(session: Session, user: User, name: str, args: Mapping) -> Saved
     return saved
 
 
-class _Args(dict):
-    def getlist(self, key):
-        return list(self.get(key, []))
-
-    def get(self, key, default=None):
-        values = super().get(key)
-        if values is None:
-            return default
-        return values if key in FACET_ARGS and isinstance(values, list) and default == [] else \
-            (values[0] if isinstance(values, list) else values)
+def saved_args(saved: SavedSearch) -> MultiDict:
+    """A saved search's parameters ({name: [values]}) as request arguments again."""
+    return MultiDict([(key, value) for key, values in saved.params.items() for value in values])
 
 
 def alert_saved_searches(session: Session) -> int:
@@ -135,9 +126,8 @@ def alert_saved_searches(session: Session) -> int:
     sent = 0
     for saved in session.scalars(select(SavedSearch).order_by(SavedSearch.id)).all():
         since = saved.checked_at
-        args = _Args(saved.params)
         try:
-            query = build_query(session, args, saved.user, per_page=50)
+            query = build_query(session, saved_args(saved), saved.user, per_page=50)
         except SearchInputError:
             continue  # e.g. the site it measured from was closed
         query = search.SearchQuery(**{**query.__dict__, "sort": "newest", "page": 1, "facets": ()})
@@ -173,7 +163,3 @@ def mark_read(session: Session, user: User) -> None:
     for note in session.scalars(select(Notification).where(Notification.user_id == user.id,
                                                            Notification.read_at.is_(None))):
         note.read_at = utcnow()
-
-
-def current_app_index():
-    return current_app.extensions["meguri.search"]

@@ -54,20 +54,17 @@ def _user():
 @bp.get("/search")
 def search_page():
     s = db_session()
-    error, results, query = None, None, None
+    error, results, status = None, None, 200
     try:
-        query = services.build_query(s, request.args, _user())
-        results = services.run(query)
+        results = services.run(services.build_query(s, request.args, _user()))
     except services.SearchInputError as exc:
-        error = exc
+        error, status = exc, 400
     except search.SearchBackendError:
         error = services.SearchInputError("q", _("Search is briefly unavailable. Please try again in a moment."))
+        status = 503
     selected = {name: request.args.getlist(name) for name in services.FACET_ARGS}
     saved = (s.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
                        .order_by(SavedSearch.id)).all() if current_user.is_authenticated else [])
-    status = 400 if error is not None and error.field != "q" else 200
-    if error is not None and "unavailable" in error.message:
-        status = 503
     points = [{"id": h.id, "kind": h.document.kind, "title": h.document.title, "lat": h.document.lat,
                "lon": h.document.lon} for h in (results.hits if results else []) if h.document.lat is not None]
     return render_template(

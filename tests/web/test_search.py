@@ -170,3 +170,14 @@ def test_window_filter_keeps_overlapping_listings(client, factory):
     assert ids(client, window_from="2027-06-30") == [late]
     page = client.get("/search?window_from=2027-06-30").get_data(as_text=True)
     assert "後期 搬出" in page and "早期 搬出" not in page.split('class="cards"')[1]
+
+
+def test_search_backend_down_is_a_503_with_a_message_in_either_language(app, client, market, monkeypatch):
+    def down(*_a, **_k):
+        raise search.SearchBackendError("connection refused")
+
+    monkeypatch.setattr(app.extensions["meguri.search"], "search", down)
+    for lang in ("ja", "en"):
+        client.post(f"/lang/{lang}", data={"next": "/"})
+        assert client.get("/search?q=椅子").status_code == 503
+    assert client.get("/api/v1/search?q=椅子").status_code == 503
