@@ -1,4 +1,4 @@
-"""Access to the app's services from request code: the session, the mailer."""
+"""Access to the app's services from request code: the database session."""
 
 from __future__ import annotations
 
@@ -9,6 +9,3 @@ from sqlalchemy.orm import Session
 def db_session() -> Session:
     return current_app.extensions["meguri.db"].session()
 
-
-def mailer():
-    return current_app.extensions["meguri.mailer"]

@@ -24,11 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
-from huey import (  # noqa: F401 - crontab re-exported for periodic tasks
-    RedisHuey,
-    SqliteHuey,
-    crontab,
-)
+from huey import RedisHuey, SqliteHuey
 from huey.exceptions import RetryTask
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -47,10 +43,6 @@ BASE_DELAY = 2  # seconds; attempt n waits BASE_DELAY * 2**(n-1)
 
 _HANDLERS: dict[str, Callable[[Session, Job, Callable[[str, float], None]], dict | None]] = {}
 _worker_app: Flask | None = None
-
-
-def crontab_every_minute():
-    return crontab(minute="*")
 
 
 def configure(app: Flask) -> None:

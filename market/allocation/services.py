@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import matching
 from market import tasks
 from market.accounts.models import User
-from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id, parameters
+from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
@@ -201,10 +201,6 @@ def _reserve(session: Session, lid: int, quantity: Decimal) -> None:
         .values(status=ListingStatus.reserved).execution_options(synchronize_session=False)
     )
     listings_changed(session, [lid])
-
-
-def family_parameters(session: Session, family: str) -> dict[str, float]:
-    return parameters(session, family)
 
 
 def schedule_nightly(session: Session) -> list[MatchRun]:

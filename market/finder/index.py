@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 
 from flask import Flask, current_app
+from huey import crontab
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -179,7 +180,7 @@ def deliver_outbox_task() -> None:
     tasks.in_app(deliver)
 
 
-@tasks.huey.periodic_task(tasks.crontab_every_minute())
+@tasks.huey.periodic_task(crontab(minute="*"))
 def deliver_outbox_periodically() -> None:
     deliver_soon()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask_babel import gettext as _
+from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -147,7 +148,7 @@ def alert_saved_searches(session: Session) -> int:
     return sent
 
 
-@tasks.huey.periodic_task(tasks.crontab(minute="*/5"))
+@tasks.huey.periodic_task(crontab(minute="*/5"))
 def saved_search_alerts() -> None:
     tasks.in_session(alert_saved_searches)
 
