@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arcs import compatible, haversine_km
+from .arcs import compatible, road_km_from_dot, unit_vectors
 from .instance import Instance
 from .solver import Plan
 
@@ -91,12 +91,14 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
         return out
     rows = max(1, _CHUNK // n_other)
     others = np.arange(n_other)
+    s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
+    mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
     for a in range(0, len(idx), rows):
         mine = idx[a:a + rows]
         si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
         di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
         comp = compatible(inst, si, di)
-        km = haversine_km(S.lat[si], S.lon[si], D.lat[di], D.lon[di]) * inst.road_factor
+        km = road_km_from_dot(mine_vec[mine] @ other_vec.T, inst.road_factor).ravel()
         haul = np.minimum(S.haul[si], D.haul[di])
         near = comp & (km <= haul)
         timed = near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])

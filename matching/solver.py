@@ -23,6 +23,7 @@ from ._ortools import pywraplp
 from .arcs import Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
+from .transport_lp import TransportLP, whole_flows
 
 Progress = Callable[[str, float], None]
 REL_TOL = 1e-6
@@ -33,6 +34,11 @@ _GLOP_PARAMS = ""
 FIRST_RADIUS_KM = 25.0
 NETWORK_K_BEST = 6
 NETWORK_K_NEAR = 10
+# Later network rounds (LP re-solves): arcs whose reduced benefit is below −DROP_MARGIN ×
+# the largest benefit leave the working set; more than WARM_MAX_NEW new arcs in a round
+# means a cold re-solve of a trimmed set instead of a warm one.
+DROP_MARGIN = 0.01
+WARM_MAX_NEW = 1500
 
 
 @dataclass
@@ -212,6 +218,8 @@ class RadiusPricer:
         self.inst, self.src = inst, src
         self.nS, self.nD = len(inst.supplies.ids), len(inst.demands.ids)
         self.priced = 0  # arcs looked at in the last pricing pass
+        self.store: NetworkPool | None = None  # arcs within the first pricing radius
+        self.store_radius = np.zeros(self.nS)
 
     def initial(self, k: int, k_near: int, radius_km: float):
         """Per supply and per demand the k best and k_near nearest arcs within radius_km."""
@@ -240,36 +248,59 @@ class RadiusPricer:
     def price(self, u: np.ndarray, v: np.ndarray, tol: float, cand_code: np.ndarray,
               per_supply: int, per_demand: int):
         """Violated arcs not in the candidates (the most violated few per supply and per
-        demand) and the tightest supply duals for v (true, unscaled benefits)."""
+        demand) and the tightest supply duals for v (true, unscaled benefits).
+
+        The first pass keeps every arc it enumerates (compactly, ~16 bytes an arc); later
+        passes read that store and go back to the grid only for supplies whose radius
+        has grown beyond it."""
         radius, beyond = self.radius(u, v)
         u_need = beyond.copy()
-        src = ArcSource(self.inst, reach=radius)
-        nD = max(self.nD, 1)
-        parts = []
-        self.priced = 0
-        for si, di, _km, b, _ii, _jj, _shape in src._iter_raw():
-            self.priced += len(si)
-            r = b - v[di]
-            np.maximum.at(u_need, si, r)
-            bad = np.flatnonzero(r - u[si] > tol)
-            if len(bad) == 0:
-                continue
-            code = si[bad].astype(np.int64) * nD + di[bad]
-            if len(cand_code):
-                bad = bad[~is_excluded(cand_code, code)]
-            if len(bad):
+        if self.store is None:
+            self.store = NetworkPool(ArcSource(self.inst, reach=radius), 0, 0)
+            self.store_radius = radius
+        grown = radius > self.store_radius
+        parts = [self._price_store(u, v, tol, grown, u_need)]
+        self.priced = len(self.store)
+        if grown.any():
+            src = ArcSource(self.inst, reach=np.where(grown, radius, -1.0))
+            for si, di, _km, b, _ii, _jj, _shape in src._iter_raw():
+                self.priced += len(si)
+                r = b - v[di]
+                np.maximum.at(u_need, si, r)
+                bad = np.flatnonzero(r - u[si] > tol)
                 parts.append((si[bad], di[bad], b[bad], r[bad] - u[si[bad]]))
-        if not parts:
+        bs, bd, bb, rr = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        if len(cand_code) and len(bs):
+            fresh = ~is_excluded(cand_code, bs.astype(np.int64) * max(self.nD, 1) + bd)
+            bs, bd, bb, rr = bs[fresh], bd[fresh], bb[fresh], rr[fresh]
+        if len(bs) == 0:
             z = np.zeros(0, np.int64)
             return z, z, np.zeros(0), u_need
-        bs, bd, bb, rr = (np.concatenate([p[i] for p in parts]) for i in range(4))
         pick = np.unique(np.concatenate([_group_topk(bs, rr, per_supply, self.nS),
                                          _group_topk(bd, rr, per_demand, self.nD)]))
         return bs[pick].astype(np.int64), bd[pick].astype(np.int64), bb[pick], u_need
 
+    def _price_store(self, u, v, tol, grown, u_need):
+        """Price the stored arcs: raise u_need, return the violated ones of supplies
+        whose radius the store still covers."""
+        st = self.store
+        if len(st) == 0:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
+        r = st.b - v[st.d]
+        top = np.maximum.reduceat(r, st.run_start)
+        u_need[st.run_supply] = np.maximum(u_need[st.run_supply], top)
+        r -= np.repeat(u[st.run_supply], st.run_count)
+        bad = np.flatnonzero(r > tol)
+        bad = bad[~grown[st.s[bad]]]
+        return st.s[bad], st.d[bad], st.b[bad], r[bad]
 
-def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_NEAR, add_supply=2,
-                   add_demand=2, first_radius_km=None) -> Plan:
+
+def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_NEAR, add_supply=3,
+                   add_demand=3, first_radius_km=None) -> Plan:
+    """Round 1 is an exact min-cost flow on the first candidates; later rounds re-solve a
+    transportation LP warm (CLP) on a working set: the arcs that carry flow or are within
+    DROP_MARGIN of tight, plus the violated arcs pricing found. Arcs left out of the
+    working set are priced again every round like any other, so nothing is lost."""
     S, D = inst.supplies, inst.demands
     qs = np.rint(S.qty).astype(np.int64)
     qd = np.rint(D.qty).astype(np.int64)
@@ -280,22 +311,43 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     radius0 = FIRST_RADIUS_KM if first_radius_km is None else first_radius_km
     cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
-    rounds = 0
+    progress("solve", 0.1)
+    sol = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale)
+    flow, u, v = sol.flow, sol.u, sol.v
+    tol = 1.0 / scale + 1e-9
+    lp = None
+    rounds = 1
     while True:
-        rounds += 1
-        progress("solve", min(0.9, 0.1 * rounds))
-        sol = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale)
         progress("pricing", min(0.95, 0.1 * rounds + 0.05))
-        tol = 1.0 / scale + 1e-9
-        cand_code = np.sort(cs * nD + cd)
-        bs, bd, bb, u_need = pricer.price(sol.u, sol.v, tol, cand_code, add_supply, add_demand)
-        bound = float(qs @ u_need + qd @ sol.v)
+        bs, bd, bb, u_need = pricer.price(u, v, tol, np.sort(cs * nD + cd), add_supply, add_demand)
+        bound = float(qs @ u_need + qd @ v)
         if len(bs) == 0 or rounds >= max_rounds:
             break
+        rounds += 1
+        progress("solve", min(0.9, 0.1 * rounds))
+        if lp is None:
+            # The working set: arcs that carry flow or are nearly tight, and the new ones.
+            keep = (flow > 0) | (cb - u[cs] - v[cd] >= -DROP_MARGIN * max_b)
+            cs, cd, cb = cs[keep], cd[keep], cb[keep]
         cs, cd, cb = np.concatenate([cs, bs]), np.concatenate([cd, bd]), np.concatenate([cb, bb])
-    used = sol.flow > 0
+        if lp is None or len(bs) > WARM_MAX_NEW:
+            # Many new arcs: a warm primal simplex would pivot long over the whole set,
+            # a cold dual simplex is faster. Arcs are dropped only once, so the working
+            # set only grows afterwards and the rounds cannot cycle.
+            lp = TransportLP(qs, qd)
+            lp.add(cs, cd, cb)
+        else:
+            lp.add(bs, bd, bb)
+        x, u, v = lp.solve()
+        flow = x
+        tol = 1e-9 * max_b + 1e-6
+    if lp is not None:
+        flow = whole_flows(x, cs, cd, qs, qd)
+        if flow is None:  # not a whole vertex: the same arcs as a min-cost flow are
+            flow = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale).flow
+    used = flow > 0
     fs, fd, fb = cs[used], cd[used], cb[used]
-    qty = sol.flow[used].astype(float)
+    qty = flow[used].astype(float)
     net = float(qty @ fb)
     stats.update(candidate_arcs=len(cs), priced_arcs_last_round=pricer.priced, rounds=rounds,
                  scale=scale)

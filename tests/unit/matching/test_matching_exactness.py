@@ -133,3 +133,48 @@ def test_pricing_finds_every_violated_arc_within_radius():
     s, d, _b, _u = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
     assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
         zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("warm_max_new", [0, 10_000])
+def test_network_tail_rounds_reach_the_all_arcs_optimum(seed, warm_max_new, monkeypatch):
+    """A first model far too small forces several later rounds: LP re-solves, cold on a
+    trimmed working set (warm_max_new 0) or warm on a growing one; the result is the
+    all-arcs optimum, in whole units, and passes the independent checker."""
+    import matching.solver as solver
+
+    monkeypatch.setattr(solver, "FIRST_RADIUS_KM", 1.0)
+    monkeypatch.setattr(solver, "WARM_MAX_NEW", warm_max_new)
+    data = random_instance(seed, n_s=70, n_d=60)
+    inst = matching.load_instance(data)
+    plan = solver.solve_plan(inst, k=1)
+    assert plan.stats["rounds"] > 2
+    assert plan.status == "optimal"
+    assert np.all(plan.qty == np.round(plan.qty))
+    assert plan.net_benefit == pytest.approx(naive_network_optimum(inst), rel=1e-9)
+    res = matching.build_result(inst, plan)
+    report = matching.check(data, json.loads(json.dumps(res.to_dict())))
+    assert report.ok, report.errors
+
+
+def test_pricing_store_still_finds_every_violated_arc_when_radii_grow():
+    """The second pass reads the arcs stored by the first; where duals fall and a
+    supply's radius grows beyond the store, those supplies are enumerated again."""
+    from matching.solver import RadiusPricer
+
+    data = random_instance(6, n_s=80, n_d=70)
+    inst = matching.load_instance(data)
+    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
+    rng = np.random.default_rng(2)
+    pricer = RadiusPricer(inst, ArcSource(inst))
+    pricer.price(rng.uniform(1500, 4000, nS), rng.uniform(1500, 4000, nD), 1e-9,
+                 np.zeros(0, np.int64), nD, nS)
+    u, v = rng.uniform(0, 800, nS), rng.uniform(0, 800, nD)
+    assert (pricer.radius(u, v)[0] > pricer.store_radius).any()
+    ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
+    arcs = arcs.take(ok & (arcs.b > 0))
+    viol = arcs.b - v[arcs.d] - u[arcs.s] > 1e-9
+    s, d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
+    assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
+        zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True))
+    assert np.all(u_need[arcs.s] >= arcs.b - v[arcs.d] - 1e-6)
