@@ -354,6 +354,8 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     fs, fd, fb = cs[used], cd[used], cb[used]
     qty = flow[used].astype(float)
     net = float(qty @ fb)
+    if lp is not None:
+        stats["model"] = "min-cost flow, then LP re-solves (CLP)"
     stats.update(candidate_arcs=len(cs), priced_arcs_last_round=pricer.priced, rounds=rounds,
                  scale=scale)
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
