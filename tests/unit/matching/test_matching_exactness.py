@@ -118,7 +118,10 @@ def test_pricing_radius_bounds_every_arc_beyond_it(seed):
     assert np.all(u_need >= 0)
 
 
-def test_pricing_finds_every_violated_arc_within_radius():
+@pytest.mark.parametrize("stored", [False, True])
+def test_pricing_finds_every_violated_arc_within_radius(stored):
+    """With `stored`, an earlier pass with higher duals filled the pricing store; the
+    radii now grow beyond it, so those supplies must be enumerated on the grid again."""
     from matching.solver import RadiusPricer
 
     data = random_instance(5, n_s=80, n_d=70)
@@ -127,12 +130,16 @@ def test_pricing_finds_every_violated_arc_within_radius():
     rng = np.random.default_rng(1)
     u, v = rng.uniform(0, 2000, nS), rng.uniform(0, 2000, nD)
     pricer = RadiusPricer(inst, ArcSource(inst))
+    if stored:
+        pricer.price(u + 2500, v + 2500, 1e-9, np.zeros(0, np.int64), nD, nS)
+        assert (pricer.radius(u, v)[0] > pricer.store_radius).any()
     ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
     arcs = arcs.take(ok & (arcs.b > 0))
     viol = arcs.b - v[arcs.d] - u[arcs.s] > 1e-9
-    s, d, _b, _u = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
+    s, d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
     assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
         zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True))
+    assert np.all(u_need[arcs.s] >= arcs.b - v[arcs.d] - 1e-6)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -155,26 +162,3 @@ def test_network_tail_rounds_reach_the_all_arcs_optimum(seed, warm_max_new, monk
     res = matching.build_result(inst, plan)
     report = matching.check(data, json.loads(json.dumps(res.to_dict())))
     assert report.ok, report.errors
-
-
-def test_pricing_store_still_finds_every_violated_arc_when_radii_grow():
-    """The second pass reads the arcs stored by the first; where duals fall and a
-    supply's radius grows beyond the store, those supplies are enumerated again."""
-    from matching.solver import RadiusPricer
-
-    data = random_instance(6, n_s=80, n_d=70)
-    inst = matching.load_instance(data)
-    nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
-    rng = np.random.default_rng(2)
-    pricer = RadiusPricer(inst, ArcSource(inst))
-    pricer.price(rng.uniform(1500, 4000, nS), rng.uniform(1500, 4000, nD), 1e-9,
-                 np.zeros(0, np.int64), nD, nS)
-    u, v = rng.uniform(0, 800, nS), rng.uniform(0, 800, nD)
-    assert (pricer.radius(u, v)[0] > pricer.store_radius).any()
-    ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
-    arcs = arcs.take(ok & (arcs.b > 0))
-    viol = arcs.b - v[arcs.d] - u[arcs.s] > 1e-9
-    s, d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
-    assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
-        zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True))
-    assert np.all(u_need[arcs.s] >= arcs.b - v[arcs.d] - 1e-6)
