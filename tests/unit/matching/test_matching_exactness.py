@@ -162,3 +162,15 @@ def test_network_tail_rounds_reach_the_all_arcs_optimum(seed, warm_max_new, monk
     res = matching.build_result(inst, plan)
     report = matching.check(data, json.loads(json.dumps(res.to_dict())))
     assert report.ok, report.errors
+
+
+def test_whole_flows_rounds_a_vertex_and_refuses_anything_else():
+    from matching.transport_lp import whole_flows
+
+    s, d = np.array([0, 0, 1]), np.array([0, 1, 1])
+    qs, qd = np.array([10, 5]), np.array([4, 11])
+    got = whole_flows(np.array([4.0000000001, 5.9999999999, 5.0]), s, d, qs, qd)
+    assert got.tolist() == [4, 6, 5]
+    assert whole_flows(np.array([3.5, 6.5, 5.0]), s, d, qs, qd) is None  # not whole
+    assert whole_flows(np.array([4.0, 7.0, 5.0]), s, d, qs, qd) is None  # supply 0 over
+    assert whole_flows(np.array([4.0, 6.0, 6.0]), s, d, qs, qd) is None  # demand 1 over
