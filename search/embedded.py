@@ -717,7 +717,7 @@ class EmbeddedIndex:
         )
 
         page: list[int] = []
-        stored: dict[int, str] = {}
+        stored: list[str] = []
         total = 0
         counts: dict[str, dict[str, int]] = {f: {} for f in facets}
         with self.engine.connect() as conn:
@@ -725,7 +725,7 @@ class EmbeddedIndex:
         for row in rows:
             if row[0] == "hit":
                 page.append(int(row[1]))
-                stored[int(row[1])] = row[-1]
+                stored.append(row[-1])
                 continue
             n = int(row[-2])
             total += n
@@ -734,8 +734,9 @@ class EmbeddedIndex:
                     counts[facet][value] = counts[facet].get(value, 0) + n
 
         hits = []
-        for hit_id in page:
-            document = ListingDocument.from_json_dict(json.loads(stored[hit_id]))
+        documents = json.loads("[" + ",".join(stored) + "]")  # one decoder call a page
+        for hit_id, data in zip(page, documents, strict=True):
+            document = ListingDocument.from_json_dict(data)
             distance = None
             if query.near is not None and document.lat is not None and document.lon is not None:
                 distance = haversine_km(*query.near, document.lat, document.lon)
