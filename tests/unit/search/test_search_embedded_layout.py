@@ -83,25 +83,3 @@ def test_tables_of_an_older_layout_are_rebuilt_from_their_store(engine):
         assert set(index.fingerprints()) == {1, 2}
     finally:
         index.drop()
-
-
-def test_an_fts_table_without_prefix_indexes_is_rebuilt(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'prefix.db'}")
-    index = make_index(engine, "embedded", name="prefixcheck")
-    index.ensure()
-    index.upsert([doc(1, 35.68, 139.76, title="瓦 200枚"), doc(2, 34.69, 135.50, title="机")])
-    fts = index.tables.fts
-    with engine.begin() as conn:  # the FTS5 table as the previous layout created it
-        conn.execute(text(f"DROP TABLE {fts}"))
-        conn.execute(
-            text(f"CREATE VIRTUAL TABLE {fts} USING fts5(title, body, tags, tokenize='ascii')")
-        )
-    index.ensure()
-    with engine.connect() as conn:
-        ddl = conn.execute(
-            text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": fts}
-        ).scalar()
-    assert "prefix='1 2'" in ddl
-    assert index.search(SearchQuery(text="瓦")).ids == [1]
-    assert index.search(SearchQuery(text="机", near=(34.69, 135.50), radius_km=5)).ids == [2]
-    engine.dispose()
