@@ -218,17 +218,18 @@ class _SqliteFts:
             )
 
     @staticmethod
-    def match(terms: list[QueryTerm], tag_groups: list[list[str]]) -> str:
-        # Every term is quoted, so nothing the user typed is FTS5 syntax.
+    def match(terms: list[QueryTerm], tag_groups: list[list[str]]) -> dict[str, str]:
+        """The :q parameter of candidates(). Every term is quoted, so nothing the user
+        typed is FTS5 syntax."""
         parts = []
         for term in terms:
             phrase = '"' + " ".join(t.replace('"', '""') for t in term.terms) + '"'
             parts.append("{title body} : " + phrase + ("*" if term.prefix else ""))
         for group in tag_groups:
             parts.append("tags : (" + " OR ".join(f'"{tag}"' for tag in group) + ")")
-        return " AND ".join(parts)
+        return {"q": " AND ".join(parts)}
 
-    def candidates(self, t: _Tables) -> str:
+    def candidates(self, t: _Tables, params: Mapping) -> str:
         """FROM clause restricted to index matches. CROSS JOIN makes SQLite loop over
         the matches and look rows up by id; left to itself it may walk a facet index and
         run one FTS probe per row."""
@@ -360,24 +361,29 @@ class _PostgresFts:
             )
 
     @classmethod
-    def match(cls, terms: list[QueryTerm], tag_groups: list[list[str]]) -> str:
-        parts = []
+    def match(cls, terms: list[QueryTerm], tag_groups: list[list[str]]) -> dict[str, str]:
+        """The words and the tags as two tsqueries, so the GIN scan has two keys. In one
+        tsquery, GIN drives the scan from its rarest entries, the cells of the OR group,
+        and reads their whole union; with two keys each advances only to the other's
+        next item (text+facet+geo searches 13-20% faster, GIN scan of one 4.5 -> 1.4 ms)."""
+        words = []
         for term in terms:
             quoted = [cls._quote(t) for t in term.terms]
             if term.prefix:
                 quoted[-1] += ":*"
-            parts.append("(" + " <-> ".join(quoted) + ")")
-        for group in tag_groups:
-            parts.append("(" + " | ".join(cls._quote(tag) for tag in group) + ")")
-        return " & ".join(parts)
+            words.append("(" + " <-> ".join(quoted) + ")")
+        tags = ["(" + " | ".join(cls._quote(tag) for tag in group) + ")" for group in tag_groups]
+        parts = {"q_words": " & ".join(words), "q_tags": " & ".join(tags)}
+        return {name: tsquery for name, tsquery in parts.items() if tsquery}
 
-    def candidates(self, t: _Tables) -> str:
+    def candidates(self, t: _Tables, params: Mapping) -> str:
         """The GIN matches alone (OFFSET 0 keeps the other conditions out): left to
         itself, the planner misjudges the tsquery and ANDs its bitmap with a lat/lon or
         facet index that matches tens of thousands of rows."""
-        return (
-            f"(SELECT {', '.join(_KEYS)} FROM {t.keys} WHERE tsv @@ CAST(:q AS tsquery) OFFSET 0) d"
+        matches = " AND ".join(
+            f"tsv @@ CAST(:{name} AS tsquery)" for name in ("q_words", "q_tags") if name in params
         )
+        return f"(SELECT {', '.join(_KEYS)} FROM {t.keys} WHERE {matches} OFFSET 0) d"
 
     def swap(self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...]) -> None:
         with engine.begin() as conn:  # PostgreSQL DDL is transactional
@@ -533,9 +539,10 @@ class EmbeddedIndex:
             result = conn.execute(text(f"SELECT id, content_hash FROM {self.tables.keys}"))
             return {int(row[0]): row[1] for row in result}
 
-    def _where(self, query: SearchQuery) -> tuple[list[str], dict, list[QueryTerm]]:
-        """Exact conditions on the keys table (alias d), and :q for the inverted index
-        when text, facet filters or a radius can narrow the candidates."""
+    def _where(self, query: SearchQuery) -> tuple[list[str], dict, bool]:
+        """(exact conditions on the keys table (alias d), params, narrowed): narrowed
+        when text, facet filters or a radius give the inverted index something to match
+        (its query goes into params)."""
         where: list[str] = []
         params: dict = {}
         terms = query_terms(query.text)
@@ -546,8 +553,9 @@ class EmbeddedIndex:
             cells = covering_cells(*query.near, query.radius_km)
             if cells:
                 tag_groups.append(cells)
-        if terms or tag_groups:
-            params["q"] = self._sql.match(terms, tag_groups)
+        narrowed = bool(terms or tag_groups)
+        if narrowed:
+            params.update(self._sql.match(terms, tag_groups))
         for facet, values in query.filters.items():
             names = []
             for position, value in enumerate(values):
@@ -579,7 +587,7 @@ class EmbeddedIndex:
                     params.update(min_lon=min_lon, max_lon=max_lon)
                 where.append(f"{self._chord()} <= :chord_max")
                 params["chord_max"] = chord_threshold(query.radius_km)
-        return where, params, terms
+        return where, params, narrowed
 
     @staticmethod
     def _chord() -> str:
@@ -590,15 +598,15 @@ class EmbeddedIndex:
             " + (d.cz - :n_z) * (d.cz - :n_z))"
         )
 
-    def _source(self, query: SearchQuery) -> tuple[str, list[str], dict]:
-        """(FROM clause, WHERE terms, params)."""
-        where, params, _ = self._where(query)
-        if "q" not in params:
-            return f"{self.tables.keys} d", where, params
-        return self._sql.candidates(self.tables), where, params
+    def _source(self, query: SearchQuery) -> tuple[str, list[str], dict, bool]:
+        """(FROM clause, WHERE terms, params, narrowed by the inverted index)."""
+        where, params, narrowed = self._where(query)
+        if not narrowed:
+            return f"{self.tables.keys} d", where, params, False
+        return self._sql.candidates(self.tables, params), where, params, True
 
     def count(self, query: SearchQuery | None = None) -> int:
-        source, where, params = self._source(query or SearchQuery())
+        source, where, params, _ = self._source(query or SearchQuery())
         sql = f"SELECT count(*) FROM {source}"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -659,7 +667,7 @@ class EmbeddedIndex:
         return newest
 
     def search(self, query: SearchQuery) -> SearchResults:
-        source, where, params = self._source(query)
+        source, where, params, narrowed = self._source(query)
         where_sql = (" WHERE " + " AND ".join(where)) if where else ""
         order = self._order(query, params)
         params = {**params, "limit": query.per_page, "offset": query.offset}
@@ -667,7 +675,7 @@ class EmbeddedIndex:
         facets = list(query.facets)
         # explicit types: PostgreSQL cannot type a UNION of bare NULLs and numbers
         blanks = "".join(", CAST(NULL AS TEXT)" for _ in facets)
-        if "q" in params:
+        if narrowed:
             # Narrowed by the inverted index: read the candidates once into a
             # materialised set, then take the page and the counts from it.
             keys = [f"s{n}" for n in range(len(order))]
@@ -709,7 +717,7 @@ class EmbeddedIndex:
         )
 
         page: list[int] = []
-        stored: dict[int, str] = {}
+        stored: list[str] = []
         total = 0
         counts: dict[str, dict[str, int]] = {f: {} for f in facets}
         with self.engine.connect() as conn:
@@ -717,7 +725,7 @@ class EmbeddedIndex:
         for row in rows:
             if row[0] == "hit":
                 page.append(int(row[1]))
-                stored[int(row[1])] = row[-1]
+                stored.append(row[-1])
                 continue
             n = int(row[-2])
             total += n
@@ -726,8 +734,9 @@ class EmbeddedIndex:
                     counts[facet][value] = counts[facet].get(value, 0) + n
 
         hits = []
-        for hit_id in page:
-            document = ListingDocument.from_json_dict(json.loads(stored[hit_id]))
+        documents = json.loads("[" + ",".join(stored) + "]")  # one decoder call a page
+        for hit_id, data in zip(page, documents, strict=True):
+            document = ListingDocument.from_json_dict(data)
             distance = None
             if query.near is not None and document.lat is not None and document.lon is not None:
                 distance = haversine_km(*query.near, document.lat, document.lon)
