@@ -36,7 +36,7 @@ _GLOP_PARAMS = "use_preprocessing:false use_scaling:false"
 # Between rounds, an LP column that carries no flow and whose reduced benefit is below
 # -RETIRE_MARGIN × the median column benefit is held at 0 (upper bound 0) and released
 # when pricing finds it profitable again. With many dense blend rows GLOP's work per pivot
-# grows with the number of free columns (recycled 2k × 2k: 13 s → 8.5 s of GLOP).
+# grows with the number of free columns (recycled 2k × 2k: 12.5 s → 9 s of GLOP CPU).
 RETIRE_MARGIN = 0.1
 # Network model, first candidates: per supply and per demand the NETWORK_K_BEST best and
 # NETWORK_K_NEAR nearest arcs within FIRST_RADIUS_KM road km (10k soil: 4 rounds, was 5
