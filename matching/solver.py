@@ -53,6 +53,11 @@ DROP_MARGIN = 0.01
 WARM_MAX_NEW = 1500
 # The pricing store reaches this far beyond the first pricing radii (see RadiusPricer).
 STORE_MARGIN_KM = 3.0
+# The coarse first min-cost flow: the median listing is about COARSE_UNITS units, the
+# largest benefit about COARSE_COST_STEPS cost steps (10k soil: 0.8 s instead of 1.8 s
+# for the exact one, and the same number of later rounds).
+COARSE_UNITS = 100
+COARSE_COST_STEPS = 10_000
 
 
 @dataclass
@@ -311,12 +316,15 @@ class RadiusPricer:
         return st.s[bad], st.d[bad], st.b[bad], r[bad]
 
 
-def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_NEAR, add_supply=3,
-                   add_demand=3, first_radius_km=None) -> Plan:
-    """Round 1 is an exact min-cost flow on the first candidates; later rounds re-solve a
-    transportation LP warm (CLP) on a working set: the arcs that carry flow or are within
-    DROP_MARGIN of tight, plus the violated arcs pricing found. Arcs left out of the
-    working set are priced again every round like any other, so nothing is lost."""
+def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_NEAR, add_supply=5,
+                   add_demand=5, first_radius_km=None) -> Plan:
+    """Round 1 is a coarse min-cost flow on the first candidates (quantities in units of
+    about a hundredth of the median listing, benefits in whole yen): it only has to be
+    near the optimum, and it is twice as fast as the exact one. It picks the working set,
+    the arcs that carry flow or are within DROP_MARGIN of tight, plus the violated arcs
+    pricing finds. The exact answer comes from the transportation LP on that set (CLP),
+    re-solved warm as pricing adds arcs, until no allowed arc anywhere is violated. Arcs
+    left out of the working set are priced again every round like any other."""
     S, D = inst.supplies, inst.demands
     qs = np.rint(S.qty).astype(np.int64)
     qd = np.rint(D.qty).astype(np.int64)
@@ -328,16 +336,18 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
     progress("solve", 0.1)
-    sol = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale)
-    flow, u, v = sol.flow, sol.u, sol.v
-    tol = 1.0 / scale + 1e-9
+    unit = max(1, int(np.median(np.concatenate([qs, qd]))) // COARSE_UNITS) if len(qs) and len(qd) else 1
+    coarse = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), -(-qs // unit), -(-qd // unit),
+                             min(scale, COARSE_COST_STEPS / max_b))
+    flow, u, v = coarse.flow, coarse.u, coarse.v
+    tol = 1e-9 * max_b + 1e-6
     lp = None
     rounds = 1
     while True:
         progress("pricing", min(0.95, 0.1 * rounds + 0.05))
         bs, bd, bb, u_need = pricer.price(u, v, tol, np.sort(cs * nD + cd), add_supply, add_demand)
         bound = float(qs @ u_need + qd @ v)
-        if len(bs) == 0 or rounds >= max_rounds:
+        if lp is not None and (len(bs) == 0 or rounds >= max_rounds):
             break
         rounds += 1
         progress("solve", min(0.9, 0.1 * rounds))
@@ -355,20 +365,15 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
         else:
             lp.add(bs, bd, bb)
         x, u, v = lp.solve()
-        flow = x
-        tol = 1e-9 * max_b + 1e-6
-    if lp is not None:
-        flow = whole_flows(x, cs, cd, qs, qd)
-        if flow is None:  # not a whole vertex: the same arcs as a min-cost flow are
-            flow = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale).flow
+    flow = whole_flows(x, cs, cd, qs, qd)
+    if flow is None:  # not a whole vertex: the same arcs as an exact min-cost flow
+        flow = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale).flow
     used = flow > 0
     fs, fd, fb = cs[used], cd[used], cb[used]
     qty = flow[used].astype(float)
     net = float(qty @ fb)
-    if lp is not None:
-        stats["model"] = "min-cost flow, then LP re-solves (CLP)"
-    stats.update(candidate_arcs=len(cs), priced_arcs_last_round=pricer.priced, rounds=rounds,
-                 scale=scale)
+    stats.update(model="LP (CLP) from a coarse min-cost flow", candidate_arcs=len(cs),
+                 priced_arcs_last_round=pricer.priced, rounds=rounds, coarse_unit=unit)
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
     n = len(fs)
     return Plan(fs, np.full(n, -1), fd, qty, src.exact_km(fs, fd), np.zeros(n), fb, status, net,

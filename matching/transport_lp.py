@@ -47,6 +47,8 @@ class TransportLP:
 
     def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Optimal (x per column, supply duals u, demand duals v), duals ≥ 0."""
+        if not self.vars:  # nothing to send; CLP crashes on a model without columns
+            return np.zeros(0), np.zeros(len(self.rs)), np.zeros(len(self.rd))
         p = self.params
         p.SetIntegerParam(p.LP_ALGORITHM, p.PRIMAL if self.solved else p.DUAL)
         status = self.solver.Solve(p)

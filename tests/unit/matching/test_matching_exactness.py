@@ -29,7 +29,7 @@ def test_pruned_network_equals_all_arcs(seed):
     data = random_instance(seed, n_s=60, n_d=50)
     inst = matching.load_instance(data)
     res = matching.solve(inst)
-    assert res.stats["model"].startswith("min-cost flow")
+    assert "min-cost flow" in res.stats["model"]
     assert res.status == "optimal"
     assert res.net_benefit == pytest.approx(naive_network_optimum(inst), rel=1e-6)
     report = matching.check(data, json.loads(json.dumps(res.to_dict())))
