@@ -234,8 +234,8 @@ def _run(app: Flask, job_id: str) -> None:
         job = _locked_job(session, job_id, lock)
         if not still_mine(job):
             return
-        job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
-        job.stage = job.stage or "done"
+        # A finished job is at no stage of its work any more.
+        job.status, job.stage, job.progress, job.finished_at = "done", "done", 1.0, utcnow()
         job.result = result
         job.error = None
         session.commit()

@@ -110,29 +110,33 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
             if timed[r].any():
                 j = int(np.argmax(np.where(timed[r], b[r], -np.inf)))
                 best = float(b[r, j])
+                figures = {"best_candidate": other_ids[j], "best_net_per_unit": round(best, 2),
+                           "best_km": round(float(km[r, j]), 1)}
                 if best <= 0:
                     out[i] = {"code": "not_worth_haul", "reason": (
                         f"best candidate {other_ids[j]} not worth the haul: "
-                        f"{best:,.0f} yen/unit net at {km[r, j]:.1f} km"),
-                        "best_candidate": other_ids[j], "best_net_per_unit": round(best, 2)}
+                        f"{best:,.0f} yen/unit net at {km[r, j]:.1f} km"), **figures}
                 else:
                     out[i] = {"code": "outbid", "reason": (
                         f"{'partly matched; ' if partly else ''}compatible counterparts were "
                         f"given to better matches (best candidate {other_ids[j]}: "
-                        f"{best:,.0f} yen/unit at {km[r, j]:.1f} km)"),
-                        "best_candidate": other_ids[j], "best_net_per_unit": round(best, 2)}
+                        f"{best:,.0f} yen/unit at {km[r, j]:.1f} km)"), "partly_matched": bool(partly),
+                        **figures}
             elif near[r].any():
                 out[i] = {"code": "no_window_overlap", "reason": (
                     f"no window overlap with the {int(near[r].sum())} compatible "
-                    "counterparts within haul distance")}
+                    "counterparts within haul distance"), "counterparts": int(near[r].sum())}
             elif comp[r].any():
                 j = int(np.argmin(np.where(comp[r], km[r], np.inf)))
                 out[i] = {"code": "beyond_haul", "reason": (
                     "no compatible counterpart within haul distance (nearest "
-                    f"{other_ids[j]} at {km[r, j]:.1f} km, limit {haul[r, j]:.0f} km)")}
+                    f"{other_ids[j]} at {km[r, j]:.1f} km, limit {haul[r, j]:.0f} km)"),
+                    "nearest": other_ids[j], "nearest_km": round(float(km[r, j]), 1),
+                    "limit_km": round(float(haul[r, j]), 1)}
             else:
                 out[i] = {"code": "no_compatible", "reason":
                           "no compatible counterpart (class, grade, properties or partners)"}
             if len(inst.yards.ids) and out[i]["code"] != "outbid":
                 out[i]["reason"] += " on a direct route; no stockyard route was chosen either"
+                out[i]["direct_routes_only"] = True
     return out

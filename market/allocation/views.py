@@ -20,9 +20,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.allocation import services
-from market.allocation.instance import FAMILIES, KANTO
+from market.allocation.instance import FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
-from market.catalog.models import Material, Prefecture
+from market.allocation.reasons import stage_label, unmatched_reason
+from market.catalog.models import Listing, Material, Prefecture
 from market.core.models import Job
 from market.services import db_session
 
@@ -79,7 +80,28 @@ def run_detail(run_id: int):
     _admin_only()
     run = _run_or_404(run_id)
     job = db_session().get(Job, run.job_id) if run.job_id else None
-    return render_template("allocation/run.html", run=run, job=job)
+    return render_template("allocation/run.html", run=run, job=job, stage=stage_label(job.stage if job else ""),
+                           unmatched=_unmatched(run))
+
+
+UNMATCHED_SHOWN = 50
+
+
+def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
+    """Per side, (listing title, quantity, reason in the user's language) of the first
+    UNMATCHED_SHOWN unmatched listings; the rest are in the result file."""
+    result = run.result or {}
+    rows = {side: (result.get(side) or [])[:UNMATCHED_SHOWN] for side in ("unmatched_supply", "unmet_demand")}
+    refs = {e["id"] for entries in rows.values() for e in entries}
+    for entries in rows.values():
+        for e in entries:
+            refs.update(e.get(k) for k in ("best_candidate", "nearest") if e.get(k))
+    ids = {listing_id(ref) for ref in refs if ref.startswith("L") and ref[1:].isdigit()}
+    titles = dict(db_session().execute(select(Listing.id, Listing.title).where(Listing.id.in_(ids))).all()) if ids else {}
+    return {
+        side: [(titles.get(listing_id(e["id"]), e["id"]), e["quantity"], unmatched_reason(e, titles)) for e in entries]
+        for side, entries in rows.items()
+    }
 
 
 @bp.get("/matching/runs/<int:run_id>/progress.json")
@@ -88,7 +110,7 @@ def run_progress(run_id: int):
     _admin_only()
     run = _run_or_404(run_id)
     job = db_session().get(Job, run.job_id) if run.job_id else None
-    return jsonify(status=run.status, stage=job.stage if job else "", progress=job.progress if job else 0,
+    return jsonify(status=run.status, stage=stage_label(job.stage if job else ""), progress=job.progress if job else 0,
                    error=run.error or (job.error if job and job.status == "failed" else None))
 
 

@@ -6,10 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 import matching
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
+from market.allocation.reasons import unmatched_reason
 from market.catalog.models import Listing
 
 
@@ -57,6 +59,25 @@ def test_run_builds_instance_solves_and_proposes(client, admin, soil_market, db)
     assert run.net_benefit == pytest.approx(run.upper_bound)
     unmatched = {u["id"]: u for u in run.result["unmet_demand"]}
     assert "haul" in unmatched[f"L{far}"]["reason"]
+
+
+def test_run_page_explains_in_the_users_language(app, client, admin, soil_market, db):
+    """Stages and unmatched reasons come from the result's codes and figures, in Japanese
+    by default (and in English when chosen); listings are named by title, not id."""
+    supplier, receiver, offer, want, far = soil_market
+    start(client, admin)
+    run = db.scalar(select(MatchRun))
+    far_title = db.get(Listing, far).title
+    client.post("/login", data={"email": admin, "password": "admin password!"})
+    page = client.get(f"/matching/runs/{run.id}").get_data(as_text=True)
+    assert "未充足の需要" in page and far_title in page
+    assert "運搬距離の上限内に条件の合う相手がいません" in page and "limit 30 km" not in page
+    assert client.get(f"/matching/runs/{run.id}/progress.json").get_json()["stage"] == "完了"
+    entry = next(u for u in run.result["unmet_demand"] if u["id"] == f"L{far}")
+    with app.test_request_context(), force_locale("en"):
+        assert unmatched_reason(entry, {}) == (
+            f"No compatible counterpart within haul distance (nearest L{offer} at "
+            f"{entry['nearest_km']:.1f} km, limit 30 km).")
 
 
 def test_runs_are_for_site_admins_only(client, factory, login):
