@@ -48,7 +48,7 @@ def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
                  "%(net)s yen per unit at %(km).1f km).", name=name(entry.get("best_candidate")),
                  net=f"{entry.get('best_net_per_unit', 0):,.0f}", km=entry.get("best_km", 0.0))
         if entry.get("partly_matched"):
-            text = _("Partly matched.") + " " + text
+            text = _sentences(_("Partly matched."), text)
     elif code == "not_worth_haul":
         text = _("The best candidate %(name)s does not pay for the haul: %(net)s yen per unit "
                  "net at %(km).1f km.", name=name(entry.get("best_candidate")),
@@ -67,5 +67,10 @@ def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
     else:
         return entry.get("reason", "")
     if entry.get("direct_routes_only"):
-        text += " " + _("Checked on direct routes; no stockyard route was chosen either.")
+        text = _sentences(text, _("Checked on direct routes; no stockyard route was chosen either."))
     return text
+
+
+def _sentences(first: str, then: str) -> str:
+    # English puts a space between sentences, Japanese none: the translation decides.
+    return _("%(first)s %(then)s", first=first, then=then)
