@@ -120,6 +120,30 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
+def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+    """Set a new password; every other session of the user ends (the caller signs the
+    current one in again). Nothing changes when a field is wrong."""
+    errors: dict[str, str] = {}
+    if not check_password_hash(user.password_hash, current or ""):
+        errors["current_password"] = _("The current password is wrong.")
+    if len(new or "") < MIN_PASSWORD:
+        errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
+    elif new != confirm:
+        errors["confirm_password"] = _("The two new passwords differ.")
+    if errors:
+        raise FieldErrors(errors)
+    user.password_hash = generate_password_hash(new)
+    user.session_generation += 1
+    audit.record(session, user, "password.change", f"user:{user.id}")
+
+
+def end_other_sessions(session: Session, user: User) -> None:
+    """Every session signed in so far stops working at its next request (a lost phone,
+    a shared computer); the caller signs the current one in again."""
+    user.session_generation += 1
+    audit.record(session, user, "sessions.end", f"user:{user.id}")
+
+
 def create_site_admin(session: Session, email: str, password: str, display_name: str) -> User:
     errors = check_user_fields(email, password, display_name)
     if "email" not in errors and email_taken(session, email):

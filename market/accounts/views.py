@@ -1,4 +1,5 @@
-"""Sign-in, sign-up, invitations, organisation page and API tokens."""
+"""Sign-in, sign-up, invitations, organisation page, API tokens and account security
+(password change, signing out everywhere)."""
 
 from __future__ import annotations
 
@@ -167,6 +168,41 @@ def revoke_token(token_id: int):
     services.revoke_api_token(s, current_user, token_id)
     s.commit()
     return redirect(url_for("accounts.tokens"))
+
+
+@bp.route("/account/security", methods=["GET", "POST"])
+@login_required
+@limiter.limit(LOGIN, methods=["POST"], key_func=lambda: f"user:{current_user.id}")
+def security():
+    s = db_session()
+    errors = {}
+    if request.method == "POST":
+        user = current_user._get_current_object()
+        try:
+            services.change_password(s, user, request.form.get("current_password", ""),
+                                     request.form.get("new_password", ""), request.form.get("confirm_password", ""))
+        except services.FieldErrors as exc:
+            s.rollback()
+            errors = exc.errors
+        else:
+            s.commit()
+            _start_session(user)
+            flash(_("Password changed. You were signed out everywhere else."), "success")
+            return redirect(url_for("accounts.security"))
+    return render_template("accounts/security.html", errors=errors, min_password=services.MIN_PASSWORD), (
+        400 if errors else 200)
+
+
+@bp.post("/account/sessions/end")
+@login_required
+def end_sessions():
+    s = db_session()
+    user = current_user._get_current_object()
+    services.end_other_sessions(s, user)
+    s.commit()
+    _start_session(user)
+    flash(_("Signed out on every other device and browser."), "success")
+    return redirect(url_for("accounts.security"))
 
 
 @bp.route("/organisation/partners", methods=["GET", "POST"])
