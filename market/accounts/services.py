@@ -1,4 +1,4 @@
-"""Sign-up, sign-in, invitations and API tokens. No commits here."""
+"""Sign-up, sign-in, invitations, API tokens, password changes and resets. No commits here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import secrets
 
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -29,6 +30,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INVOICE_NO = re.compile(r"^T\d{13}$")
 MIN_PASSWORD = 10
 INVITATION_DAYS = 14
+RESET_SECONDS = 3600
 # Checked against when an e-mail is unknown, so that timing does not reveal accounts.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -135,6 +137,56 @@ def change_password(session: Session, user: User, current: str, new: str, confir
     user.password_hash = generate_password_hash(new)
     user.session_generation += 1
     audit.record(session, user, "password.change", f"user:{user.id}")
+
+
+def _reset_signer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="meguri.password-reset")
+
+
+def _reset_fingerprint(user: User) -> str:
+    # The token names the password it replaces and the session generation: a new password,
+    # or signing out everywhere, makes every earlier link useless (one use, no table).
+    return digest(f"{user.password_hash}:{user.session_generation}")[:24]
+
+
+def password_reset_token(user: User, secret_key: str) -> str:
+    """A signed link token for resetting this user's password, valid RESET_SECONDS."""
+    return _reset_signer(secret_key).dumps({"u": user.id, "f": _reset_fingerprint(user)})
+
+
+def user_for_reset(session: Session, token: str, secret_key: str) -> User:
+    """The user a reset token is for; NotFound if it is forged or used, Conflict if old."""
+    try:
+        data = _reset_signer(secret_key).loads(token or "", max_age=RESET_SECONDS)
+    except SignatureExpired:
+        raise Conflict(_("This link has expired; ask for a new one.")) from None
+    except BadSignature:
+        raise NotFound(_("This link is not valid or has already been used.")) from None
+    user = session.get(User, data.get("u")) if isinstance(data, dict) and isinstance(data.get("u"), int) else None
+    if user is None or not user.active or data.get("f") != _reset_fingerprint(user):
+        raise NotFound(_("This link is not valid or has already been used."))
+    return user
+
+
+def reset_password(session: Session, token: str, secret_key: str, new: str, confirm: str) -> User:
+    """Set the password a reset link was sent for; every session of the user ends."""
+    user = user_for_reset(session, token, secret_key)
+    errors: dict[str, str] = {}
+    if len(new or "") < MIN_PASSWORD:
+        errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
+    elif new != confirm:
+        errors["confirm_password"] = _("The two new passwords differ.")
+    if errors:
+        raise FieldErrors(errors)
+    user.password_hash = generate_password_hash(new)
+    user.session_generation += 1
+    audit.record(session, user, "password.reset", f"user:{user.id}")
+    return user
+
+
+def active_user_by_email(session: Session, email: str) -> User | None:
+    user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    return user if user is not None and user.active else None
 
 
 def end_other_sessions(session: Session, user: User) -> None:

@@ -1,9 +1,19 @@
 """Sign-in, sign-up, invitations, organisation page, API tokens and account security
-(password change, signing out everywhere)."""
+(password change and reset by mail, signing out everywhere)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -203,6 +213,48 @@ def end_sessions():
     _start_session(user)
     flash(_("Signed out on every other device and browser."), "success")
     return redirect(url_for("accounts.security"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(SIGNUP, methods=["POST"])
+def forgot_password():
+    if request.method == "POST":
+        s = db_session()
+        user = services.active_user_by_email(s, request.form.get("email", ""))
+        if user is not None:
+            token = services.password_reset_token(user, current_app.config["SECRET_KEY"])
+            link = url_for("accounts.reset_password", token=token, _external=True)
+            send_later(s, user.email, _("Reset your Meguri password"),
+                       _("Someone, we hope you, asked to reset the password of %(email)s on Meguri. Open this "
+                         "link within an hour to choose a new one: %(link)s If it was not you, ignore this "
+                         "message: your password stays as it is.", email=user.email, link=link))
+            s.commit()
+        # The same answer whether or not the address has an account: nothing to probe.
+        flash(_("If an account exists for this address, a link to reset its password is on its way."), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html")
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(LOGIN, methods=["POST"])
+def reset_password(token: str):
+    s = db_session()
+    secret = current_app.config["SECRET_KEY"]
+    user = services.user_for_reset(s, token, secret)
+    errors = {}
+    if request.method == "POST":
+        try:
+            services.reset_password(s, token, secret, request.form.get("new_password", ""),
+                                    request.form.get("confirm_password", ""))
+        except services.FieldErrors as exc:
+            s.rollback()
+            errors = exc.errors
+        else:
+            s.commit()
+            flash(_("Password changed. Sign in with the new one."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", email=user.email, errors=errors,
+                           min_password=services.MIN_PASSWORD), (400 if errors else 200)
 
 
 @bp.route("/organisation/partners", methods=["GET", "POST"])

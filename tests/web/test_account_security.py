@@ -3,6 +3,8 @@ session of the user (a stolen or forgotten session stops working), never the cur
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from market.accounts.models import User
@@ -79,3 +81,52 @@ def test_signing_out_everywhere_keeps_only_this_session(app, factory):
 def test_the_security_page_needs_a_signed_in_user(client):
     assert client.get("/account/security").status_code == 302
     assert client.post("/account/sessions/end").status_code == 302
+
+
+def reset_link(app, email: str) -> str:
+    mails = [m for m in app.extensions["meguri.mailer"].sent() if m["to"] == email]
+    assert mails, "no reset mail"
+    return re.search(r"https?://[^/\s]+(/password/reset/\S+)", mails[-1]["body"]).group(1)
+
+
+def ask_for_reset(app, email):
+    return app.test_client().post("/password/forgot", data={"email": email})
+
+
+def test_a_reset_link_by_mail_sets_a_new_password_once(app, factory):
+    member = factory.user()
+    _here, elsewhere = two_sessions(app, member)
+    assert ask_for_reset(app, member.email.upper()).status_code == 302
+    link = reset_link(app, member.email)
+    visitor = app.test_client()
+    assert visitor.get(link).status_code == 200
+    response = visitor.post(link, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert can_sign_in(app, member.email, NEW_PASSWORD) and not can_sign_in(app, member.email, PASSWORD)
+    assert not signed_in(elsewhere)  # every session of the account ended
+    assert visitor.get(link).status_code == 404  # one use: the password it replaced is gone
+    assert "password.reset" in read(app, select(AuditEvent.action))
+
+
+def test_unknown_addresses_get_the_same_answer_and_no_mail(app):
+    before = len(app.extensions["meguri.mailer"].sent())
+    response = ask_for_reset(app, "nobody@example.jp")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/login")
+    assert len(app.extensions["meguri.mailer"].sent()) == before
+
+
+def test_bad_expired_or_mistyped_resets_change_nothing(app, factory, monkeypatch):
+    from market.accounts import services
+
+    member = factory.user()
+    ask_for_reset(app, member.email)
+    link = reset_link(app, member.email)
+    client = app.test_client()
+    assert client.get(link[:-3] + "xyz").status_code == 404  # tampered
+    response = client.post(link, data={"new_password": "short", "confirm_password": "short"})
+    assert response.status_code == 400 and 'id="new_password-error"' in response.get_data(as_text=True)
+    response = client.post(link, data={"new_password": NEW_PASSWORD, "confirm_password": "other password!"})
+    assert response.status_code == 400 and 'id="confirm_password-error"' in response.get_data(as_text=True)
+    monkeypatch.setattr(services, "RESET_SECONDS", -1)
+    assert client.get(link).status_code == 409  # expired
+    assert can_sign_in(app, member.email, PASSWORD)
