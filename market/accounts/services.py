@@ -128,6 +128,13 @@ def change_password(session: Session, user: User, current: str, new: str, confir
     errors: dict[str, str] = {}
     if not check_password_hash(user.password_hash, current or ""):
         errors["current_password"] = _("The current password is wrong.")
+    _set_password(session, user, new, confirm, "password.change", errors)
+
+
+def _set_password(session: Session, user: User, new: str, confirm: str, action: str,
+                  errors: dict[str, str]) -> None:
+    """Check the new password (and any errors found so far); set it and end every session
+    of the user, or raise FieldErrors and change nothing."""
     if len(new or "") < MIN_PASSWORD:
         errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
     elif new != confirm:
@@ -136,7 +143,7 @@ def change_password(session: Session, user: User, current: str, new: str, confir
         raise FieldErrors(errors)
     user.password_hash = generate_password_hash(new)
     user.session_generation += 1
-    audit.record(session, user, "password.change", f"user:{user.id}")
+    audit.record(session, user, action, f"user:{user.id}")
 
 
 def _reset_signer(secret_key: str) -> URLSafeTimedSerializer:
@@ -171,16 +178,7 @@ def user_for_reset(session: Session, token: str, secret_key: str) -> User:
 def reset_password(session: Session, token: str, secret_key: str, new: str, confirm: str) -> User:
     """Set the password a reset link was sent for; every session of the user ends."""
     user = user_for_reset(session, token, secret_key)
-    errors: dict[str, str] = {}
-    if len(new or "") < MIN_PASSWORD:
-        errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
-    elif new != confirm:
-        errors["confirm_password"] = _("The two new passwords differ.")
-    if errors:
-        raise FieldErrors(errors)
-    user.password_hash = generate_password_hash(new)
-    user.session_generation += 1
-    audit.record(session, user, "password.reset", f"user:{user.id}")
+    _set_password(session, user, new, confirm, "password.reset", {})
     return user
 
 
