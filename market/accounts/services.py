@@ -113,13 +113,11 @@ class FieldErrors(DomainError):
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    user = active_user_by_email(session, email)
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
-    if not check_password_hash(user.password_hash, password or "") or not user.active:
-        return None
-    return user
+    return user if check_password_hash(user.password_hash, password or "") else None
 
 
 def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
@@ -169,17 +167,16 @@ def user_for_reset(session: Session, token: str, secret_key: str) -> User:
         raise Conflict(_("This link has expired; ask for a new one.")) from None
     except BadSignature:
         raise NotFound(_("This link is not valid or has already been used.")) from None
-    user = session.get(User, data.get("u")) if isinstance(data, dict) and isinstance(data.get("u"), int) else None
+    user = session.get(User, data["u"])  # a payload we signed ourselves
     if user is None or not user.active or data.get("f") != _reset_fingerprint(user):
         raise NotFound(_("This link is not valid or has already been used."))
     return user
 
 
-def reset_password(session: Session, token: str, secret_key: str, new: str, confirm: str) -> User:
-    """Set the password a reset link was sent for; every session of the user ends."""
-    user = user_for_reset(session, token, secret_key)
+def reset_password(session: Session, user: User, new: str, confirm: str) -> None:
+    """Set the password of the user a checked reset link (user_for_reset) is for; every
+    session of the user ends."""
     _set_password(session, user, new, confirm, "password.reset", {})
-    return user
 
 
 def active_user_by_email(session: Session, email: str) -> User | None:

@@ -37,6 +37,18 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
+def _write(s, write):
+    """Run a service write: commit and return (its result, no errors), or roll back and
+    return (None, the field errors) for the form to show again."""
+    try:
+        result = write()
+    except services.FieldErrors as exc:
+        s.rollback()
+        return None, exc.errors
+    s.commit()
+    return result, {}
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
@@ -76,23 +88,18 @@ def signup():
     errors: dict[str, str] = {}
     if request.method == "POST":
         s = db_session()
-        try:
-            user = services.sign_up(
-                s,
-                email=request.form.get("email", ""),
-                password=request.form.get("password", ""),
-                display_name=request.form.get("display_name", ""),
-                org_name=request.form.get("org_name", ""),
-                org_kind=request.form.get("org_kind", ""),
-                prefecture_code=request.form.get("prefecture_code") or None,
-                stockyard_registration_no=request.form.get("stockyard_registration_no"),
-                invoice_registration_no=request.form.get("invoice_registration_no"),
-            )
-        except services.FieldErrors as exc:
-            s.rollback()
-            errors = exc.errors
-        else:
-            s.commit()
+        user, errors = _write(s, lambda: services.sign_up(
+            s,
+            email=request.form.get("email", ""),
+            password=request.form.get("password", ""),
+            display_name=request.form.get("display_name", ""),
+            org_name=request.form.get("org_name", ""),
+            org_kind=request.form.get("org_kind", ""),
+            prefecture_code=request.form.get("prefecture_code") or None,
+            stockyard_registration_no=request.form.get("stockyard_registration_no"),
+            invoice_registration_no=request.form.get("invoice_registration_no"),
+        ))
+        if not errors:
             _start_session(user)
             flash(_("Welcome to Meguri. Your organisation has been created."), "success")
             return redirect(url_for("catalog.new_listing"))
@@ -140,14 +147,9 @@ def accept(token: str):
     invitation = services.open_invitation(s, token)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        try:
-            user = services.accept_invitation(s, token, request.form.get("password", ""),
-                                              request.form.get("display_name", ""))
-        except services.FieldErrors as exc:
-            s.rollback()
-            errors = exc.errors
-        else:
-            s.commit()
+        user, errors = _write(s, lambda: services.accept_invitation(
+            s, token, request.form.get("password", ""), request.form.get("display_name", "")))
+        if not errors:
             _start_session(user)
             return redirect(url_for("core.home"))
     return render_template("accounts/accept.html", invitation=invitation, errors=errors), (400 if errors else 200)
@@ -160,13 +162,8 @@ def tokens():
     s = db_session()
     secret, errors = None, {}
     if request.method == "POST":
-        try:
-            _token, secret = services.issue_api_token(s, current_user, request.form.get("name", ""))
-        except services.FieldErrors as exc:
-            s.rollback()
-            errors = exc.errors
-        else:
-            s.commit()
+        issued, errors = _write(s, lambda: services.issue_api_token(s, current_user, request.form.get("name", "")))
+        secret = issued[1] if issued else None
     rows = s.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)).all()
     return render_template("accounts/tokens.html", tokens=rows, secret=secret, errors=errors)
 
@@ -188,14 +185,10 @@ def security():
     errors = {}
     if request.method == "POST":
         user = current_user._get_current_object()
-        try:
-            services.change_password(s, user, request.form.get("current_password", ""),
-                                     request.form.get("new_password", ""), request.form.get("confirm_password", ""))
-        except services.FieldErrors as exc:
-            s.rollback()
-            errors = exc.errors
-        else:
-            s.commit()
+        errors = _write(s, lambda: services.change_password(
+            s, user, request.form.get("current_password", ""), request.form.get("new_password", ""),
+            request.form.get("confirm_password", "")))[1]
+        if not errors:
             _start_session(user)
             flash(_("Password changed. You were signed out everywhere else."), "success")
             return redirect(url_for("accounts.security"))
@@ -239,18 +232,12 @@ def forgot_password():
 @limiter.limit(LOGIN, methods=["POST"])
 def reset_password(token: str):
     s = db_session()
-    secret = current_app.config["SECRET_KEY"]
-    user = services.user_for_reset(s, token, secret)
+    user = services.user_for_reset(s, token, current_app.config["SECRET_KEY"])
     errors = {}
     if request.method == "POST":
-        try:
-            services.reset_password(s, token, secret, request.form.get("new_password", ""),
-                                    request.form.get("confirm_password", ""))
-        except services.FieldErrors as exc:
-            s.rollback()
-            errors = exc.errors
-        else:
-            s.commit()
+        errors = _write(s, lambda: services.reset_password(
+            s, user, request.form.get("new_password", ""), request.form.get("confirm_password", "")))[1]
+        if not errors:
             flash(_("Password changed. Sign in with the new one."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", email=user.email, errors=errors,
@@ -267,13 +254,8 @@ def partners():
     errors: dict[str, str] = {}
     if request.method == "POST":
         raw = request.form.get("operator_id", "")
-        try:
-            services.add_partner(s, current_user, int(raw) if raw.isdigit() else None)
-        except services.FieldErrors as exc:
-            s.rollback()
-            errors = exc.errors
-        else:
-            s.commit()
+        errors = _write(s, lambda: services.add_partner(s, current_user, int(raw) if raw.isdigit() else None))[1]
+        if not errors:
             return redirect(url_for("accounts.partners"))
     current = s.scalars(select(Partnership).where(Partnership.municipality_id == org.id)).all()
     taken = {p.operator_id for p in current}

@@ -26,21 +26,15 @@ STAGES = {
 
 def stage_label(stage: str | None) -> str:
     """A job stage for people; an unknown one is shown as it is."""
-    if not stage:
-        return ""
-    label = STAGES.get(stage)
-    return str(label) if label is not None else stage
+    return str(STAGES.get(stage, stage or ""))
 
 
 def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
     """Why an unmatched supply or unmet demand kept its quantity. `titles` maps listing
     ids to titles for naming the counterpart."""
 
-    def name(ref: str | None) -> str:
-        try:
-            return titles.get(listing_id(ref), ref) if ref else ""
-        except ValueError:
-            return ref or ""
+    def name(ref: str) -> str:
+        return titles.get(listing_id(ref), ref)
 
     code = entry.get("code")
     if code == "outbid":

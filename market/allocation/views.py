@@ -92,11 +92,9 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
     UNMATCHED_SHOWN unmatched listings; the rest are in the result file."""
     result = run.result or {}
     rows = {side: (result.get(side) or [])[:UNMATCHED_SHOWN] for side in ("unmatched_supply", "unmet_demand")}
-    refs = {e["id"] for entries in rows.values() for e in entries}
-    for entries in rows.values():
-        for e in entries:
-            refs.update(e.get(k) for k in ("best_candidate", "nearest") if e.get(k))
-    ids = {listing_id(ref) for ref in refs if ref.startswith("L") and ref[1:].isdigit()}
+    # Every id in a run's result is a listing reference (instance.listing_ref).
+    ids = {listing_id(e[k]) for entries in rows.values() for e in entries
+           for k in ("id", "best_candidate", "nearest") if e.get(k)}
     titles = dict(db_session().execute(select(Listing.id, Listing.title).where(Listing.id.in_(ids))).all()) if ids else {}
     return {
         side: [(titles.get(listing_id(e["id"]), e["id"]), e["quantity"], unmatched_reason(e, titles)) for e in entries]
