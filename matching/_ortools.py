@@ -12,4 +12,19 @@ with warnings.catch_warnings():
                             category=DeprecationWarning)
     from ortools.linear_solver import pywraplp  # noqa: F401
 
-__all__ = ["pywraplp"]
+from .network import SolverError  # noqa: E402
+
+_LP_STATUS = {
+    pywraplp.Solver.INFEASIBLE: "infeasible", pywraplp.Solver.UNBOUNDED: "unbounded",
+    pywraplp.Solver.ABNORMAL: "abnormal", pywraplp.Solver.NOT_SOLVED: "not solved",
+    pywraplp.Solver.MODEL_INVALID: "model invalid", pywraplp.Solver.FEASIBLE: "stopped before optimality",
+}
+
+
+def require_optimal(status: int, solver: str) -> None:
+    """Raise SolverError naming the status unless a pywraplp solve ended optimal."""
+    if status != pywraplp.Solver.OPTIMAL:
+        raise SolverError(f"LP solver ({solver}): {_LP_STATUS.get(status, status)}")
+
+
+__all__ = ["pywraplp", "require_optimal"]

@@ -136,7 +136,8 @@ def road_km_between(a: np.ndarray, b: np.ndarray, road_factor: float) -> np.ndar
     return 2 * EARTH_RADIUS_KM * road_factor * np.arcsin(np.minimum(chord / 2, 1.0))
 
 
-# Dot products above this are within ~1.3 km: their km are recomputed from the chord.
+# Dot products above this are within ~1.3 km: their km are recomputed from the chord
+# (a margin over the ~0.5 km where the dot product's error passes 1e-7).
 _CLOSE_DOT = 1.0 - 2e-8
 
 
@@ -287,7 +288,8 @@ class ArcSource:
             yield si.astype(np.int32), di.astype(np.int32), b, km.astype(np.float32)
 
     def exact_km(self, si: np.ndarray, di: np.ndarray) -> np.ndarray:
-        """Road km of arcs by the same formula as the enumeration."""
+        """Road km of arcs, accurate at every distance (what results report; the
+        enumeration's km agree to ~1e-8 relative)."""
         return road_km_between(self.s_vec[si], self.d_vec[di], self.inst.road_factor)
 
     def iter_blocks(self) -> Iterator[Arcs]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._ortools import pywraplp
+from ._ortools import pywraplp, require_optimal
 from .arcs import Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
@@ -321,9 +321,8 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     """Round 1 is a coarse min-cost flow on the first candidates (quantities in units of
     about a hundredth of the median listing, benefits in steps of a thousandth of the
     largest): it only has to be near the optimum, and it is three times as fast as the
-    exact one. It picks the working set,
-    the arcs that carry flow or are within DROP_MARGIN of tight, plus the violated arcs
-    pricing finds. The exact answer comes from the transportation LP on that set (CLP),
+    exact one. It picks the working set: the arcs that carry flow or are within
+    DROP_MARGIN of tight, plus the violated arcs pricing finds. The exact answer comes from the transportation LP on that set (CLP),
     re-solved warm as pricing adds arcs, until no allowed arc anywhere is violated. Arcs
     left out of the working set are priced again every round like any other."""
     S, D = inst.supplies, inst.demands
@@ -531,12 +530,7 @@ class _PathLP:
         status = self.solver.Solve()
         if status == pywraplp.Solver.ABNORMAL:
             status = self._solve_from_scratch()
-        names = {pywraplp.Solver.INFEASIBLE: "infeasible", pywraplp.Solver.UNBOUNDED: "unbounded",
-                 pywraplp.Solver.ABNORMAL: "abnormal", pywraplp.Solver.NOT_SOLVED: "not solved",
-                 pywraplp.Solver.MODEL_INVALID: "model invalid",
-                 pywraplp.Solver.FEASIBLE: "stopped before optimality"}
-        if status != pywraplp.Solver.OPTIMAL:
-            raise SolverError(f"LP solver: {names.get(status, status)}")
+        require_optimal(status, "GLOP")
         inst = self.inst
         nD, P = len(inst.demands.ids), len(inst.properties)
         u = np.maximum([r.dual_value() for r in self.rs], 0.0) if self.rs else np.zeros(0)

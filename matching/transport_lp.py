@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ortools import pywraplp
+from ._ortools import pywraplp, require_optimal
 from .network import SolverError
 
 # An LP vertex of a transportation problem with whole quantities is whole; simplex
@@ -51,12 +51,7 @@ class TransportLP:
             return np.zeros(0), np.zeros(len(self.rs)), np.zeros(len(self.rd))
         p = self.params
         p.SetIntegerParam(p.LP_ALGORITHM, p.PRIMAL if self.solved else p.DUAL)
-        status = self.solver.Solve(p)
-        if status != pywraplp.Solver.OPTIMAL:
-            names = {pywraplp.Solver.INFEASIBLE: "infeasible", pywraplp.Solver.UNBOUNDED: "unbounded",
-                     pywraplp.Solver.ABNORMAL: "abnormal", pywraplp.Solver.NOT_SOLVED: "not solved",
-                     pywraplp.Solver.FEASIBLE: "stopped before optimality"}
-            raise SolverError(f"LP solver (CLP): {names.get(status, status)}")
+        require_optimal(self.solver.Solve(p), "CLP")
         self.solved = True
         x = np.array([var.solution_value() for var in self.vars])
         u = np.maximum(np.array([r.dual_value() for r in self.rs], dtype=float), 0.0)
