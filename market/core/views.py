@@ -46,6 +46,10 @@ def home():
 def set_language(code: str):
     if code in LOCALES:
         session["lang"] = code
+        if current_user.is_authenticated and current_user.locale != code:
+            # remembered on the account too, so mails and notifications follow it
+            current_user.locale = code
+            db_session().commit()
     target = request.form.get("next") or "/"
     # Only local paths: never an open redirect.
     if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):

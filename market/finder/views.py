@@ -114,6 +114,16 @@ def notifications():
     return page
 
 
+@bp.post("/notifications/settings")
+@login_required
+def notification_settings():
+    """Order mails on or off for the signed-in member (in-app notifications stay on)."""
+    current_user.notify_order_mail = request.form.get("order_mail") == "on"
+    db_session().commit()
+    flash(_("Order mails are on.") if current_user.notify_order_mail else _("Order mails are off."))
+    return redirect(url_for("finder.notifications"))
+
+
 def _hit_json(hit: search.SearchHit) -> dict:
     doc = hit.document.to_json_dict()
     doc["distance_km"] = None if hit.distance_km is None else round(hit.distance_km, 2)

@@ -23,7 +23,7 @@ from market.accounts.models import User
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.errors import Conflict, DomainError, Forbidden, NotFound
-from market.orders import billing, locks, states
+from market.orders import billing, locks, notify, states
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,
@@ -185,6 +185,7 @@ def _move(session: Session, order: Order, action: str, user: User | None, note: 
         actor_org_id=user.organisation_id if user is not None else None, note=note,
     ))
     session.flush()
+    notify.order_moved(session, order, action, user.organisation_id if user is not None else None, note)
 
 
 # --- requesting -------------------------------------------------------------------------
@@ -255,6 +256,8 @@ def request_order(session: Session, user: User, listing_id: object, data: Mappin
     if instant_accept(session, listing.id):
         _reserve_or_refuse(session, order)
         _move(session, order, "auto_accept", None, note=_("Accepted automatically (instant acceptance)."))
+    else:
+        notify.order_moved(session, order, "request", user.organisation_id, note)
     return order
 
 

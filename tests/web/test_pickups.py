@@ -198,8 +198,9 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
     assert run(services.send_reminders, clock["now"] - dt.timedelta(days=1)) == 0  # two days before: not yet
     assert run(services.send_reminders, clock["now"]) == 1
     assert run(services.send_reminders, clock["now"]) == 0  # once per booking
-    mails = [m for m in app.extensions["meguri.mailer"].sent() if m["to"] == x_member.email]
-    assert len(mails) == 1 and "Pickup reminder" in mails[0]["subject"] and tomorrow.isoformat() in mails[0]["body"]
+    mails = [m for m in app.extensions["meguri.mailer"].sent()
+             if m["to"] == x_member.email and "Pickup reminder" in m["subject"]]  # not the order's own mails
+    assert len(mails) == 1 and tomorrow.isoformat() in mails[0]["body"]
 
     assert run(services.record_no_shows, dt.datetime.combine(tomorrow, dt.time(11, 59))) == 0
     assert run(services.record_no_shows, dt.datetime.combine(tomorrow, dt.time(12, 0))) == 1

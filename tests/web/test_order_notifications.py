@@ -1,0 +1,135 @@
+"""Each move of an order tells the other party: in-app for every active member, by mail
+for those who keep order mails on, in the member's own language; refused moves tell
+nobody."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from market.accounts.models import User
+from market.finder.models import Notification
+from tests.conftest import PASSWORD
+
+
+def signed_in(app, member, lang: str | None = None):
+    client = app.test_client()
+    response = client.post("/login", data={"email": member.email, "password": PASSWORD})
+    assert response.status_code == 302
+    if lang:
+        client.post(f"/lang/{lang}", data={"next": "/"})
+    return client
+
+
+def notes_of(app, member) -> list[Notification]:
+    with app.app_context():
+        session = app.extensions["meguri.db"].new_session()
+        try:
+            rows = session.scalars(select(Notification).where(Notification.user_id == member.id)
+                                   .order_by(Notification.id)).all()
+            session.expunge_all()
+            return list(rows)
+        finally:
+            session.close()
+
+
+def mails_to(app, member) -> list[dict]:
+    return [m for m in app.extensions["meguri.mailer"].sent() if m["to"] == member.email]
+
+
+@pytest.fixture
+def trade(app, factory):
+    supplier = factory.user()
+    contractor = factory.user()
+    listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800,
+                                 title="江東区 発生土 第2b種")
+    return supplier, contractor, listing_id
+
+
+def request_order(client, listing_id: int) -> int:
+    response = client.post(f"/listings/{listing_id}/orders/new",
+                           data={"quantity": "30", "transport_arrangement": "supplier_delivers",
+                                 "note": "平日午前に搬入希望"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def test_each_move_tells_the_other_party_in_their_language(app, trade):
+    supplier, contractor, listing_id = trade
+    seller = signed_in(app, supplier, lang="en")  # remembered on the account
+    buyer = signed_in(app, contractor)  # Japanese, the default
+
+    order_id = request_order(buyer, listing_id)
+    assert notes_of(app, contractor) == []  # the party that acted is not told
+    (note,) = notes_of(app, supplier)
+    assert note.order_id == order_id and f"Order #{order_id}" in note.message
+    assert "new request" in note.message and "江東区 発生土 第2b種" in note.message
+    (mail,) = mails_to(app, supplier)
+    assert mail["subject"].startswith("[Meguri] Order #") and "平日午前に搬入希望" in mail["body"]
+    assert f"/orders/{order_id}" in mail["body"]
+
+    assert seller.post(f"/orders/{order_id}/actions/accept", data={}).status_code == 302
+    (note,) = notes_of(app, contractor)
+    assert f"注文 #{order_id}" in note.message and "承諾" in note.message, note.message
+    assert len(mails_to(app, contractor)) == 1 and len(notes_of(app, supplier)) == 1
+
+    page = seller.get("/notifications").get_data(as_text=True)
+    assert f'href="/orders/{order_id}"' in page
+
+
+def test_refused_move_tells_nobody(app, trade):
+    supplier, contractor, listing_id = trade
+    buyer = signed_in(app, contractor)
+    order_id = request_order(buyer, listing_id)
+    before = len(notes_of(app, supplier)), len(mails_to(app, supplier))
+    response = buyer.post(f"/orders/{order_id}/actions/accept", data={})  # only the seller may
+    assert response.status_code == 403
+    assert (len(notes_of(app, supplier)), len(mails_to(app, supplier))) == before
+
+
+def test_mail_can_be_turned_off_in_app_notifications_stay(app, trade):
+    supplier, contractor, listing_id = trade
+    seller = signed_in(app, supplier)
+    page = seller.get("/notifications").get_data(as_text=True)
+    assert 'name="order_mail" checked' in page
+    assert seller.post("/notifications/settings", data={}).status_code == 302  # box unticked
+    assert 'name="order_mail" checked' not in seller.get("/notifications").get_data(as_text=True)
+
+    request_order(signed_in(app, contractor), listing_id)
+    assert len(notes_of(app, supplier)) == 1 and mails_to(app, supplier) == []
+
+    seller.post("/notifications/settings", data={"order_mail": "on"})
+    request_order(signed_in(app, contractor), listing_id)
+    assert len(notes_of(app, supplier)) == 2 and len(mails_to(app, supplier)) == 1
+
+
+def test_every_active_member_is_told_inactive_ones_are_not(app, trade):
+    supplier, contractor, listing_id = trade
+    with app.app_context():
+        session = app.extensions["meguri.db"].new_session()
+        for n, active in ((1, True), (2, False)):
+            session.add(User(email=f"colleague{n}@example.jp", password_hash="x", display_name=f"C{n}",
+                             organisation_id=supplier.org_id, active=active))
+        session.commit()
+        ids = {u.email: u.id for u in session.scalars(select(User))}
+        session.close()
+    order_id = request_order(signed_in(app, contractor), listing_id)
+    with app.app_context():
+        session = app.extensions["meguri.db"].new_session()
+        told = set(session.scalars(select(Notification.user_id).where(Notification.order_id == order_id)))
+        session.close()
+    assert told == {supplier.id, ids["colleague1@example.jp"]}
+
+
+def test_platform_moves_tell_both_parties(app, factory):
+    """Instant acceptance: one move by the platform, both sides hear of it, no separate
+    'new request'."""
+    supplier = factory.user()
+    contractor = factory.user()
+    listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800)
+    seller = signed_in(app, supplier)
+    assert seller.post(f"/listings/{listing_id}/order-terms", data={"instant_accept": "1"}).status_code == 302
+    order_id = request_order(signed_in(app, contractor), listing_id)
+    for member in (supplier, contractor):
+        (note,) = notes_of(app, member)
+        assert note.order_id == order_id and "自動" in note.message, note.message
