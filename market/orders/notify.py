@@ -24,17 +24,17 @@ from market.orders.models import Order
 # What happened, for the party that did not do it. Actions missing here tell nobody.
 EVENTS = {
     "request": _l("new request"),
-    "accept": _l("accepted"),
+    "accept": _l("request accepted"),
     "auto_accept": _l("accepted automatically"),
-    "decline": _l("declined"),
-    "cancel": _l("cancelled"),
+    "decline": _l("request declined"),
+    "cancel": _l("order cancelled"),
     "issue_invoice": _l("invoice issued, payment requested"),
     "waive_payment": _l("nothing to pay, ready for delivery"),
     "mark_paid": _l("payment received"),
     "payment_received": _l("payment received"),
     "record_delivery": _l("delivery recorded"),
     "finish_delivery": _l("fully delivered, awaiting the receiver's confirmation"),
-    "complete": _l("completed"),
+    "complete": _l("order completed"),
     "dispute": _l("dispute opened"),
     "resolve": _l("dispute resolved"),
 }

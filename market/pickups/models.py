@@ -49,10 +49,12 @@ class BookingStatus(enum.StrEnum):
     booked = "booked"
     checked_in = "checked_in"
     no_show = "no_show"
+    cancelled = "cancelled"  # before the slot began; the place went back to the slot
 
 
 class PickupBooking(Base):
-    """One operator's pickup of one ordered item in a slot (one booking per order)."""
+    """One operator's pickup of one ordered item in a slot (one booking per order: booking
+    again after a cancellation moves the same row to the new slot)."""
 
     __tablename__ = "pickup_bookings"
 
@@ -68,6 +70,8 @@ class PickupBooking(Base):
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     no_show_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     slot: Mapped[PickupSlot] = relationship(back_populates="bookings")

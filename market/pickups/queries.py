@@ -56,7 +56,7 @@ def reuse_items(session: Session, org_id: int) -> list[Listing]:
 
 def orders_to_book(session: Session, operator_id: int) -> list[Order]:
     """The operator's accepted reuse-item orders that have no pickup booked yet."""
-    booked = select(PickupBooking.order_id)
+    booked = select(PickupBooking.order_id).where(PickupBooking.status != BookingStatus.cancelled)
     return list(session.scalars(
         select(Order).join(Order.listing)
         .where(Order.buyer_org_id == operator_id, Listing.kind == ListingKind.reuse_item,

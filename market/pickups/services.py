@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import OrgKind, User
 from market.catalog.models import Listing, ListingKind, ListingStatus
+from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.orders.models import Order, OrderStatus
@@ -159,7 +160,8 @@ def book(session: Session, user: User, slot_id: object, order_id: object,
     reason = bookable(slot, order, now)
     if reason:
         raise Conflict(reason, field="slot_id")
-    if session.scalar(select(PickupBooking.id).where(PickupBooking.order_id == order.id)) is not None:
+    earlier = session.scalar(select(PickupBooking).where(PickupBooking.order_id == order.id))
+    if earlier is not None and earlier.status != BookingStatus.cancelled:
         raise Conflict(_("This order already has a pickup booked."), field="order_id")
     # The check and the increment are one statement: two operators racing for the last
     # place cannot both get it (see market/orders/locks.py for the same pattern).
@@ -170,9 +172,57 @@ def book(session: Session, user: User, slot_id: object, order_id: object,
     if taken != 1:
         raise Conflict(_("This slot is full."), field="slot_id")
     session.expire(slot, ["booked"])
-    booking = PickupBooking(slot_id=slot.id, order_id=order.id, operator_org_id=user.organisation_id,
-                            booked_by_id=user.id, status=BookingStatus.booked)
-    session.add(booking)
+    if earlier is None:
+        booking = PickupBooking(slot_id=slot.id, order_id=order.id, operator_org_id=user.organisation_id,
+                                booked_by_id=user.id, status=BookingStatus.booked)
+        session.add(booking)
+    else:  # booked again after a cancellation: the order's one booking moves to this slot
+        booking = earlier
+        audit.record(session, user, "pickup.rebook", f"booking:{booking.id}", from_slot=booking.slot_id,
+                     to_slot=slot.id)
+        booking.slot_id, booking.status, booking.booked_by_id = slot.id, BookingStatus.booked, user.id
+        booking.reminded_at = booking.cancelled_at = booking.cancelled_by_id = None
+    session.flush()
+    return booking
+
+
+def cancel_booking(session: Session, user: User, booking_id: int, now: dt.datetime | None = None) -> PickupBooking:
+    """The operator, or the municipality, cancels a booking before its slot begins: the
+    place goes back to the slot and the order can be booked again. The other side is told
+    by mail. After the start it is a check-in or a no-show, never a cancellation."""
+    from market.mail import send_later
+
+    now = now or tokyo_now()
+    booking = _booking(session, booking_id)
+    slot = booking.slot
+    if user.organisation_id not in (slot.municipality_org_id, booking.operator_org_id):
+        raise NotFound(_("No such booking."))
+    if booking.status != BookingStatus.booked:
+        raise Conflict(_("This pickup is already recorded as %(status)s.", status=status_label(booking.status)))
+    if slot_start(slot) <= now:
+        raise Conflict(_("The slot has begun: record a check-in or a no-show instead."))
+    # One conditional UPDATE each: a cancel racing a check-in (or a second cancel) finds
+    # the booking no longer booked and changes nothing.
+    moved = session.execute(
+        update(PickupBooking).where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
+        .values(status=BookingStatus.cancelled, cancelled_at=utcnow(), cancelled_by_id=user.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise Conflict(_("The booking changed meanwhile; reload the page and try again."))
+    session.execute(
+        update(PickupSlot).where(PickupSlot.id == slot.id, PickupSlot.booked > 0)
+        .values(booked=PickupSlot.booked - 1).execution_options(synchronize_session=False)
+    )
+    session.expire(booking)
+    session.expire(slot, ["booked"])
+    audit.record(session, user, "pickup.cancel", f"booking:{booking.id}", slot=slot.id, order=booking.order_id)
+    other = booking.operator_org_id if user.organisation_id == slot.municipality_org_id else slot.municipality_org_id
+    when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
+    for member in session.scalars(select(User).where(User.organisation_id == other, User.active.is_(True))):
+        send_later(session, member.email, f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
+                   f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
+                   f"取消し / cancelled by: {user.organisation.name}")
     session.flush()
     return booking
 
@@ -283,4 +333,4 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
 
 def status_label(status: BookingStatus) -> str:
     return {BookingStatus.booked: _("booked"), BookingStatus.checked_in: _("picked up"),
-            BookingStatus.no_show: _("no-show")}[BookingStatus(status)]
+            BookingStatus.no_show: _("no-show"), BookingStatus.cancelled: _("cancelled")}[BookingStatus(status)]

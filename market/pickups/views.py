@@ -29,7 +29,8 @@ def _page(errors: dict | None = None, status: int = 200, form=None):
     s, org = db_session(), _org()
     now = services.tokyo_now()
     context = dict(errors=errors or {}, form=form or {}, now=now, status_label=services.status_label,
-                   BookingStatus=BookingStatus, slot_end=services.slot_end)
+                   BookingStatus=BookingStatus, slot_end=services.slot_end,
+                   slot_start=services.slot_start)
     if org.kind == OrgKind.municipality:
         rates = queries.show_rates(s, org.id)
         from market.reports.queries import _names
@@ -102,3 +103,10 @@ def check_in(booking_id: int):
 @login_required
 def no_show(booking_id: int):
     return _change(lambda s: services.mark_no_show(s, current_user, booking_id), _("No-show recorded."))
+
+
+@bp.post("/pickups/bookings/<int:booking_id>/cancel")
+@login_required
+def cancel(booking_id: int):
+    return _change(lambda s: services.cancel_booking(s, current_user, booking_id),
+                   _("Booking cancelled: the place is free again."))

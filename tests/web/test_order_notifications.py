@@ -70,11 +70,14 @@ def test_each_move_tells_the_other_party_in_their_language(app, trade):
 
     assert seller.post(f"/orders/{order_id}/actions/accept", data={}).status_code == 302
     (note,) = notes_of(app, contractor)
-    assert f"注文 #{order_id}" in note.message and "承諾" in note.message, note.message
+    assert f"注文 #{order_id}" in note.message and "依頼が承諾されました" in note.message, note.message
     assert len(mails_to(app, contractor)) == 1 and len(notes_of(app, supplier)) == 1
 
     page = seller.get("/notifications").get_data(as_text=True)
     assert f'href="/orders/{order_id}"' in page
+    order_page = seller.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert f'id="impact-link" href="/orders/{order_id}/impact"' in order_page
+    assert seller.get(f"/orders/{order_id}/impact").status_code == 200
 
 
 def test_refused_move_tells_nobody(app, trade):

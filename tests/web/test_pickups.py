@@ -208,3 +208,46 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
     clock["now"] = dt.datetime.combine(tomorrow, dt.time(13, 0))
     pickups = town.get("/pickups").get_data(as_text=True)
     assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0.0%"]
+
+
+def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(app, city, clock):
+    member, items, x_member, y_member = city
+    town, x, y = signed_in(app, member), signed_in(app, x_member), signed_in(app, y_member)
+    chair = paid_order(app, town, x, items["chair"])
+    table = paid_order(app, town, y, items["table"])
+    assert open_slot(town, capacity="1", starts_at="10:00", ends_at="11:00").status_code == 302
+    assert open_slot(town, capacity="1", starts_at="14:00", ends_at="15:00").status_code == 302
+    first, second = slot_ids(app)
+    assert x.post(f"/pickups/slots/{first}/bookings", data={"order_id": chair}).status_code == 302
+    booking = booking_of(app, chair).id
+    assert f'id="cancel-{booking}"' in x.get("/pickups").get_data(as_text=True)
+
+    # Only the two parties; a stranger is told nothing exists.
+    assert y.post(f"/pickups/bookings/{booking}/cancel").status_code == 404
+    assert x.post(f"/pickups/bookings/{booking}/cancel").status_code == 302
+    cancelled = booking_of(app, chair)
+    assert cancelled.status == BookingStatus.cancelled and cancelled.cancelled_by_id == x_member.id
+    assert counts(app) == (1, 0)  # the row stays, the place is free
+    mails = [m for m in app.extensions["meguri.mailer"].sent()
+             if m["to"] == member.email and "Pickup cancelled" in m["subject"]]
+    assert len(mails) == 1 and f"#{chair}" in mails[0]["body"]
+    again = x.post(f"/pickups/bookings/{booking}/cancel")
+    assert again.status_code == 409 and "already recorded as cancelled" in again.get_data(as_text=True)
+    assert town.post(f"/pickups/bookings/{booking}/check-in").status_code == 409
+
+    # The freed place can be taken by another operator, and the chair is bookable again.
+    assert f'id="book-{chair}"' in x.get("/pickups").get_data(as_text=True)
+    assert y.post(f"/pickups/slots/{first}/bookings", data={"order_id": table}).status_code == 302
+    assert x.post(f"/pickups/slots/{second}/bookings", data={"order_id": chair}).status_code == 302
+    moved = booking_of(app, chair)
+    assert (moved.id, moved.slot_id, moved.status, moved.cancelled_at) == (booking, second, BookingStatus.booked, None)
+    assert counts(app) == (2, 2)
+
+    # The municipality may cancel too, but not once the slot has begun.
+    clock["now"] = clock["now"].replace(hour=10, minute=30)
+    begun = town.post(f"/pickups/bookings/{booking_of(app, table).id}/cancel")
+    assert begun.status_code == 409 and "has begun" in begun.get_data(as_text=True)
+    assert town.post(f"/pickups/bookings/{booking}/cancel").status_code == 302
+    assert booking_of(app, chair).status == BookingStatus.cancelled and counts(app) == (2, 1)
+    assert any(m["to"] == x_member.email and "Pickup cancelled" in m["subject"]
+               for m in app.extensions["meguri.mailer"].sent())
