@@ -164,6 +164,9 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
                 photos.add_photo(session, listing, _photo(rng, base))
             created += 1
     _impact_figures(session, seed, today)
+    from market.orders.demo import open_trades
+
+    open_trades(session, today)
     # A site administrator, so that a visitor can try a matching run on the demo data.
     session.add(User(email="admin@meguri.example", password_hash=password_hash, display_name="めぐり運営",
                      is_site_admin=True, role=Role.member))

@@ -77,7 +77,7 @@ def open_slots_for(session: Session, order: Order, today: dt.date) -> list[Picku
 
 def operator_bookings(session: Session, operator_id: int) -> list[PickupBooking]:
     return list(session.scalars(
-        select(PickupBooking).where(PickupBooking.operator_org_id == operator_id)
+        select(PickupBooking).join(PickupBooking.slot).where(PickupBooking.operator_org_id == operator_id)
         .options(joinedload(PickupBooking.slot).joinedload(PickupSlot.municipality), joinedload(PickupBooking.order))
-        .order_by(PickupBooking.id.desc()).limit(200)
+        .order_by(PickupSlot.slot_date.desc(), PickupSlot.starts_at.desc(), PickupBooking.id.desc()).limit(200)
     ))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from market import create_app
+from market.accounts.models import User
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingPhoto, ListingStatus
 
@@ -41,6 +42,16 @@ def test_upgrade_admin_and_demo_data_from_an_empty_database(tmp_path):
         assert {listing.prefecture_code for listing in soil} <= {"08", "09", "10", "11", "12", "13", "14"}
         photos = session.scalars(select(ListingPhoto)).all()
         assert photos and all(p.has_thumbnail for p in photos)
+        # Orders under way, made through the services, so every stage can be tried.
+        from market.finder.models import Notification
+        from market.orders.models import Order
+        from market.pickups.models import BookingStatus, PickupBooking
+
+        states = {str(s) for s in session.scalars(select(Order.status))}
+        assert {"requested", "invoiced", "paid", "completed"} <= states
+        assert session.scalar(select(func.count()).where(PickupBooking.status == BookingStatus.booked)) == 1
+        demo1 = session.scalar(select(User).where(User.email == "demo1@meguri.example"))
+        assert session.scalar(select(func.count()).where(Notification.user_id == demo1.id)) >= 2
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "already" in again.output
     app.extensions["meguri.db"].dispose()
