@@ -126,7 +126,7 @@ def chain(session: Session, order_id: int) -> list[YardLink]:
                 t.destination_listing, t.receiving_org, Decimal(0), Decimal(0)))
             if t.status == TicketStatus.confirmed:
                 link.received += Decimal(t.quantity_received)
-        if t.onward and t.origin_listing_id in links:
+        if t.onward and t.origin_listing_id in links and not t.void:
             links[t.origin_listing_id].sent_onward += Decimal(t.quantity)
     return list(links.values())
 
@@ -151,7 +151,8 @@ def receipt_content(session: Session, order: Order, org: Organisation, manager: 
     project_origins = []
     if any(v.onward for v in views):
         for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                              TransferTicket.onward.is_(False))).all():
+                                                              TransferTicket.onward.is_(False),
+                                                              TransferTicket.status != TicketStatus.void)).all():
             origin = {"name": t.origin_name, "address": t.origin_address}
             if origin not in project_origins:
                 project_origins.append(origin)
@@ -218,7 +219,8 @@ def sheet_view(session: Session, sheet: ConfirmationSheet | None) -> dict | None
 
 EXPORT_COLUMNS = ["工事名称", "工事場所", "区間", "土質区分", "搬出先の種類", "搬出先名称", "搬出先住所",
                   "登録ストックヤード番号", "運搬距離(km・直線)", "搬出量(m³)", "台数", "搬出完了日",
-                  "受領書番号", "計画との照合"]
+                  "受領書番号", "計画との照合", "備考"]
+VOID_LEG = "無効伝票（集計外）"
 KIND_JA = {"site": "他の工事現場等", "stockyard": "ストックヤード", "declared": "確認結果票の搬出先"}
 
 
@@ -232,9 +234,12 @@ def _km(t: TransferTicket) -> str:
 
 
 def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
-    """Confirmed loads summed by project, leg, soil class and destination (the 実施書 totals)."""
+    """Confirmed loads summed by project, leg, soil class and destination (the 実施書 totals).
+    Void tickets follow, one row each, marked 無効 with who, when and why: kept on record,
+    with no quantity or load count, so no total and no spreadsheet sum includes them."""
     classes = {c.code: c.name_ja for c in session.scalars(select(SoilClass))}
     groups: dict[tuple, dict] = {}
+    voided: list[list[str]] = []
     for order in orders:
         site = order.listing
         receipt_no = {tid: r.number for r in receipts(session, order.id)
@@ -255,16 +260,33 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
             if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
                 g["receipts"].append(receipt_no[t.id])
             g["match"].add(t.matches_plan)
+        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
+                                                              TransferTicket.status == TicketStatus.void)
+                                 .order_by(TransferTicket.seq)):
+            voided.append([site.title, site.address or "", VOID_LEG,
+                           classes.get(t.soil_class_code or "", t.soil_class_code or ""),
+                           KIND_JA.get(t.destination_kind, t.destination_kind), t.destination_name,
+                           t.destination_address, _registration(session, t), _km(t), "", "", "", "", "",
+                           void_note(ticket_view(session, t))])
     rows = []
     total, loads = Decimal(0), 0
     for key, g in groups.items():
         match = "一致" if g["match"] == {True} else "不一致" if False in g["match"] else "計画なし"
-        rows.append([*key, _fmt(g["qty"]), str(g["loads"]), g["done"].isoformat(), " ".join(g["receipts"]), match])
+        rows.append([*key, _fmt(g["qty"]), str(g["loads"]), g["done"].isoformat(), " ".join(g["receipts"]), match, ""])
         if key[2] == "現場から搬出":
             total += g["qty"]
             loads += g["loads"]
-    rows.append(["合計（現場から搬出）", "", "", "", "", "", "", "", "", _fmt(total), str(loads), "", "", ""])
+    rows.extend(voided)
+    rows.append(["合計（現場から搬出）", "", "", "", "", "", "", "", "", _fmt(total), str(loads), "", "", "", ""])
     return rows
+
+
+def void_note(t: TicketView) -> str:
+    """The record of a void ticket in one line (Japanese, like the rest of the export)."""
+    who = t.voided_by.display_name if t.voided_by else ""
+    org = t.voided_by_org.name if t.voided_by_org else ""
+    return (f"無効 {t.code}（積載 {_fmt(Decimal(t.quantity))} {t.unit}、出発 {to_jst(t.time_out):%Y-%m-%d %H:%M}）"
+            f" 取消 {to_jst(t.voided_at):%Y-%m-%d %H:%M} {org} {who} 理由: {t.void_reason}")
 
 
 def _fmt(value: Decimal) -> str:

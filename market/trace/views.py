@@ -40,7 +40,8 @@ CONTAMINATION_LABELS = {
     ContaminationStatus.notified: _l("Notified (Art. 4), no order"),
     ContaminationStatus.designated_area: _l("Designated area: procedure done"),
 }
-TICKET_STATUS_LABELS = {TicketStatus.issued: _l("On the way"), TicketStatus.confirmed: _l("Confirmed")}
+TICKET_STATUS_LABELS = {TicketStatus.issued: _l("On the way"), TicketStatus.confirmed: _l("Confirmed"),
+                        TicketStatus.void: _l("Void")}
 FIELD_LABELS = {
     "vehicle_reg_no": _l("Vehicle registration"), "driver_name": _l("Driver"), "time_out": _l("Time out"),
     "time_in": _l("Time in"), "discrepancy_note": _l("Discrepancy"), "origin_name": _l("Origin site"),
@@ -147,13 +148,34 @@ def _confirm_url(ticket) -> str:
     return url_for("trace.confirm", token=ticket.token, _external=True)
 
 
+def _ticket_page(t, errors: dict | None = None, status: int = 200, values=None):
+    s = db_session()
+    return render_template("trace/ticket.html", t=queries.ticket_view(s, t), qr=documents.qr_svg(_confirm_url(t)),
+                           confirm_url=_confirm_url(t), errors=errors or {}, values=values or {}), status
+
+
 @bp.get("/trace/tickets/<int:ticket_id>")
 @login_required
 def ticket(ticket_id: int):
+    return _ticket_page(services.visible_ticket(db_session(), current_user, ticket_id))
+
+
+@bp.post("/trace/tickets/<int:ticket_id>/void")
+@login_required
+def void_ticket(ticket_id: int):
+    """The issuer voids a load that never arrived; the ticket stays on record, marked void."""
     s = db_session()
-    t = services.visible_ticket(s, current_user, ticket_id)
-    return render_template("trace/ticket.html", t=queries.ticket_view(s, t), qr=documents.qr_svg(_confirm_url(t)),
-                           confirm_url=_confirm_url(t))
+    try:
+        t = services.void_ticket(s, current_user, ticket_id, request.form)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        t = services.visible_ticket(s, current_user, ticket_id)
+        return _ticket_page(t, _errors(exc), exc.status, request.form)
+    s.commit()
+    flash(_("Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code), "success")
+    return redirect(url_for("trace.ticket", ticket_id=t.id))
 
 
 @bp.get("/trace/tickets/<int:ticket_id>/qr.svg")
