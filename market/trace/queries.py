@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
@@ -87,6 +87,31 @@ def tickets(session: Session, order_id: int) -> list[TicketView]:
     rows = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)
                            .order_by(TransferTicket.seq)).all()
     return [ticket_view(session, t) for t in rows]
+
+
+def tickets_for_org(session: Session, org_id: int, status: TicketStatus | None, page: int,
+                    per_page: int) -> tuple[list[TicketView], int]:
+    """A page of the tickets an organisation is party to (newest first): of its orders as
+    buyer or seller, or issued by it, or sent to it. Each ticket is also checked with
+    ``services.involved_org_ids`` by whoever reads it in full."""
+    mine = or_(TransferTicket.issued_by_org_id == org_id, TransferTicket.receiving_org_id == org_id,
+               TransferTicket.order_id.in_(select(Order.id).where(
+                   or_(Order.buyer_org_id == org_id, Order.seller_org_id == org_id))))
+    query = select(TransferTicket).where(mine)
+    if status is not None:
+        query = query.where(TransferTicket.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(TransferTicket.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return [ticket_view(session, t) for t in rows], total
+
+
+def receipt_numbers(session: Session, ticket_ids: list[int]) -> dict[int, str]:
+    """The 受領書 number each ticket is on, if any."""
+    if not ticket_ids:
+        return {}
+    return dict(session.execute(select(ReceiptTicket.ticket_id, Receipt.number)
+                                .join(Receipt, Receipt.id == ReceiptTicket.receipt_id)
+                                .where(ReceiptTicket.ticket_id.in_(ticket_ids))).all())
 
 
 def receipts(session: Session, order_id: int) -> list[Receipt]:
