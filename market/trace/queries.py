@@ -146,12 +146,14 @@ def chain(session: Session, order_id: int) -> list[YardLink]:
                            .order_by(TransferTicket.seq)).all()
     links: dict[int, YardLink] = {}
     for t in rows:
+        if t.void:  # never left, or never arrived: no soil passed through the yard on it
+            continue
         if t.transit and t.destination_listing_id is not None:
             link = links.setdefault(t.destination_listing_id, YardLink(
                 t.destination_listing, t.receiving_org, Decimal(0), Decimal(0)))
             if t.status == TicketStatus.confirmed:
                 link.received += Decimal(t.quantity_received)
-        if t.onward and t.origin_listing_id in links and not t.void:
+        if t.onward and t.origin_listing_id in links:
             links[t.origin_listing_id].sent_onward += Decimal(t.quantity)
     return list(links.values())
 

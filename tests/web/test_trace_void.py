@@ -16,6 +16,7 @@ from sqlalchemy import select
 from market.core.models import AuditEvent
 from market.orders.models import Delivery, OrderStatus
 from market.trace import locks
+from market.trace.guard import LockedRecord
 from market.trace.models import Amendment, Receipt, TicketStatus, TransferTicket
 from tests.web.test_orders import Reader, signed_in
 from tests.web.test_trace import (
@@ -88,6 +89,19 @@ def test_the_issuer_voids_a_load_that_never_arrived_and_it_counts_nowhere(app, d
     amend = seller.post(f"/trace/amend/ticket/{lost}", data={"field": "driver_name", "new_value": "X", "reason": "r"})
     assert amend.status_code == 409 and "void" in amend.get_data(as_text=True)
     assert count(db, Amendment) == 0
+
+    # Locked and kept like a confirmed ticket: no change, no deletion.
+    with app.app_context():
+        s = app.extensions["meguri.db"].session()
+        s.get(TransferTicket, lost).void_reason = "書き換え"
+        with pytest.raises(LockedRecord):
+            s.flush()
+        s.rollback()
+        s.delete(s.get(TransferTicket, lost))
+        with pytest.raises(LockedRecord, match=r"\d{4}-\d\d-\d\d"):
+            s.flush()
+        s.rollback()
+    assert db(lambda s: s.get(TransferTicket, lost).void_reason) == REASON
 
     # Its quantity is free again, and its number is never reused.
     again = ticket_id_from(issue(seller, order_id, quantity="40", destination_listing_id=site))
@@ -189,6 +203,21 @@ def test_void_onward_and_first_leg_tickets_leave_the_stockyard_chain_and_receipt
     assert len(voided) == len(marked) == 2 and all(any(code in m for m in marked) for code in voided)
 
 
+def test_a_void_load_to_the_wrong_stockyard_leaves_no_chain_link(app, db, factory):
+    seller, buyer, yard_client, order_id, yard, operator = proposal_order(app, factory)
+    other_operator = factory.user("stockyard_operator")
+    other_yard = factory.listing(other_operator, "stockyard", title="誤りのヤード")
+    wrong = ticket_id_from(issue(seller, order_id, quantity="10", destination_listing_id=str(other_yard)))
+    assert 'id="chain"' in seller.get(f"/trace/orders/{order_id}").get_data(as_text=True)
+    assert void(seller, wrong, reason="搬出先の選択誤り").status_code == 302
+    page = seller.get(f"/trace/orders/{order_id}").get_data(as_text=True)
+    assert 'id="chain"' not in page and "搬出先の選択誤り" in page
+    other = signed_in(app, other_operator)  # the yard named on the void ticket still sees it
+    ticket_page = other.get(f"/trace/tickets/{wrong}").get_data(as_text=True)
+    assert 'id="void-mark"' in ticket_page and 'id="ticket-form"' not in other.get(
+        f"/trace/orders/{order_id}").get_data(as_text=True)
+
+
 def _race(monkeypatch, competitor) -> dict:
     """Run ``competitor`` (another request, in a thread of its own) just before the first
     conditional UPDATE of a ticket: after the request under test has read the ticket as
@@ -242,4 +271,5 @@ def test_a_confirmation_racing_a_void_that_commits_first_loses(app, db, factory,
     assert lost.status_code == 409 and "was voided on" in lost.get_data(as_text=True)
     t = db(lambda s: s.get(TransferTicket, ticket_id))
     assert (t.status, t.confirmed_by_id, t.quantity_received, t.void_reason) == (TicketStatus.void, None, None, REASON)
-    assert "received 0" in seller.get(f"/trace/orders/{order_id}").get_data(as_text=True)
+    page = seller.get(f"/trace/orders/{order_id}").get_data(as_text=True)
+    assert 'id="chain"' not in page and 'class="void"' in page  # no soil reached the yard
