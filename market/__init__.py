@@ -87,6 +87,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.pickups.views import bp as pickups_bp
     from market.reports.views import bp as reports_bp
     from market.trace import guard  # noqa: F401 - append-only and retention rules on every flush
+    from market.trace.views import api as trace_api_bp
     from market.trace.views import bp as trace_bp
 
     app.register_blueprint(core_bp)
@@ -105,6 +106,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(pickups_bp)
     app.register_blueprint(trace_bp)
+    app.register_blueprint(trace_api_bp)
 
     from market.core import errors, limits, web
 

@@ -67,7 +67,7 @@ def openapi_document() -> dict:
     id_param = {"name": "listing_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Meguri API", "version": "1", "description": "Listings, orders and search of Meguri (めぐり)."},
+        "info": {"title": "Meguri API", "version": "1", "description": "Listings, orders, transfer tickets and search of Meguri (めぐり)."},
         "servers": [{"url": "/"}],
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
@@ -83,6 +83,7 @@ def openapi_document() -> dict:
                                          "listing_id": {"type": "integer"}, "quantity": {"type": "string"},
                                          "unit": {"type": "string"}, "unit_price_yen": {"type": "integer"},
                                          "money": {"type": "object"}, "history": {"type": "array"}}},
+                "Ticket": _ticket_schema(),
                 "Error": {"type": "object", "required": ["error"],
                           "properties": {"error": {"type": "string"},
                                          "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
@@ -137,6 +138,7 @@ def openapi_document() -> dict:
                          "responses": {"200": listing, "401": error, "403": error, "404": error}},
             },
             **_order_paths(error),
+            **_ticket_paths(error),
             **_search_paths(error),
         },
     }
@@ -194,6 +196,96 @@ def _order_paths(error: dict) -> dict:
                          "properties": {"quantity": quantity, "delivered_on": {"type": "string", "format": "date"},
                                         "reference": {"type": "string", "maxLength": 100}, "note": note}}}}},
                      "responses": {"201": order, **refusals}},
+        },
+    }
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _closed(properties: dict, required: list[str] | None = None, **extra) -> dict:
+    """An object with exactly these keys (all present in every response)."""
+    return {"type": "object", "properties": properties, "required": required or list(properties),
+            "additionalProperties": False, **extra}
+
+
+def _ticket_schema() -> dict:
+    """A transfer ticket (market/trace/views.py ``ticket_json``)."""
+    from market.trace.models import TicketStatus
+
+    text, number, integer = {"type": "string"}, _nullable({"type": "number"}), {"type": "integer"}
+    org = _nullable(_closed({"id": integer, "name": text}))
+    when = {"type": "string", "format": "date-time", "description": "UTC"}
+    quantity = {"type": "string", "description": "Decimal quantity in the order's unit"}
+    return _closed({
+        "id": integer, "code": {**text, "description": "T<order>-<seq>; never reused, not even for a void ticket"},
+        "order_id": integer, "seq": integer,
+        "status": {"type": "string", "enum": [st.value for st in TicketStatus]},
+        "leg": {"type": "string", "enum": ["first", "onward"]}, "transit": {"type": "boolean"},
+        "origin": _closed({"name": text, "address": text, "listing_id": _nullable(integer), "lat": number,
+                           "lon": number}),
+        "destination": _closed({
+            "name": text, "address": text, "listing_id": _nullable(integer),
+            "kind": {"type": "string", "enum": ["site", "stockyard", "declared"]}, "lat": number, "lon": number,
+            "receiving_organisation": org, "stockyard_registration_no": _nullable(text)}),
+        "planned": _closed({"name": text, "address": text}),
+        "matches_plan": _nullable({"type": "boolean"}),
+        "soil_class_code": _nullable(text), "vehicle_reg_no": text, "driver_name": text,
+        "quantity": quantity, "unit": text, "time_out": when,
+        "issued_by_organisation": org, "issued_at": when,
+        "received": _nullable(_closed({"time_in": when, "quantity": quantity, "discrepancy_note": text,
+                                       "by_organisation": org, "by_user": _nullable(text),
+                                       "receipt_number": _nullable(text)},
+                                      description="Set once the receiving site confirmed the load")),
+        "void": _nullable(_closed({"at": when, "by_organisation": org, "by_user": _nullable(text), "reason": text},
+                                  description="Set when its issuer voided it (無効): it counts in no total "
+                                              "and cannot be received")),
+        "amendments": {"type": "array", "items": _closed({
+            "field": text, "old_value": text, "new_value": text, "reason": text, "at": when,
+            "by_organisation": org})},
+        "url": {"type": "string", "format": "uri"},
+    }, description="Values as amended; the originals and every amendment are listed")
+
+
+def _ticket_paths(error: dict) -> dict:
+    """The read-only tickets API (market/trace/views.py)."""
+    from market.trace.models import TicketStatus
+
+    status = {"name": "status", "in": "query", "required": False,
+              "schema": {"type": "string", "enum": [st.value for st in TicketStatus]}}
+    items = {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}
+    ticket = {"description": "A ticket", "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Ticket"}}}}
+    return {
+        "/api/v1/tickets": {
+            "get": {"summary": "Tickets of your organisation's orders, or issued by it, or sent to it (newest first)",
+                    "security": [{"token": []}],
+                    "parameters": [status, {"name": "page", "in": "query", "required": False,
+                                            "schema": {"type": "integer", "minimum": 1}},
+                                   {"name": "per_page", "in": "query", "required": False,
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                    "responses": {"200": {"description": "A page of tickets", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["items", "total", "page", "per_page"],
+                                   "properties": {"items": items, "total": {"type": "integer"},
+                                                  "page": {"type": "integer"},
+                                                  "per_page": {"type": "integer"}}}}}},
+                                  "400": error, "401": error}},
+        },
+        "/api/v1/tickets/{ticket_id}": {
+            "parameters": [{"name": "ticket_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "get": {"summary": "Read a ticket of an order you are involved in", "security": [{"token": []}],
+                    "responses": {"200": ticket, "401": error, "404": error}},
+        },
+        "/api/v1/orders/{order_id}/tickets": {
+            "parameters": [{"name": "order_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "get": {"summary": "Every ticket of an order you are involved in, void ones included",
+                    "security": [{"token": []}], "parameters": [status],
+                    "responses": {"200": {"description": "The order's tickets", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["items"], "properties": {"items": items}}}}},
+                        "400": error, "401": error, "404": error}},
         },
     }
 

@@ -1,13 +1,14 @@
 """Append-only and retention rules for trace records, enforced on every ORM flush.
 
-- A locked record (confirmed ticket, 確認結果票, 受領書, receipt link, amendment) is never
+- A locked record (confirmed or void ticket, 確認結果票, 受領書, receipt link, amendment) is never
   updated: corrections are ``Amendment`` rows.
 - No trace record is deleted within ``RETENTION_YEARS`` of its creation, and an order,
   listing or organisation that trace records refer to is not deleted in that time either
   (the foreign keys are RESTRICT as a second line of defence).
 
-Bulk ``UPDATE``/``DELETE`` statements bypass the ORM and therefore this guard; the trace
-services never issue them.
+Bulk ``UPDATE``/``DELETE`` statements bypass the ORM and therefore this guard. The trace
+services issue one: ``market.trace.locks.settle``, which changes a ticket only while it is
+still ``issued`` (its WHERE says so), that is, only while this guard would allow it too.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def was_locked(obj) -> bool:
     if isinstance(obj, TransferTicket):
         history = inspect(obj).attrs.status.history
         before = history.deleted[0] if history.deleted else obj.status
-        return TicketStatus(before) == TicketStatus.confirmed
+        return TicketStatus(before) != TicketStatus.issued
     return bool(getattr(obj, "locked", False))
 
 

@@ -38,6 +38,7 @@ RESTRICT = "RESTRICT"
 class TicketStatus(enum.StrEnum):
     issued = "issued"  # the truck left; nobody has confirmed arrival yet
     confirmed = "confirmed"  # the receiving site confirmed: locked from now on
+    void = "void"  # 無効: voided by its issuer before arrival; kept, locked, counts nowhere
 
 
 class PermitBasis(enum.StrEnum):
@@ -102,6 +103,11 @@ class TransferTicket(Base):
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete=RESTRICT))
     confirmed_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("order_deliveries.id", ondelete=RESTRICT))
+    # Who voided the ticket, when and why (status ``void``); the row and its number stay.
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # UTC
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete=RESTRICT))
+    voided_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship()
@@ -111,14 +117,25 @@ class TransferTicket(Base):
     issued_by_org: Mapped[Organisation] = relationship(foreign_keys=[issued_by_org_id])
     issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
     confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id])
+    voided_by_org: Mapped[Organisation | None] = relationship(foreign_keys=[voided_by_org_id])
 
     @property
     def code(self) -> str:
         return f"T{self.order_id:05d}-{self.seq:03d}"
 
     @property
-    def locked(self) -> bool:
+    def confirmed(self) -> bool:
         return self.status == TicketStatus.confirmed
+
+    @property
+    def void(self) -> bool:
+        return self.status == TicketStatus.void
+
+    @property
+    def locked(self) -> bool:
+        """Confirmed or void: either way the ticket is final and never changes again."""
+        return self.status != TicketStatus.issued
 
 
 class ConfirmationSheet(Base):

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
@@ -89,6 +89,31 @@ def tickets(session: Session, order_id: int) -> list[TicketView]:
     return [ticket_view(session, t) for t in rows]
 
 
+def tickets_for_org(session: Session, org_id: int, status: TicketStatus | None, page: int,
+                    per_page: int) -> tuple[list[TicketView], int]:
+    """A page of the tickets an organisation is party to (newest first): of its orders as
+    buyer or seller, or issued by it, or sent to it. Each ticket is also checked with
+    ``services.involved_org_ids`` by whoever reads it in full."""
+    mine = or_(TransferTicket.issued_by_org_id == org_id, TransferTicket.receiving_org_id == org_id,
+               TransferTicket.order_id.in_(select(Order.id).where(
+                   or_(Order.buyer_org_id == org_id, Order.seller_org_id == org_id))))
+    query = select(TransferTicket).where(mine)
+    if status is not None:
+        query = query.where(TransferTicket.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(TransferTicket.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return [ticket_view(session, t) for t in rows], total
+
+
+def receipt_numbers(session: Session, ticket_ids: list[int]) -> dict[int, str]:
+    """The 受領書 number each ticket is on, if any."""
+    if not ticket_ids:
+        return {}
+    return dict(session.execute(select(ReceiptTicket.ticket_id, Receipt.number)
+                                .join(Receipt, Receipt.id == ReceiptTicket.receipt_id)
+                                .where(ReceiptTicket.ticket_id.in_(ticket_ids))).all())
+
+
 def receipts(session: Session, order_id: int) -> list[Receipt]:
     return list(session.scalars(select(Receipt).where(Receipt.order_id == order_id).order_by(Receipt.id)).all())
 
@@ -121,6 +146,8 @@ def chain(session: Session, order_id: int) -> list[YardLink]:
                            .order_by(TransferTicket.seq)).all()
     links: dict[int, YardLink] = {}
     for t in rows:
+        if t.void:  # never left, or never arrived: no soil passed through the yard on it
+            continue
         if t.transit and t.destination_listing_id is not None:
             link = links.setdefault(t.destination_listing_id, YardLink(
                 t.destination_listing, t.receiving_org, Decimal(0), Decimal(0)))
@@ -151,7 +178,8 @@ def receipt_content(session: Session, order: Order, org: Organisation, manager: 
     project_origins = []
     if any(v.onward for v in views):
         for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                              TransferTicket.onward.is_(False))).all():
+                                                              TransferTicket.onward.is_(False),
+                                                              TransferTicket.status != TicketStatus.void)).all():
             origin = {"name": t.origin_name, "address": t.origin_address}
             if origin not in project_origins:
                 project_origins.append(origin)
@@ -218,7 +246,8 @@ def sheet_view(session: Session, sheet: ConfirmationSheet | None) -> dict | None
 
 EXPORT_COLUMNS = ["工事名称", "工事場所", "区間", "土質区分", "搬出先の種類", "搬出先名称", "搬出先住所",
                   "登録ストックヤード番号", "運搬距離(km・直線)", "搬出量(m³)", "台数", "搬出完了日",
-                  "受領書番号", "計画との照合"]
+                  "受領書番号", "計画との照合", "備考"]
+VOID_LEG = "無効伝票（集計外）"
 KIND_JA = {"site": "他の工事現場等", "stockyard": "ストックヤード", "declared": "確認結果票の搬出先"}
 
 
@@ -232,9 +261,12 @@ def _km(t: TransferTicket) -> str:
 
 
 def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
-    """Confirmed loads summed by project, leg, soil class and destination (the 実施書 totals)."""
+    """Confirmed loads summed by project, leg, soil class and destination (the 実施書 totals).
+    Void tickets follow, one row each, marked 無効 with who, when and why: kept on record,
+    with no quantity or load count, so no total and no spreadsheet sum includes them."""
     classes = {c.code: c.name_ja for c in session.scalars(select(SoilClass))}
     groups: dict[tuple, dict] = {}
+    voided: list[list[str]] = []
     for order in orders:
         site = order.listing
         receipt_no = {tid: r.number for r in receipts(session, order.id)
@@ -255,16 +287,33 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
             if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
                 g["receipts"].append(receipt_no[t.id])
             g["match"].add(t.matches_plan)
+        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
+                                                              TransferTicket.status == TicketStatus.void)
+                                 .order_by(TransferTicket.seq)):
+            voided.append([site.title, site.address or "", VOID_LEG,
+                           classes.get(t.soil_class_code or "", t.soil_class_code or ""),
+                           KIND_JA.get(t.destination_kind, t.destination_kind), t.destination_name,
+                           t.destination_address, _registration(session, t), _km(t), "", "", "", "", "",
+                           void_note(ticket_view(session, t))])
     rows = []
     total, loads = Decimal(0), 0
     for key, g in groups.items():
         match = "一致" if g["match"] == {True} else "不一致" if False in g["match"] else "計画なし"
-        rows.append([*key, _fmt(g["qty"]), str(g["loads"]), g["done"].isoformat(), " ".join(g["receipts"]), match])
+        rows.append([*key, _fmt(g["qty"]), str(g["loads"]), g["done"].isoformat(), " ".join(g["receipts"]), match, ""])
         if key[2] == "現場から搬出":
             total += g["qty"]
             loads += g["loads"]
-    rows.append(["合計（現場から搬出）", "", "", "", "", "", "", "", "", _fmt(total), str(loads), "", "", ""])
+    rows.extend(voided)
+    rows.append(["合計（現場から搬出）", "", "", "", "", "", "", "", "", _fmt(total), str(loads), "", "", "", ""])
     return rows
+
+
+def void_note(t: TicketView) -> str:
+    """The record of a void ticket in one line (Japanese, like the rest of the export)."""
+    who = t.voided_by.display_name if t.voided_by else ""
+    org = t.voided_by_org.name if t.voided_by_org else ""
+    return (f"無効 {t.code}（積載 {_fmt(Decimal(t.quantity))} {t.unit}、出発 {to_jst(t.time_out):%Y-%m-%d %H:%M}）"
+            f" 取消 {to_jst(t.voided_at):%Y-%m-%d %H:%M} {org} {who} 理由: {t.void_reason}")
 
 
 def _fmt(value: Decimal) -> str:

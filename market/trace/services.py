@@ -1,5 +1,5 @@
 """Write side of trace: 確認結果票, transfer tickets, confirmation at the receiving site,
-受領書 and amendments.
+voiding by the issuer, 受領書 and amendments.
 
 Services take the session and the acting user, may flush, and never commit. Every
 refusal is a DomainError naming the field; the caller rolls back, so nothing is written
@@ -24,12 +24,14 @@ from market.allocation.models import Proposal
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingKind, SoilClass
 from market.catalog.services import id_in_range
+from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, NotFound
 from market.orders import locks
 from market.orders import services as orders
 from market.orders.models import Order, OrderStatus
 from market.orders.services import Invalid, parse_quantity
+from market.trace import locks as ticket_locks
 from market.trace.models import (
     Amendment,
     ConfirmationSheet,
@@ -265,10 +267,11 @@ def record_sheet(session: Session, user: User, order_id: int, data: Mapping[str,
 
 def first_leg_committed(session: Session, order: Order) -> Decimal:
     """Quantity already on its way or delivered: first-leg tickets (as received once
-    confirmed) plus deliveries recorded by hand rather than by ticket."""
+    confirmed; void tickets not at all) plus deliveries recorded by hand rather than by ticket."""
     tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                           TransferTicket.onward.is_(False))).all()
-    ticketed = sum((Decimal(t.quantity_received if t.locked else t.quantity) for t in tickets), Decimal(0))
+                                                           TransferTicket.onward.is_(False),
+                                                           TransferTicket.status != TicketStatus.void)).all()
+    ticketed = sum((Decimal(t.quantity_received if t.confirmed else t.quantity) for t in tickets), Decimal(0))
     from_tickets = {t.delivery_id for t in session.scalars(
         select(TransferTicket).where(TransferTicket.order_id == order.id)).all() if t.delivery_id}
     by_hand = sum((Decimal(d.quantity) for d in order.deliveries if d.id not in from_tickets), Decimal(0))
@@ -276,9 +279,11 @@ def first_leg_committed(session: Session, order: Order) -> Decimal:
 
 
 def stock_at_yard(session: Session, order_id: int, yard_listing_id: int) -> Decimal:
-    """This order's soil received at a stockyard in transit and not yet sent onward."""
-    tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)).all()
-    into = sum((Decimal(t.quantity_received) for t in tickets if t.transit and t.locked
+    """This order's soil received at a stockyard in transit and not yet sent onward (void
+    onward tickets send nothing)."""
+    tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id,
+                                                           TransferTicket.status != TicketStatus.void)).all()
+    into = sum((Decimal(t.quantity_received) for t in tickets if t.transit and t.confirmed
                 and t.destination_listing_id == yard_listing_id), Decimal(0))
     out = sum((Decimal(t.quantity) for t in tickets if t.onward and t.origin_listing_id == yard_listing_id),
               Decimal(0))
@@ -402,6 +407,7 @@ def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str,
             raise Conflict(_("Only %(n)s %(unit)s of the order are not yet ticketed or delivered.",
                              n=_qty(max(available, Decimal(0))), unit=order.unit), field="quantity")
     site, kind, receiving_org_id, transit = destination
+    # Void tickets keep their numbers: the next one is past every ticket ever issued.
     seq = (session.scalar(select(func.max(TransferTicket.seq)).where(TransferTicket.order_id == order.id)) or 0) + 1
     ticket = TransferTicket(
         order_id=order.id, seq=seq, onward=onward, transit=transit,
@@ -431,17 +437,24 @@ def ticket_by_token(session: Session, token: str) -> TransferTicket:
     return ticket
 
 
+def _refuse_void(ticket: TransferTicket) -> None:
+    if ticket.void:
+        raise Conflict(_("Ticket %(code)s was voided on %(date)s (%(reason)s); it cannot be received.",
+                         code=ticket.code, date=to_jst(ticket.voided_at).strftime("%Y-%m-%d %H:%M"),
+                         reason=ticket.void_reason), field="ticket")
+
+
 def confirm_ticket(session: Session, user: User, token: str, data: Mapping[str, object]) -> tuple[TransferTicket, bool]:
     """The receiving site confirms arrival. Returns (ticket, changed): a second scan of a
-    confirmed ticket changes nothing."""
+    confirmed ticket changes nothing. A void ticket is refused."""
     ticket = ticket_by_token(session, token)
     if user.organisation_id != ticket.receiving_org_id:
         raise Forbidden(_("Only %(org)s, the receiving site, can confirm this load.",
                           org=ticket.receiving_org.name), field="ticket")
-    locked = session.scalars(select(TransferTicket).where(TransferTicket.id == ticket.id)
-                             .with_for_update(of=TransferTicket).execution_options(populate_existing=True)).one()
-    if locked.status == TicketStatus.confirmed:
+    locked = ticket_locks.fresh_ticket(session, ticket.id, lock=True)
+    if locked.confirmed:
         return locked, False
+    _refuse_void(locked)
     errors: dict[str, str] = {}
     received = Decimal(locked.quantity)
     if str(data.get("quantity_received") or "").strip():
@@ -469,15 +482,45 @@ def confirm_ticket(session: Session, user: User, token: str, data: Mapping[str, 
             "reference": f"{_('Ticket')} {locked.code}"[:100],
         })
         delivery_id = delivery.id
-    locked.status = TicketStatus.confirmed
-    locked.time_in = time_in
-    locked.quantity_received = received
-    locked.discrepancy_note = note
-    locked.confirmed_by_id = user.id
-    locked.confirmed_by_org_id = user.organisation_id
-    locked.delivery_id = delivery_id
-    session.flush()
+    settled = ticket_locks.settle(
+        session, locked.id, TicketStatus.confirmed, time_in=time_in, quantity_received=received,
+        discrepancy_note=note, confirmed_by_id=user.id, confirmed_by_org_id=user.organisation_id,
+        delivery_id=delivery_id)
+    if not settled:  # voided or confirmed meanwhile: the caller rolls the delivery back
+        _refuse_void(locked)
+        return locked, False
     return locked, True
+
+
+def void_ticket(session: Session, user: User, ticket_id: int, data: Mapping[str, object]) -> TransferTicket:
+    """The issuing organisation voids a ticket whose load never arrived (or was issued by
+    mistake). The row stays, marked void with who, when and why; its number is not reused
+    and it counts in no total. Only while nobody has confirmed it."""
+    ticket = visible_ticket(session, user, ticket_id)
+    if user.organisation_id != ticket.issued_by_org_id:
+        raise Forbidden(_("Only %(org)s, which issued this ticket, can void it.", org=ticket.issued_by_org.name),
+                        field="ticket")
+    current = ticket_locks.fresh_ticket(session, ticket.id)
+    _refuse_settled(current)
+    errors: dict[str, str] = {}
+    reason = _text(data, "reason", 2000, errors, required=True)
+    if errors:
+        raise Invalid(errors)
+    if not ticket_locks.settle(session, current.id, TicketStatus.void, voided_at=utcnow(), voided_by_id=user.id,
+                               voided_by_org_id=user.organisation_id, void_reason=reason):
+        _refuse_settled(current)  # the receiving site confirmed it (or it was voided) meanwhile
+    audit.record(session, user, "trace.ticket_void", f"ticket:{current.id}", code=current.code,
+                 order_id=current.order_id, quantity=str(current.quantity), reason=reason)
+    session.flush()
+    return current
+
+
+def _refuse_settled(ticket: TransferTicket) -> None:
+    if ticket.confirmed:
+        raise Conflict(_("Ticket %(code)s was already received by the destination; it cannot be voided. "
+                         "Record an amendment instead.", code=ticket.code), field="ticket")
+    if ticket.void:
+        raise Conflict(_("Ticket %(code)s is already void.", code=ticket.code), field="ticket")
 
 
 # --- 受領書 -----------------------------------------------------------------------------
@@ -563,7 +606,10 @@ def amend(session: Session, user: User, record_type: str, record_id: int, data: 
     field = str(data.get("field") or "")
     if field not in AMENDABLE[record_type]:
         raise Invalid({"field": _("This field cannot be amended.")})
-    if field in ("time_in",) and record_type == "ticket" and not record.locked:
+    if record_type == "ticket" and record.void:
+        raise Conflict(_("Ticket %(code)s is void; it is kept as it was and cannot be amended.", code=record.code),
+                       field="record")
+    if field in ("time_in",) and record_type == "ticket" and not record.confirmed:
         raise Invalid({"field": _("The load has not arrived yet.")})
     reason = _text(data, "reason", 2000, errors, required=True)
     raw = data.get("new_value")

@@ -1,6 +1,6 @@
 """Trace pages: an order's loads, check sheet and receipts; the ticket with its QR code;
-the confirm page the QR code opens (/t/<token>); printable receipts; CSV exports.
-Each view: parse → service → commit once → render."""
+the confirm page the QR code opens (/t/<token>); voiding; printable receipts; CSV exports;
+and the read-only JSON API for tickets. Each view: parse → service → commit once → render."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -20,6 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import payments
+from market.api.views import ApiError, token_required
 from market.catalog.models import Listing, ListingKind
 from market.errors import DomainError, NotFound
 from market.orders.models import Order
@@ -28,6 +31,7 @@ from market.trace import documents, queries, services
 from market.trace.models import ContaminationStatus, PermitBasis, TicketStatus
 
 bp = Blueprint("trace", __name__)
+api = Blueprint("trace_api", __name__, url_prefix="/api/v1")
 
 PERMIT_LABELS = {
     PermitBasis.moritsuchi_permit: _l("Permit under the 盛土規制法"),
@@ -40,7 +44,8 @@ CONTAMINATION_LABELS = {
     ContaminationStatus.notified: _l("Notified (Art. 4), no order"),
     ContaminationStatus.designated_area: _l("Designated area: procedure done"),
 }
-TICKET_STATUS_LABELS = {TicketStatus.issued: _l("On the way"), TicketStatus.confirmed: _l("Confirmed")}
+TICKET_STATUS_LABELS = {TicketStatus.issued: _l("On the way"), TicketStatus.confirmed: _l("Confirmed"),
+                        TicketStatus.void: _l("Void")}
 FIELD_LABELS = {
     "vehicle_reg_no": _l("Vehicle registration"), "driver_name": _l("Driver"), "time_out": _l("Time out"),
     "time_in": _l("Time in"), "discrepancy_note": _l("Discrepancy"), "origin_name": _l("Origin site"),
@@ -147,13 +152,34 @@ def _confirm_url(ticket) -> str:
     return url_for("trace.confirm", token=ticket.token, _external=True)
 
 
+def _ticket_page(t, errors: dict | None = None, status: int = 200, values=None):
+    s = db_session()
+    return render_template("trace/ticket.html", t=queries.ticket_view(s, t), qr=documents.qr_svg(_confirm_url(t)),
+                           confirm_url=_confirm_url(t), errors=errors or {}, values=values or {}), status
+
+
 @bp.get("/trace/tickets/<int:ticket_id>")
 @login_required
 def ticket(ticket_id: int):
+    return _ticket_page(services.visible_ticket(db_session(), current_user, ticket_id))
+
+
+@bp.post("/trace/tickets/<int:ticket_id>/void")
+@login_required
+def void_ticket(ticket_id: int):
+    """The issuer voids a load that never arrived; the ticket stays on record, marked void."""
     s = db_session()
-    t = services.visible_ticket(s, current_user, ticket_id)
-    return render_template("trace/ticket.html", t=queries.ticket_view(s, t), qr=documents.qr_svg(_confirm_url(t)),
-                           confirm_url=_confirm_url(t))
+    try:
+        t = services.void_ticket(s, current_user, ticket_id, request.form)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        s.rollback()
+        t = services.visible_ticket(s, current_user, ticket_id)
+        return _ticket_page(t, _errors(exc), exc.status, request.form)
+    s.commit()
+    flash(_("Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code), "success")
+    return redirect(url_for("trace.ticket", ticket_id=t.id))
 
 
 @bp.get("/trace/tickets/<int:ticket_id>/qr.svg")
@@ -251,3 +277,110 @@ def export_project(listing_id: int):
         raise NotFound(_("No such listing."))
     orders = list(s.scalars(select(Order).where(Order.listing_id == listing.id).order_by(Order.id)))
     return _csv(queries.export_rows(s, orders), f"jisshisho-project-{listing.id}")
+
+
+# --- JSON API (read-only) -----------------------------------------------------------------
+
+def _utc(value) -> str | None:
+    return None if value is None else value.isoformat() + "Z"
+
+
+def _org(org) -> dict | None:
+    return None if org is None else {"id": org.id, "name": org.name}
+
+
+def ticket_json(v: queries.TicketView, receipt_number: str | None) -> dict:
+    """A ticket as it stands (amendments applied, the originals listed), for its parties."""
+    t = v.ticket
+    return {
+        "id": t.id, "code": t.code, "order_id": t.order_id, "seq": t.seq, "status": t.status.value,
+        "leg": "onward" if t.onward else "first", "transit": t.transit,
+        "origin": {"name": v.origin_name, "address": v.origin_address, "listing_id": t.origin_listing_id,
+                   "lat": t.origin_lat, "lon": t.origin_lon},
+        "destination": {"name": t.destination_name, "address": t.destination_address,
+                        "listing_id": t.destination_listing_id, "kind": t.destination_kind,
+                        "lat": t.destination_lat, "lon": t.destination_lon,
+                        "receiving_organisation": _org(t.receiving_org),
+                        "stockyard_registration_no": t.receiving_org.stockyard_registration_no
+                        if t.destination_kind == "stockyard" else None},
+        "planned": {"name": t.planned_name, "address": t.planned_address}, "matches_plan": t.matches_plan,
+        "soil_class_code": t.soil_class_code, "vehicle_reg_no": v.vehicle_reg_no, "driver_name": v.driver_name,
+        "quantity": str(t.quantity), "unit": t.unit, "time_out": _utc(v.time_out),
+        "issued_by_organisation": _org(t.issued_by_org), "issued_at": _utc(t.created_at),
+        "received": None if not t.confirmed else {
+            "time_in": _utc(v.time_in), "quantity": str(t.quantity_received),
+            "discrepancy_note": v.discrepancy_note,
+            "by_organisation": _org(t.receiving_org),
+            "by_user": t.confirmed_by.display_name if t.confirmed_by else None, "receipt_number": receipt_number},
+        "void": None if not t.void else {
+            "at": _utc(t.voided_at), "by_organisation": _org(t.voided_by_org),
+            "by_user": t.voided_by.display_name if t.voided_by else None, "reason": t.void_reason},
+        "amendments": [{"field": a.field, "old_value": a.old_value, "new_value": a.new_value, "reason": a.reason,
+                        "at": _utc(a.created_at), "by_organisation": _org(a.amended_by_org)}
+                       for a in v.amendments],
+        "url": url_for("trace.ticket", ticket_id=t.id, _external=True),
+    }
+
+
+def _tickets_json(s, views: list[queries.TicketView]) -> list[dict]:
+    numbers = queries.receipt_numbers(s, [v.ticket.id for v in views])
+    return [ticket_json(v, numbers.get(v.ticket.id)) for v in views]
+
+
+def _status_arg(errors: dict) -> TicketStatus | None:
+    raw = request.args.get("status") or None
+    if raw is None:
+        return None
+    if raw not in TicketStatus.__members__:
+        errors["status"] = _("must be one of: %(choices)s", choices=", ".join(TicketStatus.__members__))
+        return None
+    return TicketStatus(raw)
+
+
+def _whole_arg(name: str, default: int, high: int, errors: dict) -> int:
+    raw = request.args.get(name, str(default))
+    if not (raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
+        errors[name] = _("must be a whole number from 1 to %(n)s", n=high)
+        return default
+    return int(raw)
+
+
+def _refuse(errors: dict) -> None:
+    if errors:
+        raise ApiError(400, next(iter(errors.values())), errors)
+
+
+@api.get("/tickets")
+@token_required
+def api_list_tickets():
+    """Tickets of your organisation's orders, or issued by it, or sent to it."""
+    errors: dict[str, str] = {}
+    status = _status_arg(errors)
+    page, per_page = _whole_arg("page", 1, 10**6, errors), _whole_arg("per_page", 50, 200, errors)
+    _refuse(errors)
+    s = db_session()
+    if g.api_user.organisation_id is None:
+        return jsonify(items=[], total=0, page=page, per_page=per_page)
+    views, total = queries.tickets_for_org(s, g.api_user.organisation_id, status, page, per_page)
+    return jsonify(items=_tickets_json(s, views), total=total, page=page, per_page=per_page)
+
+
+@api.get("/orders/<int:order_id>/tickets")
+@token_required
+def api_order_tickets(order_id: int):
+    """Every ticket of an order you are involved in, in order of issue (void ones included)."""
+    errors: dict[str, str] = {}
+    status = _status_arg(errors)
+    _refuse(errors)
+    s = db_session()
+    order = services.visible_order(s, g.api_user, order_id)
+    views = [v for v in queries.tickets(s, order.id) if status is None or v.ticket.status == status]
+    return jsonify(items=_tickets_json(s, views))
+
+
+@api.get("/tickets/<int:ticket_id>")
+@token_required
+def api_read_ticket(ticket_id: int):
+    s = db_session()
+    t = services.visible_ticket(s, g.api_user, ticket_id)
+    return jsonify(_tickets_json(s, [queries.ticket_view(s, t)])[0])

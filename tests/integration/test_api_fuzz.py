@@ -1,5 +1,5 @@
 """API fuzzing with schemathesis against the app's own OpenAPI document
-(/api/v1/openapi.json: listings, orders, search), in process on SQLite and PostgreSQL:
+(/api/v1/openapi.json: listings, orders, tickets, search), in process on SQLite and PostgreSQL:
 whatever is sent, the answer is never a 5xx."""
 
 from __future__ import annotations
