@@ -83,9 +83,9 @@ def open_trades(session: Session, today: dt.date) -> int:
         for action in ("accept", "issue_invoice", "mark_paid"):
             services.perform(session, city, order.id, action)
         if slot is None:
-            slot = pickups.open_slot(session, city, {
+            slot, *_ = pickups.open_slots(session, city, {
                 "slot_date": tomorrow.isoformat(), "starts_at": "10:00", "ends_at": "12:00", "capacity": "4",
-                "pickup_point": item.pickup_point or "リユース品置場"})
+                "pickup_point": item.pickup_point or "リユース品置場", "weeks": "4"})
         if number == 0:
             pickups.book(session, operator, slot.id, order.id)
         made += 1

@@ -26,6 +26,7 @@ from market.reports.queries import TOKYO
 
 MAX_CAPACITY = 200
 MAX_DAYS_AHEAD = 366
+MAX_WEEKS = 26  # a weekly slot opened for up to half a year at once
 BOOKABLE_ORDER = (OrderStatus.accepted, OrderStatus.invoiced, OrderStatus.paid, OrderStatus.in_delivery)
 
 
@@ -79,8 +80,11 @@ def _parse_time(raw: object, field: str, errors: dict[str, str]) -> dt.time | No
         return None
 
 
-def open_slot(session: Session, user: User, data: Mapping[str, object], now: dt.datetime | None = None) -> PickupSlot:
-    """A pickup slot for one of the municipality's reuse items, or for its pickup point."""
+def open_slots(session: Session, user: User, data: Mapping[str, object],
+               now: dt.datetime | None = None) -> list[PickupSlot]:
+    """A pickup slot for one of the municipality's reuse items, or for its pickup point;
+    with ``weeks`` > 1, the same slot on the same weekday for that many weeks (each with
+    its own check-in code)."""
     org_id = _municipality_of(user)
     now = now or tokyo_now()
     errors: dict[str, str] = {}
@@ -116,14 +120,22 @@ def open_slot(session: Session, user: User, data: Mapping[str, object], now: dt.
         errors["capacity"] = _("Must be a whole number from 1 to %(n)s.", n=MAX_CAPACITY)
     else:
         capacity = int(raw_capacity)
+    raw_weeks = str(data.get("weeks") or "1").strip()
+    weeks = int(raw_weeks) if raw_weeks.isdigit() else 0
+    if not 1 <= weeks <= MAX_WEEKS:
+        errors["weeks"] = _("Must be a whole number from 1 to %(n)s.", n=MAX_WEEKS)
+    elif day and "slot_date" not in errors and day + dt.timedelta(weeks=weeks - 1) > now.date() + dt.timedelta(
+            days=MAX_DAYS_AHEAD):
+        errors["weeks"] = _("Slots can be opened at most a year ahead.")
     if errors:
         raise Invalid(errors)
-    slot = PickupSlot(municipality_org_id=org_id, listing_id=listing.id if listing else None, pickup_point=point,
-                      slot_date=day, starts_at=starts, ends_at=ends, capacity=capacity, booked=0,
-                      checkin_code=f"{secrets.randbelow(10**6):06d}", created_by_id=user.id)
-    session.add(slot)
+    slots = [PickupSlot(municipality_org_id=org_id, listing_id=listing.id if listing else None, pickup_point=point,
+                        slot_date=day + dt.timedelta(weeks=week), starts_at=starts, ends_at=ends, capacity=capacity,
+                        booked=0, checkin_code=f"{secrets.randbelow(10**6):06d}", created_by_id=user.id)
+             for week in range(weeks)]
+    session.add_all(slots)
     session.flush()
-    return slot
+    return slots
 
 
 def _has_open_orders(session: Session, listing: Listing) -> bool:

@@ -65,11 +65,15 @@ def index():
 def open_slot():
     s = db_session()
     try:
-        slot = services.open_slot(s, current_user, request.form)
+        slots = services.open_slots(s, current_user, request.form)
     except DomainError as exc:
         return _refused(exc, request.form)
     s.commit()
-    flash(_("Pickup slot opened for %(date)s.", date=slot.slot_date.isoformat()), "success")
+    if len(slots) == 1:
+        flash(_("Pickup slot opened for %(date)s.", date=slots[0].slot_date.isoformat()), "success")
+    else:
+        flash(_("%(n)s weekly pickup slots opened, %(first)s to %(last)s.", n=len(slots),
+                first=slots[0].slot_date.isoformat(), last=slots[-1].slot_date.isoformat()), "success")
     return redirect(url_for("pickups.index"))
 
 

@@ -251,3 +251,24 @@ def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_agai
     assert booking_of(app, chair).status == BookingStatus.cancelled and counts(app) == (2, 1)
     assert any(m["to"] == x_member.email and "Pickup cancelled" in m["subject"]
                for m in app.extensions["meguri.mailer"].sent())
+
+
+def test_weekly_slots_open_together_each_with_its_own_code(app, city, clock):
+    member, items, x_member, _ = city
+    town = signed_in(app, member)
+    start = clock["now"].date() + dt.timedelta(days=2)
+    response = open_slot(town, slot_date=start.isoformat(), weeks="4")
+    assert response.status_code == 302
+    slots = read(app, lambda s: list(s.scalars(select(PickupSlot).order_by(PickupSlot.slot_date))))
+    assert [slot.slot_date for slot in slots] == [start + dt.timedelta(weeks=k) for k in range(4)]
+    assert {(slot.starts_at, slot.ends_at, slot.capacity) for slot in slots} == {(dt.time(10), dt.time(12), 3)}
+    assert len({slot.checkin_code for slot in slots}) == 4
+    assert "4 weekly pickup slots opened" in town.get("/pickups").get_data(as_text=True)
+
+    for weeks, reason in (("0", "from 1 to 26"), ("27", "from 1 to 26"), ("two", "from 1 to 26")):
+        refused = open_slot(town, slot_date=start.isoformat(), weeks=weeks)
+        assert refused.status_code == 422 and reason in refused.get_data(as_text=True), weeks
+    late = (clock["now"].date() + dt.timedelta(days=350)).isoformat()  # the 4th week would pass a year
+    refused = open_slot(town, slot_date=late, weeks="4")
+    assert refused.status_code == 422 and "at most a year ahead" in refused.get_data(as_text=True)
+    assert len(slot_ids(app)) == 4  # nothing written by the refusals
