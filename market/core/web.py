@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Flask, g, request
 from flask_babel import get_locale
@@ -13,6 +14,8 @@ from werkzeug.routing import IntegerConverter
 
 from market.catalog import kinds
 from market.errors import DomainError
+
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 FIELD_VALIDATED = {"catalog.create", "catalog.edit", "catalog.browse_listings", "catalog.listings_map"}
 
@@ -85,6 +88,13 @@ def register(app: Flask) -> None:
             return "—"
         value = int(value)
         return f"-¥{-value:,}" if value < 0 else f"¥{value:,}"
+
+    @app.template_filter("jst")
+    def jst(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """A stored timestamp (naive UTC) as Japan's wall-clock time, the only one users see."""
+        if value is None:
+            return "—"
+        return value.replace(tzinfo=dt.UTC).astimezone(TOKYO).strftime(fmt)
 
     @app.template_filter("unit")
     def unit(value) -> str:

@@ -136,3 +136,23 @@ def test_platform_moves_tell_both_parties(app, factory):
     for member in (supplier, contractor):
         (note,) = notes_of(app, member)
         assert note.order_id == order_id and "自動" in note.message, note.message
+
+
+def test_times_are_shown_in_japan_time(app, trade):
+    """Timestamps are stored in UTC; people read Japan's wall clock (UTC+9, no DST)."""
+    import datetime as dt
+
+    supplier, contractor, listing_id = trade
+    seller = signed_in(app, supplier)
+    order_id = request_order(signed_in(app, contractor), listing_id)
+    (note,) = notes_of(app, supplier)
+    local = (note.created_at + dt.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
+    assert f"{local} ·" in seller.get("/notifications").get_data(as_text=True)
+    with app.app_context():
+        from market.orders.models import OrderTransition
+
+        session = app.extensions["meguri.db"].new_session()
+        made = session.scalar(select(OrderTransition.created_at).where(OrderTransition.order_id == order_id))
+        session.close()
+    history = seller.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert f"{(made + dt.timedelta(hours=9)):%Y-%m-%d %H:%M} JST" in history and " UTC" not in history
