@@ -79,7 +79,7 @@ def register(app: Flask) -> None:
             "tile_url": app.config["TILE_URL"],
             "tile_attribution": app.config["TILE_ATTRIBUTION"],
             "csp_nonce": g.get("csp_nonce", ""),
-            "today": dt.date.today(),
+            "today": dt.datetime.now(TOKYO).date(),  # Japan's date, whatever the server's zone
         }
 
     @app.template_filter("yen")
