@@ -312,3 +312,102 @@ def remove_partner(session: Session, user: User, partnership_id: int) -> None:
     audit.record(session, user, "partnership.remove", f"organisation:{partnership.operator_id}")
     session.delete(partnership)
     session.flush()
+
+
+# --- the organisation's own details and members (its admins) ---------------------------
+
+def _admin_of_org(user: User) -> Organisation:
+    if user.organisation is None or not user.is_org_admin:
+        raise Forbidden(_("Only your organisation's admins can do this."))
+    return user.organisation
+
+
+def update_organisation(session: Session, user: User, data) -> Organisation:
+    """Name, prefecture, address and registration numbers. Invoices already issued keep
+    the details they were issued with (each stores its own snapshot)."""
+    org = _admin_of_org(user)
+    errors: dict[str, str] = {}
+    name = str(data.get("name") or "").strip()
+    if not name:
+        errors["name"] = _("This field is required.")
+    elif len(name) > 200:
+        errors["name"] = _("Must be at most %(n)s characters.", n=200)
+    prefecture = str(data.get("prefecture_code") or "").strip() or None
+    if prefecture is not None:
+        from market.catalog.models import Prefecture
+
+        if session.get(Prefecture, prefecture) is None:
+            errors["prefecture_code"] = _("Choose a prefecture.")
+    address = str(data.get("address") or "").strip() or None
+    if address and len(address) > 300:
+        errors["address"] = _("Must be at most %(n)s characters.", n=300)
+    invoice_no = str(data.get("invoice_registration_no") or "").strip() or None
+    if invoice_no and not INVOICE_NO.match(invoice_no):
+        errors["invoice_registration_no"] = _("Must be T followed by 13 digits.")
+    yard_no = str(data.get("stockyard_registration_no") or "").strip() or None
+    if org.kind == OrgKind.stockyard_operator and not yard_no:
+        errors["stockyard_registration_no"] = _("Registered stockyard operators must give their registration number.")
+    elif yard_no and len(yard_no) > 40:
+        errors["stockyard_registration_no"] = _("Must be at most %(n)s characters.", n=40)
+    if errors:
+        raise FieldErrors(errors)
+    new = {"name": name, "prefecture_code": prefecture, "address": address,
+           "invoice_registration_no": invoice_no, "stockyard_registration_no": yard_no}
+    changed = {field: value for field, value in new.items() if getattr(org, field) != value}
+    for field, value in changed.items():
+        setattr(org, field, value)
+    if changed:
+        audit.record(session, user, "organisation.update", f"organisation:{org.id}", fields=sorted(changed))
+    session.flush()
+    return org
+
+
+def _member(session: Session, admin: User, member_id: int) -> User:
+    org = _admin_of_org(admin)
+    member = session.get(User, member_id)
+    if member is None or member.organisation_id != org.id:
+        raise NotFound(_("No such member."))
+    return member
+
+
+def _other_active_admins(session: Session, member: User) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(
+        User.organisation_id == member.organisation_id, User.role == Role.admin, User.active.is_(True),
+        User.id != member.id)) or 0
+
+
+def set_member_role(session: Session, admin: User, member_id: int, role: object) -> User:
+    """Make a member an admin or a plain member; an organisation always keeps an admin."""
+    member = _member(session, admin, member_id)
+    try:
+        new_role = Role(str(role))
+    except ValueError:
+        raise FieldErrors({"role": _("Choose a role.")}) from None
+    if new_role == member.role:
+        return member
+    if new_role != Role.admin and member.active and not _other_active_admins(session, member):
+        raise Conflict(_("The organisation needs at least one active admin: make someone else admin first."),
+                       field="role")
+    audit.record(session, admin, "member.role", f"user:{member.id}", role=new_role.value)
+    member.role = new_role
+    session.flush()
+    return member
+
+
+def set_member_active(session: Session, admin: User, member_id: int, active: bool) -> User:
+    """Deactivate a member who left (signed out everywhere, API tokens refused, mails
+    stopped; their records stay), or take them back. Not yourself, not the last admin."""
+    member = _member(session, admin, member_id)
+    if member.active == active:
+        return member
+    if not active:
+        if member.id == admin.id:
+            raise Conflict(_("You cannot deactivate yourself; ask another admin."), field="member")
+        if member.role == Role.admin and not _other_active_admins(session, member):
+            raise Conflict(_("The organisation needs at least one active admin: make someone else admin first."),
+                           field="member")
+        member.session_generation += 1  # every signed-in session of theirs ends now
+    audit.record(session, admin, "member.activate" if active else "member.deactivate", f"user:{member.id}")
+    member.active = active
+    session.flush()
+    return member

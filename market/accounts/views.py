@@ -22,6 +22,7 @@ from market.accounts import services
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
+from market.errors import Conflict
 from market.mail import send_later
 from market.services import db_session
 
@@ -107,9 +108,7 @@ def signup():
                            prefectures=_prefectures(), form=request.form), (400 if errors else 200)
 
 
-@bp.get("/organisation")
-@login_required
-def organisation():
+def _organisation_page(errors: dict | None = None, status: int = 200):
     if current_user.organisation is None:
         abort(404)
     s = db_session()
@@ -117,8 +116,70 @@ def organisation():
         select(Invitation).where(Invitation.organisation_id == current_user.organisation_id,
                                  Invitation.accepted_at.is_(None))
     ).all()
-    return render_template("accounts/organisation.html", org=current_user.organisation,
-                           invitations=invitations, errors={})
+    members = s.scalars(select(User).where(User.organisation_id == current_user.organisation_id)
+                        .order_by(User.active.desc(), User.id)).all()
+    return render_template("accounts/organisation.html", org=current_user.organisation, members=members,
+                           invitations=invitations, errors=errors or {}), status
+
+
+@bp.get("/organisation")
+@login_required
+def organisation():
+    return _organisation_page()
+
+
+@bp.route("/organisation/edit", methods=["GET", "POST"])
+@login_required
+def edit_organisation():
+    if current_user.organisation is None:
+        abort(404)
+    if not current_user.is_org_admin:
+        abort(403)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        s = db_session()
+        user = current_user._get_current_object()
+        errors = _write(s, lambda: services.update_organisation(s, user, request.form))[1]
+        if not errors:
+            flash(_("Organisation details saved."), "success")
+            return redirect(url_for("accounts.organisation"))
+    return render_template("accounts/organisation_edit.html", org=current_user.organisation, errors=errors,
+                           prefectures=_prefectures(), form=request.form if errors else None), (
+        400 if errors else 200)
+
+
+def _member_change(change, done: str):
+    """One change to a member by an admin: commit and go back, or show the refusal."""
+    s = db_session()
+    try:
+        change(s, current_user._get_current_object())
+    except (services.FieldErrors, Conflict) as exc:
+        s.rollback()
+        return _organisation_page(getattr(exc, "errors", None) or {exc.field or "member": exc.message}, exc.status)
+    s.commit()
+    flash(done, "success")
+    return redirect(url_for("accounts.organisation"))
+
+
+@bp.post("/organisation/members/<int:member_id>/role")
+@login_required
+def member_role(member_id: int):
+    return _member_change(lambda s, admin: services.set_member_role(s, admin, member_id, request.form.get("role")),
+                          _("Role changed."))
+
+
+@bp.post("/organisation/members/<int:member_id>/deactivate")
+@login_required
+def deactivate_member(member_id: int):
+    return _member_change(lambda s, admin: services.set_member_active(s, admin, member_id, False),
+                          _("Member deactivated: signed out everywhere, and no longer able to sign in."))
+
+
+@bp.post("/organisation/members/<int:member_id>/activate")
+@login_required
+def activate_member(member_id: int):
+    return _member_change(lambda s, admin: services.set_member_active(s, admin, member_id, True),
+                          _("Member can sign in again."))
 
 
 @bp.post("/organisation/invitations")
@@ -130,8 +191,7 @@ def invite():
                                             request.form.get("role", "member"))
     except services.FieldErrors as exc:
         s.rollback()
-        return render_template("accounts/organisation.html", org=current_user.organisation,
-                               invitations=[], errors=exc.errors), 400
+        return _organisation_page(exc.errors, 400)
     link = url_for("accounts.accept", token=token, _external=True)
     send_later(s, invitation.email, _("Invitation to %(org)s on Meguri", org=current_user.organisation.name),
                _("%(name)s invites you to join %(org)s on Meguri: %(link)s",
