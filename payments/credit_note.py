@@ -154,7 +154,7 @@ def credit_note_context(note: CreditNote) -> dict:
         "issuer_address": note.issuer_address,
         "registration_number": note.registration_number,
         "recipient_name": note.recipient_name,
-        "items": [i.description + (f" {REDUCED_RATE_MARK}" if i.tax_rate == 8 else "") for i in note.items],
+        "goods": [i.description + (f" {REDUCED_RATE_MARK}" if i.tax_rate == 8 else "") for i in note.items],
         "has_reduced_rate": any(i.tax_rate == 8 for i in note.items),
         "per_rate": [
             {
@@ -201,7 +201,7 @@ def render_credit_note_pdf(note: CreditNote, font_path=None) -> bytes:
         line(f"理由: {c['reason']}", size=9)
     pdf.ln(2)
     line("返還等の対象となった取引の内容", size=11)
-    for item in c["items"]:
+    for item in c["goods"]:
         line(f"・{item}", size=9)
     if c["has_reduced_rate"]:
         line(f"{REDUCED_RATE_MARK} は軽減税率（8%）対象", size=8)

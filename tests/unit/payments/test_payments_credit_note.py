@@ -113,7 +113,7 @@ def test_credit_note_carries_every_required_item(gateway, make_order):
     assert (ctx["issuer_name"], ctx["recipient_name"]) == ("株式会社めぐり建設", "山田造園株式会社")
     assert (ctx["issue_date"], ctx["invoice_issue_date"], ctx["transaction_date"]) == (
         "2025-11-20", "2025-11-10", "2025-11-03")
-    assert ctx["items"] == ["第二種建設発生土", "お茶 ※"]
+    assert ctx["goods"] == ["第二種建設発生土", "お茶 ※"]
     # A tenth of ¥132,324: ¥13,200 at 10 % and ¥32 at 8 %, tax inside each truncated once.
     assert ctx["per_rate"] == [
         {"label": "10%対象", "taxable": "¥12,000", "tax": "¥1,200", "total": "¥13,200"},
