@@ -579,13 +579,16 @@ def refund_order(session: Session, user: User, order_id: int, data: Mapping[str,
         gw = billing.gateway()
         if not isinstance(gw, payments.InvoiceGateway):
             gw = payments.InvoiceGateway(billing.fee_rate())  # an invoice issued before a backend switch
-        refunded = gw.refund(before, amount)
-        if row.invoice:
-            note = gw.issue_credit_note(
-                before, amount, number=default_credit_note_number(row.reference, sequence),
-                reason=reason, refunded_before=refunded_by_rate)
-            refund.credit_note_number = note.number
-            refund.credit_note = billing.credit_note_snapshot(note)
+        try:
+            refunded = gw.refund(before, amount)
+            if row.invoice:
+                note = gw.issue_credit_note(
+                    before, amount, number=default_credit_note_number(row.reference, sequence),
+                    reason=reason, refunded_before=refunded_by_rate)
+                refund.credit_note_number = note.number
+                refund.credit_note = billing.credit_note_snapshot(note)
+        except payments.PaymentError as exc:
+            raise Conflict(exc.message, field="amount_yen") from exc
     _move(session, locked, "refund", user, note=f"{payments.format_yen(amount)}: {reason}")
     audit.record(session, user, "order.refund", f"order:{locked.id}", refund_id=refund.id, amount_yen=amount,
                  backend=row.backend, payment=row.reference, credit_note=refund.credit_note_number)
