@@ -562,6 +562,8 @@ def refund_order(session: Session, user: User, order_id: int, data: Mapping[str,
     locked = locks.lock_order(session, order.id)
     _check(locked, "refund", user.organisation_id)
     row = locks.lock_payment(session, row.reference)
+    if key is not None and (done := _refund_by_key(session, order.id, key)) is not None:
+        return _replay(done, data), False  # a repeat that waited for our locks behind the first
     before = billing.from_row(row)
     if not locks.claim_refund(session, row.id, row.refunded_yen, amount):
         if key is not None and (done := _refund_by_key(session, order.id, key)) is not None:

@@ -325,6 +325,8 @@ def test_refunds_through_the_api(app, db, client, paid):
 
     replay = client.post(url, json={"amount_yen": 2200, "reason": "late delivery"}, headers=seller_h)
     assert replay.status_code == 200 and len(replay.get_json()["refunds"]) == 1
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert {"200", "201", "403", "409", "422"} <= set(doc["paths"]["/api/v1/orders/{order_id}/refunds"]["post"]["responses"])
     read = client.get(f"/api/v1/orders/{order_id}", headers=headers[contractor.org_id]).get_json()
     assert read["refunds"] == body["refunds"]
     assert order_row(db, order_id).current_payment.refunded_yen == 2200
