@@ -591,7 +591,8 @@ def refund_order(session: Session, user: User, order_id: int, data: Mapping[str,
                 refund.credit_note = billing.credit_note_snapshot(note)
         except payments.PaymentError as exc:
             raise Conflict(exc.message, field="amount_yen") from exc
-    _move(session, locked, "refund", user, note=f"{payments.format_yen(amount)}: {reason}")
+    _move(session, locked, "refund", user,
+          note=_("Refunded %(amount)s: %(reason)s", amount=payments.format_yen(amount), reason=reason))
     audit.record(session, user, "order.refund", f"order:{locked.id}", refund_id=refund.id, amount_yen=amount,
                  backend=row.backend, payment=row.reference, credit_note=refund.credit_note_number)
     if row.backend != "invoice":
