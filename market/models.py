@@ -33,6 +33,7 @@ from market.orders.models import (
     ListingOrderTerms,
     Order,
     OrderPayment,
+    OrderRefund,
     OrderTransition,
     ProcessedWebhookEvent,
 )
@@ -44,7 +45,7 @@ __all__ = [
     "ApiToken", "AuditEvent", "Base", "Notification", "SavedSearch", "SearchOutbox", "DeclinedPair", "MatchRun", "MatchingParameter", "Partnership", "Proposal", "Grade", "GradeProperty", "Invitation", "Job", "Listing", "ListingKind",
     "ListingPhoto", "ListingStatus", "Material", "MaterialCategory", "OrgKind", "Organisation",
     "Prefecture", "ReuseCategory", "Role", "SoilClass", "SoilClassUse", "SoilUse", "User",
-    "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderTransition", "ProcessedWebhookEvent",
+    "Delivery", "ListingOrderTerms", "Order", "OrderPayment", "OrderRefund", "OrderTransition", "ProcessedWebhookEvent",
     "Amendment", "ConfirmationSheet", "Receipt", "ReceiptTicket", "TransferTicket",
     "BookingStatus", "PickupBooking", "PickupSlot", "BulkDensity", "ImpactFactor", "OrderHaul", "TruckType",
 ]

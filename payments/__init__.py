@@ -6,6 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from payments.credit_note import (
+    CreditNote,
+    CreditNoteItem,
+    build_credit_note,
+    credit_note_context,
+    render_credit_note_pdf,
+    split_refund,
+)
 from payments.domain import (
     BankAccount,
     BillableOrder,
@@ -49,6 +57,8 @@ __all__ = [
     "BankAccount",
     "BillableOrder",
     "ConfigurationError",
+    "CreditNote",
+    "CreditNoteItem",
     "Direction",
     "GatewayError",
     "InMemoryProcessedEvents",
@@ -75,14 +85,18 @@ __all__ = [
     "WebhookSignatureError",
     "apply_event",
     "apply_once",
+    "build_credit_note",
     "compute_totals",
+    "credit_note_context",
     "format_yen",
     "gateway_from_config",
     "invoice_context",
     "make_gateway",
     "process_webhook",
     "render_invoice_html",
+    "render_credit_note_pdf",
     "render_invoice_pdf",
+    "split_refund",
 ]
 
 BACKENDS = ("invoice", "stripe")

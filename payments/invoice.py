@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from payments.domain import (
     BankAccount,
@@ -29,6 +30,9 @@ from payments.errors import (
     NothingToPay,
 )
 from payments.money import Direction, Totals, format_yen, rate_fraction
+
+if TYPE_CHECKING:
+    from payments.credit_note import CreditNote
 
 DEFAULT_FONT_PATH = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
 FONT_ENV = "MEGURI_INVOICE_FONT"
@@ -215,20 +219,17 @@ def resolve_font_path(font_path: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def render_invoice_pdf(
-    invoice: QualifiedInvoice, font_path: str | os.PathLike | None = None
-) -> bytes:
-    """The invoice as an A4 PDF, text embedded with a Japanese TTF (subset)."""
+def pdf_document(title: str, created: datetime, font_path: str | os.PathLike | None = None):
+    """An A4 page set up with the Japanese TTF, and a ``line(text, size, align, h)`` helper
+    that writes one full-width line. The creation date is fixed so the same document always
+    gives the same bytes."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
-    from fpdf.fonts import FontFace
 
     font = resolve_font_path(font_path)
-    c = invoice_context(invoice)
-
     pdf = FPDF(format="A4")
-    pdf.set_creation_date(datetime.combine(invoice.issue_date, datetime.min.time(), JST))
-    pdf.set_title(f"{c['title']} {c['number']}")
+    pdf.set_creation_date(created)
+    pdf.set_title(title)
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("jp", fname=str(font))
@@ -238,6 +239,22 @@ def render_invoice_pdf(
     def line(text: str, size: float = 10, align: str = "L", h: float = 6) -> None:
         pdf.set_font("jp", size=size)
         pdf.cell(width, h, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    return pdf, line
+
+
+def render_invoice_pdf(
+    invoice: QualifiedInvoice, font_path: str | os.PathLike | None = None
+) -> bytes:
+    """The invoice as an A4 PDF, text embedded with a Japanese TTF (subset)."""
+    from fpdf.fonts import FontFace
+
+    c = invoice_context(invoice)
+    pdf, line = pdf_document(
+        f"{c['title']} {c['number']}",
+        datetime.combine(invoice.issue_date, datetime.min.time(), JST),
+        font_path,
+    )
 
     line(c["title"], size=18, align="C", h=12)
     line(f"請求書番号: {c['number']}　発行日: {c['issue_date']}", align="R")
@@ -308,6 +325,11 @@ def render_invoice_pdf(
         line(f"口座名義: {b['account_holder']}")
         line("振込手数料はご負担ください。", size=8)
     return bytes(pdf.output())
+
+
+def default_credit_note_number(invoice_number: str, sequence: int) -> str:
+    """The n-th credit note against an invoice: its own number, traceable to the invoice."""
+    return f"CN-{invoice_number}-{sequence}"
 
 
 def default_invoice_number(order: BillableOrder) -> str:
@@ -384,8 +406,39 @@ class InvoiceGateway:
         return dataclasses.replace(payment, status=PaymentStatus.CANCELED)
 
     def refund(self, payment: Payment, amount_yen: int | None = None) -> Payment:
-        """Records a refund the payee sends back by bank transfer (no 返還インボイス yet)."""
+        """Records a refund the payee sends back by bank transfer; ``issue_credit_note``
+        makes its 返還インボイス."""
         return after_refund(payment, checked_refund_amount(payment, amount_yen))
+
+    def issue_credit_note(
+        self,
+        payment: Payment,
+        amount_yen: int,
+        *,
+        number: str,
+        reason: str = "",
+        refunded_before: dict[int, int] | None = None,
+    ) -> CreditNote:
+        """The 返還インボイス for refunding ``amount_yen`` of ``payment`` today.
+        ``refunded_before``: tax-inclusive yen per rate that earlier credit notes returned."""
+        if not isinstance(payment.invoice, QualifiedInvoice):
+            raise InvalidTransition("この支払いには請求書がありません。")
+        checked_refund_amount(payment, amount_yen)
+        from payments.credit_note import build_credit_note
+
+        return build_credit_note(
+            payment.invoice,
+            amount_yen,
+            number=number,
+            issue_date=self._today(),
+            reason=reason,
+            refunded_before=refunded_before,
+        )
+
+    def render_credit_note_pdf(self, note: CreditNote) -> bytes:
+        from payments.credit_note import render_credit_note_pdf
+
+        return render_credit_note_pdf(note, self.font_path)
 
     def render_pdf(self, payment: Payment) -> bytes:
         if not isinstance(payment.invoice, QualifiedInvoice):

@@ -82,7 +82,9 @@ def openapi_document() -> dict:
                           "properties": {"id": {"type": "integer"}, "status": {"type": "string"},
                                          "listing_id": {"type": "integer"}, "quantity": {"type": "string"},
                                          "unit": {"type": "string"}, "unit_price_yen": {"type": "integer"},
-                                         "money": {"type": "object"}, "history": {"type": "array"}}},
+                                         "money": {"type": "object"}, "history": {"type": "array"},
+                                         "payment": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+                                         "refunds": {"type": "array", "items": {"type": "object"}}}},
                 "Ticket": _ticket_schema(),
                 "Error": {"type": "object", "required": ["error"],
                           "properties": {"error": {"type": "string"},
@@ -145,7 +147,8 @@ def openapi_document() -> dict:
 
 
 def _order_paths(error: dict) -> dict:
-    """The orders API (market/orders/views.py): request, list, read, act, record deliveries."""
+    """The orders API (market/orders/views.py): request, list, read, act, record deliveries,
+    refund."""
     from market.orders.models import OrderStatus, TransportArrangement
     from market.orders.states import ACTION_LABELS
 
@@ -196,6 +199,22 @@ def _order_paths(error: dict) -> dict:
                          "properties": {"quantity": quantity, "delivered_on": {"type": "string", "format": "date"},
                                         "reference": {"type": "string", "maxLength": 100}, "note": note}}}}},
                      "responses": {"201": order, **refusals}},
+        },
+        "/api/v1/orders/{order_id}/refunds": {
+            "parameters": [order_id],
+            "post": {"summary": "Refund all or part of a paid order (the organisation that received the payment); "
+                                "an invoice refund issues a credit note (返還インボイス)",
+                     "security": [{"token": []}],
+                     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                     "description": "Send the same key again to retry safely: the refund it made "
+                                                    "is answered with 200, never made twice",
+                                     "schema": {"type": "string", "maxLength": 64}}],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["amount_yen", "reason"],
+                         "properties": {"amount_yen": {"type": ["integer", "string"],
+                                                       "description": "Yen, tax included, at most what is left"},
+                                        "reason": {"type": "string", "maxLength": 500}}}}}},
+                     "responses": {"200": order, "201": order, **refusals, "502": error}},
         },
     }
 

@@ -14,8 +14,9 @@ import payments
 from market.accounts.models import Organisation
 from market.orders.models import Order, OrderPayment
 from payments import BillableOrder, InvoiceLine, Party, Payment, PaymentStatus, Totals
+from payments.credit_note import CreditNote, CreditNoteItem
 from payments.invoice import QualifiedInvoice
-from payments.money import Direction, compute_totals
+from payments.money import Direction, TaxBreakdown, compute_totals
 
 TRANSPORT_DESCRIPTION = "運搬費"
 
@@ -134,4 +135,34 @@ def invoice_from_snapshot(data: dict) -> QualifiedInvoice:
         transaction_date=dt.date.fromisoformat(data["transaction_date"]),
         due_date=dt.date.fromisoformat(data["due_date"]),
         totals=compute_totals(lines_, Decimal(data["platform_fee_rate"])),
+    )
+
+
+def credit_note_snapshot(note: CreditNote) -> dict:
+    """The 返還インボイス as issued, in JSON (it never changes afterwards)."""
+    return {
+        "number": note.number, "order_id": note.order_id, "invoice_number": note.invoice_number,
+        "invoice_issue_date": note.invoice_issue_date.isoformat(),
+        "transaction_date": note.transaction_date.isoformat(), "issue_date": note.issue_date.isoformat(),
+        "issuer_name": note.issuer_name, "registration_number": note.registration_number,
+        "issuer_address": note.issuer_address, "recipient_name": note.recipient_name,
+        "items": [{"description": i.description, "tax_rate": i.tax_rate} for i in note.items],
+        "per_rate": [{"rate_percent": b.rate_percent, "taxable_yen": b.taxable_yen, "tax_yen": b.tax_yen}
+                     for b in note.per_rate],
+        "reason": note.reason,
+    }
+
+
+def credit_note_from_snapshot(data: dict) -> CreditNote:
+    return CreditNote(
+        number=data["number"], order_id=data["order_id"], invoice_number=data["invoice_number"],
+        invoice_issue_date=dt.date.fromisoformat(data["invoice_issue_date"]),
+        transaction_date=dt.date.fromisoformat(data["transaction_date"]),
+        issue_date=dt.date.fromisoformat(data["issue_date"]), issuer_name=data["issuer_name"],
+        registration_number=data["registration_number"], issuer_address=data["issuer_address"],
+        recipient_name=data["recipient_name"],
+        items=tuple(CreditNoteItem(i["description"], int(i["tax_rate"])) for i in data["items"]),
+        per_rate=tuple(TaxBreakdown(int(b["rate_percent"]), int(b["taxable_yen"]), int(b["tax_yen"]))
+                       for b in data["per_rate"]),
+        reason=data.get("reason", ""),
     )

@@ -74,6 +74,25 @@ def lock_payment(session: Session, reference: str) -> OrderPayment | None:
     ).first()
 
 
+def claim_refund(session: Session, payment_id: int, refunded_before: int, amount_yen: int) -> bool:
+    """Add ``amount_yen`` to a paid payment's refunded total if nobody refunded since we read
+    ``refunded_before`` and it still fits; False otherwise.
+
+    The same one-statement guard as ``reserve``: of two refunds racing on one payment (a
+    double submit, two tabs), the second UPDATE waits for the first to commit and then
+    matches no row, so it never reaches the provider and money goes back once.
+    """
+    result = session.execute(
+        update(OrderPayment)
+        .where(OrderPayment.id == payment_id, OrderPayment.refunded_yen == refunded_before,
+               OrderPayment.status.in_(("paid", "partially_refunded")),
+               OrderPayment.amount_yen - OrderPayment.refunded_yen >= amount_yen)
+        .values(refunded_yen=OrderPayment.refunded_yen + amount_yen)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def _expire_listing(session: Session, listing_id: int) -> None:
     """The UPDATE bypassed the ORM: make a loaded listing re-read its quantity and status."""
     listing = session.identity_map.get(identity_key(Listing, listing_id))

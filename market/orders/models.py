@@ -22,6 +22,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -98,6 +99,9 @@ class Order(Base):
     )
     payments: Mapped[list[OrderPayment]] = relationship(
         back_populates="order", order_by="OrderPayment.attempt", cascade="all, delete-orphan"
+    )
+    refunds: Mapped[list[OrderRefund]] = relationship(
+        back_populates="order", order_by="OrderRefund.id", cascade="all, delete-orphan"
     )
 
     @property
@@ -180,6 +184,38 @@ class OrderPayment(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="payments")
+
+
+class OrderRefund(Base):
+    """Money the payee returned to the payer on a paid order, in full or in part, and why;
+    on the invoice backend with the 返還インボイス issued for it (as printed, in JSON)."""
+
+    __tablename__ = "order_refunds"
+    __table_args__ = (
+        # A form (or API client) sends the same key again on a double submit or a retry:
+        # the second finds the first refund instead of making another.
+        UniqueConstraint("order_id", "idempotency_key"),
+        UniqueConstraint("payment_id", "sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("order_payments.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)  # 1, 2, … per payment
+    backend: Mapped[str] = mapped_column(String(16))
+    amount_yen: Mapped[int] = mapped_column(Integer)  # tax included
+    reason: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    credit_note_number: Mapped[str | None] = mapped_column(String(100), unique=True)
+    credit_note: Mapped[dict | None] = mapped_column(JSON)
+    refunded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    refunded_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    payment: Mapped[OrderPayment] = relationship()
+    refunded_by: Mapped[User | None] = relationship()
+    refunded_by_org: Mapped[Organisation] = relationship()
 
 
 class ProcessedWebhookEvent(Base):

@@ -37,6 +37,7 @@ EVENTS = {
     "complete": _l("order completed"),
     "dispute": _l("dispute opened"),
     "resolve": _l("dispute resolved"),
+    "refund": _l("refund issued"),
 }
 
 def recipients(session: Session, order: Order, actor_org_id: int | None) -> list[User]:

@@ -23,6 +23,9 @@ from market.orders.models import OrderStatus as S
 
 # Marks a transition that returns to the state recorded before the dispute.
 PREVIOUS = "previous"
+# Marks an action that is recorded in the history but leaves the state as it is (a refund
+# moves money, not the material: delivery and completion go on as before).
+SAME = "same"
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,16 @@ TABLE: dict[tuple[S, str], Rule] = {
     (S.delivered, "complete"): Rule(S.completed, "buyer"),  # the receiver confirms
     (S.delivered, "dispute"): Rule(S.disputed, "either"),
     (S.disputed, "resolve"): Rule(PREVIOUS, "either"),
+    # Money back from the one who received it, once it was paid (in full or in part).
+    (S.paid, "refund"): Rule(SAME, "payee"),
+    (S.in_delivery, "refund"): Rule(SAME, "payee"),
+    (S.delivered, "refund"): Rule(SAME, "payee"),
+    (S.completed, "refund"): Rule(SAME, "payee"),
+    (S.disputed, "refund"): Rule(SAME, "payee"),
 }
 
-# Actions a person presses a button for (the rest are taken by the system).
+# Actions a person presses a button for (the rest are taken by the system, or, like
+# "refund", have a form of their own).
 ACTION_LABELS = {
     "accept": _l("Accept"),
     "decline": _l("Decline"),
@@ -63,6 +73,7 @@ ACTION_LABELS = {
     "dispute": _l("Open a dispute"),
     "resolve": _l("Resolve the dispute"),
 }
+REFUND_LABEL = _l("Refund")
 
 STATUS_LABELS = {
     S.requested: _l("Requested"),

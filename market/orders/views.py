@@ -3,6 +3,8 @@ JSON API for orders. Each view: parse → service → commit once → render."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask import (
     Blueprint,
     Response,
@@ -25,7 +27,7 @@ from market.api.views import ApiError, token_required
 from market.catalog import services as catalog_services
 from market.errors import DomainError, NotFound
 from market.orders import billing, queries, services, states
-from market.orders.models import Order, OrderStatus, TransportArrangement
+from market.orders.models import Order, OrderRefund, OrderStatus, TransportArrangement
 from market.services import db_session
 
 bp = Blueprint("orders", __name__)
@@ -96,13 +98,16 @@ def order_terms(listing_id: int):
     return redirect(url_for("catalog.detail", listing_id=listing.id))
 
 
-def _detail_page(order: Order, errors: dict | None = None, status: int = 200):
+def _detail_page(order: Order, errors: dict | None = None, status: int = 200, values=None):
     s = db_session()
     return render_template(
         "orders/detail.html", order=order, money=queries.money(s, order),
         actions=services.allowed_actions(order, current_user),
         can_deliver=services.may(order, current_user, "record_delivery"),
         errors=errors or {}, backend=billing.gateway().name, test_card=_test_card_allowed(order),
+        can_refund=services.may_refund(order, current_user), refundable_yen=services.refundable_yen(order),
+        # A fresh key per rendered form: a double submit sends it twice and refunds once.
+        refund_key=uuid.uuid4().hex, values=values or {},
     ), status
 
 
@@ -120,19 +125,21 @@ def detail(order_id: int):
     return _detail_page(order)
 
 
-def _change_order(order_id: int, change, done_message: str):
-    """Run one write on the order; a refusal re-renders the order page with the reason."""
+def _change_order(order_id: int, change, done_message):
+    """Run one write on the order; a refusal re-renders the order page with the reason (and
+    what was typed). ``done_message`` is a text, or a function of what ``change`` returned."""
     s = db_session()
     try:
-        change(s)
+        result = change(s)
     except DomainError as exc:
         if exc.status == 404:
             raise
         s.rollback()
         order = services.visible_order(s, current_user, order_id)
-        return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status)
+        return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status,
+                            values=request.form)
     s.commit()
-    flash(done_message, "success")
+    flash(done_message(result) if callable(done_message) else done_message, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
 
 
@@ -148,6 +155,57 @@ def act(order_id: int, action: str):
 def add_delivery(order_id: int):
     return _change_order(order_id, lambda s: services.record_delivery(s, current_user, order_id, request.form),
                          _("Delivery recorded."))
+
+
+@bp.post("/orders/<int:order_id>/refunds")
+@login_required
+def refund(order_id: int):
+    def done(result) -> str:
+        refund, created = result
+        if not created:
+            return _("This refund was already made (the form was sent twice); nothing was refunded again.")
+        if refund.credit_note_number:
+            return _("Refund of %(amount)s recorded; credit note %(number)s issued.",
+                     amount=payments.format_yen(refund.amount_yen), number=refund.credit_note_number)
+        return _("Refund of %(amount)s sent to the payment provider.", amount=payments.format_yen(refund.amount_yen))
+
+    return _change_order(order_id, lambda s: services.refund_order(
+        s, current_user, order_id, request.form, request.form.get("idempotency_key"), key_required=True), done)
+
+
+def _credit_note(order_id: int, refund_id: int) -> payments.CreditNote:
+    s = db_session()
+    order = services.visible_order(s, current_user, order_id)
+    refund = s.get(OrderRefund, refund_id)
+    if refund is None or refund.order_id != order.id or not refund.credit_note:
+        raise NotFound(_("This refund has no credit note."))
+    return billing.credit_note_from_snapshot(refund.credit_note)
+
+
+@bp.get("/orders/<int:order_id>/refunds/<int:refund_id>/credit-note")
+@login_required
+def credit_note(order_id: int, refund_id: int):
+    note = _credit_note(order_id, refund_id)
+    return render_template("orders/credit_note.html", order_id=order_id, refund_id=refund_id,
+                           note=payments.credit_note_context(note))
+
+
+@bp.get("/orders/<int:order_id>/refunds/<int:refund_id>/credit-note.pdf")
+@login_required
+def credit_note_pdf(order_id: int, refund_id: int):
+    note = _credit_note(order_id, refund_id)
+    return _pdf(lambda: payments.render_credit_note_pdf(note), note.number)
+
+
+def _pdf(render, number: str) -> Response:
+    try:
+        pdf = render()
+    except payments.InvoiceFontMissing as exc:
+        current_app.logger.error("invoice PDF: %s", exc.message)
+        raise DomainError(_("The PDF cannot be made on this server yet; print the invoice page instead."),
+                          field="pdf") from None
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{number}.pdf"'})
 
 
 @bp.post("/orders/<int:order_id>/pay/test-card")
@@ -180,14 +238,7 @@ def invoice(order_id: int):
 @login_required
 def invoice_pdf(order_id: int):
     _order, inv = _invoice(order_id)
-    try:
-        pdf = payments.render_invoice_pdf(inv)
-    except payments.InvoiceFontMissing as exc:
-        current_app.logger.error("invoice PDF: %s", exc.message)
-        raise DomainError(_("The PDF cannot be made on this server yet; print the invoice page instead."),
-                          field="pdf") from None
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{inv.number}.pdf"'})
+    return _pdf(lambda: payments.render_invoice_pdf(inv), inv.number)
 
 
 @bp.post("/payments/stripe/webhook")
@@ -223,11 +274,26 @@ def order_json(order: Order) -> dict:
         },
         "payment": None if payment is None else {
             "backend": payment.backend, "reference": payment.reference, "status": payment.status,
-            "amount_yen": payment.amount_yen},
+            "amount_yen": payment.amount_yen, "refunded_yen": payment.refunded_yen},
+        "refunds": [refund_json(r) for r in order.refunds],
         "history": [{"action": tr.action, "from": tr.from_status, "to": tr.to_status,
                      "by_organisation_id": tr.actor_org_id, "at": tr.created_at.isoformat() + "Z"}
                     for tr in order.transitions],
         "url": url_for("orders.detail", order_id=order.id, _external=True),
+    }
+
+
+def refund_json(refund: OrderRefund) -> dict:
+    note = refund.credit_note
+    return {
+        "id": refund.id, "amount_yen": refund.amount_yen, "reason": refund.reason, "backend": refund.backend,
+        "by_organisation_id": refund.refunded_by_org_id, "at": refund.created_at.isoformat() + "Z",
+        "credit_note": None if not note else {
+            "number": note["number"], "invoice_number": note["invoice_number"], "issue_date": note["issue_date"],
+            "registration_number": note["registration_number"],
+            "per_rate": [{"rate_percent": b["rate_percent"], "taxable_yen": b["taxable_yen"], "tax_yen": b["tax_yen"]}
+                         for b in note["per_rate"]],
+            "url": url_for("orders.credit_note_pdf", order_id=refund.order_id, refund_id=refund.id, _external=True)},
     }
 
 
@@ -280,3 +346,13 @@ def api_add_delivery(order_id: int):
     services.record_delivery(s, g.api_user, order_id, _api_body())
     s.commit()
     return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201
+
+
+@api.post("/orders/<int:order_id>/refunds")
+@token_required
+def api_refund(order_id: int):
+    s = db_session()
+    _refund, created = services.refund_order(s, g.api_user, order_id, _api_body(),
+                                             request.headers.get("Idempotency-Key"))
+    s.commit()
+    return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201 if created else 200

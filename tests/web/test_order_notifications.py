@@ -156,3 +156,19 @@ def test_times_are_shown_in_japan_time(app, trade):
         session.close()
     history = seller.get(f"/orders/{order_id}").get_data(as_text=True)
     assert f"{(made + dt.timedelta(hours=9)):%Y-%m-%d %H:%M} JST" in history and " UTC" not in history
+
+
+def test_a_refund_tells_the_payer(app, factory):
+    from tests.web.test_order_refunds import refund
+
+    supplier = factory.user(invoice_registration_no="T1234567890123")
+    contractor = factory.user()
+    listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800)
+    seller, buyer = signed_in(app, supplier), signed_in(app, contractor)
+    order_id = request_order(buyer, listing_id)
+    for action in ("accept", "issue_invoice", "mark_paid"):
+        assert seller.post(f"/orders/{order_id}/actions/{action}", data={}).status_code == 302
+    assert refund(seller, order_id, amount="5000", reason="品質不良分の返金").status_code == 302
+    last = notes_of(app, contractor)[-1]
+    assert "返金されました" in last.message and last.order_id == order_id
+    assert "品質不良分の返金" in mails_to(app, contractor)[-1]["body"]

@@ -172,3 +172,38 @@ def test_event_for_a_payment_not_stored_yet_asks_stripe_to_retry(client, db):
                            content_type="application/json")
     assert response.status_code == 409
     assert db(lambda s: s.scalar(select(func.count()).select_from(ProcessedWebhookEvent))) == 0
+
+
+def stripe_refunds(localstripe_url: str, reference: str) -> list[int]:
+    client = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": localstripe_url})
+    return [r.amount for r in client.v1.refunds.list(params={"payment_intent": reference}).data]
+
+
+def test_card_refunds_go_back_through_stripe_once_each(app, db, invoiced, localstripe_url):
+    from tests.web.test_order_refunds import refund, refund_key, refunds
+
+    order_id, buyer, seller = invoiced
+    assert buyer.post(f"/orders/{order_id}/pay/test-card").status_code == 302
+    assert wait_for_status(db, order_id, OrderStatus.paid).status == OrderStatus.paid
+    reference = order_row(db, order_id).current_payment.reference
+
+    assert refund(buyer, order_id, "100", "x", key="payer-key").status_code == 403  # only the payee refunds
+    over = refund(seller, order_id, "26401", "too much")
+    assert over.status_code == 422 and "At most ¥26,400" in over.get_data(as_text=True)
+    assert stripe_refunds(localstripe_url, reference) == []  # refused before reaching Stripe
+
+    key = refund_key(seller.get(f"/orders/{order_id}").get_data(as_text=True))
+    assert refund(seller, order_id, "6400", "4 m³ not delivered", key=key).status_code == 302
+    assert refund(seller, order_id, "6400", "4 m³ not delivered", key=key).status_code == 302  # sent twice
+    assert stripe_refunds(localstripe_url, reference) == [6400]
+    payment = order_row(db, order_id).current_payment
+    assert (payment.refunded_yen, payment.status) == (6400, "partially_refunded")
+
+    assert refund(seller, order_id, "20000", "order called off").status_code == 302
+    assert sorted(stripe_refunds(localstripe_url, reference)) == [6400, 20000]
+    order = order_row(db, order_id)
+    assert (order.current_payment.refunded_yen, order.current_payment.status) == (26400, "refunded")
+    assert [(r.backend, r.amount_yen, r.credit_note) for r in refunds(db, order_id)] == [
+        ("stripe", 6400, None), ("stripe", 20000, None)]
+    page = buyer.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "4 m³ not delivered" in page and "Returned to the card" in page and 'id="refund-form"' not in page
