@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from payments.domain import validate_registration_number
 from payments.errors import InvalidPaymentInput
-from payments.invoice import JST, REDUCED_RATE_MARK, QualifiedInvoice, pdf_document
+from payments.invoice import JST, REDUCED_RATE_MARK, QualifiedInvoice, pdf_document, pdf_parties
 from payments.money import TaxBreakdown, format_yen
 
 
@@ -182,19 +182,7 @@ def render_credit_note_pdf(note: CreditNote, font_path=None) -> bytes:
     line(f"返還請求書番号: {c['number']}　発行日（返還日）: {c['issue_date']}", align="R")
     line(f"元の請求書番号: {c['invoice_number']}（発行日 {c['invoice_issue_date']}）", align="R")
     line(f"注文番号: {c['order_id']}", align="R")
-    pdf.ln(2)
-    line(f"{c['recipient_name']} 御中", size=13, h=8)
-    pdf.ln(2)
-    line(c["issuer_name"], align="R")
-    if c["issuer_address"]:
-        line(c["issuer_address"], align="R")
-    line(
-        f"登録番号: {c['registration_number']}"
-        if c["registration_number"]
-        else "（適格請求書発行事業者ではありません）",
-        align="R",
-    )
-    pdf.ln(2)
+    pdf_parties(pdf, line, c)
     line(f"返還等の対象となった取引の年月日: {c['transaction_date']}")
     line(f"返還金額（税込）  {c['total']}", size=15, h=10)
     if c["reason"]:

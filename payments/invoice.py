@@ -219,6 +219,24 @@ def resolve_font_path(font_path: str | os.PathLike | None = None) -> Path:
     return path
 
 
+def pdf_parties(pdf, line, c: dict) -> None:
+    """The recipient (御中), then the issuer with its address and registration number, as
+    an invoice and a credit note both show them."""
+    pdf.ln(2)
+    line(f"{c['recipient_name']} 御中", size=13, h=8)
+    pdf.ln(2)
+    line(c["issuer_name"], align="R")
+    if c["issuer_address"]:
+        line(c["issuer_address"], align="R")
+    line(
+        f"登録番号: {c['registration_number']}"
+        if c["registration_number"]
+        else "（適格請求書発行事業者ではありません）",
+        align="R",
+    )
+    pdf.ln(2)
+
+
 def pdf_document(title: str, created: datetime, font_path: str | os.PathLike | None = None):
     """An A4 page set up with the Japanese TTF, and a ``line(text, size, align, h)`` helper
     that writes one full-width line. The creation date is fixed so the same document always
@@ -259,19 +277,7 @@ def render_invoice_pdf(
     line(c["title"], size=18, align="C", h=12)
     line(f"請求書番号: {c['number']}　発行日: {c['issue_date']}", align="R")
     line(f"注文番号: {c['order_id']}", align="R")
-    pdf.ln(2)
-    line(f"{c['recipient_name']} 御中", size=13, h=8)
-    pdf.ln(2)
-    line(c["issuer_name"], align="R")
-    if c["issuer_address"]:
-        line(c["issuer_address"], align="R")
-    line(
-        f"登録番号: {c['registration_number']}"
-        if c["registration_number"]
-        else "（適格請求書発行事業者ではありません）",
-        align="R",
-    )
-    pdf.ln(2)
+    pdf_parties(pdf, line, c)
     line(f"取引年月日: {c['transaction_date']}　お支払期日: {c['due_date']}")
     line(f"ご請求金額（税込）  {c['total']}", size=15, h=10)
     if c["negative_price_note"]:

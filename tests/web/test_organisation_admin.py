@@ -10,15 +10,7 @@ from werkzeug.security import generate_password_hash
 from market.accounts.models import ApiToken, Organisation, Role, User
 from market.core.models import AuditEvent
 from tests.conftest import PASSWORD
-
-
-def read(app, statement):
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            return session.execute(statement).scalars().all()
-        finally:
-            session.close()
+from tests.web.test_account_security import read
 
 
 def signed_in(app, email):
