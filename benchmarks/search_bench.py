@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from search import ListingDocument, SearchQuery, make_index  # noqa: E402
 from search.geo import bounding_box, haversine_threshold  # noqa: E402
+from search.text import query_terms  # noqa: E402
 
 CITIES = [
     ("札幌", 43.062, 141.354, "北海道", "01100"),
@@ -204,6 +205,24 @@ def embedded_ids(index, query: SearchQuery) -> set[int]:
         page += 1
 
 
+def text_match_ms(index, query: SearchQuery) -> float:
+    """One run of the engine's full-text match for the query's words only, in ms."""
+    terms = query_terms(query.text)
+    params = index._sql.match(terms, [])
+    table = index.tables.fts if index.engine.dialect.name == "sqlite" else index.tables.keys
+    with index.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        started = time.perf_counter()
+        if index.engine.dialect.name == "sqlite":
+            cursor.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (params["q"],))
+        else:
+            cursor.execute(f"SELECT id FROM {table} WHERE tsv @@ CAST(%s AS tsquery)", (params["q_words"],))
+        cursor.fetchall()
+        elapsed = (time.perf_counter() - started) * 1000
+        cursor.close()
+        return elapsed
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -329,6 +348,14 @@ def main() -> None:
         f"min {min(ratios):.0f}x"
     )
     print(f"result ids identical on {same_ids}/{len(compared)} queries")
+    # The floor of this engine shape: the full-text index's own match of the words alone
+    # (no facet, no place, no rows read), against what a search may cost for 50x.
+    text_ms = [statistics.median(text_match_ms(index, query) for _ in range(args.rounds)) for query in compared]
+    print(
+        f"full-text match of the words alone (FTS5 MATCH / GIN @@, ids only), same queries: mean "
+        f"{statistics.mean(text_ms):.2f} ms (p50 {percentile(text_ms, 50):.2f}); a whole search at 50x the "
+        f"naive scan would have {statistics.mean(naive_ms) / 50:.2f} ms"
+    )
     for line in differing:
         print(f"  differ: {line}")
     print(f"load average at end: {load_average()}")
