@@ -34,6 +34,7 @@ from payments.errors import (
     WebhookSignatureError,
 )
 from payments.events import (
+    Dispute,
     InMemoryProcessedEvents,
     PaymentEvent,
     ProcessedEvents,
@@ -71,6 +72,7 @@ __all__ = [
     "Party",
     "Payment",
     "PaymentError",
+    "Dispute",
     "PaymentEvent",
     "PaymentGateway",
     "PaymentStatus",

@@ -18,6 +18,24 @@ from payments.errors import WebhookError
 
 
 @dataclass(frozen=True)
+class Dispute:
+    """A card dispute (chargeback) the payer's bank opened on a payment."""
+
+    status: str  # the provider's: needs_response, under_review, won, lost, warning_* ...
+    amount_yen: int
+    reason: str = ""  # e.g. fraudulent, product_not_received
+    respond_by: int | None = None  # unix seconds: evidence is due before this
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("won", "lost", "warning_closed")
+
+    @property
+    def lost(self) -> bool:
+        return self.status == "lost"
+
+
+@dataclass(frozen=True)
 class PaymentEvent:
     """A verified provider event, reduced to what moves a Payment."""
 
@@ -28,6 +46,7 @@ class PaymentEvent:
     order_id: str | None  # from our metadata; None when the object is not Meguri's
     status: PaymentStatus | None  # None: an event type that does not move a payment
     refunded_yen: int = 0  # cumulative amount refunded so far (charge.refunded)
+    dispute: Dispute | None = None  # charge.dispute.*: does not move the payment itself
 
 
 def apply_event(payment: Payment, event: PaymentEvent) -> Payment:
@@ -122,6 +141,7 @@ def process_webhook(
     processed: ProcessedEvents,
     load_payment: Callable[[str], Payment | None],
     save_payment: Callable[[Payment], None],
+    record_dispute: Callable[[Payment, Dispute], None] | None = None,
 ) -> WebhookResponse:
     """One webhook request: verify, look up, apply once, save. The caller commits when the
     status is 200 and rolls back otherwise.
@@ -129,12 +149,14 @@ def process_webhook(
     400: bad signature or payload; nothing changes.
     409: a Meguri payment we do not know yet (the provider retries later).
     200: applied, replayed, or not about a Meguri payment.
+    A dispute (chargeback) event leaves the payment as it is and goes, once, to
+    `record_dispute`, for the app to put the order on hold or release it.
     """
     try:
         event = gateway.parse_webhook(payload, sig_header)
     except WebhookError as exc:
         return WebhookResponse(400, exc.message)
-    if event.status is None or event.reference is None:
+    if (event.status is None and event.dispute is None) or event.reference is None:
         return WebhookResponse(200, "ignored")
     payment = load_payment(event.reference)
     if payment is None:
@@ -144,4 +166,6 @@ def process_webhook(
     outcome = apply_once(event, payment, processed)
     if outcome.applied and outcome.payment != payment:
         save_payment(outcome.payment)
+    if outcome.applied and event.dispute is not None and record_dispute is not None:
+        record_dispute(outcome.payment, event.dispute)
     return WebhookResponse(200, outcome.reason, outcome)

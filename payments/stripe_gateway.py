@@ -34,7 +34,7 @@ from payments.errors import (
     WebhookPayloadError,
     WebhookSignatureError,
 )
-from payments.events import PaymentEvent
+from payments.events import Dispute, PaymentEvent
 from payments.money import Direction, Totals, rate_fraction
 
 CURRENCY = "jpy"  # zero-decimal: amount 1000 is ¥1,000
@@ -51,6 +51,8 @@ _INTENT_STATUS = {
     "canceled": PaymentStatus.CANCELED,
 }
 
+# A dispute's object is the Dispute (payment_intent, amount, reason, status, evidence_details).
+_DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
 _EVENT_STATUS = {
     "payment_intent.processing": PaymentStatus.PROCESSING,
     "payment_intent.payment_failed": PaymentStatus.FAILED,
@@ -314,8 +316,14 @@ def _intent_status(intent: Any) -> PaymentStatus:
 def _to_payment_event(event_id: str, event_type: str, created: int, obj: dict) -> PaymentEvent:
     status = _EVENT_STATUS.get(event_type)
     metadata = obj.get("metadata") or {}
+    dispute = None
     if event_type.startswith("payment_intent."):
         reference = obj.get("id")
+    elif event_type in _DISPUTE_EVENTS:
+        reference = obj.get("payment_intent")
+        due = (obj.get("evidence_details") or {}).get("due_by")
+        dispute = Dispute(status=str(obj.get("status") or ""), amount_yen=int(obj.get("amount") or 0),
+                          reason=str(obj.get("reason") or ""), respond_by=int(due) if due else None)
     elif event_type.startswith("charge."):
         reference = obj.get("payment_intent")
     else:
@@ -328,4 +336,5 @@ def _to_payment_event(event_id: str, event_type: str, created: int, obj: dict) -
         order_id=metadata.get(ORDER_METADATA_KEY),
         status=status,
         refunded_yen=int(obj.get("amount_refunded") or 0) if event_type == "charge.refunded" else 0,
+        dispute=dispute,
     )

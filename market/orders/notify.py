@@ -38,6 +38,9 @@ EVENTS = {
     "dispute": _l("dispute opened"),
     "resolve": _l("dispute resolved"),
     "refund": _l("refund issued"),
+    "chargeback": _l("card payment disputed by the payer's card issuer: on hold"),
+    "chargeback_closed": _l("card chargeback decided"),
+    "chargeback_decided": _l("card chargeback decided"),
 }
 
 def recipients(session: Session, order: Order, actor_org_id: int | None) -> list[User]:

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -39,6 +40,7 @@ from market.orders.models import (
 )
 from payments.invoice import default_credit_note_number
 
+JST = ZoneInfo("Asia/Tokyo")
 MAX_QUANTITY = Decimal("1e9")
 MAX_FEE_YEN = 1_000_000_000
 ORDERABLE = ("offer", "want")  # listing families a request can be made on (not stockyards)
@@ -146,6 +148,8 @@ def allowed_actions(order: Order, user: User | None) -> list[str]:
             if action == "mark_paid" and (order.current_payment is None
                                           or order.current_payment.backend != "invoice"):
                 continue
+            if action == "resolve" and opened_by_chargeback(order):
+                continue
             out.append(action)
     return out
 
@@ -163,7 +167,18 @@ def _check(order: Order, action: str, org_id: int | None) -> states.Rule:
                          status=str(states.STATUS_LABELS[order.status]), action=_action_name(action)))
     if rule.party != "system" and rule.party not in roles(order, org_id):
         raise Forbidden(_("Only %(party)s may do this.", party=str(states.PARTY_LABELS[rule.party])))
+    if action == "resolve" and opened_by_chargeback(order):
+        raise Conflict(_("A card chargeback ends when the card network decides; the order moves on by itself then."))
     return rule
+
+
+def opened_by_chargeback(order: Order) -> bool:
+    """Whether the order's open dispute is a card chargeback (not a party's dispute)."""
+    if order.status != OrderStatus.disputed:
+        return False
+    opened = [t for t in order.transitions if t.to_status == OrderStatus.disputed.value and t.from_status
+              != OrderStatus.disputed.value]
+    return bool(opened) and opened[-1].action == "chargeback"
 
 
 def _action_name(action: str) -> str:
@@ -658,13 +673,38 @@ class WebhookStore:
                   note=_("Card payment %(ref)s succeeded.", ref=payment.reference))
 
 
+    def dispute(self, payment: payments.Payment, dispute: payments.Dispute) -> None:
+        """A chargeback opened: the order goes on hold (disputed) for both parties to see.
+        Closed: back to where it was (won: the payment stands; lost: the bank returned the
+        money to the payer, shown in the history). Updates in between change nothing."""
+        order = self.session.get(Order, self.rows[payment.reference].order_id)
+        amount = payments.format_yen(dispute.amount_yen)
+        if not dispute.closed:
+            if dispute.status not in ("needs_response", "warning_needs_response"):
+                return
+            due = (dt.datetime.fromtimestamp(dispute.respond_by, dt.UTC).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+                   if dispute.respond_by else "—")
+            action = "chargeback"
+            note = _("The payer's card issuer disputes %(amount)s (reason: %(reason)s). The payee answers with "
+                     "evidence in the Stripe dashboard before %(due)s JST.", amount=amount,
+                     reason=dispute.reason or "—", due=due)
+        else:
+            action = "chargeback_closed" if opened_by_chargeback(order) else "chargeback_decided"
+            note = (_("Chargeback lost: the card issuer returned %(amount)s to the payer.", amount=amount)
+                    if dispute.lost else _("Chargeback closed: the payment of %(amount)s stands.", amount=amount))
+        if states.rule(order.status, action) is None:
+            return  # e.g. a chargeback on an order cancelled meanwhile: nothing to hold
+        _move(self.session, order, action, None, note=note)
+
+
 def handle_webhook(session: Session, payload: bytes, signature: str | None) -> payments.WebhookResponse:
     gw = billing.gateway()
     if not hasattr(gw, "parse_webhook"):
         return payments.WebhookResponse(404, "card payments are not enabled")
     store = WebhookStore(session)
     return payments.process_webhook(gw, payload, signature, processed=DbProcessedEvents(session),
-                                    load_payment=store.load, save_payment=store.save)
+                                    load_payment=store.load, save_payment=store.save,
+                                    record_dispute=store.dispute)
 
 
 def test_mode_card_payment(session: Session, user: User, order_id: int) -> Order:

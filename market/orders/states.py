@@ -59,6 +59,15 @@ TABLE: dict[tuple[S, str], Rule] = {
     (S.delivered, "refund"): Rule(SAME, "payee"),
     (S.completed, "refund"): Rule(SAME, "payee"),
     (S.disputed, "refund"): Rule(SAME, "payee"),
+    # A card chargeback (the payer's bank disputes the payment, by provider webhook): the
+    # order is on hold until the card network decides; only that decision ends it.
+    (S.paid, "chargeback"): Rule(S.disputed, "system"),
+    (S.in_delivery, "chargeback"): Rule(S.disputed, "system"),
+    (S.delivered, "chargeback"): Rule(S.disputed, "system"),
+    (S.completed, "chargeback"): Rule(S.disputed, "system"),
+    (S.disputed, "chargeback"): Rule(SAME, "system"),  # a party's dispute was already open
+    (S.disputed, "chargeback_closed"): Rule(PREVIOUS, "system"),
+    (S.disputed, "chargeback_decided"): Rule(SAME, "system"),  # decided; the party's dispute stays
 }
 
 # Actions a person presses a button for (the rest are taken by the system, or, like

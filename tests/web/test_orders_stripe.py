@@ -207,3 +207,63 @@ def test_card_refunds_go_back_through_stripe_once_each(app, db, invoiced, locals
         ("stripe", 6400, None), ("stripe", 20000, None)]
     page = buyer.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "4 m³ not delivered" in page and "Returned to the card" in page and 'id="refund-form"' not in page
+
+
+def post_event(client, body: bytes):
+    return client.post("/payments/stripe/webhook", data=body, headers={"Stripe-Signature": sign_webhook(body)},
+                       content_type="application/json")
+
+
+def dispute_event(payment, status: str, event_type: str, event_id: str | None = None) -> bytes:
+    return stripe_event(event_type, {
+        "id": "dp_meguri_1", "object": "dispute", "amount": payment.amount_yen, "currency": "jpy",
+        "charge": "ch_meguri_1", "payment_intent": payment.reference, "reason": "product_not_received",
+        "status": status, "evidence_details": {"due_by": int(time.time()) + 7 * 86400}, "metadata": {},
+    }, event_id=event_id)
+
+
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+def test_a_chargeback_holds_the_order_until_the_card_network_decides(app, db, client, invoiced, outcome):
+    from market.finder.models import Notification
+
+    order_id, buyer, seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    assert post_event(client, succeeded_event(payment)).status_code == 200
+    assert order_row(db, order_id).status == OrderStatus.paid
+
+    opened = dispute_event(payment, "needs_response", "charge.dispute.created", event_id="evt_dispute_open")
+    assert (post_event(client, opened).status_code, post_event(client, opened).get_data(as_text=True)) == (
+        200, "replay")
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.disputed and order.current_payment.status == "paid"
+    assert [t.action for t in order.transitions].count("chargeback") == 1  # the replay changed nothing
+    assert "¥26,400" in order.transitions[-1].note and "product_not_received" in order.transitions[-1].note
+    told = db(lambda s: set(s.scalars(select(Notification.user_id).where(  # the members read English here
+        Notification.order_id == order_id, Notification.message.like("%disputed by the payer's card issuer%")))))
+    assert len(told) == 2  # both parties: the platform moved it
+    # Neither party can end a chargeback; the "resolve" button is not offered.
+    page = seller.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "actions/resolve" not in page
+    refused = act(buyer, order_id, "resolve")
+    assert refused.status_code == 409 and "card network decides" in refused.get_data(as_text=True)
+    # Evidence under review: nothing changes.
+    assert post_event(client, dispute_event(payment, "under_review", "charge.dispute.updated")).status_code == 200
+    assert order_row(db, order_id).status == OrderStatus.disputed
+
+    assert post_event(client, dispute_event(payment, outcome, "charge.dispute.closed")).status_code == 200
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.paid and order.transitions[-1].action == "chargeback_closed"
+    assert ("返還" in order.transitions[-1].note) == (outcome == "lost")
+
+
+def test_a_chargeback_on_an_order_a_party_already_disputes_keeps_their_dispute(app, db, client, invoiced):
+    order_id, buyer, _seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    post_event(client, succeeded_event(payment))
+    assert act(buyer, order_id, "dispute", note="届いた土に異物が多い").status_code == 302
+    post_event(client, dispute_event(payment, "needs_response", "charge.dispute.created"))
+    post_event(client, dispute_event(payment, "won", "charge.dispute.closed"))
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.disputed  # the buyer's own dispute is still open
+    assert [t.action for t in order.transitions][-2:] == ["chargeback", "chargeback_decided"]
+    assert act(buyer, order_id, "resolve").status_code == 302  # and the parties can end theirs
