@@ -9,6 +9,7 @@ no trace (not even a reservation already made in the same transaction).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -16,15 +17,18 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
+from huey import crontab
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import payments
+from market import tasks
 from market.accounts.models import User
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.core import audit
+from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.orders import billing, locks, notify, states
 from market.orders.models import (
@@ -40,6 +44,7 @@ from market.orders.models import (
 )
 from payments.invoice import default_credit_note_number
 
+log = logging.getLogger(__name__)
 JST = ZoneInfo("Asia/Tokyo")
 MAX_QUANTITY = Decimal("1e9")
 MAX_FEE_YEN = 1_000_000_000
@@ -695,6 +700,46 @@ class WebhookStore:
         if states.rule(order.status, action) is None:
             return  # e.g. a chargeback on an order cancelled meanwhile: nothing to hold
         _move(self.session, order, action, None, note=note)
+
+
+RECONCILE_AFTER = dt.timedelta(minutes=30)
+
+
+def reconcile_card_payments(session: Session, now: dt.datetime | None = None) -> int:
+    """Re-read from Stripe each card payment still open after RECONCILE_AFTER: a webhook
+    that never came (endpoint down longer than Stripe retries, a deploy in between) or a
+    cancellation whose commit failed after Stripe had cancelled. Applied like the webhook
+    would be (forward only; a payment found paid moves its order on). Returns how many
+    payments changed."""
+    gw = billing.gateway()
+    if not hasattr(gw, "retrieve") or gw.name != "stripe":
+        return 0
+    cutoff = (now or utcnow()) - RECONCILE_AFTER
+    open_ = [s.value for s in payments.PaymentStatus if s.is_open]
+    references = session.scalars(
+        select(OrderPayment.reference).where(OrderPayment.backend == "stripe", OrderPayment.status.in_(open_),
+                                             OrderPayment.created_at < cutoff).order_by(OrderPayment.id)).all()
+    changed = 0
+    for reference in references:
+        store = WebhookStore(session)
+        current = store.load(reference)  # locks order, then payment
+        if current is None or not current.status.is_open:
+            continue  # moved meanwhile (a webhook arrived)
+        try:
+            fresh = gw.retrieve(current)
+        except payments.PaymentError as exc:
+            log.warning("reconciling %s: %s", reference, exc.message)
+            continue
+        if fresh != current:
+            store.save(fresh)
+            changed += 1
+    session.flush()
+    return changed
+
+
+@tasks.huey.periodic_task(crontab(minute="*/15"))
+def card_payment_reconciliation() -> None:
+    tasks.in_session(reconcile_card_payments)
 
 
 def handle_webhook(session: Session, payload: bytes, signature: str | None) -> payments.WebhookResponse:

@@ -267,3 +267,40 @@ def test_a_chargeback_on_an_order_a_party_already_disputes_keeps_their_dispute(a
     assert order.status == OrderStatus.disputed  # the buyer's own dispute is still open
     assert [t.action for t in order.transitions][-2:] == ["chargeback", "chargeback_decided"]
     assert act(buyer, order_id, "resolve").status_code == 302  # and the parties can end theirs
+
+
+def test_reconciliation_applies_what_a_missed_webhook_would_have(app, db, invoiced, localstripe_url):
+    """The webhook endpoint was unreachable while the payer paid: the periodic reconciliation
+    reads the PaymentIntent from Stripe and moves the order on; a fresh payment is left alone."""
+    import datetime as dt
+
+    from market.orders.services import RECONCILE_AFTER, reconcile_card_payments
+
+    order_id, _buyer, _seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    dead = urllib.parse.urlencode({"url": "http://127.0.0.1:9/unreachable", "secret": TEST_WEBHOOK_SECRET}).encode()
+    with urllib.request.urlopen(f"{localstripe_url}/_config/webhooks/meguri", dead, timeout=5):
+        pass
+    with app.app_context():
+        from market.orders import billing
+
+        billing.gateway().confirm(billing.from_row(payment), payment_method="pm_card_visa")
+    assert order_row(db, order_id).status == OrderStatus.invoiced  # nobody told the app
+
+    def reconcile(at):
+        with app.app_context():
+            session = app.extensions["meguri.db"].new_session()
+            try:
+                changed = reconcile_card_payments(session, now=at)
+                session.commit()
+                return changed
+            finally:
+                session.close()
+
+    assert reconcile(dt.datetime.utcnow()) == 0  # too fresh: its webhook may still come
+    later = dt.datetime.utcnow() + RECONCILE_AFTER + dt.timedelta(minutes=1)
+    assert reconcile(later) == 1
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.paid and order.current_payment.status == "paid"
+    assert order.transitions[-1].action == "payment_received"
+    assert reconcile(later) == 0  # nothing open any more
