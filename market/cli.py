@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 from flask import Flask, current_app
 
@@ -72,6 +74,30 @@ def register(app: Flask) -> None:
         summary = load_demo(session, seed=seed, target=listings, if_empty=if_empty)
         session.commit()
         click.echo(summary)
+
+    @app.cli.group("billing")
+    def billing_group():
+        """The platform's monthly fee statements to payees."""
+
+    @billing_group.command("statements")
+    @click.option("--month", default=None, metavar="YYYY-MM",
+                  help="The month to issue for (default: last month, Japan time).")
+    def billing_statements(month: str | None):
+        """Issue the month's fee statements (organisations that have one are skipped)."""
+        from market.orders.statements import issue_statements, previous_month
+        from market.reports.queries import TOKYO
+
+        if month is None:
+            first = previous_month(dt.datetime.now(TOKYO).date())
+        else:
+            try:
+                first = dt.date.fromisoformat(f"{month}-01")
+            except ValueError:
+                raise click.BadParameter("must be YYYY-MM, e.g. 2026-10", param_hint="--month") from None
+        session = current_app.extensions["meguri.db"].session()
+        issued = issue_statements(session, first)
+        session.commit()
+        click.echo(f"{first:%Y-%m}: {len(issued)} statements issued")
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, help="Threads in this worker process.")

@@ -8,6 +8,7 @@ variables, and a chosen backend that lacks its settings fails at start-up.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -50,6 +51,10 @@ SETTINGS: dict[str, tuple[object, object]] = {
     # A running job whose worker has not written a heartbeat for this long is re-queued.
     "JOB_STALE_SECONDS": (120, int),
     "PLATFORM_FEE_PERCENT": (3, int),
+    # The platform as the issuer of its monthly fee statements to payees.
+    "PLATFORM_NAME": ("めぐり運営事務局", str),
+    "PLATFORM_ADDRESS": ("", str),
+    "PLATFORM_INVOICE_REGISTRATION_NO": (None, str),  # T + 13 digits; without it a plain 請求書
     "LOG_FORMAT": ("json", str),
     "PROXIES": (0, int),  # how many trusted proxies (load balancers) sit in front
     "RATE_LIMITS": (True, _bool),
@@ -98,6 +103,9 @@ def finalise(config: dict[str, object], instance_path: str) -> None:
         for needed in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
             if not config.get(needed):
                 raise ConfigError(f"{PREFIX}PAYMENTS=stripe needs {PREFIX}{needed}")
+    registration = config.get("PLATFORM_INVOICE_REGISTRATION_NO")
+    if registration and not re.fullmatch(r"T\d{13}", str(registration)):
+        raise ConfigError(f"{PREFIX}PLATFORM_INVOICE_REGISTRATION_NO: must be T followed by 13 digits")
     if int(config["JOB_STALE_SECONDS"]) < 2:
         raise ConfigError(f"{PREFIX}JOB_STALE_SECONDS: must be at least 2 seconds")
     if config["LOG_FORMAT"] not in {"json", "text"}:

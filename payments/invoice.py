@@ -56,6 +56,9 @@ class QualifiedInvoice:
     due_date: date
     totals: Totals
     bank_account: BankAccount | None = None
+    # A periodic statement (e.g. "2026年10月分") instead of one order: shown in place of
+    # the order number.
+    period: str | None = None
 
     def __post_init__(self) -> None:
         validate_registration_number(self.registration_number)
@@ -110,6 +113,7 @@ def invoice_context(invoice: QualifiedInvoice) -> dict:
         "title": invoice.title,
         "number": invoice.number,
         "order_id": invoice.order_id,
+        "period": invoice.period,
         "issuer_name": invoice.issuer_name,
         "issuer_address": invoice.issuer_address,
         "registration_number": invoice.registration_number,
@@ -276,7 +280,7 @@ def render_invoice_pdf(
 
     line(c["title"], size=18, align="C", h=12)
     line(f"請求書番号: {c['number']}　発行日: {c['issue_date']}", align="R")
-    line(f"注文番号: {c['order_id']}", align="R")
+    line(f"対象期間: {c['period']}" if c["period"] else f"注文番号: {c['order_id']}", align="R")
     pdf_parties(pdf, line, c)
     line(f"取引年月日: {c['transaction_date']}　お支払期日: {c['due_date']}")
     line(f"ご請求金額（税込）  {c['total']}", size=15, h=10)

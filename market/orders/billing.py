@@ -114,7 +114,7 @@ def invoice_snapshot(invoice: QualifiedInvoice) -> dict:
         "registration_number": invoice.registration_number, "issuer_address": invoice.issuer_address,
         "recipient_name": invoice.recipient_name, "issue_date": invoice.issue_date.isoformat(),
         "transaction_date": invoice.transaction_date.isoformat(), "due_date": invoice.due_date.isoformat(),
-        "platform_fee_rate": str(totals.platform_fee_rate),
+        "platform_fee_rate": str(totals.platform_fee_rate), "period": invoice.period,
         # Lines from the buyer's side, as InvoiceLine takes them; the sign is re-derived.
         "lines": [{"description": p.line.description, "quantity": str(p.line.quantity), "unit": p.line.unit,
                    "unit_price_yen": str(sign * p.unit_price_yen), "tax_rate": p.line.tax_rate,
@@ -134,7 +134,7 @@ def invoice_from_snapshot(data: dict) -> QualifiedInvoice:
         recipient_name=data["recipient_name"], issue_date=dt.date.fromisoformat(data["issue_date"]),
         transaction_date=dt.date.fromisoformat(data["transaction_date"]),
         due_date=dt.date.fromisoformat(data["due_date"]),
-        totals=compute_totals(lines_, Decimal(data["platform_fee_rate"])),
+        totals=compute_totals(lines_, Decimal(data["platform_fee_rate"])), period=data.get("period"),
     )
 
 

@@ -237,3 +237,23 @@ class ListingOrderTerms(Base):
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True)
     instant_accept: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class PlatformFeeStatement(Base):
+    """The platform's monthly invoice to a payee for the fees on its invoice-paid orders
+    (card payments keep the fee at source). Issued once per organisation and month; the
+    invoice is stored as issued, like an order's."""
+
+    __tablename__ = "platform_fee_statements"
+    __table_args__ = (UniqueConstraint("organisation_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    month: Mapped[dt.date] = mapped_column(Date)  # the first day of the month (JST)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    total_yen: Mapped[int] = mapped_column(Integer)
+    orders: Mapped[list] = mapped_column(JSON)  # the order ids it covers
+    invoice: Mapped[dict] = mapped_column(JSON)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship()

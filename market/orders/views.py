@@ -26,7 +26,7 @@ import payments
 from market.api.views import ApiError, token_required
 from market.catalog import services as catalog_services
 from market.errors import DomainError, NotFound
-from market.orders import billing, queries, services, states
+from market.orders import billing, queries, services, statements, states
 from market.orders.models import Order, OrderRefund, OrderStatus, TransportArrangement
 from market.services import db_session
 
@@ -206,6 +206,29 @@ def _pdf(render, number: str) -> Response:
                           field="pdf") from None
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{number}.pdf"'})
+
+
+@bp.get("/billing/statements")
+@login_required
+def fee_statements():
+    rows = statements.visible_statements(db_session(), current_user)
+    return render_template("orders/statements.html", statements=rows)
+
+
+@bp.get("/billing/statements/<int:statement_id>")
+@login_required
+def fee_statement(statement_id: int):
+    statement = statements.visible_statement(db_session(), current_user, statement_id)
+    invoice = billing.invoice_from_snapshot(statement.invoice)
+    return render_template("orders/statement.html", statement=statement, inv=payments.invoice_context(invoice))
+
+
+@bp.get("/billing/statements/<int:statement_id>.pdf")
+@login_required
+def fee_statement_pdf(statement_id: int):
+    statement = statements.visible_statement(db_session(), current_user, statement_id)
+    invoice = billing.invoice_from_snapshot(statement.invoice)
+    return _pdf(lambda: payments.render_invoice_pdf(invoice), statement.number)
 
 
 @bp.post("/orders/<int:order_id>/pay/test-card")
