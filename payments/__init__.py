@@ -34,6 +34,7 @@ from payments.errors import (
     WebhookSignatureError,
 )
 from payments.events import (
+    AccountUpdate,
     Dispute,
     InMemoryProcessedEvents,
     PaymentEvent,
@@ -55,6 +56,7 @@ from payments.invoice import (
 from payments.money import Direction, InvoiceLine, TaxBreakdown, Totals, compute_totals, format_yen
 
 __all__ = [
+    "AccountUpdate",
     "BankAccount",
     "BillableOrder",
     "ConfigurationError",

@@ -36,6 +36,16 @@ class Dispute:
 
 
 @dataclass(frozen=True)
+class AccountUpdate:
+    """A payee's connected account changed (Stripe `account.updated`): can it take card
+    payments yet?"""
+
+    account_id: str
+    charges_enabled: bool
+    payouts_enabled: bool = False
+
+
+@dataclass(frozen=True)
 class PaymentEvent:
     """A verified provider event, reduced to what moves a Payment."""
 
@@ -47,6 +57,7 @@ class PaymentEvent:
     status: PaymentStatus | None  # None: an event type that does not move a payment
     refunded_yen: int = 0  # cumulative amount refunded so far (charge.refunded)
     dispute: Dispute | None = None  # charge.dispute.*: does not move the payment itself
+    account: AccountUpdate | None = None  # account.updated: about a payee, not a payment
 
 
 def apply_event(payment: Payment, event: PaymentEvent) -> Payment:
@@ -142,6 +153,7 @@ def process_webhook(
     load_payment: Callable[[str], Payment | None],
     save_payment: Callable[[Payment], None],
     record_dispute: Callable[[Payment, Dispute], None] | None = None,
+    record_account: Callable[[AccountUpdate], None] | None = None,
 ) -> WebhookResponse:
     """One webhook request: verify, look up, apply once, save. The caller commits when the
     status is 200 and rolls back otherwise.
@@ -150,12 +162,18 @@ def process_webhook(
     409: a Meguri payment we do not know yet (the provider retries later).
     200: applied, replayed, or not about a Meguri payment.
     A dispute (chargeback) event leaves the payment as it is and goes, once, to
-    `record_dispute`, for the app to put the order on hold or release it.
+    `record_dispute`, for the app to put the order on hold or release it; an
+    `account.updated` goes, once, to `record_account` (a payee's card payouts).
     """
     try:
         event = gateway.parse_webhook(payload, sig_header)
     except WebhookError as exc:
         return WebhookResponse(400, exc.message)
+    if event.account is not None and record_account is not None:
+        if not processed.claim(event.id):
+            return WebhookResponse(200, "replay")
+        record_account(event.account)
+        return WebhookResponse(200, "applied")
     if (event.status is None and event.dispute is None) or event.reference is None:
         return WebhookResponse(200, "ignored")
     payment = load_payment(event.reference)

@@ -34,7 +34,7 @@ from payments.errors import (
     WebhookPayloadError,
     WebhookSignatureError,
 )
-from payments.events import Dispute, PaymentEvent
+from payments.events import AccountUpdate, Dispute, PaymentEvent
 from payments.money import Direction, Totals, rate_fraction
 
 CURRENCY = "jpy"  # zero-decimal: amount 1000 is ¥1,000
@@ -316,8 +316,13 @@ def _intent_status(intent: Any) -> PaymentStatus:
 def _to_payment_event(event_id: str, event_type: str, created: int, obj: dict) -> PaymentEvent:
     status = _EVENT_STATUS.get(event_type)
     metadata = obj.get("metadata") or {}
-    dispute = None
-    if event_type.startswith("payment_intent."):
+    dispute = account = None
+    if event_type == "account.updated":
+        reference = None
+        account = AccountUpdate(account_id=str(obj.get("id") or ""),
+                                charges_enabled=bool(obj.get("charges_enabled")),
+                                payouts_enabled=bool(obj.get("payouts_enabled")))
+    elif event_type.startswith("payment_intent."):
         reference = obj.get("id")
     elif event_type in _DISPUTE_EVENTS:
         reference = obj.get("payment_intent")
@@ -337,4 +342,5 @@ def _to_payment_event(event_id: str, event_type: str, created: int, obj: dict) -
         status=status,
         refunded_yen=int(obj.get("amount_refunded") or 0) if event_type == "charge.refunded" else 0,
         dispute=dispute,
+        account=account,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base, utcnow
@@ -37,6 +37,10 @@ class Organisation(Base):
     stockyard_registration_no: Mapped[str | None] = mapped_column(String(40))
     # 適格請求書発行事業者登録番号 (T + 13 digits), used on invoices.
     invoice_registration_no: Mapped[str | None] = mapped_column(String(14))
+    # Stripe Express account for card payouts (Connect): card payments to this organisation
+    # go to it once Stripe reports it can take charges (account.updated).
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    stripe_charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     members: Mapped[list[User]] = relationship(back_populates="organisation")

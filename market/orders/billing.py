@@ -42,7 +42,8 @@ def fee_rate() -> Decimal:
 
 def party(org: Organisation) -> Party:
     return Party(id=str(org.id), name=org.name, registration_number=org.invoice_registration_no or None,
-                 address=org.address or "")
+                 address=org.address or "",
+                 connected_account_id=org.stripe_account_id if org.stripe_charges_enabled else None)
 
 
 def lines(order: Order) -> tuple[InvoiceLine, ...]:

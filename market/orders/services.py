@@ -8,6 +8,7 @@ no trace (not even a reservation already made in the same transaction).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -702,6 +703,29 @@ class WebhookStore:
         _move(self.session, order, action, None, note=note)
 
 
+def payout_onboarding_url(session: Session, user: User, *, refresh_url: str, return_url: str) -> str:
+    """Card payouts for the user's organisation (its admins): create its Stripe Express
+    account if it has none, store the account id, and return a fresh onboarding link (single
+    use, minutes long: redirect to it at once, never store it)."""
+    org = user.organisation
+    if org is None or not user.is_org_admin:
+        raise Forbidden(_("Only your organisation's admins can do this."))
+    gw = billing.gateway()
+    if not hasattr(gw, "onboarding_link"):
+        raise NotFound(_("Card payments are not enabled on this site."))
+    try:
+        # The account being set up, not only one that already takes charges (billing.party)
+        party = dataclasses.replace(billing.party(org), connected_account_id=org.stripe_account_id)
+        link = gw.onboarding_link(party, refresh_url=refresh_url, return_url=return_url)
+    except payments.PaymentError as exc:
+        raise PaymentFailed(exc.message) from exc
+    if org.stripe_account_id != link.account_id:
+        org.stripe_account_id = link.account_id
+        audit.record(session, user, "payouts.account", f"organisation:{org.id}", account=link.account_id)
+    session.flush()
+    return link.url
+
+
 RECONCILE_AFTER = dt.timedelta(minutes=30)
 
 
@@ -742,6 +766,20 @@ def card_payment_reconciliation() -> None:
     tasks.in_session(reconcile_card_payments)
 
 
+def record_account(session: Session, update: payments.AccountUpdate) -> None:
+    """Stripe says whether a payee's connected account can take charges; card payments to
+    it use the account from then on (see ``billing.party``)."""
+    from market.accounts.models import Organisation
+
+    org = session.scalar(select(Organisation).where(Organisation.stripe_account_id == update.account_id)
+                         .with_for_update())
+    if org is not None and org.stripe_charges_enabled != update.charges_enabled:
+        org.stripe_charges_enabled = update.charges_enabled
+        audit.record(session, "stripe", "payouts.charges_enabled" if update.charges_enabled
+                     else "payouts.charges_disabled", f"organisation:{org.id}", account=update.account_id)
+        session.flush()
+
+
 def handle_webhook(session: Session, payload: bytes, signature: str | None) -> payments.WebhookResponse:
     gw = billing.gateway()
     if not hasattr(gw, "parse_webhook"):
@@ -749,7 +787,8 @@ def handle_webhook(session: Session, payload: bytes, signature: str | None) -> p
     store = WebhookStore(session)
     return payments.process_webhook(gw, payload, signature, processed=DbProcessedEvents(session),
                                     load_payment=store.load, save_payment=store.save,
-                                    record_dispute=store.dispute)
+                                    record_dispute=store.dispute,
+                                    record_account=lambda update: record_account(session, update))
 
 
 def test_mode_card_payment(session: Session, user: User, order_id: int) -> Order:

@@ -208,6 +208,28 @@ def _pdf(render, number: str) -> Response:
         "Content-Disposition": f'attachment; filename="{number}.pdf"'})
 
 
+def _to_onboarding():
+    s = db_session()
+    url = services.payout_onboarding_url(s, current_user, refresh_url=url_for("orders.payouts_refresh", _external=True),
+                                         return_url=url_for("accounts.organisation", _external=True))
+    s.commit()
+    return redirect(url)
+
+
+@bp.post("/organisation/payouts")
+@login_required
+def payouts():
+    """Start (or resume) card-payout onboarding with Stripe for the organisation."""
+    return _to_onboarding()
+
+
+@bp.get("/organisation/payouts/refresh")
+@login_required
+def payouts_refresh():
+    """Stripe's refresh_url (the link expired or was used): straight to a fresh one."""
+    return _to_onboarding()
+
+
 @bp.get("/billing/statements")
 @login_required
 def fee_statements():
