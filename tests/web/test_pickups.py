@@ -175,7 +175,10 @@ def test_check_in_waits_for_the_day(app, city, clock):
     assert open_slot(town, slot_date=tomorrow).status_code == 302
     [slot_id] = slot_ids(app)
     assert x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair}).status_code == 302
-    early = town.post(f"/pickups/bookings/{booking_of(app, chair).id}/check-in")
+    booking = booking_of(app, chair).id
+    for client in (town, x):  # no check-in button before the day
+        assert f"/pickups/bookings/{booking}/check-in" not in client.get("/pickups").get_data(as_text=True)
+    early = town.post(f"/pickups/bookings/{booking}/check-in")
     assert early.status_code == 409 and "check in on the day" in early.get_data(as_text=True)
 
 
