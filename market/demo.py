@@ -26,6 +26,7 @@ from market.catalog.models import (
     MaterialCategory,
     ReuseCategory,
 )
+from market.db import utcnow
 
 DEMO_PASSWORD = "meguri-demo-2026"
 
@@ -129,7 +130,7 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
         )
         session.add(org)
         user = User(email=f"demo{i + 1}@meguri.example", password_hash=password_hash,
-                    display_name=f"{name} 担当者", organisation=org, role=Role.admin)
+                    display_name=f"{name} 担当者", organisation=org, role=Role.admin, email_verified_at=utcnow())
         session.add(user)
         session.flush()
         orgs.setdefault(kind, []).append(org)
@@ -169,6 +170,7 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
     open_trades(session, today)
     # A site administrator, so that a visitor can try a matching run on the demo data.
     session.add(User(email="admin@meguri.example", password_hash=password_hash, display_name="めぐり運営",
+                     email_verified_at=utcnow(),
                      is_site_admin=True, role=Role.member))
     session.flush()
     return (f"loaded {len(ORGS)} organisations and {created} listings; site admin admin@meguri.example; "

@@ -60,6 +60,9 @@ class User(Base):
     # Mail for each move of an order of the organisation (in-app notifications always).
     notify_order_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when the user opened the link mailed to the address (or accepted an invitation
+    # sent to it): only then does Meguri send it notifications by mail.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # Bumped on password change so that old sessions stop working.
     session_generation: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -74,6 +77,11 @@ class User(Base):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    @property
+    def mailable(self) -> bool:
+        """Active, and the address proven to be the user's."""
+        return self.active and self.email_verified_at is not None
 
     @property
     def is_anonymous(self) -> bool:

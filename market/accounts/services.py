@@ -179,6 +179,37 @@ def reset_password(session: Session, user: User, new: str, confirm: str) -> None
     _set_password(session, user, new, confirm, "password.reset", {})
 
 
+VERIFY_SECONDS = 7 * 24 * 3600
+
+
+def _verify_signer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="meguri.email-verification")
+
+
+def email_verification_token(user: User, secret_key: str) -> str:
+    """A signed link token proving the user reads mail at their address (7 days; it names
+    the address, so it dies if the address changes)."""
+    return _verify_signer(secret_key).dumps({"u": user.id, "e": digest(user.email.lower())[:24]})
+
+
+def verify_email(session: Session, token: str, secret_key: str) -> User:
+    """Mark the address of the token's user as verified (again is harmless)."""
+    try:
+        data = _verify_signer(secret_key).loads(token or "", max_age=VERIFY_SECONDS)
+    except SignatureExpired:
+        raise Conflict(_("This link has expired; ask for a new one.")) from None
+    except BadSignature:
+        raise NotFound(_("This link is not valid or has already been used.")) from None
+    user = session.get(User, data["u"])
+    if user is None or not user.active or data.get("e") != digest(user.email.lower())[:24]:
+        raise NotFound(_("This link is not valid or has already been used."))
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        audit.record(session, user, "email.verified", f"user:{user.id}")
+        session.flush()
+    return user
+
+
 def active_user_by_email(session: Session, email: str) -> User | None:
     user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
     return user if user is not None and user.active else None
@@ -198,7 +229,7 @@ def create_site_admin(session: Session, email: str, password: str, display_name:
     if errors:
         raise FieldErrors(errors)
     user = User(email=email, password_hash=generate_password_hash(password), display_name=display_name,
-                is_site_admin=True, role=Role.member)
+                is_site_admin=True, role=Role.member, email_verified_at=utcnow())  # the operator vouches
     session.add(user)
     session.flush()
     audit.record(session, "cli", "site_admin.create", f"user:{user.id}", email=email)
@@ -249,7 +280,7 @@ def accept_invitation(session: Session, token: str, password: str, display_name:
         raise FieldErrors(errors)
     user = User(email=invitation.email, password_hash=generate_password_hash(password),
                 display_name=display_name.strip(), organisation_id=invitation.organisation_id,
-                role=invitation.role)
+                role=invitation.role, email_verified_at=utcnow())  # the invitation came to this address
     invitation.accepted_at = utcnow()
     session.add(user)
     session.flush()

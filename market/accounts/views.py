@@ -101,8 +101,11 @@ def signup():
             invoice_registration_no=request.form.get("invoice_registration_no"),
         ))
         if not errors:
+            _send_verification(s, user)
+            s.commit()
             _start_session(user)
-            flash(_("Welcome to Meguri. Your organisation has been created."), "success")
+            flash(_("Welcome to Meguri. Your organisation has been created. We sent a link to %(email)s: "
+                    "open it to confirm the address.", email=user.email), "success")
             return redirect(url_for("catalog.new_listing"))
     return render_template("accounts/signup.html", errors=errors, org_kinds=list(OrgKind),
                            prefectures=_prefectures(), form=request.form), (400 if errors else 200)
@@ -120,6 +123,35 @@ def _organisation_page(errors: dict | None = None, status: int = 200):
                         .order_by(User.active.desc(), User.id)).all()
     return render_template("accounts/organisation.html", org=current_user.organisation, members=members,
                            invitations=invitations, errors=errors or {}), status
+
+
+def _send_verification(s, user: User) -> None:
+    token = services.email_verification_token(user, current_app.config["SECRET_KEY"])
+    link = url_for("accounts.verify_email", token=token, _external=True)
+    send_later(s, user.email, _("Meguri: confirm your e-mail address"),
+               _("Open this link within 7 days to confirm that %(email)s is yours:\n%(link)s\n\n"
+                 "Until then Meguri sends you no notifications by mail.", email=user.email, link=link))
+
+
+@bp.get("/account/verify/<token>")
+def verify_email(token: str):
+    s = db_session()
+    services.verify_email(s, token, current_app.config["SECRET_KEY"])
+    s.commit()
+    flash(_("Thank you: your e-mail address is confirmed."), "success")
+    return redirect(url_for("core.home"))
+
+
+@bp.post("/account/verify/resend")
+@login_required
+@limiter.limit(SIGNUP, key_func=lambda: f"user:{current_user.id}")
+def resend_verification():
+    s = db_session()
+    if current_user.email_verified_at is None:
+        _send_verification(s, current_user)
+        s.commit()
+        flash(_("We sent a new link to %(email)s.", email=current_user.email), "success")
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.get("/organisation")

@@ -140,7 +140,7 @@ def alert_saved_searches(session: Session) -> int:
                 user_id=saved.user_id, saved_search_id=saved.id, listing_id=hit.id,
                 message=_("New listing for “%(name)s”: %(title)s", name=saved.name, title=hit.document.title)[:300],
             ))
-        if new and saved.notify_mail:
+        if new and saved.notify_mail and saved.user.mailable:
             lines = "\n".join(f"- {hit.document.title}" for hit in new)
             send_later(session, saved.user.email, _("Meguri: %(n)s new listings for “%(name)s”", n=len(new),
                                                      name=saved.name), lines)

@@ -78,7 +78,7 @@ def order_moved(session: Session, order: Order, action: str, actor_org_id: int |
             if actor is not None:
                 message += " " + _("(by %(org)s)", org=actor.name)
             session.add(Notification(user_id=user.id, order_id=order.id, message=message[:300]))
-            if user.notify_order_mail:
+            if user.notify_order_mail and user.mailable:
                 body = [message]
                 if note:
                     body += ["", _("Note:"), note]
