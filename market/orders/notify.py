@@ -38,6 +38,7 @@ EVENTS = {
     "dispute": _l("dispute opened"),
     "resolve": _l("dispute resolved"),
     "refund": _l("refund issued"),
+    "refund_recorded": _l("refund issued"),
     "chargeback": _l("card payment disputed by the payer's card issuer: on hold"),
     "chargeback_closed": _l("card chargeback decided"),
     "chargeback_decided": _l("card chargeback decided"),

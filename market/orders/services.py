@@ -672,12 +672,31 @@ class WebhookStore:
         row = billing.to_row(payment, self.rows[payment.reference])
         order = self.session.get(Order, row.order_id)
         self.session.flush()
+        self._record_outside_refund(order, row)
         current = order.current_payment
         if (payment.status is payments.PaymentStatus.PAID and order.status == OrderStatus.invoiced
                 and current is not None and current.id == row.id):
             _move(self.session, order, "payment_received", None,
                   note=_("Card payment %(ref)s succeeded.", ref=payment.reference))
 
+
+    def _record_outside_refund(self, order: Order, row: OrderPayment) -> None:
+        """Stripe's refunded total above what the refunds table holds: money went back
+        without Meguri recording it. Recorded now, so the order's refunds add up."""
+        recorded = self.session.scalar(select(func.coalesce(func.sum(OrderRefund.amount_yen), 0))
+                                       .where(OrderRefund.payment_id == row.id))
+        missing = row.refunded_yen - recorded
+        if missing <= 0 or states.rule(order.status, "refund_recorded") is None:
+            return
+        sequence = self.session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1
+        reason = _("Refunded at Stripe, not through Meguri")
+        refund = OrderRefund(order=order, payment_id=row.id, sequence=sequence, backend=row.backend,
+                             amount_yen=missing, reason=reason, refunded_by_org_id=row.payee_org_id)
+        self.session.add(refund)
+        _move(self.session, order, "refund_recorded", None,
+              note=_("Refunded %(amount)s: %(reason)s", amount=payments.format_yen(missing), reason=reason))
+        audit.record(self.session, "stripe", "order.refund", f"order:{order.id}", amount_yen=missing,
+                     backend=row.backend, payment=row.reference)
 
     def dispute(self, payment: payments.Payment, dispute: payments.Dispute) -> None:
         """A chargeback opened: the order goes on hold (disputed) for both parties to see.

@@ -304,3 +304,26 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(app, db, invoic
     assert order.status == OrderStatus.paid and order.current_payment.status == "paid"
     assert order.transitions[-1].action == "payment_received"
     assert reconcile(later) == 0  # nothing open any more
+
+
+def test_a_refund_made_at_stripe_is_recorded_on_the_order(app, db, client, invoiced):
+    from market.orders.models import OrderRefund
+
+    order_id, _buyer, seller = invoiced
+    payment = order_row(db, order_id).current_payment
+    post_event(client, succeeded_event(payment))
+    refunded = stripe_event("charge.refunded", {
+        "id": "ch_meguri_1", "object": "charge", "payment_intent": payment.reference, "amount": 26400,
+        "amount_refunded": 5000, "refunded": False, "metadata": {"meguri_order_id": str(payment.order_id)},
+    }, event_id="evt_dashboard_refund")
+    assert post_event(client, refunded).get_data(as_text=True) == "applied"
+    assert post_event(client, refunded).get_data(as_text=True) == "replay"
+
+    rows = db(lambda s: s.scalars(select(OrderRefund).where(OrderRefund.order_id == order_id)).all())
+    assert [(r.amount_yen, r.backend, r.refunded_by_id) for r in rows] == [(5000, "stripe", None)]
+    order = order_row(db, order_id)
+    assert order.status == OrderStatus.paid and order.transitions[-1].action == "refund_recorded"
+    assert order.current_payment.refunded_yen == 5000
+    page = seller.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "¥5,000" in page
+
