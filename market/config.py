@@ -51,6 +51,8 @@ SETTINGS: dict[str, tuple[object, object]] = {
     # A running job whose worker has not written a heartbeat for this long is re-queued.
     "JOB_STALE_SECONDS": (120, int),
     "PLATFORM_FEE_PERCENT": (3, int),
+    # Where users reach the site (https://meguri.example.jp): links in mails sent by jobs.
+    "PUBLIC_URL": (None, str),
     # The platform as the issuer of its monthly fee statements to payees.
     "PLATFORM_NAME": ("めぐり運営事務局", str),
     "PLATFORM_ADDRESS": ("", str),

@@ -44,6 +44,7 @@ EVENTS = {
     "chargeback_decided": _l("card chargeback decided"),
 }
 
+
 def recipients(session: Session, order: Order, actor_org_id: int | None) -> list[User]:
     """Active members of the order's organisations, except the one that acted."""
     orgs = {order.buyer_org_id, order.seller_org_id} - {actor_org_id}
@@ -55,9 +56,11 @@ def recipients(session: Session, order: Order, actor_org_id: int | None) -> list
 
 
 def _order_link(order: Order) -> str:
+    """Absolute: from the request, or MEGURI_PUBLIC_URL in jobs (e.g. a payment found by the
+    reconciliation); the bare path only when neither is known."""
     if has_request_context():
         return url_for("orders.detail", order_id=order.id, _external=True)
-    return f"/orders/{order.id}"
+    return f"{(current_app.config.get('PUBLIC_URL') or '').rstrip('/')}/orders/{order.id}"
 
 
 def order_moved(session: Session, order: Order, action: str, actor_org_id: int | None,
