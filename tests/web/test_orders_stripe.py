@@ -297,12 +297,16 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(app, db, invoic
             finally:
                 session.close()
 
+    app.config["PUBLIC_URL"] = "https://meguri.example.test/"
     assert reconcile(dt.datetime.utcnow()) == 0  # too fresh: its webhook may still come
     later = dt.datetime.utcnow() + RECONCILE_AFTER + dt.timedelta(minutes=1)
     assert reconcile(later) == 1
     order = order_row(db, order_id)
     assert order.status == OrderStatus.paid and order.current_payment.status == "paid"
     assert order.transitions[-1].action == "payment_received"
+    told = [m for m in app.extensions["meguri.mailer"].sent() if f"Order #{order_id}" in m["subject"]
+            or f"注文 #{order_id}" in m["subject"]]
+    assert f"https://meguri.example.test/orders/{order_id}" in told[-1]["body"]  # a job's mail links absolutely
     assert reconcile(later) == 0  # nothing open any more
 
 
