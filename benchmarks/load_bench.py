@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listings", type=int, default=3000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think", type=float, nargs=2, default=(0.5, 1.5), metavar=("MIN", "MAX"),
+                        help="think time of the N users, seconds (0.1 0.5: an overload on 2 cores)")
     parser.add_argument("--web-workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--job-workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/out/load.json")
     args = parser.parse_args(argv)
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.job_workers):
                 running.start_worker(f"worker-{i}")
             load_mix.warm_up(running.port, seeded)
-            for users, think in ((1, (0.05, 0.15)), (args.users, (0.5, 1.5))):
+            for users, think in ((1, (0.05, 0.15)), (args.users, tuple(args.think))):
                 load_avg = os.getloadavg()[0]
                 phase = load_mix.run_phase(running.port, seeded, users=users, seconds=args.seconds, think=think)
                 summary = {**phase.summary(), "think_s": list(think), "load_avg_before": round(load_avg, 2)}

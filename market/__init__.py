@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     observability.configure_logging(app.config["LOG_FORMAT"])
 
+    from market import collector
     from market.db import Database
 
     db = Database(app.config["DATABASE_URL"])
@@ -56,6 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.teardown_appcontext
     def _remove_session(_exc):
         db.remove()
+        # Garbage is collected here, once the session is closed, not inside some allocation
+        # while another thread is half-way through one (market/collector.py).
+        collector.collect_if_due()
 
     from market import mail, tasks
     from market.allocation import schedule, services  # noqa: F401 - register the matching jobs

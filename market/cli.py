@@ -103,8 +103,10 @@ def register(app: Flask) -> None:
     @click.option("--workers", default=2, help="Threads in this worker process.")
     def worker(workers: int):
         """Run a background job worker (thumbnails, mail, matching runs, search sync)."""
+        from market import collector
         from market.tasks import run_worker
 
+        collector.install()  # jobs run on several threads: see market/collector.py
         run_worker(current_app._get_current_object(), workers=workers)
 
 

@@ -229,9 +229,9 @@ class Stack:
         assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
         return done.stdout
 
-    def start_web(self, workers: int = 4, threads: int = 1, ready_path: str = "/healthz") -> Process:
-        # One thread per worker, as docs/operations.md says: with --threads 4 workers were seen
-        # to crash (SIGSEGV in the PostgreSQL driver) under load.
+    def start_web(self, workers: int = 4, threads: int = 4, ready_path: str = "/healthz") -> Process:
+        # Threads as docs/operations.md recommends. gunicorn reads ROOT/gunicorn.conf.py (the
+        # working directory), whose hook keeps threaded workers from crashing (market/collector.py).
         self.port = free_port()
         process = spawn("gunicorn", [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
                                      "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "wsgi:app"],

@@ -1,4 +1,4 @@
-"""No overselling under real concurrency: the app under gunicorn (4 workers) on PostgreSQL,
+"""No overselling under real concurrency: the app under gunicorn (4 workers × 4 threads) on PostgreSQL,
 50 simultaneous requests for a listing that can satisfy 10 → exactly 10 accepted, open
 quantity exactly 0, the other 40 refused with a reason, and no error responses.
 

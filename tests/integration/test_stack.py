@@ -40,9 +40,9 @@ def running(tmp_path_factory):
         with stack.stack(url, instance, redis_url, MEGURI_JOB_STALE_SECONDS=str(STALE_SECONDS),
                          MEGURI_RATE_LIMITS="0") as s:
             s.flask("search", "reindex")
-            # One thread per worker: with --threads 4 a worker crashed (SIGSEGV in C code under
-            # psycopg, see docs/benchmarks.md "Load") twice in four 50-user runs.
-            s.start_web(workers=4, threads=1)
+            # Four threads per worker, as docs/operations.md recommends: the SIGSEGV once seen
+            # here is gone with gunicorn.conf.py's collector hook (market/collector.py).
+            s.start_web(workers=4, threads=4)
             s.workers = [s.start_worker("worker-a"), s.start_worker("worker-b")]
             s.seeded = seeded
             yield s
