@@ -159,18 +159,25 @@ def password_reset_token(user: User, secret_key: str) -> str:
     return _reset_signer(secret_key).dumps({"u": user.id, "f": _reset_fingerprint(user)})
 
 
-def user_for_reset(session: Session, token: str, secret_key: str) -> User:
-    """The user a reset token is for; NotFound if it is forged or used, Conflict if old."""
+def _link_user(session: Session, signer: URLSafeTimedSerializer, token: str, max_age: int, key: str,
+               fingerprint) -> User:
+    """The active user a signed link token names, if ``fingerprint(user)`` still equals the
+    one signed under ``key``; NotFound if forged, used or stale, Conflict if too old."""
     try:
-        data = _reset_signer(secret_key).loads(token or "", max_age=RESET_SECONDS)
+        data = signer.loads(token or "", max_age=max_age)
     except SignatureExpired:
         raise Conflict(_("This link has expired; ask for a new one.")) from None
     except BadSignature:
         raise NotFound(_("This link is not valid or has already been used.")) from None
     user = session.get(User, data["u"])  # a payload we signed ourselves
-    if user is None or not user.active or data.get("f") != _reset_fingerprint(user):
+    if user is None or not user.active or data.get(key) != fingerprint(user):
         raise NotFound(_("This link is not valid or has already been used."))
     return user
+
+
+def user_for_reset(session: Session, token: str, secret_key: str) -> User:
+    """The user a reset token is for; NotFound if it is forged or used, Conflict if old."""
+    return _link_user(session, _reset_signer(secret_key), token, RESET_SECONDS, "f", _reset_fingerprint)
 
 
 def reset_password(session: Session, user: User, new: str, confirm: str) -> None:
@@ -186,23 +193,19 @@ def _verify_signer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="meguri.email-verification")
 
 
+def _address_fingerprint(user: User) -> str:
+    return digest(user.email.lower())[:24]
+
+
 def email_verification_token(user: User, secret_key: str) -> str:
     """A signed link token proving the user reads mail at their address (7 days; it names
     the address, so it dies if the address changes)."""
-    return _verify_signer(secret_key).dumps({"u": user.id, "e": digest(user.email.lower())[:24]})
+    return _verify_signer(secret_key).dumps({"u": user.id, "e": _address_fingerprint(user)})
 
 
 def verify_email(session: Session, token: str, secret_key: str) -> User:
     """Mark the address of the token's user as verified (again is harmless)."""
-    try:
-        data = _verify_signer(secret_key).loads(token or "", max_age=VERIFY_SECONDS)
-    except SignatureExpired:
-        raise Conflict(_("This link has expired; ask for a new one.")) from None
-    except BadSignature:
-        raise NotFound(_("This link is not valid or has already been used.")) from None
-    user = session.get(User, data["u"])
-    if user is None or not user.active or data.get("e") != digest(user.email.lower())[:24]:
-        raise NotFound(_("This link is not valid or has already been used."))
+    user = _link_user(session, _verify_signer(secret_key), token, VERIFY_SECONDS, "e", _address_fingerprint)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record(session, user, "email.verified", f"user:{user.id}")
