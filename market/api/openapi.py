@@ -67,7 +67,7 @@ def openapi_document() -> dict:
     id_param = {"name": "listing_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Meguri API", "version": "1", "description": "Listings, orders, transfer tickets and search of Meguri (めぐり)."},
+        "info": {"title": "Meguri API", "version": "1", "description": "Listings, orders, transfer tickets, search and notifications of Meguri (めぐり)."},
         "servers": [{"url": "/"}],
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
@@ -86,6 +86,13 @@ def openapi_document() -> dict:
                                          "payment": {"anyOf": [{"type": "object"}, {"type": "null"}]},
                                          "refunds": {"type": "array", "items": {"type": "object"}}}},
                 "Ticket": _ticket_schema(),
+                "Notification": _closed({
+                    "id": {"type": "integer"}, "message": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "read_at": _nullable({"type": "string", "format": "date-time"}),
+                    "order_id": _nullable({"type": "integer"}), "listing_id": _nullable({"type": "integer"}),
+                    "url": _nullable({"type": "string", "format": "uri"}),
+                }),
                 "Error": {"type": "object", "required": ["error"],
                           "properties": {"error": {"type": "string"},
                                          "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
@@ -142,6 +149,7 @@ def openapi_document() -> dict:
             **_order_paths(error),
             **_ticket_paths(error),
             **_search_paths(error),
+            **_notification_paths(error),
         },
     }
 
@@ -305,6 +313,38 @@ def _ticket_paths(error: dict) -> dict:
                     "responses": {"200": {"description": "The order's tickets", "content": {"application/json": {
                         "schema": {"type": "object", "required": ["items"], "properties": {"items": items}}}}},
                         "400": error, "401": error, "404": error}},
+        },
+    }
+
+
+def _notification_paths(error: dict) -> dict:
+    """Notifications for programs (market/finder/views.py): read them, mark them read."""
+    page = [{"name": "unread", "in": "query", "required": False, "schema": {"type": "string", "enum": ["true", "false"]}},
+            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {"name": "per_page", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 200}}]
+    return {
+        "/api/v1/notifications": {
+            "get": {"summary": "Your notifications, newest first (order moves, saved-search matches)",
+                    "security": [{"token": []}], "parameters": page,
+                    "responses": {"200": {"description": "A page of notifications", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["items", "total", "page", "per_page"],
+                                   "properties": {"items": {"type": "array",
+                                                            "items": {"$ref": "#/components/schemas/Notification"}},
+                                                  "total": {"type": "integer"}, "page": {"type": "integer"},
+                                                  "per_page": {"type": "integer"}}}}}},
+                                  "400": error, "401": error}},
+        },
+        "/api/v1/notifications/read": {
+            "post": {"summary": "Mark notifications read: the ids given, or all of yours",
+                     "security": [{"token": []}],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "properties": {"ids": {"type": "array", "maxItems": 1000,
+                                                                  "items": {"type": "integer"}}}}}}},
+                     "responses": {"200": {"description": "How many were marked", "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["marked"],
+                                    "properties": {"marked": {"type": "integer"}}}}}},
+                                   "400": error, "401": error}},
         },
     }
 

@@ -93,7 +93,8 @@ def listing_json(listing: Listing, *, owner: bool) -> dict:
     return body
 
 
-def _body() -> dict:
+def json_body() -> dict:
+    """The request's JSON object, or a 400 saying what to send."""
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # deeply nested JSON; ``silent`` only covers ValueError
@@ -101,6 +102,21 @@ def _body() -> dict:
     if not isinstance(data, dict):
         raise ApiError(400, _("Send a JSON object (Content-Type: application/json)."))
     return data
+
+
+def whole_arg(name: str, default: int, high: int, errors: dict) -> int:
+    """A whole-number query argument from 1 to ``high``; a bad one is named in ``errors``."""
+    raw = request.args.get(name, str(default))
+    if not (raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
+        errors[name] = _("must be a whole number from 1 to %(n)s", n=high)
+        return default
+    return int(raw)
+
+
+def refuse(errors: dict) -> None:
+    """400 naming every bad argument, if there is any."""
+    if errors:
+        raise ApiError(400, next(iter(errors.values())), errors)
 
 
 def _is_owner(listing: Listing) -> bool:
@@ -166,7 +182,7 @@ def _locale() -> str:
 @bp.post("/listings")
 @token_required
 def create_listing():
-    data = _body()
+    data = json_body()
     kind = kinds.kind_from(data.get("kind"))
     if kind is None:
         raise ApiError(400, _("unknown listing kind"), {"kind": _("unknown listing kind")})
@@ -188,7 +204,7 @@ def update_listing(listing_id: int):
     s = db_session()
     listing = services.visible_listing(s, g.api_user, listing_id)
     services.ensure_can_edit(g.api_user, listing)
-    data = _body()
+    data = json_body()
     if "kind" in data and data["kind"] != listing.kind.value:
         raise ApiError(422, _("The kind of a listing cannot change."), {"kind": _("cannot change")})
     try:

@@ -3,13 +3,16 @@ notifications and the search API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+import datetime as dt
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import search
+from market.api.views import json_body, refuse, token_required, whole_arg
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
@@ -19,6 +22,7 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
+from market.db import utcnow
 from market.finder import services
 from market.finder.models import Notification, SavedSearch
 from market.services import db_session
@@ -169,3 +173,53 @@ def _unread():
         return services.unread_count(db_session(), current_user)
 
     return {"unread_notifications": unread_notifications}
+
+
+def _notification_json(note: Notification) -> dict:
+    def stamp(value):
+        return None if value is None else value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+
+    link = (url_for("orders.detail", order_id=note.order_id, _external=True) if note.order_id
+            else url_for("catalog.detail", listing_id=note.listing_id, _external=True) if note.listing_id else None)
+    return {"id": note.id, "message": note.message, "created_at": stamp(note.created_at),
+            "read_at": stamp(note.read_at), "order_id": note.order_id, "listing_id": note.listing_id, "url": link}
+
+
+@api.get("/notifications")
+@token_required
+def api_notifications():
+    """Your notifications, newest first (order moves, saved-search matches)."""
+    errors: dict[str, str] = {}
+    unread = request.args.get("unread")
+    if unread not in (None, "true", "false"):
+        errors["unread"] = _("must be true or false")
+    page, per_page = whole_arg("page", 1, 10**6, errors), whole_arg("per_page", 50, 200, errors)
+    refuse(errors)
+    query = select(Notification).where(Notification.user_id == g.api_user.id)
+    if unread == "true":
+        query = query.where(Notification.read_at.is_(None))
+    s = db_session()
+    total = s.scalar(select(func.count()).select_from(query.subquery()))
+    rows = s.scalars(query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return jsonify(items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page)
+
+
+@api.post("/notifications/read")
+@token_required
+def api_mark_notifications_read():
+    """Mark notifications read: the ids given ({"ids": [..]}), or all of yours ({})."""
+    data = json_body()
+    ids = data.get("ids")
+    if ids is not None and not (isinstance(ids, list) and len(ids) <= 1000
+                                and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+        refuse({"ids": _("must be a list of at most 1,000 notification ids")})
+    s = db_session()
+    query = select(Notification).where(Notification.user_id == g.api_user.id, Notification.read_at.is_(None))
+    if ids is not None:
+        query = query.where(Notification.id.in_(ids))
+    marked = 0
+    for note in s.scalars(query):
+        note.read_at = utcnow()
+        marked += 1
+    s.commit()
+    return jsonify(marked=marked)

@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 import payments
-from market.api.views import ApiError, token_required
+from market.api.views import json_body, token_required
 from market.catalog import services as catalog_services
 from market.errors import DomainError, NotFound
 from market.orders import billing, queries, services, statements, states
@@ -342,17 +342,10 @@ def refund_json(refund: OrderRefund) -> dict:
     }
 
 
-def _api_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, _("Send a JSON object (Content-Type: application/json)."))
-    return data
-
-
 @api.post("/orders")
 @token_required
 def api_request_order():
-    data = _api_body()
+    data = json_body()
     s = db_session()
     order = services.request_order(s, g.api_user, data.get("listing_id"), data)
     s.commit()
@@ -388,7 +381,7 @@ def api_act(order_id: int, action: str):
 @token_required
 def api_add_delivery(order_id: int):
     s = db_session()
-    services.record_delivery(s, g.api_user, order_id, _api_body())
+    services.record_delivery(s, g.api_user, order_id, json_body())
     s.commit()
     return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201
 
@@ -397,7 +390,7 @@ def api_add_delivery(order_id: int):
 @token_required
 def api_refund(order_id: int):
     s = db_session()
-    _refund, created = services.refund_order(s, g.api_user, order_id, _api_body(),
+    _refund, created = services.refund_order(s, g.api_user, order_id, json_body(),
                                              request.headers.get("Idempotency-Key"))
     s.commit()
     return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201 if created else 200

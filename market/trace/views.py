@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import payments
-from market.api.views import ApiError, token_required
+from market.api.views import refuse, token_required, whole_arg
 from market.catalog.models import Listing, ListingKind
 from market.errors import DomainError, NotFound
 from market.orders.models import Order
@@ -337,27 +337,14 @@ def _status_arg(errors: dict) -> TicketStatus | None:
     return TicketStatus(raw)
 
 
-def _whole_arg(name: str, default: int, high: int, errors: dict) -> int:
-    raw = request.args.get(name, str(default))
-    if not (raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
-        errors[name] = _("must be a whole number from 1 to %(n)s", n=high)
-        return default
-    return int(raw)
-
-
-def _refuse(errors: dict) -> None:
-    if errors:
-        raise ApiError(400, next(iter(errors.values())), errors)
-
-
 @api.get("/tickets")
 @token_required
 def api_list_tickets():
     """Tickets of your organisation's orders, or issued by it, or sent to it."""
     errors: dict[str, str] = {}
     status = _status_arg(errors)
-    page, per_page = _whole_arg("page", 1, 10**6, errors), _whole_arg("per_page", 50, 200, errors)
-    _refuse(errors)
+    page, per_page = whole_arg("page", 1, 10**6, errors), whole_arg("per_page", 50, 200, errors)
+    refuse(errors)
     s = db_session()
     if g.api_user.organisation_id is None:
         return jsonify(items=[], total=0, page=page, per_page=per_page)
@@ -371,7 +358,7 @@ def api_order_tickets(order_id: int):
     """Every ticket of an order you are involved in, in order of issue (void ones included)."""
     errors: dict[str, str] = {}
     status = _status_arg(errors)
-    _refuse(errors)
+    refuse(errors)
     s = db_session()
     order = services.visible_order(s, g.api_user, order_id)
     views = [v for v in queries.tickets(s, order.id) if status is None or v.ticket.status == status]

@@ -1,0 +1,67 @@
+"""Notifications for programs: the same notes the bell shows, newest first, unread only on
+request, marked read by id or all at once; bad arguments are named; the OpenAPI document
+describes exactly what the server answers."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.test_api import _operations, validate
+from tests.web.test_catalog import api_headers
+from tests.web.test_orders import act, request_quantity, signed_in
+
+
+def test_a_program_reads_and_marks_its_notifications(app, factory):
+    supplier, contractor = factory.user(), factory.user()
+    listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800)
+    seller, buyer = signed_in(app, supplier), signed_in(app, contractor)
+    order_id = request_quantity(buyer, listing_id)
+    act(seller, order_id, "accept")
+    act(seller, order_id, "issue_invoice")
+    headers = api_headers(buyer)
+    doc = buyer.get("/api/v1/openapi.json").get_json()
+
+    listed = buyer.get("/api/v1/notifications", headers=headers)
+    assert listed.status_code == 200
+    body = listed.get_json()
+    assert body["total"] == 2 and [n["order_id"] for n in body["items"]] == [order_id, order_id]
+    first, second = body["items"]
+    assert first["id"] > second["id"] and first["read_at"] is None  # newest first
+    assert first["url"].endswith(f"/orders/{order_id}") and first["created_at"].endswith("Z")
+    for item in body["items"]:
+        assert validate(doc, {"$ref": "#/components/schemas/Notification"}, item) == []
+
+    marked = buyer.post("/api/v1/notifications/read", json={"ids": [second["id"]]}, headers=headers)
+    assert marked.get_json() == {"marked": 1}
+    unread = buyer.get("/api/v1/notifications?unread=true", headers=headers).get_json()
+    assert [n["id"] for n in unread["items"]] == [first["id"]]
+    # Someone else's notification id is not theirs to mark.
+    theirs = seller.get("/api/v1/notifications", headers=api_headers(seller)).get_json()["items"]
+    assert buyer.post("/api/v1/notifications/read", json={"ids": [n["id"] for n in theirs]},
+                      headers=headers).get_json() == {"marked": 0}
+    assert buyer.post("/api/v1/notifications/read", json={}, headers=headers).get_json() == {"marked": 1}
+    assert buyer.get("/api/v1/notifications?unread=true", headers=headers).get_json()["total"] == 0
+
+
+def test_bad_arguments_are_named(app, factory):
+    headers = api_headers(signed_in(app, factory.user()))
+    client = app.test_client()
+    assert client.get("/api/v1/notifications").status_code == 401
+    for query, field in (("unread=maybe", "unread"), ("page=0", "page"), ("per_page=500", "per_page")):
+        response = client.get(f"/api/v1/notifications?{query}", headers=headers)
+        assert response.status_code == 400 and field in response.get_json()["errors"], query
+    for body in ({"ids": "all"}, {"ids": [1, "2"]}, {"ids": [True]}, {"ids": list(range(1001))}):
+        response = client.post("/api/v1/notifications/read", json=body, headers=headers)
+        assert response.status_code == 400 and "ids" in response.get_json()["errors"], body
+    assert client.post("/api/v1/notifications/read", data="x", headers=headers).status_code == 400
+
+
+def test_openapi_documents_every_notification_route(app, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    documented = {(re.sub(r"{\w+}", "{}", path), method.upper())
+                  for path, item in doc["paths"].items() for method in _operations(item)}
+    routes = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/notifications")]
+    assert len(routes) == 2
+    for rule in routes:
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (rule.rule, method) in documented, f"{method} {rule.rule} is not in the OpenAPI document"
