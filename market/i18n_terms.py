@@ -42,6 +42,7 @@ TERMS = {
     "open": _l("open"),
     "reserved": _l("reserved"),
     "closed": _l("closed"),
+    "expired": _l("expired"),
     # Member role in an organisation: _(m.role.value)
     "admin": _l("admin"),
     "member": _l("member"),

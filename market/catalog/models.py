@@ -153,6 +153,7 @@ class ListingStatus(enum.StrEnum):
     open = "open"
     reserved = "reserved"
     closed = "closed"
+    expired = "expired"  # its period ended while open; the owner extends it to publish again
 
 
 class Listing(Base):

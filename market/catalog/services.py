@@ -5,15 +5,20 @@ Services take the session and the acting user, may flush, and never commit.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
 from market.catalog import kinds
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.errors import Conflict, Forbidden, NotFound
+
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def ensure_can_create(user: User, kind: ListingKind) -> None:
@@ -47,9 +52,22 @@ def create_listing(session: Session, user: User, kind: ListingKind, clean: dict)
         open_quantity=clean["quantity"],
     )
     _apply(listing, clean)
+    _check_period(listing)
     session.add(listing)
     session.flush()
     return listing
+
+
+def japan_today() -> dt.date:
+    return dt.datetime.now(TOKYO).date()
+
+
+def _check_period(listing: Listing) -> None:
+    """A published listing's period must not be over already (Japan's date)."""
+    if listing.status in (ListingStatus.open, ListingStatus.reserved) and listing.window_end is not None \
+            and listing.window_end < japan_today():
+        raise Conflict(_("This period is over: set “Available until” to today or later to publish the listing."),
+                       field="window_end")
 
 
 def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
@@ -66,11 +84,45 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
         listing.open_quantity = clean["quantity"] - committed
     if "status" in clean and listing.status == ListingStatus.reserved:
         clean = {k: v for k, v in clean.items() if k != "status"}  # orders own the reserved state
+    expired = listing.status == ListingStatus.expired
     _apply(listing, clean)
+    if expired and "status" not in clean and "window_end" in clean:
+        listing.status = ListingStatus.open  # extended (API PATCH): published again
+    if expired and listing.status == ListingStatus.open and Decimal(listing.open_quantity) <= 0:
+        listing.status = ListingStatus.reserved  # everything is committed to orders already
+    _check_period(listing)
     if "material_category_code" in clean:
         listing.unit = _unit(session, listing.kind, clean)
     session.flush()
     return listing
+
+
+def expire_listings(session: Session, today: dt.date | None = None) -> list[Listing]:
+    """Published listings whose period ended before ``today`` (Japan) become expired: out of
+    browsing, search, matching and new requests (orders already made go on). Each member
+    of the owner is told, in-app and by mail, and can extend the period to publish again."""
+    from flask_babel import force_locale
+
+    from market.finder.models import Notification
+    from market.mail import send_later
+
+    today = today or japan_today()
+    due = session.scalars(select(Listing).where(Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
+                                                Listing.window_end < today).order_by(Listing.id)
+                          .with_for_update()).all()
+    for listing in due:
+        listing.status = ListingStatus.expired
+        members = session.scalars(select(User).where(User.organisation_id == listing.organisation_id,
+                                                     User.active.is_(True))).all()
+        for member in members:
+            with force_locale(member.locale or "ja"):
+                message = _("Your listing “%(title)s” ended on %(date)s and is no longer shown. Extend “Available "
+                            "until” to publish it again.", title=listing.title, date=listing.window_end.isoformat())
+                session.add(Notification(user_id=member.id, listing_id=listing.id, message=message[:300]))
+                if member.mailable:
+                    send_later(session, member.email, _("[Meguri] %(message)s", message=message)[:200], message)
+    session.flush()
+    return list(due)
 
 
 def close_listing(session: Session, user: User, listing: Listing) -> Listing:

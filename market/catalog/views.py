@@ -10,7 +10,15 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.catalog import kinds, photos, services
-from market.catalog.models import Grade, ListingKind, ListingPhoto, Material, Prefecture, SoilClass
+from market.catalog.models import (
+    Grade,
+    ListingKind,
+    ListingPhoto,
+    ListingStatus,
+    Material,
+    Prefecture,
+    SoilClass,
+)
 from market.catalog.queries import BrowseFilter, browse, map_points
 from market.errors import DomainError
 from market.services import db_session
@@ -213,7 +221,8 @@ def edit(listing_id: int):
     if request.method == "POST":
         return _save(listing.kind, listing)
     values = services.current_values(listing)
-    values["status"] = listing.status.value
+    # An expired listing is edited to be published again (with a period that is not over).
+    values["status"] = "open" if listing.status == ListingStatus.expired else listing.status.value
     return render_template("catalog/form.html", **_form_context(listing.kind, values, {}, listing))
 
 
