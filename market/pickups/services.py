@@ -94,7 +94,8 @@ def open_slots(session: Session, user: User, data: Mapping[str, object],
         listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
         if listing is None or listing.organisation_id != org_id or listing.kind != ListingKind.reuse_item:
             errors["listing_id"] = _("Choose one of your reuse items.")
-        elif listing.status in (ListingStatus.draft, ListingStatus.closed) and not _has_open_orders(session, listing):
+        elif listing.status in (ListingStatus.draft, ListingStatus.closed, ListingStatus.expired) \
+                and not _has_open_orders(session, listing):
             errors["listing_id"] = _("This item is not offered any more.")
     point = str(data.get("pickup_point") or "").strip() or (listing.pickup_point if listing else "") or ""
     if len(point) > 300:
