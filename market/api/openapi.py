@@ -339,8 +339,8 @@ def _notification_paths(error: dict) -> dict:
             "post": {"summary": "Mark notifications read: the ids given, or all of yours",
                      "security": [{"token": []}],
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "properties": {"ids": {"type": "array", "maxItems": 1000,
-                                                                  "items": {"type": "integer"}}}}}}},
+                         "type": "object", "properties": {"ids": {"type": "array", "maxItems": 1000, "items": {
+                             "type": "integer", "minimum": 1, "maximum": 2**31 - 1}}}}}}},
                      "responses": {"200": {"description": "How many were marked", "content": {"application/json": {
                          "schema": {"type": "object", "required": ["marked"],
                                     "properties": {"marked": {"type": "integer"}}}}}},

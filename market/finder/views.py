@@ -204,6 +204,9 @@ def api_notifications():
     return jsonify(items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page)
 
 
+MAX_ID = 2**31 - 1  # the ids are 32-bit integer columns
+
+
 @api.post("/notifications/read")
 @token_required
 def api_mark_notifications_read():
@@ -211,7 +214,8 @@ def api_mark_notifications_read():
     data = json_body()
     ids = data.get("ids")
     if ids is not None and not (isinstance(ids, list) and len(ids) <= 1000
-                                and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+                                and all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID
+                                        for i in ids)):
         refuse({"ids": _("must be a list of at most 1,000 notification ids")})
     s = db_session()
     query = select(Notification).where(Notification.user_id == g.api_user.id, Notification.read_at.is_(None))

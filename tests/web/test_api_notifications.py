@@ -50,7 +50,8 @@ def test_bad_arguments_are_named(app, factory):
     for query, field in (("unread=maybe", "unread"), ("page=0", "page"), ("per_page=500", "per_page")):
         response = client.get(f"/api/v1/notifications?{query}", headers=headers)
         assert response.status_code == 400 and field in response.get_json()["errors"], query
-    for body in ({"ids": "all"}, {"ids": [1, "2"]}, {"ids": [True]}, {"ids": list(range(1001))}):
+    for body in ({"ids": "all"}, {"ids": [1, "2"]}, {"ids": [True]}, {"ids": list(range(1001))},
+                 {"ids": [2**63]}, {"ids": [0]}):  # out of the id column's range: named, never a 500
         response = client.post("/api/v1/notifications/read", json=body, headers=headers)
         assert response.status_code == 400 and "ids" in response.get_json()["errors"], body
     assert client.post("/api/v1/notifications/read", data="x", headers=headers).status_code == 400
