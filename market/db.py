@@ -7,11 +7,15 @@ owns the unit of work commits once (see ``after_commit`` for side effects).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -68,7 +72,15 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     def remove(self) -> None:
-        self.session.remove()
+        """End the request's session. If the database went away after the response was
+        made, the closing ROLLBACK fails: the response stands (a 500 now would replace a
+        good answer), the dead connection is already invalidated by SQLAlchemy, and the
+        thread's session is dropped all the same so the next request starts clean."""
+        try:
+            self.session.remove()
+        except (OperationalError, InterfaceError) as exc:
+            log.warning("closing the session: the database connection was lost (%s)", exc.orig or exc)
+            self.session.registry.clear()
 
     def dispose(self) -> None:
         self.session.remove()
