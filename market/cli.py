@@ -84,11 +84,11 @@ def register(app: Flask) -> None:
                   help="The month to issue for (default: last month, Japan time).")
     def billing_statements(month: str | None):
         """Issue the month's fee statements (organisations that have one are skipped)."""
+        from market.db import japan_today
         from market.orders.statements import issue_statements, previous_month
-        from market.reports.queries import TOKYO
 
         if month is None:
-            first = previous_month(dt.datetime.now(TOKYO).date())
+            first = previous_month(japan_today())
         else:
             try:
                 first = dt.date.fromisoformat(f"{month}-01")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -28,6 +29,19 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+# Japan's wall clock (UTC+9, no DST), the only one users read; timestamps are stored UTC.
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def to_japan(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored timestamp (naive UTC) as Japan's time."""
+    return None if value is None else value.replace(tzinfo=dt.UTC).astimezone(TOKYO)
+
+
+def japan_today() -> dt.date:
+    return dt.datetime.now(TOKYO).date()
 
 
 def utcnow() -> dt.datetime:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -16,9 +15,8 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.catalog import kinds
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
+from market.db import japan_today
 from market.errors import Conflict, Forbidden, NotFound
-
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def ensure_can_create(user: User, kind: ListingKind) -> None:
@@ -56,10 +54,6 @@ def create_listing(session: Session, user: User, kind: ListingKind, clean: dict)
     session.add(listing)
     session.flush()
     return listing
-
-
-def japan_today() -> dt.date:
-    return dt.datetime.now(TOKYO).date()
 
 
 def _check_period(listing: Listing) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Flask, g, request
 from flask_babel import get_locale
@@ -13,9 +11,8 @@ from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 from market.catalog import kinds
+from market.db import japan_today, to_japan
 from market.errors import DomainError
-
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 FIELD_VALIDATED = {"catalog.create", "catalog.edit", "catalog.browse_listings", "catalog.listings_map"}
 
@@ -79,7 +76,7 @@ def register(app: Flask) -> None:
             "tile_url": app.config["TILE_URL"],
             "tile_attribution": app.config["TILE_ATTRIBUTION"],
             "csp_nonce": g.get("csp_nonce", ""),
-            "today": dt.datetime.now(TOKYO).date(),  # Japan's date, whatever the server's zone
+            "today": japan_today(),  # Japan's date, whatever the server's zone
         }
 
     @app.template_filter("yen")
@@ -94,7 +91,7 @@ def register(app: Flask) -> None:
         """A stored timestamp (naive UTC) as Japan's wall-clock time, the only one users see."""
         if value is None:
             return "—"
-        return value.replace(tzinfo=dt.UTC).astimezone(TOKYO).strftime(fmt)
+        return to_japan(value).strftime(fmt)
 
     @app.template_filter("unit")
     def unit(value) -> str:

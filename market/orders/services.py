@@ -14,7 +14,6 @@ import logging
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -29,7 +28,7 @@ from market.accounts.models import User
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.core import audit
-from market.db import utcnow
+from market.db import TOKYO, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.orders import billing, locks, notify, states
 from market.orders.models import (
@@ -46,7 +45,6 @@ from market.orders.models import (
 from payments.invoice import default_credit_note_number
 
 log = logging.getLogger(__name__)
-JST = ZoneInfo("Asia/Tokyo")
 MAX_QUANTITY = Decimal("1e9")
 MAX_FEE_YEN = 1_000_000_000
 ORDERABLE = ("offer", "want")  # listing families a request can be made on (not stockyards)
@@ -707,7 +705,7 @@ class WebhookStore:
         if not dispute.closed:
             if dispute.status not in ("needs_response", "warning_needs_response"):
                 return
-            due = (dt.datetime.fromtimestamp(dispute.respond_by, dt.UTC).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+            due = (dt.datetime.fromtimestamp(dispute.respond_by, TOKYO).strftime("%Y-%m-%d %H:%M")
                    if dispute.respond_by else "—")
             action = "chargeback"
             note = _("The payer's card issuer disputes %(amount)s (reason: %(reason)s). The payee answers with "

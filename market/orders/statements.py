@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from market import tasks
 from market.accounts.models import Organisation, User
+from market.db import japan_today
 from market.errors import NotFound
 from market.orders import billing
 from market.orders.models import OrderPayment, PlatformFeeStatement
@@ -104,7 +105,4 @@ def visible_statement(session: Session, user: User, statement_id: int) -> Platfo
 
 @tasks.huey.periodic_task(crontab(day="1", hour="0", minute="30"))  # 09:30 JST on the 1st
 def monthly_fee_statements() -> None:
-    from market.reports.queries import TOKYO
-
-    today = dt.datetime.now(TOKYO).date()
-    tasks.in_session(lambda session: issue_statements(session, previous_month(today)))
+    tasks.in_session(lambda session: issue_statements(session, previous_month(japan_today())))

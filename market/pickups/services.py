@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 from market.accounts.models import OrgKind, User
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.core import audit
-from market.db import utcnow
+from market.db import TOKYO, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.orders.models import Order, OrderStatus
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
-from market.reports.queries import TOKYO
 
 MAX_CAPACITY = 200
 MAX_DAYS_AHEAD = 366

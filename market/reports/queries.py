@@ -10,7 +10,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, OrgKind
 from market.catalog.models import Grade, Listing, ListingKind
+from market.db import to_japan
 from market.orders.models import Order
 from market.reports import impact
 from market.reports.impact import NOT_COUNTED, DeliveryImpact
 from market.reports.tables import Chart, Column, Table
-
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 HAUL_BASIS = {"entered": _l("entered by a party"), "proposal": _l("matching proposal"),
               "prefecture": _l("listing to the counterparty's prefecture")}
@@ -45,7 +43,7 @@ class Dashboard:
 def tokyo_month(moment: dt.datetime | dt.date) -> str:
     """``YYYY-MM`` in Japan: naive datetimes are UTC (as stored), dates are already local."""
     if isinstance(moment, dt.datetime):
-        moment = moment.replace(tzinfo=dt.UTC).astimezone(TOKYO)
+        moment = to_japan(moment)
     return f"{moment.year:04d}-{moment.month:02d}"
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.catalog.models import Listing, SoilClass
-from market.db import utcnow
+from market.db import to_japan, utcnow
 from market.orders.models import Order
 from market.trace.models import (
     Amendment,
@@ -26,7 +26,6 @@ from market.trace.models import (
 from market.trace.services import (
     AMENDABLE,
     planned_destination,
-    to_jst,
 )
 
 TIME_FIELDS = ("time_out", "time_in")
@@ -72,11 +71,11 @@ class TicketView:
 
     @property
     def time_out_jst(self):
-        return to_jst(self.time_out)
+        return to_japan(self.time_out)
 
     @property
     def time_in_jst(self):
-        return to_jst(self.time_in)
+        return to_japan(self.time_in)
 
 
 def ticket_view(session: Session, ticket: TransferTicket) -> TicketView:
@@ -200,12 +199,12 @@ def receipt_content(session: Session, order: Order, org: Organisation, manager: 
         "sender": order.seller.name,
         "volume": str(volume),
         "unit": order.unit,
-        "completed_on": to_jst(completed).date().isoformat(),
+        "completed_on": to_japan(completed).date().isoformat(),
         "soil_classes": sorted({v.soil_class_code for v in views if v.soil_class_code}),
         "stockyard_registration_no": registration,
         "tickets": [{
-            "code": v.code, "time_out": to_jst(v.time_out).strftime("%Y-%m-%d %H:%M"),
-            "time_in": to_jst(v.time_in).strftime("%Y-%m-%d %H:%M"), "vehicle": v.vehicle_reg_no,
+            "code": v.code, "time_out": to_japan(v.time_out).strftime("%Y-%m-%d %H:%M"),
+            "time_in": to_japan(v.time_in).strftime("%Y-%m-%d %H:%M"), "vehicle": v.vehicle_reg_no,
             "driver": v.driver_name, "quantity": str(v.quantity), "received": str(v.quantity_received),
             "discrepancy": v.discrepancy_note, "matches_plan": v.matches_plan,
         } for v in views],
@@ -282,7 +281,7 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
                                         "match": set()})
             g["qty"] += Decimal(t.quantity_received)
             g["loads"] += 1
-            day = to_jst(t.time_in).date()
+            day = to_japan(t.time_in).date()
             g["done"] = max(g["done"], day) if g["done"] else day
             if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
                 g["receipts"].append(receipt_no[t.id])
@@ -312,8 +311,8 @@ def void_note(t: TicketView) -> str:
     """The record of a void ticket in one line (Japanese, like the rest of the export)."""
     who = t.voided_by.display_name if t.voided_by else ""
     org = t.voided_by_org.name if t.voided_by_org else ""
-    return (f"無効 {t.code}（積載 {_fmt(Decimal(t.quantity))} {t.unit}、出発 {to_jst(t.time_out):%Y-%m-%d %H:%M}）"
-            f" 取消 {to_jst(t.voided_at):%Y-%m-%d %H:%M} {org} {who} 理由: {t.void_reason}")
+    return (f"無効 {t.code}（積載 {_fmt(Decimal(t.quantity))} {t.unit}、出発 {to_japan(t.time_out):%Y-%m-%d %H:%M}）"
+            f" 取消 {to_japan(t.voided_at):%Y-%m-%d %H:%M} {org} {who} 理由: {t.void_reason}")
 
 
 def _fmt(value: Decimal) -> str:

@@ -25,7 +25,7 @@ from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingKind, SoilClass
 from market.catalog.services import id_in_range
 from market.core import audit
-from market.db import utcnow
+from market.db import TOKYO, to_japan, utcnow
 from market.errors import Conflict, Forbidden, NotFound
 from market.orders import locks
 from market.orders import services as orders
@@ -43,7 +43,6 @@ from market.trace.models import (
     TransferTicket,
 )
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 SHEET_THRESHOLD_M3 = Decimal(500)  # 資源有効利用促進法 省令: 確認結果票 from 500 m³ out
 TICKETABLE = (OrderStatus.paid, OrderStatus.in_delivery)  # the states record_delivery accepts
 SOIL_KINDS = (ListingKind.soil_offer, ListingKind.soil_want)
@@ -74,7 +73,7 @@ def parse_local_time(raw: object, field: str, errors: dict, default: dt.datetime
         errors[field] = _("Must be a date and time (YYYY-MM-DD HH:MM).")
         return None
     if local.tzinfo is None:
-        local = local.replace(tzinfo=JST)
+        local = local.replace(tzinfo=TOKYO)
     value = local.astimezone(dt.UTC).replace(tzinfo=None)
     if value > utcnow() + dt.timedelta(minutes=10):
         errors[field] = _("Cannot be in the future.")
@@ -83,10 +82,6 @@ def parse_local_time(raw: object, field: str, errors: dict, default: dt.datetime
         errors[field] = _("Must be a date and time (YYYY-MM-DD HH:MM).")
         return None
     return value
-
-
-def to_jst(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else value.replace(tzinfo=dt.UTC).astimezone(JST)
 
 
 def _optional_id(data: Mapping[str, object], field: str, errors: dict) -> int | None:
@@ -440,7 +435,7 @@ def ticket_by_token(session: Session, token: str) -> TransferTicket:
 def _refuse_void(ticket: TransferTicket) -> None:
     if ticket.void:
         raise Conflict(_("Ticket %(code)s was voided on %(date)s (%(reason)s); it cannot be received.",
-                         code=ticket.code, date=to_jst(ticket.voided_at).strftime("%Y-%m-%d %H:%M"),
+                         code=ticket.code, date=to_japan(ticket.voided_at).strftime("%Y-%m-%d %H:%M"),
                          reason=ticket.void_reason), field="ticket")
 
 
@@ -472,13 +467,13 @@ def confirm_ticket(session: Session, user: User, token: str, data: Mapping[str, 
     time_in = parse_local_time(data.get("time_in"), "time_in", errors, default=utcnow())
     if time_in is not None and time_in < locked.time_out:
         errors["time_in"] = _("Cannot be before the time out (%(t)s).",
-                              t=to_jst(locked.time_out).strftime("%Y-%m-%d %H:%M"))
+                              t=to_japan(locked.time_out).strftime("%Y-%m-%d %H:%M"))
     if errors:
         raise Invalid(errors)
     delivery_id = None
     if not locked.transit:
         delivery = orders.record_delivery(session, user, locked.order_id, {
-            "quantity": received, "delivered_on": to_jst(time_in).date().isoformat(),
+            "quantity": received, "delivered_on": to_japan(time_in).date().isoformat(),
             "reference": f"{_('Ticket')} {locked.code}"[:100],
         })
         delivery_id = delivery.id

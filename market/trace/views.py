@@ -59,8 +59,7 @@ FIELD_LABELS = {
 @bp.app_context_processor
 def _trace_globals():
     return {"permit_labels": PERMIT_LABELS, "contamination_labels": CONTAMINATION_LABELS,
-            "ticket_status_labels": TICKET_STATUS_LABELS, "trace_field_labels": FIELD_LABELS,
-            "to_jst": services.to_jst}
+            "ticket_status_labels": TICKET_STATUS_LABELS, "trace_field_labels": FIELD_LABELS}
 
 
 def _errors(exc: DomainError) -> dict:
