@@ -213,6 +213,16 @@ def verify_email(session: Session, token: str, secret_key: str) -> User:
     return user
 
 
+def active_members(session: Session, org_ids) -> list[User]:
+    """The active users of the given organisations (the people a notice about them reaches);
+    whether one may be mailed is ``User.mailable``."""
+    org_ids = set(org_ids) - {None}
+    if not org_ids:
+        return []
+    return list(session.scalars(select(User).where(User.organisation_id.in_(org_ids), User.active.is_(True))
+                                .order_by(User.id)))
+
+
 def active_user_by_email(session: Session, email: str) -> User | None:
     user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
     return user if user is not None and user.active else None

@@ -95,10 +95,8 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
     """Published listings whose period ended before ``today`` (Japan) become expired: out of
     browsing, search, matching and new requests (orders already made go on). Each member
     of the owner is told, in-app and by mail, and can extend the period to publish again."""
-    from flask_babel import force_locale
-
-    from market.finder.models import Notification
-    from market.mail import send_later
+    from market.accounts.services import active_members
+    from market.finder.services import notify_users
 
     today = today or japan_today()
     due = session.scalars(select(Listing).where(Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
@@ -106,15 +104,13 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
                           .with_for_update()).all()
     for listing in due:
         listing.status = ListingStatus.expired
-        members = session.scalars(select(User).where(User.organisation_id == listing.organisation_id,
-                                                     User.active.is_(True))).all()
-        for member in members:
-            with force_locale(member.locale or "ja"):
-                message = _("Your listing “%(title)s” ended on %(date)s and is no longer shown. Extend “Available "
-                            "until” to publish it again.", title=listing.title, date=listing.window_end.isoformat())
-                session.add(Notification(user_id=member.id, listing_id=listing.id, message=message[:300]))
-                if member.mailable:
-                    send_later(session, member.email, _("[Meguri] %(message)s", message=message)[:200], message)
+
+        def words(_user, listing=listing):
+            message = _("Your listing “%(title)s” ended on %(date)s and is no longer shown. Extend “Available "
+                        "until” to publish it again.", title=listing.title, date=listing.window_end.isoformat())
+            return message, message
+
+        notify_users(session, active_members(session, [listing.organisation_id]), words, listing_id=listing.id)
     session.flush()
     return list(due)
 

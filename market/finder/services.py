@@ -153,6 +153,24 @@ def saved_search_alerts() -> None:
     tasks.in_session(alert_saved_searches)
 
 
+def notify_users(session: Session, users, words, *, order_id: int | None = None,
+                 listing_id: int | None = None) -> None:
+    """Tell each user in their own language: an in-app notification linking the order or
+    listing, and a mail when ``words`` gives a body and the address is confirmed.
+    ``words(user)`` runs in the user's locale and returns (message, mail body or None)."""
+    from flask_babel import force_locale
+
+    from market import LOCALES
+
+    for user in users:
+        with force_locale(user.locale or LOCALES[0]):
+            message, body = words(user)
+            session.add(Notification(user_id=user.id, order_id=order_id, listing_id=listing_id,
+                                     message=message[:300]))
+            if body is not None and user.mailable:
+                send_later(session, user.email, _("[Meguri] %(message)s", message=message)[:200], body)
+
+
 def unread_count(session: Session, user: User) -> int:
     from sqlalchemy import func
 

@@ -9,15 +9,13 @@ member reads it in their own language."""
 from __future__ import annotations
 
 from flask import current_app, has_request_context, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
-from market.finder.models import Notification
-from market.mail import send_later
+from market.accounts.services import active_members
+from market.finder.services import notify_users
 from market.orders import states
 from market.orders.models import Order
 
@@ -47,12 +45,7 @@ EVENTS = {
 
 def recipients(session: Session, order: Order, actor_org_id: int | None) -> list[User]:
     """Active members of the order's organisations, except the one that acted."""
-    orgs = {order.buyer_org_id, order.seller_org_id} - {actor_org_id}
-    if not orgs:
-        return []
-    return list(session.scalars(
-        select(User).where(User.organisation_id.in_(orgs), User.active.is_(True)).order_by(User.id)
-    ))
+    return active_members(session, {order.buyer_org_id, order.seller_org_id} - {actor_org_id})
 
 
 def _order_link(order: Order) -> str:
@@ -74,24 +67,23 @@ def order_moved(session: Session, order: Order, action: str, actor_org_id: int |
         return 0
     actor = session.get(Organisation, actor_org_id) if actor_org_id is not None else None
     link = _order_link(order)
-    default_locale = current_app.config.get("BABEL_DEFAULT_LOCALE", "ja")
-    for user in users:
-        with force_locale(user.locale or default_locale):
-            message = _("Order #%(id)s “%(title)s”: %(event)s", id=order.id, title=order.description,
-                        event=str(event))
-            if actor is not None:
-                message += " " + _("(by %(org)s)", org=actor.name)
-            session.add(Notification(user_id=user.id, order_id=order.id, message=message[:300]))
-            if user.notify_order_mail and user.mailable:
-                body = [message]
-                if note:
-                    body += ["", _("Note:"), note]
-                body += [
-                    "", _("Status now: %(status)s", status=str(states.STATUS_LABELS[order.status])),
-                    _("Open the order: %(link)s", link=link), "",
-                    _("You receive this because your organisation is a party to the order. "
-                      "Turn order mails off on your notifications page."),
-                ]
-                send_later(session, user.email, _("[Meguri] %(message)s", message=message)[:200],
-                           "\n".join(body))
+
+    def words(user: User) -> tuple[str, str | None]:
+        message = _("Order #%(id)s “%(title)s”: %(event)s", id=order.id, title=order.description, event=str(event))
+        if actor is not None:
+            message += " " + _("(by %(org)s)", org=actor.name)
+        if not user.notify_order_mail:
+            return message, None
+        body = [message]
+        if note:
+            body += ["", _("Note:"), note]
+        body += [
+            "", _("Status now: %(status)s", status=str(states.STATUS_LABELS[order.status])),
+            _("Open the order: %(link)s", link=link), "",
+            _("You receive this because your organisation is a party to the order. "
+              "Turn order mails off on your notifications page."),
+        ]
+        return message, "\n".join(body)
+
+    notify_users(session, users, words, order_id=order.id)
     return len(users)

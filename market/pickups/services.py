@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from market.accounts.models import OrgKind, User
+from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.core import audit
 from market.db import TOKYO, utcnow
@@ -231,8 +232,7 @@ def cancel_booking(session: Session, user: User, booking_id: int, now: dt.dateti
     audit.record(session, user, "pickup.cancel", f"booking:{booking.id}", slot=slot.id, order=booking.order_id)
     other = booking.operator_org_id if user.organisation_id == slot.municipality_org_id else slot.municipality_org_id
     when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
-    for member in session.scalars(select(User).where(User.organisation_id == other, User.active.is_(True),
-                                                     User.email_verified_at.is_not(None))):
+    for member in (m for m in active_members(session, [other]) if m.mailable):
         send_later(session, member.email, f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
                    f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
                    f"取消し / cancelled by: {user.organisation.name}")
@@ -319,7 +319,6 @@ def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
 
 def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     """Mail every member of the operator the day before its pickup (once per booking)."""
-    from market.accounts.models import User as Member
     from market.mail import send_later
 
     now = now or tokyo_now()
@@ -332,9 +331,7 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     ).all()
     for booking in due:
         slot = booking.slot
-        members = session.scalars(select(Member).where(Member.organisation_id == booking.operator_org_id,
-                                                       Member.active.is_(True),
-                                                       Member.email_verified_at.is_not(None))).all()
+        members = [m for m in active_members(session, [booking.operator_org_id]) if m.mailable]
         body = (f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
                 f"{slot.pickup_point}\n{booking.order.description}\n"
                 "明日は引取りの予約日です。 / Your pickup is tomorrow.")
