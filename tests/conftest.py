@@ -141,6 +141,18 @@ class Factory:
             session.commit()
             return Member(user.id, user.organisation_id, user.email)
 
+    def member(self, org_id: int | None, email: str, **fields) -> Member:
+        """Another person: in an organisation (a colleague), or in none (a site admin,
+        with ``is_site_admin=True``); password PASSWORD, address confirmed unless told."""
+        from werkzeug.security import generate_password_hash
+
+        from market.accounts.models import User
+
+        fields = {"display_name": email.split("@")[0], "email_verified_at": dt.datetime(2026, 1, 1), **fields}
+        user = in_session(self.app, lambda s: _added(s, User(
+            email=email, password_hash=generate_password_hash(PASSWORD), organisation_id=org_id, **fields)))
+        return Member(user.id, org_id, email)
+
     def listing(self, member: Member, kind: str = "soil_offer", **values):
         from market.accounts.models import User
         from market.catalog import kinds, services
@@ -154,6 +166,28 @@ class Factory:
             listing = services.create_listing(session, user, ListingKind(kind), clean)
             session.commit()
             return listing.id
+
+
+def in_session(app, work, *, commit: bool = True):
+    """``work(session)`` in a session and app context of its own (holding one across
+    requests would share ``g`` with the test clients), committed; what it returns comes
+    back with its loaded rows detached, usable after the session is gone."""
+    with app.app_context():
+        session = app.extensions["meguri.db"].new_session()
+        try:
+            result = work(session)
+            if commit:
+                session.commit()
+            session.expunge_all()
+            return result
+        finally:
+            session.close()
+
+
+def _added(session, row):
+    session.add(row)
+    session.flush()
+    return row
 
 
 def listing_data(kind: str = "soil_offer") -> dict:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from market.accounts.models import User
 from market.finder.models import Notification
-from tests.conftest import PASSWORD, Member
+from tests.conftest import PASSWORD, Member, in_session
 from tests.web.test_accounts import signup_form
 
 
@@ -25,12 +25,7 @@ def verify_link(app, email: str) -> str:
 
 
 def user_row(app, email: str) -> User:
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        user = session.scalar(select(User).where(User.email == email))
-        session.expunge_all()
-        session.close()
-        return user
+    return in_session(app, lambda s: s.scalar(select(User).where(User.email == email)), commit=False)
 
 
 def test_signup_mails_a_link_that_confirms_the_address(app, client):
@@ -68,9 +63,7 @@ def test_an_unconfirmed_address_gets_notifications_in_app_but_no_mail(app, clien
     response = buyer_client.post(f"/listings/{listing_id}/orders/new",
                                  data={"quantity": "10", "transport_arrangement": "supplier_delivers"})
     assert response.status_code == 302
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        assert session.scalar(select(Notification).where(Notification.user_id == supplier.id)) is not None
-        session.close()
+    assert in_session(app, lambda s: s.scalar(select(Notification).where(Notification.user_id == supplier.id)),
+                      commit=False) is not None
     (only,) = mails_to(app, "yamada@example.jp")  # the verification link, no order mail
     assert verify_link(app, "yamada@example.jp") in only["body"]

@@ -8,11 +8,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from market.accounts.models import User
 from market.orders.models import PlatformFeeStatement
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, in_session
 from tests.web.test_order_refunds import needs_pdf_text, pdf_text, refund
 from tests.web.test_orders import REG_SELLER, act, request_quantity, signed_in
 
@@ -29,23 +27,11 @@ def paid_order(buyer, seller, listing_id, quantity: str) -> int:
 def issue(app, month: dt.date) -> list[str]:
     from market.orders.statements import issue_statements
 
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            numbers = [s.number for s in issue_statements(session, month)]
-            session.commit()
-            return numbers
-        finally:
-            session.close()
+    return in_session(app, lambda session: [s.number for s in issue_statements(session, month)])
 
 
 def statements(app) -> list[PlatformFeeStatement]:
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        rows = session.scalars(select(PlatformFeeStatement).order_by(PlatformFeeStatement.id)).all()
-        session.expunge_all()
-        session.close()
-        return rows
+    return in_session(app, lambda s: s.scalars(select(PlatformFeeStatement).order_by(PlatformFeeStatement.id)).all())
 
 
 def test_monthly_statement_of_fees_on_invoice_paid_orders(app, factory, tmp_path):
@@ -76,12 +62,7 @@ def test_monthly_statement_of_fees_on_invoice_paid_orders(app, factory, tmp_path
     assert buyer.get(f"/billing/statements/{statement.id}").status_code == 404
     assert buyer.get(f"/billing/statements/{statement.id}.pdf").status_code == 404
     # A site administrator sees every statement.
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        session.add(User(email="ops@example.jp", password_hash=generate_password_hash(PASSWORD),
-                         display_name="運営", is_site_admin=True))
-        session.commit()
-        session.close()
+    factory.member(None, "ops@example.jp", is_site_admin=True)
     admin = app.test_client()
     admin.post("/login", data={"email": "ops@example.jp", "password": PASSWORD})
     assert f'id="statement-{statement.id}"' in admin.get("/billing/statements").get_data(as_text=True)

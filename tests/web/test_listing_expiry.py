@@ -7,46 +7,30 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from market.catalog.models import Listing, ListingStatus
 from market.finder.models import Notification
-from tests.conftest import listing_data
+from tests.conftest import in_session, listing_data
 from tests.web.test_orders import signed_in
 
 
 def run_expiry(app, today: dt.date) -> list[int]:
     from market.catalog.services import expire_listings
 
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            ids = [listing.id for listing in expire_listings(session, today)]
-            session.commit()
-            return ids
-        finally:
-            session.close()
+    return in_session(app, lambda session: [listing.id for listing in expire_listings(session, today)])
 
 
 def status_of(app, listing_id) -> ListingStatus:
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            return session.get(Listing, listing_id).status
-        finally:
-            session.close()
+    return in_session(app, lambda session: session.get(Listing, listing_id).status, commit=False)
 
 
 def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, factory):
     owner, buyer = factory.user(), factory.user()
     listing_id = factory.listing(owner, "soil_offer", title="期限切れテスト 第2b種 300m³", quantity=300)
     ended = dt.date.today() - dt.timedelta(days=1)
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        session.execute(update(Listing).where(Listing.id == listing_id).values(
-            window_start=ended - dt.timedelta(days=30), window_end=ended))
-        session.commit()
-        session.close()
+    in_session(app, lambda session: session.execute(update(Listing).where(Listing.id == listing_id).values(
+        window_start=ended - dt.timedelta(days=30), window_end=ended)))
 
     other = signed_in(app, buyer)
     assert "第2b種 300m³" in other.get("/search?q=期限切れテスト").get_data(as_text=True)  # found while open
@@ -60,11 +44,8 @@ def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, fac
     assert "第2b種 300m³" not in other.get("/search?q=期限切れテスト").get_data(as_text=True)  # no hit
     refused = other.post(f"/listings/{listing_id}/orders/new", data={"quantity": "10"})
     assert refused.status_code == 409
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        (note,) = session.query(Notification).filter(Notification.user_id == owner.id).all()
-        assert note.listing_id == listing_id and "期限切れテスト" in note.message
-        session.close()
+    (note,) = in_session(app, lambda s: s.scalars(select(Notification).where(Notification.user_id == owner.id)).all())
+    assert note.listing_id == listing_id and "期限切れテスト" in note.message
     assert any("期限切れテスト" in m["body"] for m in app.extensions["meguri.mailer"].sent() if m["to"] == owner.email)
     page = seller.get(f"/listings/{listing_id}").get_data(as_text=True)
     assert 'id="expired-note"' in page

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from market.accounts.models import User
 from market.finder.models import Notification
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, in_session
 
 
 def signed_in(app, member, lang: str | None = None):
@@ -22,15 +21,8 @@ def signed_in(app, member, lang: str | None = None):
 
 
 def notes_of(app, member) -> list[Notification]:
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        try:
-            rows = session.scalars(select(Notification).where(Notification.user_id == member.id)
-                                   .order_by(Notification.id)).all()
-            session.expunge_all()
-            return list(rows)
-        finally:
-            session.close()
+    return in_session(app, lambda s: list(s.scalars(select(Notification).where(Notification.user_id == member.id)
+                                                    .order_by(Notification.id))), commit=False)
 
 
 def mails_to(app, member) -> list[dict]:
@@ -106,22 +98,14 @@ def test_mail_can_be_turned_off_in_app_notifications_stay(app, trade):
     assert len(notes_of(app, supplier)) == 2 and len(mails_to(app, supplier)) == 1
 
 
-def test_every_active_member_is_told_inactive_ones_are_not(app, trade):
+def test_every_active_member_is_told_inactive_ones_are_not(app, factory, trade):
     supplier, contractor, listing_id = trade
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        for n, active in ((1, True), (2, False)):
-            session.add(User(email=f"colleague{n}@example.jp", password_hash="x", display_name=f"C{n}",
-                             organisation_id=supplier.org_id, active=active))
-        session.commit()
-        ids = {u.email: u.id for u in session.scalars(select(User))}
-        session.close()
+    present = factory.member(supplier.org_id, "colleague1@example.jp")
+    factory.member(supplier.org_id, "colleague2@example.jp", active=False)
     order_id = request_order(signed_in(app, contractor), listing_id)
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        told = set(session.scalars(select(Notification.user_id).where(Notification.order_id == order_id)))
-        session.close()
-    assert told == {supplier.id, ids["colleague1@example.jp"]}
+    told = in_session(app, lambda s: set(s.scalars(select(Notification.user_id)
+                                                   .where(Notification.order_id == order_id))), commit=False)
+    assert told == {supplier.id, present.id}
 
 
 def test_platform_moves_tell_both_parties(app, factory):
@@ -148,12 +132,10 @@ def test_times_are_shown_in_japan_time(app, trade):
     (note,) = notes_of(app, supplier)
     local = (note.created_at + dt.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
     assert f"{local} ·" in seller.get("/notifications").get_data(as_text=True)
-    with app.app_context():
-        from market.orders.models import OrderTransition
+    from market.orders.models import OrderTransition
 
-        session = app.extensions["meguri.db"].new_session()
-        made = session.scalar(select(OrderTransition.created_at).where(OrderTransition.order_id == order_id))
-        session.close()
+    made = in_session(app, lambda s: s.scalar(select(OrderTransition.created_at)
+                                              .where(OrderTransition.order_id == order_id)), commit=False)
     history = seller.get(f"/orders/{order_id}").get_data(as_text=True)
     assert f"{(made + dt.timedelta(hours=9)):%Y-%m-%d %H:%M} JST" in history and " UTC" not in history
 

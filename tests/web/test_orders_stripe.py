@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from market import create_app
 from market.orders.models import Order, OrderStatus, ProcessedWebhookEvent
+from tests.conftest import in_session
 from tests.web.test_orders import Reader, act, order_row, request_quantity, signed_in
 
 pytest.importorskip("localstripe", reason="the Stripe tests run against localstripe (pip install localstripe)")
@@ -288,14 +289,7 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(app, db, invoic
     assert order_row(db, order_id).status == OrderStatus.invoiced  # nobody told the app
 
     def reconcile(at):
-        with app.app_context():
-            session = app.extensions["meguri.db"].new_session()
-            try:
-                changed = reconcile_card_payments(session, now=at)
-                session.commit()
-                return changed
-            finally:
-                session.close()
+        return in_session(app, lambda session: reconcile_card_payments(session, now=at))
 
     app.config["PUBLIC_URL"] = "https://meguri.example.test/"
     assert reconcile(dt.datetime.utcnow()) == 0  # too fresh: its webhook may still come

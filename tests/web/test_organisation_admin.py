@@ -5,7 +5,6 @@ last admin; a deactivated member is signed out everywhere and can use nothing.""
 from __future__ import annotations
 
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from market.accounts.models import ApiToken, Organisation, Role, User
 from market.core.models import AuditEvent
@@ -20,16 +19,8 @@ def signed_in(app, email):
     return client
 
 
-def colleague(app, org_id: int, email: str = "colleague@example.jp", role: Role = Role.member) -> int:
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        user = User(email=email, password_hash=generate_password_hash(PASSWORD), display_name="同僚",
-                    organisation_id=org_id, role=role)
-        session.add(user)
-        session.commit()
-        user_id = user.id
-        session.close()
-        return user_id
+def colleague(factory, org_id: int, email: str = "colleague@example.jp", role: Role = Role.member) -> int:
+    return factory.member(org_id, email, display_name="同僚", role=role).id
 
 
 def org_row(app, org_id) -> Organisation:
@@ -67,7 +58,7 @@ def test_a_stockyard_operator_keeps_its_registration_number(app, factory):
 
 def test_plain_members_manage_nothing(app, factory):
     admin = factory.user()
-    member_id = colleague(app, admin.org_id)
+    member_id = colleague(factory, admin.org_id)
     member = signed_in(app, "colleague@example.jp")
     assert member.get("/organisation/edit").status_code == 403
     assert member.post("/organisation/edit", data={"name": "乗っ取り"}).status_code == 403
@@ -80,7 +71,7 @@ def test_plain_members_manage_nothing(app, factory):
 
 def test_deactivating_ends_every_session_and_token_reactivating_lets_them_back(app, factory):
     admin = factory.user()
-    member_id = colleague(app, admin.org_id)
+    member_id = colleague(factory, admin.org_id)
     boss, member = signed_in(app, admin.email), signed_in(app, "colleague@example.jp")
     token = member.post("/account/tokens", data={"name": "発注システム連携"})
     secret = token.get_data(as_text=True).split('id="new-token">', 1)[1].split("<", 1)[0].strip()
@@ -108,7 +99,7 @@ def test_the_organisation_always_keeps_an_active_admin(app, factory):
     assert itself.status_code == 409 and "cannot deactivate yourself" in itself.get_data(as_text=True)
     assert boss.post(f"/organisation/members/{admin.id}/role", data={"role": "owner"}).status_code == 400
 
-    second = colleague(app, admin.org_id, "second@example.jp", Role.member)
+    second = colleague(factory, admin.org_id, "second@example.jp", Role.member)
     assert boss.post(f"/organisation/members/{second}/role", data={"role": "admin"}).status_code == 302
     assert boss.post(f"/organisation/members/{admin.id}/role", data={"role": "member"}).status_code == 302
     assert read(app, select(User.role).where(User.id.in_([admin.id, second])).order_by(User.id)) == [

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 import payments
 from market import create_app
-from market.accounts.models import Organisation, User
+from market.accounts.models import Organisation
 from payments.testing import (
     TEST_API_KEY,
     TEST_WEBHOOK_SECRET,
@@ -21,7 +20,7 @@ from payments.testing import (
     sign_webhook,
     stripe_event,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, in_session
 from tests.web.test_orders import act, request_quantity, signed_in
 
 
@@ -54,12 +53,7 @@ def app(database_url, tmp_path, stripe_http):
 
 
 def org(app, org_id) -> Organisation:
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        row = session.get(Organisation, org_id)
-        session.expunge_all()
-        session.close()
-        return row
+    return in_session(app, lambda s: s.get(Organisation, org_id), commit=False)
 
 
 def account_updated(charges_enabled: bool, event_id: str) -> bytes:
@@ -124,12 +118,7 @@ def test_onboarding_then_card_payments_go_to_the_payees_account(app, client, fac
 
 def test_only_admins_set_up_payouts(app, factory, stripe_http):
     admin = factory.user()
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        session.add(User(email="staff@example.jp", password_hash=generate_password_hash(PASSWORD),
-                         display_name="担当", organisation_id=admin.org_id))
-        session.commit()
-        session.close()
+    factory.member(admin.org_id, "staff@example.jp")
     staff = app.test_client()
     staff.post("/login", data={"email": "staff@example.jp", "password": PASSWORD})
     assert staff.post("/organisation/payouts").status_code == 403
@@ -139,8 +128,6 @@ def test_only_admins_set_up_payouts(app, factory, stripe_http):
 def test_an_unknown_account_changes_nothing(app, client, factory):
     supplier = factory.user()
     assert webhook(client, account_updated(True, "evt_acct_other")).status_code == 200
-    with app.app_context():
-        session = app.extensions["meguri.db"].new_session()
-        assert session.scalars(select(Organisation.stripe_charges_enabled)).all() == [False]
-        session.close()
+    assert in_session(app, lambda s: s.scalars(select(Organisation.stripe_charges_enabled)).all(),
+                      commit=False) == [False]
     assert org(app, supplier.org_id).stripe_account_id is None

@@ -5,12 +5,10 @@ exactly what the server answers."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from market.trace.models import TicketStatus, TransferTicket
-from tests.web.test_api import _operations, validate
+from tests.web.test_api import undocumented, validate
 from tests.web.test_catalog import api_headers
 from tests.web.test_orders import Reader, signed_in
 from tests.web.test_trace import issue, paid_order, proposal_order, ticket_id_from, token_of
@@ -109,11 +107,6 @@ def test_a_stockyard_reads_the_loads_sent_to_it(app, db, factory):
 
 def test_openapi_documents_every_ticket_route(app, client):
     doc = client.get("/api/v1/openapi.json").get_json()
-    documented = {(re.sub(r"{\w+}", "{}", path), method.upper())
-                  for path, item in doc["paths"].items() for method in _operations(item)}
     routes = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("trace_api.")]
     assert len(routes) == 3
-    for rule in routes:
-        path = re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule)
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert (path, method) in documented, f"{method} {rule.rule} is not in the OpenAPI document"
+    assert undocumented(doc, routes) == []
