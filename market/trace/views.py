@@ -97,7 +97,9 @@ def order(order_id: int):
     return _order_page(services.visible_order(db_session(), current_user, order_id))
 
 
-def _write(order_id: int, action, done: str, redirect_to=None):
+def _commit(action, done, redirect_to, refused):
+    """Run one write: commit, flash ``done`` (a text, or made from the result) and go to
+    ``redirect_to(result)``; or roll back and answer ``refused(session, exc)`` (404 stays 404)."""
     s = db_session()
     try:
         result = action(s)
@@ -105,11 +107,17 @@ def _write(order_id: int, action, done: str, redirect_to=None):
         if exc.status == 404:
             raise
         s.rollback()
-        order = services.visible_order(s, current_user, order_id)
-        return _order_page(order, _errors(exc), exc.status, request.form)
+        return refused(s, exc)
     s.commit()
-    flash(done, "success")
-    return redirect(redirect_to(result) if redirect_to else url_for("trace.order", order_id=order_id))
+    flash(done(result) if callable(done) else done, "success")
+    return redirect(redirect_to(result))
+
+
+def _write(order_id: int, action, done: str, redirect_to=None):
+    """A write on the order's trace page, shown again with the refusal."""
+    return _commit(action, done, redirect_to or (lambda _result: url_for("trace.order", order_id=order_id)),
+                   lambda s, exc: _order_page(services.visible_order(s, current_user, order_id), _errors(exc),
+                                              exc.status, request.form))
 
 
 @bp.post("/trace/orders/<int:order_id>/sheet")
@@ -167,18 +175,11 @@ def ticket(ticket_id: int):
 @login_required
 def void_ticket(ticket_id: int):
     """The issuer voids a load that never arrived; the ticket stays on record, marked void."""
-    s = db_session()
-    try:
-        t = services.void_ticket(s, current_user, ticket_id, request.form)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
-        t = services.visible_ticket(s, current_user, ticket_id)
-        return _ticket_page(t, _errors(exc), exc.status, request.form)
-    s.commit()
-    flash(_("Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code), "success")
-    return redirect(url_for("trace.ticket", ticket_id=t.id))
+    return _commit(lambda s: services.void_ticket(s, current_user, ticket_id, request.form),
+                   lambda t: _("Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code),
+                   lambda t: url_for("trace.ticket", ticket_id=t.id),
+                   lambda s, exc: _ticket_page(services.visible_ticket(s, current_user, ticket_id), _errors(exc),
+                                               exc.status, request.form))
 
 
 @bp.get("/trace/tickets/<int:ticket_id>/qr.svg")
