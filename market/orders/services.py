@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from huey import crontab
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -650,6 +651,24 @@ class DbProcessedEvents:
         return True
 
 
+# Stripe's dispute reasons, in words a payee understands (the code stays beside them, for
+# the Stripe dashboard).
+DISPUTE_REASONS = {
+    "fraudulent": _l("the cardholder says they did not make the payment"),
+    "product_not_received": _l("the payer says the goods did not arrive"),
+    "product_unacceptable": _l("the payer says the goods were not as described"),
+    "duplicate": _l("the payer says they were charged twice"),
+    "credit_not_processed": _l("the payer says a promised refund was not made"),
+    "unrecognized": _l("the cardholder does not recognise the payment"),
+    "general": _l("no reason given"),
+}
+
+
+def _dispute_reason(code: str) -> str:
+    label = DISPUTE_REASONS.get(code)
+    return f"{label} ({code})" if label else (code or "—")
+
+
 class WebhookStore:
     """load/save callbacks for ``payments.process_webhook``: rows locked order → payment."""
 
@@ -710,7 +729,7 @@ class WebhookStore:
             action = "chargeback"
             note = _("The payer's card issuer disputes %(amount)s (reason: %(reason)s). The payee answers with "
                      "evidence in the Stripe dashboard before %(due)s JST.", amount=amount,
-                     reason=dispute.reason or "—", due=due)
+                     reason=_dispute_reason(dispute.reason), due=due)
         else:
             action = "chargeback_closed" if opened_by_chargeback(order) else "chargeback_decided"
             note = (_("Chargeback lost: the card issuer returned %(amount)s to the payer.", amount=amount)

@@ -239,6 +239,7 @@ def test_a_chargeback_holds_the_order_until_the_card_network_decides(app, db, cl
     assert order.status == OrderStatus.disputed and order.current_payment.status == "paid"
     assert [t.action for t in order.transitions].count("chargeback") == 1  # the replay changed nothing
     assert "¥26,400" in order.transitions[-1].note and "product_not_received" in order.transitions[-1].note
+    assert "商品が届いていない" in order.transitions[-1].note  # the reason in words, not only Stripe's code
     told = db(lambda s: set(s.scalars(select(Notification.user_id).where(  # the members read English here
         Notification.order_id == order_id, Notification.message.like("%disputed by the payer's card issuer%")))))
     assert len(told) == 2  # both parties: the platform moved it
