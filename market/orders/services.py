@@ -763,10 +763,14 @@ def payout_onboarding_url(session: Session, user: User, *, refresh_url: str, ret
 
 
 RECONCILE_AFTER = dt.timedelta(minutes=30)
+# Older open payments are not re-read every 15 minutes for ever (a payer who never pays):
+# Stripe itself retries a webhook for 3 days, so a week covers every one it gave up on.
+RECONCILE_WITHIN = dt.timedelta(days=7)
 
 
 def reconcile_card_payments(session: Session, now: dt.datetime | None = None) -> int:
-    """Re-read from Stripe each card payment still open after RECONCILE_AFTER: a webhook
+    """Re-read from Stripe each card payment still open between RECONCILE_AFTER and
+    RECONCILE_WITHIN after it was made: a webhook
     that never came (endpoint down longer than Stripe retries, a deploy in between) or a
     cancellation whose commit failed after Stripe had cancelled. Applied like the webhook
     would be (forward only; a payment found paid moves its order on). Returns how many
@@ -774,11 +778,13 @@ def reconcile_card_payments(session: Session, now: dt.datetime | None = None) ->
     gw = billing.gateway()
     if not hasattr(gw, "retrieve") or gw.name != "stripe":
         return 0
-    cutoff = (now or utcnow()) - RECONCILE_AFTER
+    now = now or utcnow()
     open_ = [s.value for s in payments.PaymentStatus if s.is_open]
     references = session.scalars(
         select(OrderPayment.reference).where(OrderPayment.backend == "stripe", OrderPayment.status.in_(open_),
-                                             OrderPayment.created_at < cutoff).order_by(OrderPayment.id)).all()
+                                             OrderPayment.created_at < now - RECONCILE_AFTER,
+                                             OrderPayment.created_at >= now - RECONCILE_WITHIN)
+        .order_by(OrderPayment.id)).all()
     changed = 0
     for reference in references:
         store = WebhookStore(session)

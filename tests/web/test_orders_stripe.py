@@ -276,7 +276,7 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(app, db, invoic
     reads the PaymentIntent from Stripe and moves the order on; a fresh payment is left alone."""
     import datetime as dt
 
-    from market.orders.services import RECONCILE_AFTER, reconcile_card_payments
+    from market.orders.services import RECONCILE_AFTER, RECONCILE_WITHIN, reconcile_card_payments
 
     order_id, _buyer, _seller = invoiced
     payment = order_row(db, order_id).current_payment
@@ -294,6 +294,7 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(app, db, invoic
 
     app.config["PUBLIC_URL"] = "https://meguri.example.test/"
     assert reconcile(dt.datetime.utcnow()) == 0  # too fresh: its webhook may still come
+    assert reconcile(payment.created_at + RECONCILE_WITHIN + dt.timedelta(minutes=1)) == 0  # too old: left alone
     later = dt.datetime.utcnow() + RECONCILE_AFTER + dt.timedelta(minutes=1)
     assert reconcile(later) == 1
     order = order_row(db, order_id)
@@ -325,4 +326,5 @@ def test_a_refund_made_at_stripe_is_recorded_on_the_order(app, db, client, invoi
     assert order.current_payment.refunded_yen == 5000
     page = seller.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "¥5,000" in page
+
 
