@@ -108,8 +108,15 @@ def app_case(threads: int, seconds: float, safe: bool, database: str | None) -> 
         database = f"sqlite:///{instance / 'meguri.db'}"
         migrate.upgrade(database)
         load_mix.seed(database, instance, 300, 1)
-    app = create_app({"DATABASE_URL": database, "INSTANCE_DIR": str(instance), "SECRET_KEY": "repro",
-                      "RATE_LIMITS": False, "LOG_FORMAT": "text"})
+    app = create_app(
+        {
+            "DATABASE_URL": database,
+            "INSTANCE_DIR": str(instance),
+            "SECRET_KEY": "repro",
+            "RATE_LIMITS": False,
+            "LOG_FORMAT": "text",
+        }
+    )
     logging.getLogger("meguri.access").setLevel(logging.WARNING)
     if safe:
         collector.install()
@@ -121,7 +128,9 @@ def app_case(threads: int, seconds: float, safe: bool, database: str | None) -> 
         client = app.test_client()
         while time.monotonic() < deadline:
             kind = rng.choice(load_mix.KINDS)
-            statuses.append(client.get(f"/listings?kind={kind}&page={rng.randint(1, 5)}").status_code)
+            statuses.append(
+                client.get(f"/listings?kind={kind}&page={rng.randint(1, 5)}").status_code
+            )
 
     users = [threading.Thread(target=user, args=(n,)) for n in range(threads)]
     for u in users:
@@ -133,27 +142,61 @@ def app_case(threads: int, seconds: float, safe: bool, database: str | None) -> 
 
 
 def run_child(case: str, threads: int, seconds: float, safe: bool, database: str | None) -> dict:
-    argv = [sys.executable, "-X", "faulthandler", "-m", "benchmarks.gc_crash_repro", "--child", "--case", case,
-            "--threads", str(threads), "--seconds", str(seconds), "--safe" if safe else "--unsafe"]
+    argv = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        "-m",
+        "benchmarks.gc_crash_repro",
+        "--child",
+        "--case",
+        case,
+        "--threads",
+        str(threads),
+        "--seconds",
+        str(seconds),
+        "--safe" if safe else "--unsafe",
+    ]
     if database:
         argv += ["--database", database]
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 240,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    ended = ("SIGSEGV" if done.returncode == -signal.SIGSEGV
-             else "ok" if done.returncode == 0 else f"exit {done.returncode}")
-    return {"case": case, "threads": threads, "safe": safe, "python": sys.version.split()[0],
-            "ended": ended, "after_s": round(time.monotonic() - started, 1),
-            "output": (done.stdout.strip().splitlines() or [""])[-1],
-            "stderr_tail": done.stderr[-600:] if done.returncode else ""}
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 240,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    ended = (
+        "SIGSEGV"
+        if done.returncode == -signal.SIGSEGV
+        else "ok"
+        if done.returncode == 0
+        else f"exit {done.returncode}"
+    )
+    return {
+        "case": case,
+        "threads": threads,
+        "safe": safe,
+        "python": sys.version.split()[0],
+        "ended": ended,
+        "after_s": round(time.monotonic() - started, 1),
+        "output": (done.stdout.strip().splitlines() or [""])[-1],
+        "stderr_tail": done.stderr[-600:] if done.returncode else "",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--case", choices=["minimal", "app", "both"], default="both")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--database", default=None, help="an already seeded database (default: SQLite, seeded)")
+    parser.add_argument(
+        "--database", default=None, help="an already seeded database (default: SQLite, seeded)"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--safe", dest="modes", action="store_const", const=[True])
     mode.add_argument("--unsafe", dest="modes", action="store_const", const=[False])
@@ -165,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             return minimal(args.threads, args.seconds, modes[0])
         return app_case(args.threads, args.seconds, modes[0], args.database)
     ok = True
-    for case in (["minimal", "app"] if args.case == "both" else [args.case]):
+    for case in ["minimal", "app"] if args.case == "both" else [args.case]:
         for safe in modes:
             result = run_child(case, args.threads, args.seconds, safe, args.database)
             print(json.dumps(result, ensure_ascii=False), flush=True)

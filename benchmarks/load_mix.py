@@ -20,8 +20,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEARCH_WORDS = ["発生土", "RC-40", "椅子", "砕石", "木材", "soil", "2b", "stockyard", "再生砕石", "テーブル",
-                "鉄筋", "江東区", "RC-40 横浜", "第2種"]
+SEARCH_WORDS = [
+    "発生土",
+    "RC-40",
+    "椅子",
+    "砕石",
+    "木材",
+    "soil",
+    "2b",
+    "stockyard",
+    "再生砕石",
+    "テーブル",
+    "鉄筋",
+    "江東区",
+    "RC-40 横浜",
+    "第2種",
+]
 KINDS = ["soil_offer", "soil_want", "material_offer", "reuse_item", "recycled_offer", "stockyard"]
 # name -> weight: what a marketplace visitor mostly does is look around.
 MIX = {"browse": 50, "search": 35, "order": 15}
@@ -38,8 +52,16 @@ def seed(database_url: str, instance: Path, listings: int, users: int) -> dict:
     from market.accounts.models import User
     from market.demo import load_demo
 
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_DIR": str(instance), "SECRET_KEY": "seed",
-                      "JOBS_IMMEDIATE": False, "TESTING": True, "LOG_FORMAT": "text"})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(instance),
+            "SECRET_KEY": "seed",
+            "JOBS_IMMEDIATE": False,
+            "TESTING": True,
+            "LOG_FORMAT": "text",
+        }
+    )
     try:
         with app.test_request_context():
             s = app.extensions["meguri.db"].session()
@@ -48,9 +70,17 @@ def seed(database_url: str, instance: Path, listings: int, users: int) -> dict:
             buyer = s.scalar(sa.select(User).where(User.email == "demo1@meguri.example"))
             tokens = [accounts.issue_api_token(s, buyer, f"load {i}")[1] for i in range(users)]
             s.commit()
-            offers = s.execute(sa.text(
-                "SELECT id FROM listings WHERE kind = 'soil_offer' AND status = 'open' "
-                "AND organisation_id <> :org ORDER BY id"), {"org": buyer.organisation_id}).scalars().all()
+            offers = (
+                s.execute(
+                    sa.text(
+                        "SELECT id FROM listings WHERE kind = 'soil_offer' AND status = 'open' "
+                        "AND organisation_id <> :org ORDER BY id"
+                    ),
+                    {"org": buyer.organisation_id},
+                )
+                .scalars()
+                .all()
+            )
             return {"tokens": tokens, "offers": list(offers)}
     finally:
         app.extensions["meguri.db"].dispose()
@@ -82,14 +112,25 @@ class Phase:
             if len(values) < 2:
                 return {"n": len(values)}
             q = statistics.quantiles(values, n=100, method="inclusive")
-            return {"n": len(values), "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1),
-                    "p99_ms": round(q[98] * 1000, 1)}
+            return {
+                "n": len(values),
+                "p50_ms": round(q[49] * 1000, 1),
+                "p95_ms": round(q[94] * 1000, 1),
+                "p99_ms": round(q[98] * 1000, 1),
+            }
 
-        return {"users": self.users, "seconds": round(self.elapsed, 1), "requests": self.requests,
-                "throughput_rps": round(self.requests / self.elapsed, 1) if self.elapsed else 0.0,
-                **pct(self.all_latencies), "by_kind": {k: pct(v) for k, v in sorted(self.latencies.items())},
-                "statuses": dict(sorted(self.statuses.items())), "errors": len(self.errors()),
-                "unexpected": len(self.unexpected), "first_unexpected": self.unexpected[:5]}
+        return {
+            "users": self.users,
+            "seconds": round(self.elapsed, 1),
+            "requests": self.requests,
+            "throughput_rps": round(self.requests / self.elapsed, 1) if self.elapsed else 0.0,
+            **pct(self.all_latencies),
+            "by_kind": {k: pct(v) for k, v in sorted(self.latencies.items())},
+            "statuses": dict(sorted(self.statuses.items())),
+            "errors": len(self.errors()),
+            "unexpected": len(self.unexpected),
+            "first_unexpected": self.unexpected[:5],
+        }
 
 
 def _request(port: int, kind: str, rng: random.Random, seeded: dict, token: str):
@@ -109,8 +150,14 @@ def _request(port: int, kind: str, rng: random.Random, seeded: dict, token: str)
     return "POST", "/api/v1/orders", {"listing_id": listing, "quantity": 1}, token
 
 
-def run_phase(port: int, seeded: dict, users: int, seconds: float, think: tuple[float, float] = (0.5, 1.5),
-              seed: int = 7) -> Phase:
+def run_phase(
+    port: int,
+    seeded: dict,
+    users: int,
+    seconds: float,
+    think: tuple[float, float] = (0.5, 1.5),
+    seed: int = 7,
+) -> Phase:
     """``users`` closed-loop users for ``seconds``: request, wait for the answer, think, repeat."""
     phase = Phase(users, seconds)
     lock = threading.Lock()
@@ -132,7 +179,9 @@ def run_phase(port: int, seeded: dict, users: int, seconds: float, think: tuple[
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 try:
-                    conn.request(method, path, body=json.dumps(body) if body else None, headers=headers)
+                    conn.request(
+                        method, path, body=json.dumps(body) if body else None, headers=headers
+                    )
                     response = conn.getresponse()
                     response.read()
                     status = response.status
@@ -169,7 +218,9 @@ def warm_up(port: int, seeded: dict, rounds: int = 3) -> None:
             method, path, body, auth = _request(port, kind, rng, seeded, seeded["tokens"][0])
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
-                conn.request(method, path, headers={"Authorization": f"Bearer {auth}"} if auth else {})
+                conn.request(
+                    method, path, headers={"Authorization": f"Bearer {auth}"} if auth else {}
+                )
                 conn.getresponse().read()
             finally:
                 conn.close()

@@ -26,12 +26,18 @@ sys.path.insert(0, ROOT)
 
 # (name, lat, lon, weight): sites bunch around cities, Tokyo heaviest.
 CITIES = [
-    ("Tokyo", 35.681, 139.767, 0.26), ("Yokohama", 35.444, 139.638, 0.14),
-    ("Kawasaki", 35.531, 139.703, 0.08), ("Saitama", 35.861, 139.645, 0.10),
-    ("Chiba", 35.607, 140.106, 0.09), ("Sagamihara", 35.571, 139.373, 0.06),
-    ("Hachioji", 35.666, 139.316, 0.06), ("Funabashi", 35.694, 139.983, 0.05),
-    ("Kawagoe", 35.925, 139.486, 0.04), ("Utsunomiya", 36.555, 139.883, 0.04),
-    ("Maebashi", 36.389, 139.063, 0.03), ("Mito", 36.366, 140.471, 0.03),
+    ("Tokyo", 35.681, 139.767, 0.26),
+    ("Yokohama", 35.444, 139.638, 0.14),
+    ("Kawasaki", 35.531, 139.703, 0.08),
+    ("Saitama", 35.861, 139.645, 0.10),
+    ("Chiba", 35.607, 140.106, 0.09),
+    ("Sagamihara", 35.571, 139.373, 0.06),
+    ("Hachioji", 35.666, 139.316, 0.06),
+    ("Funabashi", 35.694, 139.983, 0.05),
+    ("Kawagoe", 35.925, 139.486, 0.04),
+    ("Utsunomiya", 36.555, 139.883, 0.04),
+    ("Maebashi", 36.389, 139.063, 0.03),
+    ("Mito", 36.366, 140.471, 0.03),
     ("Tsukuba", 36.083, 140.077, 0.02),
 ]
 SOIL = ["1", "1i", "2a", "2b", "2i", "3a", "3b", "3i", "4a", "4b", "4i", "mud-a", "mud-b", "mud-c"]
@@ -52,8 +58,13 @@ def _points(rng, n, sigma_km=9.0):
 def _windows(rng, n, short=(14, 60), long=(60, 240)):
     start = rng.integers(0, 330, n)
     length = np.where(rng.random(n) < 0.6, rng.integers(*short, n), rng.integers(*long, n))
-    return [[dt.date.fromordinal(BASE + int(a)).isoformat(),
-             dt.date.fromordinal(BASE + int(a + b)).isoformat()] for a, b in zip(start, length, strict=True)]
+    return [
+        [
+            dt.date.fromordinal(BASE + int(a)).isoformat(),
+            dt.date.fromordinal(BASE + int(a + b)).isoformat(),
+        ]
+        for a, b in zip(start, length, strict=True)
+    ]
 
 
 def _pick(rng, choices, p, n):
@@ -71,16 +82,33 @@ def soil_instance(n_s, n_d, n_yards=0, seed=1) -> dict:
     d_acc = _pick(rng, SOIL_ACCEPTS, SOIL_ACCEPTS_P, n_d)
     sq = np.clip(rng.lognormal(6.8, 0.9, n_s), 50, 20000).astype(int)
     dq = np.clip(rng.lognormal(6.9, 0.9, n_d), 50, 30000).astype(int)
-    supplies = [{"id": f"S{i}", "lat": float(slat[i]), "lon": float(slon[i]), "quantity": int(sq[i]),
-                 "window": sw[i], "disposal_cost": int(rng.integers(2500, 6500)),
-                 "max_haul_km": int(s_haul[i]), "class": str(s_cls[i])} for i in range(n_s)]
+    supplies = [
+        {
+            "id": f"S{i}",
+            "lat": float(slat[i]),
+            "lon": float(slon[i]),
+            "quantity": int(sq[i]),
+            "window": sw[i],
+            "disposal_cost": int(rng.integers(2500, 6500)),
+            "max_haul_km": int(s_haul[i]),
+            "class": str(s_cls[i]),
+        }
+        for i in range(n_s)
+    ]
     demands = []
     for j in range(n_d):
         acc = SOIL_ACCEPTS[d_acc[j]]
         val = int(rng.integers(1500, 5000))
-        dem = {"id": f"D{j}", "lat": float(dlat[j]), "lon": float(dlon[j]), "quantity": int(dq[j]),
-               "window": dwin[j], "value": val, "max_haul_km": [None, 40, 50][d_haul[j]],
-               "accepts": list(acc)}
+        dem = {
+            "id": f"D{j}",
+            "lat": float(dlat[j]),
+            "lon": float(dlon[j]),
+            "quantity": int(dq[j]),
+            "window": dwin[j],
+            "value": val,
+            "max_haul_km": [None, 40, 50][d_haul[j]],
+            "accepts": list(acc),
+        }
         if "1" in acc and rng.random() < 0.3:
             dem["value_by"] = {"1": val + 400}
         demands.append(dem)
@@ -88,14 +116,27 @@ def soil_instance(n_s, n_d, n_yards=0, seed=1) -> dict:
     if n_yards:
         ylat, ylon = _points(rng, n_yards, sigma_km=15)
         for y in range(n_yards):
-            yards.append({"id": f"Y{y}", "lat": float(ylat[y]), "lon": float(ylon[y]),
-                          "capacity": int(rng.integers(20000, 120000)),
-                          "handling_cost": int(rng.integers(250, 1200)),
-                          "window": ["2027-01-01", "2027-12-31"],
-                          "accepts": SOIL[:8] if rng.random() < 0.7 else SOIL[:5]})
-    return {"version": 1, "material": "soil", "as_of": "2027-01-05",
-            "transport": {"road_factor": 1.3, "cost_per_unit_km": 90, "co2_kg_per_unit_km": 0.3},
-            "carbon_price_per_kg": 0, "supplies": supplies, "demands": demands, "stockyards": yards}
+            yards.append(
+                {
+                    "id": f"Y{y}",
+                    "lat": float(ylat[y]),
+                    "lon": float(ylon[y]),
+                    "capacity": int(rng.integers(20000, 120000)),
+                    "handling_cost": int(rng.integers(250, 1200)),
+                    "window": ["2027-01-01", "2027-12-31"],
+                    "accepts": SOIL[:8] if rng.random() < 0.7 else SOIL[:5],
+                }
+            )
+    return {
+        "version": 1,
+        "material": "soil",
+        "as_of": "2027-01-05",
+        "transport": {"road_factor": 1.3, "cost_per_unit_km": 90, "co2_kg_per_unit_km": 0.3},
+        "carbon_price_per_kg": 0,
+        "supplies": supplies,
+        "demands": demands,
+        "stockyards": yards,
+    }
 
 
 GRADES = ["RM-25", "RM-30", "RM-40", "RC-30", "RC-40", "RC-other"]
@@ -105,32 +146,74 @@ def recycled_instance(n_s, n_d, seed=1) -> dict:
     rng = np.random.default_rng(seed)
     slat, slon = _points(rng, n_s, 12)
     dlat, dlon = _points(rng, n_d, 12)
-    sw, dwin = _windows(rng, n_s, long=(60, 200)), _windows(rng, n_d, short=(30, 120), long=(120, 300))
+    sw, dwin = (
+        _windows(rng, n_s, long=(60, 200)),
+        _windows(rng, n_d, short=(30, 120), long=(120, 300)),
+    )
     cls = rng.choice(GRADES, size=n_s, p=[0.1, 0.15, 0.2, 0.15, 0.3, 0.1])
-    supplies = [{"id": f"S{i}", "lat": float(slat[i]), "lon": float(slon[i]),
-                 "quantity": int(rng.integers(50, 2000)), "window": sw[i],
-                 "disposal_cost": int(rng.integers(500, 3000)), "class": str(cls[i]),
-                 "max_haul_km": 40,
-                 "properties": {"absorption": round(float(rng.uniform(2.0, 8.0)), 2),
-                                "fines": round(float(rng.uniform(0.5, 4.0)), 2)},
-                 "co2_avoided_kg_per_unit": 2.9} for i in range(n_s)]
+    supplies = [
+        {
+            "id": f"S{i}",
+            "lat": float(slat[i]),
+            "lon": float(slon[i]),
+            "quantity": int(rng.integers(50, 2000)),
+            "window": sw[i],
+            "disposal_cost": int(rng.integers(500, 3000)),
+            "class": str(cls[i]),
+            "max_haul_km": 40,
+            "properties": {
+                "absorption": round(float(rng.uniform(2.0, 8.0)), 2),
+                "fines": round(float(rng.uniform(0.5, 4.0)), 2),
+            },
+            "co2_avoided_kg_per_unit": 2.9,
+        }
+        for i in range(n_s)
+    ]
     demands = []
     for j in range(n_d):
         lim = {"absorption": {"max": round(float(rng.uniform(3.5, 6.5)), 1)}}
         if rng.random() < 0.3:
             lim["fines"] = {"max": round(float(rng.uniform(1.5, 3.0)), 1)}
-        demands.append({"id": f"D{j}", "lat": float(dlat[j]), "lon": float(dlon[j]),
-                        "quantity": int(rng.integers(100, 3000)), "window": dwin[j],
-                        "value": int(rng.integers(1500, 4500)),
-                        "min_grade": str(rng.choice(GRADES[1:])), "limits": lim,
-                        "blend": bool(rng.random() < 0.5), "max_haul_km": 40})
-    return {"version": 1, "material": "recycled", "as_of": "2027-01-05",
-            "transport": {"road_factor": 1.3, "cost_per_unit_km": 25, "co2_kg_per_unit_km": 0.3},
-            "carbon_price_per_kg": 10, "grades": GRADES, "supplies": supplies, "demands": demands}
+        demands.append(
+            {
+                "id": f"D{j}",
+                "lat": float(dlat[j]),
+                "lon": float(dlon[j]),
+                "quantity": int(rng.integers(100, 3000)),
+                "window": dwin[j],
+                "value": int(rng.integers(1500, 4500)),
+                "min_grade": str(rng.choice(GRADES[1:])),
+                "limits": lim,
+                "blend": bool(rng.random() < 0.5),
+                "max_haul_km": 40,
+            }
+        )
+    return {
+        "version": 1,
+        "material": "recycled",
+        "as_of": "2027-01-05",
+        "transport": {"road_factor": 1.3, "cost_per_unit_km": 25, "co2_kg_per_unit_km": 0.3},
+        "carbon_price_per_kg": 10,
+        "grades": GRADES,
+        "supplies": supplies,
+        "demands": demands,
+    }
 
 
-CATEGORIES = ["sofa", "chair", "table", "desk", "chest", "shelf", "bicycle", "instrument",
-              "cabinet", "toy", "lamp", "bed"]
+CATEGORIES = [
+    "sofa",
+    "chair",
+    "table",
+    "desk",
+    "chest",
+    "shelf",
+    "bicycle",
+    "instrument",
+    "cabinet",
+    "toy",
+    "lamp",
+    "bed",
+]
 
 
 def reuse_instance(n_items, n_ops, seed=1) -> dict:
@@ -144,23 +227,46 @@ def reuse_instance(n_items, n_ops, seed=1) -> dict:
     supplies = []
     for i in range(n_items):
         restricted = rng.random() < 0.5
-        supplies.append({"id": f"S{i}", "lat": float(slat[i]), "lon": float(slon[i]), "quantity": 1,
-                         "window": sw[i], "disposal_cost": int(rng.integers(400, 1800)),
-                         "class": str(cls[i]), "owner": str(rng.choice(owners)),
-                         "partner_only_until": "2027-03-31" if restricted else None,
-                         "co2_avoided_kg_per_unit": 20})
+        supplies.append(
+            {
+                "id": f"S{i}",
+                "lat": float(slat[i]),
+                "lon": float(slon[i]),
+                "quantity": 1,
+                "window": sw[i],
+                "disposal_cost": int(rng.integers(400, 1800)),
+                "class": str(cls[i]),
+                "owner": str(rng.choice(owners)),
+                "partner_only_until": "2027-03-31" if restricted else None,
+                "co2_avoided_kg_per_unit": 20,
+            }
+        )
     demands = []
     for j in range(n_ops):
         acc = list(rng.choice(CATEGORIES, size=int(rng.integers(3, 8)), replace=False))
-        demands.append({"id": f"D{j}", "lat": float(dlat[j]), "lon": float(dlon[j]),
-                        "quantity": int(rng.integers(10, 120)), "window": dwin[j], "value": 0,
-                        "value_by": {c: int(rng.integers(300, 5000)) for c in acc},
-                        "accepts": acc, "max_haul_km": 30,
-                        "partners": list(rng.choice(owners, size=int(rng.integers(0, 4)),
-                                                    replace=False))})
-    return {"version": 1, "material": "reuse", "as_of": "2027-01-05",
-            "transport": {"road_factor": 1.3, "cost_per_unit_km": 60, "co2_kg_per_unit_km": 0.3},
-            "carbon_price_per_kg": 0, "supplies": supplies, "demands": demands}
+        demands.append(
+            {
+                "id": f"D{j}",
+                "lat": float(dlat[j]),
+                "lon": float(dlon[j]),
+                "quantity": int(rng.integers(10, 120)),
+                "window": dwin[j],
+                "value": 0,
+                "value_by": {c: int(rng.integers(300, 5000)) for c in acc},
+                "accepts": acc,
+                "max_haul_km": 30,
+                "partners": list(rng.choice(owners, size=int(rng.integers(0, 4)), replace=False)),
+            }
+        )
+    return {
+        "version": 1,
+        "material": "reuse",
+        "as_of": "2027-01-05",
+        "transport": {"road_factor": 1.3, "cost_per_unit_km": 60, "co2_kg_per_unit_km": 0.3},
+        "carbon_price_per_kg": 0,
+        "supplies": supplies,
+        "demands": demands,
+    }
 
 
 CASES = {
@@ -171,8 +277,15 @@ CASES = {
     "recycled-2k-blend": lambda: recycled_instance(2000, 2000),
     "reuse-20k-500": lambda: reuse_instance(20000, 500),
 }
-DEFAULT = ["soil-1k", "soil-5k", "soil-10k", "naive:soil-10k", "soil-10k-yards",
-           "recycled-2k-blend", "reuse-20k-500"]
+DEFAULT = [
+    "soil-1k",
+    "soil-5k",
+    "soil-10k",
+    "naive:soil-10k",
+    "soil-10k-yards",
+    "recycled-2k-blend",
+    "reuse-20k-500",
+]
 
 
 def _naive(inst):
@@ -193,7 +306,9 @@ def _naive(inst):
     qs = np.rint(inst.supplies.qty).astype(np.int64)
     qd = np.rint(inst.demands.qty).astype(np.int64)
     max_b = float(inst.s_base.max() + inst.d_value.max())
-    sol = solve_transport(arcs, qs, qd, choose_scale(max_b, float(qs.sum() + qd.sum()), nS + nD + 1))
+    sol = solve_transport(
+        arcs, qs, qd, choose_scale(max_b, float(qs.sum() + qd.sum()), nS + nD + 1)
+    )
     return float(sol.flow.astype(float) @ arcs.b), len(arcs)
 
 
@@ -212,8 +327,14 @@ def run_child(case: str) -> dict:
         return out
     stages = []
     res = matching.solve(inst, progress=lambda s, f: stages.append((s, time.perf_counter() - t0)))
-    out.update(seconds=time.perf_counter() - t0, status=res.status, net_benefit=res.net_benefit,
-               upper_bound=res.upper_bound, flows=len(res.flows), stats=res.stats)
+    out.update(
+        seconds=time.perf_counter() - t0,
+        status=res.status,
+        net_benefit=res.net_benefit,
+        upper_bound=res.upper_bound,
+        flows=len(res.flows),
+        stats=res.stats,
+    )
     first = {}
     for s, t in stages:
         first.setdefault(s, t)
@@ -227,8 +348,9 @@ def run_child(case: str) -> dict:
 def run_case(case: str, timeout: float) -> dict:
     import threading
 
-    proc = subprocess.Popen([sys.executable, __file__, "--child", case], stdout=subprocess.PIPE,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", case], stdout=subprocess.PIPE, cwd=ROOT
+    )
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     out = proc.stdout.read()
@@ -236,7 +358,9 @@ def run_case(case: str, timeout: float) -> dict:
     timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        why = f"killed after {timeout:.0f} s" if proc.returncode == -9 else f"exit {proc.returncode}"
+        why = (
+            f"killed after {timeout:.0f} s" if proc.returncode == -9 else f"exit {proc.returncode}"
+        )
         return {"case": case, "error": why, "peak_rss_mib": usage.ru_maxrss / 1024}
     res = json.loads(out)
     res["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
@@ -267,7 +391,9 @@ def main() -> int:
     print("load average (1, 5, 15 min) at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     # wall s: validation, arcs, solve and the explained result; without explanation: up to
     # the explanation (what the naive case does: it explains nothing).
-    print("| case | status | wall s | without explanation s | peak RSS MiB | net benefit ¥ | gap to bound | greedy ¥ | arcs |")
+    print(
+        "| case | status | wall s | without explanation s | peak RSS MiB | net benefit ¥ | gap to bound | greedy ¥ | arcs |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for case in args.cases:
         r = run_case(case, args.timeout)
@@ -280,17 +406,24 @@ def main() -> int:
             gap = f"{(r['upper_bound'] - r['net_benefit']) / max(1.0, abs(r['upper_bound'])):.2e}"
         arcs = r.get("candidate_arcs") or r.get("stats", {}).get("candidate_arcs")
         greedy = f"{r['greedy_net_benefit']:,.0f}" if "greedy_net_benefit" in r else ""
-        print(f"| {case} | {r.get('status', 'naive')} | {r['seconds']:.2f} | {_unexplained(r):.2f} | "
-              f"{r['peak_rss_mib']:.0f} | "
-              f"{r['net_benefit']:,.0f} | {gap} | {greedy} | {arcs} |", flush=True)
+        print(
+            f"| {case} | {r.get('status', 'naive')} | {r['seconds']:.2f} | {_unexplained(r):.2f} | "
+            f"{r['peak_rss_mib']:.0f} | "
+            f"{r['net_benefit']:,.0f} | {gap} | {greedy} | {arcs} |",
+            flush=True,
+        )
     times = {r["case"]: r["seconds"] for r in rows if "error" not in r}
     if "soil-1k" in times and "soil-10k" in times:
-        print(f"\ntime growth exponent 1k→10k: {math.log(times['soil-10k'] / times['soil-1k'], 10):.2f}")
+        print(
+            f"\ntime growth exponent 1k→10k: {math.log(times['soil-10k'] / times['soil-1k'], 10):.2f}"
+        )
     if "soil-10k" in times and "naive:soil-10k" in times:
         pruned = next(r for r in rows if r["case"] == "soil-10k")
-        print(f"naive / pruned at 10k: {times['naive:soil-10k'] / _unexplained(pruned):.1f}× "
-              f"(both without explanation); {times['naive:soil-10k'] / times['soil-10k']:.1f}× "
-              "against the pruned solve with its explained result")
+        print(
+            f"naive / pruned at 10k: {times['naive:soil-10k'] / _unexplained(pruned):.1f}× "
+            f"(both without explanation); {times['naive:soil-10k'] / times['soil-10k']:.1f}× "
+            "against the pruned solve with its explained result"
+        )
     print("load average (1, 5, 15 min) at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for r in rows:
         print(json.dumps(r), file=sys.stderr)

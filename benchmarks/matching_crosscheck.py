@@ -34,9 +34,15 @@ def random_cases(count: int):
         rng = random.Random(seed)
         kind = rng.choice(["plain", "plain", "partners", "yards", "blend", "fractional"])
         n_s, n_d = rng.randint(1, 120), rng.randint(1, 120)
-        data = random_instance(seed + 1000, n_s=n_s, n_d=n_d, yards=3 if kind == "yards" else 0,
-                               blend=kind == "blend", partners=kind == "partners",
-                               fractional=kind == "fractional")
+        data = random_instance(
+            seed + 1000,
+            n_s=n_s,
+            n_d=n_d,
+            yards=3 if kind == "yards" else 0,
+            blend=kind == "blend",
+            partners=kind == "partners",
+            fractional=kind == "fractional",
+        )
         if kind != "fractional" and rng.random() < 0.3:  # tiny and huge lots
             for s in data["supplies"]:
                 s["quantity"] = rng.choice([1, 2, 5, 100_000, 250_000])
@@ -66,12 +72,16 @@ def main() -> int:
         with_lp += lp is not None
         off = lp is not None and abs(result.net_benefit - lp) > 1e-6 * max(1.0, abs(lp))
         if result.status != "optimal" or not report.ok or off:
-            failures.append(f"{name}: status {result.status}, net {result.net_benefit}, "
-                            f"checker LP {lp}, errors {report.errors[:3]}")
+            failures.append(
+                f"{name}: status {result.status}, net {result.net_benefit}, "
+                f"checker LP {lp}, errors {report.errors[:3]}"
+            )
     for line in failures:
         print("FAIL", line)
-    print(f"{checked} instances ({with_lp} with the checker's own LP optimum), "
-          f"{len(failures)} failed, {time.perf_counter() - started:.1f} s")
+    print(
+        f"{checked} instances ({with_lp} with the checker's own LP optimum), "
+        f"{len(failures)} failed, {time.perf_counter() - started:.1f} s"
+    )
     return 1 if failures else 0
 
 

@@ -217,7 +217,10 @@ def text_match_ms(index, query: SearchQuery) -> float:
         if index.engine.dialect.name == "sqlite":
             cursor.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (params["q"],))
         else:
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE tsv @@ CAST(%s AS tsquery)", (params["q_words"],))
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE tsv @@ CAST(%s AS tsquery)",
+                (params["q_words"],),
+            )
         cursor.fetchall()
         elapsed = (time.perf_counter() - started) * 1000
         cursor.close()
@@ -351,7 +354,10 @@ def main() -> None:
     print(f"result ids identical on {same_ids}/{len(compared)} queries")
     # The floor of this engine shape: the full-text index's own match of the words alone
     # (no facet, no place, no rows read), against what a search may cost for 50x.
-    text_ms = [statistics.median(text_match_ms(index, query) for _ in range(args.rounds)) for query in compared]
+    text_ms = [
+        statistics.median(text_match_ms(index, query) for _ in range(args.rounds))
+        for query in compared
+    ]
     print(
         f"full-text match of the words alone (count(*) of FTS5 MATCH / GIN @@), same queries: mean "
         f"{statistics.mean(text_ms):.2f} ms (p50 {percentile(text_ms, 50):.2f}); a whole search at 50x the "

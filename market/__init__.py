@@ -76,8 +76,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["meguri.search"] = search_index.make(app)
 
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
-                   default_translation_directories=str(ROOT / "market" / "translations"))
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "market" / "translations"),
+    )
     _init_login(app)
 
     from market.accounts.views import bp as accounts_bp

@@ -54,7 +54,9 @@ def register(app: Flask) -> None:
         try:
             create_site_admin(session, email, password, display_name)
         except FieldErrors as exc:
-            raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+            raise click.ClickException(
+                "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+            ) from None
         session.commit()
         click.echo(f"site administrator {email} created")
 
@@ -63,7 +65,9 @@ def register(app: Flask) -> None:
         """Realistic demo data around the Kanto region."""
 
     @demo_group.command("load")
-    @click.option("--seed", default=20261122, help="Random seed: the same seed gives the same data.")
+    @click.option(
+        "--seed", default=20261122, help="Random seed: the same seed gives the same data."
+    )
     @click.option("--listings", default=400, help="Roughly how many listings to create.")
     @click.option("--if-empty", is_flag=True, help="Do nothing when organisations already exist.")
     def demo_load(seed: int, listings: int, if_empty: bool):
@@ -80,8 +84,12 @@ def register(app: Flask) -> None:
         """The platform's monthly fee statements to payees."""
 
     @billing_group.command("statements")
-    @click.option("--month", default=None, metavar="YYYY-MM",
-                  help="The month to issue for (default: last month, Japan time).")
+    @click.option(
+        "--month",
+        default=None,
+        metavar="YYYY-MM",
+        help="The month to issue for (default: last month, Japan time).",
+    )
     def billing_statements(month: str | None):
         """Issue the month's fee statements (organisations that have one are skipped)."""
         from market.db import japan_today
@@ -93,7 +101,9 @@ def register(app: Flask) -> None:
             try:
                 first = dt.date.fromisoformat(f"{month}-01")
             except ValueError:
-                raise click.BadParameter("must be YYYY-MM, e.g. 2026-10", param_hint="--month") from None
+                raise click.BadParameter(
+                    "must be YYYY-MM, e.g. 2026-10", param_hint="--month"
+                ) from None
         session = current_app.extensions["meguri.db"].session()
         issued = issue_statements(session, first)
         session.commit()
@@ -116,8 +126,12 @@ def register_matching(app: Flask) -> None:
         """Matching runs."""
 
     @matching_group.command("run")
-    @click.option("--family", type=click.Choice(["soil", "recycled", "reuse", "material"]), required=True)
-    @click.option("--region", default="08,09,10,11,12,13,14", help="Prefecture codes, comma-separated.")
+    @click.option(
+        "--family", type=click.Choice(["soil", "recycled", "reuse", "material"]), required=True
+    )
+    @click.option(
+        "--region", default="08,09,10,11,12,13,14", help="Prefecture codes, comma-separated."
+    )
     @click.option("--material", default=None, help="Recycled material code (recycled runs).")
     def matching_run(family: str, region: str, material: str | None):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
@@ -126,7 +140,9 @@ def register_matching(app: Flask) -> None:
 
         session = current_app.extensions["meguri.db"].session()
         try:
-            run = start_run(session, None, family, [c.strip() for c in region.split(",") if c.strip()], material)
+            run = start_run(
+                session, None, family, [c.strip() for c in region.split(",") if c.strip()], material
+            )
         except (RunInputError, DomainError) as exc:
             raise click.ClickException(exc.message) from None
         session.commit()
@@ -166,12 +182,20 @@ def register_search(app: Flask) -> None:
             report = search.verify(index, all_documents(session), repair=repair)
         finally:
             session.close()
-        click.echo(f"checked {report.checked} listings: {len(report.missing)} missing, "
-                   f"{len(report.stale)} stale, {len(report.extra)} extra"
-                   + (" — repaired" if report.repaired else ""))
-        for label, ids in (("missing", report.missing), ("stale", report.stale), ("extra", report.extra)):
+        click.echo(
+            f"checked {report.checked} listings: {len(report.missing)} missing, "
+            f"{len(report.stale)} stale, {len(report.extra)} extra"
+            + (" — repaired" if report.repaired else "")
+        )
+        for label, ids in (
+            ("missing", report.missing),
+            ("stale", report.stale),
+            ("extra", report.extra),
+        ):
             if ids:
-                click.echo(f"  {label}: {', '.join(map(str, ids[:50]))}{' …' if len(ids) > 50 else ''}")
+                click.echo(
+                    f"  {label}: {', '.join(map(str, ids[:50]))}{' …' if len(ids) > 50 else ''}"
+                )
         if not report.in_sync and not repair:
             raise SystemExit(1)
 

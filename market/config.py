@@ -96,22 +96,30 @@ def finalise(config: dict[str, object], instance_path: str) -> None:
         config["SECRET_KEY"] = key_file.read_text().strip()
 
     if config["SEARCH"] not in {"embedded", "meilisearch"}:
-        raise ConfigError(f"{PREFIX}SEARCH: must be 'embedded' or 'meilisearch', not {config['SEARCH']!r}")
+        raise ConfigError(
+            f"{PREFIX}SEARCH: must be 'embedded' or 'meilisearch', not {config['SEARCH']!r}"
+        )
     if config["SEARCH"] == "meilisearch" and not config.get("MEILI_URL"):
         raise ConfigError(f"{PREFIX}SEARCH=meilisearch needs {PREFIX}MEILI_URL")
     if config["PAYMENTS"] not in {"invoice", "stripe"}:
-        raise ConfigError(f"{PREFIX}PAYMENTS: must be 'invoice' or 'stripe', not {config['PAYMENTS']!r}")
+        raise ConfigError(
+            f"{PREFIX}PAYMENTS: must be 'invoice' or 'stripe', not {config['PAYMENTS']!r}"
+        )
     if config["PAYMENTS"] == "stripe":
         for needed in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
             if not config.get(needed):
                 raise ConfigError(f"{PREFIX}PAYMENTS=stripe needs {PREFIX}{needed}")
     registration = config.get("PLATFORM_INVOICE_REGISTRATION_NO")
     if registration and not re.fullmatch(r"T\d{13}", str(registration)):
-        raise ConfigError(f"{PREFIX}PLATFORM_INVOICE_REGISTRATION_NO: must be T followed by 13 digits")
+        raise ConfigError(
+            f"{PREFIX}PLATFORM_INVOICE_REGISTRATION_NO: must be T followed by 13 digits"
+        )
     if int(config["JOB_STALE_SECONDS"]) < 2:
         raise ConfigError(f"{PREFIX}JOB_STALE_SECONDS: must be at least 2 seconds")
     if config["LOG_FORMAT"] not in {"json", "text"}:
-        raise ConfigError(f"{PREFIX}LOG_FORMAT: must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
+        raise ConfigError(
+            f"{PREFIX}LOG_FORMAT: must be 'json' or 'text', not {config['LOG_FORMAT']!r}"
+        )
     if config["MAILER"] not in {"console", "smtp"}:
         raise ConfigError(f"{PREFIX}MAILER: must be 'console' or 'smtp', not {config['MAILER']!r}")
     if config["MAILER"] == "smtp" and not config.get("SMTP_HOST"):

@@ -64,8 +64,14 @@ def make_engine(url: str, connect_timeout: int = 3) -> Engine:
     # While the database is down or restarting, requests must fail within seconds (a 503
     # page) rather than hang: a short connect timeout, and a short wait for a pooled
     # connection. pool_pre_ping replaces connections a restart has killed.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10,
-                         connect_args={"connect_timeout": connect_timeout})
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=10,
+        connect_args={"connect_timeout": connect_timeout},
+    )
 
 
 class Database:
@@ -93,7 +99,9 @@ class Database:
         try:
             self.session.remove()
         except (OperationalError, InterfaceError) as exc:
-            log.warning("closing the session: the database connection was lost (%s)", exc.orig or exc)
+            log.warning(
+                "closing the session: the database connection was lost (%s)", exc.orig or exc
+            )
             self.session.registry.clear()
 
     def dispose(self) -> None:

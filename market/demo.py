@@ -32,52 +32,127 @@ DEMO_PASSWORD = "meguri-demo-2026"
 
 # (name, municipality code, prefecture code, lat, lon, weight)
 CITIES = [
-    ("新宿区", "131041", "13", 35.6938, 139.7034, 3), ("渋谷区", "131130", "13", 35.6640, 139.6982, 2),
-    ("江東区", "131083", "13", 35.6727, 139.8171, 4), ("大田区", "131113", "13", 35.5614, 139.7160, 3),
-    ("八王子市", "132012", "13", 35.6664, 139.3160, 2), ("横浜市", "141003", "14", 35.4437, 139.6380, 5),
-    ("川崎市", "141305", "14", 35.5308, 139.7029, 3), ("相模原市", "141500", "14", 35.5714, 139.3733, 2),
-    ("厚木市", "142123", "14", 35.4431, 139.3620, 1), ("さいたま市", "111007", "11", 35.8617, 139.6455, 4),
-    ("川口市", "112038", "11", 35.8078, 139.7241, 2), ("所沢市", "112089", "11", 35.7996, 139.4686, 1),
-    ("千葉市", "121002", "12", 35.6074, 140.1065, 3), ("船橋市", "122041", "12", 35.6946, 139.9826, 2),
-    ("柏市", "122173", "12", 35.8676, 139.9758, 1), ("宇都宮市", "092011", "09", 36.5551, 139.8828, 1),
-    ("前橋市", "102016", "10", 36.3895, 139.0634, 1), ("高崎市", "102024", "10", 36.3219, 139.0033, 1),
-    ("水戸市", "082015", "08", 36.3659, 140.4714, 1), ("つくば市", "082201", "08", 36.0835, 140.0764, 1),
+    ("新宿区", "131041", "13", 35.6938, 139.7034, 3),
+    ("渋谷区", "131130", "13", 35.6640, 139.6982, 2),
+    ("江東区", "131083", "13", 35.6727, 139.8171, 4),
+    ("大田区", "131113", "13", 35.5614, 139.7160, 3),
+    ("八王子市", "132012", "13", 35.6664, 139.3160, 2),
+    ("横浜市", "141003", "14", 35.4437, 139.6380, 5),
+    ("川崎市", "141305", "14", 35.5308, 139.7029, 3),
+    ("相模原市", "141500", "14", 35.5714, 139.3733, 2),
+    ("厚木市", "142123", "14", 35.4431, 139.3620, 1),
+    ("さいたま市", "111007", "11", 35.8617, 139.6455, 4),
+    ("川口市", "112038", "11", 35.8078, 139.7241, 2),
+    ("所沢市", "112089", "11", 35.7996, 139.4686, 1),
+    ("千葉市", "121002", "12", 35.6074, 140.1065, 3),
+    ("船橋市", "122041", "12", 35.6946, 139.9826, 2),
+    ("柏市", "122173", "12", 35.8676, 139.9758, 1),
+    ("宇都宮市", "092011", "09", 36.5551, 139.8828, 1),
+    ("前橋市", "102016", "10", 36.3895, 139.0634, 1),
+    ("高崎市", "102024", "10", 36.3219, 139.0033, 1),
+    ("水戸市", "082015", "08", 36.3659, 140.4714, 1),
+    ("つくば市", "082201", "08", 36.0835, 140.0764, 1),
 ]
 
 ORGS = [
-    (OrgKind.contractor, "東都建設株式会社"), (OrgKind.contractor, "湾岸土木工業株式会社"),
-    (OrgKind.contractor, "武蔵野組"), (OrgKind.contractor, "相模開発株式会社"),
-    (OrgKind.contractor, "北関東建設株式会社"), (OrgKind.contractor, "房総基盤工事株式会社"),
-    (OrgKind.contractor, "横浜みなと建設"), (OrgKind.contractor, "彩の国土木株式会社"),
-    (OrgKind.municipality, "横浜市 資源循環局"), (OrgKind.municipality, "川崎市 環境局"),
-    (OrgKind.municipality, "さいたま市 環境局"), (OrgKind.municipality, "千葉市 環境局"),
-    (OrgKind.municipality, "八王子市 資源循環部"), (OrgKind.municipality, "宇都宮市 環境部"),
-    (OrgKind.reuse_operator, "リユースかながわ株式会社"), (OrgKind.reuse_operator, "まちの道具屋"),
-    (OrgKind.reuse_operator, "セカンドライフ家具"), (OrgKind.reuse_operator, "関東リサイクルショップ連合"),
-    (OrgKind.reuse_operator, "自転車再生工房"), (OrgKind.reuse_operator, "ふたたび商会"),
-    (OrgKind.recycler, "首都圏再生砕石株式会社"), (OrgKind.recycler, "京浜スクラップ工業"),
-    (OrgKind.recycler, "関東資源再生株式会社"), (OrgKind.recycler, "東京湾岸リサイクルセンター"),
+    (OrgKind.contractor, "東都建設株式会社"),
+    (OrgKind.contractor, "湾岸土木工業株式会社"),
+    (OrgKind.contractor, "武蔵野組"),
+    (OrgKind.contractor, "相模開発株式会社"),
+    (OrgKind.contractor, "北関東建設株式会社"),
+    (OrgKind.contractor, "房総基盤工事株式会社"),
+    (OrgKind.contractor, "横浜みなと建設"),
+    (OrgKind.contractor, "彩の国土木株式会社"),
+    (OrgKind.municipality, "横浜市 資源循環局"),
+    (OrgKind.municipality, "川崎市 環境局"),
+    (OrgKind.municipality, "さいたま市 環境局"),
+    (OrgKind.municipality, "千葉市 環境局"),
+    (OrgKind.municipality, "八王子市 資源循環部"),
+    (OrgKind.municipality, "宇都宮市 環境部"),
+    (OrgKind.reuse_operator, "リユースかながわ株式会社"),
+    (OrgKind.reuse_operator, "まちの道具屋"),
+    (OrgKind.reuse_operator, "セカンドライフ家具"),
+    (OrgKind.reuse_operator, "関東リサイクルショップ連合"),
+    (OrgKind.reuse_operator, "自転車再生工房"),
+    (OrgKind.reuse_operator, "ふたたび商会"),
+    (OrgKind.recycler, "首都圏再生砕石株式会社"),
+    (OrgKind.recycler, "京浜スクラップ工業"),
+    (OrgKind.recycler, "関東資源再生株式会社"),
+    (OrgKind.recycler, "東京湾岸リサイクルセンター"),
     (OrgKind.recycler, "北総アスコン再生"),
-    (OrgKind.stockyard_operator, "京葉ストックヤード株式会社"), (OrgKind.stockyard_operator, "多摩土砂ストック"),
-    (OrgKind.stockyard_operator, "埼玉中央ストックヤード"), (OrgKind.stockyard_operator, "湘南残土センター"),
+    (OrgKind.stockyard_operator, "京葉ストックヤード株式会社"),
+    (OrgKind.stockyard_operator, "多摩土砂ストック"),
+    (OrgKind.stockyard_operator, "埼玉中央ストックヤード"),
+    (OrgKind.stockyard_operator, "湘南残土センター"),
 ]
 
 # How many listings of each kind per 400.
 MIX = {
-    ListingKind.soil_offer: 90, ListingKind.soil_want: 60, ListingKind.material_offer: 40,
-    ListingKind.material_want: 20, ListingKind.reuse_item: 100, ListingKind.reuse_want: 12,
-    ListingKind.recycled_offer: 40, ListingKind.recycled_want: 26, ListingKind.stockyard: 12,
+    ListingKind.soil_offer: 90,
+    ListingKind.soil_want: 60,
+    ListingKind.material_offer: 40,
+    ListingKind.material_want: 20,
+    ListingKind.reuse_item: 100,
+    ListingKind.reuse_want: 12,
+    ListingKind.recycled_offer: 40,
+    ListingKind.recycled_want: 26,
+    ListingKind.stockyard: 12,
 }
 # Surplus soil is mostly 2nd/3rd class in Greater Tokyo; mud is rarer.
-SOIL_MIX = [("1", 8), ("1i", 2), ("2a", 10), ("2b", 14), ("2i", 3), ("3a", 16), ("3b", 14),
-            ("3i", 5), ("4a", 8), ("4b", 6), ("4i", 3), ("mud-a", 4), ("mud-b", 3), ("mud-c", 1)]
-SOIL_GROUP_RANK = {"1": 0, "1i": 0, "2a": 1, "2b": 1, "2i": 1, "3a": 2, "3b": 2, "3i": 2,
-                   "4a": 3, "4b": 3, "4i": 3, "mud-a": 4, "mud-b": 4, "mud-c": 4}
+SOIL_MIX = [
+    ("1", 8),
+    ("1i", 2),
+    ("2a", 10),
+    ("2b", 14),
+    ("2i", 3),
+    ("3a", 16),
+    ("3b", 14),
+    ("3i", 5),
+    ("4a", 8),
+    ("4b", 6),
+    ("4i", 3),
+    ("mud-a", 4),
+    ("mud-b", 3),
+    ("mud-c", 1),
+]
+SOIL_GROUP_RANK = {
+    "1": 0,
+    "1i": 0,
+    "2a": 1,
+    "2b": 1,
+    "2i": 1,
+    "3a": 2,
+    "3b": 2,
+    "3i": 2,
+    "4a": 3,
+    "4b": 3,
+    "4i": 3,
+    "mud-a": 4,
+    "mud-b": 4,
+    "mud-c": 4,
+}
 CONE = {"1": None, "2": 800, "3": 400, "4": 200, "m": 100}
-PROJECTS = ["マンション新築工事", "物流倉庫建設工事", "下水道管渠工事", "駅前再開発工事", "道路拡幅工事",
-            "小学校改築工事", "河川護岸工事", "造成工事", "地下駐車場工事", "病院増築工事"]
-USES = ["structure_backfill", "civil_backfill", "road_embankment", "road_body", "river_levee",
-        "land_development", "water_reclamation"]
+PROJECTS = [
+    "マンション新築工事",
+    "物流倉庫建設工事",
+    "下水道管渠工事",
+    "駅前再開発工事",
+    "道路拡幅工事",
+    "小学校改築工事",
+    "河川護岸工事",
+    "造成工事",
+    "地下駐車場工事",
+    "病院増築工事",
+]
+USES = [
+    "structure_backfill",
+    "civil_backfill",
+    "road_embankment",
+    "road_body",
+    "river_levee",
+    "land_development",
+    "water_reclamation",
+]
 CONDITIONS = ["A", "A", "B", "B", "B", "C"]
 
 
@@ -105,15 +180,19 @@ def _photo(rng: random.Random, base: tuple[int, int, int]) -> bytes:
         shade = rng.randint(-30, 30)
         colour = tuple(max(0, min(255, c + shade)) for c in base)
         draw.ellipse((x, y, x + rng.randint(6, 30), y + rng.randint(4, 18)), fill=colour)
-    draw.polygon([(60, 420), (320, 170 + rng.randint(-40, 40)), (600, 420)],
-                 fill=tuple(max(0, c - 20) for c in base))
+    draw.polygon(
+        [(60, 420), (320, 170 + rng.randint(-40, 40)), (600, 420)],
+        fill=tuple(max(0, c - 20) for c in base),
+    )
     img = img.filter(ImageFilter.SMOOTH)
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
     return out.getvalue()
 
 
-def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_empty: bool = False) -> str:
+def load_demo(
+    session: Session, *, seed: int = 20261122, target: int = 400, if_empty: bool = False
+) -> str:
     if if_empty and session.scalar(select(func.count()).select_from(Organisation)):
         return "demo data already present; nothing loaded"
     rng = random.Random(seed)
@@ -124,13 +203,25 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
     for i, (kind, name) in enumerate(ORGS):
         city = rng.choices(CITIES, weights=[c[5] for c in CITIES])[0]
         org = Organisation(
-            name=name, kind=kind, prefecture_code=city[2], municipality_code=city[1], address=f"{city[0]}",
-            stockyard_registration_no=f"SY-{city[2]}-{1000 + i}" if kind == OrgKind.stockyard_operator else None,
+            name=name,
+            kind=kind,
+            prefecture_code=city[2],
+            municipality_code=city[1],
+            address=f"{city[0]}",
+            stockyard_registration_no=f"SY-{city[2]}-{1000 + i}"
+            if kind == OrgKind.stockyard_operator
+            else None,
             invoice_registration_no=f"T{rng.randint(10**12, 10**13 - 1)}",
         )
         session.add(org)
-        user = User(email=f"demo{i + 1}@meguri.example", password_hash=password_hash,
-                    display_name=f"{name} 担当者", organisation=org, role=Role.admin, email_verified_at=utcnow())
+        user = User(
+            email=f"demo{i + 1}@meguri.example",
+            password_hash=password_hash,
+            display_name=f"{name} 担当者",
+            organisation=org,
+            role=Role.admin,
+            email_verified_at=utcnow(),
+        )
         session.add(user)
         session.flush()
         orgs.setdefault(kind, []).append(org)
@@ -147,13 +238,18 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
     by_material: dict[str, list[Grade]] = {}
     for g in grades:
         by_material.setdefault(g.material_code, []).append(g)
-    materials = ["road_base"] * 5 + ["rca_coarse"] * 2 + ["rca_fine", "scrap_steel", "scrap_steel", "rpet",
-                                                           "waste_paper", "recycled_asphalt"]
+    materials = (
+        ["road_base"] * 5
+        + ["rca_coarse"] * 2
+        + ["rca_fine", "scrap_steel", "scrap_steel", "rpet", "waste_paper", "recycled_asphalt"]
+    )
     scale = target / sum(MIX.values())
     created = 0
     for kind, count in MIX.items():
         for n in range(max(1, round(count * scale))):
-            listing = _make(rng, kind, n, today, orgs, categories, reuse_categories, by_material, materials)
+            listing = _make(
+                rng, kind, n, today, orgs, categories, reuse_categories, by_material, materials
+            )
             listing.created_by_id = users[listing.organisation_id].id
             listing.open_quantity = listing.quantity
             listing.created_at = dt.datetime.now() - dt.timedelta(hours=rng.randint(1, 24 * 60))
@@ -161,7 +257,8 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
             session.flush()
             if rng.random() < 0.3:
                 base = {"soil": (120, 90, 60), "reuse": (150, 110, 80)}.get(
-                    _family(kind), (140, 140, 135))
+                    _family(kind), (140, 140, 135)
+                )
                 photos.add_photo(session, listing, _photo(rng, base))
             created += 1
     _impact_figures(session, seed, today)
@@ -169,12 +266,21 @@ def load_demo(session: Session, *, seed: int = 20261122, target: int = 400, if_e
 
     open_trades(session, today)
     # A site administrator, so that a visitor can try a matching run on the demo data.
-    session.add(User(email="admin@meguri.example", password_hash=password_hash, display_name="めぐり運営",
-                     email_verified_at=utcnow(),
-                     is_site_admin=True, role=Role.member))
+    session.add(
+        User(
+            email="admin@meguri.example",
+            password_hash=password_hash,
+            display_name="めぐり運営",
+            email_verified_at=utcnow(),
+            is_site_admin=True,
+            role=Role.member,
+        )
+    )
     session.flush()
-    return (f"loaded {len(ORGS)} organisations and {created} listings; site admin admin@meguri.example; "
-            f"sign in as demo1@meguri.example … demo{len(ORGS)}@meguri.example with password {DEMO_PASSWORD}")
+    return (
+        f"loaded {len(ORGS)} organisations and {created} listings; site admin admin@meguri.example; "
+        f"sign in as demo1@meguri.example … demo{len(ORGS)}@meguri.example with password {DEMO_PASSWORD}"
+    )
 
 
 def _family(kind: ListingKind) -> str:
@@ -183,53 +289,93 @@ def _family(kind: ListingKind) -> str:
     return SPECS[kind].family
 
 
-def _make(rng, kind, n, today, orgs, categories, reuse_categories, by_material, materials) -> Listing:  # noqa: C901
+def _make(
+    rng, kind, n, today, orgs, categories, reuse_categories, by_material, materials
+) -> Listing:  # noqa: C901
     city, code, pref, lat, lon = _place(rng)
     status = ListingStatus.open if rng.random() > 0.06 else ListingStatus.draft
     start, end = _window(rng, today)
-    common = dict(kind=kind, status=status, lat=round(lat, 5), lon=round(lon, 5), prefecture_code=pref,
-                  municipality_code=code, address=f"{city}", window_start=start, window_end=end)
+    common = dict(
+        kind=kind,
+        status=status,
+        lat=round(lat, 5),
+        lon=round(lon, 5),
+        prefecture_code=pref,
+        municipality_code=code,
+        address=f"{city}",
+        window_start=start,
+        window_end=end,
+    )
     if kind == ListingKind.soil_offer:
         cls = _pick(rng, SOIL_MIX)
         qty = rng.choice([300, 500, 800, 1200, 2000, 3500, 5000, 8000, 12000])
         project = rng.choice(PROJECTS)
-        cone = None if cls.startswith("1") else int((CONE.get(cls[0]) or 100) * rng.uniform(1.0, 2.2))
+        cone = (
+            None if cls.startswith("1") else int((CONE.get(cls[0]) or 100) * rng.uniform(1.0, 2.2))
+        )
         return Listing(
-            **common, organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            **common,
+            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
             title=f"{city} {project} 発生土 {_class_ja(cls)} {qty:,}m³ 搬出",
-            description=(f"{project}の掘削で発生する{_class_ja(cls)}の建設発生土です。"
-                         f"搬出期間中は平日8時〜17時に積込み可能。10tダンプ対応。"),
-            quantity=Decimal(qty), unit="m3", price_per_unit=-rng.choice([800, 1200, 1500, 2000, 2500, 3000]),
-            soil_class_code=cls, cone_index=cone,
-            contamination_status=rng.choice(["not_required", "not_required", "checked_clean", "pending"]),
+            description=(
+                f"{project}の掘削で発生する{_class_ja(cls)}の建設発生土です。"
+                f"搬出期間中は平日8時〜17時に積込み可能。10tダンプ対応。"
+            ),
+            quantity=Decimal(qty),
+            unit="m3",
+            price_per_unit=-rng.choice([800, 1200, 1500, 2000, 2500, 3000]),
+            soil_class_code=cls,
+            cone_index=cone,
+            contamination_status=rng.choice(
+                ["not_required", "not_required", "checked_clean", "pending"]
+            ),
             max_haul_km=rng.choice([None, 30, 40, 50, 50, 60]),
         )
     if kind == ListingKind.soil_want:
         use = rng.choice(USES)
         worst = rng.choice([1, 2, 2, 3, 3, 4])
-        accepted = [c for c, _ in SOIL_MIX if SOIL_GROUP_RANK[c] < worst or (SOIL_GROUP_RANK[c] == worst and not c.endswith("i"))]
+        accepted = [
+            c
+            for c, _ in SOIL_MIX
+            if SOIL_GROUP_RANK[c] < worst or (SOIL_GROUP_RANK[c] == worst and not c.endswith("i"))
+        ]
         qty = rng.choice([500, 1000, 2000, 4000, 6000, 10000])
         return Listing(
-            **common, organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            **common,
+            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
             title=f"{city} {rng.choice(PROJECTS)} 盛土材 {qty:,}m³ 受入",
             description="盛土・埋戻し用の土砂を受け入れます。土質試験結果(コーン指数)の提出をお願いします。",
-            quantity=Decimal(qty), unit="m3", price_per_unit=rng.choice([0, 0, 300, 500, 800]),
-            soil_use_code=use, accepted_classes=accepted,
-            min_cone_index=rng.choice([None, 200, 400, 800]), improved_allowed=rng.random() < 0.6,
-            max_particle_mm=rng.choice([None, 100, 300]), contamination_check_required=rng.random() < 0.7,
+            quantity=Decimal(qty),
+            unit="m3",
+            price_per_unit=rng.choice([0, 0, 300, 500, 800]),
+            soil_use_code=use,
+            accepted_classes=accepted,
+            min_cone_index=rng.choice([None, 200, 400, 800]),
+            improved_allowed=rng.random() < 0.6,
+            max_particle_mm=rng.choice([None, 100, 300]),
+            contamination_check_required=rng.random() < 0.7,
             max_haul_km=rng.choice([None, 30, 40, 50]),
         )
     if kind in (ListingKind.material_offer, ListingKind.material_want):
         cat = rng.choice(categories)
-        qty = {"t": rng.randint(1, 30), "m3": rng.randint(2, 40)}.get(cat.unit, rng.randint(10, 400))
+        qty = {"t": rng.randint(1, 30), "m3": rng.randint(2, 40)}.get(
+            cat.unit, rng.randint(10, 400)
+        )
         offer = kind == ListingKind.material_offer
         return Listing(
-            **common, organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            **common,
+            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
             title=f"{cat.name_ja} {'余剰' if offer else '募集'} {qty}{cat.unit}（{city}）",
-            description=("工事完了に伴う未使用の余剰資材です。現場引取りをお願いします。" if offer
-                         else "未使用資材を探しています。状態の良いものを希望します。"),
-            quantity=Decimal(qty), unit=cat.unit, price_per_unit=rng.randint(0, 50) * 100,
-            material_category_code=cat.code, condition=rng.choice(["unused", "opened", "offcut"]) if offer else None,
+            description=(
+                "工事完了に伴う未使用の余剰資材です。現場引取りをお願いします。"
+                if offer
+                else "未使用資材を探しています。状態の良いものを希望します。"
+            ),
+            quantity=Decimal(qty),
+            unit=cat.unit,
+            price_per_unit=rng.randint(0, 50) * 100,
+            material_category_code=cat.code,
+            condition=rng.choice(["unused", "opened", "offcut"]) if offer else None,
             max_haul_km=rng.choice([None, 30, 50]),
         )
     if kind == ListingKind.reuse_item:
@@ -239,23 +385,31 @@ def _make(rng, kind, n, today, orgs, categories, reuse_categories, by_material, 
         end = start + dt.timedelta(days=rng.randint(7, 28))
         common.update(window_start=start, window_end=end)
         return Listing(
-            **common, organisation_id=org.id,
+            **common,
+            organisation_id=org.id,
             title=f"粗大ごみリユース品: {cat.name_ja}（{city}）",
             description=f"粗大ごみとして収集された{cat.name_ja}です。清掃・動作確認済み。引取りのみ。",
-            quantity=Decimal(1), unit="item", price_per_unit=rng.choice([0, 100, 300, 500, 1000, 2000]),
-            reuse_category_code=cat.code, condition=rng.choice(CONDITIONS),
+            quantity=Decimal(1),
+            unit="item",
+            price_per_unit=rng.choice([0, 100, 300, 500, 1000, 2000]),
+            reuse_category_code=cat.code,
+            condition=rng.choice(CONDITIONS),
             pickup_point=f"{city} クリーンセンター リユース置場",
             partner_only_until=start + dt.timedelta(days=3) if rng.random() < 0.5 else None,
         )
     if kind == ListingKind.reuse_want:
         cats = rng.sample(reuse_categories, k=rng.randint(3, 7))
         return Listing(
-            **common, organisation_id=rng.choice(orgs[OrgKind.reuse_operator]).id,
+            **common,
+            organisation_id=rng.choice(orgs[OrgKind.reuse_operator]).id,
             title=f"リユース品 常時買取（{city}周辺）",
             description="家具・自転車・小型家電などを継続的に引き取ります。週5日回収可能。",
-            quantity=Decimal(rng.choice([50, 100, 200, 400])), unit="item", price_per_unit=0,
+            quantity=Decimal(rng.choice([50, 100, 200, 400])),
+            unit="item",
+            price_per_unit=0,
             category_prices={c.code: rng.choice([0, 200, 500, 800, 1500, 3000]) for c in cats},
-            service_radius_km=rng.choice([15, 20, 30, 40]), daily_pickup_capacity=rng.randint(5, 40),
+            service_radius_km=rng.choice([15, 20, 30, 40]),
+            daily_pickup_capacity=rng.randint(5, 40),
         )
     if kind == ListingKind.recycled_offer:
         material = rng.choice(materials)
@@ -263,50 +417,76 @@ def _make(rng, kind, n, today, orgs, categories, reuse_categories, by_material, 
         props = _properties(rng, material, grade)
         qty = rng.choice([100, 200, 500, 800, 1500, 3000])
         return Listing(
-            **common, organisation_id=rng.choice(orgs[OrgKind.recycler]).id,
+            **common,
+            organisation_id=rng.choice(orgs[OrgKind.recycler]).id,
             title=f"{grade.name_ja} {qty:,}t（{city}工場）",
             description="品質管理試験済み。試験成績表を提供します。工場渡し・配送とも相談可。",
-            quantity=Decimal(qty), unit="t", price_per_unit=rng.choice([800, 1200, 1500, 1800, 2500]) if material in
-            ("road_base", "rca_coarse", "rca_fine") else rng.choice([20000, 35000, 48000]),
-            material_code=material, grade_code=grade.code, properties=props, monthly=rng.random() < 0.4,
+            quantity=Decimal(qty),
+            unit="t",
+            price_per_unit=rng.choice([800, 1200, 1500, 1800, 2500])
+            if material in ("road_base", "rca_coarse", "rca_fine")
+            else rng.choice([20000, 35000, 48000]),
+            material_code=material,
+            grade_code=grade.code,
+            properties=props,
+            monthly=rng.random() < 0.4,
             max_haul_km=rng.choice([None, 40, 50]),
         )
     if kind == ListingKind.recycled_want:
         material = rng.choice(materials)
         grade = rng.choice(by_material[material])
-        limits = {"absorption": {"max": rng.choice([3.0, 5.0, 7.0])}} if material.startswith(("rca", "road")) else {}
+        limits = (
+            {"absorption": {"max": rng.choice([3.0, 5.0, 7.0])}}
+            if material.startswith(("rca", "road"))
+            else {}
+        )
         qty = rng.choice([200, 500, 1000, 2000])
         return Listing(
-            **common, organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            **common,
+            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
             title=f"{grade.name_ja}以上 {qty:,}t 購入希望（{city}）",
             description="路盤・基礎工事に使用します。品質証明書の提示をお願いします。",
-            quantity=Decimal(qty), unit="t", price_per_unit=rng.choice([1500, 2000, 2800]),
-            material_code=material, min_grade_code=grade.code, property_limits=limits,
-            blend_allowed=rng.random() < 0.5, max_haul_km=rng.choice([None, 40, 50]),
+            quantity=Decimal(qty),
+            unit="t",
+            price_per_unit=rng.choice([1500, 2000, 2800]),
+            material_code=material,
+            min_grade_code=grade.code,
+            property_limits=limits,
+            blend_allowed=rng.random() < 0.5,
+            max_haul_km=rng.choice([None, 40, 50]),
         )
     # stockyard
     org = orgs[OrgKind.stockyard_operator][n % len(orgs[OrgKind.stockyard_operator])]
     capacity = rng.choice([5000, 10000, 20000, 40000])
-    common.update(window_start=today - dt.timedelta(days=30), window_end=today + dt.timedelta(days=365))
+    common.update(
+        window_start=today - dt.timedelta(days=30), window_end=today + dt.timedelta(days=365)
+    )
     return Listing(
-        **common, organisation_id=org.id,
+        **common,
+        organisation_id=org.id,
         title=f"{city} ストックヤード 容量{capacity:,}m³",
         description="登録ストックヤード。第1種〜第3種の一時保管を受け付けます。改良土の製造も相談可。",
-        quantity=Decimal(capacity), unit="m3", price_per_unit=rng.choice([400, 600, 800, 1000]),
-        capacity_m3=Decimal(capacity), accepted_classes=["1", "1i", "2a", "2b", "2i", "3a", "3b", "3i"],
+        quantity=Decimal(capacity),
+        unit="m3",
+        price_per_unit=rng.choice([400, 600, 800, 1000]),
+        capacity_m3=Decimal(capacity),
+        accepted_classes=["1", "1i", "2a", "2b", "2i", "3a", "3b", "3i"],
     )
 
 
 def _class_ja(code: str) -> str:
     return {"mud-a": "泥土a", "mud-b": "泥土b", "mud-c": "泥土c"}.get(
-        code, f"第{code[0]}{'種改良土' if code.endswith('i') else code[1:] + '種'}")
+        code, f"第{code[0]}{'種改良土' if code.endswith('i') else code[1:] + '種'}"
+    )
 
 
 def _properties(rng, material: str, grade: Grade) -> dict:
     if material in ("road_base", "rca_coarse", "rca_fine"):
         limit = (grade.limits or {}).get("absorption", {}).get("max", 7.0)
-        return {"absorption": round(rng.uniform(limit * 0.5, limit * 1.05), 2),
-                "fines": round(rng.uniform(0.3, 3.0), 2)}
+        return {
+            "absorption": round(rng.uniform(limit * 0.5, limit * 1.05), 2),
+            "fines": round(rng.uniform(0.3, 3.0), 2),
+        }
     if material == "rpet":
         return {"contaminants": round(rng.uniform(0.2, 4.0), 2)}
     return {}

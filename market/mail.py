@@ -35,7 +35,9 @@ class ConsoleMailer:
     def send(self, mail: Mail) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{uuid.uuid4().hex}.json"
-        path.write_text(json.dumps({"from": self.sender, **asdict(mail)}, ensure_ascii=False), encoding="utf-8")
+        path.write_text(
+            json.dumps({"from": self.sender, **asdict(mail)}, ensure_ascii=False), encoding="utf-8"
+        )
         log.info("mail to %s: %s", mail.to, mail.subject)
 
     def sent(self) -> list[dict]:

@@ -8,4 +8,3 @@ from sqlalchemy.orm import Session
 
 def db_session() -> Session:
     return current_app.extensions["meguri.db"].session()
-

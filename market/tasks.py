@@ -113,7 +113,9 @@ def handler(kind: str):
     return register
 
 
-def enqueue(session: Session, kind: str, params: dict | None = None, dedupe_key: str | None = None) -> Job:
+def enqueue(
+    session: Session, kind: str, params: dict | None = None, dedupe_key: str | None = None
+) -> Job:
     """Create a job row now; send it to the queue when the session commits."""
     if kind not in _HANDLERS:
         raise KeyError(f"unknown job kind {kind!r}")
@@ -156,16 +158,23 @@ class _Heartbeat:
 
     def __init__(self, db, job_id: str, attempt: int, interval: float):
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(db, job_id, attempt, interval),
-                                        name=f"heartbeat-{job_id[:8]}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._beat,
+            args=(db, job_id, attempt, interval),
+            name=f"heartbeat-{job_id[:8]}",
+            daemon=True,
+        )
         self._thread.start()
 
     def _beat(self, db, job_id: str, attempt: int, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
                 with db.engine.begin() as conn:
-                    conn.execute(update(Job).where(Job.id == job_id, Job.attempts == attempt,
-                                                   Job.status == "running").values(heartbeat_at=utcnow()))
+                    conn.execute(
+                        update(Job)
+                        .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+                        .values(heartbeat_at=utcnow())
+                    )
             except Exception as exc:  # noqa: BLE001 - the database may be briefly away
                 log.warning("job %s heartbeat failed: %s", job_id, exc)
 
@@ -186,7 +195,11 @@ def _run(app: Flask, job_id: str) -> None:
         if job is None or job.status in ("done", "failed"):
             return  # already handled: running a job twice changes nothing
         now = utcnow()
-        if job.status == "running" and job.heartbeat_at is not None and now - job.heartbeat_at < stale:
+        if (
+            job.status == "running"
+            and job.heartbeat_at is not None
+            and now - job.heartbeat_at < stale
+        ):
             # Delivered twice (a re-queue raced a slow worker): the live worker finishes it.
             log.info("job %s is running on %s; not starting it again", job_id, job.worker)
             session.rollback()
@@ -202,8 +215,12 @@ def _run(app: Flask, job_id: str) -> None:
             # A separate short transaction so the UI sees progress while the job runs.
             with db.engine.begin() as conn:
                 conn.execute(
-                    Job.__table__.update().where(Job.id == job_id).values(
-                        stage=stage[:60], progress=max(0.0, min(1.0, float(fraction))), heartbeat_at=utcnow()
+                    Job.__table__.update()
+                    .where(Job.id == job_id)
+                    .values(
+                        stage=stage[:60],
+                        progress=max(0.0, min(1.0, float(fraction))),
+                        heartbeat_at=utcnow(),
                     )
                 )
 
@@ -223,7 +240,9 @@ def _run(app: Flask, job_id: str) -> None:
             if not still_mine(job):
                 return
             job.error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
-            log.warning("job %s (%s) attempt %s failed: %s", job_id, job.kind, job.attempts, job.error)
+            log.warning(
+                "job %s (%s) attempt %s failed: %s", job_id, job.kind, job.attempts, job.error
+            )
             if job.attempts >= MAX_ATTEMPTS or huey.immediate:
                 job.status, job.finished_at = "failed", utcnow()
                 session.commit()
@@ -253,10 +272,18 @@ def reap_stale(app: Flask, limit: int = 100) -> list[str]:
     session = db.new_session()
     requeued: list[str] = []
     try:
-        query = select(Job).where(
-            Job.status == "running",
-            or_(Job.heartbeat_at < cutoff, and_(Job.heartbeat_at.is_(None), Job.started_at < cutoff)),
-        ).order_by(Job.id).limit(limit)
+        query = (
+            select(Job)
+            .where(
+                Job.status == "running",
+                or_(
+                    Job.heartbeat_at < cutoff,
+                    and_(Job.heartbeat_at.is_(None), Job.started_at < cutoff),
+                ),
+            )
+            .order_by(Job.id)
+            .limit(limit)
+        )
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         for job in session.scalars(query):

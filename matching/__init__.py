@@ -37,8 +37,13 @@ from .result import Result, build_result
 from .solver import Progress, greedy_plan, solve_plan
 
 
-def solve(instance: Instance, progress: Progress | None = None, *, explain: bool = True,
-          method: str = "auto") -> Result:
+def solve(
+    instance: Instance,
+    progress: Progress | None = None,
+    *,
+    explain: bool = True,
+    method: str = "auto",
+) -> Result:
     """Optimal matching of `instance`; `status` is "optimal" only with a matching bound."""
     plan = solve_plan(instance, progress, method=method)
     if progress:
@@ -54,5 +59,14 @@ def greedy(instance: Instance, *, explain: bool = True) -> Result:
     return build_result(instance, greedy_plan(instance), explain=explain)
 
 
-__all__ = ["CheckReport", "Instance", "InstanceError", "Result", "SolverError", "check",
-           "greedy", "load_instance", "solve"]
+__all__ = [
+    "CheckReport",
+    "Instance",
+    "InstanceError",
+    "Result",
+    "SolverError",
+    "check",
+    "greedy",
+    "load_instance",
+    "solve",
+]

@@ -16,8 +16,9 @@ def _read_json(path: str, what: str):
     except OSError as exc:
         raise SystemExit(f"error: cannot read {what} {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"error: {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg})") from None
+        raise SystemExit(
+            f"error: {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
 
 
 def _write(obj, out: str | None) -> None:
@@ -32,8 +33,10 @@ def _write(obj, out: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m matching", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name, helptext in (("solve", "optimal matching with a proven bound"),
-                           ("greedy", "nearest-compatible greedy baseline")):
+    for name, helptext in (
+        ("solve", "optimal matching with a proven bound"),
+        ("greedy", "nearest-compatible greedy baseline"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("instance")
         p.add_argument("--out", help="result file (default: standard output)")
@@ -67,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     _write(res.to_dict(), args.out)
     if not args.quiet:
-        print(f"{res.status}: net benefit {res.net_benefit:,.2f} yen, "
-              f"bound {res.upper_bound if res.upper_bound is not None else '-'}, "
-              f"{len(res.flows)} flows", file=sys.stderr)
+        print(
+            f"{res.status}: net benefit {res.net_benefit:,.2f} yen, "
+            f"bound {res.upper_bound if res.upper_bound is not None else '-'}, "
+            f"{len(res.flows)} flows",
+            file=sys.stderr,
+        )
     return 0
 
 

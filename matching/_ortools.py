@@ -8,16 +8,20 @@ that exception inside module init crashes the interpreter, so it is silenced her
 import warnings
 
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=r"builtin type .* has no __module__",
-                            category=DeprecationWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"builtin type .* has no __module__", category=DeprecationWarning
+    )
     from ortools.linear_solver import pywraplp  # noqa: F401
 
 from .network import SolverError  # noqa: E402
 
 _LP_STATUS = {
-    pywraplp.Solver.INFEASIBLE: "infeasible", pywraplp.Solver.UNBOUNDED: "unbounded",
-    pywraplp.Solver.ABNORMAL: "abnormal", pywraplp.Solver.NOT_SOLVED: "not solved",
-    pywraplp.Solver.MODEL_INVALID: "model invalid", pywraplp.Solver.FEASIBLE: "stopped before optimality",
+    pywraplp.Solver.INFEASIBLE: "infeasible",
+    pywraplp.Solver.UNBOUNDED: "unbounded",
+    pywraplp.Solver.ABNORMAL: "abnormal",
+    pywraplp.Solver.NOT_SOLVED: "not solved",
+    pywraplp.Solver.MODEL_INVALID: "model invalid",
+    pywraplp.Solver.FEASIBLE: "stopped before optimality",
 }
 
 

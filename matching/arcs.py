@@ -43,7 +43,9 @@ class Arcs:
         parts = [p for p in parts if len(p.s)]
         if not parts:
             return Arcs.empty()
-        return Arcs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("s", "d", "km", "b")))
+        return Arcs(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("s", "d", "km", "b"))
+        )
 
     def take(self, idx) -> Arcs:
         return Arcs(self.s[idx], self.d[idx], self.km[idx], self.b[idx])
@@ -52,8 +54,9 @@ class Arcs:
         return len(self.s)
 
 
-def compatible(inst: Instance, si: np.ndarray, di: np.ndarray, *,
-               class_checked: bool = False) -> np.ndarray:
+def compatible(
+    inst: Instance, si: np.ndarray, di: np.ndarray, *, class_checked: bool = False
+) -> np.ndarray:
     """Rules 1, 2, 3 (per lot), 6 and excluded_pairs for supply/demand index pairs; no time
     or distance. Used for direct arcs and for yard paths alike. `class_checked` skips
     rules 1 and 2 when the caller has already applied them."""
@@ -150,8 +153,9 @@ class ArcSource:
     class, time) come first and the exact rules run on the survivors only.
     """
 
-    def __init__(self, inst: Instance, cell_km: float | None = None,
-                 reach: np.ndarray | None = None):
+    def __init__(
+        self, inst: Instance, cell_km: float | None = None, reach: np.ndarray | None = None
+    ):
         """`reach` (road km per supply, optional) narrows each supply's search disc further;
         arcs farther than it are not enumerated (they are not dropped as disallowed)."""
         self.inst = inst
@@ -180,7 +184,7 @@ class ArcSource:
         lat_all = np.concatenate([S.lat, D.lat])
         lon_all = np.concatenate([S.lon, D.lon])
         finite = live[np.isfinite(self.reach[live])]
-        span_ok = (np.ptp(lat_all) < 12 and np.ptp(lon_all) < 20 and np.abs(lat_all).max() < 70)
+        span_ok = np.ptp(lat_all) < 12 and np.ptp(lon_all) < 20 and np.abs(lat_all).max() < 70
         blocks: list[tuple[np.ndarray, np.ndarray]] = []
         dense = live[~np.isfinite(self.reach[live])]
         if not span_ok:
@@ -197,8 +201,9 @@ class ArcSource:
         cell = cell_km or float(np.clip(np.median(gc) / 6, 1.0, 10.0))
         W = int(np.floor((lon_all.max() - lon0) * kx / cell)) + 1
         H = int(np.floor((lat_all.max() - lat0) * ky / cell)) + 1
-        dcell = (np.floor((D.lat - lat0) * ky / cell).astype(np.int64) * W
-                 + np.floor((D.lon - lon0) * kx / cell).astype(np.int64))
+        dcell = np.floor((D.lat - lat0) * ky / cell).astype(np.int64) * W + np.floor(
+            (D.lon - lon0) * kx / cell
+        ).astype(np.int64)
         d_order = np.argsort(dcell, kind="stable")
         counts = np.bincount(dcell, minlength=W * H)
         starts = np.cumsum(counts) - counts
@@ -210,8 +215,9 @@ class ArcSource:
         k_sorted = key[order]
         brk = np.nonzero(np.diff(k_sorted))[0] + 1
         stencils: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for a, b in zip(np.concatenate([[0], brk]), np.concatenate([brk, [len(order)]]),
-                        strict=True):
+        for a, b in zip(
+            np.concatenate([[0], brk]), np.concatenate([brk, [len(order)]]), strict=True
+        ):
             members = finite[order[a:b]]
             r = int(k_sorted[a] % 4096)
             cidx = int(k_sorted[a] // 4096)
@@ -249,9 +255,11 @@ class ArcSource:
     def _iter_raw(self):
         inst = self.inst
         s_haul, d_haul = inst.supplies.haul, inst.demands.haul
-        need_extra = (len(inst.properties) > 0 and bool(inst.d_limited.any())) or bool(
-            inst.s_restricted.any()) or (inst.excluded_codes is not None
-                                         and len(inst.excluded_codes) > 0)
+        need_extra = (
+            (len(inst.properties) > 0 and bool(inst.d_limited.any()))
+            or bool(inst.s_restricted.any())
+            or (inst.excluded_codes is not None and len(inst.excluded_codes) > 0)
+        )
         for srows, dset in self.blocks:
             dot = self.s_vec[srows] @ self.d_vec[dset].T
             m = dot >= self.s_cos[srows, None]
@@ -270,8 +278,9 @@ class ArcSource:
             km = road_km_from_dot(pair_dot, inst.road_factor)
             close = np.flatnonzero(pair_dot > _CLOSE_DOT)
             if len(close):
-                km[close] = road_km_between(self.s_vec[si[close]], self.d_vec[di[close]],
-                                            inst.road_factor)
+                km[close] = road_km_between(
+                    self.s_vec[si[close]], self.d_vec[di[close]], inst.road_factor
+                )
             ok = km <= np.minimum(s_haul[si], d_haul[di])
             b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
             ok &= b > 0
@@ -309,7 +318,7 @@ def _cos_reach(gc_km: np.ndarray) -> np.ndarray:
 
 def _chunks(a: np.ndarray, size: int):
     for i in range(0, len(a), size):
-        yield a[i:i + size]
+        yield a[i : i + size]
 
 
 def top_k_by_group(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
@@ -324,8 +333,9 @@ def top_k_by_group(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     return order[rank < k]
 
 
-def yard_paths(inst: Instance, si: np.ndarray, yi: np.ndarray, di: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def yard_paths(
+    inst: Instance, si: np.ndarray, yi: np.ndarray, di: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Evaluate supply→yard→demand triples: (allowed, km leg 1, km leg 2, benefit)."""
     S, D, Y = inst.supplies, inst.demands, inst.yards
     km1 = haversine_km(S.lat[si], S.lon[si], Y.lat[yi], Y.lon[yi]) * inst.road_factor
@@ -337,6 +347,5 @@ def yard_paths(inst: Instance, si: np.ndarray, yi: np.ndarray, di: np.ndarray
     ok &= S.start[si] <= D.end[di]
     lim = np.minimum(S.haul[si], D.haul[di])
     ok &= (km1 <= lim) & (km2 <= lim)
-    b = (inst.s_base[si] + inst.d_value[di, cls] - inst.km_cost * (km1 + km2)
-         - inst.y_handling[yi])
+    b = inst.s_base[si] + inst.d_value[di, cls] - inst.km_cost * (km1 + km2) - inst.y_handling[yi]
     return ok, km1, km2, b

@@ -23,9 +23,12 @@ class CheckReport:
     lp_optimum: float | None = None
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "errors": self.errors,
-                "recomputed_net_benefit": self.recomputed_net_benefit,
-                "lp_optimum": self.lp_optimum}
+        return {
+            "ok": self.ok,
+            "errors": self.errors,
+            "recomputed_net_benefit": self.recomputed_net_benefit,
+            "lp_optimum": self.lp_optimum,
+        }
 
 
 def _day(s):
@@ -35,13 +38,15 @@ def _day(s):
 def _window(rec):
     w = rec.get("window") or [None, None]
     a, b = _day(w[0]), _day(w[1])
-    return (a if a is not None else -10**9, b if b is not None else 10**9)
+    return (a if a is not None else -(10**9), b if b is not None else 10**9)
 
 
 def _road_km(a, b, factor):
     la1, lo1, la2, lo2 = map(math.radians, (a["lat"], a["lon"], b["lat"], b["lon"]))
-    h = (math.sin((la2 - la1) / 2) ** 2
-         + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
+    h = (
+        math.sin((la2 - la1) / 2) ** 2
+        + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    )
     return 2 * R_EARTH * math.asin(math.sqrt(min(1.0, h))) * factor
 
 
@@ -60,8 +65,11 @@ class _Rules:
         self.grades = inst.get("grades") or []
         self.as_of = _day(inst.get("as_of"))
         # Extension: pairs one party declined; no flow between them, direct or via a yard.
-        self.excluded = {(p[0], p[1]) for p in inst.get("excluded_pairs") or []
-                         if isinstance(p, (list, tuple)) and len(p) == 2}
+        self.excluded = {
+            (p[0], p[1])
+            for p in inst.get("excluded_pairs") or []
+            if isinstance(p, (list, tuple)) and len(p) == 2
+        }
 
     def pair_problems(self, s, d):
         """Rules 1–3 (per lot), 6 and excluded_pairs for a supply/demand pair; broken rules."""
@@ -88,8 +96,12 @@ class _Rules:
                 if lim.get("min") is not None and val < lim["min"]:
                     bad.append(f"{name} below min")
         pou = s.get("partner_only_until")
-        if pou is not None and self.as_of is not None and self.as_of < _day(pou) and (
-                s.get("owner") not in (d.get("partners") or [])):
+        if (
+            pou is not None
+            and self.as_of is not None
+            and self.as_of < _day(pou)
+            and (s.get("owner") not in (d.get("partners") or []))
+        ):
             bad.append("partner-only period")
         return bad
 
@@ -97,8 +109,9 @@ class _Rules:
         """(problems, legs km, per-unit benefit) of a direct (y None) or yard route."""
         bad = self.pair_problems(s, d)
         ws, wd = _window(s), _window(d)
-        limit = min(x for x in (s.get("max_haul_km"), d.get("max_haul_km"), math.inf)
-                    if x is not None)
+        limit = min(
+            x for x in (s.get("max_haul_km"), d.get("max_haul_km"), math.inf) if x is not None
+        )
         if y is None:
             legs = [_road_km(s, d, self.factor)]
             if not _overlap(ws, wd):
@@ -116,8 +129,13 @@ class _Rules:
             bad.append("haul longer than max_haul_km")
         km = sum(legs)
         value = (d.get("value_by") or {}).get(s.get("class"), d.get("value") or 0.0)
-        b = (float(s.get("disposal_cost") or 0.0) + float(value) - self.cost_km * km - handling
-             + self.carbon * (float(s.get("co2_avoided_kg_per_unit") or 0.0) - self.co2_km * km))
+        b = (
+            float(s.get("disposal_cost") or 0.0)
+            + float(value)
+            - self.cost_km * km
+            - handling
+            + self.carbon * (float(s.get("co2_avoided_kg_per_unit") or 0.0) - self.co2_km * km)
+        )
         return bad, legs, b
 
 
@@ -154,10 +172,16 @@ def check(inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6) -
         km = sum(legs)
         if abs(f.get("road_km", -1) - km) > 1e-3:
             errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
-        for key, want in (("net_benefit", q * b), ("transport_cost", q * rules.cost_km * km),
-                          ("co2_kg", q * rules.co2_km * km)):
+        for key, want in (
+            ("net_benefit", q * b),
+            ("transport_cost", q * rules.cost_km * km),
+            ("co2_kg", q * rules.co2_km * km),
+        ):
             have = f.get(key)
-            if not isinstance(have, (int, float)) or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3:
+            if (
+                not isinstance(have, (int, float))
+                or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
+            ):
                 errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
         total += q * b
         sent[s["id"]] += q
@@ -165,7 +189,7 @@ def check(inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6) -
         if y is not None:
             through[y["id"]] += q
         if d.get("blend"):
-            for name in (d.get("limits") or {}):
+            for name in d.get("limits") or {}:
                 val = (s.get("properties") or {}).get(name)
                 if val is not None:
                     blend_sum[(d["id"], name)] = blend_sum.get((d["id"], name), 0.0) + q * val
@@ -229,8 +253,9 @@ def _lp_optimum(inst, rules, sup, dem, yards) -> float:
     import warnings
 
     with warnings.catch_warnings():  # SWIG warns at import; as an error it crashes
-        warnings.filterwarnings("ignore", message=r"builtin type .* has no __module__",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"builtin type .* has no __module__", category=DeprecationWarning
+        )
         from ortools.linear_solver import pywraplp
 
     lp = pywraplp.Solver.CreateSolver("GLOP")

@@ -15,7 +15,20 @@ import numpy as np
 
 # 土質区分 as used by the public matching system, spelled as in the example files.
 SOIL_CLASSES = (
-    "1", "1i", "2a", "2b", "2i", "3a", "3b", "3i", "4a", "4b", "4i", "mud-a", "mud-b", "mud-c",
+    "1",
+    "1i",
+    "2a",
+    "2b",
+    "2i",
+    "3a",
+    "3b",
+    "3i",
+    "4a",
+    "4b",
+    "4i",
+    "mud-a",
+    "mud-b",
+    "mud-c",
 )
 
 NO_DAY_LO = -(10**9)
@@ -29,8 +42,10 @@ class InstanceError(ValueError):
 
     def __init__(self, errors: list[str]):
         self.errors = list(errors)
-        super().__init__("; ".join(self.errors[:20]) + (
-            f" (and {len(self.errors) - 20} more)" if len(self.errors) > 20 else ""))
+        super().__init__(
+            "; ".join(self.errors[:20])
+            + (f" (and {len(self.errors) - 20} more)" if len(self.errors) > 20 else "")
+        )
 
 
 @dataclass
@@ -105,8 +120,18 @@ class _Reader:
     def err(self, where: str, msg: str) -> None:
         self.errors.append(f"{where}: {msg}")
 
-    def number(self, rec: dict, key: str, where: str, *, default=None, required=False,
-               minimum=None, positive=False, nullable=True) -> float | None:
+    def number(
+        self,
+        rec: dict,
+        key: str,
+        where: str,
+        *,
+        default=None,
+        required=False,
+        minimum=None,
+        positive=False,
+        nullable=True,
+    ) -> float | None:
         if key not in rec or rec[key] is None:
             if required or (not nullable and key in rec):
                 self.err(f"{where}.{key}", "missing" if key not in rec else "must not be null")
@@ -120,8 +145,10 @@ class _Reader:
             self.err(f"{where}.{key}", f"not a finite number: {v!r}")
             return default
         if minimum is not None and v < minimum:
-            self.err(f"{where}.{key}", f"negative ({v:g})" if minimum == 0 else
-                     f"below {minimum:g} ({v:g})")
+            self.err(
+                f"{where}.{key}",
+                f"negative ({v:g})" if minimum == 0 else f"below {minimum:g} ({v:g})",
+            )
             return default
         if positive and v <= 0:
             self.err(f"{where}.{key}", f"must be positive ({v:g})")
@@ -194,8 +221,9 @@ def load_instance(data: dict) -> Instance:
         r.err("grades", "duplicate grade")
 
     vocab = data.get("classes")
-    if vocab is not None and (not isinstance(vocab, list)
-                              or not all(isinstance(c, str) for c in vocab)):
+    if vocab is not None and (
+        not isinstance(vocab, list) or not all(isinstance(c, str) for c in vocab)
+    ):
         r.err("classes", "must be a list of strings")
         vocab = None
     if vocab is None and material == "soil":
@@ -313,8 +341,11 @@ def load_instance(data: dict) -> Instance:
         r.number(rec, "value", w)
         mg = rec.get("min_grade")
         if mg is not None and mg not in grades:
-            r.err(f"{w}.min_grade", f"unknown grade {mg!r}" + (
-                f" (grades: {', '.join(grades)})" if grades else " (instance has no grades)"))
+            r.err(
+                f"{w}.min_grade",
+                f"unknown grade {mg!r}"
+                + (f" (grades: {', '.join(grades)})" if grades else " (instance has no grades)"),
+            )
         lim = rec.get("limits")
         if lim is not None:
             if not isinstance(lim, dict):
@@ -324,7 +355,7 @@ def load_instance(data: dict) -> Instance:
                     if b is None:
                         continue
                     if not isinstance(b, dict) or not set(b) <= {"min", "max"}:
-                        r.err(f"{w}.limits.{k}", "must be {\"min\": x, \"max\": y}")
+                        r.err(f"{w}.limits.{k}", 'must be {"min": x, "max": y}')
                         continue
                     lo = r.number(b, "min", f"{w}.limits.{k}")
                     hi = r.number(b, "max", f"{w}.limits.{k}")
@@ -373,11 +404,17 @@ def load_instance(data: dict) -> Instance:
     rank_of = {g: i for i, g in enumerate(grades)}
 
     s_class = np.array([C if c is None else cls_order[c] for c in s_cls_names], dtype=np.int64)
-    s_rank = np.array([rank_of.get(c, _NOT_GRADED) if c is not None else _NOT_GRADED
-                       for c in s_cls_names], dtype=np.int64)
-    s_base = np.array([float(rec.get("disposal_cost") or 0.0)
-                       + carbon * float(rec.get("co2_avoided_kg_per_unit") or 0.0)
-                       for rec in sup])
+    s_rank = np.array(
+        [rank_of.get(c, _NOT_GRADED) if c is not None else _NOT_GRADED for c in s_cls_names],
+        dtype=np.int64,
+    )
+    s_base = np.array(
+        [
+            float(rec.get("disposal_cost") or 0.0)
+            + carbon * float(rec.get("co2_avoided_kg_per_unit") or 0.0)
+            for rec in sup
+        ]
+    )
     s_props = np.full((nS, P), np.nan)
     owners: dict[str, int] = {}
     s_owner = np.full(nS, -1, dtype=np.int64)
@@ -435,16 +472,37 @@ def load_instance(data: dict) -> Instance:
         y_handling[y] = float(rec.get("handling_cost") or 0.0)
 
     return Instance(
-        raw=data, material=material, as_of=as_of, road_factor=road_factor,
-        cost_per_km=cost_per_km, co2_per_km=co2_per_km, carbon_price=carbon,
-        classes=classes, grades=list(grades), properties=prop_names,
-        supplies=S, demands=D, yards=Y,
-        s_class=s_class, s_rank=s_rank, s_base=s_base, s_props=s_props, s_owner=s_owner,
-        s_restricted=s_restricted, d_value=d_value, d_accepts=d_accepts,
-        d_min_rank=d_min_rank, d_lim_max=d_lim_max, d_lim_min=d_lim_min,
-        d_limited=d_limited, d_blend=d_blend,
-        partner_codes=np.array(sorted(codes), dtype=np.int64), n_owners=n_owner_codes,
-        y_handling=y_handling, y_accepts=y_accepts,
-        excluded_codes=np.unique(np.array([s * max(nD, 1) + d for s, d in excluded],
-                                          dtype=np.int64)),
+        raw=data,
+        material=material,
+        as_of=as_of,
+        road_factor=road_factor,
+        cost_per_km=cost_per_km,
+        co2_per_km=co2_per_km,
+        carbon_price=carbon,
+        classes=classes,
+        grades=list(grades),
+        properties=prop_names,
+        supplies=S,
+        demands=D,
+        yards=Y,
+        s_class=s_class,
+        s_rank=s_rank,
+        s_base=s_base,
+        s_props=s_props,
+        s_owner=s_owner,
+        s_restricted=s_restricted,
+        d_value=d_value,
+        d_accepts=d_accepts,
+        d_min_rank=d_min_rank,
+        d_lim_max=d_lim_max,
+        d_lim_min=d_lim_min,
+        d_limited=d_limited,
+        d_blend=d_blend,
+        partner_codes=np.array(sorted(codes), dtype=np.int64),
+        n_owners=n_owner_codes,
+        y_handling=y_handling,
+        y_accepts=y_accepts,
+        excluded_codes=np.unique(
+            np.array([s * max(nD, 1) + d for s, d in excluded], dtype=np.int64)
+        ),
     )

@@ -59,27 +59,47 @@ def solve_transport(arcs: Arcs, qs: np.ndarray, qd: np.ndarray, scale: float) ->
     S = smcf.Status
     if status != S.OPTIMAL:
         reasons = {
-            S.NOT_SOLVED: "not solved", S.FEASIBLE: "stopped before optimality",
+            S.NOT_SOLVED: "not solved",
+            S.FEASIBLE: "stopped before optimality",
             S.INFEASIBLE: "infeasible (supply cannot all reach the sink)",
-            S.UNBALANCED: "unbalanced supplies", S.BAD_RESULT: "internal check failed",
-            S.BAD_COST_RANGE: "cost range overflow", S.BAD_CAPACITY_RANGE: "capacity overflow",
+            S.UNBALANCED: "unbalanced supplies",
+            S.BAD_RESULT: "internal check failed",
+            S.BAD_COST_RANGE: "cost range overflow",
+            S.BAD_CAPACITY_RANGE: "capacity overflow",
         }
         raise SolverError(f"min-cost flow: {reasons.get(status, status)}")
     flows = smcf.flows(np.arange(len(tails), dtype=np.int32))
     f_arc = flows[:m]
-    f_sT = flows[m:m + nS]
-    f_dT = flows[m + nS:]
+    f_sT = flows[m : m + nS]
+    f_dT = flows[m + nS :]
     # Residual graph; dist from a virtual root joined to every node at cost 0.
     sd_t, sd_h, sd_c = arcs.s, nS + arcs.d, cost
     pos = f_arc > 0
     res_open = f_arc < caps[:m]
-    rt = [sd_t[res_open], sd_h[pos], np.arange(nS), np.full(int((f_sT > 0).sum()), T),
-          nS + np.nonzero(f_dT < qd)[0], np.full(int((f_dT > 0).sum()), T)]
-    rh = [sd_h[res_open], sd_t[pos], np.full(nS, T), np.nonzero(f_sT > 0)[0],
-          np.full(int((f_dT < qd).sum()), T), nS + np.nonzero(f_dT > 0)[0]]
-    rc = [sd_c[res_open], -sd_c[pos], np.zeros(nS, np.int64),
-          np.zeros(int((f_sT > 0).sum()), np.int64), np.zeros(int((f_dT < qd).sum()), np.int64),
-          np.zeros(int((f_dT > 0).sum()), np.int64)]
+    rt = [
+        sd_t[res_open],
+        sd_h[pos],
+        np.arange(nS),
+        np.full(int((f_sT > 0).sum()), T),
+        nS + np.nonzero(f_dT < qd)[0],
+        np.full(int((f_dT > 0).sum()), T),
+    ]
+    rh = [
+        sd_h[res_open],
+        sd_t[pos],
+        np.full(nS, T),
+        np.nonzero(f_sT > 0)[0],
+        np.full(int((f_dT < qd).sum()), T),
+        nS + np.nonzero(f_dT > 0)[0],
+    ]
+    rc = [
+        sd_c[res_open],
+        -sd_c[pos],
+        np.zeros(nS, np.int64),
+        np.zeros(int((f_sT > 0).sum()), np.int64),
+        np.zeros(int((f_dT < qd).sum()), np.int64),
+        np.zeros(int((f_dT > 0).sum()), np.int64),
+    ]
     tail = np.concatenate(rt).astype(np.int64)
     head = np.concatenate(rh).astype(np.int64)
     rcost = np.concatenate(rc).astype(np.int64)

@@ -58,7 +58,9 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
         if y >= 0:
             row["legs_km"] = [round(float(plan.km1[i]), 6), round(float(plan.km2[i]), 6)]
         flows.append(row)
-    sent = np.bincount(plan.s, weights=plan.qty, minlength=len(S.ids)) if len(S.ids) else np.zeros(0)
+    sent = (
+        np.bincount(plan.s, weights=plan.qty, minlength=len(S.ids)) if len(S.ids) else np.zeros(0)
+    )
     got = np.bincount(plan.d, weights=plan.qty, minlength=len(D.ids)) if len(D.ids) else np.zeros(0)
     left_s = S.qty - sent
     left_d = D.qty - got
@@ -66,15 +68,20 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
     d_idx = np.nonzero(left_d > _EPS * np.maximum(1, D.qty))[0]
     s_why = _reasons(inst, s_idx, supply_side=True, matched=sent) if explain else {}
     d_why = _reasons(inst, d_idx, supply_side=False, matched=got) if explain else {}
-    unmatched = [{"id": S.ids[i], "quantity": float(left_s[i]), **s_why.get(int(i), {})}
-                 for i in s_idx]
-    unmet = [{"id": D.ids[j], "quantity": float(left_d[j]), **d_why.get(int(j), {})}
-             for j in d_idx]
-    stats = {"supplies": len(S.ids), "demands": len(D.ids), "stockyards": len(Y.ids),
-             **plan.stats}
-    return Result(plan.status, float(plan.net_benefit),
-                  None if plan.upper_bound is None else float(plan.upper_bound),
-                  flows, unmatched, unmet, stats)
+    unmatched = [
+        {"id": S.ids[i], "quantity": float(left_s[i]), **s_why.get(int(i), {})} for i in s_idx
+    ]
+    unmet = [{"id": D.ids[j], "quantity": float(left_d[j]), **d_why.get(int(j), {})} for j in d_idx]
+    stats = {"supplies": len(S.ids), "demands": len(D.ids), "stockyards": len(Y.ids), **plan.stats}
+    return Result(
+        plan.status,
+        float(plan.net_benefit),
+        None if plan.upper_bound is None else float(plan.upper_bound),
+        flows,
+        unmatched,
+        unmet,
+        stats,
+    )
 
 
 def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.ndarray) -> dict:
@@ -94,7 +101,7 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
     for a in range(0, len(idx), rows):
-        mine = idx[a:a + rows]
+        mine = idx[a : a + rows]
         si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
         di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
         comp = compatible(inst, si, di)
@@ -104,38 +111,65 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
         timed = near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])
         b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
         shape = (len(mine), n_other)
-        comp, near, timed, km, b, haul = (x.reshape(shape) for x in (comp, near, timed, km, b, haul))
+        comp, near, timed, km, b, haul = (
+            x.reshape(shape) for x in (comp, near, timed, km, b, haul)
+        )
         for r, i in enumerate(mine.tolist()):
             partly = matched[i] > _EPS
             if timed[r].any():
                 j = int(np.argmax(np.where(timed[r], b[r], -np.inf)))
                 best = float(b[r, j])
-                figures = {"best_candidate": other_ids[j], "best_net_per_unit": round(best, 2),
-                           "best_km": round(float(km[r, j]), 1)}
+                figures = {
+                    "best_candidate": other_ids[j],
+                    "best_net_per_unit": round(best, 2),
+                    "best_km": round(float(km[r, j]), 1),
+                }
                 if best <= 0:
-                    out[i] = {"code": "not_worth_haul", "reason": (
-                        f"best candidate {other_ids[j]} not worth the haul: "
-                        f"{best:,.0f} yen/unit net at {km[r, j]:.1f} km"), **figures}
+                    out[i] = {
+                        "code": "not_worth_haul",
+                        "reason": (
+                            f"best candidate {other_ids[j]} not worth the haul: "
+                            f"{best:,.0f} yen/unit net at {km[r, j]:.1f} km"
+                        ),
+                        **figures,
+                    }
                 else:
-                    out[i] = {"code": "outbid", "reason": (
-                        f"{'partly matched; ' if partly else ''}compatible counterparts were "
-                        f"given to better matches (best candidate {other_ids[j]}: "
-                        f"{best:,.0f} yen/unit at {km[r, j]:.1f} km)"), "partly_matched": bool(partly),
-                        **figures}
+                    out[i] = {
+                        "code": "outbid",
+                        "reason": (
+                            f"{'partly matched; ' if partly else ''}compatible counterparts were "
+                            f"given to better matches (best candidate {other_ids[j]}: "
+                            f"{best:,.0f} yen/unit at {km[r, j]:.1f} km)"
+                        ),
+                        "partly_matched": bool(partly),
+                        **figures,
+                    }
             elif near[r].any():
-                out[i] = {"code": "no_window_overlap", "reason": (
-                    f"no window overlap with the {int(near[r].sum())} compatible "
-                    "counterparts within haul distance"), "counterparts": int(near[r].sum())}
+                out[i] = {
+                    "code": "no_window_overlap",
+                    "reason": (
+                        f"no window overlap with the {int(near[r].sum())} compatible "
+                        "counterparts within haul distance"
+                    ),
+                    "counterparts": int(near[r].sum()),
+                }
             elif comp[r].any():
                 j = int(np.argmin(np.where(comp[r], km[r], np.inf)))
-                out[i] = {"code": "beyond_haul", "reason": (
-                    "no compatible counterpart within haul distance (nearest "
-                    f"{other_ids[j]} at {km[r, j]:.1f} km, limit {haul[r, j]:.0f} km)"),
-                    "nearest": other_ids[j], "nearest_km": round(float(km[r, j]), 1),
-                    "limit_km": round(float(haul[r, j]), 1)}
+                out[i] = {
+                    "code": "beyond_haul",
+                    "reason": (
+                        "no compatible counterpart within haul distance (nearest "
+                        f"{other_ids[j]} at {km[r, j]:.1f} km, limit {haul[r, j]:.0f} km)"
+                    ),
+                    "nearest": other_ids[j],
+                    "nearest_km": round(float(km[r, j]), 1),
+                    "limit_km": round(float(haul[r, j]), 1),
+                }
             else:
-                out[i] = {"code": "no_compatible", "reason":
-                          "no compatible counterpart (class, grade, properties or partners)"}
+                out[i] = {
+                    "code": "no_compatible",
+                    "reason": "no compatible counterpart (class, grade, properties or partners)",
+                }
             if len(inst.yards.ids) and out[i]["code"] != "outbid":
                 out[i]["reason"] += " on a direct route; no stockyard route was chosen either"
                 out[i]["direct_routes_only"] = True

@@ -81,21 +81,32 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
-def solve_plan(inst: Instance, progress: Progress | None = None, *, k: int | None = None,
-               max_rounds: int = 30, method: str = "auto") -> Plan:
+def solve_plan(
+    inst: Instance,
+    progress: Progress | None = None,
+    *,
+    k: int | None = None,
+    max_rounds: int = 30,
+    method: str = "auto",
+) -> Plan:
     progress = progress or _noop
     t0 = time.perf_counter()
     progress("candidates", 0.0)
     src = ArcSource(inst)
-    qty_int = (np.all(inst.supplies.qty == np.round(inst.supplies.qty))
-               and np.all(inst.demands.qty == np.round(inst.demands.qty)))
+    qty_int = np.all(inst.supplies.qty == np.round(inst.supplies.qty)) and np.all(
+        inst.demands.qty == np.round(inst.demands.qty)
+    )
     network = len(inst.yards.ids) == 0 and not inst.has_blending and qty_int
     if method == "lp":
         network = False
     elif method == "network" and not network:
-        raise SolverError("instance needs the LP model (stockyards, blending or fractional quantities)")
-    stats = {"model": "min-cost flow" if network else "LP (GLOP)",
-             "pairs_considered": src.pairs_considered()}
+        raise SolverError(
+            "instance needs the LP model (stockyards, blending or fractional quantities)"
+        )
+    stats = {
+        "model": "min-cost flow" if network else "LP (GLOP)",
+        "pairs_considered": src.pairs_considered(),
+    }
     if network:
         plan = _solve_network(inst, src, k or NETWORK_K_BEST, progress, max_rounds, stats)
     else:
@@ -170,19 +181,33 @@ class NetworkPool:
         if n and runs != len(np.unique(self.s)):
             order = np.argsort(self.s, kind="stable")
             self.s, self.d, self.b, km = self.s[order], self.d[order], self.b[order], km[order]
-        self.run_start = (np.concatenate([[0], np.flatnonzero(np.diff(self.s)) + 1])
-                          if n else np.zeros(0, np.int64))
+        self.run_start = (
+            np.concatenate([[0], np.flatnonzero(np.diff(self.s)) + 1])
+            if n
+            else np.zeros(0, np.int64)
+        )
         self.run_supply = self.s[self.run_start] if n else np.zeros(0, np.int64)
         self.run_count = np.diff(np.append(self.run_start, n))
-        sel = [_seg_topk(self.b, self.run_start, k), _seg_topk(-km, self.run_start, k_near),
-               _group_topk(self.d, self.b, k, self.nD), _group_topk(self.d, -km, k_near, self.nD)]
+        sel = [
+            _seg_topk(self.b, self.run_start, k),
+            _seg_topk(-km, self.run_start, k_near),
+            _group_topk(self.d, self.b, k, self.nD),
+            _group_topk(self.d, -km, k_near, self.nD),
+        ]
         self.initial_idx = np.unique(np.concatenate(sel))
 
     def __len__(self) -> int:
         return len(self.s)
 
-    def price(self, v: np.ndarray, u_pot: np.ndarray, tol: float, in_cand: np.ndarray,
-              per_supply: int, per_demand: int) -> tuple[np.ndarray, np.ndarray]:
+    def price(
+        self,
+        v: np.ndarray,
+        u_pot: np.ndarray,
+        tol: float,
+        in_cand: np.ndarray,
+        per_supply: int,
+        per_demand: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Violated arcs outside the candidates (the most violated few per supply and per
         demand) and the tightest supply duals for demand duals v, with true benefits."""
         u_need = np.zeros(self.nS)
@@ -198,12 +223,21 @@ class NetworkPool:
         rb = r[bad]
         sb = self.s[bad]
         starts = np.concatenate([[0], np.flatnonzero(np.diff(sb)) + 1])
-        pick = [_seg_topk(rb, starts, per_supply), _group_topk(self.d[bad], rb, per_demand, self.nD)]
+        pick = [
+            _seg_topk(rb, starts, per_supply),
+            _group_topk(self.d[bad], rb, per_demand, self.nD),
+        ]
         return np.unique(bad[np.concatenate(pick)]), u_need
 
-
-    def price_lp(self, v: np.ndarray, u: np.ndarray, tol: np.ndarray, lam: _BlendDuals,
-                 per_supply: int = 4, per_demand: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    def price_lp(
+        self,
+        v: np.ndarray,
+        u: np.ndarray,
+        tol: np.ndarray,
+        lam: _BlendDuals,
+        per_supply: int = 4,
+        per_demand: int = 2,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """As `price`, with blend duals and a per-supply tolerance (path LP)."""
         u_need = np.zeros(self.nS)
         if len(self.s) == 0:
@@ -218,7 +252,10 @@ class NetworkPool:
             return bad, u_need
         rb = r[bad]
         starts = np.concatenate([[0], np.flatnonzero(np.diff(self.s[bad])) + 1])
-        pick = [_seg_topk(rb, starts, per_supply), _group_topk(self.d[bad], rb, per_demand, self.nD)]
+        pick = [
+            _seg_topk(rb, starts, per_supply),
+            _group_topk(self.d[bad], rb, per_demand, self.nD),
+        ]
         return np.unique(bad[np.concatenate(pick)]), u_need
 
 
@@ -264,8 +301,15 @@ class RadiusPricer:
         beyond = np.where(cut, inst.s_base + m_s - c * np.maximum(radius, 0.0), 0.0)
         return radius, np.maximum(beyond, 0.0)
 
-    def price(self, u: np.ndarray, v: np.ndarray, tol: float, cand_code: np.ndarray,
-              per_supply: int, per_demand: int):
+    def price(
+        self,
+        u: np.ndarray,
+        v: np.ndarray,
+        tol: float,
+        cand_code: np.ndarray,
+        per_supply: int,
+        per_demand: int,
+    ):
         """Violated arcs not in the candidates (the most violated few per supply and per
         demand) and the tightest supply duals for v (true, unscaled benefits).
 
@@ -297,8 +341,11 @@ class RadiusPricer:
         if len(bs) == 0:
             z = np.zeros(0, np.int64)
             return z, z, np.zeros(0), u_need
-        pick = np.unique(np.concatenate([_group_topk(bs, rr, per_supply, self.nS),
-                                         _group_topk(bd, rr, per_demand, self.nD)]))
+        pick = np.unique(
+            np.concatenate(
+                [_group_topk(bs, rr, per_supply, self.nS), _group_topk(bd, rr, per_demand, self.nD)]
+            )
+        )
         return bs[pick].astype(np.int64), bd[pick].astype(np.int64), bb[pick], u_need
 
     def _price_store(self, u, v, tol, grown, u_need):
@@ -316,8 +363,18 @@ class RadiusPricer:
         return st.s[bad], st.d[bad], st.b[bad], r[bad]
 
 
-def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_NEAR, add_supply=5,
-                   add_demand=5, first_radius_km=None) -> Plan:
+def _solve_network(
+    inst,
+    src,
+    k,
+    progress,
+    max_rounds,
+    stats,
+    k_near=NETWORK_K_NEAR,
+    add_supply=5,
+    add_demand=5,
+    first_radius_km=None,
+) -> Plan:
     """Round 1 is a coarse min-cost flow on the first candidates (quantities in units of
     about a hundredth of the median listing, benefits in steps of a thousandth of the
     largest): it only has to be near the optimum, and it is three times as fast as the
@@ -328,7 +385,9 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     S, D = inst.supplies, inst.demands
     qs = np.rint(S.qty).astype(np.int64)
     qd = np.rint(D.qty).astype(np.int64)
-    max_b = float(max((inst.s_base.max() if len(qs) else 0) + (inst.d_value.max() if len(qd) else 0), 1.0))
+    max_b = float(
+        max((inst.s_base.max() if len(qs) else 0) + (inst.d_value.max() if len(qd) else 0), 1.0)
+    )
     scale = choose_scale(max_b, float(qs.sum() + qd.sum()), len(qs) + len(qd) + 1)
     nD = max(len(qd), 1)
     pricer = RadiusPricer(inst, src)
@@ -336,9 +395,17 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
     progress("solve", 0.1)
-    unit = max(1, int(np.median(np.concatenate([qs, qd]))) // COARSE_UNITS) if len(qs) and len(qd) else 1
-    coarse = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), -(-qs // unit), -(-qd // unit),
-                             min(scale, COARSE_COST_STEPS / max_b))
+    unit = (
+        max(1, int(np.median(np.concatenate([qs, qd]))) // COARSE_UNITS)
+        if len(qs) and len(qd)
+        else 1
+    )
+    coarse = solve_transport(
+        Arcs(cs, cd, np.zeros(len(cs)), cb),
+        -(-qs // unit),
+        -(-qd // unit),
+        min(scale, COARSE_COST_STEPS / max_b),
+    )
     flow, u, v = coarse.flow, coarse.u, coarse.v
     tol = 1e-9 * max_b + 1e-6
     lp = None
@@ -372,12 +439,28 @@ def _solve_network(inst, src, k, progress, max_rounds, stats, k_near=NETWORK_K_N
     fs, fd, fb = cs[used], cd[used], cb[used]
     qty = flow[used].astype(float)
     net = float(qty @ fb)
-    stats.update(model="LP (CLP) from a coarse min-cost flow", candidate_arcs=len(cs),
-                 priced_arcs_last_round=pricer.priced, rounds=rounds, coarse_unit=unit)
+    stats.update(
+        model="LP (CLP) from a coarse min-cost flow",
+        candidate_arcs=len(cs),
+        priced_arcs_last_round=pricer.priced,
+        rounds=rounds,
+        coarse_unit=unit,
+    )
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
     n = len(fs)
-    return Plan(fs, np.full(n, -1), fd, qty, src.exact_km(fs, fd), np.zeros(n), fb, status, net,
-                bound, stats)
+    return Plan(
+        fs,
+        np.full(n, -1),
+        fd,
+        qty,
+        src.exact_km(fs, fd),
+        np.zeros(n),
+        fb,
+        status,
+        net,
+        bound,
+        stats,
+    )
 
 
 # ---------------------------------------------------------------- LP with columns
@@ -388,8 +471,11 @@ class _BlendDuals:
 
     def __init__(self, inst: Instance, lam_max: np.ndarray, lam_min: np.ndarray):
         self.inst, self.lam_max, self.lam_min = inst, lam_max, lam_min
-        self.props = [p for p in range(len(inst.properties))
-                      if (lam_max[:, p] > 0).any() or (lam_min[:, p] > 0).any()]
+        self.props = [
+            p
+            for p in range(len(inst.properties))
+            if (lam_max[:, p] > 0).any() or (lam_min[:, p] > 0).any()
+        ]
 
     def term(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
         inst = self.inst
@@ -464,8 +550,9 @@ class _PathLP:
     def add(self, s, y, d, km1, km2, b) -> int:
         inst, c = self.inst, self.cols
         added = 0
-        for si, yi, di, k1, k2, bi in zip(s.tolist(), y.tolist(), d.tolist(), km1.tolist(),
-                                          km2.tolist(), b.tolist(), strict=True):
+        for si, yi, di, k1, k2, bi in zip(
+            s.tolist(), y.tolist(), d.tolist(), km1.tolist(), km2.tolist(), b.tolist(), strict=True
+        ):
             key = (si, yi, di)
             if key in c.index:
                 continue
@@ -479,8 +566,15 @@ class _PathLP:
             for _d, p, kind, row, lim in self.blend_of.get(di, ()):
                 ps = inst.s_props[si, p]
                 row.SetCoefficient(x, (ps - lim) if kind == "max" else (lim - ps))
-            for lst, val in ((c.s, si), (c.y, yi), (c.d, di), (c.km1, k1), (c.km2, k2),
-                             (c.b, bi), (c.var, x)):
+            for lst, val in (
+                (c.s, si),
+                (c.y, yi),
+                (c.d, di),
+                (c.km1, k1),
+                (c.km2, k2),
+                (c.b, bi),
+                (c.var, x),
+            ):
                 lst.append(val)
             added += 1
         self.retired = np.concatenate([self.retired, np.zeros(added, dtype=bool)])
@@ -490,8 +584,10 @@ class _PathLP:
     def column_of(self, s: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Column number of each (s, y, d) route, -1 where it is not in the LP."""
         index = self.cols.index
-        return np.array([index.get(key, -1) for key in zip(s.tolist(), y.tolist(), d.tolist(),
-                                                           strict=True)], dtype=np.int64)
+        return np.array(
+            [index.get(key, -1) for key in zip(s.tolist(), y.tolist(), d.tolist(), strict=True)],
+            dtype=np.int64,
+        )
 
     def reduced(self, u, v, w, lam: _BlendDuals) -> np.ndarray:
         """Reduced benefit of every column for the given duals."""
@@ -510,8 +606,9 @@ class _PathLP:
         """Columns worth holding at 0: no flow, reduced benefit below -margin, never
         released before (a column that is held and released again and again as the duals
         move between degenerate optima would keep the rounds from ending)."""
-        return np.flatnonzero(~self.retired & ~self.revived & (x <= 0)
-                              & (self.reduced(u, v, w, lam) < -margin))
+        return np.flatnonzero(
+            ~self.retired & ~self.revived & (x <= 0) & (self.reduced(u, v, w, lam) < -margin)
+        )
 
     def set_retired(self, retire: np.ndarray, revive: np.ndarray) -> bool:
         """Hold columns at 0 or release them; True if any bound changed. A held column
@@ -540,8 +637,13 @@ class _PathLP:
         for d, p, kind, row, _lim in self.blend:
             (lam_max if kind == "max" else lam_min)[d, p] = max(row.dual_value(), 0.0)
         x = np.array([var.solution_value() for var in self.cols.var])
-        return (np.asarray(u, float), np.asarray(v, float), np.asarray(w, float),
-                _BlendDuals(inst, lam_max, lam_min), x)
+        return (
+            np.asarray(u, float),
+            np.asarray(v, float),
+            np.asarray(w, float),
+            _BlendDuals(inst, lam_max, lam_min),
+            x,
+        )
 
     def _solve_from_scratch(self):
         """GLOP reports an incremental solve as imprecise (ABNORMAL here) when a residual
@@ -591,15 +693,33 @@ def _solve_lp(inst, src, pool, progress, max_rounds, stats, k) -> Plan:
         lp.add(*fresh)
     x = np.where(x > 1e-9, x, 0.0)
     used = np.nonzero(x > 0)[0]
-    arr = {f: a[used] for f, a in lp.cols.arrays().items()} if len(used) else {
-        f: np.zeros(0) for f in ("s", "y", "d", "km1", "km2", "b")}
+    arr = (
+        {f: a[used] for f, a in lp.cols.arrays().items()}
+        if len(used)
+        else {f: np.zeros(0) for f in ("s", "y", "d", "km1", "km2", "b")}
+    )
     qty = x[used]
     net = float(qty @ arr["b"]) if len(used) else 0.0
-    stats.update(candidate_arcs=len(lp.cols.var), allowed_arcs=len(pool), rounds=rounds,
-                 retired_columns=int(lp.retired.sum()))
+    stats.update(
+        candidate_arcs=len(lp.cols.var),
+        allowed_arcs=len(pool),
+        rounds=rounds,
+        retired_columns=int(lp.retired.sum()),
+    )
     status = "optimal" if (exact and bound - net <= REL_TOL * max(1.0, abs(bound))) else "feasible"
-    return Plan(arr["s"].astype(np.int64), arr["y"].astype(np.int64), arr["d"].astype(np.int64),
-                qty, arr["km1"], arr["km2"], arr["b"], status, net, bound, stats)
+    return Plan(
+        arr["s"].astype(np.int64),
+        arr["y"].astype(np.int64),
+        arr["d"].astype(np.int64),
+        qty,
+        arr["km1"],
+        arr["km2"],
+        arr["b"],
+        status,
+        net,
+        bound,
+        stats,
+    )
 
 
 class _YardPricer:
@@ -619,8 +739,13 @@ class _YardPricer:
         for y in range(len(Y.ids)):
             km1 = haversine_km(S.lat, S.lon, Y.lat[y], Y.lon[y]) * inst.road_factor
             km2 = haversine_km(Y.lat[y], Y.lon[y], D.lat, D.lon) * inst.road_factor
-            s_ok = (inst.y_accepts[y, inst.s_class] & (S.start <= Y.end[y]) & (Y.start[y] <= S.end)
-                    & (km1 <= S.haul) & (km1 <= D.haul.max(initial=np.inf)))
+            s_ok = (
+                inst.y_accepts[y, inst.s_class]
+                & (S.start <= Y.end[y])
+                & (Y.start[y] <= S.end)
+                & (km1 <= S.haul)
+                & (km1 <= D.haul.max(initial=np.inf))
+            )
             d_ok = (D.start <= Y.end[y]) & (Y.start[y] <= D.end) & (km2 <= D.haul)
             si, di = np.nonzero(s_ok)[0], np.nonzero(d_ok)[0]
             self.legs.append((si, km1[si], di, km2[di]))
@@ -655,10 +780,16 @@ class _YardPricer:
             out_s.append(rep_s)
             out_d.append(d_sorted[offs])
         if not out_s:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), (
-                np.concatenate(trunc) if trunc else truncated)
-        return (np.concatenate(out_s), np.concatenate(out_d),
-                np.concatenate(trunc) if trunc else truncated)
+            return (
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                (np.concatenate(trunc) if trunc else truncated),
+            )
+        return (
+            np.concatenate(out_s),
+            np.concatenate(out_d),
+            np.concatenate(trunc) if trunc else truncated,
+        )
 
     def initial(self, k: int):
         """A few promising paths per supply over all yards (the k best, before duals)."""
@@ -755,8 +886,9 @@ def greedy_plan(inst: Instance, k: int = 30) -> Plan:
         ok = np.ones(len(a), bool)
         for p in range(len(inst.properties)):
             val = inst.s_props[a.s, p]
-            ok &= ~inst.d_limited[a.d, p] | ((val <= inst.d_lim_max[a.d, p])
-                                             & (val >= inst.d_lim_min[a.d, p]))
+            ok &= ~inst.d_limited[a.d, p] | (
+                (val <= inst.d_lim_max[a.d, p]) & (val >= inst.d_lim_min[a.d, p])
+            )
         a = a.take(ok)
         a = a.take(np.lexsort((a.km, -inst.s_base[a.s], a.s)))
     left_s = inst.supplies.qty.astype(float).copy()
@@ -779,10 +911,23 @@ def greedy_plan(inst: Instance, k: int = 30) -> Plan:
     n = len(rows)
     arr = np.array(rows, dtype=float).reshape(n, 5)
     net = float(arr[:, 2] @ arr[:, 4]) if n else 0.0
-    return Plan(arr[:, 0].astype(np.int64), np.full(n, -1), arr[:, 1].astype(np.int64), arr[:, 2],
-                arr[:, 3], np.zeros(n), arr[:, 4], "feasible", net, None,
-                {"model": "greedy (nearest compatible demand)", "candidate_arcs": len(a),
-                 "seconds": round(time.perf_counter() - t0, 3)})
+    return Plan(
+        arr[:, 0].astype(np.int64),
+        np.full(n, -1),
+        arr[:, 1].astype(np.int64),
+        arr[:, 2],
+        arr[:, 3],
+        np.zeros(n),
+        arr[:, 4],
+        "feasible",
+        net,
+        None,
+        {
+            "model": "greedy (nearest compatible demand)",
+            "candidate_arcs": len(a),
+            "seconds": round(time.perf_counter() - t0, 3),
+        },
+    )
 
 
 __all__ = ["Plan", "solve_plan", "greedy_plan", "SolverError", "compatible"]

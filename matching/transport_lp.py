@@ -59,8 +59,9 @@ class TransportLP:
         return x, u, v
 
 
-def whole_flows(x: np.ndarray, s: np.ndarray, d: np.ndarray, qs: np.ndarray,
-                qd: np.ndarray) -> np.ndarray | None:
+def whole_flows(
+    x: np.ndarray, s: np.ndarray, d: np.ndarray, qs: np.ndarray, qd: np.ndarray
+) -> np.ndarray | None:
     """x rounded to whole units, or None when it is not a whole, feasible flow."""
     f = np.rint(x)
     if np.abs(x - f).max(initial=0.0) > INTEGRAL_TOL or (f < 0).any():

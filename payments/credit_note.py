@@ -39,10 +39,16 @@ def split_refund(
     """
     refunded_before = refunded_before or {}
     # A rate whose total is negative (a deduction on the invoice) takes no part.
-    left = {b.rate_percent: max(0, b.total_yen - refunded_before.get(b.rate_percent, 0))
-            for b in invoice_per_rate}
+    left = {
+        b.rate_percent: max(0, b.total_yen - refunded_before.get(b.rate_percent, 0))
+        for b in invoice_per_rate
+    }
     available = sum(left.values())
-    if isinstance(amount_yen, bool) or not isinstance(amount_yen, int) or not 1 <= amount_yen <= available:
+    if (
+        isinstance(amount_yen, bool)
+        or not isinstance(amount_yen, int)
+        or not 1 <= amount_yen <= available
+    ):
         raise InvalidPaymentInput("amount_yen", f"返還額は 1 円から {available:,} 円までです。")
     shares = {rate: Decimal(amount_yen) * value / available for rate, value in left.items()}
     parts = {rate: int(share) for rate, share in shares.items()}
@@ -56,7 +62,9 @@ def split_refund(
         part = parts[b.rate_percent]
         if part:
             tax = tax_included(b.rate_percent, part)
-            out.append(TaxBreakdown(rate_percent=b.rate_percent, taxable_yen=part - tax, tax_yen=tax))
+            out.append(
+                TaxBreakdown(rate_percent=b.rate_percent, taxable_yen=part - tax, tax_yen=tax)
+            )
     return tuple(out)
 
 
@@ -134,7 +142,9 @@ def build_credit_note(
         registration_number=invoice.registration_number,
         issuer_address=invoice.issuer_address,
         recipient_name=invoice.recipient_name,
-        items=tuple(CreditNoteItem(p.line.description, p.line.tax_rate) for p in invoice.totals.lines),
+        items=tuple(
+            CreditNoteItem(p.line.description, p.line.tax_rate) for p in invoice.totals.lines
+        ),
         per_rate=split_refund(invoice.totals.per_rate, amount_yen, refunded_before),
         reason=reason,
     )
@@ -154,7 +164,9 @@ def credit_note_context(note: CreditNote) -> dict:
         "issuer_address": note.issuer_address,
         "registration_number": note.registration_number,
         "recipient_name": note.recipient_name,
-        "goods": [i.description + (f" {REDUCED_RATE_MARK}" if i.tax_rate == 8 else "") for i in note.items],
+        "goods": [
+            i.description + (f" {REDUCED_RATE_MARK}" if i.tax_rate == 8 else "") for i in note.items
+        ],
         "has_reduced_rate": any(i.tax_rate == 8 for i in note.items),
         "per_rate": [
             {
@@ -176,7 +188,9 @@ def render_credit_note_pdf(note: CreditNote, font_path=None) -> bytes:
     """The credit note as an A4 PDF (same font and layout rules as the invoice)."""
     c = credit_note_context(note)
     pdf, line = pdf_document(
-        f"{c['title']} {c['number']}", datetime.combine(note.issue_date, datetime.min.time(), JST), font_path
+        f"{c['title']} {c['number']}",
+        datetime.combine(note.issue_date, datetime.min.time(), JST),
+        font_path,
     )
     line(c["title"], size=18, align="C", h=12)
     line(f"返還請求書番号: {c['number']}　発行日（返還日）: {c['issue_date']}", align="R")

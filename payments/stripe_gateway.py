@@ -319,16 +319,22 @@ def _to_payment_event(event_id: str, event_type: str, created: int, obj: dict) -
     dispute = account = None
     if event_type == "account.updated":
         reference = None
-        account = AccountUpdate(account_id=str(obj.get("id") or ""),
-                                charges_enabled=bool(obj.get("charges_enabled")),
-                                payouts_enabled=bool(obj.get("payouts_enabled")))
+        account = AccountUpdate(
+            account_id=str(obj.get("id") or ""),
+            charges_enabled=bool(obj.get("charges_enabled")),
+            payouts_enabled=bool(obj.get("payouts_enabled")),
+        )
     elif event_type.startswith("payment_intent."):
         reference = obj.get("id")
     elif event_type in _DISPUTE_EVENTS:
         reference = obj.get("payment_intent")
         due = (obj.get("evidence_details") or {}).get("due_by")
-        dispute = Dispute(status=str(obj.get("status") or ""), amount_yen=int(obj.get("amount") or 0),
-                          reason=str(obj.get("reason") or ""), respond_by=int(due) if due else None)
+        dispute = Dispute(
+            status=str(obj.get("status") or ""),
+            amount_yen=int(obj.get("amount") or 0),
+            reason=str(obj.get("reason") or ""),
+            respond_by=int(due) if due else None,
+        )
     elif event_type.startswith("charge."):
         reference = obj.get("payment_intent")
     else:

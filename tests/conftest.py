@@ -31,7 +31,9 @@ def _pg_app_url() -> str:
     """A database of our own beside the given one, so other suites sharing it are untouched."""
     url = sa.engine.make_url(PG_URL)
     # One database per test run, so that concurrent runs never drop each other's.
-    return url.set(database=f"{url.database}_meguri_app_{os.getpid()}").render_as_string(hide_password=False)
+    return url.set(database=f"{url.database}_meguri_app_{os.getpid()}").render_as_string(
+        hide_password=False
+    )
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +66,11 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         tables = [t for t in sa.inspect(conn).get_table_names() if t not in SEEDED_TABLES]
         if tables:
-            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                sa.text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
     engine.dispose()
 
 
@@ -82,17 +88,19 @@ def database_url(request, tmp_path, sqlite_template):
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = create_app({
-        "DATABASE_URL": database_url,
-        "INSTANCE_DIR": str(tmp_path / "instance"),
-        "SECRET_KEY": "test-secret",
-        "JOBS_IMMEDIATE": True,
-        "SECURE_COOKIES": False,
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
-        "RATE_LIMITS": False,
-        "LOG_FORMAT": "text",
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret",
+            "JOBS_IMMEDIATE": True,
+            "SECURE_COOKIES": False,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "RATE_LIMITS": False,
+            "LOG_FORMAT": "text",
+        }
+    )
     yield app
     app.extensions["meguri.db"].dispose()
 
@@ -132,10 +140,17 @@ class Factory:
         with self.app.test_request_context():
             session = self.app.extensions["meguri.db"].session()
             user = services.sign_up(
-                session, email=f"user{self.n}@example.jp", password=PASSWORD,
-                display_name=f"User {self.n}", org_name=f"Org {self.n}", org_kind=org_kind,
-                stockyard_registration_no="SY-13-0001" if org_kind == "stockyard_operator" else None,
-                prefecture_code="13", **extra,
+                session,
+                email=f"user{self.n}@example.jp",
+                password=PASSWORD,
+                display_name=f"User {self.n}",
+                org_name=f"Org {self.n}",
+                org_kind=org_kind,
+                stockyard_registration_no="SY-13-0001"
+                if org_kind == "stockyard_operator"
+                else None,
+                prefecture_code="13",
+                **extra,
             )
             user.email_verified_at = dt.datetime(2026, 1, 1)  # as after opening the mailed link
             session.commit()
@@ -148,9 +163,23 @@ class Factory:
 
         from market.accounts.models import User
 
-        fields = {"display_name": email.split("@")[0], "email_verified_at": dt.datetime(2026, 1, 1), **fields}
-        user = in_session(self.app, lambda s: _added(s, User(
-            email=email, password_hash=generate_password_hash(PASSWORD), organisation_id=org_id, **fields)))
+        fields = {
+            "display_name": email.split("@")[0],
+            "email_verified_at": dt.datetime(2026, 1, 1),
+            **fields,
+        }
+        user = in_session(
+            self.app,
+            lambda s: _added(
+                s,
+                User(
+                    email=email,
+                    password_hash=generate_password_hash(PASSWORD),
+                    organisation_id=org_id,
+                    **fields,
+                ),
+            ),
+        )
         return Member(user.id, org_id, email)
 
     def listing(self, member: Member, kind: str = "soil_offer", **values):
@@ -194,28 +223,69 @@ def listing_data(kind: str = "soil_offer") -> dict:
     """Valid input for every kind, as a JSON API client would send it."""
     today = dt.date.today()
     base = {
-        "title": "江東区 発生土 第2b種 1,200m³", "description": "掘削土、平日搬出可", "lat": 35.6727,
-        "lon": 139.8171, "prefecture_code": "13", "municipality_code": "131083",
-        "window_start": today.isoformat(), "window_end": (today + dt.timedelta(days=60)).isoformat(),
-        "quantity": 1200, "price_per_unit": -1500, "status": "open",
+        "title": "江東区 発生土 第2b種 1,200m³",
+        "description": "掘削土、平日搬出可",
+        "lat": 35.6727,
+        "lon": 139.8171,
+        "prefecture_code": "13",
+        "municipality_code": "131083",
+        "window_start": today.isoformat(),
+        "window_end": (today + dt.timedelta(days=60)).isoformat(),
+        "quantity": 1200,
+        "price_per_unit": -1500,
+        "status": "open",
     }
     extra = {
-        "soil_offer": {"soil_class_code": "2b", "cone_index": 900, "contamination_status": "not_required",
-                       "max_haul_km": 40},
-        "soil_want": {"soil_use_code": "road_embankment", "accepted_classes": ["1", "2a", "2b"],
-                      "improved_allowed": True, "price_per_unit": 0},
-        "material_offer": {"material_category_code": "timber", "condition": "unused", "price_per_unit": 500},
+        "soil_offer": {
+            "soil_class_code": "2b",
+            "cone_index": 900,
+            "contamination_status": "not_required",
+            "max_haul_km": 40,
+        },
+        "soil_want": {
+            "soil_use_code": "road_embankment",
+            "accepted_classes": ["1", "2a", "2b"],
+            "improved_allowed": True,
+            "price_per_unit": 0,
+        },
+        "material_offer": {
+            "material_category_code": "timber",
+            "condition": "unused",
+            "price_per_unit": 500,
+        },
         "material_want": {"material_category_code": "rebar", "price_per_unit": 500},
-        "reuse_item": {"reuse_category_code": "chair", "condition": "A", "pickup_point": "江東区清掃事務所",
-                       "quantity": 1, "price_per_unit": 300},
-        "reuse_want": {"category_prices": {"chair": 500, "table": 1500}, "service_radius_km": 30,
-                       "daily_pickup_capacity": 10, "quantity": 100, "price_per_unit": 0},
-        "recycled_offer": {"material_code": "road_base", "grade_code": "RC-40", "properties": {"absorption": 4.2},
-                           "price_per_unit": 1200},
-        "recycled_want": {"material_code": "road_base", "min_grade_code": "RC-40",
-                          "property_limits": {"absorption": {"max": 5.0}}, "blend_allowed": True,
-                          "price_per_unit": 1800},
-        "stockyard": {"capacity_m3": 10000, "accepted_classes": ["1", "2a", "2b", "3a"], "price_per_unit": 600},
+        "reuse_item": {
+            "reuse_category_code": "chair",
+            "condition": "A",
+            "pickup_point": "江東区清掃事務所",
+            "quantity": 1,
+            "price_per_unit": 300,
+        },
+        "reuse_want": {
+            "category_prices": {"chair": 500, "table": 1500},
+            "service_radius_km": 30,
+            "daily_pickup_capacity": 10,
+            "quantity": 100,
+            "price_per_unit": 0,
+        },
+        "recycled_offer": {
+            "material_code": "road_base",
+            "grade_code": "RC-40",
+            "properties": {"absorption": 4.2},
+            "price_per_unit": 1200,
+        },
+        "recycled_want": {
+            "material_code": "road_base",
+            "min_grade_code": "RC-40",
+            "property_limits": {"absorption": {"max": 5.0}},
+            "blend_allowed": True,
+            "price_per_unit": 1800,
+        },
+        "stockyard": {
+            "capacity_m3": 10000,
+            "accepted_classes": ["1", "2a", "2b", "3a"],
+            "price_per_unit": 600,
+        },
     }[kind]
     return {**base, **extra}
 

@@ -40,7 +40,9 @@ class Organisation(Base):
     # Stripe Express account for card payouts (Connect): card payments to this organisation
     # go to it once Stripe reports it can take charges (account.updated).
     stripe_account_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    stripe_charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stripe_charges_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     members: Mapped[list[User]] = relationship(back_populates="organisation")
@@ -54,7 +56,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     display_name: Mapped[str] = mapped_column(String(100))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16), default=Role.member)
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16), default=Role.member
+    )
     is_site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(5))
     # Mail for each move of an order of the organisation (in-app notifications always).

@@ -53,7 +53,9 @@ def check_user_fields(email: str, password: str, display_name: str) -> dict[str,
 
 
 def email_taken(session: Session, email: str) -> bool:
-    return session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+    return (
+        session.scalar(select(User.id).where(func.lower(User.email) == email.lower())) is not None
+    )
 
 
 def sign_up(
@@ -79,7 +81,9 @@ def sign_up(
         errors["org_kind"] = _("Choose the type of your organisation.")
         kind = None
     if kind == OrgKind.stockyard_operator and not (stockyard_registration_no or "").strip():
-        errors["stockyard_registration_no"] = _("Registered stockyard operators must give their registration number.")
+        errors["stockyard_registration_no"] = _(
+            "Registered stockyard operators must give their registration number."
+        )
     if invoice_registration_no and not INVOICE_NO.match(invoice_registration_no.strip()):
         errors["invoice_registration_no"] = _("Must be T followed by 13 digits.")
     if "email" not in errors and email_taken(session, email):
@@ -129,8 +133,9 @@ def change_password(session: Session, user: User, current: str, new: str, confir
     _set_password(session, user, new, confirm, "password.change", errors)
 
 
-def _set_password(session: Session, user: User, new: str, confirm: str, action: str,
-                  errors: dict[str, str]) -> None:
+def _set_password(
+    session: Session, user: User, new: str, confirm: str, action: str, errors: dict[str, str]
+) -> None:
     """Check the new password (and any errors found so far); set it and end every session
     of the user, or raise FieldErrors and change nothing."""
     if len(new or "") < MIN_PASSWORD:
@@ -159,8 +164,14 @@ def password_reset_token(user: User, secret_key: str) -> str:
     return _reset_signer(secret_key).dumps({"u": user.id, "f": _reset_fingerprint(user)})
 
 
-def _link_user(session: Session, signer: URLSafeTimedSerializer, token: str, max_age: int, key: str,
-               fingerprint) -> User:
+def _link_user(
+    session: Session,
+    signer: URLSafeTimedSerializer,
+    token: str,
+    max_age: int,
+    key: str,
+    fingerprint,
+) -> User:
     """The active user a signed link token names, if ``fingerprint(user)`` still equals the
     one signed under ``key``; NotFound if forged, used or stale, Conflict if too old."""
     try:
@@ -177,7 +188,9 @@ def _link_user(session: Session, signer: URLSafeTimedSerializer, token: str, max
 
 def user_for_reset(session: Session, token: str, secret_key: str) -> User:
     """The user a reset token is for; NotFound if it is forged or used, Conflict if old."""
-    return _link_user(session, _reset_signer(secret_key), token, RESET_SECONDS, "f", _reset_fingerprint)
+    return _link_user(
+        session, _reset_signer(secret_key), token, RESET_SECONDS, "f", _reset_fingerprint
+    )
 
 
 def reset_password(session: Session, user: User, new: str, confirm: str) -> None:
@@ -205,7 +218,9 @@ def email_verification_token(user: User, secret_key: str) -> str:
 
 def verify_email(session: Session, token: str, secret_key: str) -> User:
     """Mark the address of the token's user as verified (again is harmless)."""
-    user = _link_user(session, _verify_signer(secret_key), token, VERIFY_SECONDS, "e", _address_fingerprint)
+    user = _link_user(
+        session, _verify_signer(secret_key), token, VERIFY_SECONDS, "e", _address_fingerprint
+    )
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record(session, user, "email.verified", f"user:{user.id}")
@@ -219,12 +234,19 @@ def active_members(session: Session, org_ids) -> list[User]:
     org_ids = set(org_ids) - {None}
     if not org_ids:
         return []
-    return list(session.scalars(select(User).where(User.organisation_id.in_(org_ids), User.active.is_(True))
-                                .order_by(User.id)))
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.organisation_id.in_(org_ids), User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
 
 
 def active_user_by_email(session: Session, email: str) -> User | None:
-    user = session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    user = session.scalar(
+        select(User).where(func.lower(User.email) == (email or "").strip().lower())
+    )
     return user if user is not None and user.active else None
 
 
@@ -241,8 +263,14 @@ def create_site_admin(session: Session, email: str, password: str, display_name:
         errors["email"] = _("An account with this e-mail address already exists.")
     if errors:
         raise FieldErrors(errors)
-    user = User(email=email, password_hash=generate_password_hash(password), display_name=display_name,
-                is_site_admin=True, role=Role.member, email_verified_at=utcnow())  # the operator vouches
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        display_name=display_name,
+        is_site_admin=True,
+        role=Role.member,
+        email_verified_at=utcnow(),
+    )  # the operator vouches
     session.add(user)
     session.flush()
     audit.record(session, "cli", "site_admin.create", f"user:{user.id}", email=email)
@@ -265,17 +293,25 @@ def invite(session: Session, inviter: User, email: str, role: str) -> tuple[Invi
         raise FieldErrors(errors)
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
-        organisation_id=inviter.organisation_id, email=email, role=Role(role), token_hash=digest(token),
-        invited_by_id=inviter.id, expires_at=utcnow() + dt.timedelta(days=INVITATION_DAYS),
+        organisation_id=inviter.organisation_id,
+        email=email,
+        role=Role(role),
+        token_hash=digest(token),
+        invited_by_id=inviter.id,
+        expires_at=utcnow() + dt.timedelta(days=INVITATION_DAYS),
     )
     session.add(invitation)
     session.flush()
-    audit.record(session, inviter, "member.invite", f"invitation:{invitation.id}", email=email, role=role)
+    audit.record(
+        session, inviter, "member.invite", f"invitation:{invitation.id}", email=email, role=role
+    )
     return invitation, token
 
 
 def open_invitation(session: Session, token: str) -> Invitation:
-    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token or "")))
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token_hash == digest(token or ""))
+    )
     if invitation is None or invitation.accepted_at is not None:
         raise NotFound(_("This invitation is not valid or has already been used."))
     if invitation.expires_at < utcnow():
@@ -291,9 +327,14 @@ def accept_invitation(session: Session, token: str, password: str, display_name:
         errors["email"] = _("An account with this e-mail address already exists.")
     if errors:
         raise FieldErrors(errors)
-    user = User(email=invitation.email, password_hash=generate_password_hash(password),
-                display_name=display_name.strip(), organisation_id=invitation.organisation_id,
-                role=invitation.role, email_verified_at=utcnow())  # the invitation came to this address
+    user = User(
+        email=invitation.email,
+        password_hash=generate_password_hash(password),
+        display_name=display_name.strip(),
+        organisation_id=invitation.organisation_id,
+        role=invitation.role,
+        email_verified_at=utcnow(),
+    )  # the invitation came to this address
     invitation.accepted_at = utcnow()
     session.add(user)
     session.flush()
@@ -336,8 +377,11 @@ def add_partner(session: Session, user: User, operator_id: int | None) -> Partne
     operator = session.get(Organisation, operator_id) if operator_id else None
     if operator is None or operator.kind != OrgKind.reuse_operator:
         raise FieldErrors({"operator_id": _("Choose a reuse operator.")})
-    existing = session.scalar(select(Partnership).where(Partnership.municipality_id == org.id,
-                                                        Partnership.operator_id == operator.id))
+    existing = session.scalar(
+        select(Partnership).where(
+            Partnership.municipality_id == org.id, Partnership.operator_id == operator.id
+        )
+    )
     if existing is not None:
         return existing
     partnership = Partnership(municipality_id=org.id, operator_id=operator.id)
@@ -359,6 +403,7 @@ def remove_partner(session: Session, user: User, partnership_id: int) -> None:
 
 
 # --- the organisation's own details and members (its admins) ---------------------------
+
 
 def _admin_of_org(user: User) -> Organisation:
     if user.organisation is None or not user.is_org_admin:
@@ -390,18 +435,27 @@ def update_organisation(session: Session, user: User, data) -> Organisation:
         errors["invoice_registration_no"] = _("Must be T followed by 13 digits.")
     yard_no = str(data.get("stockyard_registration_no") or "").strip() or None
     if org.kind == OrgKind.stockyard_operator and not yard_no:
-        errors["stockyard_registration_no"] = _("Registered stockyard operators must give their registration number.")
+        errors["stockyard_registration_no"] = _(
+            "Registered stockyard operators must give their registration number."
+        )
     elif yard_no and len(yard_no) > 40:
         errors["stockyard_registration_no"] = _("Must be at most %(n)s characters.", n=40)
     if errors:
         raise FieldErrors(errors)
-    new = {"name": name, "prefecture_code": prefecture, "address": address,
-           "invoice_registration_no": invoice_no, "stockyard_registration_no": yard_no}
+    new = {
+        "name": name,
+        "prefecture_code": prefecture,
+        "address": address,
+        "invoice_registration_no": invoice_no,
+        "stockyard_registration_no": yard_no,
+    }
     changed = {field: value for field, value in new.items() if getattr(org, field) != value}
     for field, value in changed.items():
         setattr(org, field, value)
     if changed:
-        audit.record(session, user, "organisation.update", f"organisation:{org.id}", fields=sorted(changed))
+        audit.record(
+            session, user, "organisation.update", f"organisation:{org.id}", fields=sorted(changed)
+        )
     session.flush()
     return org
 
@@ -415,9 +469,19 @@ def _member(session: Session, admin: User, member_id: int) -> User:
 
 
 def _other_active_admins(session: Session, member: User) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(
-        User.organisation_id == member.organisation_id, User.role == Role.admin, User.active.is_(True),
-        User.id != member.id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(
+                User.organisation_id == member.organisation_id,
+                User.role == Role.admin,
+                User.active.is_(True),
+                User.id != member.id,
+            )
+        )
+        or 0
+    )
 
 
 def set_member_role(session: Session, admin: User, member_id: int, role: object) -> User:
@@ -430,8 +494,10 @@ def set_member_role(session: Session, admin: User, member_id: int, role: object)
     if new_role == member.role:
         return member
     if new_role != Role.admin and member.active and not _other_active_admins(session, member):
-        raise Conflict(_("The organisation needs at least one active admin: make someone else admin first."),
-                       field="role")
+        raise Conflict(
+            _("The organisation needs at least one active admin: make someone else admin first."),
+            field="role",
+        )
     audit.record(session, admin, "member.role", f"user:{member.id}", role=new_role.value)
     member.role = new_role
     session.flush()
@@ -448,10 +514,16 @@ def set_member_active(session: Session, admin: User, member_id: int, active: boo
         if member.id == admin.id:
             raise Conflict(_("You cannot deactivate yourself; ask another admin."), field="member")
         if member.role == Role.admin and not _other_active_admins(session, member):
-            raise Conflict(_("The organisation needs at least one active admin: make someone else admin first."),
-                           field="member")
+            raise Conflict(
+                _(
+                    "The organisation needs at least one active admin: make someone else admin first."
+                ),
+                field="member",
+            )
         member.session_generation += 1  # every signed-in session of theirs ends now
-    audit.record(session, admin, "member.activate" if active else "member.deactivate", f"user:{member.id}")
+    audit.record(
+        session, admin, "member.activate" if active else "member.deactivate", f"user:{member.id}"
+    )
     member.active = active
     session.flush()
     return member

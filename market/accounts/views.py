@@ -61,7 +61,9 @@ def _safe_next(target: str | None) -> str:
 def login():
     error = None
     if request.method == "POST":
-        user = services.authenticate(db_session(), request.form.get("email", ""), request.form.get("password", ""))
+        user = services.authenticate(
+            db_session(), request.form.get("email", ""), request.form.get("password", "")
+        )
         if user is not None:
             _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
@@ -89,26 +91,40 @@ def signup():
     errors: dict[str, str] = {}
     if request.method == "POST":
         s = db_session()
-        user, errors = _write(s, lambda: services.sign_up(
+        user, errors = _write(
             s,
-            email=request.form.get("email", ""),
-            password=request.form.get("password", ""),
-            display_name=request.form.get("display_name", ""),
-            org_name=request.form.get("org_name", ""),
-            org_kind=request.form.get("org_kind", ""),
-            prefecture_code=request.form.get("prefecture_code") or None,
-            stockyard_registration_no=request.form.get("stockyard_registration_no"),
-            invoice_registration_no=request.form.get("invoice_registration_no"),
-        ))
+            lambda: services.sign_up(
+                s,
+                email=request.form.get("email", ""),
+                password=request.form.get("password", ""),
+                display_name=request.form.get("display_name", ""),
+                org_name=request.form.get("org_name", ""),
+                org_kind=request.form.get("org_kind", ""),
+                prefecture_code=request.form.get("prefecture_code") or None,
+                stockyard_registration_no=request.form.get("stockyard_registration_no"),
+                invoice_registration_no=request.form.get("invoice_registration_no"),
+            ),
+        )
         if not errors:
             _send_verification(s, user)
             s.commit()
             _start_session(user)
-            flash(_("Welcome to Meguri. Your organisation has been created. We sent a link to %(email)s: "
-                    "open it to confirm the address.", email=user.email), "success")
+            flash(
+                _(
+                    "Welcome to Meguri. Your organisation has been created. We sent a link to %(email)s: "
+                    "open it to confirm the address.",
+                    email=user.email,
+                ),
+                "success",
+            )
             return redirect(url_for("catalog.new_listing"))
-    return render_template("accounts/signup.html", errors=errors, org_kinds=list(OrgKind),
-                           prefectures=_prefectures(), form=request.form), (400 if errors else 200)
+    return render_template(
+        "accounts/signup.html",
+        errors=errors,
+        org_kinds=list(OrgKind),
+        prefectures=_prefectures(),
+        form=request.form,
+    ), (400 if errors else 200)
 
 
 def _organisation_page(errors: dict | None = None, status: int = 200):
@@ -116,21 +132,39 @@ def _organisation_page(errors: dict | None = None, status: int = 200):
         abort(404)
     s = db_session()
     invitations = s.scalars(
-        select(Invitation).where(Invitation.organisation_id == current_user.organisation_id,
-                                 Invitation.accepted_at.is_(None))
+        select(Invitation).where(
+            Invitation.organisation_id == current_user.organisation_id,
+            Invitation.accepted_at.is_(None),
+        )
     ).all()
-    members = s.scalars(select(User).where(User.organisation_id == current_user.organisation_id)
-                        .order_by(User.active.desc(), User.id)).all()
-    return render_template("accounts/organisation.html", org=current_user.organisation, members=members,
-                           invitations=invitations, errors=errors or {}), status
+    members = s.scalars(
+        select(User)
+        .where(User.organisation_id == current_user.organisation_id)
+        .order_by(User.active.desc(), User.id)
+    ).all()
+    return render_template(
+        "accounts/organisation.html",
+        org=current_user.organisation,
+        members=members,
+        invitations=invitations,
+        errors=errors or {},
+    ), status
 
 
 def _send_verification(s, user: User) -> None:
     token = services.email_verification_token(user, current_app.config["SECRET_KEY"])
     link = url_for("accounts.verify_email", token=token, _external=True)
-    send_later(s, user.email, _("Meguri: confirm your e-mail address"),
-               _("Open this link within 7 days to confirm that %(email)s is yours:\n%(link)s\n\n"
-                 "Until then Meguri sends you no notifications by mail.", email=user.email, link=link))
+    send_later(
+        s,
+        user.email,
+        _("Meguri: confirm your e-mail address"),
+        _(
+            "Open this link within 7 days to confirm that %(email)s is yours:\n%(link)s\n\n"
+            "Until then Meguri sends you no notifications by mail.",
+            email=user.email,
+            link=link,
+        ),
+    )
 
 
 @bp.get("/account/verify/<token>")
@@ -175,9 +209,13 @@ def edit_organisation():
         if not errors:
             flash(_("Organisation details saved."), "success")
             return redirect(url_for("accounts.organisation"))
-    return render_template("accounts/organisation_edit.html", org=current_user.organisation, errors=errors,
-                           prefectures=_prefectures(), form=request.form if errors else None), (
-        400 if errors else 200)
+    return render_template(
+        "accounts/organisation_edit.html",
+        org=current_user.organisation,
+        errors=errors,
+        prefectures=_prefectures(),
+        form=request.form if errors else None,
+    ), (400 if errors else 200)
 
 
 def _member_change(change, done: str):
@@ -187,7 +225,9 @@ def _member_change(change, done: str):
         change(s, current_user._get_current_object())
     except (services.FieldErrors, Conflict) as exc:
         s.rollback()
-        return _organisation_page(getattr(exc, "errors", None) or {exc.field or "member": exc.message}, exc.status)
+        return _organisation_page(
+            getattr(exc, "errors", None) or {exc.field or "member": exc.message}, exc.status
+        )
     s.commit()
     flash(done, "success")
     return redirect(url_for("accounts.organisation"))
@@ -196,22 +236,28 @@ def _member_change(change, done: str):
 @bp.post("/organisation/members/<int:member_id>/role")
 @login_required
 def member_role(member_id: int):
-    return _member_change(lambda s, admin: services.set_member_role(s, admin, member_id, request.form.get("role")),
-                          _("Role changed."))
+    return _member_change(
+        lambda s, admin: services.set_member_role(s, admin, member_id, request.form.get("role")),
+        _("Role changed."),
+    )
 
 
 @bp.post("/organisation/members/<int:member_id>/deactivate")
 @login_required
 def deactivate_member(member_id: int):
-    return _member_change(lambda s, admin: services.set_member_active(s, admin, member_id, False),
-                          _("Member deactivated: signed out everywhere, and no longer able to sign in."))
+    return _member_change(
+        lambda s, admin: services.set_member_active(s, admin, member_id, False),
+        _("Member deactivated: signed out everywhere, and no longer able to sign in."),
+    )
 
 
 @bp.post("/organisation/members/<int:member_id>/activate")
 @login_required
 def activate_member(member_id: int):
-    return _member_change(lambda s, admin: services.set_member_active(s, admin, member_id, True),
-                          _("Member can sign in again."))
+    return _member_change(
+        lambda s, admin: services.set_member_active(s, admin, member_id, True),
+        _("Member can sign in again."),
+    )
 
 
 @bp.post("/organisation/invitations")
@@ -219,15 +265,24 @@ def activate_member(member_id: int):
 def invite():
     s = db_session()
     try:
-        invitation, token = services.invite(s, current_user, request.form.get("email", ""),
-                                            request.form.get("role", "member"))
+        invitation, token = services.invite(
+            s, current_user, request.form.get("email", ""), request.form.get("role", "member")
+        )
     except services.FieldErrors as exc:
         s.rollback()
         return _organisation_page(exc.errors, 400)
     link = url_for("accounts.accept", token=token, _external=True)
-    send_later(s, invitation.email, _("Invitation to %(org)s on Meguri", org=current_user.organisation.name),
-               _("%(name)s invites you to join %(org)s on Meguri: %(link)s",
-                 name=current_user.display_name, org=current_user.organisation.name, link=link))
+    send_later(
+        s,
+        invitation.email,
+        _("Invitation to %(org)s on Meguri", org=current_user.organisation.name),
+        _(
+            "%(name)s invites you to join %(org)s on Meguri: %(link)s",
+            name=current_user.display_name,
+            org=current_user.organisation.name,
+            link=link,
+        ),
+    )
     s.commit()
     flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
     return redirect(url_for("accounts.organisation"))
@@ -239,12 +294,18 @@ def accept(token: str):
     invitation = services.open_invitation(s, token)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        user, errors = _write(s, lambda: services.accept_invitation(
-            s, token, request.form.get("password", ""), request.form.get("display_name", "")))
+        user, errors = _write(
+            s,
+            lambda: services.accept_invitation(
+                s, token, request.form.get("password", ""), request.form.get("display_name", "")
+            ),
+        )
         if not errors:
             _start_session(user)
             return redirect(url_for("core.home"))
-    return render_template("accounts/accept.html", invitation=invitation, errors=errors), (400 if errors else 200)
+    return render_template("accounts/accept.html", invitation=invitation, errors=errors), (
+        400 if errors else 200
+    )
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
@@ -254,9 +315,13 @@ def tokens():
     s = db_session()
     secret, errors = None, {}
     if request.method == "POST":
-        issued, errors = _write(s, lambda: services.issue_api_token(s, current_user, request.form.get("name", "")))
+        issued, errors = _write(
+            s, lambda: services.issue_api_token(s, current_user, request.form.get("name", ""))
+        )
         secret = issued[1] if issued else None
-    rows = s.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)).all()
+    rows = s.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)
+    ).all()
     return render_template("accounts/tokens.html", tokens=rows, secret=secret, errors=errors)
 
 
@@ -277,15 +342,23 @@ def security():
     errors = {}
     if request.method == "POST":
         user = current_user._get_current_object()
-        errors = _write(s, lambda: services.change_password(
-            s, user, request.form.get("current_password", ""), request.form.get("new_password", ""),
-            request.form.get("confirm_password", "")))[1]
+        errors = _write(
+            s,
+            lambda: services.change_password(
+                s,
+                user,
+                request.form.get("current_password", ""),
+                request.form.get("new_password", ""),
+                request.form.get("confirm_password", ""),
+            ),
+        )[1]
         if not errors:
             _start_session(user)
             flash(_("Password changed. You were signed out everywhere else."), "success")
             return redirect(url_for("accounts.security"))
-    return render_template("accounts/security.html", errors=errors, min_password=services.MIN_PASSWORD), (
-        400 if errors else 200)
+    return render_template(
+        "accounts/security.html", errors=errors, min_password=services.MIN_PASSWORD
+    ), (400 if errors else 200)
 
 
 @bp.post("/account/sessions/end")
@@ -309,13 +382,24 @@ def forgot_password():
         if user is not None:
             token = services.password_reset_token(user, current_app.config["SECRET_KEY"])
             link = url_for("accounts.reset_password", token=token, _external=True)
-            send_later(s, user.email, _("Reset your Meguri password"),
-                       _("Someone, we hope you, asked to reset the password of %(email)s on Meguri. Open this "
-                         "link within an hour to choose a new one: %(link)s If it was not you, ignore this "
-                         "message: your password stays as it is.", email=user.email, link=link))
+            send_later(
+                s,
+                user.email,
+                _("Reset your Meguri password"),
+                _(
+                    "Someone, we hope you, asked to reset the password of %(email)s on Meguri. Open this "
+                    "link within an hour to choose a new one: %(link)s If it was not you, ignore this "
+                    "message: your password stays as it is.",
+                    email=user.email,
+                    link=link,
+                ),
+            )
             s.commit()
         # The same answer whether or not the address has an account: nothing to probe.
-        flash(_("If an account exists for this address, a link to reset its password is on its way."), "success")
+        flash(
+            _("If an account exists for this address, a link to reset its password is on its way."),
+            "success",
+        )
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot.html")
 
@@ -327,13 +411,21 @@ def reset_password(token: str):
     user = services.user_for_reset(s, token, current_app.config["SECRET_KEY"])
     errors = {}
     if request.method == "POST":
-        errors = _write(s, lambda: services.reset_password(
-            s, user, request.form.get("new_password", ""), request.form.get("confirm_password", "")))[1]
+        errors = _write(
+            s,
+            lambda: services.reset_password(
+                s,
+                user,
+                request.form.get("new_password", ""),
+                request.form.get("confirm_password", ""),
+            ),
+        )[1]
         if not errors:
             flash(_("Password changed. Sign in with the new one."), "success")
             return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset.html", email=user.email, errors=errors,
-                           min_password=services.MIN_PASSWORD), (400 if errors else 200)
+    return render_template(
+        "accounts/reset.html", email=user.email, errors=errors, min_password=services.MIN_PASSWORD
+    ), (400 if errors else 200)
 
 
 @bp.route("/organisation/partners", methods=["GET", "POST"])
@@ -346,15 +438,25 @@ def partners():
     errors: dict[str, str] = {}
     if request.method == "POST":
         raw = request.form.get("operator_id", "")
-        errors = _write(s, lambda: services.add_partner(s, current_user, int(raw) if raw.isdigit() else None))[1]
+        errors = _write(
+            s, lambda: services.add_partner(s, current_user, int(raw) if raw.isdigit() else None)
+        )[1]
         if not errors:
             return redirect(url_for("accounts.partners"))
     current = s.scalars(select(Partnership).where(Partnership.municipality_id == org.id)).all()
     taken = {p.operator_id for p in current}
-    operators = [o for o in s.scalars(select(Organisation).where(Organisation.kind == OrgKind.reuse_operator)
-                                      .order_by(Organisation.name)) if o.id not in taken]
-    return render_template("accounts/partners.html", partnerships=current, operators=operators,
-                           errors=errors), (400 if errors else 200)
+    operators = [
+        o
+        for o in s.scalars(
+            select(Organisation)
+            .where(Organisation.kind == OrgKind.reuse_operator)
+            .order_by(Organisation.name)
+        )
+        if o.id not in taken
+    ]
+    return render_template(
+        "accounts/partners.html", partnerships=current, operators=operators, errors=errors
+    ), (400 if errors else 200)
 
 
 @bp.post("/organisation/partners/<int:partnership_id>/remove")

@@ -71,9 +71,13 @@ class Proposal(Base):
     # What each side gains against its status quo (yen), for its own breakdown.
     supply_saving: Mapped[int] = mapped_column(Integer)
     demand_saving: Mapped[int] = mapped_column(Integer)
-    supply_decision: Mapped[str] = mapped_column(String(12), default="pending")  # pending accepted declined
+    supply_decision: Mapped[str] = mapped_column(
+        String(12), default="pending"
+    )  # pending accepted declined
     demand_decision: Mapped[str] = mapped_column(String(12), default="pending")
-    state: Mapped[str] = mapped_column(String(12), default="proposed")  # proposed agreed declined superseded
+    state: Mapped[str] = mapped_column(
+        String(12), default="proposed"
+    )  # proposed agreed declined superseded
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     run: Mapped[MatchRun] = relationship(back_populates="proposals")

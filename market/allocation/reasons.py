@@ -38,22 +38,36 @@ def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
 
     code = entry.get("code")
     if code == "outbid":
-        text = _("Compatible counterparts went to better matches (best candidate %(name)s: "
-                 "%(net)s yen per unit at %(km).1f km).", name=name(entry.get("best_candidate")),
-                 net=f"{entry.get('best_net_per_unit', 0):,.0f}", km=entry.get("best_km", 0.0))
+        text = _(
+            "Compatible counterparts went to better matches (best candidate %(name)s: "
+            "%(net)s yen per unit at %(km).1f km).",
+            name=name(entry.get("best_candidate")),
+            net=f"{entry.get('best_net_per_unit', 0):,.0f}",
+            km=entry.get("best_km", 0.0),
+        )
         if entry.get("partly_matched"):
             text = _sentences(_("Partly matched."), text)
     elif code == "not_worth_haul":
-        text = _("The best candidate %(name)s does not pay for the haul: %(net)s yen per unit "
-                 "net at %(km).1f km.", name=name(entry.get("best_candidate")),
-                 net=f"{entry.get('best_net_per_unit', 0):,.0f}", km=entry.get("best_km", 0.0))
+        text = _(
+            "The best candidate %(name)s does not pay for the haul: %(net)s yen per unit "
+            "net at %(km).1f km.",
+            name=name(entry.get("best_candidate")),
+            net=f"{entry.get('best_net_per_unit', 0):,.0f}",
+            km=entry.get("best_km", 0.0),
+        )
     elif code == "no_window_overlap":
-        text = _("No time window overlaps with the %(n)d compatible counterparts within haul "
-                 "distance.", n=entry.get("counterparts", 0))
+        text = _(
+            "No time window overlaps with the %(n)d compatible counterparts within haul distance.",
+            n=entry.get("counterparts", 0),
+        )
     elif code == "beyond_haul":
-        text = _("No compatible counterpart within haul distance (nearest %(name)s at "
-                 "%(km).1f km, limit %(limit).0f km).", name=name(entry.get("nearest")),
-                 km=entry.get("nearest_km", 0.0), limit=entry.get("limit_km", 0.0))
+        text = _(
+            "No compatible counterpart within haul distance (nearest %(name)s at "
+            "%(km).1f km, limit %(limit).0f km).",
+            name=name(entry.get("nearest")),
+            km=entry.get("nearest_km", 0.0),
+            limit=entry.get("limit_km", 0.0),
+        )
     elif code == "no_compatible":
         text = _("No compatible counterpart (class, grade, properties or partners).")
     elif code == "no_counterpart":
@@ -61,7 +75,9 @@ def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
     else:
         return entry.get("reason", "")
     if entry.get("direct_routes_only"):
-        text = _sentences(text, _("Checked on direct routes; no stockyard route was chosen either."))
+        text = _sentences(
+            text, _("Checked on direct routes; no stockyard route was chosen either.")
+        )
     return text
 
 

@@ -30,8 +30,14 @@ class RunInputError(DomainError):
     pass
 
 
-def start_run(session: Session, user: User | None, family: str, region: list[str] | None = None,
-              material: str | None = None, trigger: str = "manual") -> MatchRun:
+def start_run(
+    session: Session,
+    user: User | None,
+    family: str,
+    region: list[str] | None = None,
+    material: str | None = None,
+    trigger: str = "manual",
+) -> MatchRun:
     if user is not None and not user.is_site_admin:
         raise Forbidden(_("Only site administrators can start matching runs."))
     if family not in FAMILIES:
@@ -40,23 +46,37 @@ def start_run(session: Session, user: User | None, family: str, region: list[str
     known = set(session.scalars(select(Prefecture.code)))
     unknown = [code for code in region if code not in known]
     if unknown:
-        raise RunInputError(_("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60]), field="region")
+        raise RunInputError(
+            _("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60]), field="region"
+        )
     if family == "recycled":
         if not material or session.get(Material, material) is None:
             raise RunInputError(_("Choose the recycled material to match."), field="material_code")
     else:
         material = None
     key = f"match:{family}:{material or ''}:{','.join(sorted(region))}"
-    run = MatchRun(family=family, material_code=material, region=sorted(region), trigger=trigger,
-                   created_by_id=user.id if user else None)
+    run = MatchRun(
+        family=family,
+        material_code=material,
+        region=sorted(region),
+        trigger=trigger,
+        created_by_id=user.id if user else None,
+    )
     session.add(run)
     session.flush()
     job = tasks.enqueue(session, "matching_run", {"run_id": run.id}, dedupe_key=key)
     if job.params.get("run_id") != run.id:
         raise Conflict(_("A run for this family and region is already in progress."))
     run.job_id = job.id
-    audit.record(session, user or trigger, "matching_run.start", f"match_run:{run.id}", family=family,
-                 material=material, region=",".join(region))
+    audit.record(
+        session,
+        user or trigger,
+        "matching_run.start",
+        f"match_run:{run.id}",
+        family=family,
+        material=material,
+        region=",".join(region),
+    )
     return run
 
 
@@ -101,23 +121,35 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
     demands = {d["id"]: d for d in instance["demands"]}
     # Older open proposals for the same family are replaced by this run's.
     session.execute(
-        update(Proposal).where(
+        update(Proposal)
+        .where(
             Proposal.state == "proposed",
-            Proposal.run_id.in_(select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)),
-        ).values(state="superseded")
+            Proposal.run_id.in_(
+                select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)
+            ),
+        )
+        .values(state="superseded")
     )
     for flow in result["flows"]:
         q = flow["quantity"]
         supply, demand = supplies[flow["supply"]], demands[flow["demand"]]
         value = (demand.get("value_by") or {}).get(supply["class"], demand.get("value", 0.0))
-        session.add(Proposal(
-            run=run, supply_id=listing_id(flow["supply"]), demand_id=listing_id(flow["demand"]),
-            via_id=listing_id(flow["via"]) if flow.get("via") else None,
-            quantity=Decimal(str(round(q, 3))), road_km=flow["road_km"],
-            transport_cost=round(flow["transport_cost"]), handling_cost=round(flow.get("handling_cost", 0.0)),
-            co2_kg=flow["co2_kg"], net_benefit=round(flow["net_benefit"]),
-            supply_saving=round(q * supply["disposal_cost"]), demand_saving=round(q * value),
-        ))
+        session.add(
+            Proposal(
+                run=run,
+                supply_id=listing_id(flow["supply"]),
+                demand_id=listing_id(flow["demand"]),
+                via_id=listing_id(flow["via"]) if flow.get("via") else None,
+                quantity=Decimal(str(round(q, 3))),
+                road_km=flow["road_km"],
+                transport_cost=round(flow["transport_cost"]),
+                handling_cost=round(flow.get("handling_cost", 0.0)),
+                co2_kg=flow["co2_kg"],
+                net_benefit=round(flow["net_benefit"]),
+                supply_saving=round(q * supply["disposal_cost"]),
+                demand_saving=round(q * value),
+            )
+        )
     session.flush()
 
 
@@ -134,8 +166,11 @@ def proposals_for(session: Session, org_id: int) -> list[Proposal]:
 def side_of(proposal: Proposal, user: User) -> str:
     """'supply', 'demand' (or 'both' for an organisation on both sides); else Forbidden."""
     org = user.organisation_id
-    sides = [name for name, listing in (("supply", proposal.supply), ("demand", proposal.demand))
-             if listing.organisation_id == org]
+    sides = [
+        name
+        for name, listing in (("supply", proposal.supply), ("demand", proposal.demand))
+        if listing.organisation_id == org
+    ]
     if not sides:
         raise NotFound(_("No such proposal."))
     return "both" if len(sides) == 2 else sides[0]
@@ -159,11 +194,20 @@ def decide(session: Session, user: User, proposal: Proposal, accept: bool) -> Pr
         proposal.demand_decision = decision
     if not accept:
         proposal.state, proposal.decided_at = "declined", utcnow()
-        exists = session.scalar(select(DeclinedPair).where(DeclinedPair.supply_id == proposal.supply_id,
-                                                           DeclinedPair.demand_id == proposal.demand_id))
+        exists = session.scalar(
+            select(DeclinedPair).where(
+                DeclinedPair.supply_id == proposal.supply_id,
+                DeclinedPair.demand_id == proposal.demand_id,
+            )
+        )
         if exists is None:
-            session.add(DeclinedPair(supply_id=proposal.supply_id, demand_id=proposal.demand_id,
-                                     declined_by_org_id=user.organisation_id))
+            session.add(
+                DeclinedPair(
+                    supply_id=proposal.supply_id,
+                    demand_id=proposal.demand_id,
+                    declined_by_org_id=user.organisation_id,
+                )
+            )
     elif proposal.supply_decision == proposal.demand_decision == "accepted":
         _agree(session, proposal)
     session.flush()
@@ -178,8 +222,11 @@ def _agree(session: Session, proposal: Proposal) -> None:
     # The demand side is reserved here; the order reserves the supply listing it is for.
     _reserve(session, proposal.demand_id, proposal.quantity)
     order_from_proposal(
-        session, listing_id=proposal.supply_id, counterparty_org_id=proposal.demand.organisation_id,
-        quantity=proposal.quantity, proposal_ref=f"proposal:{proposal.id}",
+        session,
+        listing_id=proposal.supply_id,
+        counterparty_org_id=proposal.demand.organisation_id,
+        quantity=proposal.quantity,
+        proposal_ref=f"proposal:{proposal.id}",
     )
     proposal.state, proposal.decided_at = "agreed", utcnow()
     session.expire(proposal.supply)
@@ -189,16 +236,21 @@ def _agree(session: Session, proposal: Proposal) -> None:
 def _reserve(session: Session, lid: int, quantity: Decimal) -> None:
     reserved = session.execute(
         update(Listing)
-        .where(Listing.id == lid, Listing.open_quantity >= quantity,
-               Listing.status.in_((ListingStatus.open, ListingStatus.reserved)))
+        .where(
+            Listing.id == lid,
+            Listing.open_quantity >= quantity,
+            Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
+        )
         .values(open_quantity=Listing.open_quantity - quantity)
         .execution_options(synchronize_session=False)
     )
     if reserved.rowcount != 1:
         raise Conflict(_("The quantity is no longer available on listing %(id)s.", id=lid))
     session.execute(
-        update(Listing).where(Listing.id == lid, Listing.open_quantity <= 0)
-        .values(status=ListingStatus.reserved).execution_options(synchronize_session=False)
+        update(Listing)
+        .where(Listing.id == lid, Listing.open_quantity <= 0)
+        .values(status=ListingStatus.reserved)
+        .execution_options(synchronize_session=False)
     )
     listings_changed(session, [lid])
 
@@ -209,11 +261,21 @@ def schedule_nightly(session: Session) -> list[MatchRun]:
     for family in FAMILIES:
         materials = [None]
         if family == "recycled":
-            materials = list(session.scalars(select(Listing.material_code).where(
-                Listing.kind == FAMILIES["recycled"][0], Listing.status == ListingStatus.open).distinct()))
+            materials = list(
+                session.scalars(
+                    select(Listing.material_code)
+                    .where(
+                        Listing.kind == FAMILIES["recycled"][0],
+                        Listing.status == ListingStatus.open,
+                    )
+                    .distinct()
+                )
+            )
         for material in materials:
             try:
-                runs.append(start_run(session, None, family, list(KANTO), material, trigger="schedule"))
+                runs.append(
+                    start_run(session, None, family, list(KANTO), material, trigger="schedule")
+                )
             except Conflict:
                 continue
     return runs

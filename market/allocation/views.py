@@ -39,9 +39,14 @@ def _runs_page(errors: dict | None = None, status: int = 200):
     s = db_session()
     runs = s.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(50)).all()
     return render_template(
-        "allocation/runs.html", runs=runs, families=list(FAMILIES), errors=errors or {},
-        prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(), kanto=KANTO,
-        materials=s.scalars(select(Material).order_by(Material.code)).all(), form=request.form,
+        "allocation/runs.html",
+        runs=runs,
+        families=list(FAMILIES),
+        errors=errors or {},
+        prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(),
+        kanto=KANTO,
+        materials=s.scalars(select(Material).order_by(Material.code)).all(),
+        form=request.form,
     ), status
 
 
@@ -58,8 +63,13 @@ def start():
     _admin_only()
     s = db_session()
     try:
-        run = services.start_run(s, current_user, request.form.get("family", ""),
-                                 request.form.getlist("region"), request.form.get("material_code") or None)
+        run = services.start_run(
+            s,
+            current_user,
+            request.form.get("family", ""),
+            request.form.getlist("region"),
+            request.form.get("material_code") or None,
+        )
     except services.RunInputError as exc:
         s.rollback()
         return _runs_page({exc.field: exc.message}, 400)
@@ -80,8 +90,13 @@ def run_detail(run_id: int):
     _admin_only()
     run = _run_or_404(run_id)
     job = db_session().get(Job, run.job_id) if run.job_id else None
-    return render_template("allocation/run.html", run=run, job=job, stage=stage_label(job.stage if job else ""),
-                           unmatched=_unmatched(run))
+    return render_template(
+        "allocation/run.html",
+        run=run,
+        job=job,
+        stage=stage_label(job.stage if job else ""),
+        unmatched=_unmatched(run),
+    )
 
 
 UNMATCHED_SHOWN = 50
@@ -91,13 +106,30 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
     """Per side, (listing title, quantity, reason in the user's language) of the first
     UNMATCHED_SHOWN unmatched listings; the rest are in the result file."""
     result = run.result or {}
-    rows = {side: (result.get(side) or [])[:UNMATCHED_SHOWN] for side in ("unmatched_supply", "unmet_demand")}
+    rows = {
+        side: (result.get(side) or [])[:UNMATCHED_SHOWN]
+        for side in ("unmatched_supply", "unmet_demand")
+    }
     # Every id in a run's result is a listing reference (instance.listing_ref).
-    ids = {listing_id(e[k]) for entries in rows.values() for e in entries
-           for k in ("id", "best_candidate", "nearest") if e.get(k)}
-    titles = dict(db_session().execute(select(Listing.id, Listing.title).where(Listing.id.in_(ids))).all()) if ids else {}
+    ids = {
+        listing_id(e[k])
+        for entries in rows.values()
+        for e in entries
+        for k in ("id", "best_candidate", "nearest")
+        if e.get(k)
+    }
+    titles = (
+        dict(
+            db_session().execute(select(Listing.id, Listing.title).where(Listing.id.in_(ids))).all()
+        )
+        if ids
+        else {}
+    )
     return {
-        side: [(titles.get(listing_id(e["id"]), e["id"]), e["quantity"], unmatched_reason(e, titles)) for e in entries]
+        side: [
+            (titles.get(listing_id(e["id"]), e["id"]), e["quantity"], unmatched_reason(e, titles))
+            for e in entries
+        ]
         for side, entries in rows.items()
     }
 
@@ -108,8 +140,12 @@ def run_progress(run_id: int):
     _admin_only()
     run = _run_or_404(run_id)
     job = db_session().get(Job, run.job_id) if run.job_id else None
-    return jsonify(status=run.status, stage=stage_label(job.stage if job else ""), progress=job.progress if job else 0,
-                   error=run.error or (job.error if job and job.status == "failed" else None))
+    return jsonify(
+        status=run.status,
+        stage=stage_label(job.stage if job else ""),
+        progress=job.progress if job else 0,
+        error=run.error or (job.error if job and job.status == "failed" else None),
+    )
 
 
 @bp.get("/matching/runs/<int:run_id>/<any(instance, result):part>.json")
@@ -120,8 +156,11 @@ def run_file(run_id: int, part: str):
     body = run.instance if part == "instance" else run.result
     if body is None:
         abort(404)
-    return Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json",
-                    headers={"Content-Disposition": f"attachment; filename=run-{run.id}-{part}.json"})
+    return Response(
+        json.dumps(body, ensure_ascii=False, indent=1),
+        mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename=run-{run.id}-{part}.json"},
+    )
 
 
 @bp.get("/proposals")
@@ -130,8 +169,9 @@ def proposals():
     if current_user.organisation_id is None:
         abort(404)
     items = services.proposals_for(db_session(), current_user.organisation_id)
-    return render_template("allocation/proposals.html",
-                           items=[(p, services.side_of(p, current_user)) for p in items])
+    return render_template(
+        "allocation/proposals.html", items=[(p, services.side_of(p, current_user)) for p in items]
+    )
 
 
 @bp.get("/proposals/<int:proposal_id>")
@@ -144,16 +184,29 @@ def proposal_detail(proposal_id: int):
 def _why(p) -> list[str]:
     """Plain reasons for this match, from the figures the optimiser used."""
     reasons = [
-        _("Both listings are compatible: class or grade, properties, time window and haul distance all fit."),
-        _("Road distance %(km).1f km; transport %(cost)s yen for the whole quantity.", km=p.road_km,
-          cost=f"{p.transport_cost:,}"),
-        _("Net benefit to both parties together: %(v)s yen compared with disposal and new purchase.",
-          v=f"{p.net_benefit:,}"),
+        _(
+            "Both listings are compatible: class or grade, properties, time window and haul distance all fit."
+        ),
+        _(
+            "Road distance %(km).1f km; transport %(cost)s yen for the whole quantity.",
+            km=p.road_km,
+            cost=f"{p.transport_cost:,}",
+        ),
+        _(
+            "Net benefit to both parties together: %(v)s yen compared with disposal and new purchase.",
+            v=f"{p.net_benefit:,}",
+        ),
     ]
     if p.via_id:
-        reasons.append(_("Routed through a stockyard because the windows do not overlap directly or it is cheaper."))
+        reasons.append(
+            _(
+                "Routed through a stockyard because the windows do not overlap directly or it is cheaper."
+            )
+        )
     if p.run.solver_status == "optimal":
-        reasons.append(_("Chosen by an optimal matching of all open listings in the region (proven bound)."))
+        reasons.append(
+            _("Chosen by an optimal matching of all open listings in the region (proven bound).")
+        )
     return reasons
 
 
@@ -165,7 +218,10 @@ def decide(proposal_id: int, choice: str):
     services.decide(s, current_user, proposal, accept=choice == "accept")
     s.commit()
     if proposal.state == "agreed":
-        flash(_("Both parties accepted: the deal is agreed and the quantities are reserved."), "success")
+        flash(
+            _("Both parties accepted: the deal is agreed and the quantities are reserved."),
+            "success",
+        )
     elif choice == "accept":
         flash(_("Accepted. Waiting for the other party."), "success")
     else:

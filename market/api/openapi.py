@@ -63,43 +63,86 @@ def _kind_schema(kind) -> dict:
 def openapi_document() -> dict:
     kind_refs = [{"$ref": f"#/components/schemas/{k.value}"} for k in kinds.SPECS]
     error = {"$ref": "#/components/responses/Error"}
-    listing = {"description": "A listing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Listing"}}}}
-    id_param = {"name": "listing_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    listing = {
+        "description": "A listing",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Listing"}}},
+    }
+    id_param = {
+        "name": "listing_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Meguri API", "version": "1", "description": "Listings, orders, transfer tickets, search and notifications of Meguri (めぐり)."},
+        "info": {
+            "title": "Meguri API",
+            "version": "1",
+            "description": "Listings, orders, transfer tickets, search and notifications of Meguri (めぐり).",
+        },
         "servers": [{"url": "/"}],
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 **{k.value: _kind_schema(k) for k in kinds.SPECS},
                 "NewListing": {"oneOf": kind_refs, "discriminator": {"propertyName": "kind"}},
-                "ListingPatch": {"type": "object", "description": "Any fields of the listing's kind."},
-                "Listing": {"type": "object", "required": ["id", "kind", "status"],
-                            "properties": {"id": {"type": "integer"}, "kind": {"type": "string"},
-                                           "status": {"type": "string"}}},
-                "Order": {"type": "object", "required": ["id", "status", "listing_id", "quantity"],
-                          "properties": {"id": {"type": "integer"}, "status": {"type": "string"},
-                                         "listing_id": {"type": "integer"}, "quantity": {"type": "string"},
-                                         "unit": {"type": "string"}, "unit_price_yen": {"type": "integer"},
-                                         "money": {"type": "object"}, "history": {"type": "array"},
-                                         "payment": {"anyOf": [{"type": "object"}, {"type": "null"}]},
-                                         "refunds": {"type": "array", "items": {"type": "object"}}}},
+                "ListingPatch": {
+                    "type": "object",
+                    "description": "Any fields of the listing's kind.",
+                },
+                "Listing": {
+                    "type": "object",
+                    "required": ["id", "kind", "status"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "kind": {"type": "string"},
+                        "status": {"type": "string"},
+                    },
+                },
+                "Order": {
+                    "type": "object",
+                    "required": ["id", "status", "listing_id", "quantity"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "status": {"type": "string"},
+                        "listing_id": {"type": "integer"},
+                        "quantity": {"type": "string"},
+                        "unit": {"type": "string"},
+                        "unit_price_yen": {"type": "integer"},
+                        "money": {"type": "object"},
+                        "history": {"type": "array"},
+                        "payment": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+                        "refunds": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
                 "Ticket": _ticket_schema(),
-                "Notification": _closed({
-                    "id": {"type": "integer"}, "message": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "read_at": _nullable({"type": "string", "format": "date-time"}),
-                    "order_id": _nullable({"type": "integer"}), "listing_id": _nullable({"type": "integer"}),
-                    "url": _nullable({"type": "string", "format": "uri"}),
-                }),
-                "Error": {"type": "object", "required": ["error"],
-                          "properties": {"error": {"type": "string"},
-                                         "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                "Notification": _closed(
+                    {
+                        "id": {"type": "integer"},
+                        "message": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "read_at": _nullable({"type": "string", "format": "date-time"}),
+                        "order_id": _nullable({"type": "integer"}),
+                        "listing_id": _nullable({"type": "integer"}),
+                        "url": _nullable({"type": "string", "format": "uri"}),
+                    }
+                ),
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                },
             },
             "responses": {
-                "Error": {"description": "An error naming the fields at fault",
-                          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "Error": {
+                    "description": "An error naming the fields at fault",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
             },
         },
         "paths": {
@@ -109,42 +152,103 @@ def openapi_document() -> dict:
                     "security": [{}, {"token": []}],
                     "parameters": [
                         {"name": n, "in": "query", "required": False, "schema": s}
-                        for n, s in [("kind", {"type": "string", "enum": [k.value for k in kinds.SPECS]}),
-                                     ("prefecture_code", {"type": "string"}), ("soil_class_code", {"type": "string"}),
-                                     ("material_code", {"type": "string"}), ("q", {"type": "string"}),
-                                     ("mine", {"type": "boolean"}),
-                                     ("page", {"type": "integer", "minimum": 1}),
-                                     ("per_page", {"type": "integer", "minimum": 1, "maximum": 200})]
+                        for n, s in [
+                            ("kind", {"type": "string", "enum": [k.value for k in kinds.SPECS]}),
+                            ("prefecture_code", {"type": "string"}),
+                            ("soil_class_code", {"type": "string"}),
+                            ("material_code", {"type": "string"}),
+                            ("q", {"type": "string"}),
+                            ("mine", {"type": "boolean"}),
+                            ("page", {"type": "integer", "minimum": 1}),
+                            ("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
+                        ]
                     ],
-                    "responses": {"200": {"description": "A page of listings",
-                                          "content": {"application/json": {"schema": {"type": "object"}}}},
-                                  "400": error, "401": error},
+                    "responses": {
+                        "200": {
+                            "description": "A page of listings",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "400": error,
+                        "401": error,
+                    },
                 },
                 "post": {
                     "summary": "Create a listing",
                     "security": [{"token": []}],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewListing"}}}},
-                    "responses": {"201": listing, "400": error, "401": error, "403": error, "422": error},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/NewListing"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": listing,
+                        "400": error,
+                        "401": error,
+                        "403": error,
+                        "422": error,
+                    },
                 },
             },
             "/api/v1/listings/{listing_id}": {
                 "parameters": [id_param],
-                "get": {"summary": "Read a listing", "security": [{}, {"token": []}],
-                        "responses": {"200": listing, "401": error, "404": error}},
-                "patch": {"summary": "Change some fields of your listing", "security": [{"token": []}],
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ListingPatch"}}}},
-                          "responses": {"200": listing, "400": error, "401": error, "403": error, "404": error,
-                                        "409": error, "422": error}},
-                "put": {"summary": "Replace every field of your listing (the kind cannot change)",
-                        "security": [{"token": []}],
-                        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewListing"}}}},
-                        "responses": {"200": listing, "400": error, "401": error, "403": error, "404": error,
-                                      "409": error, "422": error}},
+                "get": {
+                    "summary": "Read a listing",
+                    "security": [{}, {"token": []}],
+                    "responses": {"200": listing, "401": error, "404": error},
+                },
+                "patch": {
+                    "summary": "Change some fields of your listing",
+                    "security": [{"token": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ListingPatch"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": listing,
+                        "400": error,
+                        "401": error,
+                        "403": error,
+                        "404": error,
+                        "409": error,
+                        "422": error,
+                    },
+                },
+                "put": {
+                    "summary": "Replace every field of your listing (the kind cannot change)",
+                    "security": [{"token": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/NewListing"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": listing,
+                        "400": error,
+                        "401": error,
+                        "403": error,
+                        "404": error,
+                        "409": error,
+                        "422": error,
+                    },
+                },
             },
             "/api/v1/listings/{listing_id}/close": {
                 "parameters": [id_param],
-                "post": {"summary": "Close your listing", "security": [{"token": []}],
-                         "responses": {"200": listing, "401": error, "403": error, "404": error}},
+                "post": {
+                    "summary": "Close your listing",
+                    "security": [{"token": []}],
+                    "responses": {"200": listing, "401": error, "403": error, "404": error},
+                },
             },
             **_order_paths(error),
             **_ticket_paths(error),
@@ -160,69 +264,179 @@ def _order_paths(error: dict) -> dict:
     from market.orders.models import OrderStatus, TransportArrangement
     from market.orders.states import ACTION_LABELS
 
-    order = {"description": "An order", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}}
-    order_id = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    order = {
+        "description": "An order",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}},
+    }
+    order_id = {
+        "name": "order_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
     quantity = {"type": ["number", "string"], "description": "Quantity in the listing's unit (> 0)"}
     note = {"type": "string", "maxLength": 2000}
     refusals = {"400": error, "401": error, "403": error, "404": error, "409": error, "422": error}
     return {
         "/api/v1/orders": {
-            "get": {"summary": "Orders of your organisation (as buyer or seller)", "security": [{"token": []}],
-                    "parameters": [{"name": "status", "in": "query", "required": False,
-                                    "schema": {"type": "string", "enum": [st.value for st in OrderStatus]}}],
-                    "responses": {"200": {"description": "Your orders", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["items"],
-                        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}}}}}},
-                        "401": error}},
-            "post": {"summary": "Request an order on a listing (accepted at once if the seller allows it)",
-                     "security": [{"token": []}],
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["listing_id", "quantity"],
-                         "properties": {"listing_id": {"type": "integer", "minimum": 1}, "quantity": quantity,
-                                        "transport_arrangement": {"type": "string", "enum": [
-                                            a.value for a in TransportArrangement]},
-                                        "note": note}}}}},
-                     "responses": {"201": order, **refusals}},
+            "get": {
+                "summary": "Orders of your organisation (as buyer or seller)",
+                "security": [{"token": []}],
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": [st.value for st in OrderStatus]},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Your orders",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items"],
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Order"},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "401": error,
+                },
+            },
+            "post": {
+                "summary": "Request an order on a listing (accepted at once if the seller allows it)",
+                "security": [{"token": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["listing_id", "quantity"],
+                                "properties": {
+                                    "listing_id": {"type": "integer", "minimum": 1},
+                                    "quantity": quantity,
+                                    "transport_arrangement": {
+                                        "type": "string",
+                                        "enum": [a.value for a in TransportArrangement],
+                                    },
+                                    "note": note,
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"201": order, **refusals},
+            },
         },
         "/api/v1/orders/{order_id}": {
             "parameters": [order_id],
-            "get": {"summary": "Read an order you are a party to", "security": [{"token": []}],
-                    "responses": {"200": order, "401": error, "404": error}},
+            "get": {
+                "summary": "Read an order you are a party to",
+                "security": [{"token": []}],
+                "responses": {"200": order, "401": error, "404": error},
+            },
         },
         "/api/v1/orders/{order_id}/actions/{action}": {
-            "parameters": [order_id, {"name": "action", "in": "path", "required": True,
-                                      "schema": {"type": "string", "enum": list(ACTION_LABELS)}}],
-            "post": {"summary": "Move an order: accept, decline, cancel, issue_invoice, mark_paid, complete, "
-                                "dispute, resolve", "security": [{"token": []}],
-                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                         "type": "object", "properties": {"note": note,
-                                                          "transport_fee_yen": {"type": ["integer", "string"]}}}}}},
-                     "responses": {"200": order, **refusals}},
+            "parameters": [
+                order_id,
+                {
+                    "name": "action",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(ACTION_LABELS)},
+                },
+            ],
+            "post": {
+                "summary": "Move an order: accept, decline, cancel, issue_invoice, mark_paid, complete, "
+                "dispute, resolve",
+                "security": [{"token": []}],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "note": note,
+                                    "transport_fee_yen": {"type": ["integer", "string"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": order, **refusals},
+            },
         },
         "/api/v1/orders/{order_id}/deliveries": {
             "parameters": [order_id],
-            "post": {"summary": "Record a delivery (the seller, on an accepted order)", "security": [{"token": []}],
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["quantity"],
-                         "properties": {"quantity": quantity, "delivered_on": {"type": "string", "format": "date"},
-                                        "reference": {"type": "string", "maxLength": 100}, "note": note}}}}},
-                     "responses": {"201": order, **refusals}},
+            "post": {
+                "summary": "Record a delivery (the seller, on an accepted order)",
+                "security": [{"token": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["quantity"],
+                                "properties": {
+                                    "quantity": quantity,
+                                    "delivered_on": {"type": "string", "format": "date"},
+                                    "reference": {"type": "string", "maxLength": 100},
+                                    "note": note,
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"201": order, **refusals},
+            },
         },
         "/api/v1/orders/{order_id}/refunds": {
             "parameters": [order_id],
-            "post": {"summary": "Refund all or part of a paid order (the organisation that received the payment); "
-                                "an invoice refund issues a credit note (返還インボイス)",
-                     "security": [{"token": []}],
-                     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                     "description": "Send the same key again to retry safely: the refund it made "
-                                                    "is answered with 200, never made twice",
-                                     "schema": {"type": "string", "maxLength": 64}}],
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["amount_yen", "reason"],
-                         "properties": {"amount_yen": {"type": ["integer", "string"],
-                                                       "description": "Yen, tax included, at most what is left"},
-                                        "reason": {"type": "string", "maxLength": 500}}}}}},
-                     "responses": {"200": order, "201": order, **refusals, "502": error}},
+            "post": {
+                "summary": "Refund all or part of a paid order (the organisation that received the payment); "
+                "an invoice refund issues a credit note (返還インボイス)",
+                "security": [{"token": []}],
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "Send the same key again to retry safely: the refund it made "
+                        "is answered with 200, never made twice",
+                        "schema": {"type": "string", "maxLength": 64},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["amount_yen", "reason"],
+                                "properties": {
+                                    "amount_yen": {
+                                        "type": ["integer", "string"],
+                                        "description": "Yen, tax included, at most what is left",
+                                    },
+                                    "reason": {"type": "string", "maxLength": 500},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": order, "201": order, **refusals, "502": error},
+            },
         },
     }
 
@@ -233,8 +447,13 @@ def _nullable(schema: dict) -> dict:
 
 def _closed(properties: dict, required: list[str] | None = None, **extra) -> dict:
     """An object with exactly these keys (all present in every response)."""
-    return {"type": "object", "properties": properties, "required": required or list(properties),
-            "additionalProperties": False, **extra}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required or list(properties),
+        "additionalProperties": False,
+        **extra,
+    }
 
 
 def _ticket_schema() -> dict:
@@ -245,106 +464,297 @@ def _ticket_schema() -> dict:
     org = _nullable(_closed({"id": integer, "name": text}))
     when = {"type": "string", "format": "date-time", "description": "UTC"}
     quantity = {"type": "string", "description": "Decimal quantity in the order's unit"}
-    return _closed({
-        "id": integer, "code": {**text, "description": "T<order>-<seq>; never reused, not even for a void ticket"},
-        "order_id": integer, "seq": integer,
-        "status": {"type": "string", "enum": [st.value for st in TicketStatus]},
-        "leg": {"type": "string", "enum": ["first", "onward"]}, "transit": {"type": "boolean"},
-        "origin": _closed({"name": text, "address": text, "listing_id": _nullable(integer), "lat": number,
-                           "lon": number}),
-        "destination": _closed({
-            "name": text, "address": text, "listing_id": _nullable(integer),
-            "kind": {"type": "string", "enum": ["site", "stockyard", "declared"]}, "lat": number, "lon": number,
-            "receiving_organisation": org, "stockyard_registration_no": _nullable(text)}),
-        "planned": _closed({"name": text, "address": text}),
-        "matches_plan": _nullable({"type": "boolean"}),
-        "soil_class_code": _nullable(text), "vehicle_reg_no": text, "driver_name": text,
-        "quantity": quantity, "unit": text, "time_out": when,
-        "issued_by_organisation": org, "issued_at": when,
-        "received": _nullable(_closed({"time_in": when, "quantity": quantity, "discrepancy_note": text,
-                                       "by_organisation": org, "by_user": _nullable(text),
-                                       "receipt_number": _nullable(text)},
-                                      description="Set once the receiving site confirmed the load")),
-        "void": _nullable(_closed({"at": when, "by_organisation": org, "by_user": _nullable(text), "reason": text},
-                                  description="Set when its issuer voided it (無効): it counts in no total "
-                                              "and cannot be received")),
-        "amendments": {"type": "array", "items": _closed({
-            "field": text, "old_value": text, "new_value": text, "reason": text, "at": when,
-            "by_organisation": org})},
-        "url": {"type": "string", "format": "uri"},
-    }, description="Values as amended; the originals and every amendment are listed")
+    return _closed(
+        {
+            "id": integer,
+            "code": {
+                **text,
+                "description": "T<order>-<seq>; never reused, not even for a void ticket",
+            },
+            "order_id": integer,
+            "seq": integer,
+            "status": {"type": "string", "enum": [st.value for st in TicketStatus]},
+            "leg": {"type": "string", "enum": ["first", "onward"]},
+            "transit": {"type": "boolean"},
+            "origin": _closed(
+                {
+                    "name": text,
+                    "address": text,
+                    "listing_id": _nullable(integer),
+                    "lat": number,
+                    "lon": number,
+                }
+            ),
+            "destination": _closed(
+                {
+                    "name": text,
+                    "address": text,
+                    "listing_id": _nullable(integer),
+                    "kind": {"type": "string", "enum": ["site", "stockyard", "declared"]},
+                    "lat": number,
+                    "lon": number,
+                    "receiving_organisation": org,
+                    "stockyard_registration_no": _nullable(text),
+                }
+            ),
+            "planned": _closed({"name": text, "address": text}),
+            "matches_plan": _nullable({"type": "boolean"}),
+            "soil_class_code": _nullable(text),
+            "vehicle_reg_no": text,
+            "driver_name": text,
+            "quantity": quantity,
+            "unit": text,
+            "time_out": when,
+            "issued_by_organisation": org,
+            "issued_at": when,
+            "received": _nullable(
+                _closed(
+                    {
+                        "time_in": when,
+                        "quantity": quantity,
+                        "discrepancy_note": text,
+                        "by_organisation": org,
+                        "by_user": _nullable(text),
+                        "receipt_number": _nullable(text),
+                    },
+                    description="Set once the receiving site confirmed the load",
+                )
+            ),
+            "void": _nullable(
+                _closed(
+                    {
+                        "at": when,
+                        "by_organisation": org,
+                        "by_user": _nullable(text),
+                        "reason": text,
+                    },
+                    description="Set when its issuer voided it (無効): it counts in no total "
+                    "and cannot be received",
+                )
+            ),
+            "amendments": {
+                "type": "array",
+                "items": _closed(
+                    {
+                        "field": text,
+                        "old_value": text,
+                        "new_value": text,
+                        "reason": text,
+                        "at": when,
+                        "by_organisation": org,
+                    }
+                ),
+            },
+            "url": {"type": "string", "format": "uri"},
+        },
+        description="Values as amended; the originals and every amendment are listed",
+    )
 
 
 def _ticket_paths(error: dict) -> dict:
     """The read-only tickets API (market/trace/views.py)."""
     from market.trace.models import TicketStatus
 
-    status = {"name": "status", "in": "query", "required": False,
-              "schema": {"type": "string", "enum": [st.value for st in TicketStatus]}}
+    status = {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": [st.value for st in TicketStatus]},
+    }
     items = {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}
-    ticket = {"description": "A ticket", "content": {"application/json": {"schema": {
-        "$ref": "#/components/schemas/Ticket"}}}}
+    ticket = {
+        "description": "A ticket",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}},
+    }
     return {
         "/api/v1/tickets": {
-            "get": {"summary": "Tickets of your organisation's orders, or issued by it, or sent to it (newest first)",
-                    "security": [{"token": []}],
-                    "parameters": [status, {"name": "page", "in": "query", "required": False,
-                                            "schema": {"type": "integer", "minimum": 1}},
-                                   {"name": "per_page", "in": "query", "required": False,
-                                    "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
-                    "responses": {"200": {"description": "A page of tickets", "content": {"application/json": {
-                        "schema": {"type": "object", "required": ["items", "total", "page", "per_page"],
-                                   "properties": {"items": items, "total": {"type": "integer"},
-                                                  "page": {"type": "integer"},
-                                                  "per_page": {"type": "integer"}}}}}},
-                                  "400": error, "401": error}},
+            "get": {
+                "summary": "Tickets of your organisation's orders, or issued by it, or sent to it (newest first)",
+                "security": [{"token": []}],
+                "parameters": [
+                    status,
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of tickets",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items", "total", "page", "per_page"],
+                                    "properties": {
+                                        "items": items,
+                                        "total": {"type": "integer"},
+                                        "page": {"type": "integer"},
+                                        "per_page": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                },
+            },
         },
         "/api/v1/tickets/{ticket_id}": {
-            "parameters": [{"name": "ticket_id", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 1}}],
-            "get": {"summary": "Read a ticket of an order you are involved in", "security": [{"token": []}],
-                    "responses": {"200": ticket, "401": error, "404": error}},
+            "parameters": [
+                {
+                    "name": "ticket_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "get": {
+                "summary": "Read a ticket of an order you are involved in",
+                "security": [{"token": []}],
+                "responses": {"200": ticket, "401": error, "404": error},
+            },
         },
         "/api/v1/orders/{order_id}/tickets": {
-            "parameters": [{"name": "order_id", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 1}}],
-            "get": {"summary": "Every ticket of an order you are involved in, void ones included",
-                    "security": [{"token": []}], "parameters": [status],
-                    "responses": {"200": {"description": "The order's tickets", "content": {"application/json": {
-                        "schema": {"type": "object", "required": ["items"], "properties": {"items": items}}}}},
-                        "400": error, "401": error, "404": error}},
+            "parameters": [
+                {
+                    "name": "order_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "get": {
+                "summary": "Every ticket of an order you are involved in, void ones included",
+                "security": [{"token": []}],
+                "parameters": [status],
+                "responses": {
+                    "200": {
+                        "description": "The order's tickets",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items"],
+                                    "properties": {"items": items},
+                                }
+                            }
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                    "404": error,
+                },
+            },
         },
     }
 
 
 def _notification_paths(error: dict) -> dict:
     """Notifications for programs (market/finder/views.py): read them, mark them read."""
-    page = [{"name": "unread", "in": "query", "required": False, "schema": {"type": "string", "enum": ["true", "false"]}},
-            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
-            {"name": "per_page", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 200}}]
+    page = [
+        {
+            "name": "unread",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+        {
+            "name": "page",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1},
+        },
+        {
+            "name": "per_page",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+        },
+    ]
     return {
         "/api/v1/notifications": {
-            "get": {"summary": "Your notifications, newest first (order moves, saved-search matches)",
-                    "security": [{"token": []}], "parameters": page,
-                    "responses": {"200": {"description": "A page of notifications", "content": {"application/json": {
-                        "schema": {"type": "object", "required": ["items", "total", "page", "per_page"],
-                                   "properties": {"items": {"type": "array",
-                                                            "items": {"$ref": "#/components/schemas/Notification"}},
-                                                  "total": {"type": "integer"}, "page": {"type": "integer"},
-                                                  "per_page": {"type": "integer"}}}}}},
-                                  "400": error, "401": error}},
+            "get": {
+                "summary": "Your notifications, newest first (order moves, saved-search matches)",
+                "security": [{"token": []}],
+                "parameters": page,
+                "responses": {
+                    "200": {
+                        "description": "A page of notifications",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items", "total", "page", "per_page"],
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Notification"},
+                                        },
+                                        "total": {"type": "integer"},
+                                        "page": {"type": "integer"},
+                                        "per_page": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                },
+            },
         },
         "/api/v1/notifications/read": {
-            "post": {"summary": "Mark notifications read: the ids given, or all of yours",
-                     "security": [{"token": []}],
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "properties": {"ids": {"type": "array", "maxItems": 1000, "items": {
-                             "type": "integer", "minimum": 1, "maximum": 2**31 - 1}}}}}}},
-                     "responses": {"200": {"description": "How many were marked", "content": {"application/json": {
-                         "schema": {"type": "object", "required": ["marked"],
-                                    "properties": {"marked": {"type": "integer"}}}}}},
-                                   "400": error, "401": error}},
+            "post": {
+                "summary": "Mark notifications read: the ids given, or all of yours",
+                "security": [{"token": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "ids": {
+                                        "type": "array",
+                                        "maxItems": 1000,
+                                        "items": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": 2**31 - 1,
+                                        },
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "How many were marked",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["marked"],
+                                    "properties": {"marked": {"type": "integer"}},
+                                }
+                            }
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                },
+            },
         },
     }
 
@@ -353,30 +763,67 @@ def _search_paths(error: dict) -> dict:
     """The search API (market/finder/views.py): free text, facets, price, window, distance."""
     from market.finder.services import FACET_ARGS
 
-    facets = [{"name": name, "in": "query", "required": False, "style": "form", "explode": True,
-               "schema": {"type": "array", "items": {"type": "string"}}} for name in FACET_ARGS]
-    scalars = [("q", {"type": "string"}), ("price_min", {"type": "integer"}), ("price_max", {"type": "integer"}),
-               ("window_from", {"type": "string", "format": "date"}),
-               ("window_to", {"type": "string", "format": "date"}),
-               ("site", {"type": "string", "description": "id of one of your sites (listings), for distance"}),
-               ("radius_km", {"type": "number", "minimum": 0}),
-               ("sort", {"type": "string", "enum": list(search.SORTS)}),
-               ("page", {"type": "integer", "minimum": 1}),
-               ("per_page", {"type": "integer", "minimum": 1, "maximum": 100})]
+    facets = [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": True,
+            "schema": {"type": "array", "items": {"type": "string"}},
+        }
+        for name in FACET_ARGS
+    ]
+    scalars = [
+        ("q", {"type": "string"}),
+        ("price_min", {"type": "integer"}),
+        ("price_max", {"type": "integer"}),
+        ("window_from", {"type": "string", "format": "date"}),
+        ("window_to", {"type": "string", "format": "date"}),
+        (
+            "site",
+            {"type": "string", "description": "id of one of your sites (listings), for distance"},
+        ),
+        ("radius_km", {"type": "number", "minimum": 0}),
+        ("sort", {"type": "string", "enum": list(search.SORTS)}),
+        ("page", {"type": "integer", "minimum": 1}),
+        ("per_page", {"type": "integer", "minimum": 1, "maximum": 100}),
+    ]
     return {
         "/api/v1/search": {
-            "get": {"summary": "Search public listings", "security": [{}, {"token": []}],
-                    "parameters": [*facets, *[{"name": n, "in": "query", "required": False, "schema": sch}
-                                              for n, sch in scalars]],
-                    "responses": {"200": {"description": "A page of hits with facet counts",
-                                          "content": {"application/json": {"schema": {
-                                              "type": "object", "required": ["total", "page", "per_page", "hits"],
-                                              "properties": {"total": {"type": "integer"},
-                                                             "page": {"type": "integer"},
-                                                             "per_page": {"type": "integer"},
-                                                             "facets": {"type": "object"},
-                                                             "hits": {"type": "array"}}}}}},
-                                  "400": error, "401": error, "503": error},
+            "get": {
+                "summary": "Search public listings",
+                "security": [{}, {"token": []}],
+                "parameters": [
+                    *facets,
+                    *[
+                        {"name": n, "in": "query", "required": False, "schema": sch}
+                        for n, sch in scalars
+                    ],
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of hits with facet counts",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["total", "page", "per_page", "hits"],
+                                    "properties": {
+                                        "total": {"type": "integer"},
+                                        "page": {"type": "integer"},
+                                        "per_page": {"type": "integer"},
+                                        "facets": {"type": "object"},
+                                        "hits": {"type": "array"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                    "503": error,
+                },
             },
         },
     }

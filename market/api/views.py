@@ -36,8 +36,12 @@ def token_optional(fn):
         if header:
             scheme, _sep, secret = header.partition(" ")
             if not token_attempts_left():
-                raise ApiError(429, _("Too many requests with a wrong API token. Please wait a minute."))
-            user = user_for_token(db_session(), secret.strip()) if scheme.lower() == "bearer" else None
+                raise ApiError(
+                    429, _("Too many requests with a wrong API token. Please wait a minute.")
+                )
+            user = (
+                user_for_token(db_session(), secret.strip()) if scheme.lower() == "bearer" else None
+            )
             if user is None:
                 failed_token_attempt()
                 raise ApiError(401, _("The API token is missing, wrong or revoked."))
@@ -75,9 +79,16 @@ def listing_json(listing: Listing, *, owner: bool) -> dict:
         "unit": listing.unit,
         "open_quantity": float(listing.open_quantity),
         "photos": [
-            {"full": url_for("core.photo_file", size="full", name=f"{p.stored_name}.jpg", _external=True),
-             "thumbnail": url_for("core.photo_file", size="thumb", name=f"{p.stored_name}.jpg", _external=True)
-             if p.has_thumbnail else None}
+            {
+                "full": url_for(
+                    "core.photo_file", size="full", name=f"{p.stored_name}.jpg", _external=True
+                ),
+                "thumbnail": url_for(
+                    "core.photo_file", size="thumb", name=f"{p.stored_name}.jpg", _external=True
+                )
+                if p.has_thumbnail
+                else None,
+            }
             for p in listing.photos
         ],
         "created_at": listing.created_at.isoformat() + "Z",
@@ -147,15 +158,19 @@ def list_listings():
     if errors:
         raise ApiError(400, next(iter(errors.values())), errors)
     f = BrowseFilter(
-        kind=kind or None, prefecture_code=args.get("prefecture_code") or None,
-        soil_class_code=args.get("soil_class_code") or None, material_code=args.get("material_code") or None,
+        kind=kind or None,
+        prefecture_code=args.get("prefecture_code") or None,
+        soil_class_code=args.get("soil_class_code") or None,
+        material_code=args.get("material_code") or None,
         text=(args.get("q") or "")[:200] or None,
         organisation_id=g.api_user.organisation_id if mine else None,
     )
     page = browse(db_session(), f, page=page_no, per_page=per_page)
     return jsonify(
         items=[listing_json(item, owner=_is_owner(item)) for item in page.items],
-        total=page.total, page=page.page, per_page=page.per_page,
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
     )
 
 
@@ -194,8 +209,11 @@ def create_listing():
         raise ApiError(422, _("Some fields are not valid."), exc.errors) from None
     listing = services.create_listing(s, g.api_user, kind, clean)
     s.commit()
-    return jsonify(listing_json(listing, owner=True)), 201, {"Location": url_for("api.read_listing",
-                                                                               listing_id=listing.id)}
+    return (
+        jsonify(listing_json(listing, owner=True)),
+        201,
+        {"Location": url_for("api.read_listing", listing_id=listing.id)},
+    )
 
 
 @bp.route("/listings/<int:listing_id>", methods=["PATCH", "PUT"])
@@ -208,8 +226,14 @@ def update_listing(listing_id: int):
     if "kind" in data and data["kind"] != listing.kind.value:
         raise ApiError(422, _("The kind of a listing cannot change."), {"kind": _("cannot change")})
     try:
-        clean = kinds.validate(s, listing.kind, data, locale=_locale(), partial=request.method == "PATCH",
-                               current=services.current_values(listing))
+        clean = kinds.validate(
+            s,
+            listing.kind,
+            data,
+            locale=_locale(),
+            partial=request.method == "PATCH",
+            current=services.current_values(listing),
+        )
     except kinds.Invalid as exc:
         raise ApiError(422, _("Some fields are not valid."), exc.errors) from None
     services.update_listing(s, g.api_user, listing, clean)

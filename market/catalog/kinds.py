@@ -50,9 +50,15 @@ CONTAMINATION = _fixed(
     ("pending", _l("Check in progress")),
     ("designated_area", _l("From a designated contaminated-land area")),
 )
-CONDITION = _fixed(("A", _l("A: like new")), ("B", _l("B: used, good")), ("C", _l("C: needs repair")))
-MATERIAL_CONDITION = _fixed(("unused", _l("Unused")), ("opened", _l("Opened, unused")), ("offcut", _l("Offcuts")))
-STATUS_ON_SAVE = _fixed(("draft", _l("Draft (only your organisation sees it)")), ("open", _l("Open (published)")))
+CONDITION = _fixed(
+    ("A", _l("A: like new")), ("B", _l("B: used, good")), ("C", _l("C: needs repair"))
+)
+MATERIAL_CONDITION = _fixed(
+    ("unused", _l("Unused")), ("opened", _l("Opened, unused")), ("offcut", _l("Offcuts"))
+)
+STATUS_ON_SAVE = _fixed(
+    ("draft", _l("Draft (only your organisation sees it)")), ("open", _l("Open (published)"))
+)
 
 
 @dataclass(frozen=True)
@@ -84,20 +90,37 @@ class KindSpec:
 COMMON = [
     Field("title", _l("Title"), "text", required=True, max_length=200),
     Field("description", _l("Description"), "textarea", max_length=5000),
-    Field("lat", _l("Latitude"), "lat", required=True, minimum=20.0, maximum=46.0,
-          help=_l("Set by the map pin")),
+    Field(
+        "lat",
+        _l("Latitude"),
+        "lat",
+        required=True,
+        minimum=20.0,
+        maximum=46.0,
+        help=_l("Set by the map pin"),
+    ),
     Field("lon", _l("Longitude"), "lon", required=True, minimum=122.0, maximum=154.0),
-    Field("prefecture_code", _l("Prefecture"), "choice", required=True,
-          choices=_ref(Prefecture)),
-    Field("municipality_code", _l("Municipality code"), "text", max_length=6,
-          help=_l("6-digit local government code, e.g. 131130")),
+    Field("prefecture_code", _l("Prefecture"), "choice", required=True, choices=_ref(Prefecture)),
+    Field(
+        "municipality_code",
+        _l("Municipality code"),
+        "text",
+        max_length=6,
+        help=_l("6-digit local government code, e.g. 131130"),
+    ),
     Field("address", _l("Address"), "text", max_length=300),
     Field("window_start", _l("Available from"), "date", required=True),
     Field("window_end", _l("Available until"), "date", required=True),
     Field("quantity", _l("Quantity"), "decimal", required=True, minimum=0.001, maximum=1e9),
-    Field("price_per_unit", _l("Price per unit (yen)"), "int", required=True,
-          minimum=-10_000_000, maximum=100_000_000,
-          help=_l("Negative when you pay the receiver, as is common for surplus soil")),
+    Field(
+        "price_per_unit",
+        _l("Price per unit (yen)"),
+        "int",
+        required=True,
+        minimum=-10_000_000,
+        maximum=100_000_000,
+        help=_l("Negative when you pay the receiver, as is common for surplus soil"),
+    ),
     Field("status", _l("Status"), "choice", required=True, choices=STATUS_ON_SAVE),
     Field("private_note", _l("Private note (never shown to others)"), "textarea", max_length=2000),
 ]
@@ -107,97 +130,222 @@ HAUL = Field("max_haul_km", _l("Maximum haul distance (km)"), "float", minimum=1
 
 SPECS: dict[ListingKind, KindSpec] = {
     ListingKind.soil_offer: KindSpec(
-        ListingKind.soil_offer, _l("Surplus soil offered (搬出)"), "soil", "offer", "m3",
+        ListingKind.soil_offer,
+        _l("Surplus soil offered (搬出)"),
+        "soil",
+        "offer",
+        "m3",
         [
-            Field("soil_class_code", _l("Soil class (土質区分)"), "choice", required=True, choices=SOIL_CLASSES),
+            Field(
+                "soil_class_code",
+                _l("Soil class (土質区分)"),
+                "choice",
+                required=True,
+                choices=SOIL_CLASSES,
+            ),
             Field("cone_index", _l("Cone index qc (kN/m²)"), "int", minimum=0, maximum=100_000),
-            Field("contamination_status", _l("Contamination check"), "choice", required=True,
-                  choices=CONTAMINATION),
+            Field(
+                "contamination_status",
+                _l("Contamination check"),
+                "choice",
+                required=True,
+                choices=CONTAMINATION,
+            ),
             HAUL,
         ],
     ),
     ListingKind.soil_want: KindSpec(
-        ListingKind.soil_want, _l("Soil wanted (搬入)"), "soil", "want", "m3",
+        ListingKind.soil_want,
+        _l("Soil wanted (搬入)"),
+        "soil",
+        "want",
+        "m3",
         [
             Field("soil_use_code", _l("Use"), "choice", required=True, choices=_ref(SoilUse)),
-            Field("accepted_classes", _l("Accepted soil classes"), "multichoice", required=True,
-                  choices=SOIL_CLASSES),
-            Field("min_cone_index", _l("Minimum cone index qc (kN/m²)"), "int", minimum=0, maximum=100_000),
+            Field(
+                "accepted_classes",
+                _l("Accepted soil classes"),
+                "multichoice",
+                required=True,
+                choices=SOIL_CLASSES,
+            ),
+            Field(
+                "min_cone_index",
+                _l("Minimum cone index qc (kN/m²)"),
+                "int",
+                minimum=0,
+                maximum=100_000,
+            ),
             Field("improved_allowed", _l("Improved soil accepted"), "bool"),
-            Field("max_particle_mm", _l("Maximum particle size (mm)"), "int", minimum=1, maximum=2000),
+            Field(
+                "max_particle_mm", _l("Maximum particle size (mm)"), "int", minimum=1, maximum=2000
+            ),
             Field("contamination_check_required", _l("Contamination check required"), "bool"),
             HAUL,
         ],
     ),
     ListingKind.material_offer: KindSpec(
-        ListingKind.material_offer, _l("Construction materials offered"), "material", "offer", None,
+        ListingKind.material_offer,
+        _l("Construction materials offered"),
+        "material",
+        "offer",
+        None,
         [
-            Field("material_category_code", _l("Material category"), "choice", required=True,
-                  choices=_ref(MaterialCategory)),
-            Field("condition", _l("Condition"), "choice", required=True, choices=MATERIAL_CONDITION),
+            Field(
+                "material_category_code",
+                _l("Material category"),
+                "choice",
+                required=True,
+                choices=_ref(MaterialCategory),
+            ),
+            Field(
+                "condition", _l("Condition"), "choice", required=True, choices=MATERIAL_CONDITION
+            ),
             HAUL,
         ],
     ),
     ListingKind.material_want: KindSpec(
-        ListingKind.material_want, _l("Construction materials wanted"), "material", "want", None,
+        ListingKind.material_want,
+        _l("Construction materials wanted"),
+        "material",
+        "want",
+        None,
         [
-            Field("material_category_code", _l("Material category"), "choice", required=True,
-                  choices=_ref(MaterialCategory)),
+            Field(
+                "material_category_code",
+                _l("Material category"),
+                "choice",
+                required=True,
+                choices=_ref(MaterialCategory),
+            ),
             HAUL,
         ],
     ),
     ListingKind.reuse_item: KindSpec(
-        ListingKind.reuse_item, _l("Municipal reuse item (粗大ごみ)"), "reuse", "offer", "item",
+        ListingKind.reuse_item,
+        _l("Municipal reuse item (粗大ごみ)"),
+        "reuse",
+        "offer",
+        "item",
         [
-            Field("reuse_category_code", _l("Category"), "choice", required=True, choices=_ref(ReuseCategory)),
+            Field(
+                "reuse_category_code",
+                _l("Category"),
+                "choice",
+                required=True,
+                choices=_ref(ReuseCategory),
+            ),
             Field("condition", _l("Condition"), "choice", required=True, choices=CONDITION),
             Field("pickup_point", _l("Pickup point"), "text", required=True, max_length=300),
-            Field("partner_only_until", _l("Partners only until"), "date",
-                  help=_l("Until this date only partner reuse operators may take the item")),
+            Field(
+                "partner_only_until",
+                _l("Partners only until"),
+                "date",
+                help=_l("Until this date only partner reuse operators may take the item"),
+            ),
         ],
         org_kinds=("municipality",),
     ),
     ListingKind.reuse_want: KindSpec(
-        ListingKind.reuse_want, _l("Reuse operator's standing want"), "reuse", "want", "item",
+        ListingKind.reuse_want,
+        _l("Reuse operator's standing want"),
+        "reuse",
+        "want",
+        "item",
         [
-            Field("category_prices", _l("Price per category (yen)"), "prices", required=True,
-                  keys=_ref(ReuseCategory), minimum=0, maximum=10_000_000),
-            Field("service_radius_km", _l("Service area radius (km)"), "float", required=True,
-                  minimum=1, maximum=300),
-            Field("daily_pickup_capacity", _l("Pickups per day"), "int", required=True, minimum=1, maximum=10_000),
+            Field(
+                "category_prices",
+                _l("Price per category (yen)"),
+                "prices",
+                required=True,
+                keys=_ref(ReuseCategory),
+                minimum=0,
+                maximum=10_000_000,
+            ),
+            Field(
+                "service_radius_km",
+                _l("Service area radius (km)"),
+                "float",
+                required=True,
+                minimum=1,
+                maximum=300,
+            ),
+            Field(
+                "daily_pickup_capacity",
+                _l("Pickups per day"),
+                "int",
+                required=True,
+                minimum=1,
+                maximum=10_000,
+            ),
         ],
         org_kinds=("reuse_operator",),
     ),
     ListingKind.recycled_offer: KindSpec(
-        ListingKind.recycled_offer, _l("Recycled material lot offered"), "recycled", "offer", "t",
+        ListingKind.recycled_offer,
+        _l("Recycled material lot offered"),
+        "recycled",
+        "offer",
+        "t",
         [
             Field("material_code", _l("Material"), "choice", required=True, choices=_ref(Material)),
             Field("grade_code", _l("Grade"), "grade", required=True),
-            Field("properties", _l("Measured properties"), "properties", keys=_ref(GradeProperty),
-                  minimum=0, maximum=1e6),
+            Field(
+                "properties",
+                _l("Measured properties"),
+                "properties",
+                keys=_ref(GradeProperty),
+                minimum=0,
+                maximum=1e6,
+            ),
             Field("monthly", _l("Monthly volume (recurring)"), "bool"),
             HAUL,
         ],
         org_kinds=("recycler",),
     ),
     ListingKind.recycled_want: KindSpec(
-        ListingKind.recycled_want, _l("Recycled material wanted"), "recycled", "want", "t",
+        ListingKind.recycled_want,
+        _l("Recycled material wanted"),
+        "recycled",
+        "want",
+        "t",
         [
             Field("material_code", _l("Material"), "choice", required=True, choices=_ref(Material)),
             Field("min_grade_code", _l("Minimum grade"), "grade"),
-            Field("property_limits", _l("Property limits"), "limits", keys=_ref(GradeProperty),
-                  minimum=0, maximum=1e6),
-            Field("blend_allowed", _l("Blending of lots acceptable"), "bool",
-                  help=_l("Limits then apply to the quantity-weighted average")),
+            Field(
+                "property_limits",
+                _l("Property limits"),
+                "limits",
+                keys=_ref(GradeProperty),
+                minimum=0,
+                maximum=1e6,
+            ),
+            Field(
+                "blend_allowed",
+                _l("Blending of lots acceptable"),
+                "bool",
+                help=_l("Limits then apply to the quantity-weighted average"),
+            ),
             HAUL,
         ],
     ),
     ListingKind.stockyard: KindSpec(
-        ListingKind.stockyard, _l("Stockyard (ストックヤード)"), "stockyard", "yard", "m3",
+        ListingKind.stockyard,
+        _l("Stockyard (ストックヤード)"),
+        "stockyard",
+        "yard",
+        "m3",
         [
-            Field("capacity_m3", _l("Capacity (m³)"), "decimal", required=True, minimum=1, maximum=1e9),
-            Field("accepted_classes", _l("Accepted soil classes"), "multichoice", required=True,
-                  choices=SOIL_CLASSES),
+            Field(
+                "capacity_m3", _l("Capacity (m³)"), "decimal", required=True, minimum=1, maximum=1e9
+            ),
+            Field(
+                "accepted_classes",
+                _l("Accepted soil classes"),
+                "multichoice",
+                required=True,
+                choices=SOIL_CLASSES,
+            ),
         ],
         org_kinds=("stockyard_operator",),
     ),
@@ -216,6 +364,7 @@ def kind_from(value: str | None) -> ListingKind | None:
 
 
 # --- validation -------------------------------------------------------------------
+
 
 class Invalid(Exception):
     """Field errors; ``errors`` maps field name to a message in the user's language."""
@@ -394,8 +543,10 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
 def _has_control_characters(text: str) -> bool:
     # PostgreSQL refuses NUL in text, no one types the other control codes, and a lone
     # surrogate (possible in JSON as "\ud800") cannot be stored as UTF-8 at all.
-    return any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" or "\ud800" <= c <= "\udfff"
-               for c in text)
+    return any(
+        (ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" or "\ud800" <= c <= "\udfff"
+        for c in text
+    )
 
 
 def _clean_mapping(session, f: Field, raw, locale):
@@ -442,10 +593,17 @@ def _clean_mapping(session, f: Field, raw, locale):
 
 def _cross_checks(session, kind, merged, errors, touched) -> None:
     def check(name: str) -> bool:
-        return name not in errors and (touched is None or name in touched or _related(name, touched))
+        return name not in errors and (
+            touched is None or name in touched or _related(name, touched)
+        )
 
     start, end = merged.get("window_start"), merged.get("window_end")
-    if check("window_end") and isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+    if (
+        check("window_end")
+        and isinstance(start, dt.date)
+        and isinstance(end, dt.date)
+        and end < start
+    ):
         errors["window_end"] = str(_l("must not be before the start date"))
     material = merged.get("material_code")
     for name in ("grade_code", "min_grade_code"):
@@ -455,13 +613,22 @@ def _cross_checks(session, kind, merged, errors, touched) -> None:
             if exists is None:
                 errors[name] = str(_l("not a grade of this material: %(v)s", v=str(grade)[:40]))
     until = merged.get("partner_only_until")
-    if check("partner_only_until") and isinstance(until, dt.date) and isinstance(end, dt.date) and until > end:
+    if (
+        check("partner_only_until")
+        and isinstance(until, dt.date)
+        and isinstance(end, dt.date)
+        and until > end
+    ):
         errors["partner_only_until"] = str(_l("must not be after the end of the pickup window"))
 
 
 def _related(name: str, touched) -> bool:
-    pairs = {"window_end": {"window_start"}, "grade_code": {"material_code"},
-             "min_grade_code": {"material_code"}, "partner_only_until": {"window_end"}}
+    pairs = {
+        "window_end": {"window_start"},
+        "grade_code": {"material_code"},
+        "min_grade_code": {"material_code"},
+        "partner_only_until": {"window_end"},
+    }
     return bool(pairs.get(name, set()) & set(touched))
 
 
@@ -474,13 +641,13 @@ def form_to_data(kind: ListingKind, form) -> dict[str, object]:
             data[f.name] = form.getlist(f.name)
         elif f.type in {"prices", "properties"}:
             prefix = f.name + "."
-            data[f.name] = {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix)}
+            data[f.name] = {k[len(prefix) :]: v for k, v in form.items() if k.startswith(prefix)}
         elif f.type == "limits":
             prefix = f.name + "."
             nested: dict[str, dict[str, str]] = {}
             for key, value in form.items():
                 if key.startswith(prefix):
-                    prop, _, side = key[len(prefix):].rpartition(".")
+                    prop, _, side = key[len(prefix) :].rpartition(".")
                     nested.setdefault(prop, {})[side] = value
             data[f.name] = nested
         elif f.type == "bool":

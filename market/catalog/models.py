@@ -165,7 +165,9 @@ class Listing(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[ListingKind] = mapped_column(Enum(ListingKind, native_enum=False, length=24), index=True)
+    kind: Mapped[ListingKind] = mapped_column(
+        Enum(ListingKind, native_enum=False, length=24), index=True
+    )
     status: Mapped[ListingStatus] = mapped_column(
         Enum(ListingStatus, native_enum=False, length=16), default=ListingStatus.draft, index=True
     )
@@ -184,7 +186,9 @@ class Listing(Base):
     quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
     open_quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
     unit: Mapped[str] = mapped_column(String(8))
-    price_per_unit: Mapped[int] = mapped_column(Integer, default=0)  # yen; negative = pays to dispose
+    price_per_unit: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # yen; negative = pays to dispose
 
     # soil (搬出 / 搬入) and stockyards
     soil_class_code: Mapped[str | None] = mapped_column(ForeignKey("soil_classes.code"))
@@ -198,7 +202,9 @@ class Listing(Base):
     max_particle_mm: Mapped[int | None] = mapped_column(Integer)
     contamination_check_required: Mapped[bool | None] = mapped_column(Boolean)
     # construction surplus materials
-    material_category_code: Mapped[str | None] = mapped_column(ForeignKey("material_categories.code"))
+    material_category_code: Mapped[str | None] = mapped_column(
+        ForeignKey("material_categories.code")
+    )
     # municipal reuse goods
     reuse_category_code: Mapped[str | None] = mapped_column(ForeignKey("reuse_categories.code"))
     condition: Mapped[str | None] = mapped_column(String(8))
@@ -233,7 +239,9 @@ class ListingPhoto(Base):
     __tablename__ = "listing_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    listing_id: Mapped[int] = mapped_column(
+        ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)  # random, no user input
     width: Mapped[int] = mapped_column(Integer)

@@ -31,7 +31,9 @@ class PhotoRejected(DomainError):
 def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """Return an upright RGB image with no metadata, or raise PhotoRejected."""
     if len(data) > max_bytes:
-        raise PhotoRejected(_("The photo is larger than %(mb)s MB.", mb=f"{max_bytes / 1_048_576:g}"))
+        raise PhotoRejected(
+            _("The photo is larger than %(mb)s MB.", mb=f"{max_bytes / 1_048_576:g}")
+        )
     if not data:
         raise PhotoRejected(_("The file is empty."))
     with warnings.catch_warnings():
@@ -44,8 +46,12 @@ def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
                 raise PhotoRejected(_("Upload a JPEG, PNG, WebP or GIF image."))
             if width * height > max_pixels or width <= 0 or height <= 0:
                 raise PhotoRejected(
-                    _("The image has too many pixels (%(w)s × %(h)s); the limit is %(n)s megapixels.",
-                      w=width, h=height, n=f"{max_pixels / 1e6:g}")
+                    _(
+                        "The image has too many pixels (%(w)s × %(h)s); the limit is %(n)s megapixels.",
+                        w=width,
+                        h=height,
+                        n=f"{max_pixels / 1e6:g}",
+                    )
                 )
             probe.verify()
             image = Image.open(io.BytesIO(data))
@@ -54,8 +60,12 @@ def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
             raise
         except Image.DecompressionBombError:
             # Pillow refuses headers far beyond its own limit before we see the size.
-            raise PhotoRejected(_("The image has too many pixels; the limit is %(n)s megapixels.",
-                                  n=f"{max_pixels / 1e6:g}")) from None
+            raise PhotoRejected(
+                _(
+                    "The image has too many pixels; the limit is %(n)s megapixels.",
+                    n=f"{max_pixels / 1e6:g}",
+                )
+            ) from None
         except UnidentifiedImageError:
             raise PhotoRejected(_("The file is not an image we can read.")) from None
         except (OSError, SyntaxError, ValueError):
@@ -100,8 +110,12 @@ def add_photo(session: Session, listing: Listing, data: bytes) -> ListingPhoto:
     path.write_bytes(encoded)
     on_rollback(session, lambda: path.unlink(missing_ok=True))
     photo = ListingPhoto(
-        listing=listing, position=len(listing.photos), stored_name=name,
-        width=image.width, height=image.height, size_bytes=len(encoded),
+        listing=listing,
+        position=len(listing.photos),
+        stored_name=name,
+        width=image.width,
+        height=image.height,
+        size_bytes=len(encoded),
     )
     session.add(photo)
     session.flush()

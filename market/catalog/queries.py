@@ -65,13 +65,21 @@ def _statement(f: BrowseFilter) -> Select:
     if f.family:
         members = [k for k, spec in SPECS.items() if spec.family == f.family]
         stmt = stmt.where(Listing.kind.in_(members))
-    for column in ("prefecture_code", "soil_class_code", "material_code", "grade_code",
-                   "reuse_category_code", "material_category_code"):
+    for column in (
+        "prefecture_code",
+        "soil_class_code",
+        "material_code",
+        "grade_code",
+        "reuse_category_code",
+        "material_category_code",
+    ):
         value = getattr(f, column)
         if value:
             stmt = stmt.where(getattr(Listing, column) == value)
     if f.available_on:
-        stmt = stmt.where(Listing.window_start <= f.available_on, Listing.window_end >= f.available_on)
+        stmt = stmt.where(
+            Listing.window_start <= f.available_on, Listing.window_end >= f.available_on
+        )
     if f.price_min is not None:
         stmt = stmt.where(Listing.price_per_unit >= f.price_min)
     if f.price_max is not None:
@@ -97,12 +105,28 @@ def browse(session: Session, f: BrowseFilter, page: int = 1, per_page: int = 24)
 
 def map_points(session: Session, f: BrowseFilter, limit: int = 2000) -> list[dict]:
     """Light rows for the map: id, kind, title, position, price (no ORM objects)."""
-    stmt = _statement(f).with_only_columns(
-        Listing.id, Listing.kind, Listing.title, Listing.lat, Listing.lon,
-        Listing.price_per_unit, Listing.unit,
-    ).limit(limit)
+    stmt = (
+        _statement(f)
+        .with_only_columns(
+            Listing.id,
+            Listing.kind,
+            Listing.title,
+            Listing.lat,
+            Listing.lon,
+            Listing.price_per_unit,
+            Listing.unit,
+        )
+        .limit(limit)
+    )
     return [
-        {"id": r.id, "kind": r.kind.value, "title": r.title, "lat": r.lat, "lon": r.lon,
-         "price": r.price_per_unit, "unit": r.unit}
+        {
+            "id": r.id,
+            "kind": r.kind.value,
+            "title": r.title,
+            "lat": r.lat,
+            "lon": r.lon,
+            "price": r.price_per_unit,
+            "unit": r.unit,
+        }
         for r in session.execute(stmt)
     ]

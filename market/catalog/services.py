@@ -58,10 +58,17 @@ def create_listing(session: Session, user: User, kind: ListingKind, clean: dict)
 
 def _check_period(listing: Listing) -> None:
     """A published listing's period must not be over already (Japan's date)."""
-    if listing.status in (ListingStatus.open, ListingStatus.reserved) and listing.window_end is not None \
-            and listing.window_end < japan_today():
-        raise Conflict(_("This period is over: set “Available until” to today or later to publish the listing."),
-                       field="window_end")
+    if (
+        listing.status in (ListingStatus.open, ListingStatus.reserved)
+        and listing.window_end is not None
+        and listing.window_end < japan_today()
+    ):
+        raise Conflict(
+            _(
+                "This period is over: set “Available until” to today or later to publish the listing."
+            ),
+            field="window_end",
+        )
 
 
 def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
@@ -72,7 +79,10 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
         committed = Decimal(listing.quantity) - Decimal(listing.open_quantity)
         if clean["quantity"] < committed:
             raise Conflict(
-                _("Quantity cannot go below the %(n)s already committed to orders.", n=f"{committed:,}"),
+                _(
+                    "Quantity cannot go below the %(n)s already committed to orders.",
+                    n=f"{committed:,}",
+                ),
                 field="quantity",
             )
         listing.open_quantity = clean["quantity"] - committed
@@ -99,18 +109,33 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
     from market.finder.services import notify_users
 
     today = today or japan_today()
-    due = session.scalars(select(Listing).where(Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
-                                                Listing.window_end < today).order_by(Listing.id)
-                          .with_for_update()).all()
+    due = session.scalars(
+        select(Listing)
+        .where(
+            Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
+            Listing.window_end < today,
+        )
+        .order_by(Listing.id)
+        .with_for_update()
+    ).all()
     for listing in due:
         listing.status = ListingStatus.expired
 
         def words(_user, listing=listing):
-            message = _("Your listing “%(title)s” ended on %(date)s and is no longer shown. Extend “Available "
-                        "until” to publish it again.", title=listing.title, date=listing.window_end.isoformat())
+            message = _(
+                "Your listing “%(title)s” ended on %(date)s and is no longer shown. Extend “Available "
+                "until” to publish it again.",
+                title=listing.title,
+                date=listing.window_end.isoformat(),
+            )
             return message, message
 
-        notify_users(session, active_members(session, [listing.organisation_id]), words, listing_id=listing.id)
+        notify_users(
+            session,
+            active_members(session, [listing.organisation_id]),
+            words,
+            listing_id=listing.id,
+        )
     session.flush()
     return list(due)
 

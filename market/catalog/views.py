@@ -39,20 +39,28 @@ def _int_arg(name: str) -> int | None:
 def _filter_from_args() -> BrowseFilter:
     args = request.args
     kind = args.get("kind") if kinds.kind_from(args.get("kind")) else None
-    family = args.get("family") if args.get("family") in {s.family for s in kinds.SPECS.values()} else None
+    family = (
+        args.get("family")
+        if args.get("family") in {s.family for s in kinds.SPECS.values()}
+        else None
+    )
     try:
-        available_on = dt.date.fromisoformat(args["available_on"]) if args.get("available_on") else None
+        available_on = (
+            dt.date.fromisoformat(args["available_on"]) if args.get("available_on") else None
+        )
     except ValueError:
         available_on = None
     return BrowseFilter(
-        kind=kind, family=family,
+        kind=kind,
+        family=family,
         prefecture_code=args.get("prefecture_code") or None,
         soil_class_code=args.get("soil_class_code") or None,
         material_code=args.get("material_code") or None,
         grade_code=args.get("grade_code") or None,
         text=(args.get("q") or "").strip()[:200] or None,
         available_on=available_on,
-        price_min=_int_arg("price_min"), price_max=_int_arg("price_max"),
+        price_min=_int_arg("price_min"),
+        price_max=_int_arg("price_max"),
     )
 
 
@@ -62,7 +70,9 @@ def browse_listings():
     f = _filter_from_args()
     page = browse(s, f, page=_int_arg("page") or 1)
     return render_template(
-        "catalog/browse.html", page=page, f=f,
+        "catalog/browse.html",
+        page=page,
+        f=f,
         prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(),
         soil_classes=s.scalars(select(SoilClass).order_by(SoilClass.rank)).all(),
         materials=s.scalars(select(Material).order_by(Material.code)).all(),
@@ -79,20 +89,36 @@ def listings_map():
 def my_listings():
     if current_user.organisation_id is None:
         abort(404)
-    page = browse(db_session(), BrowseFilter(organisation_id=current_user.organisation_id),
-                  page=_int_arg("page") or 1)
+    page = browse(
+        db_session(),
+        BrowseFilter(organisation_id=current_user.organisation_id),
+        page=_int_arg("page") or 1,
+    )
     return render_template("catalog/mine.html", page=page)
 
 
 @bp.get("/listings/<int:listing_id>")
 def detail(listing_id: int):
     s = db_session()
-    listing = services.visible_listing(s, current_user if current_user.is_authenticated else None, listing_id)
-    can_edit = current_user.is_authenticated and current_user.organisation_id == listing.organisation_id
-    fields = [f for f in kinds.fields_for(listing.kind)
-              if f.name not in {"title", "description", "lat", "lon", "status", "private_note"}]
-    return render_template("catalog/detail.html", listing=listing, spec=kinds.SPECS[listing.kind],
-                           fields=fields, can_edit=can_edit, display=_display_values(listing, fields))
+    listing = services.visible_listing(
+        s, current_user if current_user.is_authenticated else None, listing_id
+    )
+    can_edit = (
+        current_user.is_authenticated and current_user.organisation_id == listing.organisation_id
+    )
+    fields = [
+        f
+        for f in kinds.fields_for(listing.kind)
+        if f.name not in {"title", "description", "lat", "lon", "status", "private_note"}
+    ]
+    return render_template(
+        "catalog/detail.html",
+        listing=listing,
+        spec=kinds.SPECS[listing.kind],
+        fields=fields,
+        can_edit=can_edit,
+        display=_display_values(listing, fields),
+    )
 
 
 def _display_values(listing, fields) -> dict[str, str]:
@@ -122,7 +148,10 @@ def _display_values(listing, fields) -> dict[str, str]:
             names = dict(f.keys(s, locale))
             parts = []
             for k, b in value.items():
-                rng = " ".join(f"{'≥' if side == 'min' else '≤'} {v:g}" for side, v in sorted(b.items(), reverse=True))
+                rng = " ".join(
+                    f"{'≥' if side == 'min' else '≤'} {v:g}"
+                    for side, v in sorted(b.items(), reverse=True)
+                )
                 parts.append(f"{names.get(k, k)} {rng}")
             out[f.name] = "、".join(parts)
         else:
@@ -134,7 +163,9 @@ def _display_values(listing, fields) -> dict[str, str]:
 @login_required
 def new_listing():
     org_kind = current_user.organisation.kind.value if current_user.organisation else None
-    choices = [spec for spec in kinds.SPECS.values() if not spec.org_kinds or org_kind in spec.org_kinds]
+    choices = [
+        spec for spec in kinds.SPECS.values() if not spec.org_kinds or org_kind in spec.org_kinds
+    ]
     return render_template("catalog/choose_kind.html", choices=choices)
 
 
@@ -145,8 +176,14 @@ def _form_context(kind: ListingKind, values: dict, errors: dict, listing=None):
     locale = str(get_locale() or "ja")
     grades = s.scalars(select(Grade).order_by(Grade.material_code, Grade.rank)).all()
     return dict(
-        kind=kind, spec=kinds.SPECS[kind], fields=kinds.fields_for(kind), values=values, errors=errors,
-        listing=listing, grades=grades, locale=locale,
+        kind=kind,
+        spec=kinds.SPECS[kind],
+        fields=kinds.fields_for(kind),
+        values=values,
+        errors=errors,
+        listing=listing,
+        grades=grades,
+        locale=locale,
         choices={f.name: f.choices(s, locale) for f in kinds.fields_for(kind) if f.choices},
         keys={f.name: f.keys(s, locale) for f in kinds.fields_for(kind) if f.keys},
     )
@@ -177,7 +214,9 @@ def _save(kind: ListingKind, listing=None):
         errors = {exc.field or "form": exc.message}
     if errors:
         s.rollback()
-        return render_template("catalog/form.html", **_form_context(kind, data, errors, listing)), 400
+        return render_template(
+            "catalog/form.html", **_form_context(kind, data, errors, listing)
+        ), 400
     s.commit()
     flash(_("Listing saved."), "success")
     return redirect(url_for("catalog.detail", listing_id=listing.id))
@@ -201,9 +240,14 @@ def create(kind: str):
     today = dt.date.today()
     org = current_user.organisation
     pref = db_session().get(Prefecture, org.prefecture_code) if org.prefecture_code else None
-    values = {"window_start": today.isoformat(), "window_end": (today + dt.timedelta(days=90)).isoformat(),
-              "status": "open", "prefecture_code": org.prefecture_code or "13",
-              "lat": f"{pref.lat:.5f}" if pref else "35.68950", "lon": f"{pref.lon:.5f}" if pref else "139.69170"}
+    values = {
+        "window_start": today.isoformat(),
+        "window_end": (today + dt.timedelta(days=90)).isoformat(),
+        "status": "open",
+        "prefecture_code": org.prefecture_code or "13",
+        "lat": f"{pref.lat:.5f}" if pref else "35.68950",
+        "lon": f"{pref.lon:.5f}" if pref else "139.69170",
+    }
     return render_template("catalog/form.html", **_form_context(listing_kind, values, {}))
 
 

@@ -13,7 +13,8 @@ def record(session: Session, actor, action: str, target: str = "", **details) ->
     """Add an audit event to the current unit of work (it commits with the action)."""
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
-        actor_label=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
+        actor_label=getattr(actor, "email", None)
+        or (actor if isinstance(actor, str) else "system"),
         organisation_id=getattr(actor, "organisation_id", None),
         action=action,
         target=target,

@@ -44,7 +44,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return _answer(400, _("The form expired or was sent from elsewhere. Reload the page and try again."))
+        return _answer(
+            400, _("The form expired or was sent from elsewhere. Reload the page and try again.")
+        )
 
     @app.errorhandler(413)
     def too_large(exc):

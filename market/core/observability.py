@@ -24,7 +24,8 @@ class RequestIdFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         body = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -45,7 +46,9 @@ def configure_logging(fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
     root.handlers = [h for h in root.handlers if not getattr(h, "_meguri", False)]
     handler._meguri = True  # type: ignore[attr-defined]
     root.addHandler(handler)
@@ -69,8 +72,17 @@ def register(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if not request.path.startswith(("/static/", "/vendor/")):
             duration = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
-            access.info("%s %s %s", request.method, request.path, response.status_code, extra={
-                "method": request.method, "path": request.path, "status": response.status_code,
-                "duration_ms": round(duration, 1), "remote_addr": request.remote_addr,
-            })
+            access.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(duration, 1),
+                    "remote_addr": request.remote_addr,
+                },
+            )
         return response

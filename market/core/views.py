@@ -35,11 +35,15 @@ def home():
     s = db_session()
     counts = dict(
         s.execute(
-            select(Listing.kind, func.count()).where(Listing.status.in_(PUBLIC_STATUSES)).group_by(Listing.kind)
+            select(Listing.kind, func.count())
+            .where(Listing.status.in_(PUBLIC_STATUSES))
+            .group_by(Listing.kind)
         ).all()
     )
     recent = browse(s, BrowseFilter(), per_page=8).items
-    return render_template("home.html", counts={k: counts.get(k, 0) for k in ListingKind}, recent=recent)
+    return render_template(
+        "home.html", counts={k: counts.get(k, 0) for k in ListingKind}, recent=recent
+    )
 
 
 @bp.post("/lang/<code>")
@@ -107,5 +111,7 @@ def ready():
 def audit_log():
     if not current_user.is_site_admin:
         abort(403)
-    events = db_session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
+    events = (
+        db_session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
+    )
     return render_template("core/audit.html", events=events)

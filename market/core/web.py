@@ -14,7 +14,12 @@ from market.catalog import kinds
 from market.db import japan_today, to_japan
 from market.errors import DomainError
 
-FIELD_VALIDATED = {"catalog.create", "catalog.edit", "catalog.browse_listings", "catalog.listings_map"}
+FIELD_VALIDATED = {
+    "catalog.create",
+    "catalog.edit",
+    "catalog.browse_listings",
+    "catalog.listings_map",
+}
 
 
 def _origin(url: str) -> str:
@@ -33,8 +38,11 @@ class DatabaseIdConverter(IntegerConverter):
 
 def register(app: Flask) -> None:
     tile_origin = _origin(app.config["TILE_URL"])
-    tile_sources = {tile_origin, _origin(app.config["TILE_URL"].replace("{s}", "b")),
-                    _origin(app.config["TILE_URL"].replace("{s}", "c"))} - {""}
+    tile_sources = {
+        tile_origin,
+        _origin(app.config["TILE_URL"].replace("{s}", "b")),
+        _origin(app.config["TILE_URL"].replace("{s}", "c")),
+    } - {""}
 
     @app.before_request
     def _nonce():
@@ -51,8 +59,10 @@ def register(app: Flask) -> None:
             for key, value in source.items(multi=True):
                 if "\x00" in key or "\x00" in value:
                     name = key.replace("\x00", "")[:40]
-                    raise DomainError(_("The field %(f)s contains a character that is not allowed.", f=name),
-                                      field=name)
+                    raise DomainError(
+                        _("The field %(f)s contains a character that is not allowed.", f=name),
+                        field=name,
+                    )
 
     @app.after_request
     def _headers(response):
@@ -98,8 +108,13 @@ def register(app: Flask) -> None:
         """Units as people write them: m³ not m3; 'item' and 'piece' read as a count."""
         from flask_babel import gettext
 
-        return {"m3": "m³", "m2": "m²", "item": gettext("items"), "piece": gettext("pcs"),
-                "sheet": gettext("sheets")}.get(value or "", value or "")
+        return {
+            "m3": "m³",
+            "m2": "m²",
+            "item": gettext("items"),
+            "piece": gettext("pcs"),
+            "sheet": gettext("sheets"),
+        }.get(value or "", value or "")
 
     @app.template_filter("qty")
     def qty(value) -> str:

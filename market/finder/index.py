@@ -40,7 +40,9 @@ _ensure_lock = threading.Lock()
 
 def make(app: Flask) -> search.SearchIndex:
     if app.config["SEARCH"] == "meilisearch":
-        return search.make_index(app.config["MEILI_URL"], "meilisearch", api_key=app.config.get("MEILI_KEY"))
+        return search.make_index(
+            app.config["MEILI_URL"], "meilisearch", api_key=app.config.get("MEILI_KEY")
+        )
     return search.make_index(app.extensions["meguri.db"].engine)
 
 
@@ -57,6 +59,7 @@ def get_index(app: Flask | None = None) -> search.SearchIndex:
 
 
 # --- documents -----------------------------------------------------------------------
+
 
 class _Names:
     """Reference names (ja and en) so that free text finds 第2b種, RC-40 or 椅子 by name."""
@@ -129,8 +132,11 @@ def all_documents(session: Session) -> Iterator[search.ListingDocument]:
     last = 0
     while True:
         rows = session.scalars(
-            select(Listing).options(selectinload(Listing.organisation))
-            .where(Listing.id > last).order_by(Listing.id).limit(BATCH)
+            select(Listing)
+            .options(selectinload(Listing.organisation))
+            .where(Listing.id > last)
+            .order_by(Listing.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             return
@@ -142,10 +148,14 @@ def all_documents(session: Session) -> Iterator[search.ListingDocument]:
 
 # --- outbox --------------------------------------------------------------------------
 
+
 @event.listens_for(Session, "after_flush")
 def _record_changes(session: Session, _ctx) -> None:
-    touched = {obj.id for obj in (*session.new, *session.dirty, *session.deleted)
-               if isinstance(obj, Listing) and obj.id is not None}
+    touched = {
+        obj.id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, Listing) and obj.id is not None
+    }
     if touched:
         listings_changed(session, touched)
 
@@ -159,7 +169,10 @@ def listings_changed(session: Session, listing_ids) -> None:
     now = utcnow()
     session.connection().execute(
         SearchOutbox.__table__.insert(),
-        [{"listing_id": lid, "created_at": now, "attempts": 0, "next_attempt_at": now} for lid in sorted(touched)],
+        [
+            {"listing_id": lid, "created_at": now, "attempts": 0, "next_attempt_at": now}
+            for lid in sorted(touched)
+        ],
     )
     if not session.info.get("meguri_outbox_trigger"):
         session.info["meguri_outbox_trigger"] = True
@@ -195,8 +208,12 @@ def deliver(app: Flask, limit: int = 5000) -> int:
         names = None
         while delivered < limit:
             now = utcnow()
-            due = (select(SearchOutbox).where(SearchOutbox.next_attempt_at <= now)
-                   .order_by(SearchOutbox.id).limit(BATCH))
+            due = (
+                select(SearchOutbox)
+                .where(SearchOutbox.next_attempt_at <= now)
+                .order_by(SearchOutbox.id)
+                .limit(BATCH)
+            )
             if not db.is_sqlite:
                 due = due.with_for_update(skip_locked=True)  # another worker's batch is skipped
             entries = session.scalars(due).all()
@@ -205,8 +222,12 @@ def deliver(app: Flask, limit: int = 5000) -> int:
             ids = sorted({e.listing_id for e in entries})
             entry_ids = [e.id for e in entries]
             listings = {
-                listing.id: listing for listing in session.scalars(
-                    select(Listing).options(selectinload(Listing.organisation)).where(Listing.id.in_(ids)))
+                listing.id: listing
+                for listing in session.scalars(
+                    select(Listing)
+                    .options(selectinload(Listing.organisation))
+                    .where(Listing.id.in_(ids))
+                )
             }
             names = names or _Names(session)
             try:
@@ -221,7 +242,9 @@ def deliver(app: Flask, limit: int = 5000) -> int:
                 for entry in entries:
                     entry.attempts += 1
                     entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                    entry.next_attempt_at = now + dt.timedelta(seconds=min(MAX_BACKOFF_S, 2 ** entry.attempts))
+                    entry.next_attempt_at = now + dt.timedelta(
+                        seconds=min(MAX_BACKOFF_S, 2**entry.attempts)
+                    )
                 session.commit()
                 return delivered
             # Delete only the entries we read: changes made meanwhile stay queued.

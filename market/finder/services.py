@@ -22,9 +22,27 @@ from market.mail import send_later
 log = logging.getLogger(__name__)
 
 # Query-string names of the facets (the search package's names, one value or several).
-FACET_ARGS = ("kind", "soil_class", "grade", "material", "category", "prefecture", "municipality_code")
+FACET_ARGS = (
+    "kind",
+    "soil_class",
+    "grade",
+    "material",
+    "category",
+    "prefecture",
+    "municipality_code",
+)
 SHOWN_FACETS = ("kind", "prefecture", "soil_class", "material", "grade", "category")
-PARAMS = (*FACET_ARGS, "q", "price_min", "price_max", "window_from", "window_to", "site", "radius_km", "sort")
+PARAMS = (
+    *FACET_ARGS,
+    "q",
+    "price_min",
+    "price_max",
+    "window_from",
+    "window_to",
+    "site",
+    "radius_km",
+    "sort",
+)
 MAX_SAVED = 20
 
 
@@ -53,13 +71,22 @@ def my_sites(session: Session, user: User | None) -> list[Listing]:
     """The user's organisation's own listings: the places distance is measured from."""
     if user is None or not getattr(user, "organisation_id", None):
         return []
-    return list(session.scalars(
-        select(Listing).where(Listing.organisation_id == user.organisation_id,
-                              Listing.status != ListingStatus.closed).order_by(Listing.id.desc()).limit(100)
-    ))
+    return list(
+        session.scalars(
+            select(Listing)
+            .where(
+                Listing.organisation_id == user.organisation_id,
+                Listing.status != ListingStatus.closed,
+            )
+            .order_by(Listing.id.desc())
+            .limit(100)
+        )
+    )
 
 
-def build_query(session: Session, args: MultiDict, user: User | None, *, per_page: int = 20) -> search.SearchQuery:
+def build_query(
+    session: Session, args: MultiDict, user: User | None, *, per_page: int = 20
+) -> search.SearchQuery:
     """A query from request arguments (or a saved search's, see ``saved_args``)."""
     filters = {name: [v for v in args.getlist(name) if v] for name in FACET_ARGS}
     near, radius = None, None
@@ -82,16 +109,26 @@ def build_query(session: Session, args: MultiDict, user: User | None, *, per_pag
         raise SearchInputError("page", _("must be a whole number")) from None
     try:
         return search.SearchQuery(
-            text=args.get("q") or "", filters=filters, price_min=args.get("price_min") or None,
-            price_max=args.get("price_max") or None, window_from=args.get("window_from") or None,
-            window_to=args.get("window_to") or None, near=near, radius_km=radius, sort=sort,
-            facets=SHOWN_FACETS, page=page, per_page=per_page,
+            text=args.get("q") or "",
+            filters=filters,
+            price_min=args.get("price_min") or None,
+            price_max=args.get("price_max") or None,
+            window_from=args.get("window_from") or None,
+            window_to=args.get("window_to") or None,
+            near=near,
+            radius_km=radius,
+            sort=sort,
+            facets=SHOWN_FACETS,
+            page=page,
+            per_page=per_page,
         )
     except search.SearchQueryError as exc:
         # "filters.kind" is the form's "kind"; other names map through FIELD_NAMES.
         name = exc.field.split(".", 1)[1] if exc.field.startswith("filters.") else exc.field
         translate = MESSAGES.get(exc.code)
-        raise SearchInputError(FIELD_NAMES.get(name, name), translate() if translate else exc.message) from None
+        raise SearchInputError(
+            FIELD_NAMES.get(name, name), translate() if translate else exc.message
+        ) from None
 
 
 def run(query: search.SearchQuery) -> search.SearchResults:
@@ -132,18 +169,33 @@ def alert_saved_searches(session: Session) -> int:
         except SearchInputError:
             continue  # e.g. the site it measured from was closed
         query = search.SearchQuery(**{**query.__dict__, "sort": "newest", "page": 1, "facets": ()})
-        new = [hit for hit in get_index().search(query).hits
-               if hit.document.created_at and hit.document.created_at > since]
+        new = [
+            hit
+            for hit in get_index().search(query).hits
+            if hit.document.created_at and hit.document.created_at > since
+        ]
         saved.checked_at = utcnow()
         for hit in new:
-            session.add(Notification(
-                user_id=saved.user_id, saved_search_id=saved.id, listing_id=hit.id,
-                message=_("New listing for “%(name)s”: %(title)s", name=saved.name, title=hit.document.title)[:300],
-            ))
+            session.add(
+                Notification(
+                    user_id=saved.user_id,
+                    saved_search_id=saved.id,
+                    listing_id=hit.id,
+                    message=_(
+                        "New listing for “%(name)s”: %(title)s",
+                        name=saved.name,
+                        title=hit.document.title,
+                    )[:300],
+                )
+            )
         if new and saved.notify_mail and saved.user.mailable:
             lines = "\n".join(f"- {hit.document.title}" for hit in new)
-            send_later(session, saved.user.email, _("Meguri: %(n)s new listings for “%(name)s”", n=len(new),
-                                                     name=saved.name), lines)
+            send_later(
+                session,
+                saved.user.email,
+                _("Meguri: %(n)s new listings for “%(name)s”", n=len(new), name=saved.name),
+                lines,
+            )
         sent += len(new)
     return sent
 
@@ -153,8 +205,9 @@ def saved_search_alerts() -> None:
     tasks.in_session(alert_saved_searches)
 
 
-def notify_users(session: Session, users, words, *, order_id: int | None = None,
-                 listing_id: int | None = None) -> None:
+def notify_users(
+    session: Session, users, words, *, order_id: int | None = None, listing_id: int | None = None
+) -> None:
     """Tell each user in their own language: an in-app notification linking the order or
     listing, and a mail when ``words`` gives a body and the address is confirmed.
     ``words(user)`` runs in the user's locale and returns (message, mail body or None)."""
@@ -165,20 +218,32 @@ def notify_users(session: Session, users, words, *, order_id: int | None = None,
     for user in users:
         with force_locale(user.locale or LOCALES[0]):
             message, body = words(user)
-            session.add(Notification(user_id=user.id, order_id=order_id, listing_id=listing_id,
-                                     message=message[:300]))
+            session.add(
+                Notification(
+                    user_id=user.id, order_id=order_id, listing_id=listing_id, message=message[:300]
+                )
+            )
             if body is not None and user.mailable:
-                send_later(session, user.email, _("[Meguri] %(message)s", message=message)[:200], body)
+                send_later(
+                    session, user.email, _("[Meguri] %(message)s", message=message)[:200], body
+                )
 
 
 def unread_count(session: Session, user: User) -> int:
     from sqlalchemy import func
 
-    return session.scalar(select(func.count()).select_from(Notification)
-                          .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_read(session: Session, user: User) -> None:
-    for note in session.scalars(select(Notification).where(Notification.user_id == user.id,
-                                                           Notification.read_at.is_(None))):
+    for note in session.scalars(
+        select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ):
         note.read_at = utcnow()

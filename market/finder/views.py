@@ -64,16 +64,41 @@ def search_page():
     except services.SearchInputError as exc:
         error, status = exc, 400
     except search.SearchBackendError:
-        error = services.SearchInputError("q", _("Search is briefly unavailable. Please try again in a moment."))
+        error = services.SearchInputError(
+            "q", _("Search is briefly unavailable. Please try again in a moment.")
+        )
         status = 503
     selected = {name: request.args.getlist(name) for name in services.FACET_ARGS}
-    saved = (s.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
-                       .order_by(SavedSearch.id)).all() if current_user.is_authenticated else [])
-    points = [{"id": h.id, "kind": h.document.kind, "title": h.document.title, "lat": h.document.lat,
-               "lon": h.document.lon} for h in (results.hits if results else []) if h.document.lat is not None]
+    saved = (
+        s.scalars(
+            select(SavedSearch)
+            .where(SavedSearch.user_id == current_user.id)
+            .order_by(SavedSearch.id)
+        ).all()
+        if current_user.is_authenticated
+        else []
+    )
+    points = [
+        {
+            "id": h.id,
+            "kind": h.document.kind,
+            "title": h.document.title,
+            "lat": h.document.lat,
+            "lon": h.document.lon,
+        }
+        for h in (results.hits if results else [])
+        if h.document.lat is not None
+    ]
     return render_template(
-        "finder/search.html", results=results, error=error, selected=selected, labels=_labels(),
-        sites=services.my_sites(s, _user()), saved=saved, points=points, args=request.args,
+        "finder/search.html",
+        results=results,
+        error=error,
+        selected=selected,
+        labels=_labels(),
+        sites=services.my_sites(s, _user()),
+        saved=saved,
+        points=points,
+        args=request.args,
         facet_order=services.SHOWN_FACETS,
     ), status
 
@@ -90,8 +115,16 @@ def save():
         return redirect(url_for("finder.search_page", **request.form.to_dict(flat=False)))
     s.commit()
     flash(_("Search saved. You will be told about new listings that match."), "success")
-    return redirect(url_for("finder.search_page", **{k: v for k, v in request.form.to_dict(flat=False).items()
-                                                      if k not in ("name", "csrf_token")}))
+    return redirect(
+        url_for(
+            "finder.search_page",
+            **{
+                k: v
+                for k, v in request.form.to_dict(flat=False).items()
+                if k not in ("name", "csrf_token")
+            },
+        )
+    )
 
 
 @bp.post("/search/saved/<int:saved_id>/delete")
@@ -110,8 +143,12 @@ def delete_saved(saved_id: int):
 @login_required
 def notifications():
     s = db_session()
-    items = s.scalars(select(Notification).where(Notification.user_id == current_user.id)
-                      .order_by(Notification.id.desc()).limit(200)).all()
+    items = s.scalars(
+        select(Notification)
+        .where(Notification.user_id == current_user.id)
+        .order_by(Notification.id.desc())
+        .limit(200)
+    ).all()
     page = render_template("finder/notifications.html", items=items)
     services.mark_read(s, current_user)
     s.commit()
@@ -145,16 +182,27 @@ def search_api():
         try:
             per_page = int(request.args.get("per_page") or 20)
         except ValueError:
-            raise ApiError(400, _("must be a whole number"), {"per_page": _("must be a whole number")}) from None
+            raise ApiError(
+                400, _("must be a whole number"), {"per_page": _("must be a whole number")}
+            ) from None
         try:
-            query = services.build_query(s, request.args, _api_user(), per_page=max(1, min(per_page, 100)))
+            query = services.build_query(
+                s, request.args, _api_user(), per_page=max(1, min(per_page, 100))
+            )
             results = services.run(query)
         except services.SearchInputError as exc:
             raise ApiError(400, exc.message, {exc.field: exc.message}) from None
         except search.SearchBackendError:
-            raise ApiError(503, _("Search is briefly unavailable. Please try again in a moment.")) from None
-        return jsonify(total=results.total, page=results.page, per_page=results.per_page,
-                       facets=results.facets, hits=[_hit_json(h) for h in results.hits])
+            raise ApiError(
+                503, _("Search is briefly unavailable. Please try again in a moment.")
+            ) from None
+        return jsonify(
+            total=results.total,
+            page=results.page,
+            per_page=results.per_page,
+            facets=results.facets,
+            hits=[_hit_json(h) for h in results.hits],
+        )
 
     return run()
 
@@ -177,12 +225,28 @@ def _unread():
 
 def _notification_json(note: Notification) -> dict:
     def stamp(value):
-        return None if value is None else value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+        return (
+            None
+            if value is None
+            else value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+        )
 
-    link = (url_for("orders.detail", order_id=note.order_id, _external=True) if note.order_id
-            else url_for("catalog.detail", listing_id=note.listing_id, _external=True) if note.listing_id else None)
-    return {"id": note.id, "message": note.message, "created_at": stamp(note.created_at),
-            "read_at": stamp(note.read_at), "order_id": note.order_id, "listing_id": note.listing_id, "url": link}
+    link = (
+        url_for("orders.detail", order_id=note.order_id, _external=True)
+        if note.order_id
+        else url_for("catalog.detail", listing_id=note.listing_id, _external=True)
+        if note.listing_id
+        else None
+    )
+    return {
+        "id": note.id,
+        "message": note.message,
+        "created_at": stamp(note.created_at),
+        "read_at": stamp(note.read_at),
+        "order_id": note.order_id,
+        "listing_id": note.listing_id,
+        "url": link,
+    }
 
 
 @api.get("/notifications")
@@ -200,8 +264,12 @@ def api_notifications():
         query = query.where(Notification.read_at.is_(None))
     s = db_session()
     total = s.scalar(select(func.count()).select_from(query.subquery()))
-    rows = s.scalars(query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page))
-    return jsonify(items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page)
+    rows = s.scalars(
+        query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return jsonify(
+        items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page
+    )
 
 
 MAX_ID = 2**31 - 1  # the ids are 32-bit integer columns
@@ -213,12 +281,16 @@ def api_mark_notifications_read():
     """Mark notifications read: the ids given ({"ids": [..]}), or all of yours ({})."""
     data = json_body()
     ids = data.get("ids")
-    if ids is not None and not (isinstance(ids, list) and len(ids) <= 1000
-                                and all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID
-                                        for i in ids)):
+    if ids is not None and not (
+        isinstance(ids, list)
+        and len(ids) <= 1000
+        and all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in ids)
+    ):
         refuse({"ids": _("must be a list of at most 1,000 notification ids")})
     s = db_session()
-    query = select(Notification).where(Notification.user_id == g.api_user.id, Notification.read_at.is_(None))
+    query = select(Notification).where(
+        Notification.user_id == g.api_user.id, Notification.read_at.is_(None)
+    )
     if ids is not None:
         query = query.where(Notification.id.in_(ids))
     marked = 0

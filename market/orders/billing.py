@@ -29,7 +29,9 @@ def gateway() -> payments.PaymentGateway:
         cfg = current_app.config
         settings: dict[str, object] = {"platform_fee_rate": fee_rate()}
         if cfg["PAYMENTS"] == "stripe":
-            settings.update(api_key=cfg["STRIPE_SECRET_KEY"], webhook_secret=cfg["STRIPE_WEBHOOK_SECRET"])
+            settings.update(
+                api_key=cfg["STRIPE_SECRET_KEY"], webhook_secret=cfg["STRIPE_WEBHOOK_SECRET"]
+            )
             if cfg.get("STRIPE_API_BASE"):
                 settings["api_base"] = cfg["STRIPE_API_BASE"]
         ext["meguri.payments"] = payments.make_gateway(cfg["PAYMENTS"], **settings)
@@ -41,24 +43,44 @@ def fee_rate() -> Decimal:
 
 
 def party(org: Organisation) -> Party:
-    return Party(id=str(org.id), name=org.name, registration_number=org.invoice_registration_no or None,
-                 address=org.address or "",
-                 connected_account_id=org.stripe_account_id if org.stripe_charges_enabled else None)
+    return Party(
+        id=str(org.id),
+        name=org.name,
+        registration_number=org.invoice_registration_no or None,
+        address=org.address or "",
+        connected_account_id=org.stripe_account_id if org.stripe_charges_enabled else None,
+    )
 
 
 def lines(order: Order) -> tuple[InvoiceLine, ...]:
-    out = [InvoiceLine(description=order.description, quantity=Decimal(order.quantity), unit=order.unit,
-                       unit_price_yen=Decimal(order.unit_price_yen))]
+    out = [
+        InvoiceLine(
+            description=order.description,
+            quantity=Decimal(order.quantity),
+            unit=order.unit,
+            unit_price_yen=Decimal(order.unit_price_yen),
+        )
+    ]
     if order.transport_fee_yen:
-        out.append(InvoiceLine(description=TRANSPORT_DESCRIPTION, quantity=Decimal(1), unit="式",
-                               unit_price_yen=Decimal(order.transport_fee_yen)))
+        out.append(
+            InvoiceLine(
+                description=TRANSPORT_DESCRIPTION,
+                quantity=Decimal(1),
+                unit="式",
+                unit_price_yen=Decimal(order.transport_fee_yen),
+            )
+        )
     return tuple(out)
 
 
 def billable(order: Order, attempt: int | None = None) -> BillableOrder:
     return BillableOrder(
-        order_id=str(order.id), buyer=party(order.buyer), seller=party(order.seller), lines=lines(order),
-        transaction_date=dt.date.today(), attempt=attempt or max(order.payment_attempt, 1),
+        order_id=str(order.id),
+        buyer=party(order.buyer),
+        seller=party(order.seller),
+        lines=lines(order),
+        transaction_date=dt.date.today(),
+        attempt=attempt or max(order.payment_attempt, 1),
     )
 
 
@@ -97,12 +119,21 @@ def to_row(payment: Payment, row: OrderPayment | None = None) -> OrderPayment:
 
 def from_row(row: OrderPayment) -> Payment:
     return Payment(
-        order_id=str(row.order_id), attempt=row.attempt, backend=row.backend, reference=row.reference,
-        status=PaymentStatus(row.status), amount_yen=row.amount_yen, platform_fee_yen=row.platform_fee_yen,
-        payer_id=str(row.payer_org_id), payee_id=str(row.payee_org_id), refunded_yen=row.refunded_yen,
-        client_secret=row.client_secret, destination_account_id=row.destination_account_id,
+        order_id=str(row.order_id),
+        attempt=row.attempt,
+        backend=row.backend,
+        reference=row.reference,
+        status=PaymentStatus(row.status),
+        amount_yen=row.amount_yen,
+        platform_fee_yen=row.platform_fee_yen,
+        payer_id=str(row.payer_org_id),
+        payee_id=str(row.payee_org_id),
+        refunded_yen=row.refunded_yen,
+        client_secret=row.client_secret,
+        destination_account_id=row.destination_account_id,
         invoice=invoice_from_snapshot(row.invoice) if row.invoice else None,
-        paid_on=row.paid_on, last_event_at=row.last_event_at,
+        paid_on=row.paid_on,
+        last_event_at=row.last_event_at,
     )
 
 
@@ -111,59 +142,99 @@ def invoice_snapshot(invoice: QualifiedInvoice) -> dict:
     totals = invoice.totals
     sign = -1 if totals.direction is Direction.SELLER_PAYS else 1
     return {
-        "number": invoice.number, "order_id": invoice.order_id, "issuer_name": invoice.issuer_name,
-        "registration_number": invoice.registration_number, "issuer_address": invoice.issuer_address,
-        "recipient_name": invoice.recipient_name, "issue_date": invoice.issue_date.isoformat(),
-        "transaction_date": invoice.transaction_date.isoformat(), "due_date": invoice.due_date.isoformat(),
-        "platform_fee_rate": str(totals.platform_fee_rate), "period": invoice.period,
+        "number": invoice.number,
+        "order_id": invoice.order_id,
+        "issuer_name": invoice.issuer_name,
+        "registration_number": invoice.registration_number,
+        "issuer_address": invoice.issuer_address,
+        "recipient_name": invoice.recipient_name,
+        "issue_date": invoice.issue_date.isoformat(),
+        "transaction_date": invoice.transaction_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "platform_fee_rate": str(totals.platform_fee_rate),
+        "period": invoice.period,
         # Lines from the buyer's side, as InvoiceLine takes them; the sign is re-derived.
-        "lines": [{"description": p.line.description, "quantity": str(p.line.quantity), "unit": p.line.unit,
-                   "unit_price_yen": str(sign * p.unit_price_yen), "tax_rate": p.line.tax_rate,
-                   "delivered_on": p.line.delivered_on.isoformat() if p.line.delivered_on else None}
-                  for p in totals.lines],
+        "lines": [
+            {
+                "description": p.line.description,
+                "quantity": str(p.line.quantity),
+                "unit": p.line.unit,
+                "unit_price_yen": str(sign * p.unit_price_yen),
+                "tax_rate": p.line.tax_rate,
+                "delivered_on": p.line.delivered_on.isoformat() if p.line.delivered_on else None,
+            }
+            for p in totals.lines
+        ],
     }
 
 
 def invoice_from_snapshot(data: dict) -> QualifiedInvoice:
-    lines_ = [InvoiceLine(description=li["description"], quantity=Decimal(li["quantity"]), unit=li["unit"],
-                          unit_price_yen=Decimal(li["unit_price_yen"]), tax_rate=int(li["tax_rate"]),
-                          delivered_on=dt.date.fromisoformat(li["delivered_on"]) if li.get("delivered_on") else None)
-              for li in data["lines"]]
+    lines_ = [
+        InvoiceLine(
+            description=li["description"],
+            quantity=Decimal(li["quantity"]),
+            unit=li["unit"],
+            unit_price_yen=Decimal(li["unit_price_yen"]),
+            tax_rate=int(li["tax_rate"]),
+            delivered_on=dt.date.fromisoformat(li["delivered_on"])
+            if li.get("delivered_on")
+            else None,
+        )
+        for li in data["lines"]
+    ]
     return QualifiedInvoice(
-        number=data["number"], order_id=data["order_id"], issuer_name=data["issuer_name"],
-        registration_number=data["registration_number"], issuer_address=data["issuer_address"],
-        recipient_name=data["recipient_name"], issue_date=dt.date.fromisoformat(data["issue_date"]),
+        number=data["number"],
+        order_id=data["order_id"],
+        issuer_name=data["issuer_name"],
+        registration_number=data["registration_number"],
+        issuer_address=data["issuer_address"],
+        recipient_name=data["recipient_name"],
+        issue_date=dt.date.fromisoformat(data["issue_date"]),
         transaction_date=dt.date.fromisoformat(data["transaction_date"]),
         due_date=dt.date.fromisoformat(data["due_date"]),
-        totals=compute_totals(lines_, Decimal(data["platform_fee_rate"])), period=data.get("period"),
+        totals=compute_totals(lines_, Decimal(data["platform_fee_rate"])),
+        period=data.get("period"),
     )
 
 
 def credit_note_snapshot(note: CreditNote) -> dict:
     """The 返還インボイス as issued, in JSON (it never changes afterwards)."""
     return {
-        "number": note.number, "order_id": note.order_id, "invoice_number": note.invoice_number,
+        "number": note.number,
+        "order_id": note.order_id,
+        "invoice_number": note.invoice_number,
         "invoice_issue_date": note.invoice_issue_date.isoformat(),
-        "transaction_date": note.transaction_date.isoformat(), "issue_date": note.issue_date.isoformat(),
-        "issuer_name": note.issuer_name, "registration_number": note.registration_number,
-        "issuer_address": note.issuer_address, "recipient_name": note.recipient_name,
+        "transaction_date": note.transaction_date.isoformat(),
+        "issue_date": note.issue_date.isoformat(),
+        "issuer_name": note.issuer_name,
+        "registration_number": note.registration_number,
+        "issuer_address": note.issuer_address,
+        "recipient_name": note.recipient_name,
         "items": [{"description": i.description, "tax_rate": i.tax_rate} for i in note.items],
-        "per_rate": [{"rate_percent": b.rate_percent, "taxable_yen": b.taxable_yen, "tax_yen": b.tax_yen}
-                     for b in note.per_rate],
+        "per_rate": [
+            {"rate_percent": b.rate_percent, "taxable_yen": b.taxable_yen, "tax_yen": b.tax_yen}
+            for b in note.per_rate
+        ],
         "reason": note.reason,
     }
 
 
 def credit_note_from_snapshot(data: dict) -> CreditNote:
     return CreditNote(
-        number=data["number"], order_id=data["order_id"], invoice_number=data["invoice_number"],
+        number=data["number"],
+        order_id=data["order_id"],
+        invoice_number=data["invoice_number"],
         invoice_issue_date=dt.date.fromisoformat(data["invoice_issue_date"]),
         transaction_date=dt.date.fromisoformat(data["transaction_date"]),
-        issue_date=dt.date.fromisoformat(data["issue_date"]), issuer_name=data["issuer_name"],
-        registration_number=data["registration_number"], issuer_address=data["issuer_address"],
+        issue_date=dt.date.fromisoformat(data["issue_date"]),
+        issuer_name=data["issuer_name"],
+        registration_number=data["registration_number"],
+        issuer_address=data["issuer_address"],
         recipient_name=data["recipient_name"],
         items=tuple(CreditNoteItem(i["description"], int(i["tax_rate"])) for i in data["items"]),
-        per_rate=tuple(TaxBreakdown(int(b["rate_percent"]), int(b["taxable_yen"]), int(b["tax_yen"]))
-                       for b in data["per_rate"]),
+        per_rate=tuple(
+            TaxBreakdown(int(b["rate_percent"]), int(b["taxable_yen"]), int(b["tax_yen"]))
+            for b in data["per_rate"]
+        ),
         reason=data.get("reason", ""),
     )

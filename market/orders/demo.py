@@ -18,13 +18,28 @@ from market.orders.models import Order
 
 
 def _member(session: Session, org_id: int) -> User:
-    return session.scalars(select(User).where(User.organisation_id == org_id).order_by(User.id)).first()
+    return session.scalars(
+        select(User).where(User.organisation_id == org_id).order_by(User.id)
+    ).first()
 
 
-def _open(session: Session, kind: ListingKind, org_id: int | None = None, *, not_org: int | None = None,
-          minimum: Decimal = Decimal(1)) -> Listing | None:
-    query = select(Listing).where(Listing.kind == kind, Listing.status == ListingStatus.open,
-                                  Listing.open_quantity >= minimum).order_by(Listing.id)
+def _open(
+    session: Session,
+    kind: ListingKind,
+    org_id: int | None = None,
+    *,
+    not_org: int | None = None,
+    minimum: Decimal = Decimal(1),
+) -> Listing | None:
+    query = (
+        select(Listing)
+        .where(
+            Listing.kind == kind,
+            Listing.status == ListingStatus.open,
+            Listing.open_quantity >= minimum,
+        )
+        .order_by(Listing.id)
+    )
     if org_id is not None:
         query = query.where(Listing.organisation_id == org_id)
     if not_org is not None:
@@ -32,9 +47,15 @@ def _open(session: Session, kind: ListingKind, org_id: int | None = None, *, not
     return session.scalars(query).first()
 
 
-def _request(session: Session, buyer: User, listing: Listing, quantity: Decimal, note: str) -> Order:
-    return services.request_order(session, buyer, listing.id, {
-        "quantity": str(quantity), "transport_arrangement": "receiver_collects", "note": note})
+def _request(
+    session: Session, buyer: User, listing: Listing, quantity: Decimal, note: str
+) -> Order:
+    return services.request_order(
+        session,
+        buyer,
+        listing.id,
+        {"quantity": str(quantity), "transport_arrangement": "receiver_collects", "note": note},
+    )
 
 
 def open_trades(session: Session, today: dt.date) -> int:
@@ -43,7 +64,11 @@ def open_trades(session: Session, today: dt.date) -> int:
     from market.pickups import services as pickups
 
     def orgs(kind: OrgKind) -> list[Organisation]:
-        return list(session.scalars(select(Organisation).where(Organisation.kind == kind).order_by(Organisation.id)))
+        return list(
+            session.scalars(
+                select(Organisation).where(Organisation.kind == kind).order_by(Organisation.id)
+            )
+        )
 
     contractors, operators = orgs(OrgKind.contractor), orgs(OrgKind.reuse_operator)
     if len(contractors) < 3 or not operators:
@@ -68,14 +93,27 @@ def open_trades(session: Session, today: dt.date) -> int:
     # 3. Reuse: the first operator's partner municipality sold it two items, both paid;
     #    one pickup is booked for tomorrow, the other waits for the operator to book.
     operator = _member(session, operators[0].id)
-    partner = session.scalar(select(Partnership.municipality_id).where(Partnership.operator_id == operator.organisation_id)
-                             .order_by(Partnership.id))
+    partner = session.scalar(
+        select(Partnership.municipality_id)
+        .where(Partnership.operator_id == operator.organisation_id)
+        .order_by(Partnership.id)
+    )
     if partner is None:
         return made
     city = _member(session, partner)
-    items = list(session.scalars(select(Listing).where(
-        Listing.kind == ListingKind.reuse_item, Listing.organisation_id == partner, Listing.status == ListingStatus.open,
-        Listing.open_quantity >= 1).order_by(Listing.id.desc()).limit(2)))
+    items = list(
+        session.scalars(
+            select(Listing)
+            .where(
+                Listing.kind == ListingKind.reuse_item,
+                Listing.organisation_id == partner,
+                Listing.status == ListingStatus.open,
+                Listing.open_quantity >= 1,
+            )
+            .order_by(Listing.id.desc())
+            .limit(2)
+        )
+    )
     tomorrow = today + dt.timedelta(days=1)
     slot = None
     for number, item in enumerate(items):
@@ -83,9 +121,18 @@ def open_trades(session: Session, today: dt.date) -> int:
         for action in ("accept", "issue_invoice", "mark_paid"):
             services.perform(session, city, order.id, action)
         if slot is None:
-            slot, *_ = pickups.open_slots(session, city, {
-                "slot_date": tomorrow.isoformat(), "starts_at": "10:00", "ends_at": "12:00", "capacity": "4",
-                "pickup_point": item.pickup_point or "リユース品置場", "weeks": "4"})
+            slot, *_ = pickups.open_slots(
+                session,
+                city,
+                {
+                    "slot_date": tomorrow.isoformat(),
+                    "starts_at": "10:00",
+                    "ends_at": "12:00",
+                    "capacity": "4",
+                    "pickup_point": item.pickup_point or "リユース品置場",
+                    "weeks": "4",
+                },
+            )
         if number == 0:
             pickups.book(session, operator, slot.id, order.id)
         made += 1

@@ -32,8 +32,11 @@ def reserve(session: Session, listing_id: int, quantity: Decimal) -> bool:
     remaining = Listing.open_quantity - quantity
     result = session.execute(
         update(Listing)
-        .where(Listing.id == listing_id, Listing.status == ListingStatus.open,
-               Listing.open_quantity >= quantity)
+        .where(
+            Listing.id == listing_id,
+            Listing.status == ListingStatus.open,
+            Listing.open_quantity >= quantity,
+        )
         .values(
             open_quantity=remaining,
             status=case((remaining <= 0, ListingStatus.reserved.value), else_=Listing.status),
@@ -51,8 +54,10 @@ def release(session: Session, listing_id: int, quantity: Decimal) -> None:
         .where(Listing.id == listing_id)
         .values(
             open_quantity=Listing.open_quantity + quantity,
-            status=case((Listing.status == ListingStatus.reserved.value, ListingStatus.open.value),
-                        else_=Listing.status),
+            status=case(
+                (Listing.status == ListingStatus.reserved.value, ListingStatus.open.value),
+                else_=Listing.status,
+            ),
         )
         .execution_options(synchronize_session=False)
     )
@@ -62,14 +67,18 @@ def release(session: Session, listing_id: int, quantity: Decimal) -> None:
 def lock_order(session: Session, order_id: int) -> Order | None:
     """The order row, locked (PostgreSQL) and freshly read, for a state change."""
     return session.scalars(
-        select(Order).where(Order.id == order_id).with_for_update(of=Order)
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update(of=Order)
         .execution_options(populate_existing=True)
     ).first()
 
 
 def lock_payment(session: Session, reference: str) -> OrderPayment | None:
     return session.scalars(
-        select(OrderPayment).where(OrderPayment.reference == reference).with_for_update(of=OrderPayment)
+        select(OrderPayment)
+        .where(OrderPayment.reference == reference)
+        .with_for_update(of=OrderPayment)
         .execution_options(populate_existing=True)
     ).first()
 
@@ -84,9 +93,12 @@ def claim_refund(session: Session, payment_id: int, refunded_before: int, amount
     """
     result = session.execute(
         update(OrderPayment)
-        .where(OrderPayment.id == payment_id, OrderPayment.refunded_yen == refunded_before,
-               OrderPayment.status.in_(("paid", "partially_refunded")),
-               OrderPayment.amount_yen - OrderPayment.refunded_yen >= amount_yen)
+        .where(
+            OrderPayment.id == payment_id,
+            OrderPayment.refunded_yen == refunded_before,
+            OrderPayment.status.in_(("paid", "partially_refunded")),
+            OrderPayment.amount_yen - OrderPayment.refunded_yen >= amount_yen,
+        )
         .values(refunded_yen=OrderPayment.refunded_yen + amount_yen)
         .execution_options(synchronize_session=False)
     )

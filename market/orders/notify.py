@@ -56,8 +56,9 @@ def _order_link(order: Order) -> str:
     return f"{(current_app.config.get('PUBLIC_URL') or '').rstrip('/')}/orders/{order.id}"
 
 
-def order_moved(session: Session, order: Order, action: str, actor_org_id: int | None,
-                note: str = "") -> int:
+def order_moved(
+    session: Session, order: Order, action: str, actor_org_id: int | None, note: str = ""
+) -> int:
     """Notify the other party of ``action`` on ``order``; returns how many were told."""
     event = EVENTS.get(action)
     if event is None:
@@ -69,7 +70,12 @@ def order_moved(session: Session, order: Order, action: str, actor_org_id: int |
     link = _order_link(order)
 
     def words(user: User) -> tuple[str, str | None]:
-        message = _("Order #%(id)s “%(title)s”: %(event)s", id=order.id, title=order.description, event=str(event))
+        message = _(
+            "Order #%(id)s “%(title)s”: %(event)s",
+            id=order.id,
+            title=order.description,
+            event=str(event),
+        )
         if actor is not None:
             message += " " + _("(by %(org)s)", org=actor.name)
         if not user.notify_order_mail:
@@ -78,10 +84,14 @@ def order_moved(session: Session, order: Order, action: str, actor_org_id: int |
         if note:
             body += ["", _("Note:"), note]
         body += [
-            "", _("Status now: %(status)s", status=str(states.STATUS_LABELS[order.status])),
-            _("Open the order: %(link)s", link=link), "",
-            _("You receive this because your organisation is a party to the order. "
-              "Turn order mails off on your notifications page."),
+            "",
+            _("Status now: %(status)s", status=str(states.STATUS_LABELS[order.status])),
+            _("Open the order: %(link)s", link=link),
+            "",
+            _(
+                "You receive this because your organisation is a party to the order. "
+                "Turn order mails off on your notifications page."
+            ),
         ]
         return message, "\n".join(body)
 

@@ -13,7 +13,9 @@ from market.orders.models import Order, OrderStatus
 from payments import Direction, Totals
 
 
-def orders_for(session: Session, org_id: int, status: str | None = None, limit: int = 200) -> list[Order]:
+def orders_for(
+    session: Session, org_id: int, status: str | None = None, limit: int = 200
+) -> list[Order]:
     stmt = (
         select(Order)
         .where(or_(Order.buyer_org_id == org_id, Order.seller_org_id == org_id))
@@ -47,6 +49,9 @@ def money(session: Session, order: Order) -> MoneyView:
         payer_id, payee_id = payment.payer_org_id, payment.payee_org_id
     else:
         payer_id, payee_id = billing.payer_and_payee_ids(order, totals)
-    return MoneyView(totals=totals, payer=session.get(Organisation, payer_id),
-                     payee=session.get(Organisation, payee_id),
-                     nothing_due=totals.direction is Direction.NOTHING_DUE)
+    return MoneyView(
+        totals=totals,
+        payer=session.get(Organisation, payer_id),
+        payee=session.get(Organisation, payee_id),
+        nothing_due=totals.direction is Direction.NOTHING_DUE,
+    )

@@ -67,6 +67,7 @@ class PaymentFailed(DomainError):
 
 # --- reading input ----------------------------------------------------------------------
 
+
 def parse_quantity(raw: object, field: str = "quantity") -> Decimal:
     if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw.strip()):
         raise Invalid({field: _("Enter a quantity.")})
@@ -105,6 +106,7 @@ def _text(raw: object, field: str, limit: int) -> str:
 
 
 # --- who is who -------------------------------------------------------------------------
+
 
 def visible_order(session: Session, user: User | None, order_id: int) -> Order:
     """An order the user's organisation is party to; any other order does not exist for them."""
@@ -150,8 +152,9 @@ def allowed_actions(order: Order, user: User | None) -> list[str]:
     for action in states.actions_from(order.status):
         rule = states.rule(order.status, action)
         if rule.party in mine and action in states.ACTION_LABELS:
-            if action == "mark_paid" and (order.current_payment is None
-                                          or order.current_payment.backend != "invoice"):
+            if action == "mark_paid" and (
+                order.current_payment is None or order.current_payment.backend != "invoice"
+            ):
                 continue
             if action == "resolve" and opened_by_chargeback(order):
                 continue
@@ -168,12 +171,23 @@ def _check(order: Order, action: str, org_id: int | None) -> states.Rule:
     """The rule for ``action`` now, or a refusal that says why."""
     rule = states.rule(order.status, action)
     if rule is None:
-        raise Conflict(_("This order is %(status)s, so it cannot be moved with “%(action)s”.",
-                         status=str(states.STATUS_LABELS[order.status]), action=_action_name(action)))
+        raise Conflict(
+            _(
+                "This order is %(status)s, so it cannot be moved with “%(action)s”.",
+                status=str(states.STATUS_LABELS[order.status]),
+                action=_action_name(action),
+            )
+        )
     if rule.party != "system" and rule.party not in roles(order, org_id):
-        raise Forbidden(_("Only %(party)s may do this.", party=str(states.PARTY_LABELS[rule.party])))
+        raise Forbidden(
+            _("Only %(party)s may do this.", party=str(states.PARTY_LABELS[rule.party]))
+        )
     if action == "resolve" and opened_by_chargeback(order):
-        raise Conflict(_("A card chargeback ends when the card network decides; the order moves on by itself then."))
+        raise Conflict(
+            _(
+                "A card chargeback ends when the card network decides; the order moves on by itself then."
+            )
+        )
     return rule
 
 
@@ -181,8 +195,11 @@ def opened_by_chargeback(order: Order) -> bool:
     """Whether the order's open dispute is a card chargeback (not a party's dispute)."""
     if order.status != OrderStatus.disputed:
         return False
-    opened = [t for t in order.transitions if t.to_status == OrderStatus.disputed.value and t.from_status
-              != OrderStatus.disputed.value]
+    opened = [
+        t
+        for t in order.transitions
+        if t.to_status == OrderStatus.disputed.value and t.from_status != OrderStatus.disputed.value
+    ]
     return bool(opened) and opened[-1].action == "chargeback"
 
 
@@ -205,16 +222,25 @@ def _move(session: Session, order: Order, action: str, user: User | None, note: 
     if target == OrderStatus.disputed and before != OrderStatus.disputed:
         order.status_before_dispute = before.value
     order.status = target
-    session.add(OrderTransition(
-        order=order, action=action, from_status=before.value, to_status=target.value,
-        actor_user_id=user.id if user is not None else None,
-        actor_org_id=user.organisation_id if user is not None else None, note=note,
-    ))
+    session.add(
+        OrderTransition(
+            order=order,
+            action=action,
+            from_status=before.value,
+            to_status=target.value,
+            actor_user_id=user.id if user is not None else None,
+            actor_org_id=user.organisation_id if user is not None else None,
+            note=note,
+        )
+    )
     session.flush()
-    notify.order_moved(session, order, action, user.organisation_id if user is not None else None, note)
+    notify.order_moved(
+        session, order, action, user.organisation_id if user is not None else None, note
+    )
 
 
 # --- requesting -------------------------------------------------------------------------
+
 
 def _sides(listing: Listing, requester_org_id: int) -> tuple[int, int]:
     """(buyer, seller): on an offer the requester buys; on a want the requester supplies."""
@@ -233,7 +259,9 @@ def instant_accept(session: Session, listing_id: int) -> bool:
     return bool(terms and terms.instant_accept)
 
 
-def request_order(session: Session, user: User, listing_id: object, data: Mapping[str, object]) -> Order:
+def request_order(
+    session: Session, user: User, listing_id: object, data: Mapping[str, object]
+) -> Order:
     """A request for a quantity of a listing. Prices come from the listing; any amount in
     ``data`` is ignored. With instant acceptance it is accepted (and reserved) at once, or
     refused with nothing created."""
@@ -252,9 +280,14 @@ def request_order(session: Session, user: User, listing_id: object, data: Mappin
     quantity = parse_quantity(data.get("quantity"))
     errors: dict[str, str] = {}
     if quantity > Decimal(listing.open_quantity):
-        errors["quantity"] = _("Only %(n)s %(unit)s are still open on this listing.",
-                               n=_qty(listing.open_quantity), unit=listing.unit)
-    arrangement_raw = data.get("transport_arrangement") or TransportArrangement.receiver_collects.value
+        errors["quantity"] = _(
+            "Only %(n)s %(unit)s are still open on this listing.",
+            n=_qty(listing.open_quantity),
+            unit=listing.unit,
+        )
+    arrangement_raw = (
+        data.get("transport_arrangement") or TransportArrangement.receiver_collects.value
+    )
     try:
         arrangement = TransportArrangement(str(arrangement_raw))
     except ValueError:
@@ -266,29 +299,63 @@ def request_order(session: Session, user: User, listing_id: object, data: Mappin
         errors.update(exc.errors)
         note = ""
     if errors:
-        raise Conflict(errors["quantity"], field="quantity") if set(errors) == {"quantity"} else Invalid(errors)
+        raise (
+            Conflict(errors["quantity"], field="quantity")
+            if set(errors) == {"quantity"}
+            else Invalid(errors)
+        )
     buyer, seller = _sides(listing, user.organisation_id)
     order = Order(
-        listing=listing, requester_org_id=user.organisation_id, responder_org_id=listing.organisation_id,
-        buyer_org_id=buyer, seller_org_id=seller, requested_by_id=user.id, description=listing.title[:200],
-        quantity=quantity, unit=listing.unit, unit_price_yen=listing.price_per_unit,
-        transport_arrangement=arrangement, note=note, status=OrderStatus.requested,
+        listing=listing,
+        requester_org_id=user.organisation_id,
+        responder_org_id=listing.organisation_id,
+        buyer_org_id=buyer,
+        seller_org_id=seller,
+        requested_by_id=user.id,
+        description=listing.title[:200],
+        quantity=quantity,
+        unit=listing.unit,
+        unit_price_yen=listing.price_per_unit,
+        transport_arrangement=arrangement,
+        note=note,
+        status=OrderStatus.requested,
     )
     session.add(order)
-    session.add(OrderTransition(order=order, action="request", from_status=None,
-                                to_status=OrderStatus.requested.value, actor_user_id=user.id,
-                                actor_org_id=user.organisation_id, note=note))
+    session.add(
+        OrderTransition(
+            order=order,
+            action="request",
+            from_status=None,
+            to_status=OrderStatus.requested.value,
+            actor_user_id=user.id,
+            actor_org_id=user.organisation_id,
+            note=note,
+        )
+    )
     session.flush()
     if instant_accept(session, listing.id):
         _reserve_or_refuse(session, order)
-        _move(session, order, "auto_accept", None, note=_("Accepted automatically (instant acceptance)."))
+        _move(
+            session,
+            order,
+            "auto_accept",
+            None,
+            note=_("Accepted automatically (instant acceptance)."),
+        )
     else:
         notify.order_moved(session, order, "request", user.organisation_id, note)
     return order
 
 
-def order_from_proposal(session: Session, *, listing_id: int, counterparty_org_id: int, quantity: Decimal,
-                        proposal_ref: str, actor: User | None = None) -> Order:
+def order_from_proposal(
+    session: Session,
+    *,
+    listing_id: int,
+    counterparty_org_id: int,
+    quantity: Decimal,
+    proposal_ref: str,
+    actor: User | None = None,
+) -> Order:
     """An accepted match proposal becomes an accepted order: both sides already agreed, so
     the quantity is reserved now (or the whole unit of work is refused)."""
     listing = session.get(Listing, listing_id)
@@ -296,15 +363,30 @@ def order_from_proposal(session: Session, *, listing_id: int, counterparty_org_i
         raise NotFound(_("No such listing."))
     buyer, seller = _sides(listing, counterparty_org_id)
     order = Order(
-        listing=listing, requester_org_id=counterparty_org_id, responder_org_id=listing.organisation_id,
-        buyer_org_id=buyer, seller_org_id=seller, requested_by_id=actor.id if actor else None,
-        description=listing.title[:200], quantity=parse_quantity(quantity), unit=listing.unit,
-        unit_price_yen=listing.price_per_unit, source="proposal", proposal_ref=proposal_ref[:64],
+        listing=listing,
+        requester_org_id=counterparty_org_id,
+        responder_org_id=listing.organisation_id,
+        buyer_org_id=buyer,
+        seller_org_id=seller,
+        requested_by_id=actor.id if actor else None,
+        description=listing.title[:200],
+        quantity=parse_quantity(quantity),
+        unit=listing.unit,
+        unit_price_yen=listing.price_per_unit,
+        source="proposal",
+        proposal_ref=proposal_ref[:64],
         status=OrderStatus.requested,
     )
     session.add(order)
-    session.add(OrderTransition(order=order, action="request", from_status=None,
-                                to_status=OrderStatus.requested.value, note=f"proposal {proposal_ref}"))
+    session.add(
+        OrderTransition(
+            order=order,
+            action="request",
+            from_status=None,
+            to_status=OrderStatus.requested.value,
+            note=f"proposal {proposal_ref}",
+        )
+    )
     session.flush()
     _reserve_or_refuse(session, order)
     _move(session, order, "auto_accept", None, note=_("Accepted match proposal."))
@@ -316,9 +398,15 @@ def _reserve_or_refuse(session: Session, order: Order) -> None:
         listing = session.get(Listing, order.listing_id)
         if listing.status != ListingStatus.open and Decimal(listing.open_quantity) > 0:
             raise Conflict(_("This listing is not open for orders any more."), field="quantity")
-        raise Conflict(_("Only %(n)s %(unit)s are still open on this listing, not enough for %(q)s.",
-                         n=_qty(listing.open_quantity), unit=listing.unit, q=_qty(order.quantity)),
-                       field="quantity")
+        raise Conflict(
+            _(
+                "Only %(n)s %(unit)s are still open on this listing, not enough for %(q)s.",
+                n=_qty(listing.open_quantity),
+                unit=listing.unit,
+                q=_qty(order.quantity),
+            ),
+            field="quantity",
+        )
 
 
 def _qty(value) -> str:
@@ -326,7 +414,9 @@ def _qty(value) -> str:
     return f"{number:,.0f}" if number == number.to_integral_value() else f"{number.normalize():,f}"
 
 
-def set_instant_accept(session: Session, user: User, listing: Listing, enabled: bool) -> ListingOrderTerms:
+def set_instant_accept(
+    session: Session, user: User, listing: Listing, enabled: bool
+) -> ListingOrderTerms:
     if user.organisation_id != listing.organisation_id:
         raise Forbidden(_("Only members of the listing's organisation may change it."))
     terms = session.get(ListingOrderTerms, listing.id) or ListingOrderTerms(listing_id=listing.id)
@@ -338,8 +428,14 @@ def set_instant_accept(session: Session, user: User, listing: Listing, enabled: 
 
 # --- transitions ------------------------------------------------------------------------
 
-def perform(session: Session, user: User, order_id: int, action: str,
-            data: Mapping[str, object] | None = None) -> Order:
+
+def perform(
+    session: Session,
+    user: User,
+    order_id: int,
+    action: str,
+    data: Mapping[str, object] | None = None,
+) -> Order:
     """Move an order by ``action`` as ``user``. Refusals name the reason (wrong party or
     wrong state); allowed moves lock listing → order in that order and re-check."""
     data = data or {}
@@ -350,7 +446,11 @@ def perform(session: Session, user: User, order_id: int, action: str,
     note = _text(data.get("note"), "note", 2000)
     if action == "dispute" and not note:
         raise Invalid({"note": _("Say what is wrong, so the other party can answer.")})
-    fee = parse_yen(data.get("transport_fee_yen"), "transport_fee_yen") if action == "accept" else None
+    fee = (
+        parse_yen(data.get("transport_fee_yen"), "transport_fee_yen")
+        if action == "accept"
+        else None
+    )
 
     seen = order.status
     releases = action == "cancel" and seen in states.HOLDS_QUANTITY
@@ -382,7 +482,9 @@ def _cancel_open_payment(session: Session, order: Order) -> None:
     try:
         cancelled = billing.gateway().cancel(billing.from_row(row))
     except payments.PaymentError as exc:
-        raise PaymentFailed(_("The payment could not be withdrawn: %(reason)s", reason=exc.message)) from exc
+        raise PaymentFailed(
+            _("The payment could not be withdrawn: %(reason)s", reason=exc.message)
+        ) from exc
     billing.to_row(cancelled, row)
 
 
@@ -392,7 +494,9 @@ def _issue_payment(session: Session, user: User, order: Order) -> Order:
         payment = billing.gateway().create_payment(billing.billable(order, order.payment_attempt))
     except payments.NothingToPay:
         order.payment_attempt -= 1
-        _move(session, order, "waive_payment", None, note=_("Nothing to pay: the order nets to ¥0."))
+        _move(
+            session, order, "waive_payment", None, note=_("Nothing to pay: the order nets to ¥0.")
+        )
         return order
     except payments.InvalidPaymentInput as exc:
         raise Invalid({exc.field: exc.reason}) from exc
@@ -410,7 +514,9 @@ def _mark_paid(session: Session, order: Order) -> None:
         raise Conflict(_("Card payments are confirmed by the payment provider, not by hand."))
     gw = billing.gateway()
     if not isinstance(gw, payments.InvoiceGateway):
-        gw = payments.InvoiceGateway(billing.fee_rate())  # an invoice issued before a backend switch
+        gw = payments.InvoiceGateway(
+            billing.fee_rate()
+        )  # an invoice issued before a backend switch
     try:
         paid = gw.mark_paid(billing.from_row(row))
     except payments.PaymentError as exc:
@@ -418,7 +524,9 @@ def _mark_paid(session: Session, order: Order) -> None:
     billing.to_row(paid, row)
 
 
-def record_delivery(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> Delivery:
+def record_delivery(
+    session: Session, user: User, order_id: int, data: Mapping[str, object]
+) -> Delivery:
     """A partial or final delivery; the order is delivered once the quantities add up."""
     order = visible_order(session, user, order_id)
     _check(order, "record_delivery", user.organisation_id)
@@ -427,8 +535,11 @@ def record_delivery(session: Session, user: User, order_id: int, data: Mapping[s
     try:
         quantity = parse_quantity(data.get("quantity"))
         if quantity > order.remaining_quantity:
-            errors["quantity"] = _("Only %(n)s %(unit)s remain to be delivered on this order.",
-                                   n=_qty(order.remaining_quantity), unit=order.unit)
+            errors["quantity"] = _(
+                "Only %(n)s %(unit)s remain to be delivered on this order.",
+                n=_qty(order.remaining_quantity),
+                unit=order.unit,
+            )
     except Invalid as exc:
         errors.update(exc.errors)
     raw_date = data.get("delivered_on")
@@ -451,14 +562,31 @@ def record_delivery(session: Session, user: User, order_id: int, data: Mapping[s
     session.refresh(locked, ["deliveries"])
     _check(locked, "record_delivery", user.organisation_id)
     if quantity > locked.remaining_quantity:
-        raise Conflict(_("Only %(n)s %(unit)s remain to be delivered on this order.",
-                         n=_qty(locked.remaining_quantity), unit=locked.unit), field="quantity")
-    delivery = Delivery(order=locked, quantity=quantity, delivered_on=delivered_on, reference=reference,
-                        recorded_by_id=user.id, recorded_by_org_id=user.organisation_id)
+        raise Conflict(
+            _(
+                "Only %(n)s %(unit)s remain to be delivered on this order.",
+                n=_qty(locked.remaining_quantity),
+                unit=locked.unit,
+            ),
+            field="quantity",
+        )
+    delivery = Delivery(
+        order=locked,
+        quantity=quantity,
+        delivered_on=delivered_on,
+        reference=reference,
+        recorded_by_id=user.id,
+        recorded_by_org_id=user.organisation_id,
+    )
     session.add(delivery)
     session.flush()
-    _move(session, locked, "record_delivery", user,
-          note=f"{_qty(quantity)} {locked.unit}" + (f" ({reference})" if reference else ""))
+    _move(
+        session,
+        locked,
+        "record_delivery",
+        user,
+        note=f"{_qty(quantity)} {locked.unit}" + (f" ({reference})" if reference else ""),
+    )
     if locked.remaining_quantity <= 0:
         _move(session, locked, "finish_delivery", None)
     return delivery
@@ -489,7 +617,9 @@ def _idempotency_key(raw: object) -> str | None:
         return None
     key = str(raw).strip()
     if not IDEMPOTENCY_KEY.fullmatch(key):
-        raise Invalid({"idempotency_key": _("Use at most 64 letters, digits, “-”, “_”, “.” or “:”.")})
+        raise Invalid(
+            {"idempotency_key": _("Use at most 64 letters, digits, “-”, “_”, “.” or “:”.")}
+        )
     return key
 
 
@@ -515,8 +645,10 @@ def _refund_input(data: Mapping[str, object], remaining: int) -> tuple[int, str]
     try:
         amount = _refund_amount(data.get("amount_yen"))
         if amount > remaining:
-            errors["amount_yen"] = _("At most %(n)s can still be refunded on this order.",
-                                     n=payments.format_yen(remaining))
+            errors["amount_yen"] = _(
+                "At most %(n)s can still be refunded on this order.",
+                n=payments.format_yen(remaining),
+            )
     except Invalid as exc:
         errors.update(exc.errors)
     reason = ""
@@ -532,8 +664,11 @@ def _refund_input(data: Mapping[str, object], remaining: int) -> tuple[int, str]
 
 
 def _refund_by_key(session: Session, order_id: int, key: str) -> OrderRefund | None:
-    return session.scalar(select(OrderRefund).where(OrderRefund.order_id == order_id,
-                                                    OrderRefund.idempotency_key == key))
+    return session.scalar(
+        select(OrderRefund).where(
+            OrderRefund.order_id == order_id, OrderRefund.idempotency_key == key
+        )
+    )
 
 
 def _replay(refund: OrderRefund, data: Mapping[str, object]) -> OrderRefund:
@@ -543,42 +678,67 @@ def _replay(refund: OrderRefund, data: Mapping[str, object]) -> OrderRefund:
     except Invalid:
         amount = None
     if amount is not None and amount != refund.amount_yen:
-        raise Conflict(_("This form was already used for a refund of %(n)s; reload the page for a new one.",
-                         n=payments.format_yen(refund.amount_yen)), field="idempotency_key")
+        raise Conflict(
+            _(
+                "This form was already used for a refund of %(n)s; reload the page for a new one.",
+                n=payments.format_yen(refund.amount_yen),
+            ),
+            field="idempotency_key",
+        )
     return refund
 
 
 def _refunded_by_rate(session: Session, payment_id: int) -> dict[int, int]:
     """Tax-inclusive yen per rate that earlier credit notes on the payment returned."""
     out: dict[int, int] = {}
-    for note in session.scalars(select(OrderRefund.credit_note).where(OrderRefund.payment_id == payment_id)):
+    for note in session.scalars(
+        select(OrderRefund.credit_note).where(OrderRefund.payment_id == payment_id)
+    ):
         for part in (note or {}).get("per_rate", []):
             rate = int(part["rate_percent"])
             out[rate] = out.get(rate, 0) + int(part["taxable_yen"]) + int(part["tax_yen"])
     return out
 
 
-def refund_order(session: Session, user: User, order_id: int, data: Mapping[str, object],
-                 idempotency_key: object = None, *, key_required: bool = False) -> tuple[OrderRefund, bool]:
+def refund_order(
+    session: Session,
+    user: User,
+    order_id: int,
+    data: Mapping[str, object],
+    idempotency_key: object = None,
+    *,
+    key_required: bool = False,
+) -> tuple[OrderRefund, bool]:
     """The payee returns all or part of a paid order's money, with a reason: through the card
     provider, or recorded with a 返還インボイス for an invoice. Returns (refund, created);
     a repeated ``idempotency_key`` returns the refund it already made, with created False."""
     order = visible_order(session, user, order_id)
     key = _idempotency_key(idempotency_key)
     if key is None and key_required:
-        raise Invalid({"idempotency_key": _("The form is incomplete; reload the page and try again.")})
-    if key is not None and (done := _refund_by_key(session, order.id, key)) is not None \
-            and done.refunded_by_org_id == user.organisation_id:
+        raise Invalid(
+            {"idempotency_key": _("The form is incomplete; reload the page and try again.")}
+        )
+    if (
+        key is not None
+        and (done := _refund_by_key(session, order.id, key)) is not None
+        and done.refunded_by_org_id == user.organisation_id
+    ):
         return _replay(done, data), False
     _check(order, "refund", user.organisation_id)  # wrong state 409, wrong party 403
     row = order.current_payment
     if row is None:
-        raise Conflict(_("Nothing was paid on this order, so there is nothing to refund."), field="amount_yen")
+        raise Conflict(
+            _("Nothing was paid on this order, so there is nothing to refund."), field="amount_yen"
+        )
     if row.backend != "invoice" and billing.gateway().name != row.backend:
-        raise Conflict(_("Card payments can be refunded here only while card payments are enabled."),
-                       field="amount_yen")
+        raise Conflict(
+            _("Card payments can be refunded here only while card payments are enabled."),
+            field="amount_yen",
+        )
     if refundable_yen(order) <= 0:
-        raise Conflict(_("Everything paid on this order has been refunded already."), field="amount_yen")
+        raise Conflict(
+            _("Everything paid on this order has been refunded already."), field="amount_yen"
+        )
     amount, reason = _refund_input(data, refundable_yen(order))
 
     # Lock order → payment (the fixed order), then claim the amount in one statement.
@@ -591,33 +751,68 @@ def refund_order(session: Session, user: User, order_id: int, data: Mapping[str,
     if not locks.claim_refund(session, row.id, row.refunded_yen, amount):
         if key is not None and (done := _refund_by_key(session, order.id, key)) is not None:
             return _replay(done, data), False  # the double submit that lost the race
-        raise Conflict(_("Another refund was made on this order meanwhile; reload the page to see what is "
-                         "left to refund."), field="amount_yen")
+        raise Conflict(
+            _(
+                "Another refund was made on this order meanwhile; reload the page to see what is "
+                "left to refund."
+            ),
+            field="amount_yen",
+        )
 
     sequence = session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1
     refunded_by_rate = _refunded_by_rate(session, row.id)
-    refund = OrderRefund(order=locked, payment_id=row.id, sequence=sequence, backend=row.backend,
-                         amount_yen=amount, reason=reason, idempotency_key=key, refunded_by_id=user.id,
-                         refunded_by_org_id=user.organisation_id)
+    refund = OrderRefund(
+        order=locked,
+        payment_id=row.id,
+        sequence=sequence,
+        backend=row.backend,
+        amount_yen=amount,
+        reason=reason,
+        idempotency_key=key,
+        refunded_by_id=user.id,
+        refunded_by_org_id=user.organisation_id,
+    )
     session.add(refund)
     if row.backend == "invoice":
         gw = billing.gateway()
         if not isinstance(gw, payments.InvoiceGateway):
-            gw = payments.InvoiceGateway(billing.fee_rate())  # an invoice issued before a backend switch
+            gw = payments.InvoiceGateway(
+                billing.fee_rate()
+            )  # an invoice issued before a backend switch
         try:
             refunded = gw.refund(before, amount)
             if row.invoice:
                 note = gw.issue_credit_note(
-                    before, amount, number=default_credit_note_number(row.reference, sequence),
-                    reason=reason, refunded_before=refunded_by_rate)
+                    before,
+                    amount,
+                    number=default_credit_note_number(row.reference, sequence),
+                    reason=reason,
+                    refunded_before=refunded_by_rate,
+                )
                 refund.credit_note_number = note.number
                 refund.credit_note = billing.credit_note_snapshot(note)
         except payments.PaymentError as exc:
             raise Conflict(exc.message, field="amount_yen") from exc
-    _move(session, locked, "refund", user,
-          note=_("Refunded %(amount)s: %(reason)s", amount=payments.format_yen(amount), reason=reason))
-    audit.record(session, user, "order.refund", f"order:{locked.id}", refund_id=refund.id, amount_yen=amount,
-                 backend=row.backend, payment=row.reference, credit_note=refund.credit_note_number)
+    _move(
+        session,
+        locked,
+        "refund",
+        user,
+        note=_(
+            "Refunded %(amount)s: %(reason)s", amount=payments.format_yen(amount), reason=reason
+        ),
+    )
+    audit.record(
+        session,
+        user,
+        "order.refund",
+        f"order:{locked.id}",
+        refund_id=refund.id,
+        amount_yen=amount,
+        backend=row.backend,
+        payment=row.reference,
+        credit_note=refund.credit_note_number,
+    )
     if row.backend != "invoice":
         # The provider is called last, after every row is written and flushed, so that
         # nothing but the commit can fail once the money has gone back; a retry reuses the
@@ -625,13 +820,16 @@ def refund_order(session: Session, user: User, order_id: int, data: Mapping[str,
         try:
             refunded = billing.gateway().refund(before, amount)
         except payments.PaymentError as exc:
-            raise PaymentFailed(_("The refund could not be made: %(reason)s", reason=exc.message)) from exc
+            raise PaymentFailed(
+                _("The refund could not be made: %(reason)s", reason=exc.message)
+            ) from exc
     billing.to_row(refunded, row)
     session.flush()
     return refund, True
 
 
 # --- provider webhooks ------------------------------------------------------------------
+
 
 class DbProcessedEvents:
     """``payments.ProcessedEvents`` over a unique column, written in the caller's transaction,
@@ -641,7 +839,9 @@ class DbProcessedEvents:
         self.session = session
 
     def claim(self, event_id: str) -> bool:
-        if self.session.scalar(select(ProcessedWebhookEvent.id).where(ProcessedWebhookEvent.event_id == event_id)):
+        if self.session.scalar(
+            select(ProcessedWebhookEvent.id).where(ProcessedWebhookEvent.event_id == event_id)
+        ):
             return False
         try:
             with self.session.begin_nested():
@@ -691,29 +891,65 @@ class WebhookStore:
         self.session.flush()
         self._record_outside_refund(order, row)
         current = order.current_payment
-        if (payment.status is payments.PaymentStatus.PAID and order.status == OrderStatus.invoiced
-                and current is not None and current.id == row.id):
-            _move(self.session, order, "payment_received", None,
-                  note=_("Card payment %(ref)s succeeded.", ref=payment.reference))
-
+        if (
+            payment.status is payments.PaymentStatus.PAID
+            and order.status == OrderStatus.invoiced
+            and current is not None
+            and current.id == row.id
+        ):
+            _move(
+                self.session,
+                order,
+                "payment_received",
+                None,
+                note=_("Card payment %(ref)s succeeded.", ref=payment.reference),
+            )
 
     def _record_outside_refund(self, order: Order, row: OrderPayment) -> None:
         """Stripe's refunded total above what the refunds table holds: money went back
         without Meguri recording it. Recorded now, so the order's refunds add up."""
-        recorded = self.session.scalar(select(func.coalesce(func.sum(OrderRefund.amount_yen), 0))
-                                       .where(OrderRefund.payment_id == row.id))
+        recorded = self.session.scalar(
+            select(func.coalesce(func.sum(OrderRefund.amount_yen), 0)).where(
+                OrderRefund.payment_id == row.id
+            )
+        )
         missing = row.refunded_yen - recorded
         if missing <= 0 or states.rule(order.status, "refund_recorded") is None:
             return
-        sequence = self.session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1
+        sequence = (
+            self.session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1
+        )
         reason = _("Refunded at Stripe, not through Meguri")
-        refund = OrderRefund(order=order, payment_id=row.id, sequence=sequence, backend=row.backend,
-                             amount_yen=missing, reason=reason, refunded_by_org_id=row.payee_org_id)
+        refund = OrderRefund(
+            order=order,
+            payment_id=row.id,
+            sequence=sequence,
+            backend=row.backend,
+            amount_yen=missing,
+            reason=reason,
+            refunded_by_org_id=row.payee_org_id,
+        )
         self.session.add(refund)
-        _move(self.session, order, "refund_recorded", None,
-              note=_("Refunded %(amount)s: %(reason)s", amount=payments.format_yen(missing), reason=reason))
-        audit.record(self.session, "stripe", "order.refund", f"order:{order.id}", amount_yen=missing,
-                     backend=row.backend, payment=row.reference)
+        _move(
+            self.session,
+            order,
+            "refund_recorded",
+            None,
+            note=_(
+                "Refunded %(amount)s: %(reason)s",
+                amount=payments.format_yen(missing),
+                reason=reason,
+            ),
+        )
+        audit.record(
+            self.session,
+            "stripe",
+            "order.refund",
+            f"order:{order.id}",
+            amount_yen=missing,
+            backend=row.backend,
+            payment=row.reference,
+        )
 
     def dispute(self, payment: payments.Payment, dispute: payments.Dispute) -> None:
         """A chargeback opened: the order goes on hold (disputed) for both parties to see.
@@ -724,22 +960,37 @@ class WebhookStore:
         if not dispute.closed:
             if dispute.status not in ("needs_response", "warning_needs_response"):
                 return
-            due = (dt.datetime.fromtimestamp(dispute.respond_by, TOKYO).strftime("%Y-%m-%d %H:%M")
-                   if dispute.respond_by else "—")
+            due = (
+                dt.datetime.fromtimestamp(dispute.respond_by, TOKYO).strftime("%Y-%m-%d %H:%M")
+                if dispute.respond_by
+                else "—"
+            )
             action = "chargeback"
-            note = _("The payer's card issuer disputes %(amount)s (reason: %(reason)s). The payee answers with "
-                     "evidence in the Stripe dashboard before %(due)s JST.", amount=amount,
-                     reason=_dispute_reason(dispute.reason), due=due)
+            note = _(
+                "The payer's card issuer disputes %(amount)s (reason: %(reason)s). The payee answers with "
+                "evidence in the Stripe dashboard before %(due)s JST.",
+                amount=amount,
+                reason=_dispute_reason(dispute.reason),
+                due=due,
+            )
         else:
             action = "chargeback_closed" if opened_by_chargeback(order) else "chargeback_decided"
-            note = (_("Chargeback lost: the card issuer returned %(amount)s to the payer.", amount=amount)
-                    if dispute.lost else _("Chargeback closed: the payment of %(amount)s stands.", amount=amount))
+            note = (
+                _(
+                    "Chargeback lost: the card issuer returned %(amount)s to the payer.",
+                    amount=amount,
+                )
+                if dispute.lost
+                else _("Chargeback closed: the payment of %(amount)s stands.", amount=amount)
+            )
         if states.rule(order.status, action) is None:
             return  # e.g. a chargeback on an order cancelled meanwhile: nothing to hold
         _move(self.session, order, action, None, note=note)
 
 
-def payout_onboarding_url(session: Session, user: User, *, refresh_url: str, return_url: str) -> str:
+def payout_onboarding_url(
+    session: Session, user: User, *, refresh_url: str, return_url: str
+) -> str:
     """Card payouts for the user's organisation (its admins): create its Stripe Express
     account if it has none, store the account id, and return a fresh onboarding link (single
     use, minutes long: redirect to it at once, never store it)."""
@@ -757,7 +1008,9 @@ def payout_onboarding_url(session: Session, user: User, *, refresh_url: str, ret
         raise PaymentFailed(exc.message) from exc
     if org.stripe_account_id != link.account_id:
         org.stripe_account_id = link.account_id
-        audit.record(session, user, "payouts.account", f"organisation:{org.id}", account=link.account_id)
+        audit.record(
+            session, user, "payouts.account", f"organisation:{org.id}", account=link.account_id
+        )
     session.flush()
     return link.url
 
@@ -781,10 +1034,15 @@ def reconcile_card_payments(session: Session, now: dt.datetime | None = None) ->
     now = now or utcnow()
     open_ = [s.value for s in payments.PaymentStatus if s.is_open]
     references = session.scalars(
-        select(OrderPayment.reference).where(OrderPayment.backend == "stripe", OrderPayment.status.in_(open_),
-                                             OrderPayment.created_at < now - RECONCILE_AFTER,
-                                             OrderPayment.created_at >= now - RECONCILE_WITHIN)
-        .order_by(OrderPayment.id)).all()
+        select(OrderPayment.reference)
+        .where(
+            OrderPayment.backend == "stripe",
+            OrderPayment.status.in_(open_),
+            OrderPayment.created_at < now - RECONCILE_AFTER,
+            OrderPayment.created_at >= now - RECONCILE_WITHIN,
+        )
+        .order_by(OrderPayment.id)
+    ).all()
     changed = 0
     for reference in references:
         store = WebhookStore(session)
@@ -813,24 +1071,40 @@ def record_account(session: Session, update: payments.AccountUpdate) -> None:
     it use the account from then on (see ``billing.party``)."""
     from market.accounts.models import Organisation
 
-    org = session.scalar(select(Organisation).where(Organisation.stripe_account_id == update.account_id)
-                         .with_for_update())
+    org = session.scalar(
+        select(Organisation)
+        .where(Organisation.stripe_account_id == update.account_id)
+        .with_for_update()
+    )
     if org is not None and org.stripe_charges_enabled != update.charges_enabled:
         org.stripe_charges_enabled = update.charges_enabled
-        audit.record(session, "stripe", "payouts.charges_enabled" if update.charges_enabled
-                     else "payouts.charges_disabled", f"organisation:{org.id}", account=update.account_id)
+        audit.record(
+            session,
+            "stripe",
+            "payouts.charges_enabled" if update.charges_enabled else "payouts.charges_disabled",
+            f"organisation:{org.id}",
+            account=update.account_id,
+        )
         session.flush()
 
 
-def handle_webhook(session: Session, payload: bytes, signature: str | None) -> payments.WebhookResponse:
+def handle_webhook(
+    session: Session, payload: bytes, signature: str | None
+) -> payments.WebhookResponse:
     gw = billing.gateway()
     if not hasattr(gw, "parse_webhook"):
         return payments.WebhookResponse(404, "card payments are not enabled")
     store = WebhookStore(session)
-    return payments.process_webhook(gw, payload, signature, processed=DbProcessedEvents(session),
-                                    load_payment=store.load, save_payment=store.save,
-                                    record_dispute=store.dispute,
-                                    record_account=lambda update: record_account(session, update))
+    return payments.process_webhook(
+        gw,
+        payload,
+        signature,
+        processed=DbProcessedEvents(session),
+        load_payment=store.load,
+        save_payment=store.save,
+        record_dispute=store.dispute,
+        record_account=lambda update: record_account(session, update),
+    )
 
 
 def test_mode_card_payment(session: Session, user: User, order_id: int) -> Order:

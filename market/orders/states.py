@@ -61,8 +61,10 @@ TABLE: dict[tuple[S, str], Rule] = {
     (S.disputed, "refund"): Rule(SAME, "payee"),
     # A card refund Stripe reports that Meguri did not make (the dashboard, or one whose
     # commit failed after Stripe had accepted it): recorded by the webhook.
-    **{(state, "refund_recorded"): Rule(SAME, "system")
-       for state in (S.paid, S.in_delivery, S.delivered, S.completed, S.disputed)},
+    **{
+        (state, "refund_recorded"): Rule(SAME, "system")
+        for state in (S.paid, S.in_delivery, S.delivered, S.completed, S.disputed)
+    },
     # A card chargeback (the payer's bank disputes the payment, by provider webhook): the
     # order is on hold until the card network decides; only that decision ends it.
     (S.paid, "chargeback"): Rule(S.disputed, "system"),
@@ -113,8 +115,9 @@ PARTY_LABELS = {
 }
 
 # While an order is in one of these states its quantity is taken from the listing.
-HOLDS_QUANTITY = frozenset({S.accepted, S.invoiced, S.paid, S.in_delivery, S.delivered, S.completed,
-                            S.disputed})
+HOLDS_QUANTITY = frozenset(
+    {S.accepted, S.invoiced, S.paid, S.in_delivery, S.delivered, S.completed, S.disputed}
+)
 FINAL = frozenset({S.completed, S.declined, S.cancelled})
 
 

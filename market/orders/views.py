@@ -39,21 +39,30 @@ TRANSPORT_LABELS = {
 }
 
 PAYMENT_STATUS_LABELS = {
-    "awaiting_payment": _l("Awaiting payment"), "processing": _l("Processing"), "failed": _l("Failed"),
-    "paid": _l("Paid"), "partially_refunded": _l("Partially refunded"), "refunded": _l("Refunded"),
+    "awaiting_payment": _l("Awaiting payment"),
+    "processing": _l("Processing"),
+    "failed": _l("Failed"),
+    "paid": _l("Paid"),
+    "partially_refunded": _l("Partially refunded"),
+    "refunded": _l("Refunded"),
     "canceled": _l("Cancelled"),
 }
 
 
 @bp.app_context_processor
 def _order_globals():
-    return {"order_status_labels": states.STATUS_LABELS, "order_action_labels": states.ACTION_LABELS,
-            "transport_labels": TRANSPORT_LABELS, "payment_status_labels": PAYMENT_STATUS_LABELS,
-            "instant_accept_for": lambda listing_id: services.instant_accept(db_session(), listing_id),
-            "orderable_listing": services.orderable}
+    return {
+        "order_status_labels": states.STATUS_LABELS,
+        "order_action_labels": states.ACTION_LABELS,
+        "transport_labels": TRANSPORT_LABELS,
+        "payment_status_labels": PAYMENT_STATUS_LABELS,
+        "instant_accept_for": lambda listing_id: services.instant_accept(db_session(), listing_id),
+        "orderable_listing": services.orderable,
+    }
 
 
 # --- pages ------------------------------------------------------------------------------
+
 
 @bp.get("/orders")
 @login_required
@@ -62,7 +71,9 @@ def list_orders():
         abort(404)
     status = request.args.get("status") or None
     items = queries.orders_for(db_session(), current_user.organisation_id, status)
-    return render_template("orders/list.html", orders=items, status=status, statuses=list(OrderStatus))
+    return render_template(
+        "orders/list.html", orders=items, status=status, statuses=list(OrderStatus)
+    )
 
 
 @bp.route("/listings/<int:listing_id>/orders/new", methods=["GET", "POST"])
@@ -80,10 +91,14 @@ def request_order(listing_id: int):
         s.rollback()
         errors = getattr(exc, "errors", None) or {exc.field or "form": exc.message}
         listing = catalog_services.visible_listing(s, current_user, listing_id)
-        return render_template("orders/request.html", listing=listing, values=request.form,
-                               errors=errors), exc.status
+        return render_template(
+            "orders/request.html", listing=listing, values=request.form, errors=errors
+        ), exc.status
     s.commit()
-    flash(_("Request sent.") if order.status == OrderStatus.requested else _("Request accepted."), "success")
+    flash(
+        _("Request sent.") if order.status == OrderStatus.requested else _("Request accepted."),
+        "success",
+    )
     return redirect(url_for("orders.detail", order_id=order.id))
 
 
@@ -101,21 +116,31 @@ def order_terms(listing_id: int):
 def _detail_page(order: Order, errors: dict | None = None, status: int = 200, values=None):
     s = db_session()
     return render_template(
-        "orders/detail.html", order=order, money=queries.money(s, order),
+        "orders/detail.html",
+        order=order,
+        money=queries.money(s, order),
         actions=services.allowed_actions(order, current_user),
         can_deliver=services.may(order, current_user, "record_delivery"),
-        errors=errors or {}, backend=billing.gateway().name, test_card=_test_card_allowed(order),
-        can_refund=services.may_refund(order, current_user), refundable_yen=services.refundable_yen(order),
+        errors=errors or {},
+        backend=billing.gateway().name,
+        test_card=_test_card_allowed(order),
+        can_refund=services.may_refund(order, current_user),
+        refundable_yen=services.refundable_yen(order),
         # A fresh key per rendered form: a double submit sends it twice and refunds once.
-        refund_key=uuid.uuid4().hex, values=values or {},
+        refund_key=uuid.uuid4().hex,
+        values=values or {},
     ), status
 
 
 def _test_card_allowed(order: Order) -> bool:
     row = order.current_payment
-    return (order.status == OrderStatus.invoiced and row is not None and row.backend == "stripe"
-            and row.payer_org_id == current_user.organisation_id
-            and str(current_app.config.get("STRIPE_SECRET_KEY") or "").startswith("sk_test_"))
+    return (
+        order.status == OrderStatus.invoiced
+        and row is not None
+        and row.backend == "stripe"
+        and row.payer_org_id == current_user.organisation_id
+        and str(current_app.config.get("STRIPE_SECRET_KEY") or "").startswith("sk_test_")
+    )
 
 
 @bp.get("/orders/<int:order_id>")
@@ -136,8 +161,12 @@ def _change_order(order_id: int, change, done_message):
             raise
         s.rollback()
         order = services.visible_order(s, current_user, order_id)
-        return _detail_page(order, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status,
-                            values=request.form)
+        return _detail_page(
+            order,
+            getattr(exc, "errors", None) or {exc.field or "form": exc.message},
+            exc.status,
+            values=request.form,
+        )
     s.commit()
     flash(done_message(result) if callable(done_message) else done_message, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
@@ -146,15 +175,21 @@ def _change_order(order_id: int, change, done_message):
 @bp.post("/orders/<int:order_id>/actions/<action>")
 @login_required
 def act(order_id: int, action: str):
-    return _change_order(order_id, lambda s: services.perform(s, current_user, order_id, action, request.form),
-                         _("Order updated."))
+    return _change_order(
+        order_id,
+        lambda s: services.perform(s, current_user, order_id, action, request.form),
+        _("Order updated."),
+    )
 
 
 @bp.post("/orders/<int:order_id>/deliveries")
 @login_required
 def add_delivery(order_id: int):
-    return _change_order(order_id, lambda s: services.record_delivery(s, current_user, order_id, request.form),
-                         _("Delivery recorded."))
+    return _change_order(
+        order_id,
+        lambda s: services.record_delivery(s, current_user, order_id, request.form),
+        _("Delivery recorded."),
+    )
 
 
 @bp.post("/orders/<int:order_id>/refunds")
@@ -163,14 +198,32 @@ def refund(order_id: int):
     def done(result) -> str:
         refund, created = result
         if not created:
-            return _("This refund was already made (the form was sent twice); nothing was refunded again.")
+            return _(
+                "This refund was already made (the form was sent twice); nothing was refunded again."
+            )
         if refund.credit_note_number:
-            return _("Refund of %(amount)s recorded; credit note %(number)s issued.",
-                     amount=payments.format_yen(refund.amount_yen), number=refund.credit_note_number)
-        return _("Refund of %(amount)s sent to the payment provider.", amount=payments.format_yen(refund.amount_yen))
+            return _(
+                "Refund of %(amount)s recorded; credit note %(number)s issued.",
+                amount=payments.format_yen(refund.amount_yen),
+                number=refund.credit_note_number,
+            )
+        return _(
+            "Refund of %(amount)s sent to the payment provider.",
+            amount=payments.format_yen(refund.amount_yen),
+        )
 
-    return _change_order(order_id, lambda s: services.refund_order(
-        s, current_user, order_id, request.form, request.form.get("idempotency_key"), key_required=True), done)
+    return _change_order(
+        order_id,
+        lambda s: services.refund_order(
+            s,
+            current_user,
+            order_id,
+            request.form,
+            request.form.get("idempotency_key"),
+            key_required=True,
+        ),
+        done,
+    )
 
 
 def _credit_note(order_id: int, refund_id: int) -> payments.CreditNote:
@@ -186,8 +239,12 @@ def _credit_note(order_id: int, refund_id: int) -> payments.CreditNote:
 @login_required
 def credit_note(order_id: int, refund_id: int):
     note = _credit_note(order_id, refund_id)
-    return render_template("orders/credit_note.html", order_id=order_id, refund_id=refund_id,
-                           note=payments.credit_note_context(note))
+    return render_template(
+        "orders/credit_note.html",
+        order_id=order_id,
+        refund_id=refund_id,
+        note=payments.credit_note_context(note),
+    )
 
 
 @bp.get("/orders/<int:order_id>/refunds/<int:refund_id>/credit-note.pdf")
@@ -202,16 +259,25 @@ def _pdf(render, number: str) -> Response:
         pdf = render()
     except payments.InvoiceFontMissing as exc:
         current_app.logger.error("invoice PDF: %s", exc.message)
-        raise DomainError(_("The PDF cannot be made on this server yet; print the invoice page instead."),
-                          field="pdf") from None
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{number}.pdf"'})
+        raise DomainError(
+            _("The PDF cannot be made on this server yet; print the invoice page instead."),
+            field="pdf",
+        ) from None
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'},
+    )
 
 
 def _to_onboarding():
     s = db_session()
-    url = services.payout_onboarding_url(s, current_user, refresh_url=url_for("orders.payouts_refresh", _external=True),
-                                         return_url=url_for("accounts.organisation", _external=True))
+    url = services.payout_onboarding_url(
+        s,
+        current_user,
+        refresh_url=url_for("orders.payouts_refresh", _external=True),
+        return_url=url_for("accounts.organisation", _external=True),
+    )
     s.commit()
     return redirect(url)
 
@@ -242,7 +308,9 @@ def fee_statements():
 def fee_statement(statement_id: int):
     statement = statements.visible_statement(db_session(), current_user, statement_id)
     invoice = billing.invoice_from_snapshot(statement.invoice)
-    return render_template("orders/statement.html", statement=statement, inv=payments.invoice_context(invoice))
+    return render_template(
+        "orders/statement.html", statement=statement, inv=payments.invoice_context(invoice)
+    )
 
 
 @bp.get("/billing/statements/<int:statement_id>.pdf")
@@ -259,7 +327,10 @@ def pay_test_card(order_id: int):
     s = db_session()
     services.test_mode_card_payment(s, current_user, order_id)
     s.commit()
-    flash(_("Card payment sent; the order is marked paid when the payment provider confirms it."), "success")
+    flash(
+        _("Card payment sent; the order is marked paid when the payment provider confirms it."),
+        "success",
+    )
     return redirect(url_for("orders.detail", order_id=order_id))
 
 
@@ -275,8 +346,12 @@ def _invoice(order_id: int) -> tuple[Order, payments.QualifiedInvoice]:
 @login_required
 def invoice(order_id: int):
     order, inv = _invoice(order_id)
-    return render_template("orders/invoice.html", order=order, inv=payments.invoice_context(inv),
-                           payment=order.current_payment)
+    return render_template(
+        "orders/invoice.html",
+        order=order,
+        inv=payments.invoice_context(inv),
+        payment=order.current_payment,
+    )
 
 
 @bp.get("/orders/<int:order_id>/invoice.pdf")
@@ -290,7 +365,9 @@ def invoice_pdf(order_id: int):
 def stripe_webhook():
     """Signed provider events; CSRF-exempt (the signature is the authentication)."""
     s = db_session()
-    response = services.handle_webhook(s, request.get_data(), request.headers.get("Stripe-Signature"))
+    response = services.handle_webhook(
+        s, request.get_data(), request.headers.get("Stripe-Signature")
+    )
     if response.status_code == 200:
         s.commit()
     else:
@@ -300,30 +377,56 @@ def stripe_webhook():
 
 # --- JSON API ---------------------------------------------------------------------------
 
+
 def order_json(order: Order) -> dict:
     m = queries.money(db_session(), order)
     t = m.totals
     payment = order.current_payment
     return {
-        "id": order.id, "status": order.status.value, "listing_id": order.listing_id,
+        "id": order.id,
+        "status": order.status.value,
+        "listing_id": order.listing_id,
         "buyer": {"id": order.buyer_org_id, "name": order.buyer.name},
         "seller": {"id": order.seller_org_id, "name": order.seller.name},
-        "quantity": str(order.quantity), "unit": order.unit, "unit_price_yen": order.unit_price_yen,
+        "quantity": str(order.quantity),
+        "unit": order.unit,
+        "unit_price_yen": order.unit_price_yen,
         "delivered_quantity": str(order.delivered_quantity),
-        "transport_arrangement": order.transport_arrangement.value, "transport_fee_yen": order.transport_fee_yen,
+        "transport_arrangement": order.transport_arrangement.value,
+        "transport_fee_yen": order.transport_fee_yen,
         "money": {
-            "direction": t.direction.value, "subtotal_yen": t.subtotal_yen, "tax_yen": t.tax_yen,
-            "total_yen": t.total_yen, "per_rate": [{"rate_percent": b.rate_percent, "taxable_yen": b.taxable_yen,
-                                                    "tax_yen": b.tax_yen} for b in t.per_rate],
-            "platform_fee_yen": t.platform_fee_total_yen, "payer_id": m.payer.id, "payee_id": m.payee.id,
+            "direction": t.direction.value,
+            "subtotal_yen": t.subtotal_yen,
+            "tax_yen": t.tax_yen,
+            "total_yen": t.total_yen,
+            "per_rate": [
+                {"rate_percent": b.rate_percent, "taxable_yen": b.taxable_yen, "tax_yen": b.tax_yen}
+                for b in t.per_rate
+            ],
+            "platform_fee_yen": t.platform_fee_total_yen,
+            "payer_id": m.payer.id,
+            "payee_id": m.payee.id,
         },
-        "payment": None if payment is None else {
-            "backend": payment.backend, "reference": payment.reference, "status": payment.status,
-            "amount_yen": payment.amount_yen, "refunded_yen": payment.refunded_yen},
+        "payment": None
+        if payment is None
+        else {
+            "backend": payment.backend,
+            "reference": payment.reference,
+            "status": payment.status,
+            "amount_yen": payment.amount_yen,
+            "refunded_yen": payment.refunded_yen,
+        },
         "refunds": [refund_json(r) for r in order.refunds],
-        "history": [{"action": tr.action, "from": tr.from_status, "to": tr.to_status,
-                     "by_organisation_id": tr.actor_org_id, "at": tr.created_at.isoformat() + "Z"}
-                    for tr in order.transitions],
+        "history": [
+            {
+                "action": tr.action,
+                "from": tr.from_status,
+                "to": tr.to_status,
+                "by_organisation_id": tr.actor_org_id,
+                "at": tr.created_at.isoformat() + "Z",
+            }
+            for tr in order.transitions
+        ],
         "url": url_for("orders.detail", order_id=order.id, _external=True),
     }
 
@@ -331,14 +434,34 @@ def order_json(order: Order) -> dict:
 def refund_json(refund: OrderRefund) -> dict:
     note = refund.credit_note
     return {
-        "id": refund.id, "amount_yen": refund.amount_yen, "reason": refund.reason, "backend": refund.backend,
-        "by_organisation_id": refund.refunded_by_org_id, "at": refund.created_at.isoformat() + "Z",
-        "credit_note": None if not note else {
-            "number": note["number"], "invoice_number": note["invoice_number"], "issue_date": note["issue_date"],
+        "id": refund.id,
+        "amount_yen": refund.amount_yen,
+        "reason": refund.reason,
+        "backend": refund.backend,
+        "by_organisation_id": refund.refunded_by_org_id,
+        "at": refund.created_at.isoformat() + "Z",
+        "credit_note": None
+        if not note
+        else {
+            "number": note["number"],
+            "invoice_number": note["invoice_number"],
+            "issue_date": note["issue_date"],
             "registration_number": note["registration_number"],
-            "per_rate": [{"rate_percent": b["rate_percent"], "taxable_yen": b["taxable_yen"], "tax_yen": b["tax_yen"]}
-                         for b in note["per_rate"]],
-            "url": url_for("orders.credit_note_pdf", order_id=refund.order_id, refund_id=refund.id, _external=True)},
+            "per_rate": [
+                {
+                    "rate_percent": b["rate_percent"],
+                    "taxable_yen": b["taxable_yen"],
+                    "tax_yen": b["tax_yen"],
+                }
+                for b in note["per_rate"]
+            ],
+            "url": url_for(
+                "orders.credit_note_pdf",
+                order_id=refund.order_id,
+                refund_id=refund.id,
+                _external=True,
+            ),
+        },
     }
 
 
@@ -349,7 +472,11 @@ def api_request_order():
     s = db_session()
     order = services.request_order(s, g.api_user, data.get("listing_id"), data)
     s.commit()
-    return jsonify(order_json(order)), 201, {"Location": url_for("orders_api.api_read_order", order_id=order.id)}
+    return (
+        jsonify(order_json(order)),
+        201,
+        {"Location": url_for("orders_api.api_read_order", order_id=order.id)},
+    )
 
 
 @api.get("/orders")
@@ -372,7 +499,9 @@ def api_read_order(order_id: int):
 def api_act(order_id: int, action: str):
     s = db_session()
     data = request.get_json(silent=True) or {}
-    order = services.perform(s, g.api_user, order_id, action, data if isinstance(data, dict) else {})
+    order = services.perform(
+        s, g.api_user, order_id, action, data if isinstance(data, dict) else {}
+    )
     s.commit()
     return jsonify(order_json(order))
 
@@ -390,7 +519,10 @@ def api_add_delivery(order_id: int):
 @token_required
 def api_refund(order_id: int):
     s = db_session()
-    _refund, created = services.refund_order(s, g.api_user, order_id, json_body(),
-                                             request.headers.get("Idempotency-Key"))
+    _refund, created = services.refund_order(
+        s, g.api_user, order_id, json_body(), request.headers.get("Idempotency-Key")
+    )
     s.commit()
-    return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201 if created else 200
+    return jsonify(
+        order_json(services.visible_order(s, g.api_user, order_id))
+    ), 201 if created else 200

@@ -24,7 +24,9 @@ class PickupSlot(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     # For one reuse item, or (when null) for any of the municipality's items at the pickup point.
-    listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    listing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
     pickup_point: Mapped[str] = mapped_column(String(300), default="")
     slot_date: Mapped[dt.date] = mapped_column(Date, index=True)
     starts_at: Mapped[dt.time] = mapped_column(Time)
@@ -38,7 +40,9 @@ class PickupSlot(Base):
 
     municipality: Mapped[Organisation] = relationship()
     listing: Mapped[Listing | None] = relationship()
-    bookings: Mapped[list[PickupBooking]] = relationship(back_populates="slot", order_by="PickupBooking.id")
+    bookings: Mapped[list[PickupBooking]] = relationship(
+        back_populates="slot", order_by="PickupBooking.id"
+    )
 
     @property
     def free(self) -> int:
@@ -59,7 +63,9 @@ class PickupBooking(Base):
     __tablename__ = "pickup_bookings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slot_id: Mapped[int] = mapped_column(ForeignKey("pickup_slots.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_slots.id", ondelete="CASCADE"), index=True
+    )
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
     operator_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     status: Mapped[BookingStatus] = mapped_column(

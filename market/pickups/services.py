@@ -27,7 +27,12 @@ from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 MAX_CAPACITY = 200
 MAX_DAYS_AHEAD = 366
 MAX_WEEKS = 26  # a weekly slot opened for up to half a year at once
-BOOKABLE_ORDER = (OrderStatus.accepted, OrderStatus.invoiced, OrderStatus.paid, OrderStatus.in_delivery)
+BOOKABLE_ORDER = (
+    OrderStatus.accepted,
+    OrderStatus.invoiced,
+    OrderStatus.paid,
+    OrderStatus.in_delivery,
+)
 
 
 class Invalid(DomainError):
@@ -68,6 +73,7 @@ def _municipality_of(user: User) -> int:
 
 # --- opening slots ----------------------------------------------------------------------
 
+
 def _parse_time(raw: object, field: str, errors: dict[str, str]) -> dt.time | None:
     text = str(raw or "").strip()
     if not text:
@@ -80,8 +86,9 @@ def _parse_time(raw: object, field: str, errors: dict[str, str]) -> dt.time | No
         return None
 
 
-def open_slots(session: Session, user: User, data: Mapping[str, object],
-               now: dt.datetime | None = None) -> list[PickupSlot]:
+def open_slots(
+    session: Session, user: User, data: Mapping[str, object], now: dt.datetime | None = None
+) -> list[PickupSlot]:
     """A pickup slot for one of the municipality's reuse items, or for its pickup point;
     with ``weeks`` > 1, the same slot on the same weekday for that many weeks (each with
     its own check-in code)."""
@@ -92,12 +99,23 @@ def open_slots(session: Session, user: User, data: Mapping[str, object],
     raw_listing = str(data.get("listing_id") or "").strip()
     if raw_listing:
         listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
-        if listing is None or listing.organisation_id != org_id or listing.kind != ListingKind.reuse_item:
+        if (
+            listing is None
+            or listing.organisation_id != org_id
+            or listing.kind != ListingKind.reuse_item
+        ):
             errors["listing_id"] = _("Choose one of your reuse items.")
-        elif listing.status in (ListingStatus.draft, ListingStatus.closed, ListingStatus.expired) \
-                and not _has_open_orders(session, listing):
+        elif listing.status in (
+            ListingStatus.draft,
+            ListingStatus.closed,
+            ListingStatus.expired,
+        ) and not _has_open_orders(session, listing):
             errors["listing_id"] = _("This item is not offered any more.")
-    point = str(data.get("pickup_point") or "").strip() or (listing.pickup_point if listing else "") or ""
+    point = (
+        str(data.get("pickup_point") or "").strip()
+        or (listing.pickup_point if listing else "")
+        or ""
+    )
     if len(point) > 300:
         errors["pickup_point"] = _("Must be at most %(n)s characters.", n=300)
     elif not point and not listing:
@@ -107,7 +125,10 @@ def open_slots(session: Session, user: User, data: Mapping[str, object],
         day = dt.date.fromisoformat(str(data.get("slot_date") or "").strip())
     except ValueError:
         errors["slot_date"] = _("Must be a date (YYYY-MM-DD).")
-    starts, ends = _parse_time(data.get("starts_at"), "starts_at", errors), _parse_time(data.get("ends_at"), "ends_at", errors)
+    starts, ends = (
+        _parse_time(data.get("starts_at"), "starts_at", errors),
+        _parse_time(data.get("ends_at"), "ends_at", errors),
+    )
     if starts and ends and ends <= starts:
         errors["ends_at"] = _("The slot must end after it starts.")
     if day and ends and "ends_at" not in errors:
@@ -125,30 +146,54 @@ def open_slots(session: Session, user: User, data: Mapping[str, object],
     weeks = int(raw_weeks) if raw_weeks.isdigit() else 0
     if not 1 <= weeks <= MAX_WEEKS:
         errors["weeks"] = _("Must be a whole number from 1 to %(n)s.", n=MAX_WEEKS)
-    elif day and "slot_date" not in errors and day + dt.timedelta(weeks=weeks - 1) > now.date() + dt.timedelta(
-            days=MAX_DAYS_AHEAD):
+    elif (
+        day
+        and "slot_date" not in errors
+        and day + dt.timedelta(weeks=weeks - 1) > now.date() + dt.timedelta(days=MAX_DAYS_AHEAD)
+    ):
         errors["weeks"] = _("Slots can be opened at most a year ahead.")
     if errors:
         raise Invalid(errors)
-    slots = [PickupSlot(municipality_org_id=org_id, listing_id=listing.id if listing else None, pickup_point=point,
-                        slot_date=day + dt.timedelta(weeks=week), starts_at=starts, ends_at=ends, capacity=capacity,
-                        booked=0, checkin_code=f"{secrets.randbelow(10**6):06d}", created_by_id=user.id)
-             for week in range(weeks)]
+    slots = [
+        PickupSlot(
+            municipality_org_id=org_id,
+            listing_id=listing.id if listing else None,
+            pickup_point=point,
+            slot_date=day + dt.timedelta(weeks=week),
+            starts_at=starts,
+            ends_at=ends,
+            capacity=capacity,
+            booked=0,
+            checkin_code=f"{secrets.randbelow(10**6):06d}",
+            created_by_id=user.id,
+        )
+        for week in range(weeks)
+    ]
     session.add_all(slots)
     session.flush()
     return slots
 
 
 def _has_open_orders(session: Session, listing: Listing) -> bool:
-    return session.scalar(select(Order.id).where(Order.listing_id == listing.id,
-                                                 Order.status.in_(BOOKABLE_ORDER)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Order.id)
+            .where(Order.listing_id == listing.id, Order.status.in_(BOOKABLE_ORDER))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 # --- booking ----------------------------------------------------------------------------
 
+
 def bookable(slot: PickupSlot, order: Order, now: dt.datetime) -> str | None:
     """Why ``order`` cannot be booked into ``slot`` now, or None when it can."""
-    if order.listing.kind != ListingKind.reuse_item or order.seller_org_id != slot.municipality_org_id:
+    if (
+        order.listing.kind != ListingKind.reuse_item
+        or order.seller_org_id != slot.municipality_org_id
+    ):
         return _("This slot is for another municipality's items.")
     if slot.listing_id is not None and slot.listing_id != order.listing_id:
         return _("This slot is for a different item.")
@@ -161,8 +206,9 @@ def bookable(slot: PickupSlot, order: Order, now: dt.datetime) -> str | None:
     return None
 
 
-def book(session: Session, user: User, slot_id: object, order_id: object,
-         now: dt.datetime | None = None) -> PickupBooking:
+def book(
+    session: Session, user: User, slot_id: object, order_id: object, now: dt.datetime | None = None
+) -> PickupBooking:
     now = now or tokyo_now()
     slot = session.get(PickupSlot, _id(slot_id)) if _id(slot_id) else None
     if slot is None:
@@ -179,27 +225,46 @@ def book(session: Session, user: User, slot_id: object, order_id: object,
     # The check and the increment are one statement: two operators racing for the last
     # place cannot both get it (see market/orders/locks.py for the same pattern).
     taken = session.execute(
-        update(PickupSlot).where(PickupSlot.id == slot.id, PickupSlot.booked < PickupSlot.capacity)
-        .values(booked=PickupSlot.booked + 1).execution_options(synchronize_session=False)
+        update(PickupSlot)
+        .where(PickupSlot.id == slot.id, PickupSlot.booked < PickupSlot.capacity)
+        .values(booked=PickupSlot.booked + 1)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
         raise Conflict(_("This slot is full."), field="slot_id")
     session.expire(slot, ["booked"])
     if earlier is None:
-        booking = PickupBooking(slot_id=slot.id, order_id=order.id, operator_org_id=user.organisation_id,
-                                booked_by_id=user.id, status=BookingStatus.booked)
+        booking = PickupBooking(
+            slot_id=slot.id,
+            order_id=order.id,
+            operator_org_id=user.organisation_id,
+            booked_by_id=user.id,
+            status=BookingStatus.booked,
+        )
         session.add(booking)
     else:  # booked again after a cancellation: the order's one booking moves to this slot
         booking = earlier
-        audit.record(session, user, "pickup.rebook", f"booking:{booking.id}", from_slot=booking.slot_id,
-                     to_slot=slot.id)
-        booking.slot_id, booking.status, booking.booked_by_id = slot.id, BookingStatus.booked, user.id
+        audit.record(
+            session,
+            user,
+            "pickup.rebook",
+            f"booking:{booking.id}",
+            from_slot=booking.slot_id,
+            to_slot=slot.id,
+        )
+        booking.slot_id, booking.status, booking.booked_by_id = (
+            slot.id,
+            BookingStatus.booked,
+            user.id,
+        )
         booking.reminded_at = booking.cancelled_at = booking.cancelled_by_id = None
     session.flush()
     return booking
 
 
-def cancel_booking(session: Session, user: User, booking_id: int, now: dt.datetime | None = None) -> PickupBooking:
+def cancel_booking(
+    session: Session, user: User, booking_id: int, now: dt.datetime | None = None
+) -> PickupBooking:
     """The operator, or the municipality, cancels a booking before its slot begins: the
     place goes back to the slot and the order can be booked again. The other side is told
     by mail. After the start it is a check-in or a no-show, never a cancellation."""
@@ -211,36 +276,57 @@ def cancel_booking(session: Session, user: User, booking_id: int, now: dt.dateti
     if user.organisation_id not in (slot.municipality_org_id, booking.operator_org_id):
         raise NotFound(_("No such booking."))
     if booking.status != BookingStatus.booked:
-        raise Conflict(_("This pickup is already recorded as %(status)s.", status=status_label(booking.status)))
+        raise Conflict(
+            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
+        )
     if slot_start(slot) <= now:
         raise Conflict(_("The slot has begun: record a check-in or a no-show instead."))
     # One conditional UPDATE each: a cancel racing a check-in (or a second cancel) finds
     # the booking no longer booked and changes nothing.
     moved = session.execute(
-        update(PickupBooking).where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
+        update(PickupBooking)
+        .where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
         .values(status=BookingStatus.cancelled, cancelled_at=utcnow(), cancelled_by_id=user.id)
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
         raise Conflict(_("The booking changed meanwhile; reload the page and try again."))
     session.execute(
-        update(PickupSlot).where(PickupSlot.id == slot.id, PickupSlot.booked > 0)
-        .values(booked=PickupSlot.booked - 1).execution_options(synchronize_session=False)
+        update(PickupSlot)
+        .where(PickupSlot.id == slot.id, PickupSlot.booked > 0)
+        .values(booked=PickupSlot.booked - 1)
+        .execution_options(synchronize_session=False)
     )
     session.expire(booking)
     session.expire(slot, ["booked"])
-    audit.record(session, user, "pickup.cancel", f"booking:{booking.id}", slot=slot.id, order=booking.order_id)
-    other = booking.operator_org_id if user.organisation_id == slot.municipality_org_id else slot.municipality_org_id
+    audit.record(
+        session,
+        user,
+        "pickup.cancel",
+        f"booking:{booking.id}",
+        slot=slot.id,
+        order=booking.order_id,
+    )
+    other = (
+        booking.operator_org_id
+        if user.organisation_id == slot.municipality_org_id
+        else slot.municipality_org_id
+    )
     when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
     for member in (m for m in active_members(session, [other]) if m.mailable):
-        send_later(session, member.email, f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
-                   f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
-                   f"取消し / cancelled by: {user.organisation.name}")
+        send_later(
+            session,
+            member.email,
+            f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
+            f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
+            f"取消し / cancelled by: {user.organisation.name}",
+        )
     session.flush()
     return booking
 
 
 # --- on the day -------------------------------------------------------------------------
+
 
 def _booking(session: Session, booking_id: int) -> PickupBooking:
     booking = session.get(PickupBooking, _id(booking_id)) if _id(booking_id) else None
@@ -249,8 +335,13 @@ def _booking(session: Session, booking_id: int) -> PickupBooking:
     return booking
 
 
-def check_in(session: Session, user: User, booking_id: int, code: object = None,
-             now: dt.datetime | None = None) -> PickupBooking:
+def check_in(
+    session: Session,
+    user: User,
+    booking_id: int,
+    code: object = None,
+    now: dt.datetime | None = None,
+) -> PickupBooking:
     """The municipality checks the operator in at the pickup point, or the operator checks
     itself in with the code shown there. The item is then recorded as delivered."""
     now = now or tokyo_now()
@@ -265,10 +356,18 @@ def check_in(session: Session, user: User, booking_id: int, code: object = None,
     else:
         raise NotFound(_("No such booking."))
     if booking.status != BookingStatus.booked:
-        raise Conflict(_("This pickup is already recorded as %(status)s.", status=status_label(booking.status)))
+        raise Conflict(
+            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
+        )
     if now.date() < slot.slot_date:
-        raise Conflict(_("The pickup is on %(date)s: check in on the day.", date=slot.slot_date.isoformat()))
-    booking.status, booking.checked_in_at, booking.checked_in_by_id = BookingStatus.checked_in, utcnow(), user.id
+        raise Conflict(
+            _("The pickup is on %(date)s: check in on the day.", date=slot.slot_date.isoformat())
+        )
+    booking.status, booking.checked_in_at, booking.checked_in_by_id = (
+        BookingStatus.checked_in,
+        utcnow(),
+        user.id,
+    )
     session.flush()
     _record_handover(session, user, booking)
     return booking
@@ -280,12 +379,21 @@ def _record_handover(session: Session, user: User, booking: PickupBooking) -> No
 
     order = booking.order
     if orders.may(order, user, "record_delivery") and order.remaining_quantity > 0:
-        orders.record_delivery(session, user, order.id, {
-            "quantity": str(order.remaining_quantity), "delivered_on": booking.slot.slot_date.isoformat(),
-            "reference": f"pickup #{booking.id}"})
+        orders.record_delivery(
+            session,
+            user,
+            order.id,
+            {
+                "quantity": str(order.remaining_quantity),
+                "delivered_on": booking.slot.slot_date.isoformat(),
+                "reference": f"pickup #{booking.id}",
+            },
+        )
 
 
-def mark_no_show(session: Session, user: User, booking_id: int, now: dt.datetime | None = None) -> PickupBooking:
+def mark_no_show(
+    session: Session, user: User, booking_id: int, now: dt.datetime | None = None
+) -> PickupBooking:
     now = now or tokyo_now()
     booking = _booking(session, booking_id)
     if user.organisation_id != booking.slot.municipality_org_id:
@@ -293,7 +401,9 @@ def mark_no_show(session: Session, user: User, booking_id: int, now: dt.datetime
             raise Forbidden(_("Only the municipality records a no-show."))
         raise NotFound(_("No such booking."))
     if booking.status != BookingStatus.booked:
-        raise Conflict(_("This pickup is already recorded as %(status)s.", status=status_label(booking.status)))
+        raise Conflict(
+            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
+        )
     if slot_end(booking.slot) > now:
         raise Conflict(_("A no-show can be recorded only after the slot has ended."))
     booking.status, booking.no_show_at = BookingStatus.no_show, utcnow()
@@ -305,7 +415,8 @@ def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
     """Bookings still open when their slot is over become no-shows (the periodic job)."""
     now = now or tokyo_now()
     open_ = session.scalars(
-        select(PickupBooking).join(PickupBooking.slot)
+        select(PickupBooking)
+        .join(PickupBooking.slot)
         .where(PickupBooking.status == BookingStatus.booked, PickupSlot.slot_date <= now.date())
     ).all()
     n = 0
@@ -324,24 +435,39 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     now = now or tokyo_now()
     tomorrow = now.date() + dt.timedelta(days=1)
     due = session.scalars(
-        select(PickupBooking).join(PickupBooking.slot)
-        .where(PickupBooking.status == BookingStatus.booked, PickupBooking.reminded_at.is_(None),
-               PickupSlot.slot_date == tomorrow)
+        select(PickupBooking)
+        .join(PickupBooking.slot)
+        .where(
+            PickupBooking.status == BookingStatus.booked,
+            PickupBooking.reminded_at.is_(None),
+            PickupSlot.slot_date == tomorrow,
+        )
         .order_by(PickupBooking.id)
     ).all()
     for booking in due:
         slot = booking.slot
         members = [m for m in active_members(session, [booking.operator_org_id]) if m.mailable]
-        body = (f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
-                f"{slot.pickup_point}\n{booking.order.description}\n"
-                "明日は引取りの予約日です。 / Your pickup is tomorrow.")
+        body = (
+            f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
+            f"{slot.pickup_point}\n{booking.order.description}\n"
+            "明日は引取りの予約日です。 / Your pickup is tomorrow."
+        )
         for member in members:
-            send_later(session, member.email, f"[Meguri] 引取り予約のお知らせ / Pickup reminder #{booking.id}", body)
+            send_later(
+                session,
+                member.email,
+                f"[Meguri] 引取り予約のお知らせ / Pickup reminder #{booking.id}",
+                body,
+            )
         booking.reminded_at = utcnow()
     session.flush()
     return len(due)
 
 
 def status_label(status: BookingStatus) -> str:
-    return {BookingStatus.booked: _("booked"), BookingStatus.checked_in: _("picked up"),
-            BookingStatus.no_show: _("no-show"), BookingStatus.cancelled: _("cancelled")}[BookingStatus(status)]
+    return {
+        BookingStatus.booked: _("booked"),
+        BookingStatus.checked_in: _("picked up"),
+        BookingStatus.no_show: _("no-show"),
+        BookingStatus.cancelled: _("cancelled"),
+    }[BookingStatus(status)]

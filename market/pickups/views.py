@@ -28,9 +28,15 @@ def _org():
 def _page(errors: dict | None = None, status: int = 200, form=None):
     s, org = db_session(), _org()
     now = services.tokyo_now()
-    context = dict(errors=errors or {}, form=form or {}, now=now, status_label=services.status_label,
-                   BookingStatus=BookingStatus, slot_end=services.slot_end,
-                   slot_start=services.slot_start)
+    context = dict(
+        errors=errors or {},
+        form=form or {},
+        now=now,
+        status_label=services.status_label,
+        BookingStatus=BookingStatus,
+        slot_end=services.slot_end,
+        slot_start=services.slot_start,
+    )
     if org.kind == OrgKind.municipality:
         rates = queries.show_rates(s, org.id)
         from market.reports.queries import _names
@@ -39,11 +45,14 @@ def _page(errors: dict | None = None, status: int = 200, form=None):
         context.update(
             slots=queries.municipality_slots(s, org.id, now.date() - dt.timedelta(days=30)),
             items=queries.reuse_items(s, org.id),
-            rates=sorted(((names.get(k, ""), v) for k, v in rates.items()), key=lambda r: r[0]))
+            rates=sorted(((names.get(k, ""), v) for k, v in rates.items()), key=lambda r: r[0]),
+        )
         return render_template("pickups/municipality.html", **context), status
     orders = queries.orders_to_book(s, org.id)
-    context.update(orders=[(o, queries.open_slots_for(s, o, now.date())) for o in orders],
-                   bookings=queries.operator_bookings(s, org.id))
+    context.update(
+        orders=[(o, queries.open_slots_for(s, o, now.date())) for o in orders],
+        bookings=queries.operator_bookings(s, org.id),
+    )
     return render_template("pickups/operator.html", **context), status
 
 
@@ -51,7 +60,9 @@ def _refused(exc: DomainError, form=None):
     if exc.status == 404:
         raise exc
     db_session().rollback()
-    return _page(getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status, form)
+    return _page(
+        getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status, form
+    )
 
 
 @bp.get("/pickups")
@@ -72,8 +83,15 @@ def open_slot():
     if len(slots) == 1:
         flash(_("Pickup slot opened for %(date)s.", date=slots[0].slot_date.isoformat()), "success")
     else:
-        flash(_("%(n)s weekly pickup slots opened, %(first)s to %(last)s.", n=len(slots),
-                first=slots[0].slot_date.isoformat(), last=slots[-1].slot_date.isoformat()), "success")
+        flash(
+            _(
+                "%(n)s weekly pickup slots opened, %(first)s to %(last)s.",
+                n=len(slots),
+                first=slots[0].slot_date.isoformat(),
+                last=slots[-1].slot_date.isoformat(),
+            ),
+            "success",
+        )
     return redirect(url_for("pickups.index"))
 
 
@@ -92,25 +110,33 @@ def _change(work, done_message: str):
 @bp.post("/pickups/slots/<int:slot_id>/bookings")
 @login_required
 def book(slot_id: int):
-    return _change(lambda s: services.book(s, current_user, slot_id, request.form.get("order_id")),
-                   _("Pickup booked. A reminder comes the day before."))
+    return _change(
+        lambda s: services.book(s, current_user, slot_id, request.form.get("order_id")),
+        _("Pickup booked. A reminder comes the day before."),
+    )
 
 
 @bp.post("/pickups/bookings/<int:booking_id>/check-in")
 @login_required
 def check_in(booking_id: int):
-    return _change(lambda s: services.check_in(s, current_user, booking_id, request.form.get("code")),
-                   _("Checked in: the pickup is recorded."))
+    return _change(
+        lambda s: services.check_in(s, current_user, booking_id, request.form.get("code")),
+        _("Checked in: the pickup is recorded."),
+    )
 
 
 @bp.post("/pickups/bookings/<int:booking_id>/no-show")
 @login_required
 def no_show(booking_id: int):
-    return _change(lambda s: services.mark_no_show(s, current_user, booking_id), _("No-show recorded."))
+    return _change(
+        lambda s: services.mark_no_show(s, current_user, booking_id), _("No-show recorded.")
+    )
 
 
 @bp.post("/pickups/bookings/<int:booking_id>/cancel")
 @login_required
 def cancel(booking_id: int):
-    return _change(lambda s: services.cancel_booking(s, current_user, booking_id),
-                   _("Booking cancelled: the place is free again."))
+    return _change(
+        lambda s: services.cancel_booking(s, current_user, booking_id),
+        _("Booking cancelled: the place is free again."),
+    )

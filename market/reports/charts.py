@@ -30,8 +30,13 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def render(kind: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str,
-           unit: str = "") -> Markup:
+def render(
+    kind: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    title: str,
+    unit: str = "",
+) -> Markup:
     """An SVG chart of one or more series over ``labels``; ``kind`` is "bar" or "line"."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [v for _, vs in series for v in vs] or [0.0]
@@ -42,12 +47,18 @@ def render(kind: str, labels: Sequence[str], series: Sequence[tuple[str, Sequenc
     def y(v: float) -> float:
         return TOP + plot_h - (v - low) / span * plot_h
 
-    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
-           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
     for i in range(5):  # grid lines and axis labels
         v = low + span * i / 4
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(v)}</text>')
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
+        )
+        out.append(
+            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(v)}</text>'
+        )
     if unit:
         out.append(f'<text x="4" y="{TOP - 4}" font-size="11">{escape(unit)}</text>')
     n = max(1, len(labels))
@@ -57,15 +68,21 @@ def render(kind: str, labels: Sequence[str], series: Sequence[tuple[str, Sequenc
         if i % every == 0:
             x = LEFT + band * (i + 0.5)
             text = escape(str(label)[:14])
-            out.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{text}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{text}</text>'
+            )
     if kind == "line":
         for s, (_name, vs) in enumerate(series):
             colour = COLOURS[s % len(COLOURS)]
             points = " ".join(f"{LEFT + band * (i + 0.5):.1f},{y(v):.1f}" for i, v in enumerate(vs))
-            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+            out.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+            )
             for i, v in enumerate(vs):
-                out.append(f'<circle cx="{LEFT + band * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
-                           f'<title>{escape(labels[i])}: {_fmt(v)}</title></circle>')
+                out.append(
+                    f'<circle cx="{LEFT + band * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
+                    f"<title>{escape(labels[i])}: {_fmt(v)}</title></circle>"
+                )
     else:
         k = max(1, len(series))
         bar_w = band * 0.8 / k
@@ -74,13 +91,19 @@ def render(kind: str, labels: Sequence[str], series: Sequence[tuple[str, Sequenc
             for i, v in enumerate(vs):
                 x = LEFT + band * i + band * 0.1 + bar_w * s
                 y0, y1 = sorted((y(0.0), y(v)))
-                out.append(f'<rect x="{x:.1f}" y="{y0:.1f}" width="{bar_w:.1f}" height="{max(0.5, y1 - y0):.1f}" '
-                           f'fill="{colour}"><title>{escape(labels[i])} · {escape(name)}: {_fmt(v)}</title></rect>')
-    out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#555"/>')
+                out.append(
+                    f'<rect x="{x:.1f}" y="{y0:.1f}" width="{bar_w:.1f}" height="{max(0.5, y1 - y0):.1f}" '
+                    f'fill="{colour}"><title>{escape(labels[i])} · {escape(name)}: {_fmt(v)}</title></rect>'
+                )
+    out.append(
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#555"/>'
+    )
     if len(series) > 1:  # legend
         for s, (name, _) in enumerate(series):
             x = LEFT + s * 150
-            out.append(f'<rect x="{x}" y="{HEIGHT - 18}" width="10" height="10" fill="{COLOURS[s % len(COLOURS)]}"/>'
-                       f'<text x="{x + 14}" y="{HEIGHT - 9}" font-size="11">{escape(name)}</text>')
+            out.append(
+                f'<rect x="{x}" y="{HEIGHT - 18}" width="10" height="10" fill="{COLOURS[s % len(COLOURS)]}"/>'
+                f'<text x="{x + 14}" y="{HEIGHT - 9}" font-size="11">{escape(name)}</text>'
+            )
     out.append("</svg>")
     return Markup("".join(out))

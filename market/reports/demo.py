@@ -17,15 +17,39 @@ from market.orders.models import Delivery, Order, OrderStatus, OrderTransition
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 
 
-def _order(session: Session, listing: Listing, buyer: Organisation, quantity: Decimal, status: OrderStatus,
-           created: dt.datetime) -> Order:
-    order = Order(listing=listing, requester_org_id=buyer.id, responder_org_id=listing.organisation_id,
-                  buyer_org_id=buyer.id, seller_org_id=listing.organisation_id, description=listing.title[:200],
-                  quantity=quantity, unit=listing.unit, unit_price_yen=listing.price_per_unit, status=status,
-                  created_at=created, updated_at=created)
+def _order(
+    session: Session,
+    listing: Listing,
+    buyer: Organisation,
+    quantity: Decimal,
+    status: OrderStatus,
+    created: dt.datetime,
+) -> Order:
+    order = Order(
+        listing=listing,
+        requester_org_id=buyer.id,
+        responder_org_id=listing.organisation_id,
+        buyer_org_id=buyer.id,
+        seller_org_id=listing.organisation_id,
+        description=listing.title[:200],
+        quantity=quantity,
+        unit=listing.unit,
+        unit_price_yen=listing.price_per_unit,
+        status=status,
+        created_at=created,
+        updated_at=created,
+    )
     session.add(order)
-    session.add(OrderTransition(order=order, action="request", from_status=None, to_status=status.value,
-                                note="demo", created_at=created))
+    session.add(
+        OrderTransition(
+            order=order,
+            action="request",
+            from_status=None,
+            to_status=status.value,
+            note="demo",
+            created_at=created,
+        )
+    )
     listing.open_quantity = Decimal(listing.open_quantity) - quantity
     if listing.open_quantity <= 0:
         listing.status = ListingStatus.closed
@@ -39,8 +63,14 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
         orgs.setdefault(org.kind, []).append(org)
 
     def listings(kind: ListingKind, limit: int) -> list[Listing]:
-        return list(session.scalars(select(Listing).where(Listing.kind == kind, Listing.status == ListingStatus.open)
-                                    .order_by(Listing.id).limit(limit)))
+        return list(
+            session.scalars(
+                select(Listing)
+                .where(Listing.kind == kind, Listing.status == ListingStatus.open)
+                .order_by(Listing.id)
+                .limit(limit)
+            )
+        )
 
     def past(days_max: int) -> dt.date:
         return today - dt.timedelta(days=rng.randint(0, days_max))
@@ -50,13 +80,25 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
         buyer = rng.choice([o for o in orgs[OrgKind.contractor] if o.id != listing.organisation_id])
         quantity = min(Decimal(listing.open_quantity), Decimal(rng.choice([150, 300, 600, 900])))
         loads = sorted(past(150) for _ in range(rng.randint(2, 3)))
-        order = _order(session, listing, buyer, quantity, OrderStatus.completed,
-                       dt.datetime.combine(loads[0] - dt.timedelta(days=7), dt.time(1, 0)))
+        order = _order(
+            session,
+            listing,
+            buyer,
+            quantity,
+            OrderStatus.completed,
+            dt.datetime.combine(loads[0] - dt.timedelta(days=7), dt.time(1, 0)),
+        )
         share = (quantity / len(loads)).quantize(Decimal("0.001"))
         for i, day in enumerate(loads):
             last = i == len(loads) - 1
-            session.add(Delivery(order=order, quantity=quantity - share * (len(loads) - 1) if last else share,
-                                 delivered_on=day, reference=f"搬出伝票 D-{order.listing_id}-{i + 1}"))
+            session.add(
+                Delivery(
+                    order=order,
+                    quantity=quantity - share * (len(loads) - 1) if last else share,
+                    delivered_on=day,
+                    reference=f"搬出伝票 D-{order.listing_id}-{i + 1}",
+                )
+            )
         n += 1
 
     partners: dict[int, list[int]] = {}
@@ -64,9 +106,18 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
         partners.setdefault(p.municipality_id, []).append(p.operator_id)
     by_id = {o.id: o for o in orgs.get(OrgKind.reuse_operator, [])}
     for city in orgs.get(OrgKind.municipality, []):
-        items = list(session.scalars(select(Listing).where(
-            Listing.kind == ListingKind.reuse_item, Listing.organisation_id == city.id,
-            Listing.status == ListingStatus.open).order_by(Listing.id).limit(4)))
+        items = list(
+            session.scalars(
+                select(Listing)
+                .where(
+                    Listing.kind == ListingKind.reuse_item,
+                    Listing.organisation_id == city.id,
+                    Listing.status == ListingStatus.open,
+                )
+                .order_by(Listing.id)
+                .limit(4)
+            )
+        )
         operators = [by_id[i] for i in partners.get(city.id, []) if i in by_id]
         if not items or not operators:
             continue
@@ -74,20 +125,42 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
             day = past(120)
             operator = rng.choice(operators)
             showed = rng.random() > 0.15
-            order = _order(session, item, operator, Decimal(1),
-                           OrderStatus.completed if showed else OrderStatus.paid,
-                           dt.datetime.combine(day - dt.timedelta(days=3), dt.time(2, 0)))
-            slot = PickupSlot(municipality_org_id=city.id, listing_id=item.id, pickup_point=item.pickup_point or "",
-                              slot_date=day, starts_at=dt.time(10), ends_at=dt.time(12), capacity=2, booked=1,
-                              checkin_code=f"{rng.randrange(10**6):06d}")
+            order = _order(
+                session,
+                item,
+                operator,
+                Decimal(1),
+                OrderStatus.completed if showed else OrderStatus.paid,
+                dt.datetime.combine(day - dt.timedelta(days=3), dt.time(2, 0)),
+            )
+            slot = PickupSlot(
+                municipality_org_id=city.id,
+                listing_id=item.id,
+                pickup_point=item.pickup_point or "",
+                slot_date=day,
+                starts_at=dt.time(10),
+                ends_at=dt.time(12),
+                capacity=2,
+                booked=1,
+                checkin_code=f"{rng.randrange(10**6):06d}",
+            )
             session.add(slot)
             stamp = dt.datetime.combine(day, dt.time(2, 30))  # 11:30 JST, stored as UTC
-            session.add(PickupBooking(slot=slot, order=order, operator_org_id=operator.id,
-                                      status=BookingStatus.checked_in if showed else BookingStatus.no_show,
-                                      checked_in_at=stamp if showed else None, no_show_at=None if showed else stamp,
-                                      reminded_at=stamp - dt.timedelta(days=1)))
+            session.add(
+                PickupBooking(
+                    slot=slot,
+                    order=order,
+                    operator_org_id=operator.id,
+                    status=BookingStatus.checked_in if showed else BookingStatus.no_show,
+                    checked_in_at=stamp if showed else None,
+                    no_show_at=None if showed else stamp,
+                    reminded_at=stamp - dt.timedelta(days=1),
+                )
+            )
             if showed:
-                session.add(Delivery(order=order, quantity=Decimal(1), delivered_on=day, reference="pickup"))
+                session.add(
+                    Delivery(order=order, quantity=Decimal(1), delivered_on=day, reference="pickup")
+                )
             n += 1
     session.flush()
     return n

@@ -18,7 +18,9 @@ class TonKilo:
     b: float = 0.812
     c: float = 0.654
     diesel_kg_co2_per_l: float = 2.58
-    min_load_ratio: float = 0.10  # below this the fitted curve runs away; a pickup run shares the truck
+    min_load_ratio: float = (
+        0.10  # below this the fitted curve runs away; a pickup run shares the truck
+    )
 
 
 DEFAULT = TonKilo()
@@ -47,8 +49,14 @@ class Haul:
     co2_kg: float
 
 
-def haul_co2(tonnes: float, road_km: float, max_payload_kg: float, *, empty_return: bool = True,
-             k: TonKilo = DEFAULT) -> Haul:
+def haul_co2(
+    tonnes: float,
+    road_km: float,
+    max_payload_kg: float,
+    *,
+    empty_return: bool = True,
+    k: TonKilo = DEFAULT,
+) -> Haul:
     """CO2 of moving ``tonnes`` over ``road_km`` in trucks of ``max_payload_kg``.
 
     The loads are split evenly over as few trucks as carry them. The empty return leg is
@@ -99,8 +107,15 @@ class Impact:
     trade_value_yen: int  # quantity × agreed unit price (negative: the supplier pays)
 
 
-def delivery_impact(quantity: float, tonnes: float | None, road_km: float, max_payload_kg: float,
-                    unit_price_yen: int, quo: StatusQuo, k: TonKilo = DEFAULT) -> Impact:
+def delivery_impact(
+    quantity: float,
+    tonnes: float | None,
+    road_km: float,
+    max_payload_kg: float,
+    unit_price_yen: int,
+    quo: StatusQuo,
+    k: TonKilo = DEFAULT,
+) -> Impact:
     """The impact of one delivery of ``quantity`` units weighing ``tonnes``."""
     if quantity < 0:
         raise ValueError("quantity cannot be negative")
@@ -112,9 +127,15 @@ def delivery_impact(quantity: float, tonnes: float | None, road_km: float, max_p
     disposal = round(quantity * quo.disposal_fee_yen_per_unit)
     virgin = round(quantity * quo.virgin_price_yen_per_unit)
     return Impact(
-        quantity=quantity, tonnes=tonnes, road_km=road_km, transport_co2_kg=transport,
-        avoided_co2_kg=avoided, net_co2_kg=avoided - transport, disposal_avoided_yen=disposal,
-        virgin_avoided_yen=virgin, cost_saved_yen=disposal + virgin,
+        quantity=quantity,
+        tonnes=tonnes,
+        road_km=road_km,
+        transport_co2_kg=transport,
+        avoided_co2_kg=avoided,
+        net_co2_kg=avoided - transport,
+        disposal_avoided_yen=disposal,
+        virgin_avoided_yen=virgin,
+        cost_saved_yen=disposal + virgin,
         trade_value_yen=round(quantity * unit_price_yen),
     )
 

@@ -47,10 +47,13 @@ class FactorSet:
     @property
     def tonkilo(self) -> calc.TonKilo:
         t = "transport"
-        return calc.TonKilo(a=self.get(t, "tonkilo_a", 2.71), b=self.get(t, "tonkilo_b", 0.812),
-                            c=self.get(t, "tonkilo_c", 0.654),
-                            diesel_kg_co2_per_l=self.get(t, "diesel_kg_co2_per_l", 2.58),
-                            min_load_ratio=self.get(t, "min_load_percent", 10.0) / 100)
+        return calc.TonKilo(
+            a=self.get(t, "tonkilo_a", 2.71),
+            b=self.get(t, "tonkilo_b", 0.812),
+            c=self.get(t, "tonkilo_c", 0.654),
+            diesel_kg_co2_per_l=self.get(t, "diesel_kg_co2_per_l", 2.58),
+            min_load_ratio=self.get(t, "min_load_percent", 10.0) / 100,
+        )
 
 
 def load_factors(session: Session) -> FactorSet:
@@ -62,7 +65,9 @@ def load_factors(session: Session) -> FactorSet:
         materials={m.code: m for m in session.scalars(select(Material))},
         material_units={c.code: c.unit for c in session.scalars(select(MaterialCategory))},
         prefectures={p.code: p for p in session.scalars(select(Prefecture))},
-        org_prefecture=dict(session.execute(select(Organisation.id, Organisation.prefecture_code)).all()),
+        org_prefecture=dict(
+            session.execute(select(Organisation.id, Organisation.prefecture_code)).all()
+        ),
     )
 
 
@@ -94,7 +99,11 @@ def tonnes(fs: FactorSet, order: Order, quantity: float) -> float | None:
     if unit == "kg":
         return quantity / 1000
     if unit == "m3":
-        code = "soil" if family_of(listing) in ("soil", "stockyard") else listing.material_category_code
+        code = (
+            "soil"
+            if family_of(listing) in ("soil", "stockyard")
+            else listing.material_category_code
+        )
         density = fs.densities.get(code or "")
         return quantity * density if density else None
     if unit == "item" and listing.reuse_category_code in fs.reuse_categories:
@@ -104,24 +113,37 @@ def tonnes(fs: FactorSet, order: Order, quantity: float) -> float | None:
 
 def status_quo(fs: FactorSet, order: Order) -> calc.StatusQuo:
     listing, family = order.listing, family_of(order.listing)
-    common = dict(disposal_fee_yen_per_unit=fs.get(family, "disposal_fee"),
-                  virgin_price_yen_per_unit=fs.get(family, "virgin_price"),
-                  disposal_haul_km=fs.get(family, "disposal_haul_km"),
-                  virgin_haul_km=fs.get(family, "virgin_haul_km"))
+    common = dict(
+        disposal_fee_yen_per_unit=fs.get(family, "disposal_fee"),
+        virgin_price_yen_per_unit=fs.get(family, "virgin_price"),
+        disposal_haul_km=fs.get(family, "disposal_haul_km"),
+        virgin_haul_km=fs.get(family, "virgin_haul_km"),
+    )
     if family == "reuse":
         category = fs.reuse_categories.get(listing.reuse_category_code or "")
-        per_kg = category.co2_kg_per_kg if category and category.co2_kg_per_kg is not None \
+        per_kg = (
+            category.co2_kg_per_kg
+            if category and category.co2_kg_per_kg is not None
             else fs.get("reuse", "avoided_co2_per_kg")
-        return calc.StatusQuo(**common, virgin_co2_kg_per_t=per_kg * 1000,
-                              disposal_co2_kg_per_t=fs.get("reuse", "disposal_co2_per_kg") * 1000)
+        )
+        return calc.StatusQuo(
+            **common,
+            virgin_co2_kg_per_t=per_kg * 1000,
+            disposal_co2_kg_per_t=fs.get("reuse", "disposal_co2_per_kg") * 1000,
+        )
     if family == "recycled":
         material = fs.materials.get(listing.material_code or "")
-        return calc.StatusQuo(**common,
-                              virgin_co2_kg_per_t=(material.virgin_co2_kg_per_t or 0.0) if material else 0.0,
-                              recycled_co2_kg_per_t=(material.recycled_co2_kg_per_t or 0.0) if material else 0.0)
-    return calc.StatusQuo(**common, virgin_co2_kg_per_t=fs.get(family, "virgin_co2"),
-                          recycled_co2_kg_per_t=fs.get(family, "recycled_co2"),
-                          disposal_co2_kg_per_t=fs.get(family, "disposal_co2"))
+        return calc.StatusQuo(
+            **common,
+            virgin_co2_kg_per_t=(material.virgin_co2_kg_per_t or 0.0) if material else 0.0,
+            recycled_co2_kg_per_t=(material.recycled_co2_kg_per_t or 0.0) if material else 0.0,
+        )
+    return calc.StatusQuo(
+        **common,
+        virgin_co2_kg_per_t=fs.get(family, "virgin_co2"),
+        recycled_co2_kg_per_t=fs.get(family, "recycled_co2"),
+        disposal_co2_kg_per_t=fs.get(family, "disposal_co2"),
+    )
 
 
 def haul(fs: FactorSet, order: Order) -> HaulEstimate:
@@ -135,11 +157,16 @@ def haul(fs: FactorSet, order: Order) -> HaulEstimate:
     if proposal is not None:
         return HaulEstimate(float(proposal.road_km), payload, "proposal")
     listing = order.listing
-    counterparty = order.requester_org_id if order.requester_org_id != listing.organisation_id \
+    counterparty = (
+        order.requester_org_id
+        if order.requester_org_id != listing.organisation_id
         else order.responder_org_id
+    )
     pref = fs.prefectures.get(fs.org_prefecture.get(counterparty) or listing.prefecture_code)
     km = calc.great_circle_km(listing.lat, listing.lon, pref.lat, pref.lon) if pref else 0.0
-    return HaulEstimate(round(km * fs.get("transport", "road_factor", 1.3), 1), payload, "prefecture")
+    return HaulEstimate(
+        round(km * fs.get("transport", "road_factor", 1.3), 1), payload, "prefecture"
+    )
 
 
 def _proposal_id(order: Order) -> int | None:
@@ -153,7 +180,12 @@ def attach_order_data(session: Session, fs: FactorSet, orders: list[Order]) -> N
     """Load the entered hauls and proposals of ``orders`` into ``fs`` in two queries."""
     ids = [o.id for o in orders if o.id not in fs.hauls]
     if ids:
-        fs.hauls.update({h.order_id: h for h in session.scalars(select(OrderHaul).where(OrderHaul.order_id.in_(ids)))})
+        fs.hauls.update(
+            {
+                h.order_id: h
+                for h in session.scalars(select(OrderHaul).where(OrderHaul.order_id.in_(ids)))
+            }
+        )
     wanted = {pid: o.id for o in orders if (pid := _proposal_id(o)) is not None}
     if wanted:
         for p in session.scalars(select(Proposal).where(Proposal.id.in_(list(wanted)))):
@@ -164,20 +196,32 @@ def delivery_impact(fs: FactorSet, delivery: Delivery) -> DeliveryImpact:
     order = delivery.order
     estimate = haul(fs, order)
     quantity = float(delivery.quantity)
-    figures = calc.delivery_impact(quantity, tonnes(fs, order, quantity), estimate.road_km,
-                                   estimate.max_payload_kg, order.unit_price_yen, status_quo(fs, order),
-                                   fs.tonkilo)
+    figures = calc.delivery_impact(
+        quantity,
+        tonnes(fs, order, quantity),
+        estimate.road_km,
+        estimate.max_payload_kg,
+        order.unit_price_yen,
+        status_quo(fs, order),
+        fs.tonkilo,
+    )
     return DeliveryImpact(delivery, order, family_of(order.listing), estimate, figures)
 
 
 def deliveries(session: Session, *conditions, fs: FactorSet | None = None) -> list[DeliveryImpact]:
     """Impact of every counted delivery matching ``conditions`` (on Order, Listing, Delivery)."""
     fs = fs or load_factors(session)
-    rows = session.scalars(
-        select(Delivery).join(Delivery.order).join(Order.listing)
-        .where(Order.status.not_in(NOT_COUNTED), *conditions)
-        .options(joinedload(Delivery.order).joinedload(Order.listing))
-        .order_by(Delivery.delivered_on, Delivery.id)
-    ).unique().all()
+    rows = (
+        session.scalars(
+            select(Delivery)
+            .join(Delivery.order)
+            .join(Order.listing)
+            .where(Order.status.not_in(NOT_COUNTED), *conditions)
+            .options(joinedload(Delivery.order).joinedload(Order.listing))
+            .order_by(Delivery.delivered_on, Delivery.id)
+        )
+        .unique()
+        .all()
+    )
     attach_order_data(session, fs, list({d.order_id: d.order for d in rows}.values()))
     return [delivery_impact(fs, d) for d in rows]

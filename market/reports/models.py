@@ -57,7 +57,9 @@ class OrderHaul(Base):
 
     __tablename__ = "order_hauls"
 
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
     road_km: Mapped[float] = mapped_column(Float)
     truck_type_code: Mapped[str] = mapped_column(ForeignKey("truck_types.code"))
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -33,7 +33,9 @@ def _number(raw: object, field: str, low: float, high: float) -> float:
     except ValueError:
         raise Invalid({field: _("Must be a number.")}) from None
     if not math.isfinite(value) or not low <= value <= high:
-        raise Invalid({field: _("Must be between %(low)s and %(high)s.", low=f"{low:g}", high=f"{high:g}")})
+        raise Invalid(
+            {field: _("Must be between %(low)s and %(high)s.", low=f"{low:g}", high=f"{high:g}")}
+        )
     return value
 
 
@@ -69,7 +71,15 @@ def edit_factor(session: Session, user: User, table: str, key: str, data: Mappin
     before = getattr(row, column)
     setattr(row, column, int(value) if column == "max_payload_kg" else value)
     row.source = source
-    audit.record(session, user, "reports.factor_edited", f"{table}:{key}", before=before, after=value, source=source)
+    audit.record(
+        session,
+        user,
+        "reports.factor_edited",
+        f"{table}:{key}",
+        before=before,
+        after=value,
+        source=source,
+    )
     session.flush()
     return row
 

@@ -75,5 +75,8 @@ class Table:
             return Markup("")
         by_key = {c.key: c for c in self.columns}
         labels = [str(r.get(self.chart.label_key) or "—") for r in self.rows]
-        series = [(by_key[k].label, [float(r.get(k) or 0) for r in self.rows]) for k in self.chart.value_keys]
+        series = [
+            (by_key[k].label, [float(r.get(k) or 0) for r in self.rows])
+            for k in self.chart.value_keys
+        ]
         return charts.render(self.chart.kind, labels, series, self.title, self.chart.unit)

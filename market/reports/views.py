@@ -27,15 +27,20 @@ def _org_dashboard() -> queries.Dashboard:
 def _csv(table, name: str) -> Response:
     if table is None:
         abort(404)
-    return Response(table.csv().encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="meguri-{name}-{table.slug}.csv"'})
+    return Response(
+        table.csv().encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="meguri-{name}-{table.slug}.csv"'},
+    )
 
 
 @bp.get("/dashboard")
 @login_required
 def dashboard():
     board = _org_dashboard()
-    return render_template("reports/dashboard.html", board=board, csv_endpoint="reports.dashboard_csv")
+    return render_template(
+        "reports/dashboard.html", board=board, csv_endpoint="reports.dashboard_csv"
+    )
 
 
 @bp.get("/dashboard/<slug>.csv")
@@ -82,9 +87,14 @@ def _impact_page(order_id: int, errors: dict | None = None, status: int = 200):
         impact.attach_order_data(s, fs, [order])
         estimate = impact.haul(fs, order)
     return render_template(
-        "reports/order_impact.html", order=order, rows=rows, estimate=estimate or rows[0].haul,
-        trucks=s.scalars(select(TruckType).order_by(TruckType.max_payload_kg)).all(), haul_basis=queries.HAUL_BASIS,
-        errors=errors or {}, form=request.form,
+        "reports/order_impact.html",
+        order=order,
+        rows=rows,
+        estimate=estimate or rows[0].haul,
+        trucks=s.scalars(select(TruckType).order_by(TruckType.max_payload_kg)).all(),
+        haul_basis=queries.HAUL_BASIS,
+        errors=errors or {},
+        form=request.form,
     ), status
 
 
@@ -105,7 +115,9 @@ def enter_haul(order_id: int):
         if exc.status == 404:
             raise
         s.rollback()
-        return _impact_page(order_id, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status)
+        return _impact_page(
+            order_id, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status
+        )
     s.commit()
     flash(_("Haul saved; the figures use it now."), "success")
     return redirect(url_for("reports.order_impact", order_id=order_id))
@@ -114,8 +126,12 @@ def enter_haul(order_id: int):
 def _factors_page(errors: dict | None = None, status: int = 200, failed: str = ""):
     s = db_session()
     return render_template(
-        "reports/factors.html", errors=errors or {}, failed=failed,
-        factors=s.scalars(select(ImpactFactor).order_by(ImpactFactor.family, ImpactFactor.key)).all(),
+        "reports/factors.html",
+        errors=errors or {},
+        failed=failed,
+        factors=s.scalars(
+            select(ImpactFactor).order_by(ImpactFactor.family, ImpactFactor.key)
+        ).all(),
         trucks=s.scalars(select(TruckType).order_by(TruckType.max_payload_kg)).all(),
         densities=s.scalars(select(BulkDensity).order_by(BulkDensity.code)).all(),
     ), status
@@ -137,8 +153,11 @@ def edit_factor(table: str, key: str):
         if exc.status in (403, 404):
             raise
         s.rollback()
-        return _factors_page(getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status,
-                             f"{table}:{key}")
+        return _factors_page(
+            getattr(exc, "errors", None) or {exc.field or "form": exc.message},
+            exc.status,
+            f"{table}:{key}",
+        )
     s.commit()
     flash(_("Factor saved."), "success")
     return redirect(url_for("reports.factors"))

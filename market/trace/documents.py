@@ -50,7 +50,10 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
         pdf.multi_cell(width, h, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     line("受領書（建設発生土）", size=18, align="C", h=12)
-    line(f"受領書番号: {r.number}　発行日: {c['issued_at'][:10]}　注文番号: {c['order_id']}", align="R")
+    line(
+        f"受領書番号: {r.number}　発行日: {c['issued_at'][:10]}　注文番号: {c['order_id']}",
+        align="R",
+    )
     pdf.ln(2)
     line(f"{c['sender']} 御中", size=13, h=8)
     pdf.ln(2)
@@ -60,28 +63,64 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
         table.row(["搬出先の住所", c["destination"]["address"]])
         table.row(["搬出先の管理者", view.manager])
         if c["stockyard_registration_no"]:
-            table.row(["ストックヤード登録番号", f"{c['stockyard_registration_no']}（登録ストックヤードが確認・受領書の責務を引き継ぐ）"])
-        table.row(["搬出元の名称・住所", " / ".join(f"{o['name']} {o['address']}" for o in c["origins"])])
+            table.row(
+                [
+                    "ストックヤード登録番号",
+                    f"{c['stockyard_registration_no']}（登録ストックヤードが確認・受領書の責務を引き継ぐ）",
+                ]
+            )
+        table.row(
+            ["搬出元の名称・住所", " / ".join(f"{o['name']} {o['address']}" for o in c["origins"])]
+        )
         if c["project_origins"]:
-            table.row(["発生元工事現場", " / ".join(f"{o['name']} {o['address']}" for o in c["project_origins"])])
+            table.row(
+                [
+                    "発生元工事現場",
+                    " / ".join(f"{o['name']} {o['address']}" for o in c["project_origins"]),
+                ]
+            )
         table.row(["受領量", f"{c['volume']} {c['unit']}"])
         table.row(["運搬完了日", c["completed_on"]])
         plan = c["plan"]
-        table.row(["計画との照合", MATCH_JA[c["matches_plan"]]
-                   + (f"（計画: {plan['name']} {plan['address']}）" if plan else "")])
+        table.row(
+            [
+                "計画との照合",
+                MATCH_JA[c["matches_plan"]]
+                + (f"（計画: {plan['name']} {plan['address']}）" if plan else ""),
+            ]
+        )
     pdf.ln(3)
     pdf.set_font("jp", size=8)
-    with pdf.table(col_widths=(22, 26, 26, 24, 22, 16, 16, 28), line_height=5,
-                   headings_style=FontFace(emphasis=None, fill_color=(230, 230, 230))) as table:
-        table.row(["伝票番号", "搬出日時", "搬入日時", "車両番号", "運転者", "積載量", "受入量", "差異"])
+    with pdf.table(
+        col_widths=(22, 26, 26, 24, 22, 16, 16, 28),
+        line_height=5,
+        headings_style=FontFace(emphasis=None, fill_color=(230, 230, 230)),
+    ) as table:
+        table.row(
+            ["伝票番号", "搬出日時", "搬入日時", "車両番号", "運転者", "積載量", "受入量", "差異"]
+        )
         for t in c["tickets"]:
-            table.row([t["code"], t["time_out"], t["time_in"], t["vehicle"], t["driver"], t["quantity"],
-                       t["received"], t["discrepancy"]])
+            table.row(
+                [
+                    t["code"],
+                    t["time_out"],
+                    t["time_in"],
+                    t["vehicle"],
+                    t["driver"],
+                    t["quantity"],
+                    t["received"],
+                    t["discrepancy"],
+                ]
+            )
     if view.amendments or view.later_ticket_amendments:
         pdf.ln(3)
         line("訂正履歴（原本は保持）", size=10)
         for a in [*view.amendments, *view.later_ticket_amendments]:
-            line(f"{a.created_at:%Y-%m-%d} {a.field}: {a.old_value} → {a.new_value}（理由: {a.reason}）", size=8, h=5)
+            line(
+                f"{a.created_at:%Y-%m-%d} {a.field}: {a.old_value} → {a.new_value}（理由: {a.reason}）",
+                size=8,
+                h=5,
+            )
     pdf.ln(3)
     line(f"受領者: {c['receiver']['name']}　{c['receiver']['address']}", size=10)
     line("本受領書は電子的に発行され、運搬完了日から5年間保存されます。", size=8)

@@ -59,18 +59,32 @@ def was_locked(obj) -> bool:
 def _referenced(session: Session, obj) -> bool:
     """Whether trace records still refer to the order, listing or organisation."""
     if isinstance(obj, Order):
-        conds = [exists().where(TransferTicket.order_id == obj.id),
-                 exists().where(ConfirmationSheet.order_id == obj.id),
-                 exists().where(Receipt.order_id == obj.id)]
+        conds = [
+            exists().where(TransferTicket.order_id == obj.id),
+            exists().where(ConfirmationSheet.order_id == obj.id),
+            exists().where(Receipt.order_id == obj.id),
+        ]
     elif isinstance(obj, Listing):
-        conds = [exists().where(or_(TransferTicket.origin_listing_id == obj.id,
-                                    TransferTicket.destination_listing_id == obj.id)),
-                 exists().where(ConfirmationSheet.destination_listing_id == obj.id)]
+        conds = [
+            exists().where(
+                or_(
+                    TransferTicket.origin_listing_id == obj.id,
+                    TransferTicket.destination_listing_id == obj.id,
+                )
+            ),
+            exists().where(ConfirmationSheet.destination_listing_id == obj.id),
+        ]
     elif isinstance(obj, Organisation):
-        conds = [exists().where(or_(TransferTicket.receiving_org_id == obj.id,
-                                    TransferTicket.issued_by_org_id == obj.id)),
-                 exists().where(Receipt.receiving_org_id == obj.id),
-                 exists().where(Amendment.amended_by_org_id == obj.id)]
+        conds = [
+            exists().where(
+                or_(
+                    TransferTicket.receiving_org_id == obj.id,
+                    TransferTicket.issued_by_org_id == obj.id,
+                )
+            ),
+            exists().where(Receipt.receiving_org_id == obj.id),
+            exists().where(Amendment.amended_by_org_id == obj.id),
+        ]
     else:
         return False
     with session.no_autoflush:
@@ -81,14 +95,23 @@ def _referenced(session: Session, obj) -> bool:
 def _guard(session: Session, _context, _instances) -> None:
     for obj in session.dirty:
         if isinstance(obj, TRACE_RECORDS) and was_locked(obj) and session.is_modified(obj):
-            raise LockedRecord(_("This record is locked; record an amendment instead."), field="record")
+            raise LockedRecord(
+                _("This record is locked; record an amendment instead."), field="record"
+            )
     for obj in session.deleted:
         if isinstance(obj, TRACE_RECORDS):
             created = obj.created_at or utcnow()
             if utcnow() < retention_ends(created):
-                raise LockedRecord(_("Trace records are kept for %(n)s years; this one until %(date)s.",
-                                     n=RETENTION_YEARS, date=retention_ends(created).date().isoformat()),
-                                   field="record")
+                raise LockedRecord(
+                    _(
+                        "Trace records are kept for %(n)s years; this one until %(date)s.",
+                        n=RETENTION_YEARS,
+                        date=retention_ends(created).date().isoformat(),
+                    ),
+                    field="record",
+                )
         elif isinstance(obj, Order | Listing | Organisation) and _referenced(session, obj):
-            raise LockedRecord(_("Trace records refer to this; it is kept for %(n)s years.", n=RETENTION_YEARS),
-                               field="record")
+            raise LockedRecord(
+                _("Trace records refer to this; it is kept for %(n)s years.", n=RETENTION_YEARS),
+                field="record",
+            )

@@ -65,21 +65,29 @@ class TransferTicket(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete=RESTRICT), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     onward: Mapped[bool] = mapped_column(Boolean, default=False)  # leaves a stockyard
-    transit: Mapped[bool] = mapped_column(Boolean, default=False)  # goes into a stockyard in transit
+    transit: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # goes into a stockyard in transit
 
-    origin_listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id", ondelete=RESTRICT))
+    origin_listing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("listings.id", ondelete=RESTRICT)
+    )
     origin_name: Mapped[str] = mapped_column(String(200))
     origin_address: Mapped[str] = mapped_column(String(300))
     origin_lat: Mapped[float | None] = mapped_column(Float)
     origin_lon: Mapped[float | None] = mapped_column(Float)
 
-    destination_listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id", ondelete=RESTRICT))
+    destination_listing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("listings.id", ondelete=RESTRICT)
+    )
     destination_name: Mapped[str] = mapped_column(String(200))
     destination_address: Mapped[str] = mapped_column(String(300))
     destination_lat: Mapped[float | None] = mapped_column(Float)
     destination_lon: Mapped[float | None] = mapped_column(Float)
     destination_kind: Mapped[str] = mapped_column(String(16))  # site | stockyard | declared
-    receiving_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT), index=True)
+    receiving_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete=RESTRICT), index=True
+    )
     # The planned destination at issue time and whether this load goes there.
     planned_name: Mapped[str] = mapped_column(String(200), default="")
     planned_address: Mapped[str] = mapped_column(String(300), default="")
@@ -96,23 +104,32 @@ class TransferTicket(Base):
     issued_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
 
     status: Mapped[TicketStatus] = mapped_column(
-        Enum(TicketStatus, native_enum=False, length=16), default=TicketStatus.issued, index=True)
+        Enum(TicketStatus, native_enum=False, length=16), default=TicketStatus.issued, index=True
+    )
     time_in: Mapped[dt.datetime | None] = mapped_column(DateTime)  # UTC
     quantity_received: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
     discrepancy_note: Mapped[str] = mapped_column(Text, default="")
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete=RESTRICT))
-    confirmed_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
-    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("order_deliveries.id", ondelete=RESTRICT))
+    confirmed_by_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete=RESTRICT)
+    )
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_deliveries.id", ondelete=RESTRICT)
+    )
     # Who voided the ticket, when and why (status ``void``); the row and its number stay.
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # UTC
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete=RESTRICT))
-    voided_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
+    voided_by_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete=RESTRICT)
+    )
     void_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship()
     origin_listing: Mapped[Listing | None] = relationship(foreign_keys=[origin_listing_id])
-    destination_listing: Mapped[Listing | None] = relationship(foreign_keys=[destination_listing_id])
+    destination_listing: Mapped[Listing | None] = relationship(
+        foreign_keys=[destination_listing_id]
+    )
     receiving_org: Mapped[Organisation] = relationship(foreign_keys=[receiving_org_id])
     issued_by_org: Mapped[Organisation] = relationship(foreign_keys=[issued_by_org_id])
     issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
@@ -146,17 +163,24 @@ class ConfirmationSheet(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete=RESTRICT), unique=True)
-    destination_listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id", ondelete=RESTRICT))
+    destination_listing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("listings.id", ondelete=RESTRICT)
+    )
     destination_name: Mapped[str] = mapped_column(String(200))
     destination_address: Mapped[str] = mapped_column(String(300))
-    permit_basis: Mapped[PermitBasis] = mapped_column(Enum(PermitBasis, native_enum=False, length=24))
+    permit_basis: Mapped[PermitBasis] = mapped_column(
+        Enum(PermitBasis, native_enum=False, length=24)
+    )
     permit_authority: Mapped[str] = mapped_column(String(100), default="")
     permit_no: Mapped[str] = mapped_column(String(60), default="")
     contamination_status: Mapped[ContaminationStatus] = mapped_column(
-        Enum(ContaminationStatus, native_enum=False, length=24))
+        Enum(ContaminationStatus, native_enum=False, length=24)
+    )
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete=RESTRICT))
-    recorded_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
+    recorded_by_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete=RESTRICT)
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship()
@@ -196,8 +220,12 @@ class ReceiptTicket(Base):
     __tablename__ = "trace_receipt_tickets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    receipt_id: Mapped[int] = mapped_column(ForeignKey("trace_receipts.id", ondelete=RESTRICT), index=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("trace_tickets.id", ondelete=RESTRICT), unique=True)
+    receipt_id: Mapped[int] = mapped_column(
+        ForeignKey("trace_receipts.id", ondelete=RESTRICT), index=True
+    )
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("trace_tickets.id", ondelete=RESTRICT), unique=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     locked = True
@@ -218,7 +246,9 @@ class Amendment(Base):
     new_value: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     amended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete=RESTRICT))
-    amended_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete=RESTRICT))
+    amended_by_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete=RESTRICT)
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     amended_by: Mapped[User | None] = relationship()

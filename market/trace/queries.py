@@ -32,9 +32,13 @@ TIME_FIELDS = ("time_out", "time_in")
 
 
 def amendments_for(session: Session, record_type: str, record_id: int) -> list[Amendment]:
-    return list(session.scalars(select(Amendment).where(Amendment.record_type == record_type,
-                                                        Amendment.record_id == record_id)
-                                .order_by(Amendment.id)).all())
+    return list(
+        session.scalars(
+            select(Amendment)
+            .where(Amendment.record_type == record_type, Amendment.record_id == record_id)
+            .order_by(Amendment.id)
+        ).all()
+    )
 
 
 def _as_text(value) -> str:
@@ -79,28 +83,42 @@ class TicketView:
 
 
 def ticket_view(session: Session, ticket: TransferTicket) -> TicketView:
-    return TicketView(ticket, current_values(session, "ticket", ticket), amendments_for(session, "ticket", ticket.id))
+    return TicketView(
+        ticket,
+        current_values(session, "ticket", ticket),
+        amendments_for(session, "ticket", ticket.id),
+    )
 
 
 def tickets(session: Session, order_id: int) -> list[TicketView]:
-    rows = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)
-                           .order_by(TransferTicket.seq)).all()
+    rows = session.scalars(
+        select(TransferTicket)
+        .where(TransferTicket.order_id == order_id)
+        .order_by(TransferTicket.seq)
+    ).all()
     return [ticket_view(session, t) for t in rows]
 
 
-def tickets_for_org(session: Session, org_id: int, status: TicketStatus | None, page: int,
-                    per_page: int) -> tuple[list[TicketView], int]:
+def tickets_for_org(
+    session: Session, org_id: int, status: TicketStatus | None, page: int, per_page: int
+) -> tuple[list[TicketView], int]:
     """A page of the tickets an organisation is party to (newest first): of its orders as
     buyer or seller, or issued by it, or sent to it. Each ticket is also checked with
     ``services.involved_org_ids`` by whoever reads it in full."""
-    mine = or_(TransferTicket.issued_by_org_id == org_id, TransferTicket.receiving_org_id == org_id,
-               TransferTicket.order_id.in_(select(Order.id).where(
-                   or_(Order.buyer_org_id == org_id, Order.seller_org_id == org_id))))
+    mine = or_(
+        TransferTicket.issued_by_org_id == org_id,
+        TransferTicket.receiving_org_id == org_id,
+        TransferTicket.order_id.in_(
+            select(Order.id).where(or_(Order.buyer_org_id == org_id, Order.seller_org_id == org_id))
+        ),
+    )
     query = select(TransferTicket).where(mine)
     if status is not None:
         query = query.where(TransferTicket.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(TransferTicket.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    rows = session.scalars(
+        query.order_by(TransferTicket.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
     return [ticket_view(session, t) for t in rows], total
 
 
@@ -108,17 +126,29 @@ def receipt_numbers(session: Session, ticket_ids: list[int]) -> dict[int, str]:
     """The 受領書 number each ticket is on, if any."""
     if not ticket_ids:
         return {}
-    return dict(session.execute(select(ReceiptTicket.ticket_id, Receipt.number)
-                                .join(Receipt, Receipt.id == ReceiptTicket.receipt_id)
-                                .where(ReceiptTicket.ticket_id.in_(ticket_ids))).all())
+    return dict(
+        session.execute(
+            select(ReceiptTicket.ticket_id, Receipt.number)
+            .join(Receipt, Receipt.id == ReceiptTicket.receipt_id)
+            .where(ReceiptTicket.ticket_id.in_(ticket_ids))
+        ).all()
+    )
 
 
 def receipts(session: Session, order_id: int) -> list[Receipt]:
-    return list(session.scalars(select(Receipt).where(Receipt.order_id == order_id).order_by(Receipt.id)).all())
+    return list(
+        session.scalars(
+            select(Receipt).where(Receipt.order_id == order_id).order_by(Receipt.id)
+        ).all()
+    )
 
 
 def receipt_ticket_ids(session: Session, receipt_id: int) -> list[int]:
-    return list(session.scalars(select(ReceiptTicket.ticket_id).where(ReceiptTicket.receipt_id == receipt_id)))
+    return list(
+        session.scalars(
+            select(ReceiptTicket.ticket_id).where(ReceiptTicket.receipt_id == receipt_id)
+        )
+    )
 
 
 @dataclass
@@ -141,15 +171,20 @@ class YardLink:
 
 
 def chain(session: Session, order_id: int) -> list[YardLink]:
-    rows = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id)
-                           .order_by(TransferTicket.seq)).all()
+    rows = session.scalars(
+        select(TransferTicket)
+        .where(TransferTicket.order_id == order_id)
+        .order_by(TransferTicket.seq)
+    ).all()
     links: dict[int, YardLink] = {}
     for t in rows:
         if t.void:  # never left, or never arrived: no soil passed through the yard on it
             continue
         if t.transit and t.destination_listing_id is not None:
-            link = links.setdefault(t.destination_listing_id, YardLink(
-                t.destination_listing, t.receiving_org, Decimal(0), Decimal(0)))
+            link = links.setdefault(
+                t.destination_listing_id,
+                YardLink(t.destination_listing, t.receiving_org, Decimal(0), Decimal(0)),
+            )
             if t.status == TicketStatus.confirmed:
                 link.received += Decimal(t.quantity_received)
         if t.onward and t.origin_listing_id in links:
@@ -163,8 +198,9 @@ def _registration(session: Session, t: TransferTicket) -> str:
     return session.get(Organisation, t.receiving_org_id).stockyard_registration_no or ""
 
 
-def receipt_content(session: Session, order: Order, org: Organisation, manager: str,
-                    group: list[TransferTicket]) -> dict:
+def receipt_content(
+    session: Session, order: Order, org: Organisation, manager: str, group: list[TransferTicket]
+) -> dict:
     """The 受領書 as issued: destination name/address and manager, origin site name/address,
     volume, completion date of the haul, the loads, and the check against the plan."""
     views = [ticket_view(session, t) for t in group]
@@ -176,9 +212,13 @@ def receipt_content(session: Session, order: Order, org: Organisation, manager: 
             origins.append(origin)
     project_origins = []
     if any(v.onward for v in views):
-        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                              TransferTicket.onward.is_(False),
-                                                              TransferTicket.status != TicketStatus.void)).all():
+        for t in session.scalars(
+            select(TransferTicket).where(
+                TransferTicket.order_id == order.id,
+                TransferTicket.onward.is_(False),
+                TransferTicket.status != TicketStatus.void,
+            )
+        ).all():
             origin = {"name": t.origin_name, "address": t.origin_address}
             if origin not in project_origins:
                 project_origins.append(origin)
@@ -191,8 +231,11 @@ def receipt_content(session: Session, order: Order, org: Organisation, manager: 
         "order_id": order.id,
         "description": order.description,
         "receiver": {"name": org.name, "address": org.address or ""},
-        "destination": {"name": first.destination_name, "address": first.destination_address,
-                        "kind": first.destination_kind},
+        "destination": {
+            "name": first.destination_name,
+            "address": first.destination_address,
+            "kind": first.destination_kind,
+        },
         "destination_manager": manager,
         "origins": origins,
         "project_origins": project_origins,
@@ -202,17 +245,33 @@ def receipt_content(session: Session, order: Order, org: Organisation, manager: 
         "completed_on": to_japan(completed).date().isoformat(),
         "soil_classes": sorted({v.soil_class_code for v in views if v.soil_class_code}),
         "stockyard_registration_no": registration,
-        "tickets": [{
-            "code": v.code, "time_out": to_japan(v.time_out).strftime("%Y-%m-%d %H:%M"),
-            "time_in": to_japan(v.time_in).strftime("%Y-%m-%d %H:%M"), "vehicle": v.vehicle_reg_no,
-            "driver": v.driver_name, "quantity": str(v.quantity), "received": str(v.quantity_received),
-            "discrepancy": v.discrepancy_note, "matches_plan": v.matches_plan,
-        } for v in views],
-        "plan": None if plan is None else {
-            "name": plan.destination.name, "address": plan.destination.address, "source": plan.source,
-            "via": None if plan.via is None else {"name": plan.via.title, "address": plan.via.address or ""},
+        "tickets": [
+            {
+                "code": v.code,
+                "time_out": to_japan(v.time_out).strftime("%Y-%m-%d %H:%M"),
+                "time_in": to_japan(v.time_in).strftime("%Y-%m-%d %H:%M"),
+                "vehicle": v.vehicle_reg_no,
+                "driver": v.driver_name,
+                "quantity": str(v.quantity),
+                "received": str(v.quantity_received),
+                "discrepancy": v.discrepancy_note,
+                "matches_plan": v.matches_plan,
+            }
+            for v in views
+        ],
+        "plan": None
+        if plan is None
+        else {
+            "name": plan.destination.name,
+            "address": plan.destination.address,
+            "source": plan.source,
+            "via": None
+            if plan.via is None
+            else {"name": plan.via.title, "address": plan.via.address or ""},
         },
-        "matches_plan": None if any(v.matches_plan is None for v in views) else all(v.matches_plan for v in views),
+        "matches_plan": None
+        if any(v.matches_plan is None for v in views)
+        else all(v.matches_plan for v in views),
     }
 
 
@@ -228,26 +287,61 @@ class ReceiptView:
 def receipt_view(session: Session, receipt: Receipt) -> ReceiptView:
     manager = current_values(session, "receipt", receipt)["destination_manager"]
     ids = receipt_ticket_ids(session, receipt.id)
-    later = list(session.scalars(select(Amendment).where(
-        Amendment.record_type == "ticket", Amendment.record_id.in_(ids),
-        Amendment.created_at >= receipt.created_at).order_by(Amendment.id)).all()) if ids else []
-    return ReceiptView(receipt, receipt.content, manager, amendments_for(session, "receipt", receipt.id), later)
+    later = (
+        list(
+            session.scalars(
+                select(Amendment)
+                .where(
+                    Amendment.record_type == "ticket",
+                    Amendment.record_id.in_(ids),
+                    Amendment.created_at >= receipt.created_at,
+                )
+                .order_by(Amendment.id)
+            ).all()
+        )
+        if ids
+        else []
+    )
+    return ReceiptView(
+        receipt, receipt.content, manager, amendments_for(session, "receipt", receipt.id), later
+    )
 
 
 def sheet_view(session: Session, sheet: ConfirmationSheet | None) -> dict | None:
     if sheet is None:
         return None
-    return {"sheet": sheet, "values": current_values(session, "sheet", sheet),
-            "amendments": amendments_for(session, "sheet", sheet.id)}
+    return {
+        "sheet": sheet,
+        "values": current_values(session, "sheet", sheet),
+        "amendments": amendments_for(session, "sheet", sheet.id),
+    }
 
 
 # --- 実施書 export ----------------------------------------------------------------------
 
-EXPORT_COLUMNS = ["工事名称", "工事場所", "区間", "土質区分", "搬出先の種類", "搬出先名称", "搬出先住所",
-                  "登録ストックヤード番号", "運搬距離(km・直線)", "搬出量(m³)", "台数", "搬出完了日",
-                  "受領書番号", "計画との照合", "備考"]
+EXPORT_COLUMNS = [
+    "工事名称",
+    "工事場所",
+    "区間",
+    "土質区分",
+    "搬出先の種類",
+    "搬出先名称",
+    "搬出先住所",
+    "登録ストックヤード番号",
+    "運搬距離(km・直線)",
+    "搬出量(m³)",
+    "台数",
+    "搬出完了日",
+    "受領書番号",
+    "計画との照合",
+    "備考",
+]
 VOID_LEG = "無効伝票（集計外）"
-KIND_JA = {"site": "他の工事現場等", "stockyard": "ストックヤード", "declared": "確認結果票の搬出先"}
+KIND_JA = {
+    "site": "他の工事現場等",
+    "stockyard": "ストックヤード",
+    "declared": "確認結果票の搬出先",
+}
 
 
 def _km(t: TransferTicket) -> str:
@@ -268,17 +362,33 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
     voided: list[list[str]] = []
     for order in orders:
         site = order.listing
-        receipt_no = {tid: r.number for r in receipts(session, order.id)
-                      for tid in receipt_ticket_ids(session, r.id)}
-        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                              TransferTicket.status == TicketStatus.confirmed)
-                                 .order_by(TransferTicket.seq)):
+        receipt_no = {
+            tid: r.number
+            for r in receipts(session, order.id)
+            for tid in receipt_ticket_ids(session, r.id)
+        }
+        for t in session.scalars(
+            select(TransferTicket)
+            .where(
+                TransferTicket.order_id == order.id, TransferTicket.status == TicketStatus.confirmed
+            )
+            .order_by(TransferTicket.seq)
+        ):
             leg = "ストックヤードから搬出" if t.onward else "現場から搬出"
-            key = (site.title, site.address or "", leg, classes.get(t.soil_class_code or "", t.soil_class_code or ""),
-                   KIND_JA.get(t.destination_kind, t.destination_kind), t.destination_name, t.destination_address,
-                   _registration(session, t), _km(t))
-            g = groups.setdefault(key, {"qty": Decimal(0), "loads": 0, "done": None, "receipts": [],
-                                        "match": set()})
+            key = (
+                site.title,
+                site.address or "",
+                leg,
+                classes.get(t.soil_class_code or "", t.soil_class_code or ""),
+                KIND_JA.get(t.destination_kind, t.destination_kind),
+                t.destination_name,
+                t.destination_address,
+                _registration(session, t),
+                _km(t),
+            )
+            g = groups.setdefault(
+                key, {"qty": Decimal(0), "loads": 0, "done": None, "receipts": [], "match": set()}
+            )
             g["qty"] += Decimal(t.quantity_received)
             g["loads"] += 1
             day = to_japan(t.time_in).date()
@@ -286,24 +396,68 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
             if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
                 g["receipts"].append(receipt_no[t.id])
             g["match"].add(t.matches_plan)
-        for t in session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                              TransferTicket.status == TicketStatus.void)
-                                 .order_by(TransferTicket.seq)):
-            voided.append([site.title, site.address or "", VOID_LEG,
-                           classes.get(t.soil_class_code or "", t.soil_class_code or ""),
-                           KIND_JA.get(t.destination_kind, t.destination_kind), t.destination_name,
-                           t.destination_address, _registration(session, t), _km(t), "", "", "", "", "",
-                           void_note(ticket_view(session, t))])
+        for t in session.scalars(
+            select(TransferTicket)
+            .where(TransferTicket.order_id == order.id, TransferTicket.status == TicketStatus.void)
+            .order_by(TransferTicket.seq)
+        ):
+            voided.append(
+                [
+                    site.title,
+                    site.address or "",
+                    VOID_LEG,
+                    classes.get(t.soil_class_code or "", t.soil_class_code or ""),
+                    KIND_JA.get(t.destination_kind, t.destination_kind),
+                    t.destination_name,
+                    t.destination_address,
+                    _registration(session, t),
+                    _km(t),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    void_note(ticket_view(session, t)),
+                ]
+            )
     rows = []
     total, loads = Decimal(0), 0
     for key, g in groups.items():
         match = "一致" if g["match"] == {True} else "不一致" if False in g["match"] else "計画なし"
-        rows.append([*key, _fmt(g["qty"]), str(g["loads"]), g["done"].isoformat(), " ".join(g["receipts"]), match, ""])
+        rows.append(
+            [
+                *key,
+                _fmt(g["qty"]),
+                str(g["loads"]),
+                g["done"].isoformat(),
+                " ".join(g["receipts"]),
+                match,
+                "",
+            ]
+        )
         if key[2] == "現場から搬出":
             total += g["qty"]
             loads += g["loads"]
     rows.extend(voided)
-    rows.append(["合計（現場から搬出）", "", "", "", "", "", "", "", "", _fmt(total), str(loads), "", "", "", ""])
+    rows.append(
+        [
+            "合計（現場から搬出）",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            _fmt(total),
+            str(loads),
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     return rows
 
 
@@ -311,8 +465,10 @@ def void_note(t: TicketView) -> str:
     """The record of a void ticket in one line (Japanese, like the rest of the export)."""
     who = t.voided_by.display_name if t.voided_by else ""
     org = t.voided_by_org.name if t.voided_by_org else ""
-    return (f"無効 {t.code}（積載 {_fmt(Decimal(t.quantity))} {t.unit}、出発 {to_japan(t.time_out):%Y-%m-%d %H:%M}）"
-            f" 取消 {to_japan(t.voided_at):%Y-%m-%d %H:%M} {org} {who} 理由: {t.void_reason}")
+    return (
+        f"無効 {t.code}（積載 {_fmt(Decimal(t.quantity))} {t.unit}、出発 {to_japan(t.time_out):%Y-%m-%d %H:%M}）"
+        f" 取消 {to_japan(t.voided_at):%Y-%m-%d %H:%M} {org} {who} 理由: {t.void_reason}"
+    )
 
 
 def _fmt(value: Decimal) -> str:

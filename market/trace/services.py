@@ -50,7 +50,10 @@ SOIL_KINDS = (ListingKind.soil_offer, ListingKind.soil_want)
 
 # --- reading input ----------------------------------------------------------------------
 
-def _text(data: Mapping[str, object], field: str, limit: int, errors: dict, required: bool = False) -> str:
+
+def _text(
+    data: Mapping[str, object], field: str, limit: int, errors: dict, required: bool = False
+) -> str:
     raw = data.get(field)
     text = "" if raw is None else str(raw).strip()
     if any(ord(c) < 32 and c not in "\n\t" for c in text):
@@ -62,7 +65,9 @@ def _text(data: Mapping[str, object], field: str, limit: int, errors: dict, requ
     return text
 
 
-def parse_local_time(raw: object, field: str, errors: dict, default: dt.datetime | None = None) -> dt.datetime | None:
+def parse_local_time(
+    raw: object, field: str, errors: dict, default: dt.datetime | None = None
+) -> dt.datetime | None:
     """A date and time typed in Japan (JST) as naive UTC, or ``default`` when blank."""
     text = "" if raw is None else str(raw).strip()
     if not text:
@@ -102,11 +107,15 @@ def _qty(value) -> str:
 
 # --- who may see what -------------------------------------------------------------------
 
+
 def involved_org_ids(session: Session, order: Order) -> set[int]:
     """The order's parties and every organisation a load of it went to."""
     ids = set(order.party_ids())
-    ids.update(session.scalars(select(TransferTicket.receiving_org_id)
-                               .where(TransferTicket.order_id == order.id)).all())
+    ids.update(
+        session.scalars(
+            select(TransferTicket.receiving_org_id).where(TransferTicket.order_id == order.id)
+        ).all()
+    )
     plan = planned_destination(session, order)
     if plan is not None and plan.via is not None:
         ids.add(plan.via.organisation_id)
@@ -143,6 +152,7 @@ def visible_receipt(session: Session, user: User, receipt_id: int) -> Receipt:
 
 # --- plan -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Site:
     name: str
@@ -155,9 +165,18 @@ class Site:
     @classmethod
     def of(cls, listing: Listing) -> Site:
         # Listings may leave the street address out: the prefecture and coordinates still place it.
-        address = listing.address or f"{listing.prefecture.name_ja} ({listing.lat:.5f}, {listing.lon:.5f})"
-        return cls(f"{listing.organisation.name} {listing.title}"[:200], address[:300], listing.id,
-                   listing.lat, listing.lon, listing.organisation_id)
+        address = (
+            listing.address
+            or f"{listing.prefecture.name_ja} ({listing.lat:.5f}, {listing.lon:.5f})"
+        )
+        return cls(
+            f"{listing.organisation.name} {listing.title}"[:200],
+            address[:300],
+            listing.id,
+            listing.lat,
+            listing.lon,
+            listing.organisation_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -184,8 +203,11 @@ def planned_destination(session: Session, order: Order) -> Plan | None:
         return Plan(Site.of(order.listing), None, "listing")
     sheet = sheet_for(session, order.id)
     if sheet is not None:
-        return Plan(Site(sheet.destination_name, sheet.destination_address, sheet.destination_listing_id),
-                    None, "sheet")
+        return Plan(
+            Site(sheet.destination_name, sheet.destination_address, sheet.destination_listing_id),
+            None,
+            "sheet",
+        )
     return None
 
 
@@ -209,14 +231,22 @@ def sheet_for(session: Session, order_id: int) -> ConfirmationSheet | None:
 
 # --- 確認結果票 --------------------------------------------------------------------------
 
-def record_sheet(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> ConfirmationSheet:
+
+def record_sheet(
+    session: Session, user: User, order_id: int, data: Mapping[str, object]
+) -> ConfirmationSheet:
     """The sending side confirms the destination is lawful, before the first load."""
     order = visible_order(session, user, order_id)
     if user.organisation_id != order.seller_org_id:
-        raise Forbidden(_("Only the supplying organisation records the check sheet."), field="confirmation_sheet")
+        raise Forbidden(
+            _("Only the supplying organisation records the check sheet."),
+            field="confirmation_sheet",
+        )
     if sheet_for(session, order.id) is not None:
-        raise Conflict(_("The check sheet is already recorded; record an amendment instead."),
-                       field="confirmation_sheet")
+        raise Conflict(
+            _("The check sheet is already recorded; record an amendment instead."),
+            field="confirmation_sheet",
+        )
     errors: dict[str, str] = {}
     plan = planned_destination(session, order)
     if plan is not None:
@@ -249,9 +279,17 @@ def record_sheet(session: Session, user: User, order_id: int, data: Mapping[str,
     if errors:
         raise Invalid(errors)
     sheet = ConfirmationSheet(
-        order_id=order.id, destination_listing_id=listing_id, destination_name=name, destination_address=address,
-        permit_basis=basis, permit_authority=authority, permit_no=permit_no, contamination_status=contamination,
-        note=note, recorded_by_id=user.id, recorded_by_org_id=user.organisation_id,
+        order_id=order.id,
+        destination_listing_id=listing_id,
+        destination_name=name,
+        destination_address=address,
+        permit_basis=basis,
+        permit_authority=authority,
+        permit_no=permit_no,
+        contamination_status=contamination,
+        note=note,
+        recorded_by_id=user.id,
+        recorded_by_org_id=user.organisation_id,
     )
     session.add(sheet)
     session.flush()
@@ -260,33 +298,63 @@ def record_sheet(session: Session, user: User, order_id: int, data: Mapping[str,
 
 # --- tickets ----------------------------------------------------------------------------
 
+
 def first_leg_committed(session: Session, order: Order) -> Decimal:
     """Quantity already on its way or delivered: first-leg tickets (as received once
     confirmed; void tickets not at all) plus deliveries recorded by hand rather than by ticket."""
-    tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order.id,
-                                                           TransferTicket.onward.is_(False),
-                                                           TransferTicket.status != TicketStatus.void)).all()
-    ticketed = sum((Decimal(t.quantity_received if t.confirmed else t.quantity) for t in tickets), Decimal(0))
-    from_tickets = {t.delivery_id for t in session.scalars(
-        select(TransferTicket).where(TransferTicket.order_id == order.id)).all() if t.delivery_id}
-    by_hand = sum((Decimal(d.quantity) for d in order.deliveries if d.id not in from_tickets), Decimal(0))
+    tickets = session.scalars(
+        select(TransferTicket).where(
+            TransferTicket.order_id == order.id,
+            TransferTicket.onward.is_(False),
+            TransferTicket.status != TicketStatus.void,
+        )
+    ).all()
+    ticketed = sum(
+        (Decimal(t.quantity_received if t.confirmed else t.quantity) for t in tickets), Decimal(0)
+    )
+    from_tickets = {
+        t.delivery_id
+        for t in session.scalars(
+            select(TransferTicket).where(TransferTicket.order_id == order.id)
+        ).all()
+        if t.delivery_id
+    }
+    by_hand = sum(
+        (Decimal(d.quantity) for d in order.deliveries if d.id not in from_tickets), Decimal(0)
+    )
     return ticketed + by_hand
 
 
 def stock_at_yard(session: Session, order_id: int, yard_listing_id: int) -> Decimal:
     """This order's soil received at a stockyard in transit and not yet sent onward (void
     onward tickets send nothing)."""
-    tickets = session.scalars(select(TransferTicket).where(TransferTicket.order_id == order_id,
-                                                           TransferTicket.status != TicketStatus.void)).all()
-    into = sum((Decimal(t.quantity_received) for t in tickets if t.transit and t.confirmed
-                and t.destination_listing_id == yard_listing_id), Decimal(0))
-    out = sum((Decimal(t.quantity) for t in tickets if t.onward and t.origin_listing_id == yard_listing_id),
-              Decimal(0))
+    tickets = session.scalars(
+        select(TransferTicket).where(
+            TransferTicket.order_id == order_id, TransferTicket.status != TicketStatus.void
+        )
+    ).all()
+    into = sum(
+        (
+            Decimal(t.quantity_received)
+            for t in tickets
+            if t.transit and t.confirmed and t.destination_listing_id == yard_listing_id
+        ),
+        Decimal(0),
+    )
+    out = sum(
+        (
+            Decimal(t.quantity)
+            for t in tickets
+            if t.onward and t.origin_listing_id == yard_listing_id
+        ),
+        Decimal(0),
+    )
     return into - out
 
 
-def _destination(session: Session, order: Order, plan: Plan | None, listing_id: int | None,
-                 errors: dict) -> tuple[Site, str, int, bool] | None:
+def _destination(
+    session: Session, order: Order, plan: Plan | None, listing_id: int | None, errors: dict
+) -> tuple[Site, str, int, bool] | None:
     """(site, kind, receiving organisation, transit) for a load."""
     field = "destination_listing_id"
     if field in errors:
@@ -324,15 +392,22 @@ def _matches(plan: Plan | None, site: Site, transit: bool, onward: bool) -> bool
     return (plan.destination.name, plan.destination.address) == (site.name, site.address)
 
 
-def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> TransferTicket:
+def issue_ticket(
+    session: Session, user: User, order_id: int, data: Mapping[str, object]
+) -> TransferTicket:
     """A truckload leaves: from the order's site (either party issues) or onward from a
     stockyard holding the order's soil (the yard's operator issues)."""
     order = visible_order(session, user, order_id)
     if order.status not in TICKETABLE:
         from market.orders.states import STATUS_LABELS
 
-        raise Conflict(_("Loads can be ticketed only while the order is paid or in delivery (it is %(status)s).",
-                         status=str(STATUS_LABELS[order.status])), field="order")
+        raise Conflict(
+            _(
+                "Loads can be ticketed only while the order is paid or in delivery (it is %(status)s).",
+                status=str(STATUS_LABELS[order.status]),
+            ),
+            field="order",
+        )
     errors: dict[str, str] = {}
     origin_listing_id = _optional_id(data, "origin_listing_id", errors)
     onward = False
@@ -341,20 +416,32 @@ def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str,
         origin_listing = session.get(Listing, origin_listing_id)
         if origin_listing is None:
             errors["origin_listing_id"] = _("No such listing.")
-        elif origin_listing.kind == ListingKind.stockyard and origin_listing.organisation_id != order.buyer_org_id \
-                and origin_listing.organisation_id != order.seller_org_id:
+        elif (
+            origin_listing.kind == ListingKind.stockyard
+            and origin_listing.organisation_id != order.buyer_org_id
+            and origin_listing.organisation_id != order.seller_org_id
+        ):
             onward = True
         elif origin_listing.id != order.listing_id:
-            errors["origin_listing_id"] = _("Must be the order's site or a stockyard holding its soil.")
+            errors["origin_listing_id"] = _(
+                "Must be the order's site or a stockyard holding its soil."
+            )
     if onward:
         if user.organisation_id != origin_listing.organisation_id:
-            raise Forbidden(_("Only the stockyard's operator issues tickets from the stockyard."),
-                            field="origin_listing_id")
+            raise Forbidden(
+                _("Only the stockyard's operator issues tickets from the stockyard."),
+                field="origin_listing_id",
+            )
     elif user.organisation_id not in order.party_ids():
         raise Forbidden(_("Only a party to the order issues tickets from its site."), field="order")
     if sheet_required(order) and sheet_for(session, order.id) is None:
-        raise Conflict(_("Record the check sheet (確認結果票) before the first load: the order is %(n)s m³.",
-                         n=_qty(order.quantity)), field="confirmation_sheet")
+        raise Conflict(
+            _(
+                "Record the check sheet (確認結果票) before the first load: the order is %(n)s m³.",
+                n=_qty(order.quantity),
+            ),
+            field="confirmation_sheet",
+        )
 
     if onward:
         origin = Site.of(origin_listing)
@@ -366,18 +453,35 @@ def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str,
             errors["origin_name"] = _("Enter the origin site's name.")
         if not address and "origin_address" not in errors:
             errors["origin_address"] = _("Enter the origin site's address.")
-        origin = Site(name, address, order.listing_id if default else None,
-                      default.lat if default else None, default.lon if default else None)
+        origin = Site(
+            name,
+            address,
+            order.listing_id if default else None,
+            default.lat if default else None,
+            default.lon if default else None,
+        )
     plan = planned_destination(session, order)
-    destination = _destination(session, order, plan, _optional_id(data, "destination_listing_id", errors), errors)
+    destination = _destination(
+        session, order, plan, _optional_id(data, "destination_listing_id", errors), errors
+    )
     if destination is not None and destination[3] and onward:
-        errors["destination_listing_id"] = _("From a stockyard the soil goes to the receiving site.")
-    if destination is not None and origin_listing is not None and destination[0].listing_id == origin_listing.id:
+        errors["destination_listing_id"] = _(
+            "From a stockyard the soil goes to the receiving site."
+        )
+    if (
+        destination is not None
+        and origin_listing is not None
+        and destination[0].listing_id == origin_listing.id
+    ):
         errors["destination_listing_id"] = _("Must differ from the origin.")
     vehicle = _text(data, "vehicle_reg_no", 40, errors, required=True)
     driver = _text(data, "driver_name", 100, errors, required=True)
     soil_class = _text(data, "soil_class_code", 8, errors) or (order.listing.soil_class_code or "")
-    if soil_class and "soil_class_code" not in errors and session.get(SoilClass, soil_class) is None:
+    if (
+        soil_class
+        and "soil_class_code" not in errors
+        and session.get(SoilClass, soil_class) is None
+    ):
         errors["soil_class_code"] = _("No such soil class.")
     time_out = parse_local_time(data.get("time_out"), "time_out", errors, default=utcnow())
     quantity = None
@@ -390,34 +494,79 @@ def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str,
 
     locked_order = locks.lock_order(session, order.id)  # one issuer at a time per order
     if locked_order.status not in TICKETABLE:
-        raise Conflict(_("The order changed meanwhile; reload the page and try again."), field="order")
+        raise Conflict(
+            _("The order changed meanwhile; reload the page and try again."), field="order"
+        )
     if onward:
         available = stock_at_yard(session, order.id, origin_listing.id)
         if quantity > available:
-            raise Conflict(_("Only %(n)s %(unit)s of this order are at the stockyard.",
-                             n=_qty(available), unit=order.unit), field="quantity")
+            raise Conflict(
+                _(
+                    "Only %(n)s %(unit)s of this order are at the stockyard.",
+                    n=_qty(available),
+                    unit=order.unit,
+                ),
+                field="quantity",
+            )
     else:
         available = Decimal(order.quantity) - first_leg_committed(session, locked_order)
         if quantity > available:
-            raise Conflict(_("Only %(n)s %(unit)s of the order are not yet ticketed or delivered.",
-                             n=_qty(max(available, Decimal(0))), unit=order.unit), field="quantity")
+            raise Conflict(
+                _(
+                    "Only %(n)s %(unit)s of the order are not yet ticketed or delivered.",
+                    n=_qty(max(available, Decimal(0))),
+                    unit=order.unit,
+                ),
+                field="quantity",
+            )
     site, kind, receiving_org_id, transit = destination
     # Void tickets keep their numbers: the next one is past every ticket ever issued.
-    seq = (session.scalar(select(func.max(TransferTicket.seq)).where(TransferTicket.order_id == order.id)) or 0) + 1
+    seq = (
+        session.scalar(
+            select(func.max(TransferTicket.seq)).where(TransferTicket.order_id == order.id)
+        )
+        or 0
+    ) + 1
     ticket = TransferTicket(
-        order_id=order.id, seq=seq, onward=onward, transit=transit,
-        origin_listing_id=origin.listing_id, origin_name=origin.name, origin_address=origin.address,
-        origin_lat=origin.lat, origin_lon=origin.lon,
-        destination_listing_id=site.listing_id, destination_name=site.name, destination_address=site.address,
-        destination_lat=site.lat, destination_lon=site.lon, destination_kind=kind,
+        order_id=order.id,
+        seq=seq,
+        onward=onward,
+        transit=transit,
+        origin_listing_id=origin.listing_id,
+        origin_name=origin.name,
+        origin_address=origin.address,
+        origin_lat=origin.lat,
+        origin_lon=origin.lon,
+        destination_listing_id=site.listing_id,
+        destination_name=site.name,
+        destination_address=site.address,
+        destination_lat=site.lat,
+        destination_lon=site.lon,
+        destination_kind=kind,
         receiving_org_id=receiving_org_id,
-        planned_name=(plan.via.title if transit and plan and plan.via else plan.destination.name if plan else "")[:200],
-        planned_address=((plan.via.address if transit and plan and plan.via else plan.destination.address)
-                         if plan else "")[:300] or "",
+        planned_name=(
+            plan.via.title
+            if transit and plan and plan.via
+            else plan.destination.name
+            if plan
+            else ""
+        )[:200],
+        planned_address=(
+            (plan.via.address if transit and plan and plan.via else plan.destination.address)
+            if plan
+            else ""
+        )[:300]
+        or "",
         matches_plan=_matches(plan, site, transit, onward),
-        soil_class_code=soil_class or None, vehicle_reg_no=vehicle, driver_name=driver,
-        quantity=quantity, unit=order.unit, time_out=time_out, token=secrets.token_urlsafe(24),
-        issued_by_id=user.id, issued_by_org_id=user.organisation_id,
+        soil_class_code=soil_class or None,
+        vehicle_reg_no=vehicle,
+        driver_name=driver,
+        quantity=quantity,
+        unit=order.unit,
+        time_out=time_out,
+        token=secrets.token_urlsafe(24),
+        issued_by_id=user.id,
+        issued_by_org_id=user.organisation_id,
     )
     session.add(ticket)
     session.flush()
@@ -426,7 +575,9 @@ def issue_ticket(session: Session, user: User, order_id: int, data: Mapping[str,
 
 def ticket_by_token(session: Session, token: str) -> TransferTicket:
     ok = 0 < len(token) <= 64
-    ticket = session.scalar(select(TransferTicket).where(TransferTicket.token == token)) if ok else None
+    ticket = (
+        session.scalar(select(TransferTicket).where(TransferTicket.token == token)) if ok else None
+    )
     if ticket is None:
         raise NotFound(_("No such ticket."))
     return ticket
@@ -434,18 +585,31 @@ def ticket_by_token(session: Session, token: str) -> TransferTicket:
 
 def _refuse_void(ticket: TransferTicket) -> None:
     if ticket.void:
-        raise Conflict(_("Ticket %(code)s was voided on %(date)s (%(reason)s); it cannot be received.",
-                         code=ticket.code, date=to_japan(ticket.voided_at).strftime("%Y-%m-%d %H:%M"),
-                         reason=ticket.void_reason), field="ticket")
+        raise Conflict(
+            _(
+                "Ticket %(code)s was voided on %(date)s (%(reason)s); it cannot be received.",
+                code=ticket.code,
+                date=to_japan(ticket.voided_at).strftime("%Y-%m-%d %H:%M"),
+                reason=ticket.void_reason,
+            ),
+            field="ticket",
+        )
 
 
-def confirm_ticket(session: Session, user: User, token: str, data: Mapping[str, object]) -> tuple[TransferTicket, bool]:
+def confirm_ticket(
+    session: Session, user: User, token: str, data: Mapping[str, object]
+) -> tuple[TransferTicket, bool]:
     """The receiving site confirms arrival. Returns (ticket, changed): a second scan of a
     confirmed ticket changes nothing. A void ticket is refused."""
     ticket = ticket_by_token(session, token)
     if user.organisation_id != ticket.receiving_org_id:
-        raise Forbidden(_("Only %(org)s, the receiving site, can confirm this load.",
-                          org=ticket.receiving_org.name), field="ticket")
+        raise Forbidden(
+            _(
+                "Only %(org)s, the receiving site, can confirm this load.",
+                org=ticket.receiving_org.name,
+            ),
+            field="ticket",
+        )
     locked = ticket_locks.fresh_ticket(session, ticket.id, lock=True)
     if locked.confirmed:
         return locked, False
@@ -456,80 +620,142 @@ def confirm_ticket(session: Session, user: User, token: str, data: Mapping[str, 
         try:
             received = parse_quantity(data.get("quantity_received"), "quantity_received")
             if received > Decimal(locked.quantity):
-                errors["quantity_received"] = _("Cannot exceed the %(n)s %(unit)s the ticket says were loaded.",
-                                                n=_qty(locked.quantity), unit=locked.unit)
+                errors["quantity_received"] = _(
+                    "Cannot exceed the %(n)s %(unit)s the ticket says were loaded.",
+                    n=_qty(locked.quantity),
+                    unit=locked.unit,
+                )
         except Invalid as exc:
             errors.update(exc.errors)
     note = _text(data, "discrepancy_note", 2000, errors)
-    if "quantity_received" not in errors and received != Decimal(locked.quantity) and not note \
-            and "discrepancy_note" not in errors:
-        errors["discrepancy_note"] = _("Say what differs: the quantity received is not the quantity loaded.")
+    if (
+        "quantity_received" not in errors
+        and received != Decimal(locked.quantity)
+        and not note
+        and "discrepancy_note" not in errors
+    ):
+        errors["discrepancy_note"] = _(
+            "Say what differs: the quantity received is not the quantity loaded."
+        )
     time_in = parse_local_time(data.get("time_in"), "time_in", errors, default=utcnow())
     if time_in is not None and time_in < locked.time_out:
-        errors["time_in"] = _("Cannot be before the time out (%(t)s).",
-                              t=to_japan(locked.time_out).strftime("%Y-%m-%d %H:%M"))
+        errors["time_in"] = _(
+            "Cannot be before the time out (%(t)s).",
+            t=to_japan(locked.time_out).strftime("%Y-%m-%d %H:%M"),
+        )
     if errors:
         raise Invalid(errors)
     delivery_id = None
     if not locked.transit:
-        delivery = orders.record_delivery(session, user, locked.order_id, {
-            "quantity": received, "delivered_on": to_japan(time_in).date().isoformat(),
-            "reference": f"{_('Ticket')} {locked.code}"[:100],
-        })
+        delivery = orders.record_delivery(
+            session,
+            user,
+            locked.order_id,
+            {
+                "quantity": received,
+                "delivered_on": to_japan(time_in).date().isoformat(),
+                "reference": f"{_('Ticket')} {locked.code}"[:100],
+            },
+        )
         delivery_id = delivery.id
     settled = ticket_locks.settle(
-        session, locked.id, TicketStatus.confirmed, time_in=time_in, quantity_received=received,
-        discrepancy_note=note, confirmed_by_id=user.id, confirmed_by_org_id=user.organisation_id,
-        delivery_id=delivery_id)
+        session,
+        locked.id,
+        TicketStatus.confirmed,
+        time_in=time_in,
+        quantity_received=received,
+        discrepancy_note=note,
+        confirmed_by_id=user.id,
+        confirmed_by_org_id=user.organisation_id,
+        delivery_id=delivery_id,
+    )
     if not settled:  # voided or confirmed meanwhile: the caller rolls the delivery back
         _refuse_void(locked)
         return locked, False
     return locked, True
 
 
-def void_ticket(session: Session, user: User, ticket_id: int, data: Mapping[str, object]) -> TransferTicket:
+def void_ticket(
+    session: Session, user: User, ticket_id: int, data: Mapping[str, object]
+) -> TransferTicket:
     """The issuing organisation voids a ticket whose load never arrived (or was issued by
     mistake). The row stays, marked void with who, when and why; its number is not reused
     and it counts in no total. Only while nobody has confirmed it."""
     ticket = visible_ticket(session, user, ticket_id)
     if user.organisation_id != ticket.issued_by_org_id:
-        raise Forbidden(_("Only %(org)s, which issued this ticket, can void it.", org=ticket.issued_by_org.name),
-                        field="ticket")
+        raise Forbidden(
+            _(
+                "Only %(org)s, which issued this ticket, can void it.",
+                org=ticket.issued_by_org.name,
+            ),
+            field="ticket",
+        )
     current = ticket_locks.fresh_ticket(session, ticket.id)
     _refuse_settled(current)
     errors: dict[str, str] = {}
     reason = _text(data, "reason", 2000, errors, required=True)
     if errors:
         raise Invalid(errors)
-    if not ticket_locks.settle(session, current.id, TicketStatus.void, voided_at=utcnow(), voided_by_id=user.id,
-                               voided_by_org_id=user.organisation_id, void_reason=reason):
+    if not ticket_locks.settle(
+        session,
+        current.id,
+        TicketStatus.void,
+        voided_at=utcnow(),
+        voided_by_id=user.id,
+        voided_by_org_id=user.organisation_id,
+        void_reason=reason,
+    ):
         _refuse_settled(current)  # the receiving site confirmed it (or it was voided) meanwhile
-    audit.record(session, user, "trace.ticket_void", f"ticket:{current.id}", code=current.code,
-                 order_id=current.order_id, quantity=str(current.quantity), reason=reason)
+    audit.record(
+        session,
+        user,
+        "trace.ticket_void",
+        f"ticket:{current.id}",
+        code=current.code,
+        order_id=current.order_id,
+        quantity=str(current.quantity),
+        reason=reason,
+    )
     session.flush()
     return current
 
 
 def _refuse_settled(ticket: TransferTicket) -> None:
     if ticket.confirmed:
-        raise Conflict(_("Ticket %(code)s was already received by the destination; it cannot be voided. "
-                         "Record an amendment instead.", code=ticket.code), field="ticket")
+        raise Conflict(
+            _(
+                "Ticket %(code)s was already received by the destination; it cannot be voided. "
+                "Record an amendment instead.",
+                code=ticket.code,
+            ),
+            field="ticket",
+        )
     if ticket.void:
         raise Conflict(_("Ticket %(code)s is already void.", code=ticket.code), field="ticket")
 
 
 # --- 受領書 -----------------------------------------------------------------------------
 
+
 def unreceipted(session: Session, order_id: int, org_id: int) -> list[TransferTicket]:
     covered = select(ReceiptTicket.ticket_id)
-    return list(session.scalars(
-        select(TransferTicket).where(TransferTicket.order_id == order_id, TransferTicket.receiving_org_id == org_id,
-                                     TransferTicket.status == TicketStatus.confirmed,
-                                     TransferTicket.id.not_in(covered))
-        .order_by(TransferTicket.seq)).all())
+    return list(
+        session.scalars(
+            select(TransferTicket)
+            .where(
+                TransferTicket.order_id == order_id,
+                TransferTicket.receiving_org_id == org_id,
+                TransferTicket.status == TicketStatus.confirmed,
+                TransferTicket.id.not_in(covered),
+            )
+            .order_by(TransferTicket.seq)
+        ).all()
+    )
 
 
-def issue_receipts(session: Session, user: User, order_id: int, data: Mapping[str, object]) -> list[Receipt]:
+def issue_receipts(
+    session: Session, user: User, order_id: int, data: Mapping[str, object]
+) -> list[Receipt]:
     """The receiving site issues a 受領書 for its confirmed loads not yet on one (one per
     destination site)."""
     from market.trace import queries
@@ -541,20 +767,30 @@ def issue_receipts(session: Session, user: User, order_id: int, data: Mapping[st
         raise Invalid(errors)
     tickets = unreceipted(session, order.id, user.organisation_id)
     if not tickets:
-        raise Conflict(_("There are no confirmed loads at your site without a receipt."), field="receipt")
+        raise Conflict(
+            _("There are no confirmed loads at your site without a receipt."), field="receipt"
+        )
     groups: dict[tuple, list[TransferTicket]] = {}
     for t in tickets:
-        groups.setdefault((t.destination_name, t.destination_address, t.destination_listing_id), []).append(t)
+        groups.setdefault(
+            (t.destination_name, t.destination_address, t.destination_listing_id), []
+        ).append(t)
     count = session.scalar(select(func.count(Receipt.id)).where(Receipt.order_id == order.id)) or 0
     receipts = []
     org = session.get(Organisation, user.organisation_id)
     for n, group in enumerate(groups.values(), start=count + 1):
         content = queries.receipt_content(session, order, org, manager, group)
         receipt = Receipt(
-            number=f"R{order.id:05d}-{n:02d}", order_id=order.id, receiving_org_id=org.id,
-            destination_manager=manager, volume=Decimal(content["volume"]), unit=order.unit,
-            completed_on=dt.date.fromisoformat(content["completed_on"]), matches_plan=content["matches_plan"],
-            content=content, issued_by_id=user.id,
+            number=f"R{order.id:05d}-{n:02d}",
+            order_id=order.id,
+            receiving_org_id=org.id,
+            destination_manager=manager,
+            volume=Decimal(content["volume"]),
+            unit=order.unit,
+            completed_on=dt.date.fromisoformat(content["completed_on"]),
+            matches_plan=content["matches_plan"],
+            content=content,
+            issued_by_id=user.id,
         )
         session.add(receipt)
         session.flush()
@@ -568,13 +804,27 @@ def issue_receipts(session: Session, user: User, order_id: int, data: Mapping[st
 # --- amendments -------------------------------------------------------------------------
 
 AMENDABLE: dict[str, tuple[str, ...]] = {
-    "ticket": ("vehicle_reg_no", "driver_name", "time_out", "time_in", "discrepancy_note", "origin_name",
-               "origin_address"),
+    "ticket": (
+        "vehicle_reg_no",
+        "driver_name",
+        "time_out",
+        "time_in",
+        "discrepancy_note",
+        "origin_name",
+        "origin_address",
+    ),
     "sheet": ("permit_authority", "permit_no", "permit_basis", "contamination_status", "note"),
     "receipt": ("destination_manager",),
 }
-LIMITS = {"vehicle_reg_no": 40, "driver_name": 100, "origin_name": 200, "origin_address": 300,
-          "permit_authority": 100, "permit_no": 60, "destination_manager": 100}
+LIMITS = {
+    "vehicle_reg_no": 40,
+    "driver_name": 100,
+    "origin_name": 200,
+    "origin_address": 300,
+    "permit_authority": 100,
+    "permit_no": 60,
+    "destination_manager": 100,
+}
 RECORDS = {"ticket": TransferTicket, "sheet": ConfirmationSheet, "receipt": Receipt}
 
 
@@ -586,7 +836,9 @@ def _may_amend(record_type: str, record, order: Order, org_id: int) -> bool:
     return org_id == record.receiving_org_id
 
 
-def amend(session: Session, user: User, record_type: str, record_id: int, data: Mapping[str, object]) -> Amendment:
+def amend(
+    session: Session, user: User, record_type: str, record_id: int, data: Mapping[str, object]
+) -> Amendment:
     """A correction that keeps the original: one field, its new value and why."""
     from market.trace import queries
 
@@ -596,14 +848,21 @@ def amend(session: Session, user: User, record_type: str, record_id: int, data: 
         raise NotFound(_("No such record."))
     order = visible_order(session, user, record.order_id)
     if not _may_amend(record_type, record, order, user.organisation_id):
-        raise Forbidden(_("Only the organisation that made this record may amend it."), field="record")
+        raise Forbidden(
+            _("Only the organisation that made this record may amend it."), field="record"
+        )
     errors: dict[str, str] = {}
     field = str(data.get("field") or "")
     if field not in AMENDABLE[record_type]:
         raise Invalid({"field": _("This field cannot be amended.")})
     if record_type == "ticket" and record.void:
-        raise Conflict(_("Ticket %(code)s is void; it is kept as it was and cannot be amended.", code=record.code),
-                       field="record")
+        raise Conflict(
+            _(
+                "Ticket %(code)s is void; it is kept as it was and cannot be amended.",
+                code=record.code,
+            ),
+            field="record",
+        )
     if field in ("time_in",) and record_type == "ticket" and not record.confirmed:
         raise Invalid({"field": _("The load has not arrived yet.")})
     reason = _text(data, "reason", 2000, errors, required=True)
@@ -622,17 +881,30 @@ def amend(session: Session, user: User, record_type: str, record_id: int, data: 
         if new_value not in ContaminationStatus.__members__:
             errors["new_value"] = _("Choose the soil-contamination procedure status.")
     else:
-        new_value = _text(data, "new_value", LIMITS.get(field, 2000), errors,
-                          required=field not in ("discrepancy_note", "note"))
+        new_value = _text(
+            data,
+            "new_value",
+            LIMITS.get(field, 2000),
+            errors,
+            required=field not in ("discrepancy_note", "note"),
+        )
     current = queries.current_values(session, record_type, record)
     old_value = current[field]
     if not errors and new_value == old_value:
         errors["new_value"] = _("Same as the current value.")
     if errors:
         raise Invalid(errors)
-    amendment = Amendment(record_type=record_type, record_id=record.id, order_id=record.order_id, field=field,
-                          old_value=old_value, new_value=new_value, reason=reason, amended_by_id=user.id,
-                          amended_by_org_id=user.organisation_id)
+    amendment = Amendment(
+        record_type=record_type,
+        record_id=record.id,
+        order_id=record.order_id,
+        field=field,
+        old_value=old_value,
+        new_value=new_value,
+        reason=reason,
+        amended_by_id=user.id,
+        amended_by_org_id=user.organisation_id,
+    )
     session.add(amendment)
     session.flush()
     return amendment

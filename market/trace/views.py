@@ -44,22 +44,36 @@ CONTAMINATION_LABELS = {
     ContaminationStatus.notified: _l("Notified (Art. 4), no order"),
     ContaminationStatus.designated_area: _l("Designated area: procedure done"),
 }
-TICKET_STATUS_LABELS = {TicketStatus.issued: _l("On the way"), TicketStatus.confirmed: _l("Confirmed"),
-                        TicketStatus.void: _l("Void")}
+TICKET_STATUS_LABELS = {
+    TicketStatus.issued: _l("On the way"),
+    TicketStatus.confirmed: _l("Confirmed"),
+    TicketStatus.void: _l("Void"),
+}
 FIELD_LABELS = {
-    "vehicle_reg_no": _l("Vehicle registration"), "driver_name": _l("Driver"), "time_out": _l("Time out"),
-    "time_in": _l("Time in"), "discrepancy_note": _l("Discrepancy"), "origin_name": _l("Origin site"),
-    "origin_address": _l("Origin address"), "permit_authority": _l("Permit issued by"),
-    "permit_no": _l("Permit number"), "permit_basis": _l("Lawful on the basis of"),
-    "contamination_status": _l("Soil-contamination procedure"), "note": _l("Note"),
+    "vehicle_reg_no": _l("Vehicle registration"),
+    "driver_name": _l("Driver"),
+    "time_out": _l("Time out"),
+    "time_in": _l("Time in"),
+    "discrepancy_note": _l("Discrepancy"),
+    "origin_name": _l("Origin site"),
+    "origin_address": _l("Origin address"),
+    "permit_authority": _l("Permit issued by"),
+    "permit_no": _l("Permit number"),
+    "permit_basis": _l("Lawful on the basis of"),
+    "contamination_status": _l("Soil-contamination procedure"),
+    "note": _l("Note"),
     "destination_manager": _l("Destination manager"),
 }
 
 
 @bp.app_context_processor
 def _trace_globals():
-    return {"permit_labels": PERMIT_LABELS, "contamination_labels": CONTAMINATION_LABELS,
-            "ticket_status_labels": TICKET_STATUS_LABELS, "trace_field_labels": FIELD_LABELS}
+    return {
+        "permit_labels": PERMIT_LABELS,
+        "contamination_labels": CONTAMINATION_LABELS,
+        "ticket_status_labels": TICKET_STATUS_LABELS,
+        "trace_field_labels": FIELD_LABELS,
+    }
 
 
 def _errors(exc: DomainError) -> dict:
@@ -68,9 +82,20 @@ def _errors(exc: DomainError) -> dict:
 
 def _destinations(s, order: Order) -> list[Listing]:
     """Sites a load may be sent to: the receiver's soil sites and any stockyard."""
-    return list(s.scalars(select(Listing).where(
-        ((Listing.kind == ListingKind.soil_want) & (Listing.organisation_id == order.buyer_org_id))
-        | (Listing.kind == ListingKind.stockyard)).order_by(Listing.id).limit(200)))
+    return list(
+        s.scalars(
+            select(Listing)
+            .where(
+                (
+                    (Listing.kind == ListingKind.soil_want)
+                    & (Listing.organisation_id == order.buyer_org_id)
+                )
+                | (Listing.kind == ListingKind.stockyard)
+            )
+            .order_by(Listing.id)
+            .limit(200)
+        )
+    )
 
 
 def _order_page(order: Order, errors: dict | None = None, status: int = 200, values=None):
@@ -80,13 +105,24 @@ def _order_page(order: Order, errors: dict | None = None, status: int = 200, val
     yards = queries.chain(s, order.id)
     my_yards = [y for y in yards if y.operator.id == org_id]
     return render_template(
-        "trace/order.html", order=order, plan=plan, origin=services.planned_origin(order),
-        sheet=queries.sheet_view(s, services.sheet_for(s, order.id)), sheet_required=services.sheet_required(order),
-        tickets=queries.tickets(s, order.id), receipts=queries.receipts(s, order.id), chain=yards,
-        my_yards=my_yards, stock={y.listing.id: services.stock_at_yard(s, order.id, y.listing.id) for y in my_yards},
-        is_party=org_id in order.party_ids(), is_seller=org_id == order.seller_org_id,
-        ticketable=order.status in services.TICKETABLE, destinations=_destinations(s, order),
-        to_receipt=services.unreceipted(s, order.id, org_id), errors=errors or {}, values=values or {},
+        "trace/order.html",
+        order=order,
+        plan=plan,
+        origin=services.planned_origin(order),
+        sheet=queries.sheet_view(s, services.sheet_for(s, order.id)),
+        sheet_required=services.sheet_required(order),
+        tickets=queries.tickets(s, order.id),
+        receipts=queries.receipts(s, order.id),
+        chain=yards,
+        my_yards=my_yards,
+        stock={y.listing.id: services.stock_at_yard(s, order.id, y.listing.id) for y in my_yards},
+        is_party=org_id in order.party_ids(),
+        is_seller=org_id == order.seller_org_id,
+        ticketable=order.status in services.TICKETABLE,
+        destinations=_destinations(s, order),
+        to_receipt=services.unreceipted(s, order.id, org_id),
+        errors=errors or {},
+        values=values or {},
         committed=services.first_leg_committed(s, order),
     ), status
 
@@ -115,30 +151,49 @@ def _commit(action, done, redirect_to, refused):
 
 def _write(order_id: int, action, done: str, redirect_to=None):
     """A write on the order's trace page, shown again with the refusal."""
-    return _commit(action, done, redirect_to or (lambda _result: url_for("trace.order", order_id=order_id)),
-                   lambda s, exc: _order_page(services.visible_order(s, current_user, order_id), _errors(exc),
-                                              exc.status, request.form))
+    return _commit(
+        action,
+        done,
+        redirect_to or (lambda _result: url_for("trace.order", order_id=order_id)),
+        lambda s, exc: _order_page(
+            services.visible_order(s, current_user, order_id),
+            _errors(exc),
+            exc.status,
+            request.form,
+        ),
+    )
 
 
 @bp.post("/trace/orders/<int:order_id>/sheet")
 @login_required
 def record_sheet(order_id: int):
-    return _write(order_id, lambda s: services.record_sheet(s, current_user, order_id, request.form),
-                  _("Check sheet recorded."))
+    return _write(
+        order_id,
+        lambda s: services.record_sheet(s, current_user, order_id, request.form),
+        _("Check sheet recorded."),
+    )
 
 
 @bp.post("/trace/orders/<int:order_id>/tickets")
 @login_required
 def issue_ticket(order_id: int):
-    return _write(order_id, lambda s: services.issue_ticket(s, current_user, order_id, request.form),
-                  _("Ticket issued."), lambda t: url_for("trace.ticket", ticket_id=t.id))
+    return _write(
+        order_id,
+        lambda s: services.issue_ticket(s, current_user, order_id, request.form),
+        _("Ticket issued."),
+        lambda t: url_for("trace.ticket", ticket_id=t.id),
+    )
 
 
 @bp.post("/trace/orders/<int:order_id>/receipts")
 @login_required
 def issue_receipts(order_id: int):
-    return _write(order_id, lambda s: services.issue_receipts(s, current_user, order_id, request.form),
-                  _("Receipt issued."), lambda rs: url_for("trace.receipt", receipt_id=rs[0].id))
+    return _write(
+        order_id,
+        lambda s: services.issue_receipts(s, current_user, order_id, request.form),
+        _("Receipt issued."),
+        lambda rs: url_for("trace.receipt", receipt_id=rs[0].id),
+    )
 
 
 @bp.post("/trace/amend/<record_type>/<int:record_id>")
@@ -149,11 +204,15 @@ def amend(record_type: str, record_id: int):
     record = services.get_record(s, model, record_id) if model else None
     if record is None:
         raise NotFound(_("No such record."))
-    return _write(record.order_id, lambda s: services.amend(s, current_user, record_type, record_id, request.form),
-                  _("Amendment recorded; the original is kept."))
+    return _write(
+        record.order_id,
+        lambda s: services.amend(s, current_user, record_type, record_id, request.form),
+        _("Amendment recorded; the original is kept."),
+    )
 
 
 # --- tickets ----------------------------------------------------------------------------
+
 
 def _confirm_url(ticket) -> str:
     return url_for("trace.confirm", token=ticket.token, _external=True)
@@ -161,8 +220,14 @@ def _confirm_url(ticket) -> str:
 
 def _ticket_page(t, errors: dict | None = None, status: int = 200, values=None):
     s = db_session()
-    return render_template("trace/ticket.html", t=queries.ticket_view(s, t), qr=documents.qr_svg(_confirm_url(t)),
-                           confirm_url=_confirm_url(t), errors=errors or {}, values=values or {}), status
+    return render_template(
+        "trace/ticket.html",
+        t=queries.ticket_view(s, t),
+        qr=documents.qr_svg(_confirm_url(t)),
+        confirm_url=_confirm_url(t),
+        errors=errors or {},
+        values=values or {},
+    ), status
 
 
 @bp.get("/trace/tickets/<int:ticket_id>")
@@ -175,11 +240,19 @@ def ticket(ticket_id: int):
 @login_required
 def void_ticket(ticket_id: int):
     """The issuer voids a load that never arrived; the ticket stays on record, marked void."""
-    return _commit(lambda s: services.void_ticket(s, current_user, ticket_id, request.form),
-                   lambda t: _("Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code),
-                   lambda t: url_for("trace.ticket", ticket_id=t.id),
-                   lambda s, exc: _ticket_page(services.visible_ticket(s, current_user, ticket_id), _errors(exc),
-                                               exc.status, request.form))
+    return _commit(
+        lambda s: services.void_ticket(s, current_user, ticket_id, request.form),
+        lambda t: _(
+            "Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code
+        ),
+        lambda t: url_for("trace.ticket", ticket_id=t.id),
+        lambda s, exc: _ticket_page(
+            services.visible_ticket(s, current_user, ticket_id),
+            _errors(exc),
+            exc.status,
+            request.form,
+        ),
+    )
 
 
 @bp.get("/trace/tickets/<int:ticket_id>/qr.svg")
@@ -191,8 +264,13 @@ def ticket_qr(ticket_id: int):
 
 def _confirm_page(t, errors: dict | None = None, status: int = 200, values=None):
     s = db_session()
-    return render_template("trace/confirm.html", t=queries.ticket_view(s, t), errors=errors or {},
-                           values=values or {}, may_confirm=current_user.organisation_id == t.receiving_org_id), status
+    return render_template(
+        "trace/confirm.html",
+        t=queries.ticket_view(s, t),
+        errors=errors or {},
+        values=values or {},
+        may_confirm=current_user.organisation_id == t.receiving_org_id,
+    ), status
 
 
 @bp.get("/t/<token>")
@@ -231,6 +309,7 @@ def confirm_post(token: str):
 
 # --- receipts and exports ---------------------------------------------------------------
 
+
 @bp.get("/trace/receipts/<int:receipt_id>")
 @login_required
 def receipt(receipt_id: int):
@@ -248,15 +327,23 @@ def receipt_pdf(receipt_id: int):
         pdf = documents.receipt_pdf(queries.receipt_view(s, r))
     except payments.InvoiceFontMissing as exc:
         current_app.logger.error("receipt PDF: %s", exc.message)
-        raise DomainError(_("The PDF cannot be made on this server yet; print the receipt page instead."),
-                          field="pdf") from None
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{r.number}.pdf"'})
+        raise DomainError(
+            _("The PDF cannot be made on this server yet; print the receipt page instead."),
+            field="pdf",
+        ) from None
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{r.number}.pdf"'},
+    )
 
 
 def _csv(rows, name: str) -> Response:
-    return Response(documents.export_csv(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        documents.export_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 @bp.get("/trace/orders/<int:order_id>/export.csv")
@@ -281,6 +368,7 @@ def export_project(listing_id: int):
 
 # --- JSON API (read-only) -----------------------------------------------------------------
 
+
 def _utc(value) -> str | None:
     return None if value is None else value.isoformat() + "Z"
 
@@ -293,31 +381,71 @@ def ticket_json(v: queries.TicketView, receipt_number: str | None) -> dict:
     """A ticket as it stands (amendments applied, the originals listed), for its parties."""
     t = v.ticket
     return {
-        "id": t.id, "code": t.code, "order_id": t.order_id, "seq": t.seq, "status": t.status.value,
-        "leg": "onward" if t.onward else "first", "transit": t.transit,
-        "origin": {"name": v.origin_name, "address": v.origin_address, "listing_id": t.origin_listing_id,
-                   "lat": t.origin_lat, "lon": t.origin_lon},
-        "destination": {"name": t.destination_name, "address": t.destination_address,
-                        "listing_id": t.destination_listing_id, "kind": t.destination_kind,
-                        "lat": t.destination_lat, "lon": t.destination_lon,
-                        "receiving_organisation": _org(t.receiving_org),
-                        "stockyard_registration_no": t.receiving_org.stockyard_registration_no
-                        if t.destination_kind == "stockyard" else None},
-        "planned": {"name": t.planned_name, "address": t.planned_address}, "matches_plan": t.matches_plan,
-        "soil_class_code": t.soil_class_code, "vehicle_reg_no": v.vehicle_reg_no, "driver_name": v.driver_name,
-        "quantity": str(t.quantity), "unit": t.unit, "time_out": _utc(v.time_out),
-        "issued_by_organisation": _org(t.issued_by_org), "issued_at": _utc(t.created_at),
-        "received": None if not t.confirmed else {
-            "time_in": _utc(v.time_in), "quantity": str(t.quantity_received),
+        "id": t.id,
+        "code": t.code,
+        "order_id": t.order_id,
+        "seq": t.seq,
+        "status": t.status.value,
+        "leg": "onward" if t.onward else "first",
+        "transit": t.transit,
+        "origin": {
+            "name": v.origin_name,
+            "address": v.origin_address,
+            "listing_id": t.origin_listing_id,
+            "lat": t.origin_lat,
+            "lon": t.origin_lon,
+        },
+        "destination": {
+            "name": t.destination_name,
+            "address": t.destination_address,
+            "listing_id": t.destination_listing_id,
+            "kind": t.destination_kind,
+            "lat": t.destination_lat,
+            "lon": t.destination_lon,
+            "receiving_organisation": _org(t.receiving_org),
+            "stockyard_registration_no": t.receiving_org.stockyard_registration_no
+            if t.destination_kind == "stockyard"
+            else None,
+        },
+        "planned": {"name": t.planned_name, "address": t.planned_address},
+        "matches_plan": t.matches_plan,
+        "soil_class_code": t.soil_class_code,
+        "vehicle_reg_no": v.vehicle_reg_no,
+        "driver_name": v.driver_name,
+        "quantity": str(t.quantity),
+        "unit": t.unit,
+        "time_out": _utc(v.time_out),
+        "issued_by_organisation": _org(t.issued_by_org),
+        "issued_at": _utc(t.created_at),
+        "received": None
+        if not t.confirmed
+        else {
+            "time_in": _utc(v.time_in),
+            "quantity": str(t.quantity_received),
             "discrepancy_note": v.discrepancy_note,
             "by_organisation": _org(t.receiving_org),
-            "by_user": t.confirmed_by.display_name if t.confirmed_by else None, "receipt_number": receipt_number},
-        "void": None if not t.void else {
-            "at": _utc(t.voided_at), "by_organisation": _org(t.voided_by_org),
-            "by_user": t.voided_by.display_name if t.voided_by else None, "reason": t.void_reason},
-        "amendments": [{"field": a.field, "old_value": a.old_value, "new_value": a.new_value, "reason": a.reason,
-                        "at": _utc(a.created_at), "by_organisation": _org(a.amended_by_org)}
-                       for a in v.amendments],
+            "by_user": t.confirmed_by.display_name if t.confirmed_by else None,
+            "receipt_number": receipt_number,
+        },
+        "void": None
+        if not t.void
+        else {
+            "at": _utc(t.voided_at),
+            "by_organisation": _org(t.voided_by_org),
+            "by_user": t.voided_by.display_name if t.voided_by else None,
+            "reason": t.void_reason,
+        },
+        "amendments": [
+            {
+                "field": a.field,
+                "old_value": a.old_value,
+                "new_value": a.new_value,
+                "reason": a.reason,
+                "at": _utc(a.created_at),
+                "by_organisation": _org(a.amended_by_org),
+            }
+            for a in v.amendments
+        ],
         "url": url_for("trace.ticket", ticket_id=t.id, _external=True),
     }
 
@@ -332,7 +460,9 @@ def _status_arg(errors: dict) -> TicketStatus | None:
     if raw is None:
         return None
     if raw not in TicketStatus.__members__:
-        errors["status"] = _("must be one of: %(choices)s", choices=", ".join(TicketStatus.__members__))
+        errors["status"] = _(
+            "must be one of: %(choices)s", choices=", ".join(TicketStatus.__members__)
+        )
         return None
     return TicketStatus(raw)
 

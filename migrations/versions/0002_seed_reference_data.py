@@ -36,7 +36,9 @@ TABLES = [
 
 def _table(name: str, rows: list[dict]) -> sa.TableClause:
     # JSON columns need their type so that dicts are serialised.
-    return sa.table(name, *(sa.column(key, sa.JSON() if key == "limits" else None) for key in rows[0]))
+    return sa.table(
+        name, *(sa.column(key, sa.JSON() if key == "limits" else None) for key in rows[0])
+    )
 
 
 def upgrade() -> None:

@@ -29,13 +29,26 @@ def upgrade() -> None:
         sa.Column("refunded_by_id", sa.Integer(), nullable=True),
         sa.Column("refunded_by_org_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_order_refunds_order_id_orders"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["payment_id"], ["order_payments.id"],
-                                name=op.f("fk_order_refunds_payment_id_order_payments"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["refunded_by_id"], ["users.id"], name=op.f("fk_order_refunds_refunded_by_id_users")),
-        sa.ForeignKeyConstraint(["refunded_by_org_id"], ["organisations.id"],
-                                name=op.f("fk_order_refunds_refunded_by_org_id_organisations")),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_order_refunds_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"],
+            ["order_payments.id"],
+            name=op.f("fk_order_refunds_payment_id_order_payments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["refunded_by_id"], ["users.id"], name=op.f("fk_order_refunds_refunded_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["refunded_by_org_id"],
+            ["organisations.id"],
+            name=op.f("fk_order_refunds_refunded_by_org_id_organisations"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_refunds")),
         sa.UniqueConstraint("credit_note_number", name=op.f("uq_order_refunds_credit_note_number")),
         sa.UniqueConstraint("order_id", "idempotency_key", name=op.f("uq_order_refunds_order_id")),

@@ -23,22 +23,40 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("voided_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("voided_by_org_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("void_reason", sa.Text(), nullable=False, server_default=""))
-        batch_op.create_foreign_key(batch_op.f("fk_trace_tickets_voided_by_id_users"), "users",
-                                    ["voided_by_id"], ["id"], ondelete="RESTRICT")
-        batch_op.create_foreign_key(batch_op.f("fk_trace_tickets_voided_by_org_id_organisations"), "organisations",
-                                    ["voided_by_org_id"], ["id"], ondelete="RESTRICT")
+        batch_op.create_foreign_key(
+            batch_op.f("fk_trace_tickets_voided_by_id_users"),
+            "users",
+            ["voided_by_id"],
+            ["id"],
+            ondelete="RESTRICT",
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_trace_tickets_voided_by_org_id_organisations"),
+            "organisations",
+            ["voided_by_org_id"],
+            ["id"],
+            ondelete="RESTRICT",
+        )
     with op.batch_alter_table("trace_tickets", schema=None) as batch_op:
         batch_op.alter_column("void_reason", server_default=None)
 
 
 def downgrade() -> None:
     # Without these columns a void ticket would read as issued again: refuse rather than do that.
-    voided = op.get_bind().scalar(sa.text("SELECT count(*) FROM trace_tickets WHERE status = 'void'"))
+    voided = op.get_bind().scalar(
+        sa.text("SELECT count(*) FROM trace_tickets WHERE status = 'void'")
+    )
     if voided:
-        raise RuntimeError(f"trace_tickets holds {voided} void tickets, kept 5 years: not downgrading them away")
+        raise RuntimeError(
+            f"trace_tickets holds {voided} void tickets, kept 5 years: not downgrading them away"
+        )
     with op.batch_alter_table("trace_tickets", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_trace_tickets_voided_by_org_id_organisations"), type_="foreignkey")
-        batch_op.drop_constraint(batch_op.f("fk_trace_tickets_voided_by_id_users"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_trace_tickets_voided_by_org_id_organisations"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_trace_tickets_voided_by_id_users"), type_="foreignkey"
+        )
         batch_op.drop_column("void_reason")
         batch_op.drop_column("voided_by_org_id")
         batch_op.drop_column("voided_by_id")

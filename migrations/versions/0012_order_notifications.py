@@ -20,7 +20,11 @@ def upgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("order_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
-            op.f("fk_notifications_order_id_orders"), "orders", ["order_id"], ["id"], ondelete="SET NULL"
+            op.f("fk_notifications_order_id_orders"),
+            "orders",
+            ["order_id"],
+            ["id"],
+            ondelete="SET NULL",
         )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(

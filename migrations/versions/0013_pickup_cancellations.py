@@ -27,6 +27,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("pickup_bookings", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("fk_pickup_bookings_cancelled_by_id_users"), type_="foreignkey")
+        batch_op.drop_constraint(
+            op.f("fk_pickup_bookings_cancelled_by_id_users"), type_="foreignkey"
+        )
         batch_op.drop_column("cancelled_by_id")
         batch_op.drop_column("cancelled_at")

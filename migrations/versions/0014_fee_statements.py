@@ -26,17 +26,26 @@ def upgrade() -> None:
         sa.Column("orders", sa.JSON(), nullable=False),
         sa.Column("invoice", sa.JSON(), nullable=False),
         sa.Column("issued_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["organisation_id"], ["organisations.id"],
-                                name=op.f("fk_platform_fee_statements_organisation_id_organisations")),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_platform_fee_statements_organisation_id_organisations"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_platform_fee_statements")),
         sa.UniqueConstraint("number", name=op.f("uq_platform_fee_statements_number")),
-        sa.UniqueConstraint("organisation_id", "month",
-                            name=op.f("uq_platform_fee_statements_organisation_id")),
+        sa.UniqueConstraint(
+            "organisation_id", "month", name=op.f("uq_platform_fee_statements_organisation_id")
+        ),
     )
-    op.create_index(op.f("ix_platform_fee_statements_organisation_id"), "platform_fee_statements",
-                    ["organisation_id"])
+    op.create_index(
+        op.f("ix_platform_fee_statements_organisation_id"),
+        "platform_fee_statements",
+        ["organisation_id"],
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_platform_fee_statements_organisation_id"), table_name="platform_fee_statements")
+    op.drop_index(
+        op.f("ix_platform_fee_statements_organisation_id"), table_name="platform_fee_statements"
+    )
     op.drop_table("platform_fee_statements")

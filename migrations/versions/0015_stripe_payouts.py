@@ -17,9 +17,13 @@ def upgrade() -> None:
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("stripe_account_id", sa.String(length=64), nullable=True))
         batch_op.add_column(
-            sa.Column("stripe_charges_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column(
+                "stripe_charges_enabled", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
         )
-        batch_op.create_unique_constraint(op.f("uq_organisations_stripe_account_id"), ["stripe_account_id"])
+        batch_op.create_unique_constraint(
+            op.f("uq_organisations_stripe_account_id"), ["stripe_account_id"]
+        )
 
 
 def downgrade() -> None:

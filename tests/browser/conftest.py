@@ -13,8 +13,13 @@ from market import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -22,12 +27,17 @@ CHROMIUM_ARGS = [
 def live_server(tmp_path, sqlite_template):
     db = tmp_path / "meguri.db"
     shutil.copy(sqlite_template, db)
-    app = create_app({
-        "DATABASE_URL": f"sqlite:///{db}", "INSTANCE_DIR": str(tmp_path / "instance"),
-        "SECRET_KEY": "browser-test", "JOBS_IMMEDIATE": True, "SECURE_COOKIES": False,
-        # Tiles from a closed port: the page must still work without them.
-        "TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{db}",
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "SECRET_KEY": "browser-test",
+            "JOBS_IMMEDIATE": True,
+            "SECURE_COOKIES": False,
+            # Tiles from a closed port: the page must still work without them.
+            "TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -39,12 +49,16 @@ def live_server(tmp_path, sqlite_template):
 @pytest.fixture
 def page():
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(
+            f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP")  # a phone
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="ja-JP"
+        )  # a phone
         page = context.new_page()
         page.set_default_timeout(15_000)
         yield page

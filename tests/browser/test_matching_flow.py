@@ -31,8 +31,15 @@ def test_run_propose_accept(live_server, page):
     factory = Factory(app)
     supplier, receiver = factory.user(), factory.user()
     offer = factory.listing(supplier, "soil_offer", quantity=1000, title="江東区 第2b種 1,000m³")
-    want = factory.listing(receiver, "soil_want", quantity=600, lat=35.5308, lon=139.7029,
-                           prefecture_code="14", title="川崎 盛土 600m³")
+    want = factory.listing(
+        receiver,
+        "soil_want",
+        quantity=600,
+        lat=35.5308,
+        lon=139.7029,
+        prefecture_code="14",
+        title="川崎 盛土 600m³",
+    )
     with app.test_request_context():
         session = app.extensions["meguri.db"].session()
         create_site_admin(session, "ops@example.jp", "ops password!", "Ops")

@@ -26,7 +26,9 @@ def test_request_accept_invoice_pay_refund(live_server, page):
     factory = Factory(app)
     supplier = factory.user(invoice_registration_no="T1234567890123")
     buyer = factory.user()
-    listing = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800, title="江東区 発生土 100m³")
+    listing = factory.listing(
+        supplier, "soil_offer", quantity=100, price_per_unit=800, title="江東区 発生土 100m³"
+    )
 
     sign_in(page, base, buyer.email, PASSWORD)
     page.goto(f"{base}/listings/{listing}")

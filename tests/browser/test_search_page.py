@@ -14,10 +14,21 @@ def test_search_words_facets_map_and_distance(live_server, page):
 
     factory = Factory(app)
     contractor, city = factory.user(), factory.user("municipality")
-    factory.listing(city, "reuse_item", title="粗大ごみ 椅子 木製", lat=35.53, lon=139.70, prefecture_code="14")
-    factory.listing(city, "reuse_item", title="粗大ごみ 椅子 スチール", lat=35.86, lon=139.65, prefecture_code="11")
+    factory.listing(
+        city, "reuse_item", title="粗大ごみ 椅子 木製", lat=35.53, lon=139.70, prefecture_code="14"
+    )
+    factory.listing(
+        city,
+        "reuse_item",
+        title="粗大ごみ 椅子 スチール",
+        lat=35.86,
+        lon=139.65,
+        prefecture_code="11",
+    )
     factory.listing(contractor, "soil_offer", title="江東区 第2b種 発生土 1,200m³")
-    site = factory.listing(contractor, "soil_want", title="川崎 受入地", lat=35.531, lon=139.703, prefecture_code="14")
+    site = factory.listing(
+        contractor, "soil_want", title="川崎 受入地", lat=35.531, lon=139.703, prefecture_code="14"
+    )
 
     page.goto(f"{base}/search")
     page.fill("#q", "椅子")

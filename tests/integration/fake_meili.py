@@ -49,21 +49,34 @@ class FakeMeili:
                 path = self.path.split("?")[0]
                 if m := re.fullmatch(r"/tasks/(\d+)", path):
                     task = fake.tasks.get(int(m.group(1)))
-                    return self._send(200 if task else 404, task or {"message": "no task", "code": "task_not_found"})
+                    return self._send(
+                        200 if task else 404,
+                        task or {"message": "no task", "code": "task_not_found"},
+                    )
                 if m := re.fullmatch(r"/indexes/([^/]+)/stats", path):
                     docs = fake.indexes.get(m.group(1), {})
-                    return self._send(200, {"numberOfDocuments": len(docs), "isIndexing": False,
-                                            "fieldDistribution": {}})
+                    return self._send(
+                        200,
+                        {
+                            "numberOfDocuments": len(docs),
+                            "isIndexing": False,
+                            "fieldDistribution": {},
+                        },
+                    )
                 if path == "/health":
                     return self._send(200, {"status": "available"})
-                return self._send(404, {"message": f"not implemented: GET {path}", "code": "not_found"})
+                return self._send(
+                    404, {"message": f"not implemented: GET {path}", "code": "not_found"}
+                )
 
             def do_POST(self):
                 path, body = self.path.split("?")[0], self._body()
                 if path == "/indexes":
                     uid = body["uid"]
                     with fake.lock:
-                        error = None if uid not in fake.indexes else {"code": "index_already_exists"}
+                        error = (
+                            None if uid not in fake.indexes else {"code": "index_already_exists"}
+                        )
                         fake.indexes.setdefault(uid, {})
                     return self._send(202, fake.task(uid, "indexCreation", error))
                 if m := re.fullmatch(r"/indexes/([^/]+)/documents", path):
@@ -83,29 +96,46 @@ class FakeMeili:
                     with fake.lock:
                         for pair in body:
                             a, b = pair["indexes"]
-                            fake.indexes[a], fake.indexes[b] = fake.indexes.get(b, {}), fake.indexes.get(a, {})
+                            fake.indexes[a], fake.indexes[b] = (
+                                fake.indexes.get(b, {}),
+                                fake.indexes.get(a, {}),
+                            )
                     return self._send(202, fake.task(None, "indexSwap"))
-                return self._send(404, {"message": f"not implemented: POST {path}", "code": "not_found"})
+                return self._send(
+                    404, {"message": f"not implemented: POST {path}", "code": "not_found"}
+                )
 
             def do_PATCH(self):
                 path = self.path.split("?")[0]
                 self._body()
                 if m := re.fullmatch(r"/indexes/([^/]+)/settings", path):
                     return self._send(202, fake.task(m.group(1), "settingsUpdate"))
-                return self._send(404, {"message": f"not implemented: PATCH {path}", "code": "not_found"})
+                return self._send(
+                    404, {"message": f"not implemented: PATCH {path}", "code": "not_found"}
+                )
 
             def do_DELETE(self):
                 path = self.path.split("?")[0]
                 if m := re.fullmatch(r"/indexes/([^/]+)", path):
                     with fake.lock:
                         gone = fake.indexes.pop(m.group(1), None)
-                    return self._send(202, fake.task(m.group(1), "indexDeletion",
-                                                     None if gone is not None else {"code": "index_not_found"}))
-                return self._send(404, {"message": f"not implemented: DELETE {path}", "code": "not_found"})
+                    return self._send(
+                        202,
+                        fake.task(
+                            m.group(1),
+                            "indexDeletion",
+                            None if gone is not None else {"code": "index_not_found"},
+                        ),
+                    )
+                return self._send(
+                    404, {"message": f"not implemented: DELETE {path}", "code": "not_found"}
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
         self.thread.start()
 
     def task(self, index_uid: str | None, kind: str, error: dict | None = None) -> dict:
@@ -113,10 +143,25 @@ class FakeMeili:
         now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
         with self.lock:
             uid = len(self.tasks)
-            self.tasks[uid] = {"uid": uid, "indexUid": index_uid, "status": "failed" if error else "succeeded",
-                               "type": kind, "details": {}, "error": error, "duration": "PT0S",
-                               "enqueuedAt": now, "startedAt": now, "finishedAt": now}
-        return {"taskUid": uid, "indexUid": index_uid, "status": "enqueued", "type": kind, "enqueuedAt": now}
+            self.tasks[uid] = {
+                "uid": uid,
+                "indexUid": index_uid,
+                "status": "failed" if error else "succeeded",
+                "type": kind,
+                "details": {},
+                "error": error,
+                "duration": "PT0S",
+                "enqueuedAt": now,
+                "startedAt": now,
+                "finishedAt": now,
+            }
+        return {
+            "taskUid": uid,
+            "indexUid": index_uid,
+            "status": "enqueued",
+            "type": kind,
+            "enqueuedAt": now,
+        }
 
     def stop(self) -> None:
         if self.server is not None:

@@ -46,15 +46,24 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def call(port: int, method: str, path: str, body: dict | None = None, token: str | None = None,
-         timeout: float = 60, headers: dict | None = None):
+def call(
+    port: int,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    token: str | None = None,
+    timeout: float = 60,
+    headers: dict | None = None,
+):
     """One HTTP request on loopback: (status, JSON body or text)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if token:
             sent["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=sent)
+        conn.request(
+            method, path, body=json.dumps(body) if body is not None else None, headers=sent
+        )
         response = conn.getresponse()
         raw = response.read()
         try:
@@ -67,6 +76,7 @@ def call(port: int, method: str, path: str, body: dict | None = None, token: str
 
 
 # --- databases -----------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def scratch_database(admin_url: str, label: str) -> Iterator[str]:
@@ -105,17 +115,44 @@ class PgCluster:
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _pg(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, timeout=timeout,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args],
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.dir,
+        )
 
     def init(self) -> None:
-        self._pg(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                 "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
+        self._pg(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),
-                 "-o", options, "-w", "-t", "60", "start")
+        self._pg(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
@@ -142,6 +179,7 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 
 # --- processes -----------------------------------------------------------------------
+
 
 @dataclass
 class Process:
@@ -171,8 +209,9 @@ class Process:
 def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Process:
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as log:
-        popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL)
+        popen = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     return Process(name, popen, log_path)
 
 
@@ -184,9 +223,26 @@ def redis_server(log_dir: Path) -> Iterator[str]:
     if binary is None:
         pytest.skip("needs redis-server")
     port = free_port()
-    process = spawn(f"redis-{port}", [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                      "--appendonly", "no", "--dir", str(log_dir)], dict(os.environ), log_dir)
+    process = spawn(
+        f"redis-{port}",
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(log_dir),
+        ],
+        dict(os.environ),
+        log_dir,
+    )
     try:
+
         def up() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
@@ -213,10 +269,17 @@ class Stack:
     port: int = 0
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "MEGURI_DATABASE_URL": self.database_url, "MEGURI_INSTANCE_DIR": str(self.instance),
-               "MEGURI_SECRET_KEY": "integration-stack", "MEGURI_SECURE_COOKIES": "0",
-               "MEGURI_LOG_FORMAT": "json", "PYTHONWARNINGS": "ignore", "FLASK_APP": "wsgi",
-               "PYTHONFAULTHANDLER": "1"}  # a crash in C code leaves every thread's stack in the log
+        env = {
+            **os.environ,
+            "MEGURI_DATABASE_URL": self.database_url,
+            "MEGURI_INSTANCE_DIR": str(self.instance),
+            "MEGURI_SECRET_KEY": "integration-stack",
+            "MEGURI_SECURE_COOKIES": "0",
+            "MEGURI_LOG_FORMAT": "json",
+            "PYTHONWARNINGS": "ignore",
+            "FLASK_APP": "wsgi",
+            "PYTHONFAULTHANDLER": "1",
+        }  # a crash in C code leaves every thread's stack in the log
         if self.redis_url:
             env["MEGURI_REDIS_URL"] = self.redis_url
         env.update(self.extra_env)
@@ -224,18 +287,45 @@ class Stack:
 
     def flask(self, *args: str, timeout: float = 300) -> str:
         """Run a ``flask`` command against the stack's configuration; its output."""
-        done = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env(),
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, (
+            f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+        )
         return done.stdout
 
-    def start_web(self, workers: int = 4, threads: int = 4, ready_path: str = "/healthz") -> Process:
+    def start_web(
+        self, workers: int = 4, threads: int = 4, ready_path: str = "/healthz"
+    ) -> Process:
         # Threads as docs/operations.md recommends. gunicorn reads ROOT/gunicorn.conf.py (the
         # working directory), whose hook keeps threaded workers from crashing (market/collector.py).
         self.port = free_port()
-        process = spawn("gunicorn", [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
-                                     "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "wsgi:app"],
-                        self.env(), self.instance)
+        process = spawn(
+            "gunicorn",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                str(workers),
+                "--threads",
+                str(threads),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                "60",
+                "wsgi:app",
+            ],
+            self.env(),
+            self.instance,
+        )
         self.processes.append(process)
 
         def answering() -> bool:
@@ -253,8 +343,12 @@ class Stack:
         return process
 
     def start_worker(self, name: str, threads: int = 1) -> Process:
-        process = spawn(name, [sys.executable, "-m", "flask", "worker", "--workers", str(threads)],
-                        self.env(), self.instance)
+        process = spawn(
+            name,
+            [sys.executable, "-m", "flask", "worker", "--workers", str(threads)],
+            self.env(),
+            self.instance,
+        )
         self.processes.append(process)
         return process
 
@@ -268,7 +362,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack(database_url: str, instance: Path, redis_url: str | None = None, **extra_env: str) -> Iterator[Stack]:
+def stack(
+    database_url: str, instance: Path, redis_url: str | None = None, **extra_env: str
+) -> Iterator[Stack]:
     running = Stack(database_url, instance, redis_url, dict(extra_env))
     try:
         yield running
@@ -280,8 +376,17 @@ def make_app(database_url: str, instance: Path, **config):
     """An in-process app on the stack's database (seeding, inspecting)."""
     from market import create_app
 
-    return create_app({"DATABASE_URL": database_url, "INSTANCE_DIR": str(instance), "SECRET_KEY": "seed",
-                       "JOBS_IMMEDIATE": True, "TESTING": True, "LOG_FORMAT": "text", **config})
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(instance),
+            "SECRET_KEY": "seed",
+            "JOBS_IMMEDIATE": True,
+            "TESTING": True,
+            "LOG_FORMAT": "text",
+            **config,
+        }
+    )
 
 
 def scalar(url: str, sql: str, **params):

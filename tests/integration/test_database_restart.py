@@ -34,11 +34,21 @@ def _seed(url: str, instance) -> str:
     try:
         with app.test_request_context():
             s = app.extensions["meguri.db"].session()
-            user = accounts.sign_up(s, email="site@example.jp", password=PASSWORD, display_name="現場",
-                                    org_name="現場建設", org_kind="contractor")
+            user = accounts.sign_up(
+                s,
+                email="site@example.jp",
+                password=PASSWORD,
+                display_name="現場",
+                org_name="現場建設",
+                org_kind="contractor",
+            )
             for _ in range(3):
-                catalog.create_listing(s, user, ListingKind.soil_offer,
-                                       kinds.validate(s, ListingKind.soil_offer, listing_data("soil_offer")))
+                catalog.create_listing(
+                    s,
+                    user,
+                    ListingKind.soil_offer,
+                    kinds.validate(s, ListingKind.soil_offer, listing_data("soil_offer")),
+                )
             token = accounts.issue_api_token(s, user, "restart test")[1]
             s.commit()
             return token
@@ -65,7 +75,9 @@ class Browser:
         _, page = self.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         body = urlencode({"email": email, "password": PASSWORD, "csrf_token": csrf}).encode()
-        with self.opener.open(urllib.request.Request(self.base + "/login", data=body), timeout=30) as response:
+        with self.opener.open(
+            urllib.request.Request(self.base + "/login", data=body), timeout=30
+        ) as response:
             assert response.status == 200 and "/login" not in response.url, response.url
 
 
@@ -120,7 +132,9 @@ def test_requests_fail_fast_with_a_clean_page_while_postgresql_restarts_and_reco
         def recovered() -> bool:
             return all(browser.get(path, headers)[0] == 200 for path, headers in requests)
 
-        stack.wait_until(recovered, 30, "the app to serve again after PostgreSQL came back", interval=0.5)
+        stack.wait_until(
+            recovered, 30, "the app to serve again after PostgreSQL came back", interval=0.5
+        )
         recovered_after = time.monotonic() - up_at
     finally:
         stop.set()
@@ -141,5 +155,7 @@ def test_requests_fail_fast_with_a_clean_page_while_postgresql_restarts_and_reco
             assert "<html" in body.lower() and "503" in body
     unexpected = [(r[1], r[2]) for r in seen if r[2] not in (200, 503)]
     assert not unexpected, unexpected  # no 500s, no dropped connections, before, during or after
-    print(f"\nRESTART: {len(outage)} requests during a {OUTAGE_SECONDS}s outage, all 503, slowest "
-          f"{slowest * 1000:.0f} ms; serving again {recovered_after:.1f}s after PostgreSQL was back")
+    print(
+        f"\nRESTART: {len(outage)} requests during a {OUTAGE_SECONDS}s outage, all 503, slowest "
+        f"{slowest * 1000:.0f} ms; serving again {recovered_after:.1f}s after PostgreSQL was back"
+    )

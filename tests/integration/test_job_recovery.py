@@ -26,9 +26,17 @@ def _count(session, job, progress):
 def queued_app(database_url, tmp_path):
     from market import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "t",
-                      "JOBS_IMMEDIATE": False, "SECURE_COOKIES": False, "JOB_STALE_SECONDS": 30,
-                      "LOG_FORMAT": "text"})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path),
+            "SECRET_KEY": "t",
+            "JOBS_IMMEDIATE": False,
+            "SECURE_COOKIES": False,
+            "JOB_STALE_SECONDS": 30,
+            "LOG_FORMAT": "text",
+        }
+    )
     RUNS.clear()
     yield app
     app.extensions["meguri.db"].dispose()
@@ -40,7 +48,9 @@ def _job_in_state(app, status: str, heartbeat_age_s: float | None, attempts: int
         job = tasks.enqueue(session, "recovery_test_job")
         job.status, job.attempts, job.worker = status, attempts, "elsewhere:1"
         job.started_at = utcnow() - dt.timedelta(seconds=300)
-        job.heartbeat_at = None if heartbeat_age_s is None else utcnow() - dt.timedelta(seconds=heartbeat_age_s)
+        job.heartbeat_at = (
+            None if heartbeat_age_s is None else utcnow() - dt.timedelta(seconds=heartbeat_age_s)
+        )
         session.info.pop("meguri_after_commit", None)  # not sent: as if a worker had taken it
         session.commit()
         session.close()

@@ -18,8 +18,11 @@ import sqlalchemy as sa
 from tests.conftest import PG_REASON, PG_URL, listing_data
 from tests.integration import stack
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow,
-              pytest.mark.skipif(not PG_URL, reason=PG_REASON)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(not PG_URL, reason=PG_REASON),
+]
 
 REQUESTS = 50
 AVAILABLE = 10
@@ -41,25 +44,51 @@ def _seed(url: str, instance: Path) -> dict:
     from market.catalog.models import Listing, ListingKind
     from market.orders import services as orders
 
-    app = create_app({"DATABASE_URL": url, "INSTANCE_DIR": str(instance), "SECRET_KEY": "seed",
-                      "JOBS_IMMEDIATE": True, "TESTING": True})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_DIR": str(instance),
+            "SECRET_KEY": "seed",
+            "JOBS_IMMEDIATE": True,
+            "TESTING": True,
+        }
+    )
     try:
         with app.test_request_context():
             s = app.extensions["meguri.db"].session()
-            supplier = accounts.sign_up(s, email="supplier@example.jp", password="long enough pw",
-                                        display_name="Supplier", org_name="供給建設", org_kind="contractor")
-            buyer = accounts.sign_up(s, email="buyer@example.jp", password="long enough pw",
-                                     display_name="Buyer", org_name="受入土木", org_kind="contractor")
+            supplier = accounts.sign_up(
+                s,
+                email="supplier@example.jp",
+                password="long enough pw",
+                display_name="Supplier",
+                org_name="供給建設",
+                org_kind="contractor",
+            )
+            buyer = accounts.sign_up(
+                s,
+                email="buyer@example.jp",
+                password="long enough pw",
+                display_name="Buyer",
+                org_name="受入土木",
+                org_kind="contractor",
+            )
             ids = {}
             for key in ("instant", "manual"):
-                clean = kinds.validate(s, ListingKind.soil_offer,
-                                       {**listing_data("soil_offer"), "quantity": AVAILABLE, "price_per_unit": 800})
+                clean = kinds.validate(
+                    s,
+                    ListingKind.soil_offer,
+                    {**listing_data("soil_offer"), "quantity": AVAILABLE, "price_per_unit": 800},
+                )
                 ids[key] = catalog.create_listing(s, supplier, ListingKind.soil_offer, clean).id
             orders.set_instant_accept(s, supplier, s.get(Listing, ids["instant"]), True)
             # A token per request: a shared token row (its last-used time is written on every
             # request) would queue the requests one behind the other and hide any race.
-            ids["buyer_tokens"] = [accounts.issue_api_token(s, buyer, f"buyer {i}")[1] for i in range(REQUESTS)]
-            ids["seller_tokens"] = [accounts.issue_api_token(s, supplier, f"seller {i}")[1] for i in range(REQUESTS)]
+            ids["buyer_tokens"] = [
+                accounts.issue_api_token(s, buyer, f"buyer {i}")[1] for i in range(REQUESTS)
+            ]
+            ids["seller_tokens"] = [
+                accounts.issue_api_token(s, supplier, f"seller {i}")[1] for i in range(REQUESTS)
+            ]
             s.commit()
             return ids
     finally:
@@ -103,9 +132,15 @@ def _listing_and_orders(url: str, listing_id: int):
     try:
         with engine.connect() as conn:
             open_quantity, status = conn.execute(
-                sa.text("SELECT open_quantity, status FROM listings WHERE id = :id"), {"id": listing_id}).one()
-            orders = conn.execute(sa.text("SELECT status, count(*) FROM orders WHERE listing_id = :id GROUP BY status"),
-                                  {"id": listing_id}).all()
+                sa.text("SELECT open_quantity, status FROM listings WHERE id = :id"),
+                {"id": listing_id},
+            ).one()
+            orders = conn.execute(
+                sa.text(
+                    "SELECT status, count(*) FROM orders WHERE listing_id = :id GROUP BY status"
+                ),
+                {"id": listing_id},
+            ).all()
         return Decimal(open_quantity), status, dict(orders)
     finally:
         engine.dispose()
@@ -114,7 +149,9 @@ def _listing_and_orders(url: str, listing_id: int):
 def _check(results, server, success_status: int):
     codes = sorted(code for code, _ in results)
     errors = [r for r in results if r[0] >= 500 or r[0] == 0]
-    assert not errors, f"error responses: {errors[:3]}\n{server['log'].read_text(errors='replace')[-3000:]}"
+    assert not errors, (
+        f"error responses: {errors[:3]}\n{server['log'].read_text(errors='replace')[-3000:]}"
+    )
     successes = [r for r in results if r[0] == success_status]
     refusals = [r for r in results if r[0] != success_status]
     assert len(successes) == AVAILABLE, codes
@@ -126,9 +163,16 @@ def _check(results, server, success_status: int):
 
 def test_fifty_concurrent_requests_with_instant_acceptance_take_exactly_ten(server):
     listing_id = server["instant"]
-    calls = [lambda token=token: _call(server["port"], "POST", "/api/v1/orders",
-                                       {"listing_id": listing_id, "quantity": 1}, token)
-             for token in server["buyer_tokens"]]
+    calls = [
+        lambda token=token: _call(
+            server["port"],
+            "POST",
+            "/api/v1/orders",
+            {"listing_id": listing_id, "quantity": 1},
+            token,
+        )
+        for token in server["buyer_tokens"]
+    ]
     results = _all_at_once(calls)
     _check(results, server, 201)
     assert all(body["status"] == "accepted" for code, body in results if code == 201)
@@ -142,13 +186,21 @@ def test_seller_accepting_fifty_requests_at_once_accepts_exactly_ten(server):
     listing_id = server["manual"]
     order_ids = []
     for _ in range(REQUESTS):
-        code, body = _call(server["port"], "POST", "/api/v1/orders", {"listing_id": listing_id, "quantity": 1},
-                           server["buyer_tokens"][0])
+        code, body = _call(
+            server["port"],
+            "POST",
+            "/api/v1/orders",
+            {"listing_id": listing_id, "quantity": 1},
+            server["buyer_tokens"][0],
+        )
         assert code == 201 and body["status"] == "requested", body
         order_ids.append(body["id"])
-    calls = [lambda oid=oid, token=token: _call(server["port"], "POST", f"/api/v1/orders/{oid}/actions/accept",
-                                                {}, token)
-             for oid, token in zip(order_ids, server["seller_tokens"], strict=True)]
+    calls = [
+        lambda oid=oid, token=token: _call(
+            server["port"], "POST", f"/api/v1/orders/{oid}/actions/accept", {}, token
+        )
+        for oid, token in zip(order_ids, server["seller_tokens"], strict=True)
+    ]
     results = _all_at_once(calls)
     _check(results, server, 200)
     open_quantity, status, orders = _listing_and_orders(server["url"], listing_id)

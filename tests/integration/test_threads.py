@@ -15,7 +15,11 @@ from benchmarks import load_mix
 from tests.conftest import PG_REASON, PG_URL
 from tests.integration import stack
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.skipif(not PG_URL, reason=PG_REASON)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(not PG_URL, reason=PG_REASON),
+]
 
 SECONDS = 12
 
@@ -24,8 +28,27 @@ def test_listing_browser_on_four_threads_survives_with_the_collector():
     with stack.scratch_database(PG_URL, "threads") as url:
         load_mix.seed(url, Path(tempfile.mkdtemp(prefix="meguri-threads-")), 1000, 1)
         done = subprocess.run(
-            [sys.executable, "-X", "faulthandler", "-m", "benchmarks.gc_crash_repro", "--child", "--case", "app",
-             "--threads", "4", "--seconds", str(SECONDS), "--safe", "--database", url],
-            cwd=stack.ROOT, capture_output=True, text=True, timeout=SECONDS + 120)
+            [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-m",
+                "benchmarks.gc_crash_repro",
+                "--child",
+                "--case",
+                "app",
+                "--threads",
+                "4",
+                "--seconds",
+                str(SECONDS),
+                "--safe",
+                "--database",
+                url,
+            ],
+            cwd=stack.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=SECONDS + 120,
+        )
     assert done.returncode == 0, f"exit {done.returncode}:\n{done.stderr[-3000:]}"
     assert '"not_200": 0' in done.stdout

@@ -1,7 +1,7 @@
 """The dependency rule, kept true by reading every import in the packages:
 
-    market ──▶ matching, search, payments   (never the reverse)
-    matching: no Flask, no SQLAlchemy; search and payments: no Flask, no market.
+market ──▶ matching, search, payments   (never the reverse)
+matching: no Flask, no SQLAlchemy; search and payments: no Flask, no market.
 """
 
 from __future__ import annotations
@@ -58,28 +58,48 @@ def test_package_keeps_the_dependency_rule(package):
         pytest.skip(f"{package}/ has no Python files yet")
     problems = []
     for path in files:
-        problems += violations(package, path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+        problems += violations(
+            package, path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
+        )
     assert problems == []
 
 
-@pytest.mark.parametrize(("package", "source", "bad"), [
-    ("matching", "import flask", True),
-    ("matching", "from sqlalchemy.orm import Session", True),
-    ("matching", "def f():\n    from market.catalog.models import Listing\n", True),
-    ("matching", "import importlib\nimportlib.import_module('market.db')", True),
-    ("matching", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import flask_login\n", True),
-    ("search", "from market import create_app", True),
-    ("payments", "import werkzeug.security", True),
-    ("search", "import sqlalchemy", False),  # search may use SQLAlchemy, just not Flask or market
-    ("matching", "from . import arcs\nimport numpy as np\nfrom ortools.graph.python import min_cost_flow", False),
-    ("payments", "import marketing_tools", False),  # a name that merely starts with 'market'
-])
+@pytest.mark.parametrize(
+    ("package", "source", "bad"),
+    [
+        ("matching", "import flask", True),
+        ("matching", "from sqlalchemy.orm import Session", True),
+        ("matching", "def f():\n    from market.catalog.models import Listing\n", True),
+        ("matching", "import importlib\nimportlib.import_module('market.db')", True),
+        (
+            "matching",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import flask_login\n",
+            True,
+        ),
+        ("search", "from market import create_app", True),
+        ("payments", "import werkzeug.security", True),
+        (
+            "search",
+            "import sqlalchemy",
+            False,
+        ),  # search may use SQLAlchemy, just not Flask or market
+        (
+            "matching",
+            "from . import arcs\nimport numpy as np\nfrom ortools.graph.python import min_cost_flow",
+            False,
+        ),
+        ("payments", "import marketing_tools", False),  # a name that merely starts with 'market'
+    ],
+)
 def test_the_rule_check_itself_catches_forbidden_imports(package, source, bad):
     assert bool(violations(package, source, "example.py")) is bad
 
 
 def test_market_is_the_one_that_imports_the_others():
     # Sanity: the walk sees real imports (a broken walk would pass everything above).
-    seen = {m.split(".")[0] for p in (ROOT / "market").rglob("*.py")
-            for _line, m in imported_modules(p.read_text(encoding="utf-8"))}
+    seen = {
+        m.split(".")[0]
+        for p in (ROOT / "market").rglob("*.py")
+        for _line, m in imported_modules(p.read_text(encoding="utf-8"))
+    }
     assert {"flask", "sqlalchemy"} <= seen

@@ -17,9 +17,27 @@ NEEDED = sys.version_info < (3, 12)
 
 def _repro(*args: str) -> subprocess.CompletedProcess:
     # With faulthandler on, as the stack processes run; 8 threads: it crashed 8 of 8 times, unsafe.
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-m", "benchmarks.gc_crash_repro", "--child",
-                           "--case", "minimal", "--threads", "8", "--seconds", "2", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-m",
+            "benchmarks.gc_crash_repro",
+            "--child",
+            "--case",
+            "minimal",
+            "--threads",
+            "8",
+            "--seconds",
+            "2",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.skipif(not NEEDED, reason="Python 3.12+ collects only between bytecodes (gh-97922)")
@@ -59,6 +77,8 @@ def test_cyclic_garbage_is_still_freed_at_the_end_of_a_unit_of_work():
         assert alive() is None
         print("freed")
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "freed"

@@ -14,7 +14,9 @@ def test_ending_a_session_whose_connection_died_neither_raises_nor_leaves_it_beh
     dead = db.session()
 
     def rollback_fails():
-        raise OperationalError("ROLLBACK", {}, Exception("terminating connection due to administrator command"))
+        raise OperationalError(
+            "ROLLBACK", {}, Exception("terminating connection due to administrator command")
+        )
 
     monkeypatch.setattr(dead, "close", rollback_fails)
     db.remove()  # raised OperationalError (a 500 after the response) before

@@ -23,7 +23,9 @@ def _listing_data():
     # The shared conftest gives valid input per kind; load it by path (several conftests exist).
     name = "meguri_tests_conftest"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[1] / "conftest.py"
+        )
         sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules[name])
     return sys.modules[name].listing_data
@@ -57,14 +59,32 @@ def test_every_kind_has_valid_example_input(session, kind):
     assert isinstance(clean["quantity"], Decimal)
 
 
-@pytest.mark.parametrize(("field", "raw"), [
-    ("quantity", "NaN"), ("quantity", float("nan")), ("quantity", "Infinity"), ("quantity", float("-inf")),
-    ("quantity", "1e999"), ("quantity", 10**400), ("quantity", "sNaN"), ("quantity", True),
-    ("lat", "nan"), ("lat", 10**400), ("price_per_unit", 1.5), ("price_per_unit", "9" * 50),
-    ("price_per_unit", -10**30), ("max_haul_km", "0x10"), ("cone_index", [1]),
-    ("window_start", 20250101), ("window_start", "2025-02-30"), ("window_end", {"y": 2025}),
-    ("title", "\x00"), ("title", "ok\x1bbad"), ("description", "a\ud800b"),
-])
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("quantity", "NaN"),
+        ("quantity", float("nan")),
+        ("quantity", "Infinity"),
+        ("quantity", float("-inf")),
+        ("quantity", "1e999"),
+        ("quantity", 10**400),
+        ("quantity", "sNaN"),
+        ("quantity", True),
+        ("lat", "nan"),
+        ("lat", 10**400),
+        ("price_per_unit", 1.5),
+        ("price_per_unit", "9" * 50),
+        ("price_per_unit", -(10**30)),
+        ("max_haul_km", "0x10"),
+        ("cone_index", [1]),
+        ("window_start", 20250101),
+        ("window_start", "2025-02-30"),
+        ("window_end", {"y": 2025}),
+        ("title", "\x00"),
+        ("title", "ok\x1bbad"),
+        ("description", "a\ud800b"),
+    ],
+)
 def test_bad_values_become_field_messages(session, field, raw):
     errors = errors_for(session, "soil_offer", **{field: raw})
     assert list(errors) == [field]
@@ -72,9 +92,16 @@ def test_bad_values_become_field_messages(session, field, raw):
 
 
 def test_numbers_as_people_type_them(session):
-    clean = kinds.validate(session, ListingKind.soil_offer,
-                           {**listing_data(), "quantity": "1,200.5", "price_per_unit": " -1,500 ",
-                            "description": "行1\n行2\tタブ"})
+    clean = kinds.validate(
+        session,
+        ListingKind.soil_offer,
+        {
+            **listing_data(),
+            "quantity": "1,200.5",
+            "price_per_unit": " -1,500 ",
+            "description": "行1\n行2\tタブ",
+        },
+    )
     assert clean["quantity"] == Decimal("1200.5") and clean["price_per_unit"] == -1500
     assert clean["description"] == "行1\n行2\tタブ"
 
@@ -87,25 +114,40 @@ def test_out_of_range_numbers_say_the_limit(session):
 def test_partial_update_checks_against_current_values(session):
     current = kinds.validate(session, ListingKind.recycled_offer, listing_data("recycled_offer"))
     with pytest.raises(kinds.Invalid) as caught:
-        kinds.validate(session, ListingKind.recycled_offer, {"material_code": "scrap_steel"},
-                       partial=True, current=current)
+        kinds.validate(
+            session,
+            ListingKind.recycled_offer,
+            {"material_code": "scrap_steel"},
+            partial=True,
+            current=current,
+        )
     assert list(caught.value.errors) == ["grade_code"]  # RC-40 is not a scrap-steel grade
     with pytest.raises(kinds.Invalid) as caught:
-        kinds.validate(session, ListingKind.recycled_offer,
-                       {"window_end": (current["window_start"] - dt.timedelta(days=1)).isoformat()},
-                       partial=True, current=current)
+        kinds.validate(
+            session,
+            ListingKind.recycled_offer,
+            {"window_end": (current["window_start"] - dt.timedelta(days=1)).isoformat()},
+            partial=True,
+            current=current,
+        )
     assert list(caught.value.errors) == ["window_end"]
     # Fields not sent are neither checked nor returned.
-    assert kinds.validate(session, ListingKind.recycled_offer, {"title": "新"}, partial=True,
-                          current=current) == {"title": "新"}
+    assert kinds.validate(
+        session, ListingKind.recycled_offer, {"title": "新"}, partial=True, current=current
+    ) == {"title": "新"}
 
 
 def test_form_fields_become_the_nested_shape(session):
-    form = MultiDict([
-        ("title", "x"), ("accepted_classes", "2a"), ("accepted_classes", "2b"),
-        ("property_limits.absorption.max", "5"), ("property_limits.absorption.min", ""),
-        ("blend_allowed", "1"),
-    ])
+    form = MultiDict(
+        [
+            ("title", "x"),
+            ("accepted_classes", "2a"),
+            ("accepted_classes", "2b"),
+            ("property_limits.absorption.max", "5"),
+            ("property_limits.absorption.min", ""),
+            ("blend_allowed", "1"),
+        ]
+    )
     data = kinds.form_to_data(ListingKind.recycled_want, form)
     assert data["property_limits"] == {"absorption": {"max": "5", "min": ""}}
     assert data["blend_allowed"] == "1" and data["title"] == "x"

@@ -63,7 +63,14 @@ def round_trip(url: str) -> None:
     migrate.upgrade(url)
 
     built = tables(url)
-    assert {"organisations", "users", "listings", "listing_photos", "prefectures", "soil_classes"} <= built
+    assert {
+        "organisations",
+        "users",
+        "listings",
+        "listing_photos",
+        "prefectures",
+        "soil_classes",
+    } <= built
     assert drift(url) == [], "models and migrations differ: write a migration"
     engine = sa.create_engine(url)
     with engine.connect() as conn:  # reference data is seeded by the migrations
@@ -97,7 +104,9 @@ def test_drift_check_notices_a_model_change_without_a_migration(sqlite_url, monk
         table.to_metadata(changed)
     changed.tables["listings"].append_column(sa.Column("colour", sa.String(20)))
     changed.tables["users"].c.email.type = sa.String(400)
-    sa.Table("search_cache", changed, sa.Column("id", sa.Integer, primary_key=True))  # not ours: ignored
+    sa.Table(
+        "search_cache", changed, sa.Column("id", sa.Integer, primary_key=True)
+    )  # not ours: ignored
     monkeypatch.setattr(models, "Base", types.SimpleNamespace(metadata=changed))
 
     found = drift(sqlite_url)

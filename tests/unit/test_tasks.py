@@ -29,8 +29,15 @@ def queued_app(database_url, tmp_path):
     """An app whose jobs go to the SQLite queue instead of running inline."""
     from market import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "t",
-                      "JOBS_IMMEDIATE": False, "SECURE_COOKIES": False})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path),
+            "SECRET_KEY": "t",
+            "JOBS_IMMEDIATE": False,
+            "SECURE_COOKIES": False,
+        }
+    )
     yield app
     app.extensions["meguri.db"].dispose()
 
@@ -129,8 +136,15 @@ def test_redis_backend_queues_jobs_for_any_worker(database_url, tmp_path):
 
     from market import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "t",
-                      "REDIS_URL": url, "SECURE_COOKIES": False})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path),
+            "SECRET_KEY": "t",
+            "REDIS_URL": url,
+            "SECURE_COOKIES": False,
+        }
+    )
     try:
         tasks.huey.flush()
         job_id = _enqueue(app, succeed_on=1)

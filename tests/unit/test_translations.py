@@ -48,9 +48,26 @@ def fresh_template(tmp_path_factory):
     """The messages in the source tree right now, extracted with babel.cfg (with locations)."""
     out = tmp_path_factory.mktemp("i18n") / "messages.pot"
     result = subprocess.run(
-        [sys.executable, "-c", "from babel.messages.frontend import main; main()", "--quiet", "extract",
-         "-F", "babel.cfg", "--ignore-dirs", ".* __pycache__", "-o", str(out), "--sort-output", "--no-wrap", "."],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            "from babel.messages.frontend import main; main()",
+            "--quiet",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "--ignore-dirs",
+            ".* __pycache__",
+            "-o",
+            str(out),
+            "--sort-output",
+            "--no-wrap",
+            ".",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"pybabel extract failed:\n{result.stdout}\n{result.stderr}"
     with out.open("rb") as fh:
@@ -84,7 +101,9 @@ def test_extraction_sees_every_module_and_template(fresh_template):
                 continue
             options = dict(options_map.get(pattern, {}))
             keywords = {**DEFAULT_KEYWORDS, **options.pop("keywords", {})}
-            for lineno, message, _comments, _context in extract_from_file(method, path, keywords, options=options):
+            for lineno, message, _comments, _context in extract_from_file(
+                method, path, keywords, options=options
+            ):
                 msgid = message[0] if isinstance(message, (tuple, list)) else message
                 if msgid and msgid not in extracted:
                     missed.append(f"{relative}:{lineno}  {msgid!r}")
@@ -113,13 +132,17 @@ def test_every_message_has_a_japanese_translation(fresh_template):
 
 
 def _conversions(text: str) -> Counter:
-    return Counter(m.group(0) if m.group("name") is None else f"%({m.group('name')}){m.group('type')}"
-                   for m in CONVERSION.finditer(text))
+    return Counter(
+        m.group(0) if m.group("name") is None else f"%({m.group('name')}){m.group('type')}"
+        for m in CONVERSION.finditer(text)
+    )
 
 
 def _stray(text: str) -> int:
     """Percent signs that are not part of a conversion (fine only where the msgid has them too)."""
-    return text.count("%") - sum(len(m.group(0)) - len(m.group(0).lstrip("%")) for m in CONVERSION.finditer(text))
+    return text.count("%") - sum(
+        len(m.group(0)) - len(m.group(0).lstrip("%")) for m in CONVERSION.finditer(text)
+    )
 
 
 def _formats(text: str, names: set[str]) -> bool:
@@ -139,19 +162,27 @@ def test_translations_keep_the_placeholders(locale):
             continue
         source = _texts(message.id)
         wanted = _conversions(source[0])
-        names = {m.group("name") for text in source for m in CONVERSION.finditer(text) if m.group("name")}
+        names = {
+            m.group("name") for text in source for m in CONVERSION.finditer(text) if m.group("name")
+        }
         for text in _texts(message.string):
             if not text:
                 continue
             got = _conversions(text)
             # ngettext: the singular may leave out the count, never add a placeholder.
-            if got != wanted and not (len(source) > 1 and set(got) <= set(_conversions(source[-1]))):
-                problems.append(f"{message.id!r} → {text!r}: placeholders {dict(got)} ≠ {dict(wanted)}")
+            if got != wanted and not (
+                len(source) > 1 and set(got) <= set(_conversions(source[-1]))
+            ):
+                problems.append(
+                    f"{message.id!r} → {text!r}: placeholders {dict(got)} ≠ {dict(wanted)}"
+                )
             elif _stray(text) != _stray(source[0]):
                 problems.append(f"{message.id!r} → {text!r}: stray % (write %% for a percent sign)")
             elif _formats(source[0], names) and not _formats(text, names):
                 problems.append(f"{message.id!r} → {text!r}: does not %-format")
-    assert not problems, f"placeholder problems in {locale}/LC_MESSAGES/messages.po:\n" + "\n".join(problems)
+    assert not problems, f"placeholder problems in {locale}/LC_MESSAGES/messages.po:\n" + "\n".join(
+        problems
+    )
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -170,7 +201,9 @@ def test_compiled_catalog_is_up_to_date(locale):
 
     expected, actual = entries(read_mo(fresh)), entries(committed)
     stale = sorted(str(key[0]) for key in expected.keys() ^ actual.keys())
-    stale += sorted(str(key[0]) for key in expected.keys() & actual.keys() if expected[key] != actual[key])
+    stale += sorted(
+        str(key[0]) for key in expected.keys() & actual.keys() if expected[key] != actual[key]
+    )
     assert not stale, (
         f"{mo_path.relative_to(ROOT)} is out of date with messages.po; run "
         f"`.venv/bin/pybabel compile -d market/translations`. Differs for: {stale[:20]}"
@@ -226,12 +259,16 @@ def test_dynamic_gettext_calls_in_templates_are_covered():
     for path in sorted((ROOT / "templates").rglob("*.html")):
         tree = env.parse(path.read_text(encoding="utf-8"))
         for call in tree.find_all(nodes.Call):
-            if not (isinstance(call.node, nodes.Name) and call.node.name in {"_", "gettext", "ngettext"}):
+            if not (
+                isinstance(call.node, nodes.Name) and call.node.name in {"_", "gettext", "ngettext"}
+            ):
                 continue
             if call.args and not isinstance(call.args[0], nodes.Const):
                 expr = _dotted(call.args[0])
                 if expr not in DYNAMIC_CALLS:
-                    unlisted.append(f"{path.relative_to(ROOT)}:{call.lineno}  _({expr or '<expression>'})")
+                    unlisted.append(
+                        f"{path.relative_to(ROOT)}:{call.lineno}  _({expr or '<expression>'})"
+                    )
     assert not unlisted, (
         "templates translate values the extractor cannot see; mark their words in TERMS and list "
         "the calls in DYNAMIC_CALLS in market/i18n_terms.py:\n" + "\n".join(unlisted)

@@ -17,7 +17,10 @@ NEW_PASSWORD = "a much longer new password"
 def two_sessions(app, member):
     here, elsewhere = app.test_client(), app.test_client()
     for client in (here, elsewhere):
-        assert client.post("/login", data={"email": member.email, "password": PASSWORD}).status_code == 302
+        assert (
+            client.post("/login", data={"email": member.email, "password": PASSWORD}).status_code
+            == 302
+        )
     return here, elsewhere
 
 
@@ -26,7 +29,10 @@ def signed_in(client) -> bool:
 
 
 def can_sign_in(app, email, password) -> bool:
-    return app.test_client().post("/login", data={"email": email, "password": password}).status_code == 302
+    return (
+        app.test_client().post("/login", data={"email": email, "password": password}).status_code
+        == 302
+    )
 
 
 def read(app, statement):
@@ -41,8 +47,10 @@ def read(app, statement):
 
 
 def change(client, current=PASSWORD, new=NEW_PASSWORD, confirm=NEW_PASSWORD):
-    return client.post("/account/security", data={
-        "current_password": current, "new_password": new, "confirm_password": confirm})
+    return client.post(
+        "/account/security",
+        data={"current_password": current, "new_password": new, "confirm_password": confirm},
+    )
 
 
 def test_changing_the_password_ends_every_other_session(app, factory):
@@ -50,7 +58,9 @@ def test_changing_the_password_ends_every_other_session(app, factory):
     here, elsewhere = two_sessions(app, member)
     assert change(here).status_code == 302
     assert signed_in(here) and not signed_in(elsewhere)
-    assert can_sign_in(app, member.email, NEW_PASSWORD) and not can_sign_in(app, member.email, PASSWORD)
+    assert can_sign_in(app, member.email, NEW_PASSWORD) and not can_sign_in(
+        app, member.email, PASSWORD
+    )
     assert "password.change" in read(app, select(AuditEvent.action))
 
 
@@ -58,13 +68,17 @@ def test_a_wrong_field_is_named_and_nothing_changes(app, factory):
     member = factory.user()
     here, elsewhere = two_sessions(app, member)
     generation = read(app, select(User.session_generation).where(User.email == member.email))
-    for form, field in (({"current": "not my password"}, "current_password"),
-                        ({"new": "short", "confirm": "short"}, "new_password"),
-                        ({"confirm": NEW_PASSWORD + "!"}, "confirm_password")):
+    for form, field in (
+        ({"current": "not my password"}, "current_password"),
+        ({"new": "short", "confirm": "short"}, "new_password"),
+        ({"confirm": NEW_PASSWORD + "!"}, "confirm_password"),
+    ):
         response = change(here, **form)
         assert response.status_code == 400
         assert f'id="{field}-error"' in response.get_data(as_text=True)
-    assert read(app, select(User.session_generation).where(User.email == member.email)) == generation
+    assert (
+        read(app, select(User.session_generation).where(User.email == member.email)) == generation
+    )
     assert signed_in(here) and signed_in(elsewhere)
     assert can_sign_in(app, member.email, PASSWORD)
 
@@ -100,9 +114,13 @@ def test_a_reset_link_by_mail_sets_a_new_password_once(app, factory):
     link = reset_link(app, member.email)
     visitor = app.test_client()
     assert visitor.get(link).status_code == 200
-    response = visitor.post(link, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    response = visitor.post(
+        link, data={"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
     assert response.status_code == 302
-    assert can_sign_in(app, member.email, NEW_PASSWORD) and not can_sign_in(app, member.email, PASSWORD)
+    assert can_sign_in(app, member.email, NEW_PASSWORD) and not can_sign_in(
+        app, member.email, PASSWORD
+    )
     assert not signed_in(elsewhere)  # every session of the account ended
     assert visitor.get(link).status_code == 404  # one use: the password it replaced is gone
     assert "password.reset" in read(app, select(AuditEvent.action))
@@ -124,9 +142,15 @@ def test_bad_expired_or_mistyped_resets_change_nothing(app, factory, monkeypatch
     client = app.test_client()
     assert client.get(link[:-3] + "xyz").status_code == 404  # tampered
     response = client.post(link, data={"new_password": "short", "confirm_password": "short"})
-    assert response.status_code == 400 and 'id="new_password-error"' in response.get_data(as_text=True)
-    response = client.post(link, data={"new_password": NEW_PASSWORD, "confirm_password": "other password!"})
-    assert response.status_code == 400 and 'id="confirm_password-error"' in response.get_data(as_text=True)
+    assert response.status_code == 400 and 'id="new_password-error"' in response.get_data(
+        as_text=True
+    )
+    response = client.post(
+        link, data={"new_password": NEW_PASSWORD, "confirm_password": "other password!"}
+    )
+    assert response.status_code == 400 and 'id="confirm_password-error"' in response.get_data(
+        as_text=True
+    )
     monkeypatch.setattr(services, "RESET_SECONDS", -1)
     assert client.get(link).status_code == 409  # expired
     assert can_sign_in(app, member.email, PASSWORD)

@@ -30,10 +30,24 @@ def soil_market(factory):
     """A supplier of 第2b種 soil in Koto and a receiver in Kawasaki that accepts it."""
     supplier, receiver = factory.user(), factory.user()
     offer = factory.listing(supplier, "soil_offer", quantity=1000, lat=35.6727, lon=139.8171)
-    want = factory.listing(receiver, "soil_want", quantity=600, lat=35.5308, lon=139.7029,
-                           prefecture_code="14", accepted_classes=["1", "2a", "2b"])
-    far = factory.listing(receiver, "soil_want", quantity=500, lat=36.5551, lon=139.8828,
-                          prefecture_code="09", max_haul_km=30)
+    want = factory.listing(
+        receiver,
+        "soil_want",
+        quantity=600,
+        lat=35.5308,
+        lon=139.7029,
+        prefecture_code="14",
+        accepted_classes=["1", "2a", "2b"],
+    )
+    far = factory.listing(
+        receiver,
+        "soil_want",
+        quantity=500,
+        lat=36.5551,
+        lon=139.8828,
+        prefecture_code="09",
+        max_haul_km=30,
+    )
     return supplier, receiver, offer, want, far
 
 
@@ -55,7 +69,9 @@ def test_run_builds_instance_solves_and_proposes(client, admin, soil_market, db)
     report = matching.check(run.instance, run.result)
     assert report.ok, report
     proposals = db.scalars(select(Proposal)).all()
-    assert [(p.supply_id, p.demand_id, p.quantity) for p in proposals] == [(offer, want, Decimal("600"))]
+    assert [(p.supply_id, p.demand_id, p.quantity) for p in proposals] == [
+        (offer, want, Decimal("600"))
+    ]
     assert run.net_benefit == pytest.approx(run.upper_bound)
     unmatched = {u["id"]: u for u in run.result["unmet_demand"]}
     assert "haul" in unmatched[f"L{far}"]["reason"]
@@ -77,7 +93,8 @@ def test_run_page_explains_in_the_users_language(app, client, admin, soil_market
     with app.test_request_context(), force_locale("en"):
         assert unmatched_reason(entry, {}) == (
             f"No compatible counterpart within haul distance (nearest L{offer} at "
-            f"{entry['nearest_km']:.1f} km, limit 30 km).")
+            f"{entry['nearest_km']:.1f} km, limit 30 km)."
+        )
 
 
 def test_runs_are_for_site_admins_only(client, factory, login):
@@ -91,7 +108,9 @@ def test_bad_run_input_names_the_field(client, admin, db):
     client.post("/login", data={"email": admin, "password": "admin password!"})
     assert client.post("/matching/runs", data={"family": "plutonium"}).status_code == 400
     response = client.post("/matching/runs", data={"family": "recycled"})
-    assert response.status_code == 400 and 'id="material_code-error"' in response.get_data(as_text=True)
+    assert response.status_code == 400 and 'id="material_code-error"' in response.get_data(
+        as_text=True
+    )
     response = client.post("/matching/runs", data={"family": "soil", "region": ["99"]})
     assert response.status_code == 400 and 'id="region-error"' in response.get_data(as_text=True)
     assert db.scalar(select(MatchRun)) is None
@@ -155,7 +174,9 @@ def test_decline_excludes_the_pair_from_the_next_run(client, admin, soil_market,
     assert not [p for p in second.proposals if (p.supply_id, p.demand_id) == (offer, want)]
 
 
-def test_other_organisations_cannot_see_or_decide_proposals(client, admin, soil_market, factory, login, db):
+def test_other_organisations_cannot_see_or_decide_proposals(
+    client, admin, soil_market, factory, login, db
+):
     start(client, admin)
     proposal = db.scalar(select(Proposal))
     outsider = factory.user()
@@ -169,8 +190,12 @@ def test_other_organisations_cannot_see_or_decide_proposals(client, admin, soil_
 def test_nothing_matchable_gives_an_empty_optimal_run(client, admin, factory, db):
     member = factory.user()
     today = dt.date.today()
-    factory.listing(member, "soil_offer", window_start=today.isoformat(),
-                    window_end=(today + dt.timedelta(days=5)).isoformat())
+    factory.listing(
+        member,
+        "soil_offer",
+        window_start=today.isoformat(),
+        window_end=(today + dt.timedelta(days=5)).isoformat(),
+    )
     start(client, admin)
     run = db.scalar(select(MatchRun))
     assert run.status == "done" and run.solver_status == "optimal" and run.proposals == []

@@ -50,6 +50,7 @@ def count(db) -> int:
 
 # --- tokens ------------------------------------------------------------------------
 
+
 def test_token_is_shown_once_and_only_its_hash_is_stored(client, factory, login, db):
     login(factory.user())
     page = client.post("/account/tokens", data={"name": "在庫システム"}).get_data(as_text=True)
@@ -71,10 +72,12 @@ def test_write_routes_need_a_valid_token(app, factory, db):
     before = snapshot(db, listing_id)
     for header in [None, "Bearer", "Bearer mgr_wrong", "Basic dXNlcjpwdw==", "mgr_no_scheme"]:
         headers = {"Authorization": header} if header else {}
-        for method, url, payload in [("POST", "/api/v1/listings", body()),
-                                     ("PATCH", f"/api/v1/listings/{listing_id}", {"title": "x"}),
-                                     ("PUT", f"/api/v1/listings/{listing_id}", body(title="x")),
-                                     ("POST", f"/api/v1/listings/{listing_id}/close", None)]:
+        for method, url, payload in [
+            ("POST", "/api/v1/listings", body()),
+            ("PATCH", f"/api/v1/listings/{listing_id}", {"title": "x"}),
+            ("PUT", f"/api/v1/listings/{listing_id}", body(title="x")),
+            ("POST", f"/api/v1/listings/{listing_id}/close", None),
+        ]:
             response = client.open(url, method=method, json=payload, headers=headers)
             assert response.status_code == 401, (header, method, url)
             assert response.get_json()["error"]
@@ -87,11 +90,14 @@ def test_revoked_token_stops_working(client, member_api, db):
     token_id = db.scalar(select(ApiToken.id))
     client.post(f"/account/tokens/{token_id}/revoke")
     assert client.post("/api/v1/listings", json=body(), headers=headers).status_code == 401
-    assert client.get("/api/v1/listings", headers=headers).status_code == 401  # a bad token is never ignored
+    assert (
+        client.get("/api/v1/listings", headers=headers).status_code == 401
+    )  # a bad token is never ignored
     assert count(db) == 1
 
 
 # --- the happy path ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_create_and_read_each_kind(kind, client, member_api, db):
@@ -128,14 +134,22 @@ def test_list_filters_and_pages(client, member_api, factory):
 
 
 def test_bad_list_query_names_the_parameter(client):
-    for query, field in [("kind=spaceship", "kind"), ("page=0", "page"), ("page=abc", "page"),
-                         ("per_page=abc", "per_page"), ("per_page=500", "per_page"), ("mine=true", "mine")]:
+    for query, field in [
+        ("kind=spaceship", "kind"),
+        ("page=0", "page"),
+        ("page=abc", "page"),
+        ("per_page=abc", "per_page"),
+        ("per_page=500", "per_page"),
+        ("mine=true", "mine"),
+    ]:
         response = client.get(f"/api/v1/listings?{query}")
         assert response.status_code == 400, query
         assert field in response.get_json()["errors"], query
 
 
-def test_own_drafts_are_listed_with_mine_and_readable_only_by_the_owner(client, member_api, factory):
+def test_own_drafts_are_listed_with_mine_and_readable_only_by_the_owner(
+    client, member_api, factory
+):
     member, headers = member_api()
     draft = client.post("/api/v1/listings", json=body(status="draft"), headers=headers).get_json()
     mine = client.get("/api/v1/listings?mine=true", headers=headers).get_json()
@@ -151,22 +165,37 @@ def test_patch_changes_only_the_given_fields(client, member_api, db):
     _member, headers = member_api()
     created = client.post("/api/v1/listings", json=body(), headers=headers).get_json()
 
-    response = client.patch(f"/api/v1/listings/{created['id']}", json={"price_per_unit": -900, "quantity": 50.5},
-                            headers=headers)
+    response = client.patch(
+        f"/api/v1/listings/{created['id']}",
+        json={"price_per_unit": -900, "quantity": 50.5},
+        headers=headers,
+    )
 
     assert response.status_code == 200, response.get_json()
     updated = response.get_json()
-    assert updated["price_per_unit"] == -900 and updated["quantity"] == 50.5 and updated["open_quantity"] == 50.5
-    assert updated["title"] == created["title"] and updated["soil_class_code"] == created["soil_class_code"]
+    assert (
+        updated["price_per_unit"] == -900
+        and updated["quantity"] == 50.5
+        and updated["open_quantity"] == 50.5
+    )
+    assert (
+        updated["title"] == created["title"]
+        and updated["soil_class_code"] == created["soil_class_code"]
+    )
 
 
 def test_put_replaces_the_listing_and_needs_every_required_field(client, member_api, db):
     _member, headers = member_api()
     created = client.post("/api/v1/listings", json=body(), headers=headers).get_json()
     url = f"/api/v1/listings/{created['id']}"
-    assert client.put(url, json=body(title="全面更新", max_haul_km=None), headers=headers).status_code == 200
+    assert (
+        client.put(url, json=body(title="全面更新", max_haul_km=None), headers=headers).status_code
+        == 200
+    )
     assert snapshot(db, created["id"])["title"] == "全面更新"
-    response = client.put(url, json={"kind": "soil_offer", "title": "only a title"}, headers=headers)
+    response = client.put(
+        url, json={"kind": "soil_offer", "title": "only a title"}, headers=headers
+    )
     assert response.status_code == 422 and "quantity" in response.get_json()["errors"]
 
 
@@ -215,8 +244,12 @@ def test_invalid_create_is_422_naming_each_field(client, member_api, db):
     _member, headers = member_api()
     wrong = []
     for changes, fields in INVALID:
-        response = client.post("/api/v1/listings", data=_json(body(**changes)), headers=headers,
-                               content_type="application/json")
+        response = client.post(
+            "/api/v1/listings",
+            data=_json(body(**changes)),
+            headers=headers,
+            content_type="application/json",
+        )
         named = sorted((response.get_json() or {}).get("errors", {}))
         if response.status_code != 422 or named != sorted(fields):
             wrong.append((changes, response.status_code, named))
@@ -233,8 +266,18 @@ def _json(value) -> str:
 
 def test_body_that_is_not_a_json_object_is_400(client, member_api, db):
     _member, headers = member_api()
-    for payload in ["not json", "[1, 2]", '"text"', "null", "{bad json", "[" * 100_000, b"\xff\xfe"]:
-        response = client.post("/api/v1/listings", data=payload, headers=headers, content_type="application/json")
+    for payload in [
+        "not json",
+        "[1, 2]",
+        '"text"',
+        "null",
+        "{bad json",
+        "[" * 100_000,
+        b"\xff\xfe",
+    ]:
+        response = client.post(
+            "/api/v1/listings", data=payload, headers=headers, content_type="application/json"
+        )
         assert response.status_code == 400 and response.get_json()["error"], payload
     assert count(db) == 0
 
@@ -252,11 +295,13 @@ def test_invalid_patch_changes_nothing(client, member_api, db):
     created = client.post("/api/v1/listings", json=body(), headers=headers).get_json()
     before = snapshot(db, created["id"])
     url = f"/api/v1/listings/{created['id']}"
-    for payload, field in [({"title": "ok", "window_end": "2000-01-01"}, "window_end"),
-                           ({"organisation_id": 999}, "organisation_id"),
-                           ({"open_quantity": 1}, "open_quantity"),
-                           ({"kind": "stockyard"}, "kind"),
-                           ({"quantity": -1}, "quantity")]:
+    for payload, field in [
+        ({"title": "ok", "window_end": "2000-01-01"}, "window_end"),
+        ({"organisation_id": 999}, "organisation_id"),
+        ({"open_quantity": 1}, "open_quantity"),
+        ({"kind": "stockyard"}, "kind"),
+        ({"quantity": -1}, "quantity"),
+    ]:
         response = client.patch(url, json=payload, headers=headers)
         assert response.status_code == 422 and field in response.get_json()["errors"], payload
     assert snapshot(db, created["id"]) == before
@@ -264,9 +309,12 @@ def test_invalid_patch_changes_nothing(client, member_api, db):
 
 def test_patch_of_material_checks_the_existing_grade(client, member_api, db):
     _member, headers = member_api("recycler")
-    created = client.post("/api/v1/listings", json=body("recycled_offer"), headers=headers).get_json()
-    response = client.patch(f"/api/v1/listings/{created['id']}", json={"material_code": "scrap_steel"},
-                            headers=headers)
+    created = client.post(
+        "/api/v1/listings", json=body("recycled_offer"), headers=headers
+    ).get_json()
+    response = client.patch(
+        f"/api/v1/listings/{created['id']}", json={"material_code": "scrap_steel"}, headers=headers
+    )
     assert response.status_code == 422 and "grade_code" in response.get_json()["errors"]
 
 
@@ -298,6 +346,7 @@ def test_unknown_api_paths_answer_json(client):
 
 # --- the OpenAPI document ------------------------------------------------------------
 
+
 def test_openapi_document_is_well_formed(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
@@ -307,9 +356,13 @@ def test_openapi_document_is_well_formed(client):
     for path, item in doc["paths"].items():
         assert path.startswith("/")
         for name in re.findall(r"{(\w+)}", path):
-            params = item.get("parameters", []) + [p for op in _operations(item).values()
-                                                   for p in op.get("parameters", [])]
-            assert any(p.get("name") == name and p.get("in") == "path" and p.get("required") for p in params)
+            params = item.get("parameters", []) + [
+                p for op in _operations(item).values() for p in op.get("parameters", [])
+            ]
+            assert any(
+                p.get("name") == name and p.get("in") == "path" and p.get("required")
+                for p in params
+            )
         for method, operation in _operations(item).items():
             assert operation.get("responses"), (path, method)
             for status in operation["responses"]:
@@ -322,16 +375,28 @@ def test_openapi_document_is_well_formed(client):
 
 def undocumented(doc: dict, rules) -> list[str]:
     """The "METHOD /path" of each route among ``rules`` that the OpenAPI document lacks."""
-    documented = {(re.sub(r"{\w+}", "{}", path), method.upper())
-                  for path, item in doc["paths"].items() for method in _operations(item)}
-    return [f"{method} {rule.rule}" for rule in rules for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
-            if (re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule), method) not in documented]
+    documented = {
+        (re.sub(r"{\w+}", "{}", path), method.upper())
+        for path, item in doc["paths"].items()
+        for method in _operations(item)
+    }
+    return [
+        f"{method} {rule.rule}"
+        for rule in rules
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+        if (re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule), method) not in documented
+    ]
 
 
 def test_openapi_documents_every_listing_route(app, client):
     # Listing routes here; other areas (orders, tickets, notifications) test their own.
     doc = client.get("/api/v1/openapi.json").get_json()
-    assert undocumented(doc, [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/listings")]) == []
+    assert (
+        undocumented(
+            doc, [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/listings")]
+        )
+        == []
+    )
 
 
 def test_each_kinds_example_body_matches_its_schema(client):
@@ -357,19 +422,43 @@ def test_bodies_the_schema_accepts_are_accepted_by_the_server(client, factory, l
         # Only required fields, optional ones left out or null: both are allowed by the schema.
         schema = doc["components"]["schemas"][kind]
         minimal = {k: v for k, v in body(kind).items() if k in schema["required"]}
-        with_nulls = {**minimal, **{k: None for k, s in schema["properties"].items()
-                                    if k not in schema["required"] and "anyOf" in s}}
+        with_nulls = {
+            **minimal,
+            **{
+                k: None
+                for k, s in schema["properties"].items()
+                if k not in schema["required"] and "anyOf" in s
+            },
+        }
         for payload in (minimal, with_nulls):
             assert validate(doc, {"$ref": f"#/components/schemas/{kind}"}, payload) == [], kind
-            response = client.post("/api/v1/listings", json=payload,
-                                   headers=headers[ORG_FOR.get(kind, "contractor")])
+            response = client.post(
+                "/api/v1/listings", json=payload, headers=headers[ORG_FOR.get(kind, "contractor")]
+            )
             assert response.status_code == 201, (kind, response.get_json())
 
 
 # A small JSON Schema checker for the keywords the document uses (no validator library is
 # installed); unknown keywords fail loudly so the test cannot silently pass.
-KNOWN = {"type", "properties", "required", "additionalProperties", "items", "anyOf", "oneOf", "const", "enum",
-         "minimum", "maximum", "maxLength", "format", "description", "title", "$ref", "discriminator"}
+KNOWN = {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "anyOf",
+    "oneOf",
+    "const",
+    "enum",
+    "minimum",
+    "maximum",
+    "maxLength",
+    "format",
+    "description",
+    "title",
+    "$ref",
+    "discriminator",
+}
 
 
 def validate(doc: dict, schema: dict, value, where: str = "$") -> list[str]:
@@ -387,10 +476,15 @@ def validate(doc: dict, schema: dict, value, where: str = "$") -> list[str]:
     if "enum" in schema and value not in schema["enum"]:
         problems.append(f"{where}: not in {schema['enum']}")
     kind = schema.get("type")
-    checks = {"string": lambda v: isinstance(v, str), "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-              "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-              "boolean": lambda v: isinstance(v, bool), "object": lambda v: isinstance(v, dict),
-              "array": lambda v: isinstance(v, list), "null": lambda v: v is None}
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+        "null": lambda v: v is None,
+    }
     if kind and not checks[kind](value):
         return [*problems, f"{where}: not of type {kind}"]
     if kind in {"integer", "number"}:
@@ -425,7 +519,11 @@ def validate(doc: dict, schema: dict, value, where: str = "$") -> list[str]:
 
 
 def _operations(item: dict) -> dict:
-    return {m: op for m, op in item.items() if m in {"get", "put", "post", "delete", "patch", "head", "options"}}
+    return {
+        m: op
+        for m, op in item.items()
+        if m in {"get", "put", "post", "delete", "patch", "head", "options"}
+    }
 
 
 def _refs(node):

@@ -35,9 +35,12 @@ def test_a_program_reads_and_marks_its_notifications(app, factory):
     assert [n["id"] for n in unread["items"]] == [first["id"]]
     # Someone else's notification id is not theirs to mark.
     theirs = seller.get("/api/v1/notifications", headers=api_headers(seller)).get_json()["items"]
-    assert buyer.post("/api/v1/notifications/read", json={"ids": [n["id"] for n in theirs]},
-                      headers=headers).get_json() == {"marked": 0}
-    assert buyer.post("/api/v1/notifications/read", json={}, headers=headers).get_json() == {"marked": 1}
+    assert buyer.post(
+        "/api/v1/notifications/read", json={"ids": [n["id"] for n in theirs]}, headers=headers
+    ).get_json() == {"marked": 0}
+    assert buyer.post("/api/v1/notifications/read", json={}, headers=headers).get_json() == {
+        "marked": 1
+    }
     assert buyer.get("/api/v1/notifications?unread=true", headers=headers).get_json()["total"] == 0
 
 
@@ -45,11 +48,21 @@ def test_bad_arguments_are_named(app, factory):
     headers = api_headers(signed_in(app, factory.user()))
     client = app.test_client()
     assert client.get("/api/v1/notifications").status_code == 401
-    for query, field in (("unread=maybe", "unread"), ("page=0", "page"), ("per_page=500", "per_page")):
+    for query, field in (
+        ("unread=maybe", "unread"),
+        ("page=0", "page"),
+        ("per_page=500", "per_page"),
+    ):
         response = client.get(f"/api/v1/notifications?{query}", headers=headers)
         assert response.status_code == 400 and field in response.get_json()["errors"], query
-    for body in ({"ids": "all"}, {"ids": [1, "2"]}, {"ids": [True]}, {"ids": list(range(1001))},
-                 {"ids": [2**63]}, {"ids": [0]}):  # out of the id column's range: named, never a 500
+    for body in (
+        {"ids": "all"},
+        {"ids": [1, "2"]},
+        {"ids": [True]},
+        {"ids": list(range(1001))},
+        {"ids": [2**63]},
+        {"ids": [0]},
+    ):  # out of the id column's range: named, never a 500
         response = client.post("/api/v1/notifications/read", json=body, headers=headers)
         assert response.status_code == 400 and "ids" in response.get_json()["errors"], body
     assert client.post("/api/v1/notifications/read", data="x", headers=headers).status_code == 400
@@ -57,6 +70,8 @@ def test_bad_arguments_are_named(app, factory):
 
 def test_openapi_documents_every_notification_route(app, client):
     doc = client.get("/api/v1/openapi.json").get_json()
-    routes = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/notifications")]
+    routes = [
+        rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/notifications")
+    ]
     assert len(routes) == 2
     assert undocumented(doc, routes) == []

@@ -38,15 +38,31 @@ def fast_passwords(monkeypatch):
 
     from market.accounts import services
 
-    monkeypatch.setattr(services, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        services,
+        "generate_password_hash",
+        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"),
+    )
 
 
-KINDS = ["soil_offer", "soil_want", "material_offer", "material_want", "reuse_item", "reuse_want",
-         "recycled_offer", "recycled_want", "stockyard"]
+KINDS = [
+    "soil_offer",
+    "soil_want",
+    "material_offer",
+    "material_want",
+    "reuse_item",
+    "reuse_want",
+    "recycled_offer",
+    "recycled_want",
+    "stockyard",
+]
 # Kinds only one organisation type may create; the rest are open to any.
-ORG_FOR = {"reuse_item": "municipality", "reuse_want": "reuse_operator",
-           "recycled_offer": "recycler", "stockyard": "stockyard_operator"}
+ORG_FOR = {
+    "reuse_item": "municipality",
+    "reuse_want": "reuse_operator",
+    "recycled_offer": "recycler",
+    "stockyard": "stockyard_operator",
+}
 
 
 def form_from(data: dict) -> dict:
@@ -84,6 +100,7 @@ def snapshot(db, listing_id: int) -> dict:
 
 # --- create ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_member_creates_each_kind_through_the_form(kind, client, factory, login, db):
     member = factory.user(ORG_FOR.get(kind, "contractor"))
@@ -100,8 +117,17 @@ def test_member_creates_each_kind_through_the_form(kind, client, factory, login,
     assert listing.status == ListingStatus.open
     assert listing.price_per_unit == data["price_per_unit"]
     assert float(listing.quantity) == float(listing.open_quantity) == data["quantity"]
-    for name in ("accepted_classes", "category_prices", "properties", "property_limits", "grade_code",
-                 "reuse_category_code", "soil_class_code", "material_category_code", "blend_allowed"):
+    for name in (
+        "accepted_classes",
+        "category_prices",
+        "properties",
+        "property_limits",
+        "grade_code",
+        "reuse_category_code",
+        "soil_class_code",
+        "material_category_code",
+        "blend_allowed",
+    ):
         if name in data:
             assert getattr(listing, name) == data[name], name
     page = client.get(f"/listings/{listing.id}")
@@ -110,7 +136,9 @@ def test_member_creates_each_kind_through_the_form(kind, client, factory, login,
 
 def test_negative_price_is_kept_and_shown_as_a_payment(client, factory, login, db):
     login(factory.user())
-    response = client.post("/listings/new/soil_offer", data=form_from({**listing_data(), "price_per_unit": -2500}))
+    response = client.post(
+        "/listings/new/soil_offer", data=form_from({**listing_data(), "price_per_unit": -2500})
+    )
     assert response.status_code == 302
     listing = db.scalar(select(Listing))
     assert listing.price_per_unit == -2500
@@ -122,7 +150,10 @@ def test_organisation_type_that_may_not_create_a_kind_gets_403(client, factory, 
     choose = client.get("/listings/new").get_data(as_text=True)
     for kind in sorted(ORG_FOR):
         assert client.get(f"/listings/new/{kind}").status_code == 403, kind
-        assert client.post(f"/listings/new/{kind}", data=form_from(listing_data(kind))).status_code == 403, kind
+        assert (
+            client.post(f"/listings/new/{kind}", data=form_from(listing_data(kind))).status_code
+            == 403
+        ), kind
         assert f"/listings/new/{kind}" not in choose
     assert count_listings(db) == 0
 
@@ -165,7 +196,11 @@ BAD_INPUT = [
     ("soil_offer", {"cone_index": "hard"}, "cone_index"),
     ("reuse_want", {"category_prices": {"chair": "-5"}}, "category_prices"),
     ("reuse_want", {"category_prices": {"chair": "9" * 400}}, "category_prices"),
-    ("recycled_want", {"property_limits": {"absorption": {"min": "9", "max": "1"}}}, "property_limits"),
+    (
+        "recycled_want",
+        {"property_limits": {"absorption": {"min": "9", "max": "1"}}},
+        "property_limits",
+    ),
     ("stockyard", {"accepted_classes": []}, "accepted_classes"),
     ("soil_offer", {"title": "bad\x00byte"}, "title"),
     ("recycled_offer", {"grade_code": "RC-40\x00"}, "grade_code"),
@@ -184,7 +219,9 @@ def test_bad_input_names_the_field_and_creates_nothing(client, factory, login, d
             login(members[org_kind])
             signed_in = org_kind
 
-        response = client.post(f"/listings/new/{kind}", data=form_from({**listing_data(kind), **change}))
+        response = client.post(
+            f"/listings/new/{kind}", data=form_from({**listing_data(kind), **change})
+        )
 
         page = response.get_data(as_text=True)
         marked = re.findall(r'class="field-error" id="([\w.]+)-error"', page)
@@ -213,12 +250,14 @@ def test_error_page_keeps_what_the_user_typed(client, factory, login):
 def test_field_messages_follow_the_users_language(client, factory, login):
     login(factory.user())
     client.post("/lang/en", data={"next": "/"})
-    page = client.post("/listings/new/soil_offer",
-                       data=form_from({**listing_data(), "title": ""})).get_data(as_text=True)
+    page = client.post(
+        "/listings/new/soil_offer", data=form_from({**listing_data(), "title": ""})
+    ).get_data(as_text=True)
     assert "this field is required" in page
 
 
 # --- edit and close -----------------------------------------------------------------
+
 
 def test_owner_edits_a_listing(client, factory, login, db):
     member = factory.user()
@@ -258,12 +297,15 @@ def test_owner_closes_a_listing_and_it_leaves_browse(client, factory, login, db)
     assert snapshot(db, listing_id)["status"] == ListingStatus.closed
     assert "閉じる予定" not in client.get("/listings").get_data(as_text=True)
     # A closed listing cannot be edited any more; the user is told why.
-    response = client.post(f"/listings/{listing_id}/edit", data=form_from({**listing_data(), "title": "again"}))
+    response = client.post(
+        f"/listings/{listing_id}/edit", data=form_from({**listing_data(), "title": "again"})
+    )
     assert response.status_code in (400, 409)
     assert snapshot(db, listing_id)["title"] == "閉じる予定"
 
 
 # --- browse, filters and the map ------------------------------------------------------
+
 
 @pytest.fixture
 def catalogue(factory):
@@ -271,12 +313,29 @@ def catalogue(factory):
     contractor = factory.user()
     recycler = factory.user("recycler")
     ids = {
-        "tokyo_2b": factory.listing(contractor, "soil_offer", title="東京 第2b種 残土", price_per_unit=-1500),
-        "osaka_3a": factory.listing(contractor, "soil_offer", title="大阪 第3a種 残土", prefecture_code="27",
-                                    lat=34.69, lon=135.50, soil_class_code="3a", price_per_unit=200),
-        "timber": factory.listing(contractor, "material_offer", title="杉 構造材 余剰",
-                                  description="未使用の杉材", price_per_unit=500),
-        "rc40": factory.listing(recycler, "recycled_offer", title="再生砕石 RC-40", price_per_unit=1200),
+        "tokyo_2b": factory.listing(
+            contractor, "soil_offer", title="東京 第2b種 残土", price_per_unit=-1500
+        ),
+        "osaka_3a": factory.listing(
+            contractor,
+            "soil_offer",
+            title="大阪 第3a種 残土",
+            prefecture_code="27",
+            lat=34.69,
+            lon=135.50,
+            soil_class_code="3a",
+            price_per_unit=200,
+        ),
+        "timber": factory.listing(
+            contractor,
+            "material_offer",
+            title="杉 構造材 余剰",
+            description="未使用の杉材",
+            price_per_unit=500,
+        ),
+        "rc40": factory.listing(
+            recycler, "recycled_offer", title="再生砕石 RC-40", price_per_unit=1200
+        ),
         "draft": factory.listing(contractor, "soil_offer", title="下書き 残土", status="draft"),
     }
     return ids
@@ -300,8 +359,13 @@ BROWSE_CASES = [
     ("?q=残土&kind=soil_offer&prefecture_code=13", {"tokyo_2b"}),
     ("?material_code=road_base", {"rc40"}),
 ]
-TITLES = {"tokyo_2b": "東京 第2b種 残土", "osaka_3a": "大阪 第3a種 残土", "timber": "杉 構造材 余剰",
-          "rc40": "再生砕石 RC-40", "draft": "下書き 残土"}
+TITLES = {
+    "tokyo_2b": "東京 第2b種 残土",
+    "osaka_3a": "大阪 第3a種 残土",
+    "timber": "杉 構造材 余剰",
+    "rc40": "再生砕石 RC-40",
+    "draft": "下書き 残土",
+}
 
 
 def test_browse_filters(client, catalogue):
@@ -324,10 +388,19 @@ def test_map_points_follow_the_same_filters(client, catalogue):
 
 
 ODD_QUERIES = [
-    "?page=abc", "?page=-3", "?page=99999999999999999999999", "?price_min=abc&price_max=",
-    "?price_min=99999999999999999999999", "?price_max=-99999999999999999999999", "?price_min=3000000000",
-    "?available_on=2025-13-45", "?kind=spaceship&family=unknown", "?q=%25_%25",
-    "?q=%00", "?prefecture_code=" + "9" * 300, "?soil_class_code=%00",
+    "?page=abc",
+    "?page=-3",
+    "?page=99999999999999999999999",
+    "?price_min=abc&price_max=",
+    "?price_min=99999999999999999999999",
+    "?price_max=-99999999999999999999999",
+    "?price_min=3000000000",
+    "?available_on=2025-13-45",
+    "?kind=spaceship&family=unknown",
+    "?q=%25_%25",
+    "?q=%00",
+    "?prefecture_code=" + "9" * 300,
+    "?soil_class_code=%00",
 ]
 
 
@@ -336,11 +409,18 @@ def test_odd_browse_queries_never_fail(client, catalogue):
         assert client.get(f"/listings{query}").status_code == 200, query
         assert client.get(f"/listings/map.json{query}").status_code == 200, query
     # Out-of-range numbers still filter sensibly instead of failing.
-    assert client.get("/listings/map.json?price_min=99999999999999999999999").get_json()["points"] == []
-    assert len(client.get("/listings/map.json?price_max=99999999999999999999999").get_json()["points"]) == 4
+    assert (
+        client.get("/listings/map.json?price_min=99999999999999999999999").get_json()["points"]
+        == []
+    )
+    assert (
+        len(client.get("/listings/map.json?price_max=99999999999999999999999").get_json()["points"])
+        == 4
+    )
 
 
 # --- visibility: drafts and private notes -------------------------------------------
+
 
 def test_draft_is_seen_only_by_its_organisation(app, client, factory, login):
     owner, other = factory.user(), factory.user()
@@ -348,7 +428,9 @@ def test_draft_is_seen_only_by_its_organisation(app, client, factory, login):
 
     assert client.get(f"/listings/{listing_id}").status_code == 404  # anonymous
     assert "秘密の下書き" not in titles(client)
-    assert listing_id not in {p["id"] for p in client.get("/listings/map.json").get_json()["points"]}
+    assert listing_id not in {
+        p["id"] for p in client.get("/listings/map.json").get_json()["points"]
+    }
 
     login(other)
     assert client.get(f"/listings/{listing_id}").status_code == 404
@@ -368,8 +450,11 @@ def test_private_note_is_never_shown_to_others(app, client, factory, login):
         html = c.get(f"/listings/{listing_id}").get_data(as_text=True)
         api_one = c.get(f"/api/v1/listings/{listing_id}", headers=headers or {}).get_json()
         api_all = c.get("/api/v1/listings", headers=headers or {}).get_json()["items"]
-        return ["原価 800円/m³" in html, "private_note" in api_one,
-                any("private_note" in item for item in api_all)]
+        return [
+            "原価 800円/m³" in html,
+            "private_note" in api_one,
+            any("private_note" in item for item in api_all),
+        ]
 
     assert sees_note(client) == [False, False, False]
     login(other)
@@ -388,6 +473,7 @@ def api_headers(client) -> dict:
 
 # --- every write route refuses another organisation -----------------------------------
 
+
 def jpeg_bytes(size=(40, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (200, 120, 40)).save(out, "JPEG")
@@ -402,8 +488,12 @@ def foreign_listing(client, factory, login, db, request):
     login(owner)
     form = form_from({**listing_data(), "status": request.param})
     form["photos"] = (io.BytesIO(jpeg_bytes()), "site.jpg")
-    assert client.post(f"/listings/{listing_id}/edit", data=form,
-                       content_type="multipart/form-data").status_code == 302
+    assert (
+        client.post(
+            f"/listings/{listing_id}/edit", data=form, content_type="multipart/form-data"
+        ).status_code
+        == 302
+    )
     client.post("/logout")
     login(factory.user())
     headers = api_headers(client)
@@ -448,7 +538,12 @@ def test_other_organisation_cannot_change_a_listing(foreign_listing, client, db)
 def test_missing_listing_ids_are_404_not_errors(client, factory, login):
     login(factory.user())
     for big in ("3000000000", "99999999999999999999999"):  # past 32-bit and past 64-bit integers
-        for url in ("/listings/0", f"/listings/{big}", f"/listings/{big}/edit", f"/api/v1/listings/{big}"):
+        for url in (
+            "/listings/0",
+            f"/listings/{big}",
+            f"/listings/{big}/edit",
+            f"/api/v1/listings/{big}",
+        ):
             assert client.get(url).status_code == 404, url
         assert client.post(f"/listings/{big}/close").status_code == 404
         assert client.post(f"/listings/1/photos/{big}/delete").status_code == 404

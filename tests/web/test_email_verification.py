@@ -19,13 +19,18 @@ def mails_to(app, email: str) -> list[dict]:
 
 
 def verify_link(app, email: str) -> str:
-    (mail,) = [m for m in mails_to(app, email) if "confirm your e-mail" in m["subject"]
-               or "メールアドレス" in m["subject"]]
+    (mail,) = [
+        m
+        for m in mails_to(app, email)
+        if "confirm your e-mail" in m["subject"] or "メールアドレス" in m["subject"]
+    ]
     return re.search(r"https?://[^/]+(/account/verify/\S+)", mail["body"]).group(1)
 
 
 def user_row(app, email: str) -> User:
-    return in_session(app, lambda s: s.scalar(select(User).where(User.email == email)), commit=False)
+    return in_session(
+        app, lambda s: s.scalar(select(User).where(User.email == email)), commit=False
+    )
 
 
 def test_signup_mails_a_link_that_confirms_the_address(app, client):
@@ -43,7 +48,11 @@ def test_signup_mails_a_link_that_confirms_the_address(app, client):
 
 def test_the_link_can_be_sent_again_and_only_the_users_own_link_works(app, client, factory):
     client.post("/signup", data=signup_form())
-    assert client.post("/account/verify/resend", data={"next": "/orders"}).headers["Location"].endswith("/orders")
+    assert (
+        client.post("/account/verify/resend", data={"next": "/orders"})
+        .headers["Location"]
+        .endswith("/orders")
+    )
     assert len([m for m in mails_to(app, "yamada@example.jp")]) == 2
     other = app.test_client()
     other.post("/signup", data=signup_form(email="sato@example.jp"))
@@ -56,14 +65,24 @@ def test_the_link_can_be_sent_again_and_only_the_users_own_link_works(app, clien
 def test_an_unconfirmed_address_gets_notifications_in_app_but_no_mail(app, client, factory):
     client.post("/signup", data=signup_form())  # a supplier that never opened its link
     supplier = user_row(app, "yamada@example.jp")
-    listing_id = factory.listing(Member(supplier.id, supplier.organisation_id, supplier.email), "soil_offer")
+    listing_id = factory.listing(
+        Member(supplier.id, supplier.organisation_id, supplier.email), "soil_offer"
+    )
     buyer = factory.user()
     buyer_client = app.test_client()
     buyer_client.post("/login", data={"email": buyer.email, "password": PASSWORD})
-    response = buyer_client.post(f"/listings/{listing_id}/orders/new",
-                                 data={"quantity": "10", "transport_arrangement": "supplier_delivers"})
+    response = buyer_client.post(
+        f"/listings/{listing_id}/orders/new",
+        data={"quantity": "10", "transport_arrangement": "supplier_delivers"},
+    )
     assert response.status_code == 302
-    assert in_session(app, lambda s: s.scalar(select(Notification).where(Notification.user_id == supplier.id)),
-                      commit=False) is not None
+    assert (
+        in_session(
+            app,
+            lambda s: s.scalar(select(Notification).where(Notification.user_id == supplier.id)),
+            commit=False,
+        )
+        is not None
+    )
     (only,) = mails_to(app, "yamada@example.jp")  # the verification link, no order mail
     assert verify_link(app, "yamada@example.jp") in only["body"]

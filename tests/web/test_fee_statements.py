@@ -31,7 +31,10 @@ def issue(app, month: dt.date) -> list[str]:
 
 
 def statements(app) -> list[PlatformFeeStatement]:
-    return in_session(app, lambda s: s.scalars(select(PlatformFeeStatement).order_by(PlatformFeeStatement.id)).all())
+    return in_session(
+        app,
+        lambda s: s.scalars(select(PlatformFeeStatement).order_by(PlatformFeeStatement.id)).all(),
+    )
 
 
 def test_monthly_statement_of_fees_on_invoice_paid_orders(app, factory, tmp_path):
@@ -42,7 +45,9 @@ def test_monthly_statement_of_fees_on_invoice_paid_orders(app, factory, tmp_path
     first = paid_order(buyer, seller, listing_id, "30")  # ¥24,000: fee 3 % = ¥720
     second = paid_order(buyer, seller, listing_id, "10")  # ¥8,000: fee ¥240
     returned = paid_order(buyer, seller, listing_id, "5")
-    assert refund(seller, returned, amount="4400", reason="全量返品").status_code == 302  # no fee on it
+    assert (
+        refund(seller, returned, amount="4400", reason="全量返品").status_code == 302
+    )  # no fee on it
 
     month = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
     (number,) = issue(app, month)
@@ -58,14 +63,18 @@ def test_monthly_statement_of_fees_on_invoice_paid_orders(app, factory, tmp_path
     assert "適格請求書" in doc and PLATFORM_NO in doc and f"{month.year}年{month.month}月分" in doc
     assert f"注文 #{first} プラットフォーム手数料" in doc and "¥1,056" in doc
     # The payer, and anyone else, sees nothing of it.
-    assert f'id="statement-{statement.id}"' not in buyer.get("/billing/statements").get_data(as_text=True)
+    assert f'id="statement-{statement.id}"' not in buyer.get("/billing/statements").get_data(
+        as_text=True
+    )
     assert buyer.get(f"/billing/statements/{statement.id}").status_code == 404
     assert buyer.get(f"/billing/statements/{statement.id}.pdf").status_code == 404
     # A site administrator sees every statement.
     factory.member(None, "ops@example.jp", is_site_admin=True)
     admin = app.test_client()
     admin.post("/login", data={"email": "ops@example.jp", "password": PASSWORD})
-    assert f'id="statement-{statement.id}"' in admin.get("/billing/statements").get_data(as_text=True)
+    assert f'id="statement-{statement.id}"' in admin.get("/billing/statements").get_data(
+        as_text=True
+    )
 
 
 @needs_pdf_text
@@ -78,7 +87,13 @@ def test_statement_pdf_carries_the_qualified_invoice_items(app, factory, tmp_pat
     issue(app, dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(day=1))
     (statement,) = statements(app)
     text = pdf_text(tmp_path, seller.get(f"/billing/statements/{statement.id}.pdf").data)
-    for needed in ("適格請求書", f"登録番号: {PLATFORM_NO}", "対象期間", f"注文 #{order_id}", "¥792"):
+    for needed in (
+        "適格請求書",
+        f"登録番号: {PLATFORM_NO}",
+        "対象期間",
+        f"注文 #{order_id}",
+        "¥792",
+    ):
         assert needed in text, needed
 
 

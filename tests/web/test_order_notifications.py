@@ -21,8 +21,17 @@ def signed_in(app, member, lang: str | None = None):
 
 
 def notes_of(app, member) -> list[Notification]:
-    return in_session(app, lambda s: list(s.scalars(select(Notification).where(Notification.user_id == member.id)
-                                                    .order_by(Notification.id))), commit=False)
+    return in_session(
+        app,
+        lambda s: list(
+            s.scalars(
+                select(Notification)
+                .where(Notification.user_id == member.id)
+                .order_by(Notification.id)
+            )
+        ),
+        commit=False,
+    )
 
 
 def mails_to(app, member) -> list[dict]:
@@ -33,15 +42,21 @@ def mails_to(app, member) -> list[dict]:
 def trade(app, factory):
     supplier = factory.user()
     contractor = factory.user()
-    listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800,
-                                 title="江東区 発生土 第2b種")
+    listing_id = factory.listing(
+        supplier, "soil_offer", quantity=100, price_per_unit=800, title="江東区 発生土 第2b種"
+    )
     return supplier, contractor, listing_id
 
 
 def request_order(client, listing_id: int) -> int:
-    response = client.post(f"/listings/{listing_id}/orders/new",
-                           data={"quantity": "30", "transport_arrangement": "supplier_delivers",
-                                 "note": "平日午前に搬入希望"})
+    response = client.post(
+        f"/listings/{listing_id}/orders/new",
+        data={
+            "quantity": "30",
+            "transport_arrangement": "supplier_delivers",
+            "note": "平日午前に搬入希望",
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
 
@@ -62,7 +77,9 @@ def test_each_move_tells_the_other_party_in_their_language(app, trade):
 
     assert seller.post(f"/orders/{order_id}/actions/accept", data={}).status_code == 302
     (note,) = notes_of(app, contractor)
-    assert f"注文 #{order_id}" in note.message and "依頼が承諾されました" in note.message, note.message
+    assert f"注文 #{order_id}" in note.message and "依頼が承諾されました" in note.message, (
+        note.message
+    )
     assert len(mails_to(app, contractor)) == 1 and len(notes_of(app, supplier)) == 1
 
     page = seller.get("/notifications").get_data(as_text=True)
@@ -103,8 +120,13 @@ def test_every_active_member_is_told_inactive_ones_are_not(app, factory, trade):
     present = factory.member(supplier.org_id, "colleague1@example.jp")
     factory.member(supplier.org_id, "colleague2@example.jp", active=False)
     order_id = request_order(signed_in(app, contractor), listing_id)
-    told = in_session(app, lambda s: set(s.scalars(select(Notification.user_id)
-                                                   .where(Notification.order_id == order_id))), commit=False)
+    told = in_session(
+        app,
+        lambda s: set(
+            s.scalars(select(Notification.user_id).where(Notification.order_id == order_id))
+        ),
+        commit=False,
+    )
     assert told == {supplier.id, present.id}
 
 
@@ -115,7 +137,10 @@ def test_platform_moves_tell_both_parties(app, factory):
     contractor = factory.user()
     listing_id = factory.listing(supplier, "soil_offer", quantity=100, price_per_unit=800)
     seller = signed_in(app, supplier)
-    assert seller.post(f"/listings/{listing_id}/order-terms", data={"instant_accept": "1"}).status_code == 302
+    assert (
+        seller.post(f"/listings/{listing_id}/order-terms", data={"instant_accept": "1"}).status_code
+        == 302
+    )
     order_id = request_order(signed_in(app, contractor), listing_id)
     for member in (supplier, contractor):
         (note,) = notes_of(app, member)
@@ -134,10 +159,17 @@ def test_times_are_shown_in_japan_time(app, trade):
     assert f"{local} ·" in seller.get("/notifications").get_data(as_text=True)
     from market.orders.models import OrderTransition
 
-    made = in_session(app, lambda s: s.scalar(select(OrderTransition.created_at)
-                                              .where(OrderTransition.order_id == order_id)), commit=False)
+    made = in_session(
+        app,
+        lambda s: s.scalar(
+            select(OrderTransition.created_at).where(OrderTransition.order_id == order_id)
+        ),
+        commit=False,
+    )
     history = seller.get(f"/orders/{order_id}").get_data(as_text=True)
-    assert f"{(made + dt.timedelta(hours=9)):%Y-%m-%d %H:%M} JST" in history and " UTC" not in history
+    assert (
+        f"{(made + dt.timedelta(hours=9)):%Y-%m-%d %H:%M} JST" in history and " UTC" not in history
+    )
 
 
 def test_a_refund_tells_the_payer(app, factory):

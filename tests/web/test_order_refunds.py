@@ -47,18 +47,26 @@ def refund_key(page: str) -> str:
 def refund(client, order_id: int, amount="", reason="", key=None):
     if key is None:
         key = refund_key(client.get(f"/orders/{order_id}").get_data(as_text=True))
-    return client.post(f"/orders/{order_id}/refunds",
-                       data={"amount_yen": amount, "reason": reason, "idempotency_key": key})
+    return client.post(
+        f"/orders/{order_id}/refunds",
+        data={"amount_yen": amount, "reason": reason, "idempotency_key": key},
+    )
 
 
 def refunds(db, order_id: int) -> list[OrderRefund]:
-    return db(lambda s: s.scalars(select(OrderRefund).where(OrderRefund.order_id == order_id)
-                                  .order_by(OrderRefund.id)).all())
+    return db(
+        lambda s: s.scalars(
+            select(OrderRefund).where(OrderRefund.order_id == order_id).order_by(OrderRefund.id)
+        ).all()
+    )
 
 
 def audit_count(db) -> int:
-    return db(lambda s: s.scalar(select(func.count()).select_from(AuditEvent)
-                                 .where(AuditEvent.action == "order.refund")))
+    return db(
+        lambda s: s.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "order.refund")
+        )
+    )
 
 
 @pytest.fixture
@@ -78,7 +86,9 @@ def paid(app, db, factory):
 def pdf_text(tmp_path, data: bytes) -> str:
     path = tmp_path / "doc.pdf"
     path.write_bytes(data)
-    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_partial_then_full_refund_with_credit_notes_both_parties_see(app, db, paid):
@@ -90,12 +100,20 @@ def test_partial_then_full_refund_with_credit_notes_both_parties_see(app, db, pa
     assert response.status_code == 302, response.get_data(as_text=True)
     order = order_row(db, order_id)
     assert order.status == OrderStatus.paid  # the material side goes on as before
-    assert (order.current_payment.refunded_yen, order.current_payment.status) == (11000, "partially_refunded")
+    assert (order.current_payment.refunded_yen, order.current_payment.status) == (
+        11000,
+        "partially_refunded",
+    )
     [first] = refunds(db, order_id)
-    assert (first.amount_yen, first.reason, first.refunded_by_org_id) == (11000, "2 m³ short on delivery",
-                                                                         supplier.org_id)
+    assert (first.amount_yen, first.reason, first.refunded_by_org_id) == (
+        11000,
+        "2 m³ short on delivery",
+        supplier.org_id,
+    )
     assert first.credit_note_number == "CN-INV-1-1-1"
-    assert first.credit_note["per_rate"] == [{"rate_percent": 10, "taxable_yen": 10000, "tax_yen": 1000}]
+    assert first.credit_note["per_rate"] == [
+        {"rate_percent": 10, "taxable_yen": 10000, "tax_yen": 1000}
+    ]
 
     # The rest: a full refund of what is left.
     page = seller.get(f"/orders/{order_id}").get_data(as_text=True)
@@ -105,7 +123,9 @@ def test_partial_then_full_refund_with_credit_notes_both_parties_see(app, db, pa
     assert (order.current_payment.refunded_yen, order.current_payment.status) == (48400, "refunded")
     second = refunds(db, order_id)[1]
     assert second.credit_note_number == "CN-INV-1-1-2"
-    assert second.credit_note["per_rate"] == [{"rate_percent": 10, "taxable_yen": 34000, "tax_yen": 3400}]
+    assert second.credit_note["per_rate"] == [
+        {"rate_percent": 10, "taxable_yen": 34000, "tax_yen": 3400}
+    ]
     assert [t.action for t in order.transitions][-2:] == ["refund", "refund"]
     assert order.transitions[-1].to_status == "paid"
     assert order.transitions[-1].note == "Refunded ¥37,400: order called off"
@@ -113,14 +133,27 @@ def test_partial_then_full_refund_with_credit_notes_both_parties_see(app, db, pa
 
     for client in (buyer, seller):
         page = client.get(f"/orders/{order_id}").get_data(as_text=True)
-        assert 'id="refunds"' in page and "2 m³ short on delivery" in page and "order called off" in page
+        assert (
+            'id="refunds"' in page
+            and "2 m³ short on delivery" in page
+            and "order called off" in page
+        )
         assert "CN-INV-1-1-1" in page and "CN-INV-1-1-2" in page and "¥11,000" in page
         assert 'id="refund-form"' not in page  # nothing left to refund
         note = client.get(f"/orders/{order_id}/refunds/{first.id}/credit-note")
         text = note.get_data(as_text=True)
         assert note.status_code == 200
-        for expected in ("適格返還請求書", "CN-INV-1-1-1", "INV-1-1", REG_SELLER, "¥10,000", "¥1,000", "¥11,000",
-                         "10%対象", "2 m³ short on delivery"):
+        for expected in (
+            "適格返還請求書",
+            "CN-INV-1-1-1",
+            "INV-1-1",
+            REG_SELLER,
+            "¥10,000",
+            "¥1,000",
+            "¥11,000",
+            "10%対象",
+            "2 m³ short on delivery",
+        ):
             assert expected in text, expected
         pdf = client.get(f"/orders/{order_id}/refunds/{first.id}/credit-note.pdf")
         assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
@@ -132,13 +165,28 @@ def test_credit_note_pdf_text_has_every_required_item(app, db, paid, tmp_path):
     order_id, _buyer, seller, _supplier, _contractor = paid
     assert refund(seller, order_id, "5500", "品質不良（含水比超過）").status_code == 302
     [done] = refunds(db, order_id)
-    seller_name, buyer_name, description = db(lambda s: (lambda o: (o.seller.name, o.buyer.name, o.description))(
-        s.get(Order, order_id)))
-    text = pdf_text(tmp_path, seller.get(f"/orders/{order_id}/refunds/{done.id}/credit-note.pdf").data)
-    for expected in ("適格返還請求書", "CN-INV-1-1-1", "元の請求書番号: INV-1-1", f"登録番号: {REG_SELLER}",
-                     seller_name, f"{buyer_name} 御中", description, "運搬費",
-                     done.created_at.date().isoformat(), "10%対象", "¥5,000", "¥500", "¥5,500",
-                     "品質不良（含水比超過）"):
+    seller_name, buyer_name, description = db(
+        lambda s: (lambda o: (o.seller.name, o.buyer.name, o.description))(s.get(Order, order_id))
+    )
+    text = pdf_text(
+        tmp_path, seller.get(f"/orders/{order_id}/refunds/{done.id}/credit-note.pdf").data
+    )
+    for expected in (
+        "適格返還請求書",
+        "CN-INV-1-1-1",
+        "元の請求書番号: INV-1-1",
+        f"登録番号: {REG_SELLER}",
+        seller_name,
+        f"{buyer_name} 御中",
+        description,
+        "運搬費",
+        done.created_at.date().isoformat(),
+        "10%対象",
+        "¥5,000",
+        "¥500",
+        "¥5,500",
+        "品質不良（含水比超過）",
+    ):
         assert expected in text, expected
 
 
@@ -147,22 +195,28 @@ def test_refusals_name_the_reason_and_change_nothing(app, db, factory, paid):
     key = refund_key(seller.get(f"/orders/{order_id}").get_data(as_text=True))
 
     # The payer cannot refund itself; a stranger does not see the order at all.
-    response = buyer.post(f"/orders/{order_id}/refunds", data={"amount_yen": "100", "reason": "x",
-                                                               "idempotency_key": key})
+    response = buyer.post(
+        f"/orders/{order_id}/refunds",
+        data={"amount_yen": "100", "reason": "x", "idempotency_key": key},
+    )
     assert response.status_code == 403
-    assert "Only the organisation that receives the payment may do this." in response.get_data(as_text=True)
+    assert "Only the organisation that receives the payment may do this." in response.get_data(
+        as_text=True
+    )
     stranger = signed_in(app, factory.user())
     assert refund(stranger, order_id, "100", "x", key="k1").status_code == 404
 
-    cases = [("", "why", "amount_yen", "Enter the amount to refund"),
-             ("abc", "why", "amount_yen", "Must be a whole number of yen."),
-             ("10.5", "why", "amount_yen", "Must be a whole number of yen."),
-             ("0", "why", "amount_yen", "Must be at least ¥1."),
-             ("-5", "why", "amount_yen", "Must be at least ¥1."),
-             ("48401", "why", "amount_yen", "At most ¥48,400 can still be refunded on this order."),
-             ("9" * 40, "why", "amount_yen", "At most ¥48,400"),
-             ("100", "", "reason", "Say why the money is returned"),
-             ("100", "x" * 501, "reason", "Must be at most 500 characters.")]
+    cases = [
+        ("", "why", "amount_yen", "Enter the amount to refund"),
+        ("abc", "why", "amount_yen", "Must be a whole number of yen."),
+        ("10.5", "why", "amount_yen", "Must be a whole number of yen."),
+        ("0", "why", "amount_yen", "Must be at least ¥1."),
+        ("-5", "why", "amount_yen", "Must be at least ¥1."),
+        ("48401", "why", "amount_yen", "At most ¥48,400 can still be refunded on this order."),
+        ("9" * 40, "why", "amount_yen", "At most ¥48,400"),
+        ("100", "", "reason", "Say why the money is returned"),
+        ("100", "x" * 501, "reason", "Must be at most 500 characters."),
+    ]
     for amount, reason, field, text in cases:
         response = refund(seller, order_id, amount, reason, key=key)
         page = response.get_data(as_text=True)
@@ -172,8 +226,12 @@ def test_refusals_name_the_reason_and_change_nothing(app, db, factory, paid):
             assert f'value="{amount}"' in page  # what was typed stays in the form
     both = refund(seller, order_id, "", "", key=key).get_data(as_text=True)
     assert 'id="amount_yen-error"' in both and 'id="reason-error"' in both  # every error at once
-    missing_key = seller.post(f"/orders/{order_id}/refunds", data={"amount_yen": "100", "reason": "x"})
-    assert missing_key.status_code == 422 and "reload the page" in missing_key.get_data(as_text=True)
+    missing_key = seller.post(
+        f"/orders/{order_id}/refunds", data={"amount_yen": "100", "reason": "x"}
+    )
+    assert missing_key.status_code == 422 and "reload the page" in missing_key.get_data(
+        as_text=True
+    )
     bad_key = refund(seller, order_id, "100", "x", key="no spaces allowed")
     assert bad_key.status_code == 422 and "Use at most 64 letters" in bad_key.get_data(as_text=True)
 
@@ -199,7 +257,10 @@ def test_unpaid_orders_cannot_be_refunded(app, db, factory):
     assert 'id="refund-form"' not in seller.get(f"/orders/{order_id}").get_data(as_text=True)
     response = refund(seller, order_id, "100", "x", key="k-invoiced")
     assert response.status_code == 409
-    assert "This order is Awaiting payment, so it cannot be moved with “Refund”." in response.get_data(as_text=True)
+    assert (
+        "This order is Awaiting payment, so it cannot be moved with “Refund”."
+        in response.get_data(as_text=True)
+    )
 
     free = factory.listing(supplier, "soil_offer", quantity=10, price_per_unit=0)
     zero = request_quantity(buyer, free, quantity="1")
@@ -251,7 +312,9 @@ def test_concurrent_refunds_return_the_money_once(app, db, paid, monkeypatch, sa
     def post(client, key):
         statuses.append(refund(client, order_id, "40000", "race", key=key).status_code)
 
-    threads = [threading.Thread(target=post, args=(c, k)) for c, k in zip(clients, keys, strict=True)]
+    threads = [
+        threading.Thread(target=post, args=(c, k)) for c, k in zip(clients, keys, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -269,16 +332,22 @@ def test_negative_price_the_receiver_refunds_and_issues_the_credit_note(app, db,
     receiver = factory.user(invoice_registration_no=REG_BUYER)
     listing_id = factory.listing(supplier, "soil_offer", quantity=50, price_per_unit=-1500)
     buyer, seller = signed_in(app, receiver), signed_in(app, supplier)
-    order_id = request_quantity(buyer, listing_id, quantity="10", transport_arrangement="receiver_collects")
+    order_id = request_quantity(
+        buyer, listing_id, quantity="10", transport_arrangement="receiver_collects"
+    )
     act(seller, order_id, "accept")
     act(buyer, order_id, "issue_invoice")
     act(buyer, order_id, "mark_paid")
-    assert refund(seller, order_id, "1000", "x", key="k-seller").status_code == 403  # the seller paid
+    assert (
+        refund(seller, order_id, "1000", "x", key="k-seller").status_code == 403
+    )  # the seller paid
     assert refund(buyer, order_id, "16500", "soil refused at the gate").status_code == 302
     [done] = refunds(db, order_id)
     assert done.credit_note["issuer_name"] == db(lambda s: s.get(Order, order_id).buyer.name)
     assert done.credit_note["registration_number"] == REG_BUYER
-    assert done.credit_note["per_rate"] == [{"rate_percent": 10, "taxable_yen": 15000, "tax_yen": 1500}]
+    assert done.credit_note["per_rate"] == [
+        {"rate_percent": 10, "taxable_yen": 15000, "tax_yen": 1500}
+    ]
     page = seller.get(f"/orders/{order_id}/refunds/{done.id}/credit-note").get_data(as_text=True)
     assert REG_BUYER in page and "¥16,500" in page
 
@@ -302,7 +371,9 @@ def test_refunds_through_the_api(app, db, client, paid):
     with app.test_request_context():
         session = app.extensions["meguri.db"].session()
         for member in (supplier, contractor):
-            headers[member.org_id] = {"Authorization": f"Bearer {issue_api_token(session, session.get(User, member.id), 'ci')[1]}"}
+            headers[member.org_id] = {
+                "Authorization": f"Bearer {issue_api_token(session, session.get(User, member.id), 'ci')[1]}"
+            }
         session.commit()
     seller_h = {**headers[supplier.org_id], "Idempotency-Key": "api-1"}
     url = f"/api/v1/orders/{order_id}/refunds"
@@ -311,23 +382,43 @@ def test_refunds_through_the_api(app, db, client, paid):
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"amount_yen", "reason"}
     over = client.post(url, json={"amount_yen": 50000, "reason": "x"}, headers=seller_h)
     assert over.status_code == 422 and "¥48,400" in over.get_json()["errors"]["amount_yen"]
-    payer = client.post(url, json={"amount_yen": 100, "reason": "x"}, headers=headers[contractor.org_id])
+    payer = client.post(
+        url, json={"amount_yen": 100, "reason": "x"}, headers=headers[contractor.org_id]
+    )
     assert payer.status_code == 403 and "error" in payer.get_json()
     assert client.post(url, json={"amount_yen": 100, "reason": "x"}).status_code == 401
 
-    created = client.post(url, json={"amount_yen": 2200, "reason": "late delivery"}, headers=seller_h)
+    created = client.post(
+        url, json={"amount_yen": 2200, "reason": "late delivery"}, headers=seller_h
+    )
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
-    assert body["payment"]["refunded_yen"] == 2200 and body["payment"]["status"] == "partially_refunded"
+    assert (
+        body["payment"]["refunded_yen"] == 2200
+        and body["payment"]["status"] == "partially_refunded"
+    )
     [r] = body["refunds"]
-    assert (r["amount_yen"], r["reason"], r["by_organisation_id"]) == (2200, "late delivery", supplier.org_id)
-    assert r["credit_note"]["number"] == "CN-INV-1-1-1" and r["credit_note"]["invoice_number"] == "INV-1-1"
-    assert r["credit_note"]["per_rate"] == [{"rate_percent": 10, "taxable_yen": 2000, "tax_yen": 200}]
+    assert (r["amount_yen"], r["reason"], r["by_organisation_id"]) == (
+        2200,
+        "late delivery",
+        supplier.org_id,
+    )
+    assert (
+        r["credit_note"]["number"] == "CN-INV-1-1-1"
+        and r["credit_note"]["invoice_number"] == "INV-1-1"
+    )
+    assert r["credit_note"]["per_rate"] == [
+        {"rate_percent": 10, "taxable_yen": 2000, "tax_yen": 200}
+    ]
 
-    replay = client.post(url, json={"amount_yen": 2200, "reason": "late delivery"}, headers=seller_h)
+    replay = client.post(
+        url, json={"amount_yen": 2200, "reason": "late delivery"}, headers=seller_h
+    )
     assert replay.status_code == 200 and len(replay.get_json()["refunds"]) == 1
     doc = client.get("/api/v1/openapi.json").get_json()
-    assert {"200", "201", "403", "409", "422"} <= set(doc["paths"]["/api/v1/orders/{order_id}/refunds"]["post"]["responses"])
+    assert {"200", "201", "403", "409", "422"} <= set(
+        doc["paths"]["/api/v1/orders/{order_id}/refunds"]["post"]["responses"]
+    )
     read = client.get(f"/api/v1/orders/{order_id}", headers=headers[contractor.org_id]).get_json()
     assert read["refunds"] == body["refunds"]
     assert order_row(db, order_id).current_payment.refunded_yen == 2200

@@ -106,7 +106,11 @@ def test_invoice_flow_from_request_to_completion(app, db, trade):
     assert order.status == OrderStatus.invoiced
     payment = order.current_payment
     assert (payment.backend, payment.amount_yen, payment.payer_org_id, payment.payee_org_id) == (
-        "invoice", 48400, contractor.org_id, supplier.org_id)
+        "invoice",
+        48400,
+        contractor.org_id,
+        supplier.org_id,
+    )
 
     invoice = buyer.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
     assert "適格請求書" in invoice and REG_SELLER in invoice and "¥48,400" in invoice
@@ -116,13 +120,19 @@ def test_invoice_flow_from_request_to_completion(app, db, trade):
     # Only the payee confirms the transfer.
     refused = act(buyer, order_id, "mark_paid")
     assert refused.status_code == 403
-    assert "Only the organisation that receives the payment may do this." in refused.get_data(as_text=True)
+    assert "Only the organisation that receives the payment may do this." in refused.get_data(
+        as_text=True
+    )
     assert act(seller, order_id, "mark_paid").status_code == 302
     assert order_row(db, order_id).status == OrderStatus.paid
 
     # Partial deliveries, never beyond the order.
-    assert seller.post(f"/orders/{order_id}/deliveries",
-                       data={"quantity": "10", "reference": "M-001"}).status_code == 302
+    assert (
+        seller.post(
+            f"/orders/{order_id}/deliveries", data={"quantity": "10", "reference": "M-001"}
+        ).status_code
+        == 302
+    )
     assert order_row(db, order_id).status == OrderStatus.in_delivery
     too_much = seller.post(f"/orders/{order_id}/deliveries", data={"quantity": "25"})
     assert too_much.status_code == 422
@@ -189,8 +199,16 @@ def test_another_organisations_order_is_invisible(app, db, factory, trade):
 def test_client_sent_amounts_are_ignored(app, db, trade):
     supplier, contractor, listing_id = trade
     buyer = signed_in(app, contractor)
-    order_id = request_quantity(buyer, listing_id, quantity="2", unit_price_yen="1", price_per_unit="1",
-                                total_yen="1", amount_yen="1", transport_fee_yen="-999999")
+    order_id = request_quantity(
+        buyer,
+        listing_id,
+        quantity="2",
+        unit_price_yen="1",
+        price_per_unit="1",
+        total_yen="1",
+        amount_yen="1",
+        transport_fee_yen="-999999",
+    )
     order = order_row(db, order_id)
     assert (order.unit_price_yen, order.transport_fee_yen) == (800, 0)
     seller = signed_in(app, supplier)
@@ -204,7 +222,9 @@ def test_negative_price_the_supplier_pays_and_the_receiver_invoices(app, db, fac
     receiver = factory.user(invoice_registration_no=REG_BUYER)
     listing_id = factory.listing(supplier, "soil_offer", quantity=50, price_per_unit=-1500)
     buyer, seller = signed_in(app, receiver), signed_in(app, supplier)
-    order_id = request_quantity(buyer, listing_id, quantity="10", transport_arrangement="receiver_collects")
+    order_id = request_quantity(
+        buyer, listing_id, quantity="10", transport_arrangement="receiver_collects"
+    )
     assert act(seller, order_id, "accept").status_code == 302
 
     page = buyer.get(f"/orders/{order_id}").get_data(as_text=True)
@@ -216,7 +236,10 @@ def test_negative_price_the_supplier_pays_and_the_receiver_invoices(app, db, fac
     assert act(buyer, order_id, "issue_invoice").status_code == 302
     payment = order_row(db, order_id).current_payment
     assert (payment.payer_org_id, payment.payee_org_id, payment.amount_yen) == (
-        supplier.org_id, receiver.org_id, 16500)
+        supplier.org_id,
+        receiver.org_id,
+        16500,
+    )
     invoice = seller.get(f"/orders/{order_id}/invoice").get_data(as_text=True)
     assert REG_BUYER in invoice and "逆有償" in invoice
     assert act(buyer, order_id, "mark_paid").status_code == 302
@@ -230,20 +253,28 @@ def test_on_a_want_listing_the_requester_supplies(app, db, factory):
     order_id = request_quantity(signed_in(app, supplier), want_id, quantity="100")
     order = order_row(db, order_id)
     assert (order.seller_org_id, order.buyer_org_id) == (supplier.org_id, site.org_id)
-    assert act(signed_in(app, site), order_id, "accept").status_code == 302  # the listing owner answers
+    assert (
+        act(signed_in(app, site), order_id, "accept").status_code == 302
+    )  # the listing owner answers
 
 
 def test_request_errors_name_the_field_and_create_nothing(app, db, trade):
     supplier, contractor, listing_id = trade
     buyer = signed_in(app, contractor)
-    for quantity, status, text in (("", 422, "Enter a quantity."), ("-3", 422, "Must be more than 0."),
-                                   ("abc", 422, "Must be a number."), ("1.0001", 422, "3 decimal places"),
-                                   ("101", 409, "Only 100 m3 are still open")):
+    for quantity, status, text in (
+        ("", 422, "Enter a quantity."),
+        ("-3", 422, "Must be more than 0."),
+        ("abc", 422, "Must be a number."),
+        ("1.0001", 422, "3 decimal places"),
+        ("101", 409, "Only 100 m3 are still open"),
+    ):
         response = buyer.post(f"/listings/{listing_id}/orders/new", data={"quantity": quantity})
         assert response.status_code == status
         page = response.get_data(as_text=True)
         assert 'id="quantity-error"' in page and text in page
-    own = signed_in(app, supplier).post(f"/listings/{listing_id}/orders/new", data={"quantity": "1"})
+    own = signed_in(app, supplier).post(
+        f"/listings/{listing_id}/orders/new", data={"quantity": "1"}
+    )
     assert own.status_code == 403
     assert db(lambda s: s.scalar(select(Order))) is None
 
@@ -272,11 +303,16 @@ def test_instant_acceptance_reserves_at_once_and_refuses_what_does_not_fit(app, 
     supplier, contractor = factory.user(), factory.user()
     listing_id = factory.listing(supplier, "soil_offer", quantity=3, price_per_unit=800)
     seller = signed_in(app, supplier)
-    assert seller.post(f"/listings/{listing_id}/order-terms", data={"instant_accept": "1"}).status_code == 302
+    assert (
+        seller.post(f"/listings/{listing_id}/order-terms", data={"instant_accept": "1"}).status_code
+        == 302
+    )
     assert "checked" in seller.get(f"/listings/{listing_id}").get_data(as_text=True)
     buyer = signed_in(app, contractor)
-    statuses = [buyer.post(f"/listings/{listing_id}/orders/new", data={"quantity": "1"}).status_code
-                for _ in range(5)]
+    statuses = [
+        buyer.post(f"/listings/{listing_id}/orders/new", data={"quantity": "1"}).status_code
+        for _ in range(5)
+    ]
     assert statuses == [302, 302, 302, 409, 409]
     orders = db(lambda s: s.scalars(select(Order).order_by(Order.id)).all())
     assert [o.status for o in orders] == [OrderStatus.accepted] * 3
@@ -318,21 +354,31 @@ def test_api_request_order_with_token(app, db, client, trade):
         _token, secret = issue_api_token(session, session.get(User, contractor.id), "ci")
         session.commit()
     headers = {"Authorization": f"Bearer {secret}"}
-    response = client.post("/api/v1/orders", json={"listing_id": listing_id, "quantity": 4, "total_yen": 1,
-                                                   "unit_price_yen": 1}, headers=headers)
+    response = client.post(
+        "/api/v1/orders",
+        json={"listing_id": listing_id, "quantity": 4, "total_yen": 1, "unit_price_yen": 1},
+        headers=headers,
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["unit_price_yen"] == 800 and body["money"]["total_yen"] == 3520
-    bad = client.post("/api/v1/orders", json={"listing_id": listing_id, "quantity": "x"}, headers=headers)
+    bad = client.post(
+        "/api/v1/orders", json={"listing_id": listing_id, "quantity": "x"}, headers=headers
+    )
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"quantity"}
-    assert client.post("/api/v1/orders", json={"listing_id": listing_id, "quantity": 1}).status_code == 401
+    assert (
+        client.post("/api/v1/orders", json={"listing_id": listing_id, "quantity": 1}).status_code
+        == 401
+    )
     assert client.get(f"/api/v1/orders/{body['id']}", headers=headers).status_code == 200
     refused = client.post(f"/api/v1/orders/{body['id']}/actions/accept", headers=headers, json={})
     assert refused.status_code == 403 and "error" in refused.get_json()
 
 
 def test_webhook_route_without_card_payments_is_not_found(client, db):
-    response = client.post("/payments/stripe/webhook", data=b"{}", headers={"Stripe-Signature": "t=1,v1=x"})
+    response = client.post(
+        "/payments/stripe/webhook", data=b"{}", headers={"Stripe-Signature": "t=1,v1=x"}
+    )
     assert response.status_code == 404
     assert db(lambda s: s.scalar(select(OrderPayment))) is None
 

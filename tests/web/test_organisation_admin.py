@@ -19,7 +19,9 @@ def signed_in(app, email):
     return client
 
 
-def colleague(factory, org_id: int, email: str = "colleague@example.jp", role: Role = Role.member) -> int:
+def colleague(
+    factory, org_id: int, email: str = "colleague@example.jp", role: Role = Role.member
+) -> int:
     return factory.member(org_id, email, display_name="同僚", role=role).id
 
 
@@ -31,15 +33,28 @@ def test_admin_edits_the_details_bad_fields_are_named_and_nothing_changes(app, f
     admin = factory.user()
     client = signed_in(app, admin.email)
     assert 'id="edit-organisation"' in client.get("/organisation").get_data(as_text=True)
-    good = {"name": "東都建設株式会社", "prefecture_code": "14", "address": "横浜市中区1-1",
-            "invoice_registration_no": "T1234567890123"}
+    good = {
+        "name": "東都建設株式会社",
+        "prefecture_code": "14",
+        "address": "横浜市中区1-1",
+        "invoice_registration_no": "T1234567890123",
+    }
     assert client.post("/organisation/edit", data=good).status_code == 302
     org = org_row(app, admin.org_id)
     assert (org.name, org.prefecture_code, org.address, org.invoice_registration_no) == (
-        "東都建設株式会社", "14", "横浜市中区1-1", "T1234567890123")
+        "東都建設株式会社",
+        "14",
+        "横浜市中区1-1",
+        "T1234567890123",
+    )
     assert "organisation.update" in read(app, select(AuditEvent.action))
 
-    bad = {"name": "", "prefecture_code": "99", "invoice_registration_no": "1234", "address": "x" * 301}
+    bad = {
+        "name": "",
+        "prefecture_code": "99",
+        "invoice_registration_no": "1234",
+        "address": "x" * 301,
+    }
     response = client.post("/organisation/edit", data=bad)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -51,7 +66,9 @@ def test_admin_edits_the_details_bad_fields_are_named_and_nothing_changes(app, f
 def test_a_stockyard_operator_keeps_its_registration_number(app, factory):
     admin = factory.user("stockyard_operator")
     client = signed_in(app, admin.email)
-    response = client.post("/organisation/edit", data={"name": "横浜ストックヤード", "stockyard_registration_no": ""})
+    response = client.post(
+        "/organisation/edit", data={"name": "横浜ストックヤード", "stockyard_registration_no": ""}
+    )
     assert response.status_code == 400 and "registration number" in response.get_data(as_text=True)
     assert org_row(app, admin.org_id).stockyard_registration_no == "SY-13-0001"
 
@@ -63,7 +80,10 @@ def test_plain_members_manage_nothing(app, factory):
     assert member.get("/organisation/edit").status_code == 403
     assert member.post("/organisation/edit", data={"name": "乗っ取り"}).status_code == 403
     assert member.post(f"/organisation/members/{admin.id}/deactivate").status_code == 403
-    assert member.post(f"/organisation/members/{member_id}/role", data={"role": "admin"}).status_code == 403
+    assert (
+        member.post(f"/organisation/members/{member_id}/role", data={"role": "admin"}).status_code
+        == 403
+    )
     assert read(app, select(User.role).where(User.id == member_id)) == [Role.member]
     stranger = signed_in(app, factory.user().email)  # an admin, of another organisation
     assert stranger.post(f"/organisation/members/{member_id}/deactivate").status_code == 404
@@ -75,19 +95,35 @@ def test_deactivating_ends_every_session_and_token_reactivating_lets_them_back(a
     boss, member = signed_in(app, admin.email), signed_in(app, "colleague@example.jp")
     token = member.post("/account/tokens", data={"name": "発注システム連携"})
     secret = token.get_data(as_text=True).split('id="new-token">', 1)[1].split("<", 1)[0].strip()
-    assert app.test_client().get("/api/v1/orders", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        app.test_client()
+        .get("/api/v1/orders", headers={"Authorization": f"Bearer {secret}"})
+        .status_code
+        == 200
+    )
 
     assert boss.post(f"/organisation/members/{member_id}/deactivate").status_code == 302
     assert member.get("/account/security").status_code == 302  # signed out: sent to sign in
-    assert app.test_client().post("/login", data={"email": "colleague@example.jp",
-                                                  "password": PASSWORD}).status_code != 302
-    assert app.test_client().get("/api/v1/orders", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert (
+        app.test_client()
+        .post("/login", data={"email": "colleague@example.jp", "password": PASSWORD})
+        .status_code
+        != 302
+    )
+    assert (
+        app.test_client()
+        .get("/api/v1/orders", headers={"Authorization": f"Bearer {secret}"})
+        .status_code
+        == 401
+    )
     assert "deactivated" in boss.get("/organisation").get_data(as_text=True)
     assert "member.deactivate" in read(app, select(AuditEvent.action))
 
     assert boss.post(f"/organisation/members/{member_id}/activate").status_code == 302
     assert signed_in(app, "colleague@example.jp").get("/account/security").status_code == 200
-    assert read(app, select(ApiToken.revoked_at)) == [None]  # the token works again with the account
+    assert read(app, select(ApiToken.revoked_at)) == [
+        None
+    ]  # the token works again with the account
 
 
 def test_the_organisation_always_keeps_an_active_admin(app, factory):
@@ -96,13 +132,24 @@ def test_the_organisation_always_keeps_an_active_admin(app, factory):
     alone = boss.post(f"/organisation/members/{admin.id}/role", data={"role": "member"})
     assert alone.status_code == 409 and "at least one active admin" in alone.get_data(as_text=True)
     itself = boss.post(f"/organisation/members/{admin.id}/deactivate")
-    assert itself.status_code == 409 and "cannot deactivate yourself" in itself.get_data(as_text=True)
-    assert boss.post(f"/organisation/members/{admin.id}/role", data={"role": "owner"}).status_code == 400
+    assert itself.status_code == 409 and "cannot deactivate yourself" in itself.get_data(
+        as_text=True
+    )
+    assert (
+        boss.post(f"/organisation/members/{admin.id}/role", data={"role": "owner"}).status_code
+        == 400
+    )
 
     second = colleague(factory, admin.org_id, "second@example.jp", Role.member)
-    assert boss.post(f"/organisation/members/{second}/role", data={"role": "admin"}).status_code == 302
-    assert boss.post(f"/organisation/members/{admin.id}/role", data={"role": "member"}).status_code == 302
-    assert read(app, select(User.role).where(User.id.in_([admin.id, second])).order_by(User.id)) == [
-        Role.member, Role.admin]
+    assert (
+        boss.post(f"/organisation/members/{second}/role", data={"role": "admin"}).status_code == 302
+    )
+    assert (
+        boss.post(f"/organisation/members/{admin.id}/role", data={"role": "member"}).status_code
+        == 302
+    )
+    assert read(
+        app, select(User.role).where(User.id.in_([admin.id, second])).order_by(User.id)
+    ) == [Role.member, Role.admin]
     # The new sole admin cannot be deactivated by anyone: there is no other admin left to do it.
     assert boss.post(f"/organisation/members/{second}/deactivate").status_code == 403

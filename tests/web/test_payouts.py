@@ -30,7 +30,9 @@ def stripe_http():
 
     def respond(request):
         body = canned_response(request)
-        if request.method == "POST" and request.path == "/v1/payment_intents":  # a new intent each time
+        if (
+            request.method == "POST" and request.path == "/v1/payment_intents"
+        ):  # a new intent each time
             body["id"] = f"pi_recorded_{next(created)}"
         return body
 
@@ -39,15 +41,29 @@ def stripe_http():
 
 @pytest.fixture
 def app(database_url, tmp_path, stripe_http):
-    app = create_app({
-        "DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
-        "JOBS_IMMEDIATE": True, "SECURE_COOKIES": False, "TESTING": True, "WTF_CSRF_ENABLED": False,
-        "RATE_LIMITS": False, "LOG_FORMAT": "text", "PAYMENTS": "stripe", "STRIPE_SECRET_KEY": TEST_API_KEY,
-        "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret",
+            "JOBS_IMMEDIATE": True,
+            "SECURE_COOKIES": False,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "RATE_LIMITS": False,
+            "LOG_FORMAT": "text",
+            "PAYMENTS": "stripe",
+            "STRIPE_SECRET_KEY": TEST_API_KEY,
+            "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        }
+    )
     app.extensions["meguri.payments"] = payments.make_gateway(
-        "stripe", api_key=TEST_API_KEY, webhook_secret=TEST_WEBHOOK_SECRET, platform_fee_rate="0.03",
-        http_client=stripe_http)
+        "stripe",
+        api_key=TEST_API_KEY,
+        webhook_secret=TEST_WEBHOOK_SECRET,
+        platform_fee_rate="0.03",
+        http_client=stripe_http,
+    )
     yield app
     app.extensions["meguri.db"].dispose()
 
@@ -57,14 +73,26 @@ def org(app, org_id) -> Organisation:
 
 
 def account_updated(charges_enabled: bool, event_id: str) -> bytes:
-    return stripe_event("account.updated", {"id": "acct_recorded", "object": "account", "type": "express",
-                                            "charges_enabled": charges_enabled, "payouts_enabled": charges_enabled},
-                        event_id=event_id)
+    return stripe_event(
+        "account.updated",
+        {
+            "id": "acct_recorded",
+            "object": "account",
+            "type": "express",
+            "charges_enabled": charges_enabled,
+            "payouts_enabled": charges_enabled,
+        },
+        event_id=event_id,
+    )
 
 
 def webhook(client, body: bytes):
-    return client.post("/payments/stripe/webhook", data=body, headers={"Stripe-Signature": sign_webhook(body)},
-                       content_type="application/json")
+    return client.post(
+        "/payments/stripe/webhook",
+        data=body,
+        headers={"Stripe-Signature": sign_webhook(body)},
+        content_type="application/json",
+    )
 
 
 def posted(stripe_http, path: str) -> list[dict]:
@@ -84,25 +112,37 @@ def test_onboarding_then_card_payments_go_to_the_payees_account(app, client, fac
     assert "transfer_data[destination]" not in posted(stripe_http, "/v1/payment_intents")[-1]
 
     response = seller.post("/organisation/payouts")
-    assert response.status_code == 302 and response.headers["Location"] == "https://onboarding.example.test/acct_recorded"
+    assert (
+        response.status_code == 302
+        and response.headers["Location"] == "https://onboarding.example.test/acct_recorded"
+    )
     (account,) = posted(stripe_http, "/v1/accounts")
-    assert (account["type"], account["country"], account["capabilities[card_payments][requested]"]) == (
-        "express", "JP", "true")
+    assert (
+        account["type"],
+        account["country"],
+        account["capabilities[card_payments][requested]"],
+    ) == ("express", "JP", "true")
     link = posted(stripe_http, "/v1/account_links")[-1]
     assert link["account"] == "acct_recorded" and link["type"] == "account_onboarding"
-    assert link["refresh_url"].endswith("/organisation/payouts/refresh") and link["return_url"].endswith("/organisation")
+    assert link["refresh_url"].endswith("/organisation/payouts/refresh") and link[
+        "return_url"
+    ].endswith("/organisation")
     assert org(app, supplier.org_id).stripe_account_id == "acct_recorded"
     assert "set-up not finished" in seller.get("/organisation").get_data(as_text=True)
     # Stripe's refresh_url: a fresh link for the same account, no second account.
     assert seller.get("/organisation/payouts/refresh").status_code == 302
-    assert len(posted(stripe_http, "/v1/accounts")) == 1 and len(posted(stripe_http, "/v1/account_links")) == 2
+    assert (
+        len(posted(stripe_http, "/v1/accounts")) == 1
+        and len(posted(stripe_http, "/v1/account_links")) == 2
+    )
 
     # Stripe reports the account can take charges (once, however often it is delivered).
     assert webhook(client, account_updated(True, "evt_acct_1")).get_data(as_text=True) == "applied"
     assert webhook(client, account_updated(True, "evt_acct_1")).get_data(as_text=True) == "replay"
     assert org(app, supplier.org_id).stripe_charges_enabled
-    assert "active: card payments to you go to your Stripe account" in seller.get("/organisation").get_data(
-        as_text=True)
+    assert "active: card payments to you go to your Stripe account" in seller.get(
+        "/organisation"
+    ).get_data(as_text=True)
 
     second = request_quantity(buyer, listing_id)
     act(seller, second, "accept")
@@ -128,6 +168,7 @@ def test_only_admins_set_up_payouts(app, factory, stripe_http):
 def test_an_unknown_account_changes_nothing(app, client, factory):
     supplier = factory.user()
     assert webhook(client, account_updated(True, "evt_acct_other")).status_code == 200
-    assert in_session(app, lambda s: s.scalars(select(Organisation.stripe_charges_enabled)).all(),
-                      commit=False) == [False]
+    assert in_session(
+        app, lambda s: s.scalars(select(Organisation.stripe_charges_enabled)).all(), commit=False
+    ) == [False]
     assert org(app, supplier.org_id).stripe_account_id is None

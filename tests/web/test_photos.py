@@ -44,7 +44,9 @@ def phone_photo() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif.tobytes(), quality=95)
     data = out.getvalue()
-    assert b"Exif" in data and Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD), "fixture has GPS"
+    assert b"Exif" in data and Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD), (
+        "fixture has GPS"
+    )
     return data
 
 
@@ -53,12 +55,16 @@ def png_claiming(width: int, height: int) -> bytes:
     a few hundred bytes that would need gigabytes once decoded)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     row = b"\x00" + b"\x00" * ((width + 7) // 8)
     body = zlib.compress(row * min(height, 64), 9)  # deliberately short: only the header matters
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -77,8 +83,9 @@ def count(db, model) -> int:
     return db.scalar(select(func.count()).select_from(model))
 
 
-def test_photo_loses_all_metadata_is_turned_upright_and_gets_a_thumbnail(app, client, factory, login, db,
-                                                                            uploads):
+def test_photo_loses_all_metadata_is_turned_upright_and_gets_a_thumbnail(
+    app, client, factory, login, db, uploads
+):
     login(factory.user())
 
     response = post_listing(client, (phone_photo(), "IMG_0001.JPG"))
@@ -100,8 +107,13 @@ def test_photo_loses_all_metadata_is_turned_upright_and_gets_a_thumbnail(app, cl
 
     with Image.open(full) as stored:
         assert stored.size == (32, 64)  # width and height swapped: upright
-        top, bottom = stored.convert("RGB").getpixel((16, 8)), stored.convert("RGB").getpixel((16, 56))
-        assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]  # rotated clockwise, not mirrored
+        top, bottom = (
+            stored.convert("RGB").getpixel((16, 8)),
+            stored.convert("RGB").getpixel((16, 56)),
+        )
+        assert (
+            top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
+        )  # rotated clockwise, not mirrored
     assert (photo.width, photo.height) == (32, 64)
 
     # What a visitor downloads is the cleaned file.
@@ -137,19 +149,36 @@ def truncated(_app) -> bytes:
 
 REFUSED = [
     ("too big", too_big, "site.jpg", "larger than"),
-    ("not an image", lambda _app: "これは写真ではありません\n".encode() * 20, "site.jpg", "not an image"),
+    (
+        "not an image",
+        lambda _app: "これは写真ではありません\n".encode() * 20,
+        "site.jpg",
+        "not an image",
+    ),
     ("empty", lambda _app: b"", "site.jpg", "empty"),
     ("truncated", truncated, "site.jpg", "damaged"),
-    ("pixel bomb over the limit", lambda _app: png_claiming(10_000, 10_000), "bomb.png", "too many pixels"),
+    (
+        "pixel bomb over the limit",
+        lambda _app: png_claiming(10_000, 10_000),
+        "bomb.png",
+        "too many pixels",
+    ),
     ("huge pixel bomb", lambda _app: png_claiming(30_000, 30_000), "bomb.png", "too many pixels"),
-    ("svg", lambda _app: b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "x.svg",
-     "not an image"),
+    (
+        "svg",
+        lambda _app: b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
+        "x.svg",
+        "not an image",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "make", "filename", "message"), REFUSED, ids=[c[0] for c in REFUSED])
-def test_bad_upload_is_refused_with_a_message_and_nothing_is_kept(case, make, filename, message, app, client,
-                                                                 factory, login, db, uploads):
+@pytest.mark.parametrize(
+    ("case", "make", "filename", "message"), REFUSED, ids=[c[0] for c in REFUSED]
+)
+def test_bad_upload_is_refused_with_a_message_and_nothing_is_kept(
+    case, make, filename, message, app, client, factory, login, db, uploads
+):
     login(factory.user())
     data = make(app)
 
@@ -172,7 +201,9 @@ def test_one_bad_photo_among_good_ones_keeps_no_file(client, factory, login, db,
     assert stored_files(uploads) == []  # the good photo written first was removed on rollback
 
 
-def test_upload_beyond_the_request_limit_is_refused_clearly(app, client, factory, login, db, uploads):
+def test_upload_beyond_the_request_limit_is_refused_clearly(
+    app, client, factory, login, db, uploads
+):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     login(factory.user())
     response = post_listing(client, (phone_photo() * 3, "big.jpg"))
@@ -195,6 +226,10 @@ def test_owner_deletes_a_photo(client, factory, login, db, uploads):
 
 
 def test_photo_urls_cannot_reach_other_files(client, uploads):
-    for url in ("/photos/full/..%2F..%2Fsecret_key", "/photos/other/" + "a" * 32 + ".jpg",
-                "/photos/full/" + "A" * 32 + ".jpg", "/photos/full/missing.jpg"):
+    for url in (
+        "/photos/full/..%2F..%2Fsecret_key",
+        "/photos/other/" + "a" * 32 + ".jpg",
+        "/photos/full/" + "A" * 32 + ".jpg",
+        "/photos/full/missing.jpg",
+    ):
         assert client.get(url).status_code == 404, url

@@ -37,9 +37,20 @@ def clock(monkeypatch):
 def city(app, factory):
     """A municipality with three reuse items, two partner operators and a stranger."""
     member = factory.user("municipality", invoice_registration_no=REG_CITY)
-    items = {name: factory.listing(member, "reuse_item", title=f"粗大ごみリユース品 {name}", reuse_category_code=code,
-                                   price_per_unit=price)
-             for name, code, price in (("chair", "chair", 300), ("table", "table", 1500), ("chest", "chest", 500))}
+    items = {
+        name: factory.listing(
+            member,
+            "reuse_item",
+            title=f"粗大ごみリユース品 {name}",
+            reuse_category_code=code,
+            price_per_unit=price,
+        )
+        for name, code, price in (
+            ("chair", "chair", 300),
+            ("table", "table", 1500),
+            ("chest", "chest", 500),
+        )
+    }
     return member, items, factory.user("reuse_operator"), factory.user("reuse_operator")
 
 
@@ -52,8 +63,14 @@ def paid_order(app, city_client, operator_client, listing_id) -> int:
 
 
 def open_slot(client, **form):
-    data = {"slot_date": services.tokyo_now().date().isoformat(), "starts_at": "10:00", "ends_at": "12:00",
-            "capacity": "3", "pickup_point": "江東区清掃事務所 リユース置場", **form}
+    data = {
+        "slot_date": services.tokyo_now().date().isoformat(),
+        "starts_at": "10:00",
+        "ends_at": "12:00",
+        "capacity": "3",
+        "pickup_point": "江東区清掃事務所 リユース置場",
+        **form,
+    }
     return client.post("/pickups/slots", data=data)
 
 
@@ -62,12 +79,19 @@ def slot_ids(app) -> list[int]:
 
 
 def booking_of(app, order_id) -> PickupBooking:
-    return read(app, lambda s: s.scalar(select(PickupBooking).where(PickupBooking.order_id == order_id)))
+    return read(
+        app, lambda s: s.scalar(select(PickupBooking).where(PickupBooking.order_id == order_id))
+    )
 
 
 def counts(app):
-    return read(app, lambda s: (s.scalar(select(func.count()).select_from(PickupBooking)),
-                                s.scalar(select(func.coalesce(func.sum(PickupSlot.booked), 0)))))
+    return read(
+        app,
+        lambda s: (
+            s.scalar(select(func.count()).select_from(PickupBooking)),
+            s.scalar(select(func.coalesce(func.sum(PickupSlot.booked), 0))),
+        ),
+    )
 
 
 def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
@@ -81,12 +105,22 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
     booking_page = x.get("/pickups").get_data(as_text=True)
     assert f'id="book-{chair}"' in booking_page and f'id="book-{chest}"' in booking_page
     for client, order_id in ((x, chair), (y, table), (x, chest)):
-        assert client.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": order_id}).status_code == 302
+        assert (
+            client.post(
+                f"/pickups/slots/{slot_id}/bookings", data={"order_id": order_id}
+            ).status_code
+            == 302
+        )
     code = read(app, lambda s: s.get(PickupSlot, slot_id).checkin_code)
 
     # At the pickup point: the city checks X in; Y checks itself in with the code shown there.
     assert town.post(f"/pickups/bookings/{booking_of(app, chair).id}/check-in").status_code == 302
-    assert y.post(f"/pickups/bookings/{booking_of(app, table).id}/check-in", data={"code": code}).status_code == 302
+    assert (
+        y.post(
+            f"/pickups/bookings/{booking_of(app, table).id}/check-in", data={"code": code}
+        ).status_code
+        == 302
+    )
     # X never came for the chest: after the slot the city records the no-show.
     clock["now"] = clock["now"].replace(hour=13)
     assert town.post(f"/pickups/bookings/{booking_of(app, chest).id}/no-show").status_code == 302
@@ -106,7 +140,10 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
     assert totals["Tonnes reused"] == "0.02 t"  # chair 5 kg + table 15 kg (typical weights)
     assert totals["Revenue"] == "¥1,800"
     assert totals["Disposal cost avoided"] == "¥2,000"
-    assert totals["Net CO2 avoided"].endswith(" kg") and int(totals["Net CO2 avoided"][:-3].replace(",", "")) > 0
+    assert (
+        totals["Net CO2 avoided"].endswith(" kg")
+        and int(totals["Net CO2 avoided"][:-3].replace(",", "")) > 0
+    )
     partners = {r[0]: r for r in html_rows(section(page, "by_partner"))}
     assert partners["Org 2"][1] == "1" and partners["Org 2"][-1] == "50.0%"
     assert partners["Org 3"][3] == "¥1,500" and partners["Org 3"][-1] == "100.0%"
@@ -124,15 +161,21 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
     past = open_slot(town, starts_at="07:00", ends_at="08:00")
     assert past.status_code == 422 and "already be over" in past.get_data(as_text=True)
     backwards = open_slot(town, starts_at="12:00", ends_at="10:00")
-    assert backwards.status_code == 422 and "end after it starts" in backwards.get_data(as_text=True)
+    assert backwards.status_code == 422 and "end after it starts" in backwards.get_data(
+        as_text=True
+    )
     assert open_slot(town, capacity="0").status_code == 422
     assert open_slot(town, slot_date="tomorrow").status_code == 422
-    assert x.post("/pickups/slots", data={"slot_date": "2099-01-01"}).status_code == 403  # not a municipality
+    assert (
+        x.post("/pickups/slots", data={"slot_date": "2099-01-01"}).status_code == 403
+    )  # not a municipality
     assert slot_ids(app) == []
 
     assert open_slot(town, capacity="1").status_code == 302
     [slot_id] = slot_ids(app)
-    assert x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table}).status_code == 422  # Y's order
+    assert (
+        x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table}).status_code == 422
+    )  # Y's order
     assert x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair}).status_code == 302
     full = y.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table})
     assert full.status_code == 409 and "This slot is full" in full.get_data(as_text=True)
@@ -149,10 +192,14 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
     assert counts(app) == (1, 1)
 
     booking = booking_of(app, chair).id
-    assert y.post(f"/pickups/bookings/{booking}/check-in", data={"code": "000000"}).status_code == 404
+    assert (
+        y.post(f"/pickups/bookings/{booking}/check-in", data={"code": "000000"}).status_code == 404
+    )
     assert other_city.post(f"/pickups/bookings/{booking}/check-in").status_code == 404
     bad_code = x.post(f"/pickups/bookings/{booking}/check-in", data={"code": "nope"})
-    assert bad_code.status_code == 422 and "not the check-in code" in bad_code.get_data(as_text=True)
+    assert bad_code.status_code == 422 and "not the check-in code" in bad_code.get_data(
+        as_text=True
+    )
     early = town.post(f"/pickups/bookings/{booking}/no-show")
     assert early.status_code == 409 and "after the slot has ended" in early.get_data(as_text=True)
     assert x.post(f"/pickups/bookings/{booking}/no-show").status_code == 403
@@ -177,7 +224,9 @@ def test_check_in_waits_for_the_day(app, city, clock):
     assert x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair}).status_code == 302
     booking = booking_of(app, chair).id
     for client in (town, x):  # no check-in button before the day
-        assert f"/pickups/bookings/{booking}/check-in" not in client.get("/pickups").get_data(as_text=True)
+        assert f"/pickups/bookings/{booking}/check-in" not in client.get("/pickups").get_data(
+            as_text=True
+        )
     early = town.post(f"/pickups/bookings/{booking}/check-in")
     assert early.status_code == 409 and "check in on the day" in early.get_data(as_text=True)
 
@@ -198,11 +247,16 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
             session.commit()
             return n
 
-    assert run(services.send_reminders, clock["now"] - dt.timedelta(days=1)) == 0  # two days before: not yet
+    assert (
+        run(services.send_reminders, clock["now"] - dt.timedelta(days=1)) == 0
+    )  # two days before: not yet
     assert run(services.send_reminders, clock["now"]) == 1
     assert run(services.send_reminders, clock["now"]) == 0  # once per booking
-    mails = [m for m in app.extensions["meguri.mailer"].sent()
-             if m["to"] == x_member.email and "Pickup reminder" in m["subject"]]  # not the order's own mails
+    mails = [
+        m
+        for m in app.extensions["meguri.mailer"].sent()
+        if m["to"] == x_member.email and "Pickup reminder" in m["subject"]
+    ]  # not the order's own mails
     assert len(mails) == 1 and tomorrow.isoformat() in mails[0]["body"]
 
     assert run(services.record_no_shows, dt.datetime.combine(tomorrow, dt.time(11, 59))) == 0
@@ -231,11 +285,16 @@ def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_agai
     cancelled = booking_of(app, chair)
     assert cancelled.status == BookingStatus.cancelled and cancelled.cancelled_by_id == x_member.id
     assert counts(app) == (1, 0)  # the row stays, the place is free
-    mails = [m for m in app.extensions["meguri.mailer"].sent()
-             if m["to"] == member.email and "Pickup cancelled" in m["subject"]]
+    mails = [
+        m
+        for m in app.extensions["meguri.mailer"].sent()
+        if m["to"] == member.email and "Pickup cancelled" in m["subject"]
+    ]
     assert len(mails) == 1 and f"#{chair}" in mails[0]["body"]
     again = x.post(f"/pickups/bookings/{booking}/cancel")
-    assert again.status_code == 409 and "already recorded as cancelled" in again.get_data(as_text=True)
+    assert again.status_code == 409 and "already recorded as cancelled" in again.get_data(
+        as_text=True
+    )
     assert town.post(f"/pickups/bookings/{booking}/check-in").status_code == 409
 
     # The freed place can be taken by another operator, and the chair is bookable again.
@@ -243,7 +302,12 @@ def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_agai
     assert y.post(f"/pickups/slots/{first}/bookings", data={"order_id": table}).status_code == 302
     assert x.post(f"/pickups/slots/{second}/bookings", data={"order_id": chair}).status_code == 302
     moved = booking_of(app, chair)
-    assert (moved.id, moved.slot_id, moved.status, moved.cancelled_at) == (booking, second, BookingStatus.booked, None)
+    assert (moved.id, moved.slot_id, moved.status, moved.cancelled_at) == (
+        booking,
+        second,
+        BookingStatus.booked,
+        None,
+    )
     assert counts(app) == (2, 2)
 
     # The municipality may cancel too, but not once the slot has begun.
@@ -252,8 +316,10 @@ def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_agai
     assert begun.status_code == 409 and "has begun" in begun.get_data(as_text=True)
     assert town.post(f"/pickups/bookings/{booking}/cancel").status_code == 302
     assert booking_of(app, chair).status == BookingStatus.cancelled and counts(app) == (2, 1)
-    assert any(m["to"] == x_member.email and "Pickup cancelled" in m["subject"]
-               for m in app.extensions["meguri.mailer"].sent())
+    assert any(
+        m["to"] == x_member.email and "Pickup cancelled" in m["subject"]
+        for m in app.extensions["meguri.mailer"].sent()
+    )
 
 
 def test_weekly_slots_open_together_each_with_its_own_code(app, city, clock):
@@ -264,14 +330,18 @@ def test_weekly_slots_open_together_each_with_its_own_code(app, city, clock):
     assert response.status_code == 302
     slots = read(app, lambda s: list(s.scalars(select(PickupSlot).order_by(PickupSlot.slot_date))))
     assert [slot.slot_date for slot in slots] == [start + dt.timedelta(weeks=k) for k in range(4)]
-    assert {(slot.starts_at, slot.ends_at, slot.capacity) for slot in slots} == {(dt.time(10), dt.time(12), 3)}
+    assert {(slot.starts_at, slot.ends_at, slot.capacity) for slot in slots} == {
+        (dt.time(10), dt.time(12), 3)
+    }
     assert len({slot.checkin_code for slot in slots}) == 4
     assert "4 weekly pickup slots opened" in town.get("/pickups").get_data(as_text=True)
 
     for weeks, reason in (("0", "from 1 to 26"), ("27", "from 1 to 26"), ("two", "from 1 to 26")):
         refused = open_slot(town, slot_date=start.isoformat(), weeks=weeks)
         assert refused.status_code == 422 and reason in refused.get_data(as_text=True), weeks
-    late = (clock["now"].date() + dt.timedelta(days=350)).isoformat()  # the 4th week would pass a year
+    late = (
+        clock["now"].date() + dt.timedelta(days=350)
+    ).isoformat()  # the 4th week would pass a year
     refused = open_slot(town, slot_date=late, weeks="4")
     assert refused.status_code == 422 and "at most a year ahead" in refused.get_data(as_text=True)
     assert len(slot_ids(app)) == 4  # nothing written by the refusals

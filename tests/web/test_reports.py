@@ -23,7 +23,9 @@ REG_A, REG_B = "T1234567890123", "T9876543210987"
 
 def signed_in(app, member):
     client = app.test_client()
-    assert client.post("/login", data={"email": member.email, "password": PASSWORD}).status_code == 302
+    assert (
+        client.post("/login", data={"email": member.email, "password": PASSWORD}).status_code == 302
+    )
     client.post("/lang/en", data={"next": "/"})
     return client
 
@@ -42,13 +44,17 @@ def act(client, order_id, action, **form):
 
 
 def deliver(client, order_id, quantity, day):
-    response = client.post(f"/orders/{order_id}/deliveries", data={"quantity": quantity, "delivered_on": day})
+    response = client.post(
+        f"/orders/{order_id}/deliveries", data={"quantity": quantity, "delivered_on": day}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def request_order(client, listing_id, quantity):
-    response = client.post(f"/listings/{listing_id}/orders/new",
-                           data={"quantity": quantity, "transport_arrangement": "receiver_collects"})
+    response = client.post(
+        f"/listings/{listing_id}/orders/new",
+        data={"quantity": quantity, "transport_arrangement": "receiver_collects"},
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
 
@@ -62,7 +68,13 @@ def section(page: str, slug: str) -> str:
 def html_rows(fragment: str) -> list[list[str]]:
     body = fragment.split("<tbody>", 1)[1]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
-    return [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", r, re.S)] for r in rows]
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(r"<td>(.*?)</td>", r, re.S)
+        ]
+        for r in rows
+    ]
 
 
 def normal(text: str) -> str:
@@ -100,8 +112,13 @@ def soil_trade(app, factory):
 
 
 def expected_soil(km: float, quantity: float):
-    quo = StatusQuo(disposal_fee_yen_per_unit=4200, virgin_price_yen_per_unit=3000, virgin_co2_kg_per_t=2.9,
-                    disposal_haul_km=40, virgin_haul_km=30)
+    quo = StatusQuo(
+        disposal_fee_yen_per_unit=4200,
+        virgin_price_yen_per_unit=3000,
+        virgin_co2_kg_per_t=2.9,
+        disposal_haul_km=40,
+        virgin_haul_km=30,
+    )
     return delivery_impact(quantity, quantity * 1.8, km, 10_000, -1500, quo)
 
 
@@ -138,47 +155,90 @@ def section_totals(page: str) -> dict[str, str]:
 
 def test_entered_haul_replaces_the_estimate_and_bad_input_changes_nothing(app, soil_trade):
     supplier, receiver, seller, buyer, order_id = soil_trade
-    refused = buyer.post(f"/orders/{order_id}/haul", data={"road_km": "-3", "truck_type_code": "dump_10t"})
+    refused = buyer.post(
+        f"/orders/{order_id}/haul", data={"road_km": "-3", "truck_type_code": "dump_10t"}
+    )
     assert refused.status_code == 422 and "Must be between" in refused.get_data(as_text=True)
-    refused = buyer.post(f"/orders/{order_id}/haul", data={"road_km": "25", "truck_type_code": "rocket"})
+    refused = buyer.post(
+        f"/orders/{order_id}/haul", data={"road_km": "25", "truck_type_code": "rocket"}
+    )
     assert refused.status_code == 422 and "Choose a truck type" in refused.get_data(as_text=True)
     assert read(app, lambda s: s.scalar(select(func.count()).select_from(OrderHaul))) == 0
-    assert buyer.post(f"/orders/{order_id}/haul", data={"road_km": "25", "truck_type_code": "dump_10t"}).status_code == 302
+    assert (
+        buyer.post(
+            f"/orders/{order_id}/haul", data={"road_km": "25", "truck_type_code": "dump_10t"}
+        ).status_code
+        == 302
+    )
     page = seller.get(f"/orders/{order_id}/impact").get_data(as_text=True)
     assert "25 road km, from: entered by a party" in page
     net = expected_soil(25, 40).net_co2_kg + expected_soil(25, 20).net_co2_kg
-    assert section_totals(seller.get("/dashboard").get_data(as_text=True))["Net CO2 avoided"] == f"{net:,.0f} kg"
+    assert (
+        section_totals(seller.get("/dashboard").get_data(as_text=True))["Net CO2 avoided"]
+        == f"{net:,.0f} kg"
+    )
 
 
 def test_an_outsider_sees_neither_the_impact_nor_the_haul(app, factory, soil_trade):
     *_, order_id = soil_trade
     outsider = signed_in(app, factory.user("contractor"))
     assert outsider.get(f"/orders/{order_id}/impact").status_code == 404
-    assert outsider.post(f"/orders/{order_id}/haul", data={"road_km": "5", "truck_type_code": "dump_4t"}).status_code == 404
-    assert section_totals(outsider.get("/dashboard").get_data(as_text=True))["m³ reused"] == "0.0 m³"
+    assert (
+        outsider.post(
+            f"/orders/{order_id}/haul", data={"road_km": "5", "truck_type_code": "dump_4t"}
+        ).status_code
+        == 404
+    )
+    assert (
+        section_totals(outsider.get("/dashboard").get_data(as_text=True))["m³ reused"] == "0.0 m³"
+    )
 
 
 def test_factors_are_editable_by_site_admins_only_and_change_the_figures(app, factory, soil_trade):
     supplier, *_ = soil_trade
     seller = signed_in(app, supplier)
     listing = seller.get("/reports/factors").get_data(as_text=True)
-    assert "4200.0" in listing and "Greater Tokyo receiving fee" in listing and "<form" not in listing.split("<main>")[1]
-    assert seller.post("/reports/factors/factor/soil/disposal_fee",
-                       data={"value": "5000", "source": "mine"}).status_code == 403
+    assert (
+        "4200.0" in listing
+        and "Greater Tokyo receiving fee" in listing
+        and "<form" not in listing.split("<main>")[1]
+    )
+    assert (
+        seller.post(
+            "/reports/factors/factor/soil/disposal_fee", data={"value": "5000", "source": "mine"}
+        ).status_code
+        == 403
+    )
     admin_member = factory.user("contractor")
     read(app, lambda s: (setattr(s.get(User, admin_member.id), "is_site_admin", True), s.commit()))
     admin = signed_in(app, admin_member)
-    bad = admin.post("/reports/factors/factor/soil/disposal_fee", data={"value": "lots", "source": "x"})
+    bad = admin.post(
+        "/reports/factors/factor/soil/disposal_fee", data={"value": "lots", "source": "x"}
+    )
     assert bad.status_code == 422 and "Must be a number" in bad.get_data(as_text=True)
-    bad = admin.post("/reports/factors/factor/soil/disposal_fee", data={"value": "5000", "source": ""})
-    assert bad.status_code == 422 and "Say where the figure comes from" in bad.get_data(as_text=True)
+    bad = admin.post(
+        "/reports/factors/factor/soil/disposal_fee", data={"value": "5000", "source": ""}
+    )
+    assert bad.status_code == 422 and "Say where the figure comes from" in bad.get_data(
+        as_text=True
+    )
     fee = read(app, lambda s: s.get(ImpactFactor, ("soil", "disposal_fee")))
     assert fee.value == 4200 and "[3p]" in fee.source
-    ok = admin.post("/reports/factors/factor/soil/disposal_fee",
-                    data={"value": "5000", "source": "2026 survey of Tokyo receiving sites [U]"})
+    ok = admin.post(
+        "/reports/factors/factor/soil/disposal_fee",
+        data={"value": "5000", "source": "2026 survey of Tokyo receiving sites [U]"},
+    )
     assert ok.status_code == 302
-    assert section_totals(seller.get("/dashboard").get_data(as_text=True))["Disposal cost avoided"] == "¥300,000"
-    assert admin.post("/reports/factors/factor/soil/nope", data={"value": "1", "source": "x"}).status_code == 404
+    assert (
+        section_totals(seller.get("/dashboard").get_data(as_text=True))["Disposal cost avoided"]
+        == "¥300,000"
+    )
+    assert (
+        admin.post(
+            "/reports/factors/factor/soil/nope", data={"value": "1", "source": "x"}
+        ).status_code
+        == 404
+    )
 
 
 def test_site_dashboard_counts_optimised_and_manual_orders(app, factory, soil_trade):
@@ -208,12 +268,28 @@ def test_a_proposal_order_is_hauled_over_the_proposals_road_km(app, factory):
 
     def make(s):
         run = MatchRun(family="soil", region=["13"], status="done")
-        proposal = Proposal(run=run, supply_id=supply, demand_id=demand, quantity=50, road_km=37.5, transport_cost=0,
-                            co2_kg=0, net_benefit=0, supply_saving=0, demand_saving=0, state="agreed")
+        proposal = Proposal(
+            run=run,
+            supply_id=supply,
+            demand_id=demand,
+            quantity=50,
+            road_km=37.5,
+            transport_cost=0,
+            co2_kg=0,
+            net_benefit=0,
+            supply_saving=0,
+            demand_saving=0,
+            state="agreed",
+        )
         s.add(proposal)
         s.flush()
-        order = order_from_proposal(s, listing_id=supply, counterparty_org_id=receiver.org_id, quantity=50,
-                                    proposal_ref=f"proposal:{proposal.id}")
+        order = order_from_proposal(
+            s,
+            listing_id=supply,
+            counterparty_org_id=receiver.org_id,
+            quantity=50,
+            proposal_ref=f"proposal:{proposal.id}",
+        )
         fs = impact.load_factors(s)
         impact.attach_order_data(s, fs, [order])
         s.commit()
@@ -221,10 +297,16 @@ def test_a_proposal_order_is_hauled_over_the_proposals_road_km(app, factory):
 
     with app.test_request_context():
         estimate = read(app, make)
-    assert (estimate.road_km, estimate.method, estimate.max_payload_kg) == (37.5, "proposal", 10_000)
+    assert (estimate.road_km, estimate.method, estimate.max_payload_kg) == (
+        37.5,
+        "proposal",
+        10_000,
+    )
     admin_member = factory.user("contractor")
     read(app, lambda s: (setattr(s.get(User, admin_member.id), "is_site_admin", True), s.commit()))
-    totals = section_totals(signed_in(app, admin_member).get("/dashboard/site").get_data(as_text=True))
+    totals = section_totals(
+        signed_in(app, admin_member).get("/dashboard/site").get_data(as_text=True)
+    )
     assert totals["Orders from optimisation"] == "1"
 
 
@@ -235,6 +317,11 @@ def test_huge_ids_are_not_found_rather_than_a_database_error(app, factory, soil_
     assert seller.post(f"/orders/{huge}/haul", data={"road_km": "5"}).status_code == 404
     town = signed_in(app, factory.user("municipality"))
     assert town.post(f"/pickups/bookings/{huge}/check-in").status_code == 404
-    assert town.post(f"/pickups/slots/{huge}/bookings", data={"order_id": str(huge)}).status_code == 404
+    assert (
+        town.post(f"/pickups/slots/{huge}/bookings", data={"order_id": str(huge)}).status_code
+        == 404
+    )
     refused = town.post("/pickups/slots", data={"listing_id": str(huge), "slot_date": "2099-01-01"})
-    assert refused.status_code == 422 and "Choose one of your reuse items" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Choose one of your reuse items" in refused.get_data(
+        as_text=True
+    )

@@ -61,8 +61,13 @@ def test_nothing_moved_emits_nothing_and_bad_input_is_refused():
 
 
 def test_soil_delivery_impact_by_hand():
-    quo = StatusQuo(disposal_fee_yen_per_unit=4200, virgin_price_yen_per_unit=3000, virgin_co2_kg_per_t=2.9,
-                    disposal_haul_km=40, virgin_haul_km=30)
+    quo = StatusQuo(
+        disposal_fee_yen_per_unit=4200,
+        virgin_price_yen_per_unit=3000,
+        virgin_co2_kg_per_t=2.9,
+        disposal_haul_km=40,
+        virgin_haul_km=30,
+    )
     tonnes = 100 * 1.8
     result = delivery_impact(100, tonnes, 20, 10_000, -1500, quo)
     transport = haul_co2(tonnes, 20, 10_000).co2_kg
@@ -106,9 +111,18 @@ def test_nice_axis_maximum():
 
 
 def test_csv_has_bom_and_the_same_values_as_the_page():
-    table = Table("t", "T", [Column("month", "月"), Column("q", "m³", "qty"), Column("y", "円", "yen"),
-                             Column("kg", "kg", "kg")],
-                  [{"month": "2026-01", "q": 1234.5, "y": -150000, "kg": 12.345}], Chart("bar", "month", ("q",)))
+    table = Table(
+        "t",
+        "T",
+        [
+            Column("month", "月"),
+            Column("q", "m³", "qty"),
+            Column("y", "円", "yen"),
+            Column("kg", "kg", "kg"),
+        ],
+        [{"month": "2026-01", "q": 1234.5, "y": -150000, "kg": 12.345}],
+        Chart("bar", "month", ("q",)),
+    )
     text = table.csv()
     assert text.startswith("\ufeff")
     assert text.splitlines()[1] == "2026-01,1234.5,-150000,12.3"

@@ -15,8 +15,15 @@ from market.finder.models import Notification, SearchOutbox
 def market(factory):
     contractor, municipality = factory.user(), factory.user("municipality")
     soil = factory.listing(contractor, "soil_offer", title="江東区 第2b種 発生土 1,200m³")
-    chair = factory.listing(municipality, "reuse_item", title="粗大ごみ 椅子 木製", lat=35.53, lon=139.70,
-                            prefecture_code="14", price_per_unit=500)
+    chair = factory.listing(
+        municipality,
+        "reuse_item",
+        title="粗大ごみ 椅子 木製",
+        lat=35.53,
+        lon=139.70,
+        prefecture_code="14",
+        price_per_unit=500,
+    )
     draft = factory.listing(contractor, "soil_offer", title="下書き 発生土", status="draft")
     return contractor, municipality, soil, chair, draft
 
@@ -50,13 +57,17 @@ def test_facets_count_and_filter(client, market):
     assert ids(client, kind="reuse_item") == [chair]
     assert ids(client, prefecture="13", soil_class="2b") == [soil]
     page = client.get("/search?kind=reuse_item").get_data(as_text=True)
-    assert 'data-facet="kind"' in page and "粗大ごみ 椅子 木製" in page and "江東区 第2b種" not in page
+    assert (
+        'data-facet="kind"' in page and "粗大ごみ 椅子 木製" in page and "江東区 第2b種" not in page
+    )
 
 
 def test_distance_from_my_site(client, factory, login, market):
     contractor, _m, soil, chair, _draft = market
     login(contractor)
-    site = factory.listing(contractor, "soil_want", title="川崎 受入地", lat=35.531, lon=139.703, prefecture_code="14")
+    site = factory.listing(
+        contractor, "soil_want", title="川崎 受入地", lat=35.531, lon=139.703, prefecture_code="14"
+    )
     body = client.get("/api/v1/search", query_string={"site": site, "sort": "distance"}, headers={})
     # The API has no cookie session: sites belong to a token's organisation.
     assert body.status_code == 400 and "site" in body.get_json()["errors"]
@@ -65,7 +76,11 @@ def test_distance_from_my_site(client, factory, login, market):
     assert page.status_code == 200
     assert cards.index("粗大ごみ 椅子 木製") < cards.index("江東区 第2b種")  # Kawasaki is nearer
     assert " km</span>" in cards
-    near = client.get(f"/search?site={site}&radius_km=5").get_data(as_text=True).split('class="cards"')[1]
+    near = (
+        client.get(f"/search?site={site}&radius_km=5")
+        .get_data(as_text=True)
+        .split('class="cards"')[1]
+    )
     assert "粗大ごみ 椅子 木製" in near and "江東区 第2b種" not in near
 
 
@@ -85,15 +100,29 @@ def test_index_outage_loses_nothing_and_catches_up(app, client, login, market, m
 
     monkeypatch.setattr(index, "upsert", down)
     login(contractor)
-    response = client.post("/listings/new/soil_offer", data={
-        "title": "品川区 第1種 砂 300m³", "lat": "35.61", "lon": "139.73", "prefecture_code": "13",
-        "window_start": "2027-01-10", "window_end": "2027-02-10", "quantity": "300", "price_per_unit": "-800",
-        "status": "open", "soil_class_code": "1", "contamination_status": "not_required"})
+    response = client.post(
+        "/listings/new/soil_offer",
+        data={
+            "title": "品川区 第1種 砂 300m³",
+            "lat": "35.61",
+            "lon": "139.73",
+            "prefecture_code": "13",
+            "window_start": "2027-01-10",
+            "window_end": "2027-02-10",
+            "quantity": "300",
+            "price_per_unit": "-800",
+            "status": "open",
+            "soil_class_code": "1",
+            "contamination_status": "not_required",
+        },
+    )
     assert response.status_code == 302  # the listing is saved although the index is down
     with app.app_context():
         session = app.extensions["meguri.db"].new_session()
         waiting = session.scalars(select(SearchOutbox)).all()
-        assert waiting and all(e.attempts == 1 and "connection refused" in e.last_error for e in waiting)
+        assert waiting and all(
+            e.attempts == 1 and "connection refused" in e.last_error for e in waiting
+        )
         session.close()
     monkeypatch.undo()
     with app.app_context():
@@ -138,11 +167,22 @@ def test_saved_search_notifies_in_app_and_by_mail(app, client, factory, login, m
     assert any("椅子アラート" in m["subject"] for m in app.extensions["meguri.mailer"].sent())
 
 
-@pytest.mark.parametrize("params", [
-    {"q": '"*( NEAR OR -'}, {"q": "x" * 10_000}, {"q": ""}, {"radius_km": "-3"},
-    {"price_min": "abc"}, {"colour": "red"}, {"kind": "no_such_kind"}, {"page": "99999999999999"},
-    {"window_from": "2027-13-45"}, {"sort": "sideways"}, {"site": "999999999999"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": '"*( NEAR OR -'},
+        {"q": "x" * 10_000},
+        {"q": ""},
+        {"radius_km": "-3"},
+        {"price_min": "abc"},
+        {"colour": "red"},
+        {"kind": "no_such_kind"},
+        {"page": "99999999999999"},
+        {"window_from": "2027-13-45"},
+        {"sort": "sideways"},
+        {"site": "999999999999"},
+    ],
+)
 def test_bad_search_input_is_answered_never_a_crash(client, market, params):
     for path in ("/search", "/api/v1/search"):
         response = client.get(path, query_string=params)
@@ -164,15 +204,21 @@ def test_search_map_carries_the_hits_as_valid_json(client, market):
 
 def test_window_filter_keeps_overlapping_listings(client, factory):
     member = factory.user()
-    early = factory.listing(member, "soil_offer", title="早期 搬出", window_start="2027-01-01", window_end="2027-01-31")
-    late = factory.listing(member, "soil_offer", title="後期 搬出", window_start="2027-06-01", window_end="2027-06-30")
+    early = factory.listing(
+        member, "soil_offer", title="早期 搬出", window_start="2027-01-01", window_end="2027-01-31"
+    )
+    late = factory.listing(
+        member, "soil_offer", title="後期 搬出", window_start="2027-06-01", window_end="2027-06-30"
+    )
     assert ids(client, window_from="2027-01-15", window_to="2027-02-15") == [early]
     assert ids(client, window_from="2027-06-30") == [late]
     page = client.get("/search?window_from=2027-06-30").get_data(as_text=True)
     assert "後期 搬出" in page and "早期 搬出" not in page.split('class="cards"')[1]
 
 
-def test_search_backend_down_is_a_503_with_a_message_in_either_language(app, client, market, monkeypatch):
+def test_search_backend_down_is_a_503_with_a_message_in_either_language(
+    app, client, market, monkeypatch
+):
     def down(*_a, **_k):
         raise search.SearchBackendError("connection refused")
 

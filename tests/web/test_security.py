@@ -13,9 +13,18 @@ def limited_app(database_url, tmp_path):
     from market import create_app
     from market.core.limits import limiter
 
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path / "limited"),
-                      "SECRET_KEY": "t", "JOBS_IMMEDIATE": True, "SECURE_COOKIES": False,
-                      "WTF_CSRF_ENABLED": False, "RATE_LIMITS": True, "LOG_FORMAT": "text"})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path / "limited"),
+            "SECRET_KEY": "t",
+            "JOBS_IMMEDIATE": True,
+            "SECURE_COOKIES": False,
+            "WTF_CSRF_ENABLED": False,
+            "RATE_LIMITS": True,
+            "LOG_FORMAT": "text",
+        }
+    )
     limiter.reset()
     yield app
     limiter.reset()
@@ -24,8 +33,12 @@ def limited_app(database_url, tmp_path):
 
 def test_login_is_rate_limited(limited_app):
     client = limited_app.test_client()
-    codes = [client.post("/login", data={"email": "x@example.jp", "password": "wrong password"}).status_code
-             for _ in range(12)]
+    codes = [
+        client.post(
+            "/login", data={"email": "x@example.jp", "password": "wrong password"}
+        ).status_code
+        for _ in range(12)
+    ]
     assert codes[:10] == [401] * 10
     assert codes[10:] == [429, 429]
 
@@ -38,10 +51,15 @@ def test_signup_is_rate_limited(limited_app):
 
 def test_wrong_api_tokens_are_rate_limited(limited_app):
     client = limited_app.test_client()
-    codes = [client.get("/api/v1/listings", headers={"Authorization": "Bearer nope"}).status_code
-             for _ in range(22)]
+    codes = [
+        client.get("/api/v1/listings", headers={"Authorization": "Bearer nope"}).status_code
+        for _ in range(22)
+    ]
     assert codes[:20] == [401] * 20 and codes[20:] == [429, 429]
-    assert "error" in client.get("/api/v1/listings", headers={"Authorization": "Bearer nope"}).get_json()
+    assert (
+        "error"
+        in client.get("/api/v1/listings", headers={"Authorization": "Bearer nope"}).get_json()
+    )
 
 
 def test_request_id_is_kept_or_made_and_logged(client, caplog):
@@ -49,7 +67,9 @@ def test_request_id_is_kept_or_made_and_logged(client, caplog):
         response = client.get("/healthz", headers={"X-Request-ID": "abc12345-from-lb"})
     assert response.headers["X-Request-ID"] == "abc12345-from-lb"
     assert any(getattr(r, "request_id", None) == "abc12345-from-lb" for r in caplog.records)
-    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["X-Request-ID"]
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers[
+        "X-Request-ID"
+    ]
     assert len(made) == 32 and " " not in made
 
 
@@ -66,7 +86,10 @@ def test_security_headers_allow_only_own_assets_and_the_tile_server(client):
     response = client.get("/listings")
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "tile.openstreetmap.org" in csp
-    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self' 'nonce-" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 

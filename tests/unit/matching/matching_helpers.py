@@ -14,8 +14,15 @@ def _window(rng: random.Random) -> list[str]:
     return [a.isoformat(), (a + dt.timedelta(days=rng.randrange(5, 120))).isoformat()]
 
 
-def random_instance(seed: int, n_s: int = 18, n_d: int = 14, yards: int = 0,
-                    blend: bool = False, partners: bool = False, fractional: bool = False) -> dict:
+def random_instance(
+    seed: int,
+    n_s: int = 18,
+    n_d: int = 14,
+    yards: int = 0,
+    blend: bool = False,
+    partners: bool = False,
+    fractional: bool = False,
+) -> dict:
     rng = random.Random(seed)
     material = "recycled" if blend else "soil"
     classes = GRADES if blend else SOIL
@@ -26,11 +33,17 @@ def random_instance(seed: int, n_s: int = 18, n_d: int = 14, yards: int = 0,
     owners = ["city-1", "city-2", "city-3"]
     sup = []
     for i in range(n_s):
-        s = {"id": f"S{i}", "lat": 35.6 + rng.uniform(-0.25, 0.25),
-             "lon": 139.7 + rng.uniform(-0.3, 0.3), "quantity": qty(), "window": _window(rng),
-             "disposal_cost": rng.randrange(500, 5000), "class": rng.choice(classes),
-             "max_haul_km": rng.choice([None, 25, 40, 60]),
-             "co2_avoided_kg_per_unit": rng.choice([0, 2.9])}
+        s = {
+            "id": f"S{i}",
+            "lat": 35.6 + rng.uniform(-0.25, 0.25),
+            "lon": 139.7 + rng.uniform(-0.3, 0.3),
+            "quantity": qty(),
+            "window": _window(rng),
+            "disposal_cost": rng.randrange(500, 5000),
+            "class": rng.choice(classes),
+            "max_haul_km": rng.choice([None, 25, 40, 60]),
+            "co2_avoided_kg_per_unit": rng.choice([0, 2.9]),
+        }
         if blend:
             s["properties"] = {"absorption": round(rng.uniform(2, 8), 2)}
         if partners:
@@ -39,9 +52,15 @@ def random_instance(seed: int, n_s: int = 18, n_d: int = 14, yards: int = 0,
         sup.append(s)
     dem = []
     for j in range(n_d):
-        d = {"id": f"D{j}", "lat": 35.6 + rng.uniform(-0.25, 0.25),
-             "lon": 139.7 + rng.uniform(-0.3, 0.3), "quantity": qty(), "window": _window(rng),
-             "value": rng.randrange(500, 5000), "max_haul_km": rng.choice([None, 30, 50])}
+        d = {
+            "id": f"D{j}",
+            "lat": 35.6 + rng.uniform(-0.25, 0.25),
+            "lon": 139.7 + rng.uniform(-0.3, 0.3),
+            "quantity": qty(),
+            "window": _window(rng),
+            "value": rng.randrange(500, 5000),
+            "max_haul_km": rng.choice([None, 30, 50]),
+        }
         if blend:
             d["min_grade"] = rng.choice(GRADES[1:])
             d["limits"] = {"absorption": {"max": round(rng.uniform(3.5, 6.5), 1)}}
@@ -53,14 +72,28 @@ def random_instance(seed: int, n_s: int = 18, n_d: int = 14, yards: int = 0,
         if partners:
             d["partners"] = rng.sample(owners, rng.randrange(0, 3))
         dem.append(d)
-    yrd = [{"id": f"Y{y}", "lat": 35.6 + rng.uniform(-0.2, 0.2), "lon": 139.7 + rng.uniform(-0.2, 0.2),
-            "capacity": rng.randrange(200, 3000), "handling_cost": rng.randrange(100, 900),
-            "window": ["2027-01-01", "2027-12-31"], "accepts": rng.sample(classes, 3)}
-           for y in range(yards)]
-    inst = {"version": 1, "material": material, "as_of": "2027-01-05",
-            "transport": {"road_factor": 1.3, "cost_per_unit_km": 60, "co2_kg_per_unit_km": 0.3},
-            "carbon_price_per_kg": rng.choice([0, 5]), "supplies": sup, "demands": dem,
-            "stockyards": yrd}
+    yrd = [
+        {
+            "id": f"Y{y}",
+            "lat": 35.6 + rng.uniform(-0.2, 0.2),
+            "lon": 139.7 + rng.uniform(-0.2, 0.2),
+            "capacity": rng.randrange(200, 3000),
+            "handling_cost": rng.randrange(100, 900),
+            "window": ["2027-01-01", "2027-12-31"],
+            "accepts": rng.sample(classes, 3),
+        }
+        for y in range(yards)
+    ]
+    inst = {
+        "version": 1,
+        "material": material,
+        "as_of": "2027-01-05",
+        "transport": {"road_factor": 1.3, "cost_per_unit_km": 60, "co2_kg_per_unit_km": 0.3},
+        "carbon_price_per_kg": rng.choice([0, 5]),
+        "supplies": sup,
+        "demands": dem,
+        "stockyards": yrd,
+    }
     if blend:
         inst["grades"] = GRADES
     return inst

@@ -19,7 +19,9 @@ def naive_network_optimum(inst) -> float:
     arcs = arcs.take(ok & (arcs.b > 0))
     qs = np.rint(inst.supplies.qty).astype(np.int64)
     qd = np.rint(inst.demands.qty).astype(np.int64)
-    scale = choose_scale(float(inst.s_base.max() + inst.d_value.max()), qs.sum() + qd.sum(), nS + nD + 1)
+    scale = choose_scale(
+        float(inst.s_base.max() + inst.d_value.max()), qs.sum() + qd.sum(), nS + nD + 1
+    )
     sol = solve_transport(arcs, qs, qd, scale)
     return float(sol.flow @ arcs.b)
 
@@ -45,16 +47,23 @@ def test_grid_enumeration_finds_every_allowed_arc():
     ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
     want = arcs.take(ok & (arcs.b > 0))
     assert sorted(zip(got.s.tolist(), got.d.tolist(), strict=True)) == sorted(
-        zip(want.s.tolist(), want.d.tolist(), strict=True))
+        zip(want.s.tolist(), want.d.tolist(), strict=True)
+    )
     assert src.pairs_considered() < nS * nD
 
 
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("kind", ["yards", "blend", "partners", "fractional"])
 def test_lp_model_matches_independent_lp(seed, kind):
-    data = random_instance(seed, n_s=16, n_d=12, yards=3 if kind == "yards" else 0,
-                           blend=kind == "blend", partners=kind == "partners",
-                           fractional=kind == "fractional")
+    data = random_instance(
+        seed,
+        n_s=16,
+        n_d=12,
+        yards=3 if kind == "yards" else 0,
+        blend=kind == "blend",
+        partners=kind == "partners",
+        fractional=kind == "fractional",
+    )
     res = matching.solve(matching.load_instance(data))
     assert res.status == "optimal"
     report = matching.check(data, json.loads(json.dumps(res.to_dict())))
@@ -138,7 +147,8 @@ def test_pricing_finds_every_violated_arc_within_radius(stored):
     viol = arcs.b - v[arcs.d] - u[arcs.s] > 1e-9
     s, d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
     assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
-        zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True))
+        zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True)
+    )
     assert np.all(u_need[arcs.s] >= arcs.b - v[arcs.d] - 1e-6)
 
 
@@ -183,14 +193,33 @@ def test_short_hauls_report_exact_figures():
     sup, dem = [], []
     for i in range(40):
         lat, lon = 35.6 + rng.uniform(0, 0.3), 139.5 + rng.uniform(0, 0.4)
-        sup.append({"id": f"S{i}", "lat": lat, "lon": lon, "quantity": 20000, "class": "2a",
-                    "disposal_cost": 3000})
-        dem.append({"id": f"D{i}", "lat": lat + rng.uniform(1e-4, 3e-3),
-                    "lon": lon + rng.uniform(1e-4, 3e-3), "quantity": 20000, "value": 2000,
-                    "accepts": ["2a"]})
-    data = {"version": 1, "material": "soil", "transport": {"road_factor": 1.3,
-            "cost_per_unit_km": 90, "co2_kg_per_unit_km": 0.35},
-            "supplies": sup, "demands": dem}
+        sup.append(
+            {
+                "id": f"S{i}",
+                "lat": lat,
+                "lon": lon,
+                "quantity": 20000,
+                "class": "2a",
+                "disposal_cost": 3000,
+            }
+        )
+        dem.append(
+            {
+                "id": f"D{i}",
+                "lat": lat + rng.uniform(1e-4, 3e-3),
+                "lon": lon + rng.uniform(1e-4, 3e-3),
+                "quantity": 20000,
+                "value": 2000,
+                "accepts": ["2a"],
+            }
+        )
+    data = {
+        "version": 1,
+        "material": "soil",
+        "transport": {"road_factor": 1.3, "cost_per_unit_km": 90, "co2_kg_per_unit_km": 0.35},
+        "supplies": sup,
+        "demands": dem,
+    }
     res = matching.solve(matching.load_instance(data))
     assert res.status == "optimal" and len(res.flows) == 40
     report = matching.check(data, json.loads(json.dumps(res.to_dict())))

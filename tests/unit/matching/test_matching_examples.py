@@ -33,8 +33,16 @@ def test_example_reaches_the_independent_optimum_and_passes_the_checker(name):
 def test_every_flow_and_leftover_explains_itself(name):
     res = solve(load_example(name)).to_dict()
     for f in res["flows"]:
-        assert {"supply", "demand", "via", "quantity", "road_km", "transport_cost", "co2_kg",
-                "net_benefit"} <= set(f)
+        assert {
+            "supply",
+            "demand",
+            "via",
+            "quantity",
+            "road_km",
+            "transport_cost",
+            "co2_kg",
+            "net_benefit",
+        } <= set(f)
         assert f["quantity"] > 0 and f["net_benefit"] > 0
     for row in res["unmatched_supply"] + res["unmet_demand"]:
         assert row["reason"] and row["quantity"] > 0
@@ -104,8 +112,10 @@ def test_greedy_is_feasible_and_never_beats_the_optimum(name):
 
 def test_progress_reports_stages_and_fractions():
     seen = []
-    matching.solve(matching.load_instance(load_example("soil-with-yards")),
-                   progress=lambda stage, frac: seen.append((stage, frac)))
+    matching.solve(
+        matching.load_instance(load_example("soil-with-yards")),
+        progress=lambda stage, frac: seen.append((stage, frac)),
+    )
     stages = [s for s, _ in seen]
     assert stages[0] == "candidates" and stages[-1] == "done"
     assert {"solve", "pricing", "explain"} <= set(stages)

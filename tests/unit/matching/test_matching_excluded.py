@@ -61,13 +61,19 @@ def test_checker_flags_a_result_that_uses_an_excluded_pair():
     assert f"flows[{i}]: excluded pair (declined)" in report.errors
 
 
-@pytest.mark.parametrize(("pairs", "expected"), [
-    ([["S0", "D0"], ["S1"]], "excluded_pairs[1]: must be [supply id, demand id]"),
-    ([["S0", "D0"], ["S1", "D1"], ["S2", "D2"], ["D3", "S3"]], "excluded_pairs[3]: unknown supply id 'D3'"),
-    ([["S0", "D99"]], "excluded_pairs[0]: unknown demand id 'D99'"),
-    ([["S0", 5]], "excluded_pairs[0]: unknown demand id 5"),
-    ("S0,D0", "excluded_pairs: must be a list of [supply id, demand id] pairs"),
-])
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([["S0", "D0"], ["S1"]], "excluded_pairs[1]: must be [supply id, demand id]"),
+        (
+            [["S0", "D0"], ["S1", "D1"], ["S2", "D2"], ["D3", "S3"]],
+            "excluded_pairs[3]: unknown supply id 'D3'",
+        ),
+        ([["S0", "D99"]], "excluded_pairs[0]: unknown demand id 'D99'"),
+        ([["S0", 5]], "excluded_pairs[0]: unknown demand id 5"),
+        ("S0,D0", "excluded_pairs: must be a list of [supply id, demand id] pairs"),
+    ],
+)
 def test_malformed_excluded_pairs_are_named(pairs, expected):
     data = random_instance(1, n_s=10, n_d=10)
     data["excluded_pairs"] = pairs

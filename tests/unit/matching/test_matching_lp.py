@@ -37,8 +37,9 @@ def test_adding_columns_resolves_to_the_cold_optimum_from_the_previous_basis(see
     _add_direct(cold, src, pool, np.concatenate([first, rest]))
     cold.solve()
 
-    assert warm.solver.Objective().Value() == pytest.approx(cold.solver.Objective().Value(),
-                                                            rel=1e-9)
+    assert warm.solver.Objective().Value() == pytest.approx(
+        cold.solver.Objective().Value(), rel=1e-9
+    )
     # From the previous basis only the new columns need pivoting in; a from-scratch solve
     # (what presolve or scaling would force) takes about as many pivots as the cold one.
     assert warm.solver.iterations() < 0.6 * cold.solver.iterations()
@@ -89,5 +90,6 @@ def test_an_imprecise_solve_is_repeated_from_scratch():
     _add_direct(plain, src, pool, every)
     plain.solve()
     assert flaky.solver.solves == 2
-    assert flaky.solver.Objective().Value() == pytest.approx(plain.solver.Objective().Value(),
-                                                             rel=1e-9)
+    assert flaky.solver.Objective().Value() == pytest.approx(
+        plain.solver.Objective().Value(), rel=1e-9
+    )

@@ -32,8 +32,14 @@ needs_font = pytest.mark.skipif(
 
 
 def soil(unit_price="1200", quantity="100", tax_rate=10, description="第二種建設発生土"):
-    return InvoiceLine(description, Decimal(quantity), "m³", Decimal(unit_price), tax_rate,
-                       delivered_on=date(2025, 11, 3))
+    return InvoiceLine(
+        description,
+        Decimal(quantity),
+        "m³",
+        Decimal(unit_price),
+        tax_rate,
+        delivered_on=date(2025, 11, 3),
+    )
 
 
 def paid_payment(make_order, *lines):
@@ -112,7 +118,10 @@ def test_credit_note_carries_every_required_item(gateway, make_order):
     assert ctx["registration_number"] == "T1234567890123"
     assert (ctx["issuer_name"], ctx["recipient_name"]) == ("株式会社めぐり建設", "山田造園株式会社")
     assert (ctx["issue_date"], ctx["invoice_issue_date"], ctx["transaction_date"]) == (
-        "2025-11-20", "2025-11-10", "2025-11-03")
+        "2025-11-20",
+        "2025-11-10",
+        "2025-11-03",
+    )
     assert ctx["goods"] == ["第二種建設発生土", "お茶 ※"]
     # A tenth of ¥132,324: ¥13,200 at 10 % and ¥32 at 8 %, tax inside each truncated once.
     assert ctx["per_rate"] == [
@@ -152,8 +161,23 @@ def test_pdf_text_shows_the_credit_note_items(gateway, make_order, tmp_path):
     assert pdf == render_credit_note_pdf(note)  # deterministic
     path = tmp_path / "credit-note.pdf"
     path.write_bytes(pdf)
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    for expected in ("適格返還請求書", "CN-INV-ORD-1-1-1", "INV-ORD-1-1", "T1234567890123",
-                     "株式会社めぐり建設", "山田造園株式会社", "第二種建設発生土", "2025-11-20",
-                     "2025-11-03", "10%対象", "¥50,000", "¥5,000", "¥55,000", "数量不足"):
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for expected in (
+        "適格返還請求書",
+        "CN-INV-ORD-1-1-1",
+        "INV-ORD-1-1",
+        "T1234567890123",
+        "株式会社めぐり建設",
+        "山田造園株式会社",
+        "第二種建設発生土",
+        "2025-11-20",
+        "2025-11-03",
+        "10%対象",
+        "¥50,000",
+        "¥5,000",
+        "¥55,000",
+        "数量不足",
+    ):
         assert expected in text, expected

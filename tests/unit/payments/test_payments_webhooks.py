@@ -223,19 +223,38 @@ def test_events_that_are_not_ours_are_acknowledged_and_ignored(gateway):
 def test_a_dispute_leaves_the_payment_and_reaches_the_app_once(gateway):
     store = Store(payment(PaymentStatus.PAID))
     disputes = []
-    body = stripe_event("charge.dispute.created", {
-        "id": "dp_1", "object": "dispute", "payment_intent": PI, "amount": 11000, "reason": "fraudulent",
-        "status": "needs_response", "evidence_details": {"due_by": NOW + 86400}, "metadata": {},
-    }, event_id="evt_dispute_1")
+    body = stripe_event(
+        "charge.dispute.created",
+        {
+            "id": "dp_1",
+            "object": "dispute",
+            "payment_intent": PI,
+            "amount": 11000,
+            "reason": "fraudulent",
+            "status": "needs_response",
+            "evidence_details": {"due_by": NOW + 86400},
+            "metadata": {},
+        },
+        event_id="evt_dispute_1",
+    )
 
     def deliver():
-        return process_webhook(gateway, body, sign_webhook(body), processed=store.processed,
-                               load_payment=store.load, save_payment=store.save,
-                               record_dispute=lambda p, d: disputes.append((p.reference, d)))
+        return process_webhook(
+            gateway,
+            body,
+            sign_webhook(body),
+            processed=store.processed,
+            load_payment=store.load,
+            save_payment=store.save,
+            record_dispute=lambda p, d: disputes.append((p.reference, d)),
+        )
 
     assert deliver().body == "applied" and deliver().body == "replay"
     ((reference, dispute),) = disputes
-    assert reference == PI and (dispute.status, dispute.amount_yen, dispute.reason) == ("needs_response", 11000,
-                                                                                        "fraudulent")
+    assert reference == PI and (dispute.status, dispute.amount_yen, dispute.reason) == (
+        "needs_response",
+        11000,
+        "fraudulent",
+    )
     assert dispute.respond_by == NOW + 86400 and not dispute.closed
     assert store.saves == 0 and store.payments[PI].status is PaymentStatus.PAID
