@@ -44,6 +44,11 @@ def japan_today() -> dt.date:
     return dt.datetime.now(TOKYO).date()
 
 
+def japan_now() -> dt.datetime:
+    """Now as naive Japan wall-clock time, for values stored that way (pickup slots)."""
+    return dt.datetime.now(TOKYO).replace(tzinfo=None)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 

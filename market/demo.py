@@ -26,7 +26,7 @@ from market.catalog.models import (
     MaterialCategory,
     ReuseCategory,
 )
-from market.db import utcnow
+from market.db import japan_today, utcnow
 
 DEMO_PASSWORD = "meguri-demo-2026"
 
@@ -196,7 +196,7 @@ def load_demo(
     if if_empty and session.scalar(select(func.count()).select_from(Organisation)):
         return "demo data already present; nothing loaded"
     rng = random.Random(seed)
-    today = dt.date.today()
+    today = japan_today()
     password_hash = generate_password_hash(DEMO_PASSWORD)
     orgs: dict[OrgKind, list[Organisation]] = {}
     users: dict[int, User] = {}
@@ -252,7 +252,7 @@ def load_demo(
             )
             listing.created_by_id = users[listing.organisation_id].id
             listing.open_quantity = listing.quantity
-            listing.created_at = dt.datetime.now() - dt.timedelta(hours=rng.randint(1, 24 * 60))
+            listing.created_at = utcnow() - dt.timedelta(hours=rng.randint(1, 24 * 60))
             session.add(listing)
             session.flush()
             if rng.random() < 0.3:

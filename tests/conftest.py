@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from market import create_app, migrate
+from market.db import japan_today
 
 PG_URL = os.environ.get("MEGURI_TEST_DATABASE_URL")
 PG_REASON = "PostgreSQL tests need MEGURI_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
@@ -221,7 +222,7 @@ def _added(session, row):
 
 def listing_data(kind: str = "soil_offer") -> dict:
     """Valid input for every kind, as a JSON API client would send it."""
-    today = dt.date.today()
+    today = japan_today()
     base = {
         "title": "江東区 発生土 第2b種 1,200m³",
         "description": "掘削土、平日搬出可",

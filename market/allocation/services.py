@@ -6,7 +6,6 @@ produces one run, never two."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
-from market.db import utcnow
+from market.db import japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.finder.index import listings_changed
 
@@ -89,7 +88,7 @@ def run_job(session: Session, job, progress) -> dict:
     session.commit()
     started = time.perf_counter()
     progress("building instance", 0.02)
-    as_of = dt.date.today()
+    as_of = japan_today()
     instance = build_instance(session, run.family, run.region, as_of, run.material_code)
 
     def solver_progress(stage: str, fraction: float) -> None:

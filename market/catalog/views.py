@@ -20,6 +20,7 @@ from market.catalog.models import (
     SoilClass,
 )
 from market.catalog.queries import BrowseFilter, browse, map_points
+from market.db import japan_today
 from market.errors import DomainError
 from market.services import db_session
 
@@ -237,7 +238,7 @@ def create(kind: str):
     services.ensure_can_create(current_user, listing_kind)
     if request.method == "POST":
         return _save(listing_kind)
-    today = dt.date.today()
+    today = japan_today()
     org = current_user.organisation
     pref = db_session().get(Prefecture, org.prefecture_code) if org.prefecture_code else None
     values = {

@@ -12,6 +12,7 @@ from flask import current_app
 
 import payments
 from market.accounts.models import Organisation
+from market.db import japan_today
 from market.orders.models import Order, OrderPayment
 from payments import BillableOrder, InvoiceLine, Party, Payment, PaymentStatus, Totals
 from payments.credit_note import CreditNote, CreditNoteItem
@@ -79,7 +80,7 @@ def billable(order: Order, attempt: int | None = None) -> BillableOrder:
         buyer=party(order.buyer),
         seller=party(order.seller),
         lines=lines(order),
-        transaction_date=dt.date.today(),
+        transaction_date=japan_today(),
         attempt=attempt or max(order.payment_attempt, 1),
     )
 

@@ -29,7 +29,7 @@ from market.accounts.models import User
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.core import audit
-from market.db import TOKYO, utcnow
+from market.db import TOKYO, japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.orders import billing, locks, notify, states
 from market.orders.models import (
@@ -543,11 +543,11 @@ def record_delivery(
     except Invalid as exc:
         errors.update(exc.errors)
     raw_date = data.get("delivered_on")
-    delivered_on = dt.date.today()
+    delivered_on = japan_today()
     if raw_date:
         try:
             delivered_on = dt.date.fromisoformat(str(raw_date).strip())
-            if delivered_on > dt.date.today() + dt.timedelta(days=1):
+            if delivered_on > japan_today() + dt.timedelta(days=1):
                 errors["delivered_on"] = _("A delivery cannot be recorded in the future.")
         except ValueError:
             errors["delivered_on"] = _("Must be a date (YYYY-MM-DD).")

@@ -15,11 +15,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from market import db
 from market.accounts.models import OrgKind, User
 from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.core import audit
-from market.db import TOKYO, utcnow
+from market.db import utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 from market.orders.models import Order, OrderStatus
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
@@ -49,11 +50,6 @@ def _id(raw: object) -> int | None:
     """A row id from user input, or None (huge numbers would overflow the database's integer)."""
     text = str(raw if raw is not None else "").strip()
     return int(text) if text.isdigit() and int(text) < 2**31 else None
-
-
-def tokyo_now() -> dt.datetime:
-    """Now as naive Asia/Tokyo wall-clock time (slots are stored that way)."""
-    return dt.datetime.now(TOKYO).replace(tzinfo=None)
 
 
 def slot_start(slot: PickupSlot) -> dt.datetime:
@@ -93,7 +89,7 @@ def open_slots(
     with ``weeks`` > 1, the same slot on the same weekday for that many weeks (each with
     its own check-in code)."""
     org_id = _municipality_of(user)
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     errors: dict[str, str] = {}
     listing = None
     raw_listing = str(data.get("listing_id") or "").strip()
@@ -209,7 +205,7 @@ def bookable(slot: PickupSlot, order: Order, now: dt.datetime) -> str | None:
 def book(
     session: Session, user: User, slot_id: object, order_id: object, now: dt.datetime | None = None
 ) -> PickupBooking:
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     slot = session.get(PickupSlot, _id(slot_id)) if _id(slot_id) else None
     if slot is None:
         raise NotFound(_("No such pickup slot."))
@@ -270,7 +266,7 @@ def cancel_booking(
     by mail. After the start it is a check-in or a no-show, never a cancellation."""
     from market.mail import send_later
 
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     booking = _booking(session, booking_id)
     slot = booking.slot
     if user.organisation_id not in (slot.municipality_org_id, booking.operator_org_id):
@@ -344,7 +340,7 @@ def check_in(
 ) -> PickupBooking:
     """The municipality checks the operator in at the pickup point, or the operator checks
     itself in with the code shown there. The item is then recorded as delivered."""
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     booking = _booking(session, booking_id)
     slot = booking.slot
     org_id = user.organisation_id
@@ -394,7 +390,7 @@ def _record_handover(session: Session, user: User, booking: PickupBooking) -> No
 def mark_no_show(
     session: Session, user: User, booking_id: int, now: dt.datetime | None = None
 ) -> PickupBooking:
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     booking = _booking(session, booking_id)
     if user.organisation_id != booking.slot.municipality_org_id:
         if user.organisation_id == booking.operator_org_id:
@@ -413,7 +409,7 @@ def mark_no_show(
 
 def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
     """Bookings still open when their slot is over become no-shows (the periodic job)."""
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     open_ = session.scalars(
         select(PickupBooking)
         .join(PickupBooking.slot)
@@ -432,7 +428,7 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     """Mail every member of the operator the day before its pickup (once per booking)."""
     from market.mail import send_later
 
-    now = now or tokyo_now()
+    now = now or db.japan_now()
     tomorrow = now.date() + dt.timedelta(days=1)
     due = session.scalars(
         select(PickupBooking)

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from market import db
 from market.accounts.models import OrgKind
 from market.errors import DomainError
 from market.pickups import queries, services
@@ -27,7 +28,7 @@ def _org():
 
 def _page(errors: dict | None = None, status: int = 200, form=None):
     s, org = db_session(), _org()
-    now = services.tokyo_now()
+    now = db.japan_now()
     context = dict(
         errors=errors or {},
         form=form or {},

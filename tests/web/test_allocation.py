@@ -13,6 +13,7 @@ import matching
 from market.allocation.models import DeclinedPair, MatchRun, Proposal
 from market.allocation.reasons import unmatched_reason
 from market.catalog.models import Listing
+from market.db import japan_today
 
 
 @pytest.fixture
@@ -189,7 +190,7 @@ def test_other_organisations_cannot_see_or_decide_proposals(
 
 def test_nothing_matchable_gives_an_empty_optimal_run(client, admin, factory, db):
     member = factory.user()
-    today = dt.date.today()
+    today = japan_today()
     factory.listing(
         member,
         "soil_offer",

@@ -20,6 +20,7 @@ from test_catalog import (  # noqa: F401
 
 from market.accounts.models import ApiToken
 from market.catalog.models import Listing, ListingStatus
+from market.db import japan_today
 
 
 @pytest.fixture(autouse=True)
@@ -214,7 +215,7 @@ def test_close_and_then_no_more_changes(client, member_api, db):
 
 # --- bad input -------------------------------------------------------------------------
 
-TODAY = dt.date.today()
+TODAY = japan_today()
 INVALID = [
     ({"title": ""}, ["title"]),
     ({"title": None, "lat": 99}, ["title", "lat"]),

@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from market.catalog.models import Listing, ListingPhoto, ListingStatus
+from market.db import japan_today
 
 
 def _shared_conftest():
@@ -172,7 +173,7 @@ def test_unknown_kind_is_404(client, factory, login):
 
 # --- field errors -----------------------------------------------------------------
 
-TODAY = dt.date.today()
+TODAY = japan_today()
 BAD_INPUT = [
     ("soil_offer", {"title": ""}, "title"),
     ("soil_offer", {"title": "x" * 201}, "title"),

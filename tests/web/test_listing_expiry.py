@@ -10,6 +10,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from market.catalog.models import Listing, ListingStatus
+from market.db import japan_today
 from market.finder.models import Notification
 from tests.conftest import in_session, listing_data
 from tests.web.test_orders import signed_in
@@ -32,7 +33,7 @@ def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, fac
     listing_id = factory.listing(
         owner, "soil_offer", title="期限切れテスト 第2b種 300m³", quantity=300
     )
-    ended = dt.date.today() - dt.timedelta(days=1)
+    ended = japan_today() - dt.timedelta(days=1)
     in_session(
         app,
         lambda session: session.execute(
@@ -82,7 +83,7 @@ def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, fac
     stale = seller.post(f"/listings/{listing_id}/edit", data=form)
     assert stale.status_code == 400 and "Available until" in stale.get_data(as_text=True)
     assert status_of(app, listing_id) == ListingStatus.expired
-    form["window_end"] = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    form["window_end"] = (japan_today() + dt.timedelta(days=30)).isoformat()
     assert seller.post(f"/listings/{listing_id}/edit", data=form).status_code == 302
     assert status_of(app, listing_id) == ListingStatus.open
     assert "期限切れテスト" in other.get("/listings").get_data(as_text=True)
@@ -91,7 +92,7 @@ def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, fac
 def test_a_listing_cannot_be_published_with_a_period_already_over(app, factory):
     owner = factory.user()
     client = signed_in(app, owner)
-    past = dt.date.today() - dt.timedelta(days=10)
+    past = japan_today() - dt.timedelta(days=10)
     form = {
         **listing_data("soil_offer"),
         "window_start": (past - dt.timedelta(days=5)).isoformat(),

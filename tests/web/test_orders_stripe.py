@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from market import create_app
+from market.db import utcnow
 from market.orders.models import Order, OrderStatus, ProcessedWebhookEvent
 from tests.conftest import in_session
 from tests.web.test_orders import Reader, act, order_row, request_quantity, signed_in
@@ -422,11 +423,11 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(
         return in_session(app, lambda session: reconcile_card_payments(session, now=at))
 
     app.config["PUBLIC_URL"] = "https://meguri.example.test/"
-    assert reconcile(dt.datetime.utcnow()) == 0  # too fresh: its webhook may still come
+    assert reconcile(utcnow()) == 0  # too fresh: its webhook may still come
     assert (
         reconcile(payment.created_at + RECONCILE_WITHIN + dt.timedelta(minutes=1)) == 0
     )  # too old: left alone
-    later = dt.datetime.utcnow() + RECONCILE_AFTER + dt.timedelta(minutes=1)
+    later = utcnow() + RECONCILE_AFTER + dt.timedelta(minutes=1)
     assert reconcile(later) == 1
     order = order_row(db, order_id)
     assert order.status == OrderStatus.paid and order.current_payment.status == "paid"

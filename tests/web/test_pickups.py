@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from market import db as market_db
 from market.pickups import services
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from tests.web.test_reports import (
@@ -28,8 +29,8 @@ REG_CITY = "T1111111111111"
 @pytest.fixture
 def clock(monkeypatch):
     """Asia/Tokyo wall-clock time the pickup services see: 09:00 today, movable."""
-    state = {"now": dt.datetime.combine(services.tokyo_now().date(), dt.time(9, 0))}
-    monkeypatch.setattr(services, "tokyo_now", lambda: state["now"])
+    state = {"now": dt.datetime.combine(market_db.japan_now().date(), dt.time(9, 0))}
+    monkeypatch.setattr(market_db, "japan_now", lambda: state["now"])
     return state
 
 
@@ -64,7 +65,7 @@ def paid_order(app, city_client, operator_client, listing_id) -> int:
 
 def open_slot(client, **form):
     data = {
-        "slot_date": services.tokyo_now().date().isoformat(),
+        "slot_date": market_db.japan_now().date().isoformat(),
         "starts_at": "10:00",
         "ends_at": "12:00",
         "capacity": "3",

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from market.accounts.models import User
+from market.db import japan_today
 from market.reports.factors import StatusQuo, delivery_impact
 from market.reports.models import ImpactFactor, OrderHaul
 from tests.conftest import PASSWORD
@@ -104,7 +105,7 @@ def soil_trade(app, factory):
     act(seller, order_id, "accept")
     act(buyer, order_id, "issue_invoice")  # the receiver is paid to take the soil
     act(buyer, order_id, "mark_paid")
-    today = dt.date.today()
+    today = japan_today()
     deliver(seller, order_id, "40", (today - dt.timedelta(days=40)).isoformat())
     deliver(seller, order_id, "20", today.isoformat())
     act(buyer, order_id, "complete")
