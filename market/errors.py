@@ -24,3 +24,14 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class Invalid(DomainError):
+    """Field errors: ``errors`` maps each field to what is wrong with it (every error found,
+    not only the first); ``message``/``field`` are the first, for one-line answers."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
+        self.errors = errors

@@ -30,7 +30,7 @@ from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.core import audit
 from market.db import TOKYO, japan_today, utcnow
-from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from market.orders import billing, locks, notify, states
 from market.orders.models import (
     Delivery,
@@ -49,16 +49,6 @@ log = logging.getLogger(__name__)
 MAX_QUANTITY = Decimal("1e9")
 MAX_FEE_YEN = 1_000_000_000
 ORDERABLE = ("offer", "want")  # listing families a request can be made on (not stockyards)
-
-
-class Invalid(DomainError):
-    """Field errors: ``errors`` maps each field to what is wrong with it."""
-
-    status = 422
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
-        self.errors = errors
 
 
 class PaymentFailed(DomainError):

@@ -21,7 +21,7 @@ from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.core import audit
 from market.db import utcnow
-from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.orders.models import Order, OrderStatus
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 
@@ -34,16 +34,6 @@ BOOKABLE_ORDER = (
     OrderStatus.paid,
     OrderStatus.in_delivery,
 )
-
-
-class Invalid(DomainError):
-    """Field errors: ``errors`` maps each field to what is wrong with it."""
-
-    status = 422
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
-        self.errors = errors
 
 
 def _id(raw: object) -> int | None:

@@ -11,19 +11,11 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import User
 from market.core import audit
-from market.errors import DomainError, Forbidden, NotFound
+from market.errors import Forbidden, Invalid, NotFound
 from market.orders.models import Order
 from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 
 MAX_KM = 2000.0
-
-
-class Invalid(DomainError):
-    status = 422
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
-        self.errors = errors
 
 
 def _number(raw: object, field: str, low: float, high: float) -> float:
