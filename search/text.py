@@ -162,7 +162,7 @@ class QueryTerm:
     options: tuple[Option, ...]
     typed: int = 1
     typo_word: str | None = None
-    last: bool = False
+    last: bool = field(default=False, compare=False)
 
     def with_options(self, extra: list[Option]) -> QueryTerm:
         options = tuple(dict.fromkeys((*self.options, *extra)))[:MAX_OPTIONS]
