@@ -288,7 +288,9 @@ class EmbeddedIndex:
                 out.append(term)
                 continue
             fixes = corrections(word, found)
-            out.append(term.with_options([(text_phrase([fix], cjk=False),) for fix in fixes]))
+            out.append(
+                term.with_options([(text_phrase([fix], False, term.last),) for fix in fixes])
+            )
         return out
 
     def _known_prefix(self, conn: Connection, word: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import meilisearch
 from meilisearch.errors import MeilisearchApiError, MeilisearchError
 
+from .analysis import nfkc
 from .documents import (
     DEFAULT_INDEXABLE_STATUSES,
     FACETS,
@@ -24,7 +25,6 @@ from .documents import (
 )
 from .geo import haversine_km
 from .synonyms import Synonyms
-from .analysis import nfkc
 from .text import analyse, parts, plain_query, runs
 
 PUBLIC_FIELDS = tuple(ListingDocument.__dataclass_fields__)
@@ -80,7 +80,9 @@ def to_meili_document(document: ListingDocument) -> dict[str, Any]:
     title, body = analyse(document.title), analyse(document.searchable_body())
     payload["search_title"] = search_text(document.title)
     payload["search_body"] = " ".join(
-        t for t in (search_text(document.searchable_body()), title.variant_text, body.variant_text) if t
+        t
+        for t in (search_text(document.searchable_body()), title.variant_text, body.variant_text)
+        if t
     )
     payload["search_reading"] = " ".join(t for t in (title.reading_text, body.reading_text) if t)
     payload["window_start_day"] = document.window_start.toordinal() if document.window_start else 0
