@@ -17,7 +17,9 @@ CHORD = (
     "((d.cx - :n_x) * (d.cx - :n_x) + (d.cy - :n_y) * (d.cy - :n_y)"
     " + (d.cz - :n_z) * (d.cz - :n_z))"
 )
-_TITLE_COLUMN = {TEXT: "d.title_norm", READING: "d.title_reading"}
+# the title as the relevance tests read it: a substring anywhere, or a whole word
+_TITLE = {TEXT: "d.title_norm", READING: "REPLACE(d.title_reading, ' ', '')"}
+_TITLE_WORDS = {TEXT: "d.title_norm", READING: "(' ' || d.title_reading || ' ')"}
 
 
 @dataclass
@@ -78,8 +80,11 @@ def plan(query: SearchQuery, terms: list[QueryTerm], match) -> Plan:
     return out
 
 
-def _title_test(terms: list[QueryTerm], params: dict, typed_only: bool, key: str) -> str:
-    """Every word in the title (as typed, or in any of its forms)."""
+def _title_test(
+    terms: list[QueryTerm], params: dict, key: str, typed_only: bool, whole: bool
+) -> str:
+    """Every word in the title: as typed or in any of its forms; as a whole word (a
+    kana word is a word's reading, not part of one: がら is not ガラス) or anywhere."""
     words = []
     for number, term in enumerate(terms):
         tests = []
@@ -87,8 +92,9 @@ def _title_test(terms: list[QueryTerm], params: dict, typed_only: bool, key: str
         for index, option in enumerate(options):
             first = option[0]
             name = f"{key}_{number}_{index}"
-            params[name] = first.like
-            tests.append(f"{_TITLE_COLUMN[first.field]} LIKE :{name}")
+            params[name] = first.word if whole else first.like
+            column = (_TITLE_WORDS if whole else _TITLE)[first.field]
+            tests.append(f"{column} LIKE :{name}")
         words.append("(" + " OR ".join(tests) + ")")
     return " AND ".join(words)
 
@@ -96,22 +102,22 @@ def _title_test(terms: list[QueryTerm], params: dict, typed_only: bool, key: str
 def order(query: SearchQuery, terms: list[QueryTerm], params: dict) -> list[tuple[str, str]]:
     """(expression, direction) sort keys, always ending in a unique tie-break.
 
-    Relevance, given that every word must match anyway: listings with all the words in
-    the title as typed first, then with all of them in the title in some form (reading,
-    synonym, corrected typo; Meilisearch's "attribute" and "typo" rules), then the
-    nearest when the query has a point, else the newest. BM25 was tried and cost ~15 µs
-    per candidate, most of a query's time, for little change in order on short listings."""
+    Relevance, given that every word must match anyway: listings with every word in the
+    title as typed and whole first, then in some form (reading, synonym, dictionary
+    form, corrected typo) and whole, then in the title at all; within each, the nearest
+    when the query has a point, else the newest. (Meilisearch's "attribute", "typo"
+    and "exactness" rules.) BM25 was tried and cost ~15 µs per candidate, most of a
+    query's time, for little change in order on short listings."""
     nearest = [("(d.lat IS NULL)", "ASC"), (CHORD, "ASC"), ("d.id", "ASC")]
     newest = [("(d.created_ts IS NULL)", "ASC"), ("d.created_ts", "DESC"), ("d.id", "DESC")]
     if query.sort == "relevance":
         then = nearest if query.near is not None else newest
         if not terms:
             return then
-        typed = _title_test(terms, params, typed_only=True, key="t")
-        if all(len(t.options) == t.typed for t in terms):
-            return [(f"(CASE WHEN {typed} THEN 0 ELSE 1 END)", "ASC"), *then]
-        anyform = _title_test(terms, params, typed_only=False, key="a")
-        tier = f"(CASE WHEN {typed} THEN 0 WHEN {anyform} THEN 1 ELSE 2 END)"
+        typed = _title_test(terms, params, "t", typed_only=True, whole=True)
+        anyform = _title_test(terms, params, "a", typed_only=False, whole=True)
+        anywhere = _title_test(terms, params, "w", typed_only=False, whole=False)
+        tier = f"(CASE WHEN {typed} THEN 0 WHEN {anyform} THEN 1 WHEN {anywhere} THEN 2 ELSE 3 END)"
         return [(tier, "ASC"), *then]
     if query.sort == "distance":
         return nearest

@@ -30,7 +30,7 @@ from .documents import (
 )
 from .geo import haversine_km
 from .synonyms import Synonyms
-from .text import QueryTerm, query_terms, text_phrase
+from .text import QueryTerm, phrases_of, query_terms, text_phrase
 from .typos import allowed_typos, corrections, deletions
 
 __all__ = ["EmbeddedIndex", "row_key"]
@@ -287,10 +287,12 @@ class EmbeddedIndex:
             if word in found or (term.last and self._known_prefix(conn, word)):
                 out.append(term)
                 continue
-            fixes = corrections(word, found)
-            out.append(
-                term.with_options([(text_phrase([fix], False, term.last),) for fix in fixes])
-            )
+            options: list = []
+            for fix in corrections(word, found):
+                options.append((text_phrase([fix], False, term.last),))
+                # what the corrected word means, too (palets → pallets → パレット)
+                options += [phrases_of(alt) for alt in self.synonyms().expand(fix, kana=False)]
+            out.append(term.with_options(options))
         return out
 
     def _known_prefix(self, conn: Connection, word: str) -> bool:

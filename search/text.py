@@ -102,7 +102,7 @@ class AnalysedText:
     variants: list[str] = field(default_factory=list)  # dictionary forms that differ
     reading: list[str] = field(default_factory=list)  # readings, bigrams in order
     heads: list[str] = field(default_factory=list)  # first two reading characters of words
-    reading_text: str = ""  # the readings, run by run (for the title's relevance test)
+    reading_text: str = ""  # the words' readings, space-separated (the title's relevance test)
     variant_text: str = ""  # the dictionary forms that differ, run by run
     words: set[str] = field(default_factory=set)  # Latin words for the typo lexicon
 
@@ -125,7 +125,8 @@ def analyse(text: str) -> AnalysedText:
         if reading.text:
             out.reading.extend(_cjk_terms(reading.text))
             out.heads.extend(reading.text[s : s + 2] for s in reading.starts)
-            readings.append(reading.text)
+            ends = (*reading.starts[1:], len(reading.text))
+            readings.extend(reading.text[a:b] for a, b in zip(reading.starts, ends, strict=True))
         if reading.normalized:
             out.variants.extend(_cjk_terms(reading.normalized))
             variants.append(reading.normalized)
@@ -148,6 +149,7 @@ class Phrase:
     terms: tuple[str, ...]
     prefix: bool = False
     like: str = ""  # LIKE pattern on the title's folded text or reading, for relevance
+    word: str = ""  # LIKE pattern for the same as a whole word (readings), else = like
 
 
 Option = tuple[Phrase, ...]  # every phrase must match
@@ -171,24 +173,25 @@ class QueryTerm:
 
 def text_phrase(terms: list[str], cjk: bool, prefix: bool = False) -> Phrase:
     joined = (terms[0] + "".join(t[-1] for t in terms[1:])) if cjk else "%".join(terms)
-    return Phrase(TEXT, tuple(terms), prefix, f"%{joined}%")
+    return Phrase(TEXT, tuple(terms), prefix, f"%{joined}%", f"%{joined}%")
 
 
 def _cjk_phrase(folded: str, prefix_single: bool = True) -> Phrase:
     if len(folded) == 1:
-        return Phrase(TEXT, (folded,), prefix_single, f"%{folded}%")
+        return Phrase(TEXT, (folded,), prefix_single, f"%{folded}%", f"%{folded}%")
     return text_phrase(_bigrams(folded), cjk=True)
 
 
 def reading_option(reading: str) -> Option:
     """A kana word: its reading somewhere, and some word's reading starting like it."""
+    like, word = f"%{reading}%", f"% {reading} %"
     if len(reading) == 1:
         return (
-            Phrase(READING, (reading,), True, f"%{reading}%"),
+            Phrase(READING, (reading,), True, like, word),
             Phrase(HEAD, (reading,), True),
         )
     return (
-        Phrase(READING, tuple(_bigrams(reading)), False, f"%{reading}%"),
+        Phrase(READING, tuple(_bigrams(reading)), False, like, word),
         Phrase(HEAD, (reading[:2],)),
     )
 
