@@ -84,7 +84,12 @@ def to_meili_document(document: ListingDocument) -> dict[str, Any]:
         for t in (search_text(document.searchable_body()), title.variant_text, body.variant_text)
         if t
     )
-    payload["search_reading"] = " ".join(t for t in (title.reading_text, body.reading_text) if t)
+    # each word's reading, and each run's whole (ハッセイ ド and ハッセイド): a kana
+    # query word is one word, spanning dictionary words or not
+    runs_read = [r for r in (*title.reading_runs, *body.reading_runs) if " " not in r]
+    payload["search_reading"] = " ".join(
+        t for t in (title.reading_text, body.reading_text, " ".join(dict.fromkeys(runs_read))) if t
+    )
     payload["window_start_day"] = document.window_start.toordinal() if document.window_start else 0
     payload["window_end_day"] = (
         document.window_end.toordinal() if document.window_end else NO_END_DAY

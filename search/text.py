@@ -104,6 +104,7 @@ class AnalysedText:
     heads: list[str] = field(default_factory=list)  # first two reading characters of words
     reading_text: str = ""  # the words' readings, space-separated (the title's relevance test)
     variant_text: str = ""  # the dictionary forms that differ, run by run
+    reading_runs: list[str] = field(default_factory=list)  # each run's reading, joined
     words: set[str] = field(default_factory=set)  # Latin words for the typo lexicon
 
 
@@ -125,6 +126,7 @@ def analyse(text: str) -> AnalysedText:
         if reading.text:
             out.reading.extend(_cjk_terms(reading.text))
             out.heads.extend(reading.text[s : s + 2] for s in reading.starts)
+            out.reading_runs.append(reading.text)
             ends = (*reading.starts[1:], len(reading.text))
             readings.extend(reading.text[a:b] for a, b in zip(reading.starts, ends, strict=True))
         if reading.normalized:

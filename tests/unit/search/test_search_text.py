@@ -48,7 +48,8 @@ def test_readings_and_dictionary_forms_come_from_the_dictionary():
     assert read("たんす").normalized == "箪笥" and read("タンス").normalized == "箪笥"
     assert read("発生土").starts == (0, 4)  # 発生 / 土: each word's reading starts
     analysed = analyse("中古の椅子 RC-40")
-    assert analysed.reading_text == "チュウコノイス"
+    assert analysed.reading_text == "チュウコ ノ イス"  # word by word
+    assert analysed.reading_runs == ["チュウコノイス"]
     assert "イス" in analysed.heads and "イス" in analysed.reading
     assert analyse("タンス").variants == ["箪笥", "笥"]
 
