@@ -34,7 +34,6 @@ from market.finder.models import SearchOutbox, SynonymGroup
 log = logging.getLogger(__name__)
 BATCH = 500
 MAX_BACKOFF_S = 600
-_ensured: set[int] = set()
 _ensure_lock = threading.Lock()
 
 
@@ -50,16 +49,17 @@ def get_index(app: Flask | None = None) -> search.SearchIndex:
     """The app's index, its tables/settings and synonyms ensured once per process."""
     app = app or current_app._get_current_object()
     index = app.extensions["meguri.search"]
-    if id(index) not in _ensured:
+    # marked on the app, not by id(index): a new app's index may reuse a dead one's id
+    if not app.extensions.get("meguri.search_ready"):
         with _ensure_lock:
-            if id(index) not in _ensured:
+            if not app.extensions.get("meguri.search_ready"):
                 index.ensure()
                 session = app.extensions["meguri.db"].new_session()
                 try:
                     index.set_synonyms(synonyms_from(session))
                 finally:
                     session.close()
-                _ensured.add(id(index))
+                app.extensions["meguri.search_ready"] = True
     return index
 
 
