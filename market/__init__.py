@@ -8,6 +8,7 @@ from flask import Flask, g, request, session
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import inspect as sa_inspect
 
 from market import config as config_module
 
@@ -24,8 +25,12 @@ def select_locale() -> str:
     if chosen in LOCALES:
         return chosen
     user = getattr(g, "api_user", None)
-    if user is not None and user.locale in LOCALES:
-        return user.locale
+    # The locale as loaded with the token's user, never a new load: after a failed flush
+    # (the database went away mid-request) the user is expired and loading it again would
+    # fail while the error page is being worded.
+    locale = sa_inspect(user).dict.get("locale") if user is not None else None
+    if locale in LOCALES:
+        return locale
     return "ja"  # Japanese first, whatever the browser says
 
 

@@ -81,6 +81,19 @@ class Browser:
             assert response.status == 200 and "/login" not in response.url, response.url
 
 
+def _server_errors(stack_: stack.Stack) -> list[str]:
+    """The servers' unhandled errors, with their tracebacks (a 500's cause)."""
+    lines = []
+    for process in stack_.processes:
+        text = process.log.read_text(errors="replace")
+        lines += [
+            line[-3000:]
+            for line in text.splitlines()
+            if "unhandled error" in line or "Traceback" in line
+        ]
+    return lines[-20:]
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
     instance = tmp_path_factory.mktemp("restart-instance")
@@ -154,7 +167,8 @@ def test_requests_fail_fast_with_a_clean_page_while_postgresql_restarts_and_reco
         else:
             assert "<html" in body.lower() and "503" in body
     unexpected = [(r[1], r[2]) for r in seen if r[2] not in (200, 503)]
-    assert not unexpected, unexpected  # no 500s, no dropped connections, before, during or after
+    # no 500s, no dropped connections, before, during or after (the servers' error lines say why)
+    assert not unexpected, (unexpected, _server_errors(running))
     print(
         f"\nRESTART: {len(outage)} requests during a {OUTAGE_SECONDS}s outage, all 503, slowest "
         f"{slowest * 1000:.0f} ms; serving again {recovered_after:.1f}s after PostgreSQL was back"
