@@ -1,12 +1,14 @@
 """Places to measure distance from: every 市区町村 by code or by name (as written, in
 kana or in English), for visitors and members alike. The gazetteer is the
-`municipalities` table; it is small (1,741 rows), so each process keeps it in memory."""
+`municipalities` table; it is small (1,741 rows), so each process keeps it in memory
+(changes to the table take effect when the processes restart)."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,14 +104,12 @@ class Gazetteer:
         return (exact + found)[:limit]
 
 
-_cache: dict[int, Gazetteer] = {}
 _lock = threading.Lock()
 
 
 def gazetteer(session: Session) -> Gazetteer:
-    """The process's gazetteer, read once per database engine."""
-    key = id(session.get_bind())
-    found = _cache.get(key)
+    """The app's gazetteer, read once per process (kept on the app)."""
+    found = current_app.extensions.get("meguri.gazetteer")
     if found is None:
         with _lock:
             prefectures = {p.code: p for p in session.scalars(select(Prefecture))}
@@ -130,5 +130,5 @@ def gazetteer(session: Session) -> Gazetteer:
                     for r in rows
                 ]
             )
-            _cache[key] = found
+            current_app.extensions["meguri.gazetteer"] = found
     return found

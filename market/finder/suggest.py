@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,17 +77,16 @@ def _vocabulary(session: Session) -> list[Word]:
     return list(words.values())
 
 
-_cache: dict[int, tuple[float, list[Word]]] = {}
 _lock = threading.Lock()
 
 
 def vocabulary(session: Session) -> list[Word]:
-    key = id(session.get_bind())
-    cached = _cache.get(key)
+    """The app's vocabulary, read again after VOCABULARY_TTL_S (kept on the app)."""
+    cached = current_app.extensions.get("meguri.suggest_vocabulary")
     if cached is None or time.monotonic() - cached[0] > VOCABULARY_TTL_S:
         with _lock:
             cached = (time.monotonic(), _vocabulary(session))
-            _cache[key] = cached
+            current_app.extensions["meguri.suggest_vocabulary"] = cached
     return cached[1]
 
 
