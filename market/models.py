@@ -27,7 +27,13 @@ from market.catalog.models import (
 )
 from market.core.models import AuditEvent, Job
 from market.db import Base
-from market.finder.models import Notification, SavedSearch, SearchOutbox
+from market.finder.models import (
+    Municipality,
+    Notification,
+    SavedSearch,
+    SearchOutbox,
+    SynonymGroup,
+)
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,
@@ -45,7 +51,9 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Municipality",
     "Notification",
+    "SynonymGroup",
     "SavedSearch",
     "SearchOutbox",
     "DeclinedPair",

@@ -13,6 +13,7 @@ from .documents import (
 )
 from .factory import make_index
 from .interface import SearchIndex, SyncReport, verify
+from .synonyms import SynonymGroup, Synonyms
 
 __all__ = [
     "FACETS",
@@ -24,6 +25,8 @@ __all__ = [
     "SearchQuery",
     "SearchQueryError",
     "SearchResults",
+    "SynonymGroup",
+    "Synonyms",
     "SyncReport",
     "make_index",
     "verify",

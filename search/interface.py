@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from .documents import ListingDocument, SearchQuery, SearchResults
+from .synonyms import Synonyms
 
 
 @runtime_checkable
@@ -40,6 +41,9 @@ class SearchIndex(Protocol):
 
     def drop(self) -> None:
         """Remove the index entirely (tests, decommissioning)."""
+
+    def set_synonyms(self, synonyms: Synonyms) -> None:
+        """Replace the synonyms every search applies (kept through rebuilds)."""
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 import meilisearch
 from meilisearch.errors import MeilisearchApiError, MeilisearchError
 
+from .analysis import nfkc
 from .documents import (
     DEFAULT_INDEXABLE_STATUSES,
     FACETS,
@@ -23,7 +24,8 @@ from .documents import (
     SearchResults,
 )
 from .geo import haversine_km
-from .text import normalise, plain_query
+from .synonyms import Synonyms
+from .text import analyse, parts, plain_query, runs
 
 PUBLIC_FIELDS = tuple(ListingDocument.__dataclass_fields__)
 NO_END_DAY = 10_000_000  # beyond date.max.toordinal(); "window never ends"
@@ -31,10 +33,12 @@ LOCALES = ["jpn", "eng"]
 
 
 def index_settings(max_total_hits: int = 200_000) -> dict[str, Any]:
-    """Settings applied by ensure(). Search runs on our own NFKC-normalised copies of the
-    text (search_title, search_body), so ＲＣ－４０ and rc-40 index alike, as embedded."""
+    """Settings applied by ensure(). Search runs on our own normalised copies of the
+    text (search_title, search_body: NFKC, letters and digits apart, so ＲＣ－４０, rc40 and
+    rc-40 index alike, as embedded) and the readings (search_reading, katakana: kana-only
+    query words are sent as katakana). Synonyms are set apart (set_synonyms)."""
     return {
-        "searchableAttributes": ["search_title", "search_body"],
+        "searchableAttributes": ["search_title", "search_body", "search_reading"],
         "displayedAttributes": [*PUBLIC_FIELDS, "content_hash"],
         "filterableAttributes": [
             "id",
@@ -48,20 +52,44 @@ def index_settings(max_total_hits: int = 200_000) -> dict[str, Any]:
         # "sort" first: an explicit sort (distance, price, newest) decides the order, as
         # in the embedded engine; with no sort requested the rule does nothing.
         "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
+        # As the embedded engine: one typo from 5 letters, two from 9; never in numbers
+        # (RC-40 must not find RC-30) nor in readings (a typo in kana is another word).
         "typoTolerance": {
             "enabled": True,
             "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
+            "disableOnNumbers": True,
+            "disableOnAttributes": ["search_reading"],
         },
-        "localizedAttributes": [{"attributePatterns": ["search_*"], "locales": LOCALES}],
+        "localizedAttributes": [
+            {"attributePatterns": ["search_title", "search_body"], "locales": LOCALES},
+            {"attributePatterns": ["search_reading"], "locales": ["jpn"]},
+        ],
         "pagination": {"maxTotalHits": max_total_hits},
         "faceting": {"maxValuesPerFacet": 2000, "sortFacetValuesBy": {"*": "count"}},
     }
 
 
+def search_text(text: str) -> str:
+    """What Meilisearch indexes of a text: its CJK runs as written (NFKC, so its own
+    Japanese segmenter sees real words), letters and digits apart (rc 40)."""
+    return " ".join(run if cjk else " ".join(parts(run)) for cjk, run in runs(nfkc(text)))
+
+
 def to_meili_document(document: ListingDocument) -> dict[str, Any]:
     payload = {k: v for k, v in document.to_json_dict().items() if v is not None}
-    payload["search_title"] = normalise(document.title)
-    payload["search_body"] = normalise(document.searchable_body())
+    title, body = analyse(document.title), analyse(document.searchable_body())
+    payload["search_title"] = search_text(document.title)
+    payload["search_body"] = " ".join(
+        t
+        for t in (search_text(document.searchable_body()), title.variant_text, body.variant_text)
+        if t
+    )
+    # each word's reading, and each run's whole (ハッセイ ド and ハッセイド): a kana
+    # query word is one word, spanning dictionary words or not
+    runs_read = [r for r in (*title.reading_runs, *body.reading_runs) if " " not in r]
+    payload["search_reading"] = " ".join(
+        t for t in (title.reading_text, body.reading_text, " ".join(dict.fromkeys(runs_read))) if t
+    )
     payload["window_start_day"] = document.window_start.toordinal() if document.window_start else 0
     payload["window_end_day"] = (
         document.window_end.toordinal() if document.window_end else NO_END_DAY
@@ -182,13 +210,19 @@ class MeilisearchIndex:
         except MeilisearchError as error:
             raise SearchBackendError(f"Meilisearch: {error}") from error
 
-    def _prepare(self, uid: str) -> None:
+    def _prepare(self, uid: str, synonyms: dict[str, list[str]] | None = None) -> None:
         """Create the index if missing and apply the settings, waiting for both."""
         task = self._call(self.client.create_index, uid, {"primaryKey": "id"})
         self._wait(task.task_uid, tolerate=("index_already_exists",))
-        task = self._call(
-            self.client.index(uid).update_settings, index_settings(self.max_total_hits)
-        )
+        settings = index_settings(self.max_total_hits)
+        if synonyms is not None:
+            settings["synonyms"] = synonyms
+        task = self._call(self.client.index(uid).update_settings, settings)
+        self._wait(task.task_uid)
+
+    def set_synonyms(self, synonyms: Synonyms) -> None:
+        """PUT /indexes/{uid}/settings/synonyms: the server applies them to every query."""
+        task = self._call(self.client.index(self.uid).update_synonyms, synonyms.meilisearch())
         self._wait(task.task_uid)
 
     # -- SearchIndex -------------------------------------------------------------------
@@ -235,7 +269,9 @@ class MeilisearchIndex:
         fresh = f"{self.uid}__rebuild_{secrets.token_hex(4)}"
         indexed = 0
         try:
-            self._prepare(fresh)
+            self._prepare(self.uid)  # swapping needs both indexes to exist
+            # the new index takes over the live one's synonyms
+            self._prepare(fresh, self._call(self.client.index(self.uid).get_synonyms))
             index = self.client.index(fresh)
             tasks = []
             for chunk in _chunks(documents, self.batch_size):
@@ -246,7 +282,6 @@ class MeilisearchIndex:
                     indexed += len(latest)
             for task_uid in tasks:
                 self._wait(task_uid)
-            self._prepare(self.uid)  # swapping needs both indexes to exist
             task = self._call(self.client.swap_indexes, [{"indexes": [self.uid, fresh]}])
             self._wait(task.task_uid)
         finally:

@@ -253,6 +253,7 @@ def openapi_document() -> dict:
             **_order_paths(error),
             **_ticket_paths(error),
             **_search_paths(error),
+            **_suggest_paths(error),
             **_notification_paths(error),
         },
     }
@@ -759,6 +760,13 @@ def _notification_paths(error: dict) -> dict:
     }
 
 
+PLACE_HELP = (
+    "a 市区町村 to measure distance from: its code (JIS X 0402) or name in kanji, kana or"
+    " English (八王子市, はちおうじ, Hachioji); a name several places share takes its"
+    " prefecture: 府中市 (東京都)"
+)
+
+
 def _search_paths(error: dict) -> dict:
     """The search API (market/finder/views.py): free text, facets, price, window, distance."""
     from market.finder.services import FACET_ARGS
@@ -784,6 +792,9 @@ def _search_paths(error: dict) -> dict:
             "site",
             {"type": "string", "description": "id of one of your sites (listings), for distance"},
         ),
+        ("place", {"type": "string", "description": PLACE_HELP}),
+        ("lat", {"type": "number", "minimum": -90, "maximum": 90, "description": "a point"}),
+        ("lon", {"type": "number", "minimum": -180, "maximum": 180, "description": "a point"}),
         ("radius_km", {"type": "number", "minimum": 0}),
         ("sort", {"type": "string", "enum": list(search.SORTS)}),
         ("page", {"type": "integer", "minimum": 1}),
@@ -814,7 +825,67 @@ def _search_paths(error: dict) -> dict:
                                         "page": {"type": "integer"},
                                         "per_page": {"type": "integer"},
                                         "facets": {"type": "object"},
+                                        "origin": {
+                                            "type": ["object", "null"],
+                                            "description": "where distance is measured from",
+                                        },
                                         "hits": {"type": "array"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                    "503": error,
+                },
+            },
+        },
+    }
+
+
+def _suggest_paths(error: dict) -> dict:
+    """Suggestions as people type (market/finder/suggest.py)."""
+    return {
+        "/api/v1/search/suggest": {
+            "get": {
+                "summary": "Suggestions as people type (from two characters): words, places, listings",
+                "security": [{}, {"token": []}],
+                "parameters": [
+                    {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 20},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Suggestions in the user's language (none below two characters)",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["q", "suggestions"],
+                                    "properties": {
+                                        "q": {"type": "string"},
+                                        "suggestions": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["type", "text", "value"],
+                                                "properties": {
+                                                    "type": {
+                                                        "type": "string",
+                                                        "enum": ["word", "place", "listing"],
+                                                    },
+                                                    "text": {"type": "string"},
+                                                    "value": {"type": "string"},
+                                                    "url": {"type": "string"},
+                                                },
+                                            },
+                                        },
                                     },
                                 }
                             }

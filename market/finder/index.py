@@ -29,12 +29,11 @@ from market.catalog.models import (
     SoilClass,
 )
 from market.db import after_commit, utcnow
-from market.finder.models import SearchOutbox
+from market.finder.models import SearchOutbox, SynonymGroup
 
 log = logging.getLogger(__name__)
 BATCH = 500
 MAX_BACKOFF_S = 600
-_ensured: set[int] = set()
 _ensure_lock = threading.Lock()
 
 
@@ -47,15 +46,27 @@ def make(app: Flask) -> search.SearchIndex:
 
 
 def get_index(app: Flask | None = None) -> search.SearchIndex:
-    """The app's index, its tables/settings ensured once per process."""
+    """The app's index, its tables/settings and synonyms ensured once per process."""
     app = app or current_app._get_current_object()
     index = app.extensions["meguri.search"]
-    if id(index) not in _ensured:
+    # marked on the app, not by id(index): a new app's index may reuse a dead one's id
+    if not app.extensions.get("meguri.search_ready"):
         with _ensure_lock:
-            if id(index) not in _ensured:
+            if not app.extensions.get("meguri.search_ready"):
                 index.ensure()
-                _ensured.add(id(index))
+                session = app.extensions["meguri.db"].new_session()
+                try:
+                    index.set_synonyms(synonyms_from(session))
+                finally:
+                    session.close()
+                app.extensions["meguri.search_ready"] = True
     return index
+
+
+def synonyms_from(session: Session) -> search.Synonyms:
+    """The synonym groups administrators keep (market/finder/synonyms.py edits them)."""
+    groups = session.scalars(select(SynonymGroup).order_by(SynonymGroup.id))
+    return search.Synonyms(search.SynonymGroup(tuple(g.terms), g.mutual) for g in groups)
 
 
 # --- documents -----------------------------------------------------------------------

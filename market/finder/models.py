@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.accounts.models import User
@@ -52,3 +52,34 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Municipality(Base):
+    """A 市区町村 (city, town, village or Tokyo's special ward) with a point, for distance
+    from a place chosen by name. Seeded from migrations/data/municipalities_v1.json
+    (総務省 codes and readings; points from JpGeocode, MIT); editable like other
+    reference data."""
+
+    __tablename__ = "municipalities"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)  # JIS X 0402, check digit
+    prefecture_code: Mapped[str] = mapped_column(ForeignKey("prefectures.code"), index=True)
+    name_ja: Mapped[str] = mapped_column(String(20), index=True)
+    name_kana: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class SynonymGroup(Base):
+    """Words of the trade that search treats as one (残土 and 発生土). One-way groups
+    (mutual False): the first term finds the others, not the reverse."""
+
+    __tablename__ = "synonym_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms: Mapped[list] = mapped_column(JSON)  # at least two words or phrases
+    mutual: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +19,8 @@ from market import tasks
 from market.accounts.models import User
 from market.catalog.models import Listing, ListingStatus
 from market.db import utcnow
+from market.errors import Invalid
+from market.finder import places
 from market.finder.index import get_index
 from market.finder.models import Notification, SavedSearch
 from market.mail import send_later
@@ -40,18 +46,42 @@ PARAMS = (
     "window_from",
     "window_to",
     "site",
+    "place",
+    "lat",
+    "lon",
     "radius_km",
     "sort",
 )
 MAX_SAVED = 20
 
+# What the page calls each argument: an error says "並び順: …", never "sort: …".
+FIELD_LABELS = {
+    "q": _l("Search words"),
+    "place": _l("Place"),
+    "site": _l("Your listing"),
+    "lat": _l("Map centre"),
+    "lon": _l("Map centre"),
+    "radius_km": _l("Within"),
+    "sort": _l("Sort"),
+    "price_min": _l("Price from"),
+    "price_max": _l("Price to"),
+    "window_from": _l("Available from"),
+    "window_to": _l("Available until"),
+    "page": _l("Page"),
+    "per_page": _l("Listings a page"),
+    "kind": _l("Kind"),
+    "soil_class": _l("Soil class (土質区分)"),
+    "grade": _l("Grade"),
+    "material": _l("Material"),
+    "category": _l("Category"),
+    "prefecture": _l("Prefecture"),
+    "municipality_code": _l("Municipality"),
+    "name": _l("Name this search"),
+}
 
-class SearchInputError(Exception):
-    """Bad search input; ``field`` names the query argument in the user's terms."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field, self.message = field, message
+def field_label(field: str) -> str:
+    return str(FIELD_LABELS.get(field, _("Search")))
 
 
 MESSAGES = {
@@ -64,11 +94,28 @@ MESSAGES = {
 }
 
 # The search package names fields its own way; the form speaks these names.
-FIELD_NAMES = {"text": "q", "near": "site", "near.lat": "site", "near.lon": "site"}
+FIELD_NAMES = {"text": "q", "near": "place", "near.lat": "lat", "near.lon": "lon"}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where distance is measured from: one of the user's listings, a place chosen by
+    name, or a point (the map's centre)."""
+
+    kind: str  # "site", "place" or "point"
+    lat: float
+    lon: float
+    label: str
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: search.SearchQuery
+    origin: Origin | None = None
 
 
 def my_sites(session: Session, user: User | None) -> list[Listing]:
-    """The user's organisation's own listings: the places distance is measured from."""
+    """The user's organisation's own listings: places distance can be measured from."""
     if user is None or not getattr(user, "organisation_id", None):
         return []
     return list(
@@ -84,31 +131,93 @@ def my_sites(session: Session, user: User | None) -> list[Listing]:
     )
 
 
-def build_query(
-    session: Session, args: MultiDict, user: User | None, *, per_page: int = 20
-) -> search.SearchQuery:
-    """A query from request arguments (or a saved search's, see ``saved_args``)."""
-    filters = {name: [v for v in args.getlist(name) if v] for name in FACET_ARGS}
-    near, radius = None, None
+def _coordinate(raw: str, low: float, high: float) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and low <= value <= high else None
+
+
+def _origin(session: Session, args: MultiDict, user: User | None, errors: dict) -> Origin | None:
+    """The first of: a site of the user's, a place by name or code, a point (lat, lon)."""
     site = (args.get("site") or "").strip()
     if site:
         sites = {str(listing.id): listing for listing in my_sites(session, user)}
         if site not in sites:
-            raise SearchInputError("site", _("choose one of your own sites"))
-        near = (sites[site].lat, sites[site].lon)
-    if args.get("radius_km"):
-        if near is None:
-            raise SearchInputError("radius_km", _("choose a site to measure the distance from"))
-        radius = args.get("radius_km")
+            errors["site"] = _("Choose one of your own listings.")
+            return None
+        return Origin("site", sites[site].lat, sites[site].lon, sites[site].title)
+    name = (args.get("place") or "").strip()
+    if name:
+        found = places.gazetteer(session).find(name)
+        locale = str(get_locale() or "ja")
+        if not found:
+            errors["place"] = _(
+                "No city, town or village of that name. Choose one of the suggestions."
+            )
+            return None
+        if len(found) > 1:
+            errors["place"] = _(
+                "Several places have that name: %(names)s. Choose one.",
+                names=", ".join(p.label(locale) for p in found[:6]),
+            )
+            return None
+        return Origin("place", found[0].lat, found[0].lon, found[0].label(locale))
+    lat, lon = (args.get("lat") or "").strip(), (args.get("lon") or "").strip()
+    if lat or lon:
+        point = (_coordinate(lat, -90, 90), _coordinate(lon, -180, 180))
+        if point[0] is None:
+            errors["lat"] = _("Latitude must be a number from -90 to 90.")
+        if point[1] is None:
+            errors["lon"] = _("Longitude must be a number from -180 to 180.")
+        if None in point:
+            return None
+        return Origin("point", point[0], point[1], _("the map's centre"))
+    return None
+
+
+def _whole(args: MultiDict, name: str, default: int, high: int, errors: dict) -> int:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not (raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
+        errors[name] = _("must be a whole number from 1 to %(n)s", n=high)
+        return default
+    return int(raw)
+
+
+def parse_search_args(
+    session: Session,
+    args: MultiDict,
+    user: User | None,
+    *,
+    per_page: int | None = 20,
+    facets: tuple[str, ...] = SHOWN_FACETS,
+) -> SearchRequest:
+    """Request arguments (the page's form, the API's query string or a saved search's)
+    → the search to run and where distance is measured from. Every bad argument is
+    named at once (market.errors.Invalid, messages in the user's language). per_page
+    None reads it from the arguments (the API)."""
+    errors: dict[str, str] = {}
+    filters = {name: [v for v in args.getlist(name) if v] for name in FACET_ARGS}
+    origin = _origin(session, args, user, errors)
+    near = (origin.lat, origin.lon) if origin else None
+    radius = args.get("radius_km") or None
+    if radius and origin is None and not errors:
+        errors["radius_km"] = _("Choose a place to measure the distance from.")
     sort = args.get("sort") or ("distance" if near else "relevance")
-    if sort == "distance" and near is None:
-        raise SearchInputError("sort", _("choose a site to sort by distance"))
+    if sort == "distance" and near is None and not errors:
+        errors["sort"] = _(
+            "To sort by distance, choose a place, the map's centre or one of your listings."
+        )
+    page = _whole(args, "page", 1, search.documents.MAX_PAGE, errors)
+    if per_page is None:
+        per_page = _whole(args, "per_page", 20, search.documents.MAX_PER_PAGE, errors)
+    if errors:
+        raise Invalid(errors)
     try:
-        page = int(args.get("page") or 1)
-    except ValueError:
-        raise SearchInputError("page", _("must be a whole number")) from None
-    try:
-        return search.SearchQuery(
+        query = search.SearchQuery(
             text=args.get("q") or "",
             filters=filters,
             price_min=args.get("price_min") or None,
@@ -118,7 +227,7 @@ def build_query(
             near=near,
             radius_km=radius,
             sort=sort,
-            facets=SHOWN_FACETS,
+            facets=facets,
             page=page,
             per_page=per_page,
         )
@@ -126,23 +235,32 @@ def build_query(
         # "filters.kind" is the form's "kind"; other names map through FIELD_NAMES.
         name = exc.field.split(".", 1)[1] if exc.field.startswith("filters.") else exc.field
         translate = MESSAGES.get(exc.code)
-        raise SearchInputError(
-            FIELD_NAMES.get(name, name), translate() if translate else exc.message
+        raise Invalid(
+            {FIELD_NAMES.get(name, name): translate() if translate else exc.message}
         ) from None
+    return SearchRequest(query, origin)
+
+
+def build_query(
+    session: Session, args: MultiDict, user: User | None, *, per_page: int = 20
+) -> search.SearchQuery:
+    """The search a form or saved search asks for (see parse_search_args)."""
+    return parse_search_args(session, args, user, per_page=per_page).query
 
 
 def run(query: search.SearchQuery) -> search.SearchResults:
+    """The one path every search takes to the index."""
     return get_index().search(query)
 
 
 def save_search(session: Session, user: User, name: str, args: MultiDict) -> SavedSearch:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise SearchInputError("name", _("Give the search a name of at most 100 characters."))
+        raise Invalid({"name": _("Give the search a name of at most 100 characters.")})
     build_query(session, args, user)  # refuse a search that would not run
     count = len(session.scalars(select(SavedSearch.id).where(SavedSearch.user_id == user.id)).all())
     if count >= MAX_SAVED:
-        raise SearchInputError("name", _("You can keep at most %(n)s saved searches.", n=MAX_SAVED))
+        raise Invalid({"name": _("You can keep at most %(n)s saved searches.", n=MAX_SAVED)})
     params = {}
     for key in PARAMS:
         values = [v for v in args.getlist(key) if v]
@@ -166,7 +284,7 @@ def alert_saved_searches(session: Session) -> int:
         since = saved.checked_at
         try:
             query = build_query(session, saved_args(saved), saved.user, per_page=50)
-        except SearchInputError:
+        except Invalid:
             continue  # e.g. the site it measured from was closed
         query = search.SearchQuery(**{**query.__dict__, "sort": "newest", "page": 1, "facets": ()})
         new = [

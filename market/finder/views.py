@@ -12,7 +12,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 import search
-from market.api.views import json_body, refuse, token_required, whole_arg
+from market.api.views import (
+    ApiError,
+    json_body,
+    refuse,
+    token_optional,
+    token_required,
+    whole_arg,
+)
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
@@ -23,8 +30,9 @@ from market.catalog.models import (
     SoilClass,
 )
 from market.db import utcnow
-from market.finder import services
-from market.finder.models import Notification, SavedSearch
+from market.errors import Invalid
+from market.finder import services, suggest, synonyms
+from market.finder.models import Notification, SavedSearch, SynonymGroup
 from market.services import db_session
 
 bp = Blueprint("finder", __name__)
@@ -55,18 +63,25 @@ def _user():
     return current_user if current_user.is_authenticated else None
 
 
+def _labelled(errors: dict[str, str]) -> list[str]:
+    """Errors as the page shows them: the field's name in the user's language, never
+    the argument's (並び順: …, not sort: …); one line for a point's two halves."""
+    lines = [f"{services.field_label(field)}: {message}" for field, message in errors.items()]
+    return list(dict.fromkeys(lines))
+
+
 @bp.get("/search")
 def search_page():
     s = db_session()
-    error, results, status = None, None, 200
+    errors, results, origin, status = [], None, None, 200
     try:
-        results = services.run(services.build_query(s, request.args, _user()))
-    except services.SearchInputError as exc:
-        error, status = exc, 400
+        asked = services.parse_search_args(s, request.args, _user())
+        origin = asked.origin
+        results = services.run(asked.query)
+    except Invalid as exc:
+        errors, status = _labelled(exc.errors), 400
     except search.SearchBackendError:
-        error = services.SearchInputError(
-            "q", _("Search is briefly unavailable. Please try again in a moment.")
-        )
+        errors = [_("Search is briefly unavailable. Please try again in a moment.")]
         status = 503
     selected = {name: request.args.getlist(name) for name in services.FACET_ARGS}
     saved = (
@@ -92,7 +107,8 @@ def search_page():
     return render_template(
         "finder/search.html",
         results=results,
-        error=error,
+        errors=errors,
+        origin=origin,
         selected=selected,
         labels=_labels(),
         sites=services.my_sites(s, _user()),
@@ -109,9 +125,10 @@ def save():
     s = db_session()
     try:
         services.save_search(s, current_user, request.form.get("name", ""), request.form)
-    except services.SearchInputError as exc:
+    except Invalid as exc:
         s.rollback()
-        flash(f"{exc.field}: {exc.message}", "error")
+        for line in _labelled(exc.errors):
+            flash(line, "error")
         return redirect(url_for("finder.search_page", **request.form.to_dict(flat=False)))
     s.commit()
     flash(_("Search saved. You will be told about new listings that match."), "success")
@@ -172,45 +189,97 @@ def _hit_json(hit: search.SearchHit) -> dict:
     return doc
 
 
+def search_args_error(exc: Invalid) -> ApiError:
+    """A 400 naming every bad argument (the API's keys are the argument names)."""
+    return ApiError(400, next(iter(exc.errors.values())), exc.errors)
+
+
 @api.get("/search")
+@token_optional
 def search_api():
-    from market.api.views import ApiError, token_optional
+    """Public listings by words, facets, price, window and distance (from a place by
+    name or code, a point, or one of the token's organisation's listings)."""
+    s = db_session()
+    try:
+        asked = services.parse_search_args(s, request.args, _api_user(), per_page=None)
+        results = services.run(asked.query)
+    except Invalid as exc:
+        raise search_args_error(exc) from None
+    except search.SearchBackendError:
+        raise ApiError(
+            503, _("Search is briefly unavailable. Please try again in a moment.")
+        ) from None
+    origin = asked.origin
+    return jsonify(
+        total=results.total,
+        page=results.page,
+        per_page=results.per_page,
+        facets=results.facets,
+        origin=None
+        if origin is None
+        else {"kind": origin.kind, "label": origin.label, "lat": origin.lat, "lon": origin.lon},
+        hits=[_hit_json(h) for h in results.hits],
+    )
 
-    @token_optional
-    def run():
-        s = db_session()
-        try:
-            per_page = int(request.args.get("per_page") or 20)
-        except ValueError:
-            raise ApiError(
-                400, _("must be a whole number"), {"per_page": _("must be a whole number")}
-            ) from None
-        try:
-            query = services.build_query(
-                s, request.args, _api_user(), per_page=max(1, min(per_page, 100))
-            )
-            results = services.run(query)
-        except services.SearchInputError as exc:
-            raise ApiError(400, exc.message, {exc.field: exc.message}) from None
-        except search.SearchBackendError:
-            raise ApiError(
-                503, _("Search is briefly unavailable. Please try again in a moment.")
-            ) from None
-        return jsonify(
-            total=results.total,
-            page=results.page,
-            per_page=results.per_page,
-            facets=results.facets,
-            hits=[_hit_json(h) for h in results.hits],
-        )
 
-    return run()
+@api.get("/search/suggest")
+@token_optional
+def suggest_api():
+    """Suggestions as people type (from two characters): words, places and listings."""
+    errors: dict[str, str] = {}
+    limit = whole_arg("limit", 8, suggest.MAX_LIMIT, errors)
+    refuse(errors)
+    typed = request.args.get("q", "")
+    try:
+        found = suggest.suggestions(db_session(), typed, str(get_locale() or "ja"), limit)
+    except search.SearchBackendError:
+        raise ApiError(
+            503, _("Search is briefly unavailable. Please try again in a moment.")
+        ) from None
+    return jsonify(q=typed, suggestions=found)
 
 
 def _api_user():
-    from flask import g
-
     return g.get("api_user")
+
+
+def _synonyms_page(errors: dict | None = None, failed: str = "", status: int = 200):
+    groups = db_session().scalars(select(SynonymGroup).order_by(SynonymGroup.id)).all()
+    return render_template(
+        "finder/synonyms.html", groups=groups, errors=errors or {}, failed=failed, form=request.form
+    ), status
+
+
+@bp.get("/search/synonyms")
+@login_required
+def synonyms_page():
+    """The synonym groups search applies; site administrators edit them."""
+    return _synonyms_page()
+
+
+@bp.post("/search/synonyms", defaults={"group_id": None})
+@bp.post("/search/synonyms/<int:group_id>")
+@login_required
+def save_synonyms(group_id: int | None):
+    s = db_session()
+    try:
+        synonyms.save_group(s, current_user, request.form, group_id)
+    except Invalid as exc:
+        s.rollback()
+        return _synonyms_page(exc.errors, str(group_id or "new"), 422)
+    s.commit()
+    flash(_("Synonyms saved. Searches use them now."), "success")
+    return redirect(url_for("finder.synonyms_page"))
+
+
+@bp.post("/search/synonyms/<int:group_id>/delete")
+@login_required
+def delete_synonyms(group_id: int):
+    s = db_session()
+    synonyms.delete_group(s, current_user, group_id)
+    s.commit()
+    flash(_("Synonym group removed."), "success")
+    return redirect(url_for("finder.synonyms_page"))
 
 
 @bp.app_context_processor

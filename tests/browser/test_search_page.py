@@ -62,3 +62,38 @@ def test_search_words_facets_map_and_distance(live_server, page):
     assert titles == ["粗大ごみ 椅子 木製", "粗大ごみ 椅子 スチール"]
     distances = page.locator(".listing-card .distance").all_inner_texts()
     assert len(distances) == 2 and float(distances[0].split()[0]) < float(distances[1].split()[0])
+
+
+def test_a_visitor_types_in_kana_picks_suggestions_and_sorts_from_a_town(live_server, page):
+    app, base = live_server
+    from tests.conftest import Factory
+
+    factory = Factory(app)
+    city = factory.user("municipality")
+    factory.listing(city, "reuse_item", title="粗大ごみ 椅子 木製", lat=35.66, lon=139.33)
+    factory.listing(city, "reuse_item", title="事務用いす 10脚", lat=35.86, lon=139.65)
+    factory.listing(
+        city, "reuse_item", title="本棚 3段", lat=35.67, lon=139.31, reuse_category_code="cabinet"
+    )
+
+    page.goto(f"{base}/search")
+    page.type("#q", "いす", delay=50)  # as on a phone, before converting to kanji
+    page.wait_for_selector("#q-suggestions li.suggestion-word")
+    assert "椅子" in page.locator("#q-suggestions").inner_text()
+    assert page.get_attribute("#q", "aria-expanded") == "true"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # the first suggestion, the word 椅子
+    page.wait_for_selector(".listing-card")
+    titles = page.locator(".listing-card h3").all_inner_texts()
+    assert sorted(titles) == ["事務用いす 10脚", "粗大ごみ 椅子 木製"]
+
+    page.type("#place", "はちおう", delay=50)
+    page.wait_for_selector("#place-suggestions li.suggestion-place")
+    page.click("#place-suggestions li:has-text('八王子市 (東京都)')")
+    page.wait_for_selector("#search-origin")
+    assert "八王子市 (東京都)からの距離" in page.inner_text("#search-origin")
+    titles = page.locator(".listing-card h3").all_inner_texts()
+    assert titles == ["粗大ごみ 椅子 木製", "事務用いす 10脚"]  # still 椅子, nearest first
+    # a phone's width: nothing scrolls sideways, the suggestion box included
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 390

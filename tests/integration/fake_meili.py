@@ -1,6 +1,6 @@
 """A small stand-in for a Meilisearch server (standard library only), implementing just
-what search/meili.py calls on the write path: create/delete/swap indexes, settings,
-add documents, delete by ``id IN [...]`` filter, tasks (always already done) and stats.
+what search/meili.py calls on the write path: create/delete/swap indexes, settings
+and synonyms, add documents, delete by ``id IN [...]`` filter, tasks (always already done) and stats.
 It can be stopped and started again on the same port to play an outage."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ class FakeMeili:
     def __init__(self, port: int):
         self.port = port
         self.indexes: dict[str, dict[int, dict]] = {}
+        self.synonyms: dict[str, dict] = {}
         self.tasks: dict[int, dict] = {}
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -112,6 +113,17 @@ class FakeMeili:
                     return self._send(202, fake.task(m.group(1), "settingsUpdate"))
                 return self._send(
                     404, {"message": f"not implemented: PATCH {path}", "code": "not_found"}
+                )
+
+            def do_PUT(self):
+                path = self.path.split("?")[0]
+                body = self._body()
+                if m := re.fullmatch(r"/indexes/([^/]+)/settings/synonyms", path):
+                    with fake.lock:
+                        fake.synonyms[m.group(1)] = body
+                    return self._send(202, fake.task(m.group(1), "settingsUpdate"))
+                return self._send(
+                    404, {"message": f"not implemented: PUT {path}", "code": "not_found"}
                 )
 
             def do_DELETE(self):

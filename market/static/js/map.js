@@ -5,6 +5,7 @@
   function baseMap(el, center, zoom) {
     if (typeof L === "undefined") { el.classList.add("map-unavailable"); return null; }
     var map = L.map(el, { scrollWheelZoom: false }).setView(center, zoom);
+    el._leaflet_map = map;  // for other scripts of the page (search: the map's centre)
     if (el.dataset.tiles) {
       L.tileLayer(el.dataset.tiles, { maxZoom: 18, attribution: el.dataset.attribution || "" }).addTo(map);
     }

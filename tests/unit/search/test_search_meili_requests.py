@@ -43,6 +43,7 @@ class FakeMeili:
         self.failures = {}  # (method, path) -> error code for the task it enqueues
         self.search_response = {"hits": [], "totalHits": 0, "facetDistribution": {}}
         self.documents = []
+        self.synonyms = {}
 
     def task(self, index_uid, kind, path, method):
         self.next_task += 1
@@ -72,6 +73,11 @@ class FakeMeili:
         if method == "DELETE" and rest == "":
             return self.task(uid, "indexDeletion", path, method)
         if rest == "/settings":
+            return self.task(uid, "settingsUpdate", path, method)
+        if rest == "/settings/synonyms" and method == "GET":
+            return 200, self.synonyms
+        if rest == "/settings/synonyms" and method == "PUT":
+            self.synonyms = body
             return self.task(uid, "settingsUpdate", path, method)
         if rest == "/documents" and method == "POST":
             return self.task(uid, "documentAdditionOrUpdate", path, method)
@@ -134,15 +140,23 @@ def test_ensure_creates_the_index_and_applies_documented_settings(index, fake):
     body = settings[3]
     assert set(body) <= DOCUMENTED_SETTINGS
     assert set(body["rankingRules"]) == DOCUMENTED_RANKING_RULES
-    assert body["searchableAttributes"] == ["search_title", "search_body"]
+    assert body["searchableAttributes"] == ["search_title", "search_body", "search_reading"]
     assert {"_geo", "id", "kind", "soil_class", "grade", "category", "prefecture",
             "municipality_code", "status", "price_per_unit", "window_start_day",
             "window_end_day"} <= set(body["filterableAttributes"])  # fmt: skip
     assert {"_geo", "price_per_unit", "created_ts"} <= set(body["sortableAttributes"])
-    assert body["typoTolerance"]["enabled"] is True
+    # https://www.meilisearch.com/docs/reference/api/settings#typo-tolerance
+    assert body["typoTolerance"] == {
+        "enabled": True,
+        "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
+        "disableOnNumbers": True,
+        "disableOnAttributes": ["search_reading"],
+    }
     assert body["localizedAttributes"] == [
-        {"attributePatterns": ["search_*"], "locales": ["jpn", "eng"]}
+        {"attributePatterns": ["search_title", "search_body"], "locales": ["jpn", "eng"]},
+        {"attributePatterns": ["search_reading"], "locales": ["jpn"]},
     ]
+    assert "synonyms" not in body  # set apart, so ensure() never resets them
     # nothing private can be displayed: only the document's public fields and the hash
     assert set(body["displayedAttributes"]) == {*PUBLIC_FIELDS, "content_hash"}
     # each write waited on its task before the next step
@@ -168,12 +182,16 @@ def test_upsert_sends_public_documents_with_geo_and_removes_closed_ones(index, f
     assert add[2] == "primaryKey=id"
     (document,) = add[3]
     assert document["_geo"] == {"lat": 35.69, "lng": 139.77}
-    assert document["search_title"] == "中古の椅子 rc-40"  # NFKC + case folding
+    assert document["search_title"] == "中古の椅子 rc 40"  # NFKC, letters and digits apart
+    reading = document["search_reading"]  # each word's reading, then each run's whole
+    assert (
+        reading.startswith("チュウコ ノ イス カイギ シツ ノ イス") and " チュウコノイス " in reading
+    )
     assert document["window_start_day"] == date(2025, 4, 1).toordinal()
     assert document["window_end_day"] == 10_000_000  # open-ended window
     assert document["created_ts"] == CHAIR.created_ts  # naive datetimes are UTC
     assert set(document) <= {*PUBLIC_FIELDS, "_geo", "search_title", "search_body",
-                             "window_start_day", "window_end_day", "created_ts",
+                             "search_reading", "window_start_day", "window_end_day", "created_ts",
                              "content_hash"}  # fmt: skip
     (delete,) = fake.of("POST", "/indexes/listings/documents/delete")
     assert delete[3] == {"filter": "id IN [8]"}
@@ -246,11 +264,13 @@ def test_search_results_are_mapped_back(index, fake):
 
 
 def test_rebuild_builds_beside_and_swaps(index, fake):
+    fake.synonyms = {"残土": ["発生土"]}
     assert index.rebuild([CHAIR]) == 1
     creates = [r[3]["uid"] for r in fake.of("POST", "/indexes")]
-    fresh = creates[0]
-    assert fresh.startswith("listings__rebuild_") and creates[1] == "listings"
-    assert fake.of("PATCH", f"/indexes/{fresh}/settings")
+    fresh = creates[-1]
+    assert fresh.startswith("listings__rebuild_") and "listings" in creates
+    (settings,) = fake.of("PATCH", f"/indexes/{fresh}/settings")
+    assert settings[3]["synonyms"] == {"残土": ["発生土"]}  # the live index's synonyms
     assert fake.of("POST", f"/indexes/{fresh}/documents")
     (swap,) = fake.of("POST", "/swap-indexes")
     assert swap[3] == [{"indexes": ["listings", fresh]}]
@@ -280,3 +300,32 @@ def test_unreachable_server_is_a_backend_error(monkeypatch):
     index = make_index("http://meili.test", "meilisearch", api_key="test-key")
     with pytest.raises(SearchBackendError):
         index.search(SearchQuery(text="椅子"))
+
+
+def test_synonyms_are_pushed_with_their_readings(index, fake):
+    from search.synonyms import SynonymGroup, Synonyms
+
+    synonyms = Synonyms(
+        [SynonymGroup(("発生土", "残土")), SynonymGroup(("ガラ", "コンクリート塊"), mutual=False)]
+    )
+    index.set_synonyms(synonyms)
+    (put,) = fake.of("PUT", "/indexes/listings/settings/synonyms")
+    # https://www.meilisearch.com/docs/reference/api/settings#synonyms: word -> words
+    assert put[3] == {
+        "発生土": ["残土"],
+        "ハッセイド": ["発生土", "残土"],
+        "残土": ["発生土"],
+        "ザンド": ["残土", "発生土"],
+        "ガラ": ["コンクリート塊"],
+    }
+    assert fake.of("GET", r"/tasks/\d+")  # waited for the task
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [("いす", "イス"), ("RC40", "rc 40"), ("rc-40", "rc 40"), ("第２ａ種", "第 2 a 種"),
+     ("中古の椅子", "中古の椅子"), ("ｺﾝｸﾘｰﾄ", "コンクリト")],
+)  # fmt: skip
+def test_query_words_reach_meilisearch_in_the_documents_forms(index, fake, typed, sent):
+    index.search(SearchQuery(text=typed))
+    assert fake.of("POST", "/indexes/listings/search")[0][3]["q"] == sent
