@@ -28,6 +28,7 @@ from market import tasks
 from market.accounts.models import User
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
+from market.catalog.services import id_in_range
 from market.core import audit
 from market.db import TOKYO, japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -257,10 +258,15 @@ def request_order(
     refused with nothing created."""
     if user.organisation_id is None:
         raise Forbidden(_("Join or create an organisation first."))
-    try:
-        listing = session.get(Listing, int(listing_id))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        listing = None
+    # An id is a whole number within the INTEGER column: never a boolean, a float or a text
+    # that merely looks like one, and never one the database would refuse to compare.
+    listing = (
+        session.get(Listing, listing_id)
+        if isinstance(listing_id, int)
+        and not isinstance(listing_id, bool)
+        and id_in_range(listing_id)
+        else None
+    )
     if listing is None or listing.status == ListingStatus.draft:
         raise Invalid({"listing_id": _("No such listing.")})
     if listing.organisation_id == user.organisation_id:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from market.catalog.models import Listing, ListingStatus
 from market.orders.models import Order, OrderPayment, OrderStatus
@@ -392,3 +392,29 @@ def test_money_is_integer_yen(app, db, trade):
     page = buyer.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "¥1,004" in page  # 1.255 × 800 = 1,004 exactly; tax ¥100 truncated once
     assert "¥1,104" in page
+
+
+@pytest.mark.parametrize(
+    "listing_id", [2**31, 2**63, 10**19, 25692503807258805027917072692236176530, True, 1.0, "1"]
+)
+def test_api_order_ids_must_be_whole_numbers_in_range(app, db, client, trade, listing_id):
+    """Out-of-range ids used to reach the database (500); a boolean, a float or a numeric text
+    placed an order on listing 1. Each is refused naming the field, and nothing is created."""
+    from market.accounts.models import User
+    from market.accounts.services import issue_api_token
+
+    _supplier, contractor, real_id = trade
+    if listing_id in (True, 1.0, "1"):
+        assert real_id == 1  # the trade's listing is the one a loose parse would pick
+    with app.test_request_context():
+        session = app.extensions["meguri.db"].session()
+        _token, secret = issue_api_token(session, session.get(User, contractor.id), "ci")
+        session.commit()
+    response = client.post(
+        "/api/v1/orders",
+        json={"listing_id": listing_id, "quantity": 1},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 422, response.get_json()
+    assert set(response.get_json()["errors"]) == {"listing_id"}
+    assert db(lambda s: s.scalar(select(func.count()).select_from(Order))) == 0
