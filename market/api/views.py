@@ -35,14 +35,16 @@ def token_optional(fn):
         g.api_user = None
         if header:
             scheme, _sep, secret = header.partition(" ")
-            if not token_attempts_left():
-                raise ApiError(
-                    429, _("Too many requests with a wrong API token. Please wait a minute.")
-                )
             user = (
                 user_for_token(db_session(), secret.strip()) if scheme.lower() == "bearer" else None
             )
             if user is None:
+                # Only wrong tokens are limited: a valid token works whatever others sent
+                # from the same address (an office behind one NAT, or someone guessing).
+                if not token_attempts_left():
+                    raise ApiError(
+                        429, _("Too many requests with a wrong API token. Please wait a minute.")
+                    )
                 failed_token_attempt()
                 raise ApiError(401, _("The API token is missing, wrong or revoked."))
             g.api_user = user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
@@ -20,6 +20,17 @@ FIELD_VALIDATED = {
     "catalog.browse_listings",
     "catalog.listings_map",
 }
+
+
+# Files that are the same for everyone: caching them is safe whoever asks.
+PUBLIC_FILES = {"static", "core.leaflet_asset", "core.photo_file"}
+
+
+def _private_request() -> bool:
+    """Whether the answer may hold someone's own data: a signed-in browser or an API token."""
+    return bool(
+        request.headers.get("Authorization") or g.get("api_user") or session.get("_user_id")
+    )
 
 
 def _origin(url: str) -> str:
@@ -76,6 +87,10 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint not in PUBLIC_FILES and _private_request():
+            # Pages, PDFs and CSVs of a signed-in user stay out of shared and browser caches
+            # (the back button after signing out, a proxy, a shared computer).
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.context_processor

@@ -116,6 +116,7 @@ def test_invoice_flow_from_request_to_completion(app, db, trade):
     assert "適格請求書" in invoice and REG_SELLER in invoice and "¥48,400" in invoice
     pdf = buyer.get(f"/orders/{order_id}/invoice.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Cache-Control"] == "no-store"  # not kept on a shared computer
 
     # Only the payee confirms the transfer.
     refused = act(buyer, order_id, "mark_paid")
