@@ -127,17 +127,23 @@ class ContractError(DomainError):
 
 def parse_query(model: type[Query]) -> Query:
     raw: dict[str, Any] = {}
+    repeated: dict[str, str] = {}
     for name in request.args:
-        # An empty argument (``?status=``, as a form sends an unset filter) is no argument.
-        values = [v for v in request.args.getlist(name) if v != ""]
-        if not values:
-            continue
+        values = request.args.getlist(name)
         info = model.model_fields.get(name)
-        raw[name] = values if info is not None and _is_list(info.annotation) else values[-1]
+        if info is not None and _is_list(info.annotation):
+            raw[name] = values
+            continue
+        raw[name] = values[0]
+        if len(values) > 1:  # which one would count? neither: say so
+            repeated[name] = _("Give this argument once.")
     try:
-        return model.model_validate(raw)
+        parsed = model.model_validate(raw)
     except ValidationError as exc:
-        raise ContractError(400, field_errors(exc)) from None
+        raise ContractError(400, {**repeated, **field_errors(exc)}) from None
+    if repeated:
+        raise ContractError(400, repeated)
+    return parsed
 
 
 def parse_body(model: type[BaseModel], *, required: bool = True) -> BaseModel:
