@@ -21,6 +21,7 @@ from sqlalchemy import select
 from market.accounts import services
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
+from market.catalog.services import row_id
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.errors import Conflict
 from market.mail import send_later
@@ -462,9 +463,7 @@ def partners():
     errors: dict[str, str] = {}
     if request.method == "POST":
         raw = request.form.get("operator_id", "")
-        errors = _write(
-            s, lambda: services.add_partner(s, current_user, int(raw) if raw.isdigit() else None)
-        )[1]
+        errors = _write(s, lambda: services.add_partner(s, current_user, row_id(raw)))[1]
         if not errors:
             return redirect(url_for("accounts.partners"))
     current = s.scalars(select(Partnership).where(Partnership.municipality_id == org.id)).all()

@@ -216,3 +216,24 @@ def test_marking_notifications_read_needs_ids_or_all(app, client, requested, bod
 def test_ids_out_of_range_in_paths_are_not_found(app, client, requested, path, value):
     response = client.get(path.format(value), headers=requested["buyer"])
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("operator_id", [str(2**31), str(2**63), str(10**19), "²", "１", "-1"])
+def test_a_partner_operator_id_out_of_range_is_named_not_a_500(app, factory, operator_id):
+    from market.accounts.models import Partnership
+
+    factory.user("reuse_operator")  # one to choose, so that the form is shown
+    city = factory.user("municipality")
+    browser = signed_in(app, city)
+    response = browser.post("/organisation/partners", data={"operator_id": operator_id})
+    assert response.status_code == 400
+    assert 'id="operator_id-error"' in response.get_data(as_text=True)
+    assert count(app, Partnership) == 0
+
+
+@pytest.mark.parametrize("order_id", [str(2**63), "²", "1.0"])
+def test_a_pickup_order_id_out_of_range_is_named_not_a_500(app, factory, order_id):
+    member = factory.user("reuse_operator")
+    browser = signed_in(app, member)
+    response = browser.post("/pickups/slots/1/bookings", data={"order_id": order_id})
+    assert response.status_code in (302, 400, 404, 422)  # no such slot / order, said plainly
