@@ -96,17 +96,17 @@ def _operation(op: Operation, auth: str | None, schemas: dict) -> dict:
         }
     responses = {}
     for status, schema in (op.ok, *op.more_ok):
-        responses[str(status)] = _ok(schema)
+        responses[str(status)] = _ok(schema, op.ok_media)
     for status in sorted(op.errors):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     doc["responses"] = responses
     return doc
 
 
-def _ok(schema: str | dict) -> dict:
+def _ok(schema: str | dict, media: str) -> dict:
     if isinstance(schema, str):
         schema = {"$ref": REF.format(model=schema)}
-    return {"description": "Done", "content": {"application/json": {"schema": schema}}}
+    return {"description": "Done", "content": {media: {"schema": schema}}}
 
 
 def _model_ref(model, schemas: dict) -> dict:
