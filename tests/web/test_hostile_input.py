@@ -237,3 +237,24 @@ def test_a_pickup_order_id_out_of_range_is_named_not_a_500(app, factory, order_i
     browser = signed_in(app, member)
     response = browser.post("/pickups/slots/1/bookings", data={"order_id": order_id})
     assert response.status_code in (302, 400, 404, 422)  # no such slot / order, said plainly
+
+
+def test_web_forms_read_only_their_declared_fields_and_name_the_oversized(app):
+    from market.accounts.models import User
+
+    before = count(app, User)
+    response = app.test_client().post(
+        "/signup",
+        data={
+            "email": "new@example.jp",
+            "password": "x" * 5000,
+            "display_name": "名前",
+            "org_name": "新しい組織",
+            "org_kind": "contractor",
+            "endpoint": "core.home",
+            "_scheme": "https",
+        },
+    )
+    assert response.status_code == 400
+    assert 'id="password-error"' in response.get_data(as_text=True)
+    assert count(app, User) == before
