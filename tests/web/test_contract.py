@@ -140,3 +140,31 @@ def test_the_document_shows_each_operation_as_declared(contract_client):
     assert doc["components"]["schemas"]["Import"]["properties"]["file"]["format"] == "binary"
     assert "multipart/form-data" in upload
     assert doc["components"]["responses"]["429"]["description"]
+
+
+def test_every_api_operation_documents_its_refusals(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            statuses = set(op["responses"])
+            if {"token": []} in op.get("security", []):
+                assert {"401", "429"} <= statuses, (method, path)
+            if "requestBody" in op:
+                assert "422" in statuses, (method, path)
+            if "{" in path:
+                assert "404" in statuses, (method, path)
+
+
+def test_a_recycled_want_with_an_empty_material_code_is_outside_the_schema(client):
+    from tests.web.test_api import validate
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schema = doc["components"]["schemas"]["recycled_want"]
+    assert schema["properties"]["material_code"]["minLength"] == 1
+    from tests.conftest import listing_data
+
+    body = {**listing_data("recycled_want"), "kind": "recycled_want"}
+    assert validate(doc, schema, body) == []
+    assert validate(doc, schema, {**body, "material_code": ""})
