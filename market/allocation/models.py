@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.catalog.models import Listing
@@ -77,8 +87,13 @@ class Proposal(Base):
     demand_decision: Mapped[str] = mapped_column(String(12), default="pending")
     state: Mapped[str] = mapped_column(
         String(12), default="proposed"
-    )  # proposed agreed declined superseded
+    )  # proposed agreed declined superseded expired
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Kept true while open: when a listing changes or other orders take its quantity, the
+    # proposal is reduced (``offered_quantity`` keeps what the run offered; both parties
+    # decide again) or expired, and ``reason`` says why in the parties' words.
+    offered_quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     run: Mapped[MatchRun] = relationship(back_populates="proposals")
     supply: Mapped[Listing] = relationship(foreign_keys=[supply_id])

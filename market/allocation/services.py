@@ -22,7 +22,6 @@ from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
-from market.finder.index import listings_changed
 
 
 class RunInputError(DomainError):
@@ -183,75 +182,215 @@ def visible_proposal(session: Session, user: User, proposal_id: int) -> tuple[Pr
 
 
 def decide(session: Session, user: User, proposal: Proposal, accept: bool) -> Proposal:
+    """Record the user's side's decision. The write is one conditional UPDATE on a proposal
+    that is still open, and what the other side decided is read after it: of two accepts at
+    the same moment the second waits for the first (its row lock) and sees it, so both
+    accepting makes exactly one deal, and a repeated accept finds the deal already made.
+    Claiming the "agreed" state is conditional too, so only one request makes the orders.
+
+    When the quantity is no longer there, the proposal is reduced or expired with the reason
+    (in this same unit of work, which the caller commits) instead of failing."""
     side = side_of(proposal, user)
     if proposal.state != "proposed":
-        raise Conflict(_("This proposal is no longer open (%(state)s).", state=_(proposal.state)))
+        raise Conflict(closed_reason(proposal))
     decision = "accepted" if accept else "declined"
+    values: dict[str, object] = {}
     if side in ("supply", "both"):
-        proposal.supply_decision = decision
+        values["supply_decision"] = decision
     if side in ("demand", "both"):
-        proposal.demand_decision = decision
+        values["demand_decision"] = decision
     if not accept:
-        proposal.state, proposal.decided_at = "declined", utcnow()
-        exists = session.scalar(
-            select(DeclinedPair).where(
-                DeclinedPair.supply_id == proposal.supply_id,
-                DeclinedPair.demand_id == proposal.demand_id,
-            )
-        )
-        if exists is None:
-            session.add(
-                DeclinedPair(
-                    supply_id=proposal.supply_id,
-                    demand_id=proposal.demand_id,
-                    declined_by_org_id=user.organisation_id,
-                )
-            )
+        values.update(state="declined", decided_at=utcnow())
+    written = session.execute(
+        update(Proposal)
+        .where(Proposal.id == proposal.id, Proposal.state == "proposed")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(proposal)  # a fresh read: the other side's committed decision included
+    if written.rowcount != 1:
+        raise Conflict(closed_reason(proposal))
+    if not accept:
+        _remember_declined(session, proposal, user)
     elif proposal.supply_decision == proposal.demand_decision == "accepted":
-        _agree(session, proposal)
+        claimed = session.execute(
+            update(Proposal)
+            .where(Proposal.id == proposal.id, Proposal.state == "proposed")
+            .values(state="agreed", decided_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(proposal)
+        if claimed.rowcount == 1:
+            try:
+                with session.begin_nested():
+                    _agree(session, proposal)
+            except Conflict as exc:
+                # Taken meanwhile: the proposal says so (reduced or expired), not a bare error.
+                session.refresh(proposal)
+                proposal.state, proposal.decided_at = "proposed", None
+                session.flush()
+                changed = recheck_proposals(session, [proposal.supply_id, proposal.demand_id])
+                if proposal not in changed:
+                    _expire(session, proposal, exc.message)
     session.flush()
     return proposal
 
 
+def _remember_declined(session: Session, proposal: Proposal, user: User) -> None:
+    exists = session.scalar(
+        select(DeclinedPair).where(
+            DeclinedPair.supply_id == proposal.supply_id,
+            DeclinedPair.demand_id == proposal.demand_id,
+        )
+    )
+    if exists is None:
+        session.add(
+            DeclinedPair(
+                supply_id=proposal.supply_id,
+                demand_id=proposal.demand_id,
+                declined_by_org_id=user.organisation_id,
+            )
+        )
+
+
+def closed_reason(proposal: Proposal) -> str:
+    """Why a proposal can no longer be decided, and what to do next, in the user's words."""
+    if proposal.state == "agreed":
+        return _("Both parties have accepted this proposal already: the deal is agreed.")
+    if proposal.state == "declined":
+        return _("This proposal was declined, so it is closed for both parties.")
+    if proposal.state == "superseded":
+        return _("A newer matching run replaced this proposal; see your current proposals.")
+    if proposal.state == "expired":
+        return _(
+            "This proposal expired: %(reason)s See your current proposals.",
+            reason=proposal.reason or "—",
+        )
+    return _("This proposal is no longer open.")
+
+
 def _agree(session: Session, proposal: Proposal) -> None:
-    """Both sides accepted: reserve the quantity on both listings and open an accepted
-    order, or refuse the whole unit of work (the caller rolls back)."""
+    """Both sides accepted: one accepted order that commits the quantity on both listings
+    through the ledger, or refuse the whole unit of work (the caller rolls back)."""
     from market.orders.services import order_from_proposal
 
-    # The demand side is reserved here; the order reserves the supply listing it is for.
-    _reserve(session, proposal.demand_id, proposal.quantity)
     order_from_proposal(
         session,
         listing_id=proposal.supply_id,
         counterparty_org_id=proposal.demand.organisation_id,
         quantity=proposal.quantity,
         proposal_ref=f"proposal:{proposal.id}",
+        proposal_id=proposal.id,
+        also_reserve=(proposal.demand_id,),
     )
-    proposal.state, proposal.decided_at = "agreed", utcnow()
     session.expire(proposal.supply)
     session.expire(proposal.demand)
 
 
-def _reserve(session: Session, lid: int, quantity: Decimal) -> None:
-    reserved = session.execute(
-        update(Listing)
+# --- keeping open proposals true ---------------------------------------------------------
+
+
+def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
+    """Open proposals on these listings, checked against the listings as they are now (in
+    the caller's transaction, right after the change): a listing no longer open expires
+    them; less open than offered reduces them to what is open, and both parties decide
+    again. Each party is told why. Returns the proposals that changed."""
+    ids = sorted(set(listing_ids))
+    if not ids:
+        return []
+    session.flush()
+    affected = session.scalars(
+        select(Proposal)
         .where(
-            Listing.id == lid,
-            Listing.open_quantity >= quantity,
-            Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
+            Proposal.state == "proposed",
+            Proposal.supply_id.in_(ids) | Proposal.demand_id.in_(ids),
         )
-        .values(open_quantity=Listing.open_quantity - quantity)
-        .execution_options(synchronize_session=False)
+        .order_by(Proposal.id)
+        .with_for_update()
+    ).all()
+    changed = []
+    for proposal in affected:
+        supply, demand = proposal.supply, proposal.demand
+        session.refresh(supply)
+        session.refresh(demand)
+        gone = next((x for x in (supply, demand) if x.status != ListingStatus.open), None)
+        if gone is not None:
+            _expire(
+                session,
+                proposal,
+                _(
+                    "the listing “%(title)s” is no longer open (%(status)s).",
+                    title=gone.title,
+                    status=_(gone.status.value),
+                ),
+            )
+            changed.append(proposal)
+            continue
+        available = min(Decimal(supply.open_quantity), Decimal(demand.open_quantity))
+        if Decimal(proposal.quantity) > available:
+            _reduce(session, proposal, available)
+            changed.append(proposal)
+    session.flush()
+    return changed
+
+
+def _expire(session: Session, proposal: Proposal, reason: str) -> None:
+    proposal.state, proposal.reason, proposal.decided_at = "expired", reason, utcnow()
+    _tell_parties(session, proposal)
+
+
+def _reduce(session: Session, proposal: Proposal, available: Decimal) -> None:
+    before = Decimal(proposal.quantity)
+    if proposal.offered_quantity is None:
+        proposal.offered_quantity = before
+    share = available / before
+    proposal.quantity = available
+    # The figures scale with the quantity (they were computed for the whole flow).
+    for name in ("transport_cost", "handling_cost", "net_benefit", "supply_saving"):
+        setattr(proposal, name, round(getattr(proposal, name) * share))
+    proposal.demand_saving = round(proposal.demand_saving * share)
+    proposal.co2_kg = float(proposal.co2_kg) * float(share)
+    proposal.supply_decision = proposal.demand_decision = "pending"
+    proposal.reason = _(
+        "Other orders took part of the quantity: reduced from %(before)s to %(after)s %(unit)s. "
+        "Both parties decide again.",
+        before=_qty(before),
+        after=_qty(available),
+        unit=proposal.supply.unit,
     )
-    if reserved.rowcount != 1:
-        raise Conflict(_("The quantity is no longer available on listing %(id)s.", id=lid))
-    session.execute(
-        update(Listing)
-        .where(Listing.id == lid, Listing.open_quantity <= 0)
-        .values(status=ListingStatus.reserved)
-        .execution_options(synchronize_session=False)
-    )
-    listings_changed(session, [lid])
+    _tell_parties(session, proposal)
+
+
+def _qty(value: Decimal) -> str:
+    number = Decimal(value)
+    return f"{number:,.0f}" if number == number.to_integral_value() else f"{number.normalize():,f}"
+
+
+def _tell_parties(session: Session, proposal: Proposal) -> None:
+    """In-app (and by mail) to each party's members, in their language, with the reason."""
+    from market.accounts.services import active_members
+    from market.finder.services import notify_users
+
+    for listing in (proposal.supply, proposal.demand):
+        reason = proposal.reason
+
+        def words(_user, reason=reason):
+            if proposal.state == "expired":
+                message = _(
+                    "Match proposal #%(id)s expired: %(reason)s", id=proposal.id, reason=reason
+                )
+            else:
+                message = _(
+                    "Match proposal #%(id)s changed: %(reason)s", id=proposal.id, reason=reason
+                )
+            return message, message
+
+        notify_users(
+            session,
+            active_members(session, [listing.organisation_id]),
+            words,
+            listing_id=listing.id,
+        )
 
 
 def schedule_nightly(session: Session) -> list[MatchRun]:

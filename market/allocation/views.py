@@ -25,6 +25,7 @@ from market.allocation.models import MatchRun
 from market.allocation.reasons import stage_label, unmatched_reason
 from market.catalog.models import Listing, Material, Prefecture
 from market.core.models import Job
+from market.errors import DomainError
 from market.services import db_session
 
 bp = Blueprint("allocation", __name__)
@@ -213,15 +214,28 @@ def _why(p) -> list[str]:
 @bp.post("/proposals/<int:proposal_id>/<any(accept, decline):choice>")
 @login_required
 def decide(proposal_id: int, choice: str):
+    """Never a bare error page: a refusal (decided already, expired, taken meanwhile) comes
+    back to the proposal with what happened and what to do next."""
     s = db_session()
     proposal, _side = services.visible_proposal(s, current_user, proposal_id)
-    services.decide(s, current_user, proposal, accept=choice == "accept")
+    try:
+        services.decide(s, current_user, proposal, accept=choice == "accept")
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        s.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("allocation.proposal_detail", proposal_id=proposal_id))
     s.commit()
     if proposal.state == "agreed":
         flash(
             _("Both parties accepted: the deal is agreed and the quantities are reserved."),
             "success",
         )
+    elif proposal.state == "expired":
+        flash(services.closed_reason(proposal), "error")
+    elif proposal.offered_quantity is not None and proposal.supply_decision == "pending":
+        flash(proposal.reason, "error")
     elif choice == "accept":
         flash(_("Accepted. Waiting for the other party."), "success")
     else:
