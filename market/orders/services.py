@@ -463,6 +463,10 @@ def perform(
     note = _text(data.get("note"), "note", 2000)
     if action == "dispute" and not note:
         raise Invalid({"note": _("Say what is wrong, so the other party can answer.")})
+    if action == "close_short" and not note:
+        raise Invalid(
+            {"note": _("Say why less was received (e.g. the last load was short), for the record.")}
+        )
     fee = (
         parse_yen(data.get("transport_fee_yen"), "transport_fee_yen")
         if action == "accept"
@@ -470,7 +474,7 @@ def perform(
     )
 
     seen = order.status
-    releases = action == "cancel" and seen in states.HOLDS_QUANTITY
+    releases = (action == "cancel" and seen in states.HOLDS_QUANTITY) or action == "close_short"
     if action == "accept":
         _reserve_or_refuse(session, order, actor_org_id=user.organisation_id)
     elif releases:
@@ -481,7 +485,15 @@ def perform(
     _check(locked, action, user.organisation_id)
     if releases:
         # Under the listing and order locks: a second cancel finds the order cancelled.
-        ledger.release_order(session, locked, user.organisation_id, note="cancel")
+        ledger.release_order(session, locked, user.organisation_id, note=action)
+    if action == "close_short":
+        note = _(
+            "Closed at %(received)s of %(ordered)s %(unit)s received: %(note)s",
+            received=_qty(locked.delivered_quantity),
+            ordered=_qty(locked.quantity),
+            unit=locked.unit,
+            note=note,
+        )
 
     if action == "accept" and fee:
         locked.transport_fee_yen = fee

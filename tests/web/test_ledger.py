@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from market.accounts.models import User
 from market.catalog.models import Listing, ListingStatus
-from market.errors import Conflict
+from market.errors import Conflict, Invalid
 from market.orders import ledger
 from market.orders import services as orders
 from market.orders.models import LedgerEntry
@@ -168,3 +168,32 @@ def test_every_move_is_a_row(app, sold_out):
         commit=False,
     )
     assert [a.value for a in actions] == ["publish", "reserve", "release"]
+
+
+def test_a_short_load_closes_the_order_at_what_was_received_and_the_rest_reopens(app, factory):
+    seller, buyer = factory.user(), factory.user()
+    listing_id = factory.listing(seller, "soil_offer", quantity=200, price_per_unit=800)
+    order_id = _request(app, buyer, listing_id, "150")
+    for action in ("accept", "issue_invoice", "mark_paid"):
+        _act(app, seller, order_id, action)
+    in_session(
+        app,
+        lambda s: orders.record_delivery(
+            s, _user(s, seller), order_id, {"quantity": "148", "reference": "搬出伝票 7"}
+        ),
+    )
+    with pytest.raises(Invalid) as refused:  # the record says why
+        _act(app, buyer, order_id, "close_short")
+    assert "note" in refused.value.errors
+
+    assert _act(app, buyer, order_id, "close_short", note="最終便が2m3不足") == "delivered"
+    assert _state(app, listing_id)[:4] == (52, 0, 148, ListingStatus.open)
+    assert _state(app, listing_id)[4] == (52, 0, 148)
+    history = in_session(
+        app,
+        lambda s: [t.note for t in orders.visible_order(s, _user(s, seller), order_id).transitions],
+        commit=False,
+    )
+    assert any("148" in note and "150" in note and "最終便" in note for note in history)
+    # ... and the receiver confirms completion as for a full delivery
+    assert _act(app, buyer, order_id, "complete") == "completed"
