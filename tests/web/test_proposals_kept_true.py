@@ -160,6 +160,8 @@ def _decide_at_once(app, members, proposal_id):
 
 @pytest.mark.parametrize("who", ["both parties at once", "the second party twice at once"])
 def test_accepting_together_or_twice_makes_exactly_one_deal(app, client, admin, soil_market, who):
+    if app.extensions["meguri.db"].is_sqlite:
+        pytest.skip("a race between connections: PostgreSQL (SQLite runs one writer at a time)")
     supplier, receiver, offer, want, _far = soil_market
     start(client, admin)
     proposal_id = _proposal(app).id
