@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import search
 from market import tasks
+from market.catalog import partners
 from market.catalog.models import (
     Grade,
     Listing,
@@ -125,7 +126,8 @@ def document(listing: Listing, names: _Names) -> search.ListingDocument:
         grade=grade,
         material=listing.material_code,
         category=category,
-        status=listing.status.value,
+        # Not indexable in its partner-only period: search would show it to everyone.
+        status="partners_only" if partners.partner_only_now(listing) else listing.status.value,
         price_per_unit=listing.price_per_unit,
         unit=listing.unit,
         quantity=float(listing.open_quantity),
@@ -269,6 +271,7 @@ def deliver(app: Flask, limit: int = 5000) -> int:
                     )
                 session.commit()
                 return delivered
+            _index_when_open_to_all(session, listings.values())
             # Delete only the entries we read: changes made meanwhile stay queued.
             session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(entry_ids)))
             session.commit()
@@ -276,6 +279,31 @@ def deliver(app: Flask, limit: int = 5000) -> int:
         return delivered
     finally:
         session.close()
+
+
+def _index_when_open_to_all(session: Session, listings) -> None:
+    """An item left out of the index for its partner-only period is indexed on the day the
+    period ends: an outbox entry due then (one per listing and date)."""
+    due = {
+        listing.id: partners.opens_to_all_at(listing)
+        for listing in listings
+        if partners.partner_only_now(listing)
+    }
+    if not due:
+        return
+    waiting = set(
+        session.execute(
+            select(SearchOutbox.listing_id, SearchOutbox.next_attempt_at).where(
+                SearchOutbox.listing_id.in_(sorted(due))
+            )
+        ).all()
+    )
+    now = utcnow()
+    for listing_id, at in sorted(due.items()):
+        if (listing_id, at) not in waiting:
+            session.add(
+                SearchOutbox(listing_id=listing_id, created_at=now, attempts=0, next_attempt_at=at)
+            )
 
 
 def _serialise(session: Session, listing_ids: list[int]) -> None:
