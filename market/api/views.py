@@ -164,6 +164,7 @@ def list_listings():
         material_code=args.get("material_code") or None,
         text=(args.get("q") or "")[:200] or None,
         organisation_id=g.api_user.organisation_id if mine else None,
+        viewer_org_id=g.api_user.organisation_id if g.api_user is not None else None,
     )
     page = browse(db_session(), f, page=page_no, per_page=per_page)
     return jsonify(
