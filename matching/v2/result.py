@@ -77,8 +77,9 @@ def build_planning_result(
     s_idx = np.flatnonzero(left_s > 1e-9 * np.maximum(1, S.qty))
     d_idx = np.flatnonzero(left_d > 1e-9 * np.maximum(1, D.qty))
     store = plan.store
-    s_why = _reasons(inst, s_idx, True, sent, store) if explain else {}
-    d_why = _reasons(inst, d_idx, False, got, store) if explain else {}
+    reach = plan.yard_reach
+    s_why = _reasons(inst, s_idx, True, sent, store, reach) if explain else {}
+    d_why = _reasons(inst, d_idx, False, got, store, reach) if explain else {}
     stats = {
         "supplies": len(S.ids),
         "demands": len(D.ids),
@@ -228,7 +229,9 @@ def _why(
     return out
 
 
-def _reasons(inst: PlanningInstance, idx: np.ndarray, supply_side: bool, matched, store) -> dict:
+def _reasons(
+    inst: PlanningInstance, idx: np.ndarray, supply_side: bool, matched, store, reach=None
+) -> dict:
     """Why each listing in idx kept some quantity. With allowed, worthwhile routes (through
     any plant or yard) the others were better; without, the direct routes say which rule."""
     b = inst.base
@@ -249,21 +252,29 @@ def _reasons(inst: PlanningInstance, idx: np.ndarray, supply_side: bool, matched
         order = np.argsort(store.b0)
         best_b[mine[order]] = store.b0[order]
         best_o[mine[order]] = other[order]
+    if reach is not None and len(reach[0]):
+        # Yard routes priced without a list: those worth something at zero duals.
+        mine, other = (reach[0], reach[1]) if supply_side else (reach[1], reach[0])
+        fresh = ~has_route[mine]
+        has_route[mine] = True
+        best_o[mine[fresh]] = other[fresh]
     n_other = len(others)
     for i in idx.tolist():
         partly = bool(matched[i] > _EPS)
         if has_route[i]:
             j = int(best_o[i])
+            per_unit = (
+                {"best_net_per_unit": round(float(best_b[i]), 2)} if best_b[i] > -np.inf else {}
+            )
             out[i] = {
                 "code": "outbid",
                 "reason": (
                     f"{'partly matched; ' if partly else ''}its allowed routes went to better "
-                    f"matches or hit weekly limits and capacities (best {others[j]}: "
-                    f"{best_b[i]:,.0f} yen/unit)"
+                    f"matches or hit weekly limits and capacities (best candidate {others[j]})"
                 ),
                 "partly_matched": partly,
                 "best_candidate": others[j],
-                "best_net_per_unit": round(float(best_b[i]), 2),
+                **per_unit,
             }
             continue
         one = np.full(n_other, i, dtype=np.int64)
@@ -288,7 +299,7 @@ def _reasons(inst: PlanningInstance, idx: np.ndarray, supply_side: bool, matched
             out[i] = {
                 "code": "no_period_overlap",
                 "reason": f"no period in which it and any of the {int(near.sum())} compatible "
-                "counterparts within haul are both active, even through a stockyard",
+                "counterparts within haul are both active",
                 "counterparts": int(near.sum()),
             }
         elif comp.any():

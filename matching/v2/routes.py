@@ -203,8 +203,9 @@ def _product(
     return out
 
 
-def enumerate_routes(inst: PlanningInstance) -> Routes:
-    """Every allowed route with positive benefit (before holding): the pricing pool."""
+def enumerate_routes(inst: PlanningInstance, *, yards: bool = True) -> Routes:
+    """Every allowed route with positive benefit (before holding): the pricing pool.
+    Without `yards`, only routes that pass no stockyard (yards.py prices the others)."""
     b = inst.base
     S, D, Y = b.supplies, b.demands, b.yards
     f = b.road_factor
@@ -234,14 +235,14 @@ def enumerate_routes(inst: PlanningInstance) -> Routes:
         lo, hi = inst.p_lo[p], inst.p_hi[p]
         sp = supplies_near(inst.p_lat[p], inst.p_lon[p], lo, hi, converts)
         parts += _product(inst, sp, demands_near(inst.p_lat[p], inst.p_lon[p], lo, hi), p, -1)
-        for y in range(len(Y.ids)):
+        for y in range(len(Y.ids) if yards else 0):
             if haversine_km(inst.p_lat[p], inst.p_lon[p], Y.lat[y], Y.lon[y]) * f > d_haul_max:
                 continue
             lo_y, hi_y = max(lo, inst.y_lo[y]), min(hi, inst.y_hi[y])
             s_py = sp[(inst.s_lo[sp] <= hi_y) & (inst.s_hi[sp] >= lo_y)]
             dy = demands_near(Y.lat[y], Y.lon[y], inst.y_lo[y], inst.y_hi[y])
             parts += _product(inst, s_py, dy, p, y)
-    for y in range(len(Y.ids)):
+    for y in range(len(Y.ids) if yards else 0):
         lo, hi = inst.y_lo[y], inst.y_hi[y]
         accepted = b.y_accepts[y, np.minimum(b.s_class, C)]
         sy = supplies_near(Y.lat[y], Y.lon[y], lo, hi, accepted)

@@ -18,7 +18,8 @@ import numpy as np
 from .._ortools import pywraplp, require_optimal
 from ..network import SolverError
 from .instance import PlanningInstance
-from .routes import Routes, enumerate_routes
+from .routes import Routes, enumerate_routes, evaluate
+from .yards import YardPricer, decomposable
 
 Progress = Callable[[str, float], None]
 REL_TOL = 1e-6
@@ -52,6 +53,8 @@ class Plan:
     upper_bound: float | None
     stats: dict = field(default_factory=dict)
     store: Routes | None = None  # every allowed route with positive benefit (for reasons)
+    yard_reach: tuple | None = None  # (supplies, demands) with a worthwhile yard route, when
+    # yard routes are priced without being listed
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -121,46 +124,59 @@ class _Master:
         self.obj = solver.Objective()
         self.obj.SetMaximization()
         self.vars: list = []
-        self.keys: dict[int, int] = {}
-        self.col_route: list[int] = []
-        self.col_ts: list[int] = []
-        self.col_td: list[int] = []
+        self.keys: dict[tuple, int] = {}
+        self.cols: list[tuple] = []  # (s, d, p, y, ts, td) per LP column
 
-    def add(self, routes: Routes, r_idx, ts, td) -> int:
-        inst, T = self.inst, self.inst.periods
+    def add(self, s, d, p, y, ts, td) -> int:
+        """Columns for the given (route, ship, deliver); those already in the LP are skipped."""
+        inst = self.inst
         solver, inf = self.solver, self.solver.infinity()
         props = inst.base.s_props
-        added = 0
-        for r, a, z in zip(r_idx.tolist(), ts.tolist(), td.tolist(), strict=True):
-            key = (r * T + a) * T + z
-            if key in self.keys:
-                continue
+        new = [
+            k
+            for k in dict.fromkeys(
+                zip(
+                    s.tolist(),
+                    d.tolist(),
+                    p.tolist(),
+                    y.tolist(),
+                    ts.tolist(),
+                    td.tolist(),
+                    strict=True,
+                )
+            )
+            if k not in self.keys
+        ]
+        if not new:
+            return 0
+        arr = np.array(new, dtype=np.int64)
+        r = evaluate(inst, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], reasons=False)
+        if not r.ok.all():  # pricing only proposes allowed routes
+            raise SolverError("pricing proposed a route that breaks a rule")
+        benefit = r.b0 - r.hold * (arr[:, 5] - arr[:, 4])
+        for n, key in enumerate(new):
+            si, di, pi, yi, a, z = key
             self.keys[key] = len(self.vars)
-            s, d = int(routes.s[r]), int(routes.d[r])
-            p, y = int(routes.p[r]), int(routes.y[r])
             x = solver.NumVar(0.0, inf, "")
-            self.obj.SetCoefficient(x, float(routes.b0[r] - routes.hold[r] * (z - a)))
-            self.rs[s].SetCoefficient(x, 1.0)
-            self.rd[d].SetCoefficient(x, 1.0)
-            row = self.rsp.get((s, a))
+            self.obj.SetCoefficient(x, float(benefit[n]))
+            self.rs[si].SetCoefficient(x, 1.0)
+            self.rd[di].SetCoefficient(x, 1.0)
+            row = self.rsp.get((si, a))
             if row is not None:
                 row.SetCoefficient(x, 1.0)
-            row = self.rdp.get((d, z))
+            row = self.rdp.get((di, z))
             if row is not None:
                 row.SetCoefficient(x, 1.0)
-            if p >= 0:
-                self.rp[(p, a)].SetCoefficient(x, 1.0)
-            if y >= 0:
+            if pi >= 0:
+                self.rp[(pi, a)].SetCoefficient(x, 1.0)
+            if yi >= 0:
                 for t in range(a, z + 1):
-                    self.ry[(y, t)].SetCoefficient(x, 1.0)
-            for _j, k, sign, lim, row in self.blend_of.get(d, ()):
-                row.SetCoefficient(x, sign * (float(props[s, k]) - lim))
+                    self.ry[(yi, t)].SetCoefficient(x, 1.0)
+            for _j, k, sign, lim, row in self.blend_of.get(di, ()):
+                row.SetCoefficient(x, sign * (float(props[si, k]) - lim))
             self.vars.append(x)
-            self.col_route.append(r)
-            self.col_ts.append(a)
-            self.col_td.append(z)
-            added += 1
-        return added
+            self.cols.append(key)
+        return len(new)
 
     def solve(self, duals: _Duals) -> np.ndarray:
         status = self.solver.Solve()
@@ -249,7 +265,7 @@ def price(inst: PlanningInstance, routes: Routes, duals: _Duals, blend: list, to
     gap = np.maximum(routes.td_lo - routes.ts_hi, 0)
     lam_term = _blend_term(inst, blend, duals.lam, routes.s, routes.d) if blend else 0.0
     ub = routes.b0 - duals.u[routes.s] - duals.v[routes.d] - lam_term - routes.hold * gap
-    cand = np.flatnonzero(ub > tol)
+    cand = np.flatnonzero(ub > 0)
     periods = np.arange(T)
     W = np.concatenate([np.zeros((len(duals.w), 1)), np.cumsum(duals.w, axis=1)], axis=1)
     out_r, out_ts, out_td, out_rc = [], [], [], []
@@ -304,56 +320,89 @@ def _top(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
 
 
 def solve_planning(
-    inst: PlanningInstance, progress: Progress | None = None, *, max_rounds: int = 200
+    inst: PlanningInstance,
+    progress: Progress | None = None,
+    *,
+    max_rounds: int = 200,
+    list_yard_routes: bool = False,
 ) -> Plan:
+    """Optimal plan; `list_yard_routes` lists every yard route even when they could be
+    priced without a list (the two must agree: a test compares them)."""
     progress = progress or _noop
     t0 = time.perf_counter()
     progress("candidates", 0.0)
-    routes = enumerate_routes(inst)
+    decompose = decomposable(inst) and len(inst.base.yards.ids) and not list_yard_routes
+    yards = YardPricer(inst) if decompose else None
+    routes = enumerate_routes(inst, yards=yards is None)
     progress("candidates", 1.0)
     residual, _ = _residual(inst)
     master = _Master(inst, residual)
     duals = _Duals(inst, len(master.blend))
     blend = master.blend
     committed_value = _committed_value(inst)
-    scale = max(1.0, float(np.abs(routes.b0).max(initial=0.0)))
+    scale = max(1.0, float(np.abs(inst.base.s_base).max(initial=0.0)))
+    scale += float(np.abs(inst.base.d_value).max(initial=0.0))
     tol = 1e-9 * scale
     stats = {
         "model": "column generation LP (GLOP)",
         "routes": len(routes),
         "periods": inst.periods,
     }
+    if yards is not None:
+        stats["yard_pricing"] = "decomposed"
+        stats["yard_items_in"], stats["yard_items_out"] = yards.size
+    t_price = t_lp = 0.0
+    stats["seconds_routes"] = round(time.perf_counter() - t0, 3)
     bound = None
     x = np.zeros(0)
     lp_value = 0.0
     rounds = 0
     status = "feasible"
+    yard_reach = None
     for rounds in range(1, max_rounds + 1):  # noqa: B007
         progress("pricing", min(rounds / 20, 1.0))
+        t1 = time.perf_counter()
         r, ts, td, rc, raise_u = price(inst, routes, duals, blend, tol)
+        cand = [(routes.s[r], routes.d[r], routes.p[r], routes.y[r], ts, td, rc)]
+        if yards is not None:
+            ycols, y_raise = yards.price(duals, tol)
+            cand.append(ycols)
+            np.maximum(raise_u, y_raise, out=raise_u)
+            if yard_reach is None:  # zero duals: who has a worthwhile yard route at all
+                yard_reach = (ycols[0], ycols[1])
+        t_price += time.perf_counter() - t1
         bound = committed_value + _dual_objective(master, residual, duals, raise_u)
         if bound - (committed_value + lp_value) <= REL_TOL * max(1.0, abs(bound)):
             status = "optimal"
             break
+        s, d, p, y, ts, td, rc = (np.concatenate(z) for z in zip(*cand, strict=True))
         viol = rc > tol
-        r, ts, td, rc = r[viol], ts[viol], td[viol], rc[viol]
-        pick = np.union1d(_top(routes.s[r], rc, PER_SUPPLY), _top(routes.d[r], rc, PER_DEMAND))
-        if master.add(routes, r[pick], ts[pick], td[pick]) == 0:
+        s, d, p, y, ts, td, rc = (z[viol] for z in (s, d, p, y, ts, td, rc))
+        pick = np.union1d(_top(s, rc, PER_SUPPLY), _top(d, rc, PER_DEMAND))
+        if master.add(s[pick], d[pick], p[pick], y[pick], ts[pick], td[pick]) == 0:
             break  # nothing new prices positive, yet the gap is open: numerics; stop here
         progress("solve", min(rounds / 20, 1.0))
+        t1 = time.perf_counter()
         x = master.solve(duals)
+        t_lp += time.perf_counter() - t1
         lp_value = float(master.obj.Value())
-    stats.update({"rounds": rounds, "lp_columns": len(master.vars)})
+    stats.update(
+        {
+            "rounds": rounds,
+            "lp_columns": len(master.vars),
+            "seconds_pricing": round(t_price, 3),
+            "seconds_lp": round(t_lp, 3),
+        }
+    )
     progress("explain", 0.0)
-    plan = _extract(inst, routes, master, x, status, bound, stats)
+    plan = _extract(inst, master, x, status, bound, stats)
     plan.store = routes
+    plan.yard_reach = yard_reach
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return plan
 
 
 def _committed_value(inst: PlanningInstance) -> float:
-    from .routes import evaluate
-
     if not inst.committed:
         return 0.0
     c = inst.committed
@@ -385,23 +434,13 @@ def _dual_objective(master: _Master, res: dict, duals: _Duals, raise_u: np.ndarr
     return total
 
 
-def _extract(inst, routes, master, x, status, bound, stats) -> Plan:
+def _extract(inst, master, x, status, bound, stats) -> Plan:
     """Flows from the LP values merged with the committed flows, per column."""
-    from .routes import evaluate
-
     q = np.where(np.abs(x - np.rint(x)) <= _SNAP, np.rint(x), x) if len(x) else x
     keep = np.flatnonzero(q > _SNAP)
     cols: dict[tuple, list[float]] = {}
     for i in keep.tolist():
-        r = master.col_route[i]
-        key = (
-            int(routes.s[r]),
-            int(routes.d[r]),
-            int(routes.p[r]),
-            int(routes.y[r]),
-            master.col_ts[i],
-            master.col_td[i],
-        )
+        key = master.cols[i]
         cols.setdefault(key, [0.0, 0.0])[0] += float(q[i])
     for c in inst.committed:
         key = (c.s, c.d, c.p, c.y, c.ts, c.td)

@@ -68,3 +68,21 @@ def test_a_re_run_after_a_schedule_slip_keeps_every_agreement(seed):
             == key
         )
         assert total >= f["quantity"] - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_yard_routes_priced_without_a_list_reach_the_same_optimum(seed):
+    from matching.v2.solver import solve_planning
+
+    data = random_planning_instance(200 + seed, n_s=15, n_d=15, yards=4, periods=6 + seed % 4)
+    for y in data["stockyards"]:
+        y["capacity"] = y["capacity"] // 3  # occupancy binds in more weeks
+    inst = matching.load_instance(data)
+    decomposed = solve_planning(inst)
+    listed = solve_planning(inst, list_yard_routes=True)
+    assert decomposed.stats["yard_pricing"] == "decomposed"
+    assert "yard_pricing" not in listed.stats
+    assert decomposed.status == listed.status == "optimal"
+    assert decomposed.net_benefit == pytest.approx(listed.net_benefit, rel=1e-6)
+    report = matching.check(data, solve(data))
+    assert report.ok, report.errors
