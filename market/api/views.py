@@ -149,6 +149,7 @@ def list_listings(query: ListingsQuery):
         material_code=query.material_code or None,
         text=query.q or None,
         organisation_id=g.api_user.organisation_id if query.mine else None,
+        viewer_org_id=g.api_user.organisation_id if g.api_user is not None else None,
     )
     page = browse(db_session(), f, page=query.page, per_page=query.per_page)
     return jsonify(
