@@ -470,6 +470,32 @@ def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
     return changed
 
 
+def terms_changed(session: Session, listing: Listing) -> list[Proposal]:
+    """The owner changed the listing's period or who may take it: open proposals on it were
+    planned for the old terms, so their deals expire, with the reason (parties told)."""
+    affected = session.scalars(
+        select(Proposal)
+        .where(
+            Proposal.state == "proposed",
+            (Proposal.supply_id == listing.id)
+            | (Proposal.demand_id == listing.id)
+            | (Proposal.via_id == listing.id),
+        )
+        .order_by(Proposal.id)
+        .with_for_update()
+    ).all()
+    reason = _(
+        "the period or partner terms of “%(title)s” changed after the match was planned; the "
+        "next matching run proposes again.",
+        title=listing.title,
+    )
+    changed: list[Proposal] = []
+    for proposal in affected:
+        if proposal.state == "proposed":
+            changed.extend(_expire_parts(session, proposal, reason))
+    return changed
+
+
 def _expire_parts(session: Session, proposal: Proposal, reason: str) -> list[Proposal]:
     if proposal.deal is None:
         _expire(session, proposal, reason)
