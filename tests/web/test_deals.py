@@ -188,6 +188,10 @@ def test_a_chain_through_a_yard_needs_the_yard_operator_and_reserves_its_capacit
     assert _decide(app, operator, part) == "agreed"
     assert (_committed(app, offer), _committed(app, yard), _committed(app, want)) == (500, 500, 500)
     assert _read(app, lambda s: Decimal(s.get(Listing, yard).open_quantity)) == 300
+    # the operator's dashboard shows the load coming through its yard
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="yard_loads"' in dashboard or "Loads through your stockyards" in dashboard
+    assert "500.0" in dashboard
 
 
 def test_the_yard_operator_declining_ends_the_chain(app, chain):
