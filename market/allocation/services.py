@@ -251,6 +251,11 @@ def deal_of(session: Session, proposal: Proposal) -> Deal:
     recorded decisions kept."""
     if proposal.deal is not None:
         return proposal.deal
+    # Two first decisions at once: the second waits here and finds the first one's deal.
+    session.execute(select(Proposal.id).where(Proposal.id == proposal.id).with_for_update())
+    session.refresh(proposal)
+    if proposal.deal is not None:
+        return proposal.deal
     deal = Deal(run_id=proposal.run_id, kind="chain" if proposal.via_id else "pair")
     deal.state = proposal.state
     session.add(deal)

@@ -200,3 +200,36 @@ def test_the_yard_operator_declining_ends_the_chain(app, chain):
     assert _decide(app, operator, part, accept=False) == "declined"
     with pytest.raises(Conflict):
         _decide(app, receiver, part)
+
+
+def test_a_proposal_stored_before_deals_is_decided_as_a_pair(app, factory):
+    supplier, receiver = factory.user(), factory.user()
+    offer = factory.listing(supplier, "soil_offer", quantity=1000)
+    want = factory.listing(receiver, "soil_want", quantity=600)
+
+    def old_style(s):
+        run = MatchRun(family="soil", region=["13"], status="done")
+        s.add(run)
+        s.flush()
+        proposal = Proposal(
+            run=run,
+            supply_id=offer,
+            demand_id=want,
+            quantity=Decimal(400),
+            road_km=10.0,
+            transport_cost=1,
+            co2_kg=1.0,
+            net_benefit=1,
+            supply_saving=1,
+            demand_saving=1,
+            supply_decision="accepted",  # decided before deals existed
+        )
+        s.add(proposal)
+        s.flush()
+        return proposal.id
+
+    part = in_session(app, old_style)
+    assert _decide(app, receiver, part) == "agreed"
+    made = _read(app, lambda s: [(o.listing_id, o.quantity) for o in s.scalars(select(Order))])
+    assert made == [(offer, Decimal("400"))]
+    assert _read(app, lambda s: s.scalar(select(Deal)).kind) == "pair"
