@@ -24,7 +24,7 @@ from market.accounts.models import Organisation
 from market.allocation import services
 from market.allocation.instance import FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
-from market.allocation.reasons import stage_label, unmatched_reason
+from market.allocation.reasons import property_names, stage_label, unmatched_reason
 from market.catalog.models import Listing, Material, Prefecture
 from market.core.models import Job
 from market.errors import DomainError
@@ -118,7 +118,7 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
         listing_id(e[k])
         for entries in rows.values()
         for e in entries
-        for k in ("id", "best_candidate", "nearest")
+        for k in ("id", "best_candidate", "nearest", "candidate")
         if e.get(k)
     }
     titles = (
@@ -128,9 +128,14 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
         if ids
         else {}
     )
+    properties = property_names(db_session())
     return {
         side: [
-            (titles.get(listing_id(e["id"]), e["id"]), e["quantity"], unmatched_reason(e, titles))
+            (
+                titles.get(listing_id(e["id"]), e["id"]),
+                e["quantity"],
+                unmatched_reason(e, titles, properties),
+            )
             for e in entries
         ]
         for side, entries in rows.items()

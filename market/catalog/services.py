@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
-from market.catalog import kinds
+from market.catalog import kinds, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import japan_today
 from market.errors import Conflict, Forbidden, NotFound
@@ -195,12 +195,14 @@ def id_in_range(value: int) -> bool:
 
 
 def visible_listing(session: Session, user: User | None, listing_id: int) -> Listing:
-    """A listing the user may see: open/reserved/closed for all, drafts for its owners only."""
+    """A listing the user may see: open/reserved/closed for all, drafts for its owners
+    only, an item in its partner-only period for the municipality and its partners only."""
     listing = session.get(Listing, listing_id) if id_in_range(listing_id) else None
     if listing is None:
         raise NotFound(_("No such listing."))
-    if listing.status == ListingStatus.draft:
-        org_id = getattr(user, "organisation_id", None) if user is not None else None
-        if org_id != listing.organisation_id:
-            raise NotFound(_("No such listing."))
+    org_id = getattr(user, "organisation_id", None) if user is not None else None
+    if listing.status == ListingStatus.draft and org_id != listing.organisation_id:
+        raise NotFound(_("No such listing."))
+    if not partners.may_take(session, listing, org_id):
+        raise NotFound(_("No such listing."))  # as if it did not exist, until the date
     return listing

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from huey import crontab
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 import payments
 from market import tasks
 from market.accounts.models import User
+from market.catalog import partners
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.catalog.services import id_in_range
@@ -267,7 +269,11 @@ def request_order(
         and id_in_range(listing_id)
         else None
     )
-    if listing is None or listing.status == ListingStatus.draft:
+    if (
+        listing is None
+        or listing.status == ListingStatus.draft
+        or not partners.may_take(session, listing, user.organisation_id)
+    ):
         raise Invalid({"listing_id": _("No such listing.")})
     if listing.organisation_id == user.organisation_id:
         raise Forbidden(_("You cannot order from your own organisation's listing."))
@@ -361,6 +367,7 @@ def order_from_proposal(
     listing = session.get(Listing, listing_id)
     if listing is None:
         raise NotFound(_("No such listing."))
+    _refuse_outside_partners(session, listing, counterparty_org_id)
     buyer, seller = _sides(listing, counterparty_org_id)
     order = Order(
         listing=listing,
@@ -392,6 +399,19 @@ def order_from_proposal(
         _reserve_or_refuse(session, order, listing_id=lid, proposal_id=proposal_id)
     _move(session, order, "auto_accept", None, note=_("Accepted match proposal."))
     return order
+
+
+def _refuse_outside_partners(session: Session, listing: Listing, org_id: int) -> None:
+    """An item in its partner-only period goes to the municipality's partners only, even
+    when a request or a proposal reached it some other way (made before the period was
+    set, or sent by hand)."""
+    if not partners.may_take(session, listing, org_id):
+        raise Forbidden(
+            _(
+                "Until %(date)s this item is for the municipality's partner operators only.",
+                date=format_date(listing.partner_only_until),
+            )
+        )
 
 
 def _reserve_or_refuse(
@@ -476,6 +496,7 @@ def perform(
     seen = order.status
     releases = (action == "cancel" and seen in states.HOLDS_QUANTITY) or action == "close_short"
     if action == "accept":
+        _refuse_outside_partners(session, order.listing, order.requester_org_id)
         _reserve_or_refuse(session, order, actor_org_id=user.organisation_id)
     elif releases:
         ledger.lock_listings(session, ledger.listings_of(session, order))
