@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -166,7 +167,47 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
             )
         session.flush()
         _add_parties(session, deal)
+        _announce(session, deal)
     session.flush()
+
+
+def _announce(session: Session, deal: Deal) -> None:
+    """Each party's members are told in-app of the new deal and their part in it (a yard
+    operator too); no mail, since a nightly run may propose many."""
+    from market.accounts.services import active_members
+    from market.finder.services import notify_users
+
+    for party in deal.parties:
+        first = next(
+            p
+            for p in deal.proposals
+            if party.organisation_id
+            in {p.supply.organisation_id, p.demand.organisation_id}
+            | ({p.via.organisation_id} if p.via else set())
+        )
+        own = next(
+            x
+            for x in (first.supply, first.demand, first.via)
+            if x is not None and x.organisation_id == party.organisation_id
+        )
+        roles = party.roles
+
+        def words(_user, roles=roles, first=first):
+            message = _(
+                "New match proposal #%(id)s (%(kind)s): your part is %(roles)s. Accept or "
+                "decline it on the proposal page.",
+                id=first.id,
+                kind=_(deal.kind),
+                roles=", ".join(str(ROLE_LABELS[r]) for r in roles.split(",")),
+            )
+            return message, None
+
+        notify_users(
+            session,
+            active_members(session, [party.organisation_id]),
+            words,
+            listing_id=own.id,
+        )
 
 
 def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]]:
@@ -188,6 +229,11 @@ def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]
 
 
 ROLE_OF = (("supply", "supplier"), ("demand", "receiver"), ("via", "yard"))
+ROLE_LABELS = {
+    "supplier": _l("supplier"),
+    "receiver": _l("receiver"),
+    "yard": _l("stockyard operator"),
+}
 
 
 def _add_parties(session: Session, deal: Deal) -> None:

@@ -20,6 +20,7 @@ from market.allocation.instance import listing_ref
 from market.allocation.models import Deal, MatchRun, Proposal
 from market.catalog.models import Listing
 from market.errors import Conflict
+from market.finder.models import Notification
 from market.orders.models import Order
 from tests.conftest import in_session
 
@@ -177,6 +178,14 @@ def test_a_chain_through_a_yard_needs_the_yard_operator_and_reserves_its_capacit
     app, chain, login, client
 ):
     (supplier, operator, receiver), (offer, yard, want), part = chain
+    told = _read(
+        app,
+        lambda s: {
+            n.user_id: n.message for n in s.scalars(select(Notification)) if f"#{part}" in n.message
+        },
+    )
+    assert set(told) == {supplier.id, operator.id, receiver.id}  # every party, in-app
+    assert "ストックヤード運営者" in told[operator.id]
     login(operator)
     client.post("/lang/en", data={"next": "/"})
     assert f'data-proposal-id="{part}"' in client.get("/proposals").get_data(as_text=True)

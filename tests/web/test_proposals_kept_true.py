@@ -73,7 +73,7 @@ def test_orders_taking_part_of_a_listing_reduce_its_proposal_and_both_parties_ar
         lambda s: {
             n.user_id
             for n in s.scalars(select(Notification)).all()
-            if f"#{proposal.id}" in n.message
+            if f"#{proposal.id}" in n.message and "変更" in n.message  # the change, not the offer
         },
         commit=False,
     )
