@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import force_locale
+
 import search
 from market.catalog import kinds
 
@@ -250,11 +252,127 @@ def openapi_document() -> dict:
                     "responses": {"200": listing, "401": error, "403": error, "404": error},
                 },
             },
+            **_transfer_paths(error),
             **_order_paths(error),
             **_ticket_paths(error),
             **_search_paths(error),
             **_suggest_paths(error),
             **_notification_paths(error),
+        },
+    }
+
+
+def _transfer_paths(error: dict) -> dict:
+    """Import and export of listings as CSV or XLSX (market/catalog/sheets.py, imports.py)."""
+    from market.catalog import sheets
+
+    with force_locale("ja"):
+        ja = sheets.headers("ja")
+    en = sheets.headers("en")
+    columns = "; ".join(
+        f"{c.name} ({j} / {e})" for c, j, e in zip(sheets.columns(), ja, en, strict=True)
+    )
+    row_error = _closed(
+        {
+            "row": {"type": "integer", "description": "as the spreadsheet numbers it (header = 1)"},
+            "column": {"type": "string", "description": "the column's header as in the file"},
+            "field": {"type": "string", "description": "the column's name in this API"},
+            "message": {"type": "string"},
+        }
+    )
+    outcome = _closed(
+        {
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "unchanged": {"type": "integer"},
+            "errors": {"type": "array", "items": row_error},
+        }
+    )
+    failed = {
+        **outcome,
+        "properties": {**outcome["properties"], "error": {"type": "string"}},
+    }
+    return {
+        "/api/v1/listings/export": {
+            "get": {
+                "summary": "Every listing of your organisation as CSV (UTF-8 with BOM) or XLSX, "
+                "in the columns the import reads: it imports back unchanged",
+                "description": f"Columns: {columns}.",
+                "security": [{"token": []}],
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": list(sheets.FORMATS)},
+                    },
+                    {
+                        "name": "headers",
+                        "in": "query",
+                        "required": False,
+                        "description": "the header row's language (Japanese by default)",
+                        "schema": {"type": "string", "enum": ["ja", "en"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {
+                            mimetype: {"schema": {"type": "string", "format": "binary"}}
+                            for mimetype in sheets.MIMETYPES.values()
+                        },
+                    },
+                    "400": error,
+                    "401": error,
+                    "403": error,
+                },
+            },
+        },
+        "/api/v1/listings/import": {
+            "post": {
+                "summary": "Create and update your organisation's listings from a CSV or XLSX "
+                "file: every row or none",
+                "description": "Headers in Japanese or English (or the field names). CSV in "
+                "UTF-8, with or without BOM, or Shift_JIS (cp932). A row with `id` or "
+                "`external_id` of one of your listings updates it (or leaves it unchanged); "
+                "any other row creates a listing. A file with any error writes nothing and "
+                f"lists every error. At most {sheets.MAX_ROWS:,} rows.",
+                "security": [{"token": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "dry_run": {
+                                        "type": "string",
+                                        "enum": ["true", "false", "1", "0"],
+                                        "description": "check and count only; nothing is written",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "What was (or, for a dry run, would be) created, updated "
+                        "and left unchanged",
+                        "content": {"application/json": {"schema": outcome}},
+                    },
+                    "400": error,
+                    "401": error,
+                    "403": error,
+                    "422": {
+                        "description": "The file has errors (each by row and column); nothing "
+                        "was written",
+                        "content": {"application/json": {"schema": failed}},
+                    },
+                },
+            },
         },
     }
 

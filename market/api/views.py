@@ -6,14 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from market.accounts.services import user_for_token
 from market.api.openapi import openapi_document
-from market.catalog import kinds, services
+from market.catalog import imports, kinds, services, sheets
 from market.catalog.models import Listing
-from market.catalog.queries import BrowseFilter, browse
+from market.catalog.queries import BrowseFilter, browse, organisation_listings
 from market.core.limits import failed_token_attempt, token_attempts_left
 from market.errors import DomainError
 from market.services import db_session
@@ -179,6 +179,61 @@ def _int_arg(name: str, default: int) -> int | None:
         return int(request.args.get(name, default))
     except ValueError:
         return None
+
+
+@bp.get("/listings/export")
+@token_required
+def export_listings():
+    """Every listing of the caller's organisation, in the columns the import reads."""
+    errors = {}
+    fmt = request.args.get("format", "csv")
+    if fmt not in sheets.FORMATS:
+        errors["format"] = _("must be csv or xlsx")
+    lang = request.args.get("headers", "ja")
+    if lang not in ("ja", "en"):
+        errors["headers"] = _("must be ja or en")
+    refuse(errors)
+    if g.api_user.organisation_id is None:
+        raise ApiError(403, _("Join or create an organisation first."))
+    listings = organisation_listings(db_session(), g.api_user.organisation_id)
+    write = sheets.write_xlsx if fmt == "xlsx" else sheets.write_csv
+    return Response(
+        write(listings, lang),
+        mimetype=sheets.MIMETYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="listings.{fmt}"'},
+    )
+
+
+@bp.post("/listings/import")
+@token_required
+def import_listings():
+    """Create and update the caller's organisation's listings from a CSV or XLSX file:
+    all rows or none. ``dry_run`` checks and counts without writing."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(
+            400,
+            _("Send the file as multipart form data, field “file”."),
+            {"file": _("this field is required")},
+        )
+    dry_run = (request.form.get("dry_run") or request.args.get("dry_run") or "").lower()
+    if dry_run not in ("", "0", "1", "true", "false"):
+        raise ApiError(400, _("must be true or false"), {"dry_run": _("must be true or false")})
+    if g.api_user.organisation_id is None:
+        raise ApiError(403, _("Join or create an organisation first."))
+    s = db_session()
+    outcome = imports.import_listings(
+        s, g.api_user, upload.read(), dry_run=dry_run in ("1", "true"), locale=_locale()
+    )
+    if outcome.ok and not outcome.dry_run:
+        s.commit()
+        return jsonify(outcome.as_json())
+    s.rollback()
+    if outcome.ok:
+        return jsonify(outcome.as_json())
+    body = outcome.as_json()
+    body["error"] = _("The file has errors: nothing was imported.")
+    return jsonify(body), 422
 
 
 @bp.get("/listings/<int:listing_id>")
