@@ -9,12 +9,17 @@ outcome has no errors and rolls back otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -24,11 +29,46 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.catalog import kinds, services, sheets
 from market.catalog.models import Listing, ListingKind, ListingStatus
-from market.db import japan_today
+from market.db import after_commit, japan_today
 from market.errors import DomainError
 
 Progress = Callable[[str, float], None]
 PROGRESS_EVERY = 250
+PREVIEW_ROWS = 500  # rows listed on the preview page (the counts cover every row)
+KEEP_UPLOADS = dt.timedelta(days=1)
+
+
+# --- uploaded files, kept between the preview and the confirmation ------------------------
+
+
+def _upload_dir() -> Path:
+    folder = Path(current_app.config["UPLOAD_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def store_file(content: bytes) -> str:
+    """Keep an uploaded file under a random name (never the user's); old ones are removed."""
+    folder = _upload_dir()
+    cutoff = time.time() - KEEP_UPLOADS.total_seconds()
+    for old in folder.glob("*.upload"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    name = uuid.uuid4().hex
+    (folder / f"{name}.upload").write_bytes(content)
+    return name
+
+
+def stored_file(name: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{32}", str(name)):
+        raise ValueError("not a stored upload")
+    return _upload_dir() / f"{name}.upload"
+
+
+def forget_file(session: Session, name: str) -> None:
+    """Remove an imported file once the import commits."""
+    after_commit(session, lambda: stored_file(name).unlink(missing_ok=True))
 
 
 @dataclass(frozen=True)
@@ -57,6 +97,8 @@ class Outcome:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
+    # (row, "create"/"update"/"unchanged", title, changed field names) for the preview page
+    rows: list[tuple[int, str, str, list[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -120,10 +162,16 @@ def _count(outcome: Outcome, plans: list[_Plan]) -> None:
     for plan in plans:
         if plan.target is None:
             outcome.created += 1
+            action = "create"
         elif plan.changes:
             outcome.updated += 1
+            action = "update"
         else:
             outcome.unchanged += 1
+            action = "unchanged"
+        title = plan.clean.get("title") or (plan.target.title if plan.target else "")
+        changes = [] if plan.target is None else sorted(plan.changes)
+        outcome.rows.append((plan.row, action, title, changes))
 
 
 def _write(session: Session, user: User, plans, checker: _Checker, progress) -> None:
