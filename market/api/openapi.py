@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import force_locale
-
 import search
 from market.catalog import kinds
 
@@ -266,9 +264,7 @@ def _transfer_paths(error: dict) -> dict:
     """Import and export of listings as CSV or XLSX (market/catalog/sheets.py, imports.py)."""
     from market.catalog import sheets
 
-    with force_locale("ja"):
-        ja = sheets.headers("ja")
-    en = sheets.headers("en")
+    ja, en = sheets.headers("ja"), sheets.headers("en")
     columns = "; ".join(
         f"{c.name} ({j} / {e})" for c, j, e in zip(sheets.columns(), ja, en, strict=True)
     )

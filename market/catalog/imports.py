@@ -34,6 +34,7 @@ from market.errors import DomainError
 
 Progress = Callable[[str, float], None]
 PROGRESS_EVERY = 250
+WRITE_BATCH = 500  # listings per flush
 PREVIEW_ROWS = 500  # rows listed on the preview page (the counts cover every row)
 KEEP_UPLOADS = dt.timedelta(days=1)
 
@@ -176,24 +177,34 @@ def _count(outcome: Outcome, plans: list[_Plan]) -> None:
 
 def _write(session: Session, user: User, plans, checker: _Checker, progress) -> None:
     total = max(1, len(plans))
-    for n, plan in enumerate(plans, start=1):
-        try:
-            if plan.target is None:
-                services.create_listing(session, user, plan.kind, plan.clean)
-            elif plan.changes:
-                services.update_listing(session, user, plan.target, plan.changes)
-        except DomainError as exc:
-            checker.error(plan.row, exc.field or "", exc.message)
-        except IntegrityError:
-            session.rollback()
-            checker.error(
-                plan.row,
-                "external_id",
-                _("Another change to these listings was saved meanwhile: import the file again."),
-            )
-            return
-        if progress and n % PROGRESS_EVERY == 0:
-            progress("writing", 0.5 + 0.5 * n / total)
+    first = 0  # the first row of the batch not flushed yet
+    # Unflushed rows under autoflush off: a reference-table read by a service must not
+    # flush a half-built batch, whose duplicate key would then be blamed on another row.
+    with session.no_autoflush:
+        for n, plan in enumerate(plans, start=1):
+            try:
+                if plan.target is None:
+                    services.create_listing(session, user, plan.kind, plan.clean, flush=False)
+                elif plan.changes:
+                    services.update_listing(session, user, plan.target, plan.changes, flush=False)
+                if n % WRITE_BATCH == 0 or n == len(plans):
+                    session.flush()
+                    first = n
+            except DomainError as exc:
+                checker.error(plan.row, exc.field or "", exc.message)
+            except IntegrityError:
+                # Another import or edit took one of these references meanwhile.
+                session.rollback()
+                checker.error(
+                    plans[first].row,
+                    "external_id",
+                    _(
+                        "Another change to these listings was saved meanwhile: import the file again."
+                    ),
+                )
+                return
+            if progress and n % PROGRESS_EVERY == 0:
+                progress("writing", 0.5 + 0.5 * n / total)
 
 
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")

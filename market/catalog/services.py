@@ -40,7 +40,11 @@ def _unit(session: Session, kind: ListingKind, clean: dict) -> str:
     return category.unit if category else "piece"
 
 
-def create_listing(session: Session, user: User, kind: ListingKind, clean: dict) -> Listing:
+def create_listing(
+    session: Session, user: User, kind: ListingKind, clean: dict, *, flush: bool = True
+) -> Listing:
+    """``flush=False`` leaves the INSERT to the caller's next flush (a file import adds
+    thousands and flushes them in batches)."""
     ensure_can_create(user, kind)
     listing = Listing(
         kind=kind,
@@ -52,7 +56,8 @@ def create_listing(session: Session, user: User, kind: ListingKind, clean: dict)
     _apply(listing, clean)
     _check_period(listing)
     session.add(listing)
-    session.flush()
+    if flush:
+        session.flush()
     return listing
 
 
@@ -71,7 +76,9 @@ def _check_period(listing: Listing) -> None:
         )
 
 
-def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
+def update_listing(
+    session: Session, user: User, listing: Listing, clean: dict, *, flush: bool = True
+) -> Listing:
     ensure_can_edit(user, listing)
     if listing.status == ListingStatus.closed:
         raise Conflict(_("A closed listing cannot be changed."))
@@ -97,7 +104,8 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
     _check_period(listing)
     if "material_category_code" in clean:
         listing.unit = _unit(session, listing.kind, clean)
-    session.flush()
+    if flush:
+        session.flush()
     return listing
 
 

@@ -14,7 +14,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -74,12 +74,12 @@ def upload():
 
 
 def _upload_page(error: str | None = None):
-    with force_locale("ja"):
-        ja = sheets.headers("ja")
     return render_template(
         "catalog/import.html",
         error=error,
-        columns=list(zip(sheets.columns(), ja, sheets.headers("en"), strict=True)),
+        columns=list(
+            zip(sheets.columns(), sheets.headers("ja"), sheets.headers("en"), strict=True)
+        ),
         max_rows=sheets.MAX_ROWS,
     )
 

@@ -259,12 +259,10 @@ def write_xlsx(listings: Iterable[Listing], locale: str = "ja") -> bytes:
                     value = cell_text(c.field, value)
                 elif isinstance(value, Decimal):
                     value = float(value)
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text that starts with "=" stays text, not a formula
-                if c.name in {"municipality_code", "external_id", "prefecture_code"}:
-                    cell.number_format = "@"
-            row.append(cell)
+            if isinstance(value, str) and value.startswith("="):
+                value = WriteOnlyCell(sheet, value=value)
+                value.data_type = "s"  # text, never a formula that Excel would run
+            row.append(value)
         sheet.append(row)
     out = io.BytesIO()
     book.save(out)
