@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import User
 from market.catalog import kinds, services, sheets
-from market.catalog.models import Listing, ListingKind, ListingStatus
+from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import after_commit, japan_today
 from market.errors import DomainError
 
 Progress = Callable[[str, float], None]
 PROGRESS_EVERY = 250
 WRITE_BATCH = 500  # listings per flush
+_JSON_TYPES = {"multichoice", "prices", "properties", "limits"}
 PREVIEW_ROWS = 500  # rows listed on the preview page (the counts cover every row)
 KEEP_UPLOADS = dt.timedelta(days=1)
 
@@ -178,13 +179,25 @@ def _count(outcome: Outcome, plans: list[_Plan]) -> None:
 def _write(session: Session, user: User, plans, checker: _Checker, progress) -> None:
     total = max(1, len(plans))
     first = 0  # the first row of the batch not flushed yet
+    # Every new row names every column (None where its kind has none), so that a flush
+    # sends one multi-row INSERT rather than one per run of rows of the same kind.
+    # (JSON columns stay out: an explicit None there would be stored as JSON null, not NULL.)
+    blank = dict.fromkeys(
+        [c.name for c in sheets.columns() if c.field and c.field.type not in _JSON_TYPES]
+        + ["external_id"]
+    )
+    # The identity map holds rows weakly: keep the material categories (a listing's unit)
+    # loaded for the whole write instead of reading one per row.
+    categories = session.scalars(select(MaterialCategory)).all()
     # Unflushed rows under autoflush off: a reference-table read by a service must not
     # flush a half-built batch, whose duplicate key would then be blamed on another row.
     with session.no_autoflush:
         for n, plan in enumerate(plans, start=1):
             try:
                 if plan.target is None:
-                    services.create_listing(session, user, plan.kind, plan.clean, flush=False)
+                    services.create_listing(
+                        session, user, plan.kind, {**blank, **plan.clean}, flush=False
+                    )
                 elif plan.changes:
                     services.update_listing(session, user, plan.target, plan.changes, flush=False)
                 if n % WRITE_BATCH == 0 or n == len(plans):
@@ -205,6 +218,7 @@ def _write(session: Session, user: User, plans, checker: _Checker, progress) -> 
                 return
             if progress and n % PROGRESS_EVERY == 0:
                 progress("writing", 0.5 + 0.5 * n / total)
+    del categories
 
 
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
