@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import search
-from market.catalog import kinds
+from market.catalog import kinds, sheets
 
 _TYPES = {
     "text": {"type": "string"},
@@ -262,12 +262,11 @@ def openapi_document() -> dict:
 
 def _transfer_paths(error: dict) -> dict:
     """Import and export of listings as CSV or XLSX (market/catalog/sheets.py, imports.py)."""
-    from market.catalog import sheets
+    return {**_export_path(error), **_import_path(error)}
 
-    ja, en = sheets.headers("ja"), sheets.headers("en")
-    columns = "; ".join(
-        f"{c.name} ({j} / {e})" for c, j, e in zip(sheets.columns(), ja, en, strict=True)
-    )
+
+def _import_outcomes() -> tuple[dict, dict]:
+    """The import's answer: without errors (200), and with them (422)."""
     row_error = _closed(
         {
             "row": {"type": "integer", "description": "as the spreadsheet numbers it (header = 1)"},
@@ -288,6 +287,14 @@ def _transfer_paths(error: dict) -> dict:
         **outcome,
         "properties": {**outcome["properties"], "error": {"type": "string"}},
     }
+    return outcome, failed
+
+
+def _export_path(error: dict) -> dict:
+    ja, en = sheets.headers("ja"), sheets.headers("en")
+    columns = "; ".join(
+        f"{c.name} ({j} / {e})" for c, j, e in zip(sheets.columns(), ja, en, strict=True)
+    )
     return {
         "/api/v1/listings/export": {
             "get": {
@@ -324,6 +331,12 @@ def _transfer_paths(error: dict) -> dict:
                 },
             },
         },
+    }
+
+
+def _import_path(error: dict) -> dict:
+    outcome, failed = _import_outcomes()
+    return {
         "/api/v1/listings/import": {
             "post": {
                 "summary": "Create and update your organisation's listings from a CSV or XLSX "

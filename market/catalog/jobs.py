@@ -1,10 +1,15 @@
-"""Periodic catalogue job: listings whose period has ended stop being offered."""
+"""Catalogue jobs: listings whose period has ended stop being offered (daily); a file of
+listings uploaded on the web is checked or imported."""
 
 from __future__ import annotations
 
+from flask import current_app
+from flask_babel import force_locale
 from huey import crontab
 
 from market import tasks
+from market.accounts.models import User
+from market.catalog import imports
 
 
 @tasks.huey.periodic_task(crontab(hour="15", minute="5"))  # 00:05 JST
@@ -18,12 +23,6 @@ def listing_expiry() -> None:
 def listing_import(session, job, progress) -> dict:
     """A file uploaded on the web, checked (a preview: ``dry_run``) or imported. Either way
     the whole file or nothing: a run with errors is rolled back and lists them."""
-    from flask import current_app
-    from flask_babel import force_locale
-
-    from market.accounts.models import User
-    from market.catalog import imports
-
     params = job.params
     locale = params.get("locale", "ja")
     user = session.get(User, params["user_id"])

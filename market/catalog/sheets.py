@@ -11,12 +11,15 @@ import csv
 import datetime as dt
 import io
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 
 from market.catalog import kinds
 from market.catalog.models import Listing
@@ -153,19 +156,29 @@ def _csv_rows(text: str) -> Iterator[list[object]]:
         raise UnreadableFile(_l("The CSV cannot be read: %(e)s", e=str(exc))) from None
 
 
+# What openpyxl raises for a zip that is not a well-formed workbook (ParseError is a
+# SyntaxError); any of them means the same to the user.
+_BROKEN_XLSX = (
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    OSError,
+    SyntaxError,
+)
+
+
 def _xlsx_rows(content: bytes) -> Iterator[list[object]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except _BROKEN_XLSX:
         raise UnreadableFile(_l("The XLSX file cannot be opened.")) from None
     try:
-        sheet = book.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
+        for row in book.worksheets[0].iter_rows(values_only=True):
             yield list(row)
+    except _BROKEN_XLSX:
+        raise UnreadableFile(_l("The XLSX file cannot be opened.")) from None
     finally:
         book.close()
 
@@ -244,9 +257,6 @@ def write_csv(listings: Iterable[Listing], locale: str = "ja") -> bytes:
 
 
 def write_xlsx(listings: Iterable[Listing], locale: str = "ja") -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
     book = Workbook(write_only=True)
     sheet = book.create_sheet("listings")
     sheet.append(headers(locale))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -315,8 +316,14 @@ def test_import_and_export_need_a_token_and_a_file(client, api):
     assert response.status_code == 400 and "file" in response.get_json()["errors"]
     bad = client.get("/api/v1/listings/export?format=pdf", headers=headers)
     assert bad.status_code == 400 and "format" in bad.get_json()["errors"]
-    garbage = upload(client, headers, b"\x00\xff\xfe\x81" * 10, "x.csv")
-    assert garbage.status_code == 422 and garbage.get_json()["errors"][0]["row"] == 0
+    for junk, name in [(b"\x00\xff\xfe\x81" * 10, "x.csv"), (b"PK\x03\x04broken", "x.xlsx")]:
+        garbage = upload(client, headers, junk, name)
+        assert garbage.status_code == 422 and garbage.get_json()["errors"][0]["row"] == 0
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:  # a zip, but no workbook in it
+        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData><row>")
+    broken = upload(client, headers, zipped.getvalue(), "x.xlsx")
+    assert broken.status_code == 422 and broken.get_json()["errors"][0]["row"] == 0
 
 
 def test_the_xlsx_export_keeps_text_that_looks_like_a_formula_as_text(client, api, factory, db):
