@@ -190,34 +190,33 @@ def _write(session: Session, user: User, plans, checker: _Checker, progress) -> 
     # loaded for the whole write instead of reading one per row.
     categories = session.scalars(select(MaterialCategory)).all()
     # Unflushed rows under autoflush off: a reference-table read by a service must not
-    # flush a half-built batch, whose duplicate key would then be blamed on another row.
-    with session.no_autoflush:
-        for n, plan in enumerate(plans, start=1):
-            try:
-                if plan.target is None:
-                    services.create_listing(
-                        session, user, plan.kind, {**blank, **plan.clean}, flush=False
-                    )
-                elif plan.changes:
-                    services.update_listing(session, user, plan.target, plan.changes, flush=False)
-                if n % WRITE_BATCH == 0 or n == len(plans):
-                    session.flush()
-                    first = n
-            except DomainError as exc:
-                checker.error(plan.row, exc.field or "", exc.message)
-            except IntegrityError:
-                # Another import or edit took one of these references meanwhile.
-                session.rollback()
-                checker.error(
-                    plans[first].row,
-                    "external_id",
-                    _(
-                        "Another change to these listings was saved meanwhile: import the file again."
-                    ),
-                )
-                return
-            if progress and n % PROGRESS_EVERY == 0:
-                progress("writing", 0.5 + 0.5 * n / total)
+    # flush a half-built batch. The savepoint lets a unique-key clash (another import or
+    # edit took a reference meanwhile) be answered as an error; the caller rolls back.
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            for n, plan in enumerate(plans, start=1):
+                try:
+                    if plan.target is None:
+                        services.create_listing(
+                            session, user, plan.kind, {**blank, **plan.clean}, flush=False
+                        )
+                    elif plan.changes:
+                        services.update_listing(
+                            session, user, plan.target, plan.changes, flush=False
+                        )
+                    if n % WRITE_BATCH == 0 or n == len(plans):
+                        session.flush()
+                        first = n
+                except DomainError as exc:
+                    checker.error(plan.row, exc.field or "", exc.message)
+                if progress and n % PROGRESS_EVERY == 0:
+                    progress("writing", 0.5 + 0.5 * n / total)
+    except IntegrityError:
+        checker.error(
+            plans[min(first, len(plans) - 1)].row,
+            "external_id",
+            _("Another change to these listings was saved meanwhile: import the file again."),
+        )
     del categories
 
 

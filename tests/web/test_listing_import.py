@@ -333,3 +333,41 @@ def test_the_xlsx_export_keeps_text_that_looks_like_a_formula_as_text(client, ap
     title = [c.value for c in sheet[2]][sheet[1][3].column - 1]
     assert [c.value for c in sheet[1]][3] == "タイトル"
     assert title == '=HYPERLINK("http://x")' and sheet.cell(2, 4).data_type == "s"
+
+
+def test_a_reference_taken_meanwhile_fails_the_whole_file_cleanly(
+    app, client, api, factory, db, monkeypatch
+):
+    """Two imports of the same new reference at once: the second to write is refused as a
+    whole (a unique key per organisation), with an error instead of a 500."""
+    from market.accounts.models import User
+    from market.catalog import imports, kinds, services
+    from market.catalog.models import ListingKind
+
+    if db.bind.dialect.name == "sqlite":
+        pytest.skip("SQLite: the request holds the one write lock, so no one can race it here")
+    member, headers = api()
+    checked = imports._Checker.check
+
+    def take_reference(session):
+        user = session.get(User, member.id)
+        clean = kinds.validate(session, ListingKind.soil_offer, listing_data())
+        clean.update(external_id="SITE-0002", title="先に登録")
+        services.create_listing(session, user, ListingKind.soil_offer, clean)
+
+    def check_then_race(self):
+        plans = checked(self)
+        other = app.extensions["meguri.db"].new_session()  # another request's, committed
+        try:
+            take_reference(other)
+            other.commit()
+        finally:
+            other.close()
+        return plans
+
+    monkeypatch.setattr(imports._Checker, "check", check_then_race)
+    response = upload(client, headers, csv_text(sites(3)).encode(), "sites.csv")
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["field"] == "external_id" and error["row"] == 2
+    assert set(db.scalars(select(Listing.title))) == {"先に登録"}
