@@ -28,7 +28,7 @@ def listing_import(session, job, progress) -> dict:
     user = session.get(User, params["user_id"])
     path = imports.stored_file(params["file"])
     with force_locale(locale):
-        if user is None or user.organisation_id is None or not path.exists():
+        if user is None or not user.active or user.organisation_id is None or not path.exists():
             return {"gone": True}
         sqlite = current_app.extensions["meguri.db"].is_sqlite
 
