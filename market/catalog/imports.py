@@ -178,7 +178,6 @@ def _count(outcome: Outcome, plans: list[_Plan]) -> None:
 
 def _write(session: Session, user: User, plans, checker: _Checker, progress) -> None:
     total = max(1, len(plans))
-    first = 0  # the first row of the batch not flushed yet
     # Every new row names every column (None where its kind has none), so that a flush
     # sends one multi-row INSERT rather than one per run of rows of the same kind.
     # (JSON columns stay out: an explicit None there would be stored as JSON null, not NULL.)
@@ -189,31 +188,40 @@ def _write(session: Session, user: User, plans, checker: _Checker, progress) -> 
     # The identity map holds rows weakly: keep the material categories (a listing's unit)
     # loaded for the whole write instead of reading one per row.
     categories = session.scalars(select(MaterialCategory)).all()
-    # Unflushed rows under autoflush off: a reference-table read by a service must not
-    # flush a half-built batch. The savepoint lets a unique-key clash (another import or
-    # edit took a reference meanwhile) be answered as an error; the caller rolls back.
+    batch: list[_Plan] = []
+    writing: list[_Plan] = []  # the rows of the statement under way, to name in an error
+
+    def create_batch() -> None:
+        writing[:] = batch
+        try:
+            services.create_listings(session, user, [(p.kind, {**blank, **p.clean}) for p in batch])
+        except DomainError as exc:  # checked before; a rule that changed meanwhile
+            checker.error(batch[0].row, exc.field or "", exc.message)
+        batch.clear()
+
+    # Autoflush off: a reference-table read by a service must not flush half a batch. The
+    # savepoint lets a unique-key clash (another import or an edit took a reference
+    # meanwhile) be answered as an error; the caller rolls back.
     try:
         with session.begin_nested(), session.no_autoflush:
             for n, plan in enumerate(plans, start=1):
-                try:
-                    if plan.target is None:
-                        services.create_listing(
-                            session, user, plan.kind, {**blank, **plan.clean}, flush=False
-                        )
-                    elif plan.changes:
-                        services.update_listing(
-                            session, user, plan.target, plan.changes, flush=False
-                        )
-                    if n % WRITE_BATCH == 0 or n == len(plans):
-                        session.flush()
-                        first = n
-                except DomainError as exc:
-                    checker.error(plan.row, exc.field or "", exc.message)
+                if plan.target is None:
+                    batch.append(plan)
+                    if len(batch) == WRITE_BATCH:
+                        create_batch()
+                elif plan.changes:
+                    writing[:] = [plan]
+                    try:
+                        services.update_listing(session, user, plan.target, plan.changes)
+                    except DomainError as exc:
+                        checker.error(plan.row, exc.field or "", exc.message)
                 if progress and n % PROGRESS_EVERY == 0:
                     progress("writing", 0.5 + 0.5 * n / total)
+            if batch:
+                create_batch()
     except IntegrityError:
         checker.error(
-            plans[min(first, len(plans) - 1)].row,
+            writing[0].row if writing else 0,
             "external_id",
             _("Another change to these listings was saved meanwhile: import the file again."),
         )

@@ -312,8 +312,20 @@ def test_import_and_export_need_a_token_and_a_file(client, api):
     assert client.get("/api/v1/listings/export").status_code == 401
     assert upload(client, {}, b"x").status_code == 401
     _member, headers = api()
-    response = client.post("/api/v1/listings/import", headers=headers, data={})
-    assert response.status_code == 400 and "file" in response.get_json()["errors"]
+    response = client.post(
+        "/api/v1/listings/import",
+        headers=headers,
+        data={"dry_run": "true"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422 and "file" in response.get_json()["errors"]
+    not_a_file = client.post(
+        "/api/v1/listings/import",
+        headers=headers,
+        data={"file": "a,b"},
+        content_type="multipart/form-data",
+    )
+    assert not_a_file.status_code == 422 and "file" in not_a_file.get_json()["errors"]
     bad = client.get("/api/v1/listings/export?format=pdf", headers=headers)
     assert bad.status_code == 400 and "format" in bad.get_json()["errors"]
     for junk, name in [(b"\x00\xff\xfe\x81" * 10, "x.csv"), (b"PK\x03\x04broken", "x.xlsx")]:

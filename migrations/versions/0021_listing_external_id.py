@@ -3,15 +3,15 @@
 ``external_id`` is unique within an organisation (NULLs, the listings typed by hand,
 never collide).
 
-Revision ID: 0018_listing_external_id
-Revises: 0002
+Revision ID: 0021_listing_external_id
+Revises: 0020_deals (after the quantity ledger, which rebuilds the same table on SQLite)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_listing_external_id"
-down_revision = "0002"
+revision = "0021_listing_external_id"
+down_revision = "0020_deals"
 branch_labels = None
 depends_on = None
 
