@@ -30,7 +30,7 @@ gives ``body=`` a model whose file fields are ``Upload`` and ``body_media=
                ok=(200, IMPORT_RESULT), errors=(400, 401, 403, 413, 422, 429))
     def import_listings(body: ListingImport): ...
 
-An answer that is a file (an export) declares ``ok=(200, {...})`` and ``ok_media``.
+An answer that is a file (an export) declares ``ok_media``: the media types of the file.
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ class Operation:
     body_required: bool = True
     body_media: str = "application/json"
     ok: tuple[int, str | dict] = (200, "")
-    ok_media: str = "application/json"
+    # Media types of a file answered instead of JSON (an export), for the ``ok`` status.
+    ok_media: tuple[str, ...] = ()
     more_ok: tuple[tuple[int, str | dict], ...] = ()
     errors: tuple[int, ...] = (400, 401, 429)
     path_enums: dict[str, list[str]] = field(default_factory=dict)
