@@ -23,6 +23,7 @@ from ._ortools import pywraplp, require_optimal
 from .arcs import Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
+from .regions import Region, find_regions, subset
 from .transport_lp import TransportLP, whole_flows
 
 Progress = Callable[[str, float], None]
@@ -75,6 +76,8 @@ class Plan:
     net_benefit: float
     upper_bound: float | None
     stats: dict = field(default_factory=dict)
+    # The regions solved one by one (indices into the instance), when it was split.
+    regions: list[Region] | None = None
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -88,10 +91,37 @@ def solve_plan(
     k: int | None = None,
     max_rounds: int = 30,
     method: str = "auto",
+    split: bool = True,
 ) -> Plan:
+    """Optimal plan. With `split`, an instance that falls apart into regions no haul can
+    join is solved region by region (each the same way) and the plans merged."""
     progress = progress or _noop
     t0 = time.perf_counter()
     progress("candidates", 0.0)
+    parts = find_regions(inst) if split else None
+    if parts is not None and len(parts) > 1:
+        plans = []
+        total, done = sum(r.size for r in parts), 0
+        for region in parts:
+
+            def part_progress(stage, fraction, base=done, weight=region.size):
+                progress(stage, (base + weight * fraction) / total)
+
+            plans.append(
+                solve_plan(
+                    subset(inst, region),
+                    part_progress,
+                    k=k,
+                    max_rounds=max_rounds,
+                    method=method,
+                    split=False,
+                )
+            )
+            done += region.size
+        plan = merge_plans(parts, plans)
+        plan.stats["seconds"] = round(time.perf_counter() - t0, 3)
+        progress("done", 1.0)
+        return plan
     src = ArcSource(inst)
     qty_int = np.all(inst.supplies.qty == np.round(inst.supplies.qty)) and np.all(
         inst.demands.qty == np.round(inst.demands.qty)
@@ -117,6 +147,44 @@ def solve_plan(
     plan.stats["seconds"] = round(time.perf_counter() - t0, 3)
     progress("done", 1.0)
     return plan
+
+
+def merge_plans(parts: list[Region], plans: list[Plan]) -> Plan:
+    """One plan from the plans of separate regions (indices mapped back to the whole
+    instance). No allowed route crosses two regions, so the net benefits and the bounds
+    add up, and the whole is optimal when the summed bound is within tolerance."""
+    s = [r.supplies[p.s] for r, p in zip(parts, plans, strict=True)]
+    d = [r.demands[p.d] for r, p in zip(parts, plans, strict=True)]
+
+    def cat(arrays, dtype=float):
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+
+    net = float(sum(p.net_benefit for p in plans))
+    bounds = [p.upper_bound for p in plans]
+    bound = None if any(b is None for b in bounds) else float(sum(bounds))
+    optimal = bound is not None and bound - net <= REL_TOL * max(1.0, abs(bound))
+    stats: dict = {
+        "model": plans[0].stats.get("model") if plans else "none",
+        "regions": len(plans),
+        "largest_region": [len(parts[0].supplies), len(parts[0].demands)] if parts else [0, 0],
+    }
+    for key in ("pairs_considered", "candidate_arcs", "priced_arcs_last_round"):
+        stats[key] = int(sum(p.stats.get(key, 0) for p in plans))
+    stats["rounds"] = max((p.stats.get("rounds", 0) for p in plans), default=0)
+    return Plan(
+        cat(s, np.int64).astype(np.int64),
+        cat([p.y for p in plans], np.int64).astype(np.int64),
+        cat(d, np.int64).astype(np.int64),
+        cat([p.qty for p in plans]),
+        cat([p.km1 for p in plans]),
+        cat([p.km2 for p in plans]),
+        cat([p.b for p in plans]),
+        "optimal" if optimal else "feasible",
+        net,
+        bound,
+        stats,
+        regions=parts,
+    )
 
 
 def _seg_topk(val: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:
