@@ -502,22 +502,46 @@ def run_child(case: str) -> dict:
     return out
 
 
-def run_case(case: str, timeout: float) -> dict:
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_case(case: str, timeout: float, max_rss_mib: float = 6 * 1024) -> dict:
+    """Run one case in a child; kill it after `timeout` s or above `max_rss_mib` (the
+    machine is shared: a case must never take more than its share of memory)."""
     import threading
 
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", case], stdout=subprocess.PIPE, cwd=ROOT
     )
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
+    why_killed = []
+
+    def watch():
+        t0 = time.monotonic()
+        while proc.poll() is None:
+            if time.monotonic() - t0 > timeout:
+                why_killed.append(f"killed after {timeout:.0f} s")
+            elif _rss_mib(proc.pid) > max_rss_mib:
+                why_killed.append(f"killed above {max_rss_mib:.0f} MiB")
+            if why_killed:
+                proc.kill()
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        why = (
-            f"killed after {timeout:.0f} s" if proc.returncode == -9 else f"exit {proc.returncode}"
-        )
+        why = why_killed[0] if why_killed else f"exit {proc.returncode}"
         return {"case": case, "error": why, "peak_rss_mib": usage.ru_maxrss / 1024}
     res = json.loads(out)
     res["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
@@ -536,6 +560,7 @@ def main() -> int:
     ap.add_argument("--write-instance", nargs=2, metavar=("CASE", "PATH"))
     ap.add_argument("--json", help="also write all figures to this file")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per case")
+    ap.add_argument("--max-rss-gib", type=float, default=6.0, help="memory cap per case")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(run_child(args.child)))
@@ -553,7 +578,7 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for case in args.cases:
-        r = run_case(case, args.timeout)
+        r = run_case(case, args.timeout, args.max_rss_gib * 1024)
         rows.append(r)
         if "error" in r:
             print(f"| {case} | ERROR {r['error']} | | | | | | | |", flush=True)
