@@ -23,6 +23,7 @@ from ._ortools import pywraplp, require_optimal
 from .arcs import Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
+from .pricing import GridPricer
 from .regions import Region, find_regions, subset
 from .transport_lp import TransportLP, whole_flows
 
@@ -458,7 +459,7 @@ def _solve_network(
     )
     scale = choose_scale(max_b, float(qs.sum() + qd.sum()), len(qs) + len(qd) + 1)
     nD = max(len(qd), 1)
-    pricer = RadiusPricer(inst, src)
+    pricer = GridPricer(inst, src)
     radius0 = FIRST_RADIUS_KM if first_radius_km is None else first_radius_km
     cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
