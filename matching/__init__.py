@@ -13,6 +13,11 @@ Public API (used by market/allocation)::
     matching.greedy(inst)                      # baseline for comparison, never "optimal"
     matching.check(data, result.to_dict())     # independent verifier -> CheckReport
 
+    # Regions no haul can join, solved separately (e.g. as parallel jobs) and merged:
+    regions = matching.find_regions(inst)      # None, or [Region] largest first
+    part = matching.solve_region(inst, regions, i, progress=cb)   # JSON-able dict
+    result = matching.merge_regions(inst, regions, [part_0, part_1, ...])
+
 `InstanceError.errors` lists messages like ``demands[3].window: end before start``.
 Progress stages, in order: "candidates", "solve", "pricing" (solve/pricing repeat while
 excluded arcs are priced back in), "explain", "done"; fractions are 0..1 within a run.
@@ -33,8 +38,16 @@ from __future__ import annotations
 from .check import CheckReport, check
 from .instance import Instance, InstanceError, load_instance
 from .network import SolverError
+from .regions import Region, find_regions, subset
 from .result import Result, build_result
-from .solver import Progress, greedy_plan, solve_plan
+from .solver import (
+    Progress,
+    greedy_plan,
+    merge_plans,
+    plan_from_dict,
+    plan_to_dict,
+    solve_plan,
+)
 
 
 def solve(
@@ -54,6 +67,25 @@ def solve(
     return result
 
 
+def solve_region(
+    instance: Instance, regions: list[Region], index: int, progress: Progress | None = None
+) -> dict:
+    """Optimal plan of one region of `instance` (see `find_regions`), as JSON types with
+    indices local to the region; `merge_regions` takes them back."""
+    plan = solve_plan(subset(instance, regions[index]), progress, split=False)
+    return plan_to_dict(plan)
+
+
+def merge_regions(
+    instance: Instance, regions: list[Region], parts: list[dict], *, explain: bool = True
+) -> Result:
+    """The result of the whole instance from the plans of all its regions (in order)."""
+    if len(parts) != len(regions):
+        raise ValueError(f"{len(parts)} region plans for {len(regions)} regions")
+    plan = merge_plans(regions, [plan_from_dict(p) for p in parts])
+    return build_result(instance, plan, explain=explain)
+
+
 def greedy(instance: Instance, *, explain: bool = True) -> Result:
     """Greedy baseline: each supply, by value, to its nearest compatible demands."""
     return build_result(instance, greedy_plan(instance), explain=explain)
@@ -65,8 +97,12 @@ __all__ = [
     "InstanceError",
     "Result",
     "SolverError",
+    "Region",
     "check",
+    "find_regions",
     "greedy",
+    "merge_regions",
+    "solve_region",
     "load_instance",
     "solve",
 ]

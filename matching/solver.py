@@ -188,6 +188,33 @@ def merge_plans(parts: list[Region], plans: list[Plan]) -> Plan:
     )
 
 
+_PLAN_ARRAYS = ("s", "y", "d", "qty", "km1", "km2", "b")
+
+
+def plan_to_dict(plan: Plan) -> dict:
+    """A plan as plain JSON types (indices as in the instance it was solved on)."""
+    out = {f: getattr(plan, f).tolist() for f in _PLAN_ARRAYS}
+    out.update(
+        status=plan.status,
+        net_benefit=plan.net_benefit,
+        upper_bound=plan.upper_bound,
+        stats=plan.stats,
+    )
+    return out
+
+
+def plan_from_dict(data: dict) -> Plan:
+    ints = {"s", "y", "d"}
+    arrays = {f: np.asarray(data[f], dtype=np.int64 if f in ints else float) for f in _PLAN_ARRAYS}
+    return Plan(
+        **arrays,
+        status=data["status"],
+        net_benefit=float(data["net_benefit"]),
+        upper_bound=None if data["upper_bound"] is None else float(data["upper_bound"]),
+        stats=dict(data.get("stats") or {}),
+    )
+
+
 def _seg_topk(val: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest finite `val` in each segment [starts[i], starts[i+1]);
     segments must be non-empty. Linear time: k passes of a segmented max (ties kept)."""
@@ -999,4 +1026,13 @@ def greedy_plan(inst: Instance, k: int = 30) -> Plan:
     )
 
 
-__all__ = ["Plan", "solve_plan", "greedy_plan", "SolverError", "compatible"]
+__all__ = [
+    "Plan",
+    "solve_plan",
+    "greedy_plan",
+    "merge_plans",
+    "plan_to_dict",
+    "plan_from_dict",
+    "SolverError",
+    "compatible",
+]

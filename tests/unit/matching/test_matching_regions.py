@@ -104,3 +104,23 @@ def test_instance_with_unlimited_haul_is_not_split():
     data["supplies"][0]["max_haul_km"] = None
     data["demands"] = [dict(d, max_haul_km=None) for d in data["demands"]]
     assert find_regions(matching.load_instance(data)) is None
+
+
+def test_regions_solved_apart_and_merged_give_the_same_result():
+    """What parallel jobs do: each region solved on its own, its plan passed as JSON."""
+    data = _regional_instance(6)
+    inst = matching.load_instance(data)
+    regions = matching.find_regions(inst)
+    parts = [
+        json.loads(json.dumps(matching.solve_region(inst, regions, i)))
+        for i in reversed(range(len(regions)))
+    ][::-1]
+    merged = matching.merge_regions(inst, regions, parts)
+    whole = matching.solve(inst)
+    assert merged.status == "optimal"
+    assert merged.net_benefit == pytest.approx(whole.net_benefit, rel=1e-9)
+    key = lambda f: (f["supply"], f["demand"])  # noqa: E731
+    assert sorted(merged.flows, key=key) == sorted(whole.flows, key=key)
+    assert matching.check(data, json.loads(json.dumps(merged.to_dict()))).ok
+    with pytest.raises(ValueError):
+        matching.merge_regions(inst, regions, parts[:-1])
