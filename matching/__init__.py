@@ -15,7 +15,8 @@ Public API (used by market/allocation)::
 
     # Regions no haul can join, solved separately (e.g. as parallel jobs) and merged:
     regions = matching.find_regions(inst)      # None, or [Region] largest first
-    part = matching.solve_region(inst, regions, i, progress=cb)   # JSON-able dict
+    sub = matching.load_instance(matching.region_data(data, regions[i]))
+    part = matching.solve_region(sub, progress=cb)        # JSON-able plan of region i
     result = matching.merge_regions(inst, regions, [part_0, part_1, ...])
 
 `InstanceError.errors` lists messages like ``demands[3].window: end before start``.
@@ -38,7 +39,7 @@ from __future__ import annotations
 from .check import CheckReport, check
 from .instance import Instance, InstanceError, load_instance
 from .network import SolverError
-from .regions import Region, find_regions, subset
+from .regions import Region, find_regions, region_data, subset
 from .result import Result, build_result
 from .solver import (
     Progress,
@@ -67,13 +68,10 @@ def solve(
     return result
 
 
-def solve_region(
-    instance: Instance, regions: list[Region], index: int, progress: Progress | None = None
-) -> dict:
-    """Optimal plan of one region of `instance` (see `find_regions`), as JSON types with
-    indices local to the region; `merge_regions` takes them back."""
-    plan = solve_plan(subset(instance, regions[index]), progress, split=False)
-    return plan_to_dict(plan)
+def solve_region(region_instance: Instance, progress: Progress | None = None) -> dict:
+    """Optimal plan of one region (the instance of `region_data` or `subset`), as JSON
+    types with indices local to the region; `merge_regions` takes them back."""
+    return plan_to_dict(solve_plan(region_instance, progress, split=False))
 
 
 def merge_regions(
@@ -102,6 +100,8 @@ __all__ = [
     "find_regions",
     "greedy",
     "merge_regions",
+    "region_data",
+    "subset",
     "solve_region",
     "load_instance",
     "solve",

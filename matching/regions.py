@@ -134,6 +134,20 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         label = new
 
 
+def region_data(data: dict, region: Region) -> dict:
+    """The instance file restricted to one region: its supplies and demands in region
+    order (so that indices match `subset`) and the declined pairs between them."""
+    sup = [data["supplies"][i] for i in region.supplies.tolist()]
+    dem = [data["demands"][j] for j in region.demands.tolist()]
+    s_ids, d_ids = {s["id"] for s in sup}, {d["id"] for d in dem}
+    out = dict(data, supplies=sup, demands=dem)
+    if data.get("excluded_pairs"):
+        out["excluded_pairs"] = [
+            p for p in data["excluded_pairs"] if p[0] in s_ids and p[1] in d_ids
+        ]
+    return out
+
+
 def _sites(sites: Sites, idx: np.ndarray) -> Sites:
     return Sites(
         [sites.ids[i] for i in idx.tolist()],
