@@ -1,7 +1,8 @@
 """Regions: pieces of an instance that no haul can join, each solvable on its own.
 
 A supply and a demand can only ever trade if they lie within the supply's haul limit (and
-the longest demand haul). Sites are put on a planar grid; a supply's cell is linked to
+the longest demand haul), and closer than the distance at which transport eats the whole
+benefit. Sites are put on a planar grid; a supply's cell is linked to
 every cell holding demands within its haul disc (cells, not sites: a link may be looser
 than the sites in it, never tighter). The connected pieces of that graph are the regions.
 With no stockyards, the optimum of the whole instance is the union of the regions' optima
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arcs import supply_reach_km
 from .instance import Instance, Sites
 
 # Planar km per degree of latitude; east-west km use the smallest cos(latitude) of the
@@ -39,13 +41,15 @@ class Region:
 
 def find_regions(inst: Instance) -> list[Region] | None:
     """The regions of an instance, largest first, or None when it cannot be split safely
-    (stockyards, which join any supply and demand they reach, or a supply without a haul
-    limit). Supplies and demands that no haul can reach at all are in no region."""
+    (stockyards, which join any supply and demand they reach, or a supply with no limit
+    on its reach: no haul limit and free transport). Supplies and demands that no haul can reach at all are in no region."""
     S, D = inst.supplies, inst.demands
     nS, nD = len(S.ids), len(D.ids)
     if nS == 0 or nD == 0 or len(inst.yards.ids):
         return None
-    reach = np.minimum(S.haul, D.haul.max()) / inst.road_factor  # great-circle km
+    # Road km beyond which no arc of a supply is allowed and worth sending (haul limits,
+    # or where transport eats the whole benefit): arcs of no benefit are never used.
+    reach = supply_reach_km(inst) / inst.road_factor  # great-circle km
     if not np.isfinite(reach).all():
         return None
     lat_all = np.concatenate([S.lat, D.lat])

@@ -99,36 +99,19 @@ def test_close_areas_are_one_region():
     assert len(regions) == 2
 
 
-def test_instance_with_unlimited_haul_is_not_split():
+def test_without_haul_limits_the_benefit_bounds_the_reach():
+    # No haul limits: transport (60 yen/km) eats any benefit within a few hundred km, so
+    # Tokyo, Osaka and Sapporo are still apart; with free transport nothing is.
     data = _regional_instance(5)
-    data["supplies"][0]["max_haul_km"] = None
+    data["supplies"] = [dict(s, max_haul_km=None) for s in data["supplies"]]
     data["demands"] = [dict(d, max_haul_km=None) for d in data["demands"]]
+    assert len(find_regions(matching.load_instance(data))) == 3
+    data["transport"] = dict(data["transport"], cost_per_unit_km=0)
+    data["carbon_price_per_kg"] = 0
     assert find_regions(matching.load_instance(data)) is None
 
 
-def test_regions_solved_apart_and_merged_give_the_same_result():
-    """What parallel jobs do: each region solved on its own, its plan passed as JSON."""
-    data = _regional_instance(6)
-    inst = matching.load_instance(data)
-    regions = matching.find_regions(inst)
-    parts = [
-        json.loads(
-            json.dumps(
-                matching.solve_region(
-                    subset(inst, r)
-                    if i % 2
-                    else matching.load_instance(matching.region_data(data, r))
-                )
-            )
-        )
-        for i, r in enumerate(regions)
-    ]
-    merged = matching.merge_regions(inst, regions, parts)
-    whole = matching.solve(inst)
-    assert merged.status == "optimal"
-    assert merged.net_benefit == pytest.approx(whole.net_benefit, rel=1e-9)
-    key = lambda f: (f["supply"], f["demand"])  # noqa: E731
-    assert sorted(merged.flows, key=key) == sorted(whole.flows, key=key)
-    assert matching.check(data, json.loads(json.dumps(merged.to_dict()))).ok
-    with pytest.raises(ValueError):
-        matching.merge_regions(inst, regions, parts[:-1])
+def test_instance_with_stockyards_is_not_split():
+    data = random_instance(7, n_s=20, n_d=20, yards=2)
+    data["supplies"] = [dict(s, max_haul_km=30) for s in data["supplies"]]
+    assert find_regions(matching.load_instance(data)) is None
