@@ -39,7 +39,7 @@ class Region:
         return len(self.supplies) + len(self.demands)
 
 
-def find_regions(inst: Instance) -> list[Region] | None:
+def find_regions(inst: Instance, *, haul_only: bool = False) -> list[Region] | None:
     """The regions of an instance, largest first, or None when it cannot be split safely
     (stockyards, which join any supply and demand they reach, or a supply with no limit
     on its reach: no haul limit and free transport). Supplies and demands that no haul can reach at all are in no region."""
@@ -49,7 +49,12 @@ def find_regions(inst: Instance) -> list[Region] | None:
         return None
     # Road km beyond which no arc of a supply is allowed and worth sending (haul limits,
     # or where transport eats the whole benefit): arcs of no benefit are never used.
-    reach = supply_reach_km(inst) / inst.road_factor  # great-circle km
+    # With `haul_only`, by haul limits alone: every counterpart within haul of a listing
+    # is then in its region (what explanations look at).
+    if haul_only:
+        reach = np.minimum(S.haul, D.haul.max()) / inst.road_factor
+    else:
+        reach = supply_reach_km(inst) / inst.road_factor  # great-circle km
     if not np.isfinite(reach).all():
         return None
     lat_all = np.concatenate([S.lat, D.lat])

@@ -8,6 +8,7 @@ import numpy as np
 
 from .arcs import compatible, road_km_from_dot, unit_vectors
 from .instance import Instance
+from .regions import find_regions
 from .solver import Plan
 
 _EPS = 1e-9
@@ -85,19 +86,60 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
 
 
 def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.ndarray) -> dict:
-    """Why each listing in idx kept some quantity: checked rule by rule, direct routes."""
+    """Why each listing in idx kept some quantity: checked rule by rule, direct routes.
+
+    Every counterpart within haul of a listing lies in its region by haul limits, so
+    listings are first checked against their own region only; those with nothing within
+    haul there (nearest beyond haul, or none compatible) are checked against all."""
+    regions = find_regions(inst, haul_only=True) if len(idx) > _LOCAL_MIN else None
+    if not regions or len(regions) < 2:
+        return _reasons_among(inst, idx, supply_side, matched, None)
+    region_of = np.full(len(inst.supplies.ids if supply_side else inst.demands.ids), -1)
+    for k, region in enumerate(regions):
+        region_of[region.supplies if supply_side else region.demands] = k
+    out: dict[int, dict] = {}
+    for k, region in enumerate(regions):
+        mine = idx[region_of[idx] == k]
+        if len(mine):
+            others = region.demands if supply_side else region.supplies
+            out.update(_reasons_among(inst, mine, supply_side, matched, others))
+    far = np.array(
+        [i for i in idx.tolist() if out.get(i, {}).get("code", "beyond_haul") in _NOTHING_NEAR],
+        dtype=np.int64,
+    )
+    out.update(_reasons_among(inst, far, supply_side, matched, None))
+    return out
+
+
+# Below this many unmatched listings the all-against-all check is cheap enough.
+_LOCAL_MIN = 200
+_NOTHING_NEAR = ("beyond_haul", "no_compatible")
+
+
+def _reasons_among(
+    inst: Instance,
+    idx: np.ndarray,
+    supply_side: bool,
+    matched: np.ndarray,
+    others: np.ndarray | None,
+) -> dict:
+    """`_reasons` against the counterparts `others` (all when None)."""
     S, D = inst.supplies, inst.demands
-    other_ids = D.ids if supply_side else S.ids
-    n_other = len(other_ids)
+    all_ids = D.ids if supply_side else S.ids
     out: dict[int, dict] = {}
     if len(idx) == 0:
         return out
-    if n_other == 0:
+    if len(all_ids) == 0:
         for i in idx.tolist():
             out[i] = {"reason": "no counterpart listed", "code": "no_counterpart"}
         return out
+    if others is None:
+        others = np.arange(len(all_ids))
+        other_ids = all_ids
+    else:
+        other_ids = [all_ids[j] for j in others.tolist()]
+    n_other = len(others)
     rows = max(1, _CHUNK // n_other)
-    others = np.arange(n_other)
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
     for a in range(0, len(idx), rows):
@@ -105,7 +147,7 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
         si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
         di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
         comp = compatible(inst, si, di)
-        km = road_km_from_dot(mine_vec[mine] @ other_vec.T, inst.road_factor).ravel()
+        km = road_km_from_dot(mine_vec[mine] @ other_vec[others].T, inst.road_factor).ravel()
         haul = np.minimum(S.haul[si], D.haul[di])
         near = comp & (km <= haul)
         timed = near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])

@@ -115,3 +115,24 @@ def test_instance_with_stockyards_is_not_split():
     data = random_instance(7, n_s=20, n_d=20, yards=2)
     data["supplies"] = [dict(s, max_haul_km=30) for s in data["supplies"]]
     assert find_regions(matching.load_instance(data)) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reasons_checked_per_region_equal_all_against_all(seed, monkeypatch):
+    """Unmatched listings are explained against their own region first (fast at the
+    national scale); the reasons and figures are those of checking every counterpart."""
+    from matching import result as result_module
+
+    data = _regional_instance(seed, n_s=40, n_d=20)
+    # A demand far from everything, so that one reason needs the nationwide nearest.
+    data["demands"].append(dict(data["demands"][0], id="D-far", lat=33.0, lon=131.0))
+    inst = matching.load_instance(data)
+    plan = solve_plan(inst)
+    monkeypatch.setattr(result_module, "_LOCAL_MIN", 0)
+    regional = result_module.build_result(inst, plan)
+    monkeypatch.setattr(result_module, "find_regions", lambda *a, **k: None)
+    everywhere = result_module.build_result(inst, plan)
+    assert regional.unmatched_supply == everywhere.unmatched_supply
+    assert regional.unmet_demand == everywhere.unmet_demand
+    codes = {u["code"] for u in regional.unmatched_supply + regional.unmet_demand}
+    assert "beyond_haul" in codes and len(codes) >= 2
