@@ -193,6 +193,63 @@ def _keep_top(keys, who, vals, row, key, idx, val):
 
 
 @njit(cache=True, nogil=True)
+def _first_cell(
+    s,
+    c_id,
+    cell_start,
+    d_order,
+    s_vec,
+    d_vec,
+    s_class,
+    s_rank,
+    d_min_rank,
+    s_start,
+    s_end,
+    d_start,
+    d_end,
+    s_haul,
+    d_haul,
+    s_base,
+    d_value,
+    d_accepts,
+    R,
+    road_factor,
+    km_cost,
+    sb_key,
+    sb_who,
+    sb_val,
+    sn_key,
+    sn_who,
+    sn_val,
+    db_key,
+    db_who,
+    db_val,
+    dn_key,
+    dn_who,
+    dn_val,
+):
+    cls = s_class[s]
+    for k in range(cell_start[c_id], cell_start[c_id + 1]):
+        d = d_order[k]
+        if not d_accepts[d, cls]:
+            continue
+        if s_rank[s] > d_min_rank[d]:
+            continue
+        if s_start[s] > d_end[d] or d_start[d] > s_end[s]:
+            continue
+        km = _road_km(s_vec[s], d_vec[d], road_factor)
+        if km > R or km > s_haul[s] or km > d_haul[d]:
+            continue
+        b = s_base[s] + d_value[d, cls] - km_cost * km
+        if b <= 0:
+            continue
+        _keep_top(sb_key, sb_who, sb_val, s, b, d, b)
+        _keep_top(sn_key, sn_who, sn_val, s, -km, d, b)
+        _keep_top(db_key, db_who, db_val, d, b, s, b)
+        _keep_top(dn_key, dn_who, dn_val, d, -km, s, b)
+
+
+@njit(cache=True, nogil=True)
 def first_candidates(
     grid,  # (W, H, cell km, road factor, km cost)
     s_xy,
@@ -215,10 +272,16 @@ def first_candidates(
     radius,
     k_best,
     k_near,
+    class_top,
+    extra_rings,
 ):
     """Per supply and per demand, the k_best arcs of largest benefit and the k_near
-    nearest, among the arcs within each supply's radius (cheap rules only). Returns
-    the pairs (with repeats) and their benefits."""
+    nearest (cheap rules only), found by walking each supply's grid cells ring by ring
+    outwards: the walk stops once no farther cell can hold a nearer arc or a better one
+    (benefit ≤ base + class_top[class] − cost of the ring's distance), or at the radius,
+    or `extra_rings` rings after the ring where the k_near nearest were settled.
+    So a supply in a dense city looks at a few cells, one in the country at many.
+    Returns the pairs (with repeats) and their benefits."""
     W = int(grid[0])
     H = int(grid[1])
     cell = grid[2]
@@ -245,44 +308,71 @@ def first_candidates(
         cls = s_class[s]
         px = s_xy[s, 0]
         py = s_xy[s, 1]
-        if math.isfinite(R):
-            reach = R / road_factor * PLANAR_FACTOR + PLANAR_OFFSET_KM
-            x0 = max(int(math.floor((px - reach) / cell)), 0)
-            x1 = min(int(math.floor((px + reach) / cell)), W - 1)
-            y0 = max(int(math.floor((py - reach) / cell)), 0)
-            y1 = min(int(math.floor((py + reach) / cell)), H - 1)
-        else:
-            reach = np.inf
-            x0, x1, y0, y1 = 0, W - 1, 0, H - 1
-        for cy in range(y0, y1 + 1):
-            gy = max(cy * cell - py, 0.0, py - (cy + 1) * cell)
-            for cx in range(x0, x1 + 1):
-                c_id = cy * W + cx
-                a = cell_start[c_id]
-                e = cell_start[c_id + 1]
-                if a == e:
+        reach = R / road_factor * PLANAR_FACTOR + PLANAR_OFFSET_KM
+        sx = min(max(int(math.floor(px / cell)), 0), W - 1)
+        sy = min(max(int(math.floor(py / cell)), 0), H - 1)
+        last_ring = max(W, H)
+        near_ring = 0
+        for ring in range(last_ring + 1):
+            # Cells of this ring are at least (ring − 1) cells from the supply.
+            gap = max(ring - 1, 0) * cell
+            if gap > reach:
+                break
+            if ring > 1:
+                near_road = max(gap - PLANAR_OFFSET_KM, 0.0) / PLANAR_FACTOR * road_factor
+                done_near = k_near == 0 or -near_road <= sn_key[s, k_near - 1]
+                best_possible = s_base[s] + class_top[cls] - km_cost * near_road
+                done_best = k_best == 0 or best_possible <= sb_key[s, k_best - 1]
+                if done_near and (done_best or ring > near_ring + extra_rings):
+                    break
+                if not done_near:
+                    near_ring = ring
+            for cy in range(sy - ring, sy + ring + 1):
+                if cy < 0 or cy >= H:
                     continue
-                gx = max(cx * cell - px, 0.0, px - (cx + 1) * cell)
-                if math.sqrt(gx * gx + gy * gy) > reach:
-                    continue
-                for k in range(a, e):
-                    d = d_order[k]
-                    if not d_accepts[d, cls]:
-                        continue
-                    if s_rank[s] > d_min_rank[d]:
-                        continue
-                    if s_start[s] > d_end[d] or d_start[d] > s_end[s]:
-                        continue
-                    km = _road_km(s_vec[s], d_vec[d], road_factor)
-                    if km > R or km > s_haul[s] or km > d_haul[d]:
-                        continue
-                    b = s_base[s] + d_value[d, cls] - km_cost * km
-                    if b <= 0:
-                        continue
-                    _keep_top(sb_key, sb_who, sb_val, s, b, d, b)
-                    _keep_top(sn_key, sn_who, sn_val, s, -km, d, b)
-                    _keep_top(db_key, db_who, db_val, d, b, s, b)
-                    _keep_top(dn_key, dn_who, dn_val, d, -km, s, b)
+                edge_row = cy == sy - ring or cy == sy + ring
+                step = 1 if edge_row else 2 * ring
+                cx = sx - ring
+                while cx <= sx + ring:
+                    if 0 <= cx < W:
+                        _first_cell(
+                            s,
+                            cy * W + cx,
+                            cell_start,
+                            d_order,
+                            s_vec,
+                            d_vec,
+                            s_class,
+                            s_rank,
+                            d_min_rank,
+                            s_start,
+                            s_end,
+                            d_start,
+                            d_end,
+                            s_haul,
+                            d_haul,
+                            s_base,
+                            d_value,
+                            d_accepts,
+                            R,
+                            road_factor,
+                            km_cost,
+                            sb_key,
+                            sb_who,
+                            sb_val,
+                            sn_key,
+                            sn_who,
+                            sn_val,
+                            db_key,
+                            db_who,
+                            db_val,
+                            dn_key,
+                            dn_who,
+                            dn_val,
+                        )
+                    if ring == 0:
+                        break
+                    cx += step
     n = 0
     for who in (sb_who, sn_who, db_who, dn_who):
         for i in range(who.shape[0]):

@@ -39,6 +39,30 @@ def _group_topk(group: np.ndarray, val: np.ndarray, k: int, n_groups: int) -> np
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
+# Where sites are dense, cells shrink until the median supply's cell holds at most
+# _DEMANDS_PER_CELL demands: the bounds then skip finely, and the first candidates of a
+# city supply come from a few small cells, whatever the density.
+_DEMANDS_PER_CELL = 16
+_MIN_CELL_KM = 0.5
+
+
+def _cell_size(s_xy: np.ndarray, d_xy: np.ndarray, cell: float) -> float:
+    if len(s_xy) == 0 or len(d_xy) == 0:
+        return cell
+    while cell > _MIN_CELL_KM:
+        d_key = np.floor(d_xy / cell).astype(np.int64)
+        s_key = np.floor(s_xy / cell).astype(np.int64)
+        width = int(max(d_key[:, 0].max(), s_key[:, 0].max())) + 1
+        cells, counts = np.unique(d_key[:, 1] * width + d_key[:, 0], return_counts=True)
+        pos = np.searchsorted(cells, s_key[:, 1] * width + s_key[:, 0])
+        pos = np.minimum(pos, len(cells) - 1)
+        hit = cells[pos] == s_key[:, 1] * width + s_key[:, 0]
+        if np.median(np.where(hit, counts[pos], 0)) <= _DEMANDS_PER_CELL:
+            break
+        cell /= 2
+    return max(cell, _MIN_CELL_KM)
+
+
 class GridPricer:
     """Direct arcs of the network model, found on a grid of demands per pass.
 
@@ -68,9 +92,11 @@ class GridPricer:
         lon0 = lon_all.min() if len(lon_all) else 0.0
         finite = self.reach[np.isfinite(self.reach) & (self.reach >= 0)]
         median = float(np.median(finite)) / inst.road_factor if len(finite) else 50.0
-        self.cell = float(np.clip(median / _CELLS_PER_REACH, 1.0, 10.0))
         s_xy = np.stack([(S.lon - lon0) * kx, (S.lat - lat0) * _KM_PER_DEG], axis=1)
         d_xy = np.stack([(D.lon - lon0) * kx, (D.lat - lat0) * _KM_PER_DEG], axis=1)
+        self.cell = _cell_size(
+            s_xy, d_xy, float(np.clip(median / _CELLS_PER_REACH, _MIN_CELL_KM, 10.0))
+        )
         self.W = int(np.floor(np.ptp(lon_all) * kx / self.cell)) + 1 if len(lon_all) else 1
         self.H = int(np.floor(np.ptp(lat_all) * _KM_PER_DEG / self.cell)) + 1 if len(lat_all) else 1
         d_cell = np.floor(d_xy[:, 1] / self.cell).astype(np.int64) * self.W + np.floor(
@@ -156,7 +182,7 @@ class GridPricer:
             s, d, b, x = s[ok], d[ok], b[ok], x[ok]
         return s, d, b, x, u_low
 
-    def initial(self, k: int, k_near: int, radius_km: float):
+    def initial(self, k: int, k_near: int, radius_km: float, extra_rings: int = 2):
         """Per supply and per demand the k best and k_near nearest arcs within radius_km.
         (Ties beyond k are cut arbitrarily; these only choose where to start.)"""
         grid = np.array(
@@ -169,6 +195,8 @@ class GridPricer:
             np.ascontiguousarray(np.minimum(self.reach, radius_km), dtype=np.float64),
             k,
             k_near,
+            self._class_top(),
+            extra_rings,
         )
         code = s * max(self.nD, 1) + d
         _, first = np.unique(code, return_index=True)
@@ -177,6 +205,13 @@ class GridPricer:
             ok = compatible(self.inst, s, d, class_checked=True)
             s, d, b = s[ok], d[ok], b[ok]
         return s, d, b
+
+    def _class_top(self) -> np.ndarray:
+        """Per supply class, the largest value any demand gives it (−inf if none)."""
+        inst = self.inst
+        if self.nD == 0:
+            return np.full(inst.d_value.shape[1], -np.inf)
+        return np.where(inst.d_accepts, inst.d_value, -np.inf).max(axis=0).astype(np.float64)
 
     def radius(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per supply: the pricing radius and the bound on b − v for arcs beyond it."""
