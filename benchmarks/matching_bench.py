@@ -476,14 +476,22 @@ def run_child(case: str) -> dict:
     name = case.split(":")[-1]
     data = make_case(name)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     inst = matching.load_instance(data)
     out = {"case": case}
     if naive:
         net, n_arcs = _naive(inst)
         out.update(seconds=time.perf_counter() - t0, net_benefit=net, candidate_arcs=n_arcs)
+        out["cpu_unexplained_s"] = time.process_time() - c0
         return out
     stages = []
-    res = matching.solve(inst, progress=lambda s, f: stages.append((s, time.perf_counter() - t0)))
+    cpu_at = {}
+
+    def progress(stage, fraction):
+        stages.append((stage, time.perf_counter() - t0))
+        cpu_at.setdefault(stage, time.process_time() - c0)
+
+    res = matching.solve(inst, progress=progress)
     out.update(
         seconds=time.perf_counter() - t0,
         status=res.status,
@@ -496,6 +504,8 @@ def run_child(case: str) -> dict:
     for s, t in stages:
         first.setdefault(s, t)
     out["stage_start_s"] = {k: round(v, 2) for k, v in first.items()}
+    # CPU from validation to the explanation (what the naive case does), this process.
+    out["cpu_unexplained_s"] = cpu_at.get("explain", time.process_time() - c0)
     t1 = time.perf_counter()
     g = matching.greedy(inst, explain=False)
     out.update(greedy_net_benefit=g.net_benefit, greedy_seconds=time.perf_counter() - t1)
@@ -545,6 +555,8 @@ def run_case(case: str, timeout: float, max_rss_mib: float = 6 * 1024) -> dict:
         return {"case": case, "error": why, "peak_rss_mib": usage.ru_maxrss / 1024}
     res = json.loads(out)
     res["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    # CPU of the child: on a shared machine steadier than wall time.
+    res["cpu_s"] = usage.ru_utime + usage.ru_stime
     return res
 
 
@@ -574,14 +586,16 @@ def main() -> int:
     # wall s: validation, arcs, solve and the explained result; without explanation: up to
     # the explanation (what the naive case does: it explains nothing).
     print(
-        "| case | status | wall s | without explanation s | peak RSS MiB | net benefit ¥ | gap to bound | greedy ¥ | arcs |"
+        "| case | status | wall s | without explanation s | CPU s without explanation "
+        "| peak RSS MiB | net benefit ¥ "
+        "| gap to bound | greedy ¥ | arcs | regions |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for case in args.cases:
         r = run_case(case, args.timeout, args.max_rss_gib * 1024)
         rows.append(r)
         if "error" in r:
-            print(f"| {case} | ERROR {r['error']} | | | | | | | |", flush=True)
+            print(f"| {case} | ERROR {r['error']} | | | | | | | | | |", flush=True)
             continue
         gap = ""
         if r.get("upper_bound") is not None:
@@ -590,8 +604,9 @@ def main() -> int:
         greedy = f"{r['greedy_net_benefit']:,.0f}" if "greedy_net_benefit" in r else ""
         print(
             f"| {case} | {r.get('status', 'naive')} | {r['seconds']:.2f} | {_unexplained(r):.2f} | "
-            f"{r['peak_rss_mib']:.0f} | "
-            f"{r['net_benefit']:,.0f} | {gap} | {greedy} | {arcs} |",
+            f"{r['cpu_unexplained_s']:.1f} | {r['peak_rss_mib']:.0f} | "
+            f"{r['net_benefit']:,.0f} | {gap} | {greedy} | {arcs} | "
+            f"{r.get('stats', {}).get('regions', 1 if 'stats' in r else '')} |",
             flush=True,
         )
     times = {r["case"]: r["seconds"] for r in rows if "error" not in r}
@@ -606,6 +621,16 @@ def main() -> int:
             f"(both without explanation); {times['naive:soil-10k'] / times['soil-10k']:.1f}× "
             "against the pruned solve with its explained result"
         )
+    for r in rows:
+        naive = next(
+            (n for n in rows if n["case"] == f"naive:{r['case']}" and "error" not in n), None
+        )
+        if naive and "error" not in r:
+            print(
+                f"naive / pruned, {r['case']}: {naive['seconds'] / _unexplained(r):.1f}× wall "
+                f"(both without explanation), "
+                f"{naive['cpu_unexplained_s'] / r['cpu_unexplained_s']:.1f}× CPU (the same)"
+            )
     print("load average (1, 5, 15 min) at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for r in rows:
         print(json.dumps(r), file=sys.stderr)
