@@ -35,6 +35,7 @@ DYNAMIC_CALLS = {
     "p.state": "proposal state",
     "p.supply_decision": "proposal decision",
     "p.demand_decision": "proposal decision",
+    "party.decision": "proposal decision",
 }
 
 TERMS = {

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arcs import compatible, road_km_from_dot, unit_vectors
+from .arcs import (
+    class_ok,
+    is_excluded,
+    partners_ok,
+    properties_ok,
+    road_km_from_dot,
+    unit_vectors,
+)
 from .instance import Instance
 from .regions import find_regions
 from .solver import Plan
@@ -67,8 +74,17 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
     left_d = D.qty - got
     s_idx = np.nonzero(left_s > _EPS * np.maximum(1, S.qty))[0]
     d_idx = np.nonzero(left_d > _EPS * np.maximum(1, D.qty))[0]
-    s_why = _reasons(inst, s_idx, supply_side=True, matched=sent) if explain else {}
-    d_why = _reasons(inst, d_idx, supply_side=False, matched=got) if explain else {}
+    if explain:
+        # What each listing exchanged with each counterpart: {listing: {counterpart: qty}}.
+        s_with: dict[int, dict[int, float]] = {}
+        d_with: dict[int, dict[int, float]] = {}
+        for s_i, d_j, q in zip(plan.s.tolist(), plan.d.tolist(), plan.qty.tolist(), strict=True):
+            s_with.setdefault(s_i, {})[d_j] = s_with.get(s_i, {}).get(d_j, 0.0) + q
+            d_with.setdefault(d_j, {})[s_i] = d_with.get(d_j, {}).get(s_i, 0.0) + q
+        s_why = _reasons(inst, s_idx, True, sent, got, left_d, s_with)
+        d_why = _reasons(inst, d_idx, False, got, sent, left_s, d_with)
+    else:
+        s_why, d_why = {}, {}
     unmatched = [
         {"id": S.ids[i], "quantity": float(left_s[i]), **s_why.get(int(i), {})} for i in s_idx
     ]
@@ -85,15 +101,25 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
     )
 
 
-def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.ndarray) -> dict:
-    """Why each listing in idx kept some quantity: checked rule by rule, direct routes.
+def _reasons(
+    inst: Instance,
+    idx: np.ndarray,
+    supply_side: bool,
+    matched: np.ndarray,
+    other_got: np.ndarray,
+    other_left: np.ndarray,
+    exchanged: dict[int, dict[int, float]],
+) -> dict:
+    """`_reasons_among` every counterpart, region by region where the instance splits.
 
-    Every counterpart within haul of a listing lies in its region by haul limits, so
-    listings are first checked against their own region only; those with nothing within
-    haul there (nearest beyond haul, or none compatible) are checked against all."""
+    Every counterpart within haul of a listing lies in its region by haul limits alone
+    (`find_regions(haul_only=True)`), so a reason found among the listing's region that
+    rests on a counterpart within haul is the reason among all counterparts; the others
+    (nothing within haul there: rules 1–6) are checked again against every counterpart."""
+    args = (matched, other_got, other_left, exchanged)
     regions = find_regions(inst, haul_only=True) if len(idx) > _LOCAL_MIN else None
     if not regions or len(regions) < 2:
-        return _reasons_among(inst, idx, supply_side, matched, None)
+        return _reasons_among(inst, idx, supply_side, *args)
     region_of = np.full(len(inst.supplies.ids if supply_side else inst.demands.ids), -1)
     for k, region in enumerate(regions):
         region_of[region.supplies if supply_side else region.demands] = k
@@ -102,18 +128,26 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
         mine = idx[region_of[idx] == k]
         if len(mine):
             others = region.demands if supply_side else region.supplies
-            out.update(_reasons_among(inst, mine, supply_side, matched, others))
+            out.update(_reasons_among(inst, mine, supply_side, *args, others=others))
     far = np.array(
         [i for i in idx.tolist() if out.get(i, {}).get("code", "beyond_haul") in _NOTHING_NEAR],
         dtype=np.int64,
     )
-    out.update(_reasons_among(inst, far, supply_side, matched, None))
+    out.update(_reasons_among(inst, far, supply_side, *args))
     return out
 
 
 # Below this many unmatched listings the all-against-all check is cheap enough.
 _LOCAL_MIN = 200
-_NOTHING_NEAR = ("beyond_haul", "no_compatible")
+# Reasons that say no counterpart is left within haul (rules 1–6, and a property limit).
+_NOTHING_NEAR = (
+    "no_counterpart",
+    "no_compatible",
+    "property_limit",
+    "partner_only",
+    "declined",
+    "beyond_haul",
+)
 
 
 def _reasons_among(
@@ -121,9 +155,23 @@ def _reasons_among(
     idx: np.ndarray,
     supply_side: bool,
     matched: np.ndarray,
-    others: np.ndarray | None,
+    other_got: np.ndarray,
+    other_left: np.ndarray,
+    exchanged: dict[int, dict[int, float]],
+    others: np.ndarray | None = None,
 ) -> dict:
-    """`_reasons` against the counterparts `others` (all when None)."""
+    """Why each listing in idx kept some quantity: the first rule, in the order a user
+    would check them, that leaves it no counterpart (direct routes).
+
+    1. nothing on the other side; 2. no counterpart accepts its class or grade; 3. none
+    whose property limits it meets (or whose limits it can meet); 4. the rest are not
+    partners during a partner-only period; 5. every remaining pair was declined; 6. none
+    within haul distance; 7. no overlapping window; 8. none pays for the haul. With a
+    counterpart left after all that, the plan either gave those counterparts' room to
+    other listings (`outbid`, and only then), filled them with this listing itself
+    (`counterparts_full`), kept it out of a blend whose average it would break
+    (`property_limit` with `blend`), or simply did not take the route (`not_chosen`: a
+    plan not proven optimal, such as the greedy baseline)."""
     S, D = inst.supplies, inst.demands
     all_ids = D.ids if supply_side else S.ids
     out: dict[int, dict] = {}
@@ -133,70 +181,83 @@ def _reasons_among(
         for i in idx.tolist():
             out[i] = {"reason": "no counterpart listed", "code": "no_counterpart"}
         return out
+    # Columns are the counterparts looked at (`others`, all when None): j is a column,
+    # others[j] the counterpart's index in the instance.
     if others is None:
         others = np.arange(len(all_ids))
         other_ids = all_ids
     else:
         other_ids = [all_ids[j] for j in others.tolist()]
+        col_of = {int(g): c for c, g in enumerate(others.tolist())}
+        exchanged = {
+            i: {col_of[k]: q for k, q in with_.items() if k in col_of}
+            for i, with_ in exchanged.items()
+        }
+        other_got, other_left = other_got[others], other_left[others]
     n_other = len(others)
     rows = max(1, _CHUNK // n_other)
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
+    other_vec = other_vec[others]
+    n_demands = max(len(D.ids), 1)
+    other_qty = (D.qty if supply_side else S.qty)[others]
+    has_room = other_left > _EPS * np.maximum(1, other_qty)
     for a in range(0, len(idx), rows):
         mine = idx[a : a + rows]
         si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
         di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
-        comp = compatible(inst, si, di)
-        km = road_km_from_dot(mine_vec[mine] @ other_vec[others].T, inst.road_factor).ravel()
+        cls = class_ok(inst, si, di)
+        props = cls & properties_ok(inst, si, di)
+        partner = props & partners_ok(inst, si, di)
+        comp = partner.copy()
+        ex = inst.excluded_codes
+        if ex is not None and len(ex):
+            comp &= ~is_excluded(ex, si * n_demands + di)
+        lot_fits = properties_ok(inst, si, di, per_lot=True)
+        km = road_km_from_dot(mine_vec[mine] @ other_vec.T, inst.road_factor).ravel()
         haul = np.minimum(S.haul[si], D.haul[di])
         near = comp & (km <= haul)
         timed = near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])
         b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
         shape = (len(mine), n_other)
-        comp, near, timed, km, b, haul = (
-            x.reshape(shape) for x in (comp, near, timed, km, b, haul)
+        cls, props, partner, comp, lot_fits, near, timed, km, b, haul = (
+            x.reshape(shape)
+            for x in (cls, props, partner, comp, lot_fits, near, timed, km, b, haul)
         )
         for r, i in enumerate(mine.tolist()):
-            partly = matched[i] > _EPS
-            if timed[r].any():
-                j = int(np.argmax(np.where(timed[r], b[r], -np.inf)))
-                best = float(b[r, j])
-                figures = {
-                    "best_candidate": other_ids[j],
-                    "best_net_per_unit": round(best, 2),
-                    "best_km": round(float(km[r, j]), 1),
-                }
-                if best <= 0:
-                    out[i] = {
-                        "code": "not_worth_haul",
-                        "reason": (
-                            f"best candidate {other_ids[j]} not worth the haul: "
-                            f"{best:,.0f} yen/unit net at {km[r, j]:.1f} km"
-                        ),
-                        **figures,
-                    }
-                else:
-                    out[i] = {
-                        "code": "outbid",
-                        "reason": (
-                            f"{'partly matched; ' if partly else ''}compatible counterparts were "
-                            f"given to better matches (best candidate {other_ids[j]}: "
-                            f"{best:,.0f} yen/unit at {km[r, j]:.1f} km)"
-                        ),
-                        "partly_matched": bool(partly),
-                        **figures,
-                    }
-            elif near[r].any():
+            partly = bool(matched[i] > _EPS)
+
+            def pair(j: int) -> tuple[int, int]:
+                g = int(others[j])  # noqa: B023 - used at once
+                return (i, g) if supply_side else (g, i)  # noqa: B023 - used at once
+
+            def limit_entry(j: int, blend: bool) -> dict:
+                return _property_limit(inst, *pair(j), other_ids[j], blend, partly)  # noqa: B023
+
+            if not cls[r].any():
                 out[i] = {
-                    "code": "no_window_overlap",
-                    "reason": (
-                        f"no window overlap with the {int(near[r].sum())} compatible "
-                        "counterparts within haul distance"
-                    ),
-                    "counterparts": int(near[r].sum()),
+                    "code": "no_compatible",
+                    "reason": "no compatible counterpart: none takes this class or grade",
                 }
-            elif comp[r].any():
-                j = int(np.argmin(np.where(comp[r], km[r], np.inf)))
+            elif not props[r].any():
+                out[i] = limit_entry(_nearest(cls[r], km[r]), blend=False)
+            elif not partner[r].any():
+                out[i] = {
+                    "code": "partner_only",
+                    "reason": (
+                        "the compatible counterparts are not partners of the owner "
+                        "during its partner-only period"
+                    ),
+                    "counterparts": int(props[r].sum()),
+                }
+            elif not comp[r].any():
+                out[i] = {
+                    "code": "declined",
+                    "reason": "every compatible counterpart was declined before",
+                    "counterparts": int(partner[r].sum()),
+                }
+            elif not near[r].any():
+                j = _nearest(comp[r], km[r])
                 out[i] = {
                     "code": "beyond_haul",
                     "reason": (
@@ -207,12 +268,124 @@ def _reasons_among(
                     "nearest_km": round(float(km[r, j]), 1),
                     "limit_km": round(float(haul[r, j]), 1),
                 }
-            else:
+            elif not timed[r].any():
                 out[i] = {
-                    "code": "no_compatible",
-                    "reason": "no compatible counterpart (class, grade, properties or partners)",
+                    "code": "no_window_overlap",
+                    "reason": (
+                        f"no window overlap with the {int(near[r].sum())} compatible "
+                        "counterparts within haul distance"
+                    ),
+                    "counterparts": int(near[r].sum()),
                 }
-            if len(inst.yards.ids) and out[i]["code"] != "outbid":
+            else:
+                worth = timed[r] & (b[r] > 0)
+                if not worth.any():
+                    j = _best(timed[r], b[r])
+                    out[i] = {
+                        "code": "not_worth_haul",
+                        "reason": (
+                            f"best candidate {other_ids[j]} not worth the haul: "
+                            f"{b[r, j]:,.0f} yen/unit net at {km[r, j]:.1f} km"
+                        ),
+                        **_figures(other_ids[j], b[r, j], km[r, j]),
+                    }
+                else:
+                    room = worth & has_room
+                    if room.any():
+                        # A route with room on both sides that the plan left unused.
+                        j = _best(room, b[r])
+                        if not lot_fits[r, j]:
+                            out[i] = limit_entry(j, blend=True)
+                        else:
+                            out[i] = {
+                                "code": "not_chosen",
+                                "reason": (
+                                    f"the plan did not take the possible route to "
+                                    f"{other_ids[j]} ({b[r, j]:,.0f} yen/unit at "
+                                    f"{km[r, j]:.1f} km)"
+                                ),
+                                **_figures(other_ids[j], b[r, j], km[r, j]),
+                            }
+                    else:
+                        j = _best(worth, b[r])
+                        # Counterparts that took something from other listings.
+                        by_others = worth & (other_got > _EPS)
+                        for k, q in exchanged.get(i, {}).items():
+                            by_others[k] = worth[k] and other_got[k] - q > _EPS
+                        if by_others.any():
+                            j = _best(by_others, b[r])
+                            out[i] = {
+                                "code": "outbid",
+                                "reason": (
+                                    f"{'partly matched; ' if partly else ''}compatible "
+                                    "counterparts were given to better matches (best "
+                                    f"candidate {other_ids[j]}: {b[r, j]:,.0f} yen/unit at "
+                                    f"{km[r, j]:.1f} km)"
+                                ),
+                                "partly_matched": partly,
+                                **_figures(other_ids[j], b[r, j], km[r, j]),
+                            }
+                        else:
+                            out[i] = {
+                                "code": "counterparts_full",
+                                "reason": (
+                                    "partly matched; the compatible counterparts within "
+                                    f"reach take no more (best {other_ids[j]})"
+                                ),
+                                "partly_matched": partly,
+                                **_figures(other_ids[j], b[r, j], km[r, j]),
+                            }
+            if len(inst.yards.ids) and out[i]["code"] not in ("outbid", "counterparts_full"):
                 out[i]["reason"] += " on a direct route; no stockyard route was chosen either"
                 out[i]["direct_routes_only"] = True
     return out
+
+
+def _nearest(mask: np.ndarray, km: np.ndarray) -> int:
+    return int(np.argmin(np.where(mask, km, np.inf)))
+
+
+def _best(mask: np.ndarray, b: np.ndarray) -> int:
+    return int(np.argmax(np.where(mask, b, -np.inf)))
+
+
+def _figures(candidate: str, net: float, km: float) -> dict:
+    return {
+        "best_candidate": candidate,
+        "best_net_per_unit": round(float(net), 2),
+        "best_km": round(float(km), 1),
+    }
+
+
+def _property_limit(
+    inst: Instance, s: int, d: int, candidate: str, blend: bool, partly: bool
+) -> dict:
+    """The first property limit of demand d that supply lot s does not meet on its own."""
+    name, value, low, high = "", float("nan"), -np.inf, np.inf
+    for p, prop in enumerate(inst.properties):
+        if not inst.d_limited[d, p]:
+            continue
+        name, value = prop, float(inst.s_props[s, p])
+        low, high = float(inst.d_lim_min[d, p]), float(inst.d_lim_max[d, p])
+        if np.isnan(value) or not low <= value <= high:
+            break
+    missing = bool(np.isnan(value))
+    side = "max" if (missing and np.isfinite(high)) or value > high else "min"
+    bound = high if side == "max" else low
+    where = (
+        f"{'partly matched; ' if partly else ''}as a blend lot it would break the average "
+        if blend
+        else "no counterpart's property limits are met "
+    )
+    shown = "not given" if missing else f"{value:g}"
+    return {
+        "code": "property_limit",
+        "reason": f"{where}({name}: {shown} against {side} {bound:g} at {candidate})",
+        "candidate": candidate,
+        "property": name,
+        "value": None if missing else value,
+        "limit": side,
+        "limit_value": bound,
+        "blend": blend,
+        "partly_matched": partly,
+    }
