@@ -27,6 +27,7 @@ from market.catalog.models import (
     ReuseCategory,
 )
 from market.db import japan_today, utcnow
+from market.orders import ledger
 
 DEMO_PASSWORD = "meguri-demo-2026"
 
@@ -255,6 +256,7 @@ def load_demo(
             listing.created_at = utcnow() - dt.timedelta(hours=rng.randint(1, 24 * 60))
             session.add(listing)
             session.flush()
+            ledger.publish(session, listing)
             if rng.random() < 0.3:
                 base = {"soil": (120, 90, 60), "reuse": (150, 110, 80)}.get(
                     _family(kind), (140, 140, 135)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, OrgKind, Partnership
 from market.catalog.models import Listing, ListingKind, ListingStatus
+from market.orders import ledger
 from market.orders.models import Delivery, Order, OrderStatus, OrderTransition
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 
@@ -50,8 +51,13 @@ def _order(
             created_at=created,
         )
     )
-    listing.open_quantity = Decimal(listing.open_quantity) - quantity
-    if listing.open_quantity <= 0:
+    session.flush()
+    # Through the ledger like any order: committed, and handed over once completed.
+    if not ledger.reserve(session, listing.id, quantity, order_id=order.id):
+        raise ledger.LedgerError(f"demo listing {listing.id} cannot take {quantity}")
+    if status == OrderStatus.completed:
+        ledger.deliver_order(session, order, quantity)
+    if Decimal(listing.open_quantity) <= 0:
         listing.status = ListingStatus.closed
     return order
 
