@@ -41,23 +41,35 @@ def _unit(session: Session, kind: ListingKind, clean: dict) -> str:
 
 
 def create_listing(session: Session, user: User, kind: ListingKind, clean: dict) -> Listing:
-    ensure_can_create(user, kind)
-    listing = Listing(
-        kind=kind,
-        organisation_id=user.organisation_id,
-        created_by_id=user.id,
-        unit=_unit(session, kind, clean),
-        open_quantity=clean["quantity"],
-        committed_quantity=0,
-        delivered_quantity=0,
-    )
-    _apply(listing, clean)
-    _check_period(listing)
-    session.add(listing)
+    return create_listings(session, user, [(kind, clean)])[0]
+
+
+def create_listings(
+    session: Session, user: User, items: list[tuple[ListingKind, dict]]
+) -> list[Listing]:
+    """New listings, each entered in the ledger as open; a file import adds hundreds at a
+    time, so they are written with one flush (and one for their ledger entries)."""
+    listings = []
+    for kind, clean in items:
+        ensure_can_create(user, kind)
+        listing = Listing(
+            kind=kind,
+            organisation_id=user.organisation_id,
+            created_by_id=user.id,
+            unit=_unit(session, kind, clean),
+            open_quantity=clean["quantity"],
+            committed_quantity=0,
+            delivered_quantity=0,
+        )
+        _apply(listing, clean)
+        _check_period(listing)
+        listings.append(listing)
+    session.add_all(listings)
     session.flush()
-    ledger.publish(session, listing)
+    for listing in listings:
+        ledger.publish(session, listing)
     session.flush()
-    return listing
+    return listings
 
 
 def _check_period(listing: Listing) -> None:
@@ -73,6 +85,11 @@ def _check_period(listing: Listing) -> None:
             ),
             field="window_end",
         )
+
+
+# Changing these can make a match proposal on the listing untrue (its timing, or who may
+# take it), so open proposals on it expire (the next run proposes again).
+TERMS = ("window_start", "window_end", "partner_only_until")
 
 
 def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
@@ -91,8 +108,13 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
         status = None  # everything is committed to orders: it stays published
     elif was == ListingStatus.expired and status is None and "window_end" in clean:
         status = ListingStatus.open  # extended (API PATCH): published again
+    terms = [name for name in TERMS if name in clean and clean[name] != getattr(listing, name)]
     _apply(listing, clean)
     session.flush()
+    if terms:
+        from market.allocation.services import terms_changed  # allocation builds on catalog
+
+        terms_changed(session, listing)
     if quantity is not None or status is not None:
         try:
             ledger.set_quantity(session, listing, quantity, status, user.organisation_id)
