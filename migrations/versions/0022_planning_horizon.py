@@ -1,14 +1,14 @@
 """planning over time: a listing's weekly rate, a run's horizon and carbon price
 
-Revision ID: 0021_planning_horizon
-Revises: 0020_deals
+Revision ID: 0022_planning_horizon
+Revises: 0021_listing_external_id
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_planning_horizon"
-down_revision = "0020_deals"
+revision = "0022_planning_horizon"
+down_revision = "0021_listing_external_id"
 branch_labels = None
 depends_on = None
 
