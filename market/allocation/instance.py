@@ -1,5 +1,6 @@
-"""Turns open listings into a matching instance (shared/matching/INSTANCE.md) and maps
-result ids back to listings. The instance is what the optimiser sees, nothing more."""
+"""Turns open listings into a matching instance (shared/matching/INSTANCE.md, or
+INSTANCE-v2.md when a horizon is planned) and maps result ids back to listings. The
+instance is what the optimiser sees, nothing more."""
 
 from __future__ import annotations
 
@@ -74,11 +75,27 @@ def _site(listing: Listing) -> dict:
     }
 
 
+DEFAULT_HORIZON_WEEKS = 26
+
+
 def build_instance(
-    session: Session, family: str, region: list[str], as_of: dt.date, material: str | None = None
+    session: Session,
+    family: str,
+    region: list[str],
+    as_of: dt.date,
+    material: str | None = None,
+    *,
+    horizon_weeks: int | None = None,
+    carbon_price_per_kg: float | None = None,
 ) -> dict:
+    """The instance for a run. With `horizon_weeks` it is a version 2 (planning over time)
+    instance: weekly periods from the Monday of `as_of`'s week, each listing's weekly rate
+    as its `max_per_period`, the yards' holding cost per week. `carbon_price_per_kg`
+    overrides the family's parameter."""
     supply_kind, demand_kind, with_yards = FAMILIES[family]
     p = parameters(session, family)
+    if carbon_price_per_kg is not None:
+        p["carbon_price_per_kg"] = carbon_price_per_kg
     supplies = _open(session, supply_kind, region, as_of, material)
     demands = _open(session, demand_kind, region, as_of, material)
     instance: dict = {
@@ -111,6 +128,8 @@ def build_instance(
             }
             for y in yards
         ]
+    if horizon_weeks is not None:
+        _as_version_2(instance, supplies, demands, as_of, horizon_weeks, p)
     ids = {listing.id for listing in supplies} | {listing.id for listing in demands}
     declined = session.execute(
         select(DeclinedPair.supply_id, DeclinedPair.demand_id).where(
@@ -119,6 +138,21 @@ def build_instance(
     ).all()
     instance["excluded_pairs"] = [[listing_ref(s), listing_ref(d)] for s, d in declined if d in ids]
     return instance
+
+
+def _as_version_2(instance, supplies, demands, as_of, weeks, p) -> None:
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    instance["version"] = 2
+    instance["horizon"] = {"start": monday.isoformat(), "period_days": 7, "periods": weeks}
+    for rows, listings in ((instance["supplies"], supplies), (instance["demands"], demands)):
+        rate = {listing_ref(x.id): x.weekly_rate for x in listings}
+        for row in rows:
+            if rate.get(row["id"]) is not None:
+                row["max_per_period"] = float(rate[row["id"]])
+    for yard in instance["stockyards"]:
+        yard["holding_cost_per_period"] = p.get("holding_cost_per_week", 0.0)
+    instance["plants"] = []  # plant operators do not publish in the app yet
+    instance["committed"] = []
 
 
 def _soil(session, instance, supplies, demands, p, _material) -> None:

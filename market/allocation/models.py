@@ -58,6 +58,10 @@ class MatchRun(Base):
     greedy_net_benefit: Mapped[float | None] = mapped_column(Float)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(String(2000))
+    # Planning over time: weeks planned (None: a version 1 run, windows only) and the
+    # carbon price (None: the family's matching parameter).
+    horizon_weeks: Mapped[int | None] = mapped_column(Integer)
+    carbon_price_per_kg: Mapped[float | None] = mapped_column(Float)
 
     proposals: Mapped[list[Proposal]] = relationship(back_populates="run", order_by="Proposal.id")
 

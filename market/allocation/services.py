@@ -91,7 +91,14 @@ def run_job(session: Session, job, progress) -> dict:
     started = time.perf_counter()
     progress("building instance", 0.02)
     as_of = japan_today()
-    instance = build_instance(session, run.family, run.region, as_of, run.material_code)
+    instance = build_instance(
+        session,
+        run.family,
+        run.region,
+        as_of,
+        run.material_code,
+        carbon_price_per_kg=run.carbon_price_per_kg,
+    )
 
     def solver_progress(stage: str, fraction: float) -> None:
         progress(f"optimising: {stage}", 0.1 + 0.8 * max(0.0, min(1.0, fraction)))

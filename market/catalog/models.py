@@ -222,6 +222,9 @@ class Listing(Base):
         Numeric(14, 3), default=Decimal(0), server_default="0"
     )
     unit: Mapped[str] = mapped_column(String(8))
+    # Most a site ships or receives in one week (planning over time: the instance's
+    # max_per_period); None: no weekly limit.
+    weekly_rate: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
     price_per_unit: Mapped[int] = mapped_column(
         Integer, default=0
     )  # yen; negative = pays to dispose

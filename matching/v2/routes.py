@@ -199,8 +199,28 @@ def _product(
         )
         keep = r.ok & (r.b0 > 0)  # a column with no benefit is never worth sending
         if keep.any():
-            out.append(r.take(np.flatnonzero(keep)))
+            out.append(_compact(r.take(np.flatnonzero(keep))))
     return out
+
+
+_COMPACT = {
+    "s": np.int32,
+    "d": np.int32,
+    "p": np.int16,
+    "y": np.int16,
+    "cls": np.int16,
+    "legs": np.float32,
+    "ts_lo": np.int16,
+    "ts_hi": np.int16,
+    "td_lo": np.int16,
+    "td_hi": np.int16,
+}
+
+
+def _compact(r: Routes) -> Routes:
+    """The pricing pool at ~50 bytes a route (5k × 5k lists millions); b0 and hold stay
+    float64, and flows are evaluated afresh at full precision."""
+    return Routes(*(getattr(r, f).astype(_COMPACT.get(f, np.float64)) for f in Routes.FIELDS))
 
 
 def enumerate_routes(inst: PlanningInstance, *, yards: bool = True) -> Routes:

@@ -130,24 +130,28 @@ class YardPricer:
                 )
         out = _concat(parts)
         # Group outbound items by (yard, class, smallest supply-haul bucket allowing the
-        # leg, demand-haul bucket); sorted once, grouped maxima each round.
+        # leg, demand-haul bucket), inbound items by (yard, class, supply-haul bucket,
+        # smallest demand-haul bucket their longest leg fits); sorted once, grouped
+        # maxima each round.
         nHS, nHD = len(self.HS), len(self.HD)
+        self.shape = (nY, C + 1, nHS, nHD)
         hs_min = np.searchsorted(self.HS, out.leg)  # HS[k] >= leg from k on
         keep = hs_min < nHS
-        out = _take(out, keep)
-        hs_min = hs_min[keep]
-        self.shape = (nY, C + 1, nHS, nHD)
-        gid = np.ravel_multi_index((out.y, out.cls, hs_min, self.d_hd[out.key]), self.shape)
-        order = np.argsort(gid, kind="stable")
-        self.out = _take(out, order)
-        gid = gid[order]
-        self.starts = np.r_[0, np.flatnonzero(np.diff(gid)) + 1] if len(gid) else np.zeros(0, int)
-        self.groups = gid[self.starts] if len(gid) else np.zeros(0, int)
-        self.group_of = np.repeat(
-            np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(gid)])
+        out, hs_min = _take(out, keep), hs_min[keep]
+        self.out_groups = _Grouping(
+            np.ravel_multi_index((out.y, out.cls, hs_min, self.d_hd[out.key]), self.shape)
         )
-        # Inbound items: the demand-haul buckets their longest leg fits.
-        self.inb_hd_min = np.searchsorted(self.HD, self.inb.leg)
+        self.out = _take(out, self.out_groups.order)
+        self.out_hs_min = hs_min[self.out_groups.order]
+        inb = self.inb
+        hd_min = np.searchsorted(self.HD, inb.leg)
+        keep = hd_min < nHD
+        inb, hd_min = _take(inb, keep), hd_min[keep]
+        self.in_groups = _Grouping(
+            np.ravel_multi_index((inb.y, inb.cls, self.s_hs[inb.key], hd_min), self.shape)
+        )
+        self.inb = _take(inb, self.in_groups.order)
+        self.inb_hd_min = hd_min[self.in_groups.order]
 
     @property
     def size(self) -> tuple[int, int]:
@@ -174,15 +178,8 @@ class YardPricer:
             - W[o.y, 1:]
         )
         out_val[(t < o.lo[:, None]) | (t > o.hi[:, None])] = -np.inf
-        M = np.maximum.reduceat(out_val, self.starts, axis=0)
-        pos = np.where(M[self.group_of] == out_val, np.arange(len(out_val))[:, None], len(out_val))
-        arg = np.minimum.reduceat(pos, self.starts, axis=0)
         nY, C1, nHS, nHD = self.shape
-        OUT = np.full((nY * C1 * nHS * nHD, T), -np.inf)
-        ARG = np.full((nY * C1 * nHS * nHD, T), -1, dtype=np.int64)
-        OUT[self.groups], ARG[self.groups] = M, arg
-        OUT = OUT.reshape(nY, C1, nHS, nHD, T)
-        ARG = ARG.reshape(nY, C1, nHS, nHD, T)
+        OUT, ARG = self.out_groups.dense(out_val, self.shape)
         for k in range(1, nHS):  # a supply with a longer haul limit reaches every shorter leg too
             better = OUT[:, :, k - 1] > OUT[:, :, k]
             OUT[:, :, k] = np.where(better, OUT[:, :, k - 1], OUT[:, :, k])
@@ -227,7 +224,67 @@ class YardPricer:
         yy, cc, hh, kk = i.y[hit], i.cls[hit], hs[hit], b_hd[hit]
         td = SARG[yy, cc, hh, kk, ts]
         item = ARG[yy, cc, hh, kk, td]
-        return (i.key[hit], o.key[item], i.p[hit], yy, ts, td, best[hit]), raise_u
+        cols = [(i.key[hit], o.key[item], i.p[hit], yy, ts, td, best[hit])]
+        cols.append(self._demand_side(in_val, out_val, tol))
+        return tuple(np.concatenate(z) for z in zip(*cols, strict=True)), raise_u
+
+    def _demand_side(self, in_val, out_val, tol):
+        """Each outbound item's best column: the same maximum seen from the demand, so
+        that every demand, not only every supply, gets its best yard column proposed."""
+        T = self.inst.periods
+        IN, ARG = self.in_groups.dense(in_val, self.shape)
+        nHS, nHD = self.shape[2], self.shape[3]
+        for k in range(1, nHD):  # inbound legs that fit a shorter demand limit fit this one
+            better = IN[:, :, :, k - 1] > IN[:, :, :, k]
+            IN[:, :, :, k] = np.where(better, IN[:, :, :, k - 1], IN[:, :, :, k])
+            ARG[:, :, :, k] = np.where(better, ARG[:, :, :, k - 1], ARG[:, :, :, k])
+        for k in range(nHS - 2, -1, -1):  # a supply with a longer limit reaches this leg too
+            better = IN[:, :, k + 1] > IN[:, :, k]
+            IN[:, :, k] = np.where(better, IN[:, :, k + 1], IN[:, :, k])
+            ARG[:, :, k] = np.where(better, ARG[:, :, k + 1], ARG[:, :, k])
+        PRE = IN.copy()
+        PARG = np.broadcast_to(np.arange(T), IN.shape).copy()
+        for a in range(1, T):  # best ship period at or before each delivery
+            better = PRE[..., a - 1] > PRE[..., a]
+            PRE[..., a] = np.where(better, PRE[..., a - 1], PRE[..., a])
+            PARG[..., a] = np.where(better, PARG[..., a - 1], PARG[..., a])
+        o = self.out
+        hs, hd = self.out_hs_min, self.d_hd[o.key]
+        val = out_val + PRE[o.y, o.cls, hs, hd]
+        td = np.argmax(val, axis=1)
+        best = val[np.arange(len(td)), td]
+        hit = np.flatnonzero(best > tol)
+        td = td[hit]
+        yy, cc, hh, kk = o.y[hit], o.cls[hit], hs[hit], hd[hit]
+        ts = PARG[yy, cc, hh, kk, td]
+        item = ARG[yy, cc, hh, kk, ts]
+        i = self.inb
+        return (i.key[item], o.key[hit], i.p[item], yy, ts, td, best[hit])
+
+
+class _Grouping:
+    """Items sorted by a static group id; per round, the maximum of each group and the
+    item that attains it, period by period, as dense arrays over the group grid."""
+
+    def __init__(self, gid: np.ndarray):
+        self.order = np.argsort(gid, kind="stable")
+        g = gid[self.order]
+        self.starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(g) else np.zeros(0, int)
+        self.cells = g[self.starts] if len(g) else np.zeros(0, int)
+        self.group_of = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(g)]))
+
+    def dense(self, values: np.ndarray, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """values: (items in sorted order, T) → (max, argmax item) of shape (*shape, T)."""
+        T = values.shape[1]
+        n = int(np.prod(shape))
+        best = np.full((n, T), -np.inf)
+        arg = np.zeros((n, T), dtype=np.int64)
+        if len(values):
+            m = np.maximum.reduceat(values, self.starts, axis=0)
+            pos = np.where(m[self.group_of] == values, np.arange(len(values))[:, None], len(values))
+            best[self.cells] = m
+            arg[self.cells] = np.minimum.reduceat(pos, self.starts, axis=0)
+        return best.reshape(*shape, T), arg.reshape(*shape, T)
 
 
 def _concat(parts) -> _Side:
