@@ -131,14 +131,14 @@ HAUL = Field("max_haul_km", _l("Maximum haul distance (km)"), "float", minimum=1
 SPECS: dict[ListingKind, KindSpec] = {
     ListingKind.soil_offer: KindSpec(
         ListingKind.soil_offer,
-        _l("Surplus soil offered (搬出)"),
+        _l("Surplus soil offered"),
         "soil",
         "offer",
         "m3",
         [
             Field(
                 "soil_class_code",
-                _l("Soil class (土質区分)"),
+                _l("Soil class"),
                 "choice",
                 required=True,
                 choices=SOIL_CLASSES,
@@ -156,7 +156,7 @@ SPECS: dict[ListingKind, KindSpec] = {
     ),
     ListingKind.soil_want: KindSpec(
         ListingKind.soil_want,
-        _l("Soil wanted (搬入)"),
+        _l("Soil wanted"),
         "soil",
         "want",
         "m3",
@@ -223,7 +223,7 @@ SPECS: dict[ListingKind, KindSpec] = {
     ),
     ListingKind.reuse_item: KindSpec(
         ListingKind.reuse_item,
-        _l("Municipal reuse item (粗大ごみ)"),
+        _l("Municipal reuse item (bulky waste)"),
         "reuse",
         "offer",
         "item",
@@ -331,7 +331,7 @@ SPECS: dict[ListingKind, KindSpec] = {
     ),
     ListingKind.stockyard: KindSpec(
         ListingKind.stockyard,
-        _l("Stockyard (ストックヤード)"),
+        _l("Stockyard"),
         "stockyard",
         "yard",
         "m3",

@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from market import formats
 from market.catalog import kinds
 from market.db import japan_today, to_japan
 from market.errors import DomainError
@@ -106,22 +107,16 @@ def register(app: Flask) -> None:
     @app.template_filter("unit")
     def unit(value) -> str:
         """Units as people write them: m³ not m3; 'item' and 'piece' read as a count."""
-        from flask_babel import gettext
-
-        return {
-            "m3": "m³",
-            "m2": "m²",
-            "item": gettext("items"),
-            "piece": gettext("pcs"),
-            "sheet": gettext("sheets"),
-        }.get(value or "", value or "")
+        return formats.unit_label(value)
 
     @app.template_filter("qty")
-    def qty(value) -> str:
-        if value is None:
-            return "—"
-        number = float(value)
-        return f"{number:,.0f}" if number.is_integer() else f"{number:,.3f}".rstrip("0").rstrip(".")
+    def qty(value, unit: str | None = None) -> str:
+        """A quantity with at most the decimals its unit needs (none for items)."""
+        return formats.quantity(value, unit)
+
+    @app.template_filter("num")
+    def num(value, places: int = 3) -> str:
+        return formats.number(value, places)
 
     @app.template_global()
     def url_with(**changes) -> str:

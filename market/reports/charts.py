@@ -10,7 +10,8 @@ from markupsafe import Markup, escape
 
 COLOURS = ("#2f7d5b", "#d08a2e", "#3d6fb6", "#a34b6e", "#6b6b6b")
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 56
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 56
+TICKS = 4  # intervals on the value axis
 
 
 def nice_max(value: float) -> float:
@@ -22,6 +23,26 @@ def nice_max(value: float) -> float:
         if value <= step * power:
             return step * power
     return 10 * power  # pragma: no cover - the loop always returns
+
+
+def nice_step(span: float, intervals: int = TICKS) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) covering ``span`` in
+    ``intervals`` steps or fewer."""
+    return nice_max(span / intervals) if span > 0 else 1.0
+
+
+def axis(low: float, high: float, intervals: int = TICKS) -> list[float]:
+    """Round ticks from a multiple of the step at or below ``low`` (and 0) to one at or
+    above ``high``: −2,000 … 4,000, never −1,679 … 3,321."""
+    low, high = min(0.0, low), max(0.0, high)
+    step = nice_step(high - low, intervals)
+    while True:
+        first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+        last = max(last, first + 1)
+        if last - first <= intervals + 1 or step <= 0:
+            break
+        step = nice_max(step * 1.01)  # too many ticks after rounding: the next round step
+    return [round((first + i) * step, 10) for i in range(last - first + 1)]
 
 
 def _fmt(value: float) -> str:
@@ -40,8 +61,8 @@ def render(
     """An SVG chart of one or more series over ``labels``; ``kind`` is "bar" or "line"."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [v for _, vs in series for v in vs] or [0.0]
-    low = min(0.0, min(values))
-    top = nice_max(max(values) - low) + low if max(values) > 0 else 1.0
+    ticks = axis(min(values), max(values))
+    low, top = ticks[0], ticks[-1]
     span = (top - low) or 1.0
 
     def y(v: float) -> float:
@@ -51,8 +72,7 @@ def render(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
     ]
-    for i in range(5):  # grid lines and axis labels
-        v = low + span * i / 4
+    for v in ticks:  # grid lines and axis labels
         out.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
         )
@@ -60,7 +80,8 @@ def render(
             f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(v)}</text>'
         )
     if unit:
-        out.append(f'<text x="4" y="{TOP - 4}" font-size="11">{escape(unit)}</text>')
+        # Above the plot, clear of the top tick's label.
+        out.append(f'<text x="4" y="{TOP - 14}" font-size="11">{escape(unit)}</text>')
     n = max(1, len(labels))
     band = plot_w / n
     every = max(1, math.ceil(n / 12))  # keep at most a dozen category labels readable

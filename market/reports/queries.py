@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from market import formats
 from market.accounts.models import Organisation, OrgKind
 from market.catalog.models import Grade, Listing, ListingKind
 from market.db import to_japan
@@ -30,6 +31,41 @@ HAUL_BASIS = {
     "prefecture": _l("listing to the counterparty's prefecture"),
 }
 ORDER_SOURCE = {"proposal": _l("optimisation"), "listing": _l("by hand")}
+# The factor tables' families, keys and units as the factors page names them.
+FACTOR_FAMILIES = {
+    "transport": _l("Transport"),
+    "soil": _l("Surplus soil"),
+    "reuse": _l("Reuse items"),
+    "recycled": _l("Recycled materials"),
+    "material": _l("Construction materials"),
+}
+FACTOR_NAMES = {
+    "default_payload_kg": _l("Usual truck payload"),
+    "disposal_fee": _l("Disposal fee avoided"),
+    "virgin_price": _l("Price of new material"),
+    "virgin_haul_km": _l("Haul of new material"),
+    "virgin_co2": _l("CO2 of making new material"),
+    "recycled_co2": _l("CO2 of treating the reused soil"),
+    "disposal_haul_km": _l("Haul to disposal"),
+    "disposal_co2": _l("CO2 of disposal"),
+    "disposal_co2_per_kg": _l("CO2 of disposal per kg"),
+    "avoided_co2_per_kg": _l("CO2 avoided per kg reused"),
+    "diesel_kg_co2_per_l": _l("CO2 of diesel"),
+    "min_load_percent": _l("Lowest load counted"),
+    "road_factor": _l("Road distance over straight line"),
+    "tonkilo_a": _l("Ton-kilometre formula, coefficient a"),
+    "tonkilo_b": _l("Ton-kilometre formula, coefficient b"),
+    "tonkilo_c": _l("Ton-kilometre formula, coefficient c"),
+}
+FACTOR_UNITS = {
+    "yen/unit": _l("yen per unit"),
+    "yen/t": _l("yen/t"),
+    "yen/m³": _l("yen/m³"),
+    "yen/item": _l("yen per item"),
+    "kg-CO2/kg": "kg-CO2/kg",
+    "kg-CO2/t": "kg-CO2/t",
+    "kg-CO2/L": "kg-CO2/L",
+}
 
 
 @dataclass
@@ -68,7 +104,7 @@ def _t(d: DeliveryImpact) -> float:
 
 
 def _fmt_kg(value: float) -> str:
-    return f"{value:,.0f} kg"
+    return f"{formats.number(value, 0)} kg"
 
 
 def _yen(value: float) -> str:
@@ -209,7 +245,7 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
         _("Reuse dashboard: %(org)s", org=org.name),
         totals=[
             (_("Items reused"), f"{total['items']:,.0f}"),
-            (_("Tonnes reused"), f"{total['tonnes']:,.2f} t"),
+            (_("Tonnes reused"), f"{formats.number(total['tonnes'], 2)} t"),
             (_("Revenue"), _yen(total["revenue"])),
             (_("Disposal cost avoided"), _yen(total["disposal_avoided"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
@@ -292,9 +328,9 @@ def contractor(session: Session, org: Organisation) -> Dashboard:
         "contractor",
         _("Surplus soil dashboard: %(org)s", org=org.name),
         totals=[
-            (_("m³ reused"), f"{total['supplied'] + total['received']:,.1f} m³"),
-            (_("m³ supplied"), f"{total['supplied']:,.1f} m³"),
-            (_("m³ received"), f"{total['received']:,.1f} m³"),
+            (_("m³ reused"), f"{formats.number(total['supplied'] + total['received'], 1)} m³"),
+            (_("m³ supplied"), f"{formats.number(total['supplied'], 1)} m³"),
+            (_("m³ received"), f"{formats.number(total['received'], 1)} m³"),
             (_("Disposal cost avoided"), _yen(total["disposal_avoided"])),
             (_("Virgin fill purchase avoided"), _yen(total["virgin_avoided"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
@@ -359,7 +395,7 @@ def recycler(session: Session, org: Organisation) -> Dashboard:
         "recycler",
         _("Recycled grades dashboard: %(org)s", org=org.name),
         totals=[
-            (_("Tonnes sold"), f"{total['tonnes']:,.1f} t"),
+            (_("Tonnes sold"), f"{formats.number(total['tonnes'], 1)} t"),
             (_("Revenue"), _yen(total["revenue"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
         ],
@@ -408,7 +444,7 @@ def organisation(session: Session, org: Organisation) -> Dashboard:
         _("Dashboard: %(org)s", org=org.name),
         totals=[
             (_("Deliveries"), f"{total['deliveries']:,.0f}"),
-            (_("Tonnes moved"), f"{total['tonnes']:,.2f} t"),
+            (_("Tonnes moved"), f"{formats.number(total['tonnes'], 2)} t"),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
         ],
         tables=[
@@ -456,14 +492,14 @@ def site(session: Session) -> Dashboard:
         _("Site dashboard"),
         totals=[
             (_("Deliveries"), f"{total['deliveries']:,.0f}"),
-            (_("Tonnes moved"), f"{total['tonnes']:,.1f} t"),
+            (_("Tonnes moved"), f"{formats.number(total['tonnes'], 1)} t"),
             (_("Cost saved versus the status quo"), _yen(total["cost_saved"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
             (_("Orders from optimisation"), f"{n_opt:,}"),
             (_("Orders made by hand"), f"{n_manual:,}"),
             (
                 _("Tonnes delivered from optimisation"),
-                f"{delivered.get('proposal', {'tonnes': 0})['tonnes']:,.1f} t",
+                f"{formats.number(delivered.get('proposal', {'tonnes': 0})['tonnes'], 1)} t",
             ),
         ],
         tables=[

@@ -1,0 +1,79 @@
+"""Quantities and chart axes as people read them: no needless decimals, round ticks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask_babel import Babel, force_locale
+
+from market import formats
+from market.reports import charts
+
+
+@pytest.fixture
+def babel_app():
+    from pathlib import Path
+
+    app = Flask(__name__)
+    Babel(app, default_translation_directories=str(Path(formats.__file__).parent / "translations"))
+    with app.test_request_context():
+        yield app
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        (Decimal("3000.000"), "m3", "3,000"),
+        (Decimal("298.000"), "m3", "298"),
+        (Decimal("12.250"), "m3", "12.3"),  # a tenth of a cubic metre is all soil needs
+        (Decimal("1.000"), "item", "1"),
+        (Decimal("20000.000"), "t", "20,000"),
+        (Decimal("2.5"), "t", "2.5"),
+        (Decimal("0.0125"), "t", "0.013"),
+        (None, "t", "—"),
+    ],
+)
+def test_quantities_have_only_the_decimals_their_unit_needs(value, unit, shown):
+    assert formats.quantity(value, unit) == shown
+
+
+def test_input_values_drop_needless_decimals_inside_mappings_too():
+    assert formats.plain(Decimal("1000.000")) == "1000"
+    assert formats.plain(50.0) == "50"
+    assert formats.plain({"absorption": 3.50, "fines": {"max": 7.0}}) == {
+        "absorption": "3.5",
+        "fines": {"max": "7"},
+    }
+    assert formats.plain("text") == "text"
+
+
+def test_units_read_as_words_in_each_language(babel_app):
+    with force_locale("ja"):
+        assert formats.quantity_with_unit(Decimal("3"), "item") == "3 点"
+        assert formats.quantity_with_unit(Decimal("298.000"), "m3") == "298 m³"
+    with force_locale("en"):
+        assert formats.quantity_with_unit(Decimal("3"), "item") == "3 items"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "ticks"),
+    [
+        (-1679, 3321, [-2000, 0, 2000, 4000]),
+        (0, 7, [0, 2, 4, 6, 8]),
+        (0, 11694, [0, 5000, 10000, 15000]),
+        (0, 0, [0, 1]),
+        (0, 0.3, [0, 0.1, 0.2, 0.3]),
+    ],
+)
+def test_chart_axes_tick_at_round_numbers_through_zero(low, high, ticks):
+    assert charts.axis(low, high) == ticks
+
+
+def test_the_unit_label_sits_above_the_top_tick():
+    svg = str(charts.render("line", ["2026-01", "2026-02"], [("CO2", [-1679, 3321])], "CO2", "kg"))
+    assert ">4,000</text>" in svg and ">-2,000</text>" in svg and ">3,321<" not in svg
+    unit_y = float(svg.split('font-size="11">kg</text>')[0].rsplit('y="', 1)[1].split('"')[0])
+    top_tick_y = float(svg.split(">4,000</text>")[0].rsplit('y="', 1)[1].split('"')[0])
+    assert unit_y < top_tick_y - 11  # a line of text apart
