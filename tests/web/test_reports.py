@@ -190,9 +190,7 @@ def test_an_outsider_sees_neither_the_impact_nor_the_haul(app, factory, soil_tra
         ).status_code
         == 404
     )
-    assert (
-        section_totals(outsider.get("/dashboard").get_data(as_text=True))["m³ reused"] == "0 m³"
-    )
+    assert section_totals(outsider.get("/dashboard").get_data(as_text=True))["m³ reused"] == "0 m³"
 
 
 def test_factors_are_editable_by_site_admins_only_and_change_the_figures(app, factory, soil_trade):
