@@ -132,8 +132,8 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
 
     pickups = town.get("/pickups").get_data(as_text=True)
     rates = {r[0]: r for r in html_rows(pickups.split('id="show-rates"', 1)[1])}
-    assert rates["Org 2"][1:] == ["2", "1", "1", "50.0%"]
-    assert rates["Org 3"][1:] == ["1", "1", "0", "100.0%"]
+    assert rates["Org 2"][1:] == ["2", "1", "1", "50%"]
+    assert rates["Org 3"][1:] == ["1", "1", "0", "100%"]
 
     page = town.get("/dashboard").get_data(as_text=True)
     totals = section_totals(page)
@@ -146,8 +146,8 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
         and int(totals["Net CO2 avoided"][:-3].replace(",", "")) > 0
     )
     partners = {r[0]: r for r in html_rows(section(page, "by_partner"))}
-    assert partners["Org 2"][1] == "1" and partners["Org 2"][-1] == "50.0%"
-    assert partners["Org 3"][3] == "¥1,500" and partners["Org 3"][-1] == "100.0%"
+    assert partners["Org 2"][1] == "1" and partners["Org 2"][-1] == "50%"
+    assert partners["Org 3"][3] == "¥1,500" and partners["Org 3"][-1] == "100%"
     for slug in ("items_by_month", "co2_by_month", "revenue_by_month", "by_partner", "orders"):
         assert_csv_matches_page(town, page, "/dashboard", slug)
     assert "<svg" in section(page, "by_partner")
@@ -265,7 +265,7 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
     assert booking_of(app, chair).status == BookingStatus.no_show
     clock["now"] = dt.datetime.combine(tomorrow, dt.time(13, 0))
     pickups = town.get("/pickups").get_data(as_text=True)
-    assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0.0%"]
+    assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0%"]
 
 
 def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(app, city, clock):
