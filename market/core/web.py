@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -117,6 +118,33 @@ def register(app: Flask) -> None:
     @app.template_filter("num")
     def num(value, places: int = 3) -> str:
         return formats.number(value, places)
+
+    @app.template_filter("history_note")
+    def history_note(note: str | None) -> str:
+        """An order history note as stored ("proposal proposal:94", "3 item (slip 12)")
+        in the reader's words: "マッチング提案 #94より", "3 点 (slip 12)"."""
+        if not note:
+            return ""
+        proposal = re.fullmatch(r"proposal proposal:(\d+)", note)
+        if proposal:
+            return _("From match proposal #%(id)s", id=proposal.group(1))
+        delivered = re.fullmatch(r"([\d,.]+) ([a-z0-9]+)( \(.*\))?", note, re.S)
+        if delivered:
+            amount, unit_code, rest = delivered.groups()
+            return formats.quantity_with_unit(amount.replace(",", ""), unit_code) + (rest or "")
+        return note
+
+    @app.template_global()
+    def ref_name(table: str, code: str | None) -> str:
+        """A reference code by its name in the user's language: 第2a種 for "2a"."""
+        from market.catalog.models import Material, SoilClass
+        from market.services import db_session
+
+        model = {"soil_class": SoilClass, "material": Material}[table]
+        row = db_session().get(model, code) if code else None
+        if row is None:
+            return code or ""
+        return row.name_en if str(get_locale() or "ja") == "en" else row.name_ja
 
     @app.template_global()
     def url_with(**changes) -> str:

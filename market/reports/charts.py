@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 
 COLOURS = ("#2f7d5b", "#d08a2e", "#3d6fb6", "#a34b6e", "#6b6b6b")
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 56
+# Drawn small and scaled to the card, so that on a phone (about 350 px) a 13 px label
+# still reads at about 10 px.
+WIDTH, HEIGHT = 480, 250
+LEFT, RIGHT, TOP, BOTTOM = 58, 10, 32, 58
+FONT = 13
 TICKS = 4  # intervals on the value axis
 
 
@@ -77,20 +80,20 @@ def render(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
         )
         out.append(
-            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(v)}</text>'
+            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="{FONT}">{_fmt(v)}</text>'
         )
     if unit:
         # Above the plot, clear of the top tick's label.
-        out.append(f'<text x="4" y="{TOP - 14}" font-size="11">{escape(unit)}</text>')
+        out.append(f'<text x="4" y="{TOP - 16}" font-size="{FONT}">{escape(unit)}</text>')
     n = max(1, len(labels))
     band = plot_w / n
-    every = max(1, math.ceil(n / 12))  # keep at most a dozen category labels readable
+    every = max(1, math.ceil(n / 6))  # at most six category labels, so they never touch
     for i, label in enumerate(labels):
         if i % every == 0:
             x = LEFT + band * (i + 0.5)
             text = escape(str(label)[:14])
             out.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{text}</text>'
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="{FONT}">{text}</text>'
             )
     if kind == "line":
         for s, (_name, vs) in enumerate(series):
@@ -121,10 +124,10 @@ def render(
     )
     if len(series) > 1:  # legend
         for s, (name, _) in enumerate(series):
-            x = LEFT + s * 150
+            x = LEFT + s * 140
             out.append(
                 f'<rect x="{x}" y="{HEIGHT - 18}" width="10" height="10" fill="{COLOURS[s % len(COLOURS)]}"/>'
-                f'<text x="{x + 14}" y="{HEIGHT - 9}" font-size="11">{escape(name)}</text>'
+                f'<text x="{x + 14}" y="{HEIGHT - 9}" font-size="{FONT}">{escape(name)}</text>'
             )
     out.append("</svg>")
     return Markup("".join(out))
