@@ -13,10 +13,12 @@ from market import formats
 from market.catalog import kinds, photos, services
 from market.catalog.models import (
     Grade,
+    GradeProperty,
     ListingKind,
     ListingPhoto,
     ListingStatus,
     Material,
+    MaterialProperty,
     Prefecture,
     SoilClass,
 )
@@ -197,7 +199,20 @@ def _form_context(kind: ListingKind, values: dict, errors: dict, listing=None):
         locale=locale,
         choices={f.name: f.choices(s, locale) for f in kinds.fields_for(kind) if f.choices},
         keys={f.name: f.keys(s, locale) for f in kinds.fields_for(kind) if f.keys},
+        **_property_context(s, kind),
     )
+
+
+def _property_context(s, kind: ListingKind) -> dict:
+    """For a recycled lot's form: which materials each property is asked of (the form
+    shows only the chosen material's) and where its figures come from."""
+    if kinds.SPECS[kind].family != "recycled":
+        return {"property_materials": {}, "property_sources": {}}
+    materials: dict[str, list[str]] = {}
+    for link in s.scalars(select(MaterialProperty).order_by(MaterialProperty.position)):
+        materials.setdefault(link.property_code, []).append(link.material_code)
+    sources = {p.code: p.source or "" for p in s.scalars(select(GradeProperty))}
+    return {"property_materials": materials, "property_sources": sources}
 
 
 def _save(kind: ListingKind, listing=None):

@@ -82,8 +82,25 @@
       material.addEventListener("change", apply); apply();
     });
   }
+  // A recycled lot's form asks only for what the chosen material is judged by.
+  function propertyFilter() {
+    var material = document.getElementById("material_code");
+    var items = document.querySelectorAll("[data-materials]");
+    if (!material || !items.length) return;
+    function apply() {
+      items.forEach(function (item) {
+        var show = !material.value || item.dataset.materials.split(" ").indexOf(material.value) >= 0;
+        item.hidden = !show;
+        item.querySelectorAll("input").forEach(function (input) {
+          input.disabled = !show;
+        });
+      });
+    }
+    material.addEventListener("change", apply); apply();
+  }
   document.querySelectorAll("[data-map]").forEach(function (el) {
     ({ picker: picker, pin: pin, points: points, line: line, "inline-points": inlinePoints })[el.dataset.map](el);
   });
   gradeFilter();
+  propertyFilter();
 })();
