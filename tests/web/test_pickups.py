@@ -124,8 +124,19 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
     )
     # X never came for the chest: after the slot the city records the no-show.
     clock["now"] = clock["now"].replace(hour=13)
-    assert town.post(f"/pickups/bookings/{booking_of(app, chest).id}/no-show").status_code == 302
+    chest_booking = booking_of(app, chest).id
+    unexplained = town.post(f"/pickups/bookings/{chest_booking}/no-show", data={"reason": " "})
+    assert unexplained.status_code == 422 and "Say why" in unexplained.get_data(as_text=True)
+    assert booking_of(app, chest).status == BookingStatus.booked
+    reason = "Nobody came and the phone went unanswered"
+    assert (
+        town.post(f"/pickups/bookings/{chest_booking}/no-show", data={"reason": reason}).status_code
+        == 302
+    )
     assert booking_of(app, chest).status == BookingStatus.no_show
+    # Both sides read why.
+    for client in (town, x):
+        assert f"No-show: {reason}" in client.get("/pickups").get_data(as_text=True)
     # Checking in recorded the handover on the order.
     order_page = y.get(f"/orders/{table}").get_data(as_text=True)
     assert "pickup #" in order_page
@@ -248,10 +259,22 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
             session.commit()
             return n
 
+    booking = booking_of(app, chair).id
+    due = f"{clock['now'].date().isoformat()} 09:00"
+
+    def reminder_shown(client) -> str:
+        page = client.get("/pickups").get_data(as_text=True)
+        return page.split(f'id="reminder-{booking}">', 1)[1].split("<", 1)[0]
+
+    clock["now"] = clock["now"].replace(hour=8)
+    for client in (town, x):  # the booking says when its reminder goes out
+        assert reminder_shown(client) == f"Reminder goes out {due}"
     assert (
         run(services.send_reminders, clock["now"] - dt.timedelta(days=1)) == 0
     )  # two days before: not yet
     assert run(services.send_reminders, clock["now"]) == 1
+    for client in (town, x):  # … and that it went
+        assert reminder_shown(client).startswith("Reminder sent ")
     assert run(services.send_reminders, clock["now"]) == 0  # once per booking
     mails = [
         m
