@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from market import formats
 from market.accounts.models import Organisation, OrgKind
-from market.catalog.models import Grade, Listing, ListingKind
+from market.catalog.models import Grade, Listing, ListingKind, Material
 from market.db import to_japan
 from market.orders.models import Order
 from market.reports import impact
@@ -380,7 +381,14 @@ def recycler(session: Session, org: Organisation) -> Dashboard:
         Order.seller_org_id == org.id,
         Listing.kind.in_((ListingKind.recycled_offer, ListingKind.recycled_want)),
     )
-    grade_names = {(g.material_code, g.code): g.name_ja for g in session.scalars(select(Grade))}
+    english = str(get_locale() or "ja") == "en"
+    grade_names = {
+        (g.material_code, g.code): g.name_en if english else g.name_ja
+        for g in session.scalars(select(Grade))
+    }
+    material_names = {
+        m.code: m.name_en if english else m.name_ja for m in session.scalars(select(Material))
+    }
     measures = {"tonnes": _t, "revenue": lambda d: d.impact.trade_value_yen, **CO2}
     by_grade = _group(
         items, lambda d: (d.order.listing.material_code, d.order.listing.grade_code), measures
@@ -388,7 +396,11 @@ def recycler(session: Session, org: Organisation) -> Dashboard:
     months = _group(items, lambda d: tokyo_month(d.delivery.delivered_on), measures)
     total = _group(items, lambda d: "all", measures).get("all", dict.fromkeys(measures, 0.0))
     grade_rows = [
-        {"grade": f"{grade_names.get(k, k[1] or '—')}", "material": k[0] or "", **v}
+        {
+            "grade": f"{grade_names.get(k, k[1] or '—')}",
+            "material": material_names.get(k[0], k[0] or ""),
+            **v,
+        }
         for k, v in sorted(by_grade.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
     ]
     return Dashboard(

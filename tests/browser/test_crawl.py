@@ -78,6 +78,7 @@ LATIN_IN_JAPANESE = {
     "rc",
     "rca",
     "qc",
+    "dl",  # dL/g, the unit of rPET's intrinsic viscosity
 }
 RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\b")
 NOT_KEYS = {"e.g", "i.e", "meguri.example"}
