@@ -163,6 +163,8 @@ def latin_words(text: str) -> set[str]:
 
 def check_page(page, lang: str) -> list[str]:
     found = []
+    # What a tap would unfold (a dashboard's table) is checked as well.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > PHONE["width"]:
         wide = page.evaluate(

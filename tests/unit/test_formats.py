@@ -74,6 +74,6 @@ def test_chart_axes_tick_at_round_numbers_through_zero(low, high, ticks):
 def test_the_unit_label_sits_above_the_top_tick():
     svg = str(charts.render("line", ["2026-01", "2026-02"], [("CO2", [-1679, 3321])], "CO2", "kg"))
     assert ">4,000</text>" in svg and ">-2,000</text>" in svg and ">3,321<" not in svg
-    unit_y = float(svg.split('font-size="13">kg</text>')[0].rsplit('y="', 1)[1].split('"')[0])
+    unit_y = float(svg.split('font-size="16">kg</text>')[0].rsplit('y="', 1)[1].split('"')[0])
     top_tick_y = float(svg.split(">4,000</text>")[0].rsplit('y="', 1)[1].split('"')[0])
-    assert unit_y < top_tick_y - 13  # a line of text apart
+    assert unit_y < top_tick_y - 16  # a line of text apart

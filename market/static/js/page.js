@@ -13,6 +13,10 @@
       nav.classList.toggle("open", open);
     });
   }
+  // Long tables behind a chart fold away on a phone; a wide screen shows them open.
+  if (window.matchMedia("(min-width: 761px)").matches) {
+    document.querySelectorAll("details.figures").forEach(function (d) { d.open = true; });
+  }
   document.querySelectorAll("table").forEach(function (table) {
     var heads = table.querySelectorAll("thead th");
     if (!heads.length) { return; }
