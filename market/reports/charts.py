@@ -48,6 +48,11 @@ def axis(low: float, high: float, intervals: int = TICKS) -> list[float]:
     return [round((first + i) * step, 10) for i in range(last - first + 1)]
 
 
+def text_width(text: str) -> float:
+    """About how wide ``text`` is drawn at FONT: a full width for 日本語, 0.6 for Latin."""
+    return sum(FONT if ord(c) >= 0x2E80 else FONT * 0.6 for c in text)
+
+
 def _fmt(value: float) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
@@ -87,7 +92,9 @@ def render(
         out.append(f'<text x="4" y="{TOP - 18}" font-size="{FONT}">{escape(unit)}</text>')
     n = max(1, len(labels))
     band = plot_w / n
-    every = max(1, math.ceil(n / 6))  # at most six category labels, so they never touch
+    # As many category labels as fit side by side with a gap, never touching.
+    widest = max((text_width(str(label)[:14]) for label in labels), default=0.0) + FONT
+    every = max(1, math.ceil(n / max(1, int(plot_w // widest))))
     for i, label in enumerate(labels):
         if i % every == 0:
             x = LEFT + band * (i + 0.5)
@@ -122,12 +129,20 @@ def render(
     out.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#555"/>'
     )
-    if len(series) > 1:  # legend
+    height = HEIGHT
+    if len(series) > 1:  # legend, wrapped onto more lines as the names need
+        x, line = LEFT, 0
         for s, (name, _) in enumerate(series):
-            x = LEFT + s * 140
+            width = 16 + text_width(name) + FONT
+            if x > LEFT and x + width > WIDTH:
+                x, line = LEFT, line + 1
+            base = HEIGHT - 8 + line * (FONT + 8)
             out.append(
-                f'<rect x="{x}" y="{HEIGHT - 20}" width="12" height="12" fill="{COLOURS[s % len(COLOURS)]}"/>'
-                f'<text x="{x + 16}" y="{HEIGHT - 8}" font-size="{FONT}">{escape(name)}</text>'
+                f'<rect x="{x:.0f}" y="{base - 12}" width="12" height="12" fill="{COLOURS[s % len(COLOURS)]}"/>'
+                f'<text x="{x + 16:.0f}" y="{base}" font-size="{FONT}">{escape(name)}</text>'
             )
+            x += width
+        height += line * (FONT + 8)
     out.append("</svg>")
+    out[0] = out[0].replace(f'viewBox="0 0 {WIDTH} {HEIGHT}"', f'viewBox="0 0 {WIDTH} {height}"', 1)
     return Markup("".join(out))

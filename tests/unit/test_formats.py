@@ -77,3 +77,29 @@ def test_the_unit_label_sits_above_the_top_tick():
     unit_y = float(svg.split('font-size="16">kg</text>')[0].rsplit('y="', 1)[1].split('"')[0])
     top_tick_y = float(svg.split(">4,000</text>")[0].rsplit('y="', 1)[1].split('"')[0])
     assert unit_y < top_tick_y - 16  # a line of text apart
+
+
+def test_month_labels_and_legend_never_overlap():
+    import re
+
+    months = [f"2026-{m:02d}" for m in range(1, 13)]
+    names = ("運搬前のCO2削減量（kg）", "CO2削減量（正味、kg）")
+    svg = str(charts.render("line", months, [(names[0], [1] * 12), (names[1], [2] * 12)], "CO2"))
+    shown = [
+        (float(x), label)
+        for x, label in re.findall(
+            r'<text x="([\d.]+)" y="[\d.]+" text-anchor="middle"[^>]*>([^<]+)<', svg
+        )
+    ]
+    assert 3 <= len(shown) < 12
+    for (x0, a), (x1, _b) in zip(shown, shown[1:], strict=False):
+        assert x1 - x0 > charts.text_width(a)  # room for the label and a gap
+    legend = {
+        label: (float(x), float(y))
+        for x, y, label in re.findall(
+            r'<text x="([\d.]+)" y="([\d.]+)" font-size="\d+">([^<]+)<', svg
+        )
+        if label in names
+    }
+    (x0, y0), (x1, y1) = legend[names[0]], legend[names[1]]
+    assert y1 > y0 or x1 > x0 + charts.text_width(names[0])
