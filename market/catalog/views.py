@@ -198,9 +198,20 @@ def _form_context(kind: ListingKind, values: dict, errors: dict, listing=None):
         grades=grades,
         locale=locale,
         choices={f.name: f.choices(s, locale) for f in kinds.fields_for(kind) if f.choices},
-        keys={f.name: f.keys(s, locale) for f in kinds.fields_for(kind) if f.keys},
+        keys={f.name: _ordered(s, f.keys(s, locale)) for f in kinds.fields_for(kind) if f.keys},
         **_property_context(s, kind),
     )
+
+
+def _ordered(s, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Measured properties in the order materials list them (IV first for rPET, 修正CBR for
+    road base); other keys (reuse categories) as they come."""
+    rank: dict[str, int] = {}
+    for link in s.scalars(select(MaterialProperty)):
+        rank[link.property_code] = min(rank.get(link.property_code, 99), link.position)
+    if not any(code in rank for code, _ in keys):
+        return keys
+    return sorted(keys, key=lambda pair: (rank.get(pair[0], 99), pair[0]))
 
 
 def _property_context(s, kind: ListingKind) -> dict:

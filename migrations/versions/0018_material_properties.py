@@ -36,7 +36,7 @@ NEW = [
     ),
     ("moisture", "水分", "Moisture", "%", "buyers' specifications as traded [U]"),
     ("pvc", "PVC混入量", "PVC content", "ppm", "buyers' specifications as traded [U]"),
-    ("colour_l", "色調 L*", "Colour L*", "L*", "CIE L*a*b*, as traded [U]"),
+    ("colour_l", "色調 L*", "Colour L*", "", "CIE L*a*b*, as traded [U]"),
     ("bulk_density", "かさ密度", "Bulk density", "kg/m³", "as traded [U]"),
     (
         "thickness",
