@@ -189,19 +189,41 @@ def _window(rng: random.Random, today: dt.date, min_days=20, max_days=180):
     return start, start + dt.timedelta(days=rng.randint(min_days, max_days))
 
 
-def _photo(rng: random.Random, family: str) -> bytes:
-    """A small picture that fits the listing: a heap of soil or gravel outdoors, stacked
-    boards for materials, a piece of furniture indoors for reuse items."""
-    img = Image.new("RGB", (640, 480), (200, 215, 225))
-    draw = ImageDraw.Draw(img)
-
-    def shade(base, spread=30):
-        return tuple(max(0, min(255, c + rng.randint(-spread, spread))) for c in base)
-
-    if family == "reuse":  # a wall, a floor and a wooden chest of drawers
-        draw.rectangle((0, 0, 640, 330), fill=(236, 232, 224))
-        draw.rectangle((0, 330, 640, 480), fill=(176, 150, 118))
-        wood = shade((150, 105, 65), 20)
+def _draw_item(draw, rng: random.Random, category: str | None, wood) -> None:
+    """A simple drawing of a bulky-waste item of ``category`` standing on the floor."""
+    dark = (70, 55, 40)
+    if category == "bicycle":
+        for cx in (210, 430):
+            draw.ellipse((cx - 80, 250, cx + 80, 410), outline=(40, 40, 45), width=8)
+        draw.line((210, 330, 300, 230, 430, 330, 330, 330, 210, 330), fill=(180, 40, 40), width=9)
+        draw.line((300, 230, 290, 200, 330, 200), fill=(40, 40, 45), width=8)
+        draw.line((430, 330, 400, 210, 440, 200), fill=(40, 40, 45), width=8)
+    elif category == "chair":
+        draw.rectangle((250, 120, 270, 400), fill=wood)
+        draw.rectangle((250, 120, 390, 150), fill=wood)
+        draw.rectangle((250, 270, 400, 295), fill=wood)
+        for x in (255, 380):
+            draw.rectangle((x, 290, x + 16, 400), fill=wood)
+    elif category == "table":
+        draw.rectangle((140, 220, 500, 250), fill=wood)
+        for x in (160, 460):
+            draw.rectangle((x, 250, x + 22, 390), fill=wood)
+    elif category in ("sofa", "bed"):
+        cloth = (90, 110, 150) if category == "sofa" else (230, 230, 235)
+        draw.rectangle((110, 240, 530, 340), fill=cloth, outline=dark, width=3)
+        draw.rectangle((110, 170 if category == "sofa" else 200, 150, 360), fill=wood)
+        if category == "sofa":
+            draw.rectangle((110, 170, 530, 250), fill=tuple(c - 20 for c in cloth))
+        draw.rectangle((490, 220, 530, 360), fill=wood)
+    elif category == "appliance":
+        draw.rectangle((210, 170, 430, 380), fill=(225, 228, 230), outline=(120, 120, 125), width=4)
+        draw.rectangle((240, 200, 400, 300), fill=(60, 70, 80))
+        draw.ellipse((390, 330, 410, 350), fill=(120, 120, 125))
+    elif category in ("instrument", "toy", "household"):
+        colour = {"instrument": (40, 30, 25), "toy": (220, 80, 60)}.get(category, (90, 140, 170))
+        draw.rounded_rectangle((220, 200, 420, 380), radius=30, fill=colour)
+        draw.rectangle((260, 240, 380, 270), fill=(240, 240, 235))
+    else:  # a chest of drawers or a cabinet
         left, top = rng.randint(150, 230), rng.randint(90, 150)
         draw.rectangle((left, top, left + 240, 360), fill=wood, outline=(90, 60, 35), width=4)
         rows = rng.randint(3, 5)
@@ -210,8 +232,23 @@ def _photo(rng: random.Random, family: str) -> bytes:
             y1 = y0 + (360 - top - 24) // rows - 8
             draw.rectangle((left + 14, y0, left + 226, y1), outline=(95, 65, 40), width=3)
             draw.ellipse(
-                (left + 112, (y0 + y1) // 2 - 5, left + 128, (y0 + y1) // 2 + 5), fill=(70, 55, 40)
+                (left + 112, (y0 + y1) // 2 - 5, left + 128, (y0 + y1) // 2 + 5), fill=dark
             )
+
+
+def _photo(rng: random.Random, family: str, category: str | None = None) -> bytes:
+    """A small picture that fits the listing: a heap of soil or gravel outdoors, stacked
+    boards for materials, a piece of furniture indoors for reuse items."""
+    img = Image.new("RGB", (640, 480), (200, 215, 225))
+    draw = ImageDraw.Draw(img)
+
+    def shade(base, spread=30):
+        return tuple(max(0, min(255, c + rng.randint(-spread, spread))) for c in base)
+
+    if family == "reuse":  # a wall, a floor and the item on it
+        draw.rectangle((0, 0, 640, 330), fill=(236, 232, 224))
+        draw.rectangle((0, 330, 640, 480), fill=(176, 150, 118))
+        _draw_item(draw, rng, category, shade((150, 105, 65), 20))
     elif family == "material":  # boards stacked on a pallet
         draw.rectangle((0, 300, 640, 480), fill=(160, 160, 150))
         colour = shade((196, 170, 120), 25)
@@ -317,7 +354,8 @@ def load_demo(
             session.add(listing)
             session.flush()
             if rng.random() < 0.3 and SPECS[kind].side != "want":
-                photos.add_photo(session, listing, _photo(rng, _family(kind)))
+                category = listing.reuse_category_code or listing.material_category_code
+                photos.add_photo(session, listing, _photo(rng, _family(kind), category))
             created += 1
     _impact_figures(session, seed, today)
     from market.orders.demo import open_trades
