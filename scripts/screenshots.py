@@ -27,12 +27,10 @@ SHOTS = [
     ("home-ja", None, "ja", "/", False),
     ("search-en", None, "en", "/search?q=%E6%A4%85%E5%AD%90", False),
     ("menu-ja", "demo9@meguri.example", "ja", "/", False),
-    ("listing-soil-ja", None, "ja", "soil_offer", False),
     ("listing-reuse-en", None, "en", "reuse_item", False),
     ("dashboard-municipality-ja", "demo9@meguri.example", "ja", "/dashboard", True),
     ("dashboard-contractor-en", "demo1@meguri.example", "en", "/dashboard", True),
     ("form-rpet-ja", "demo21@meguri.example", "ja", "/listings/new/recycled_offer", False),
-    ("pickups-ja", "demo9@meguri.example", "ja", "/pickups", False),
 ]
 
 

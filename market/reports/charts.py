@@ -67,9 +67,11 @@ def render(
     unit: str = "",
 ) -> Markup:
     """An SVG chart of one or more series over ``labels``; ``kind`` is "bar" or "line"."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [v for _, vs in series for v in vs] or [0.0]
     ticks = axis(min(values), max(values))
+    # Room on the left for the widest value label (¥1,000,000 needs more than 800).
+    left = max(LEFT, max(text_width(_fmt(v)) for v in ticks) + 12)
+    plot_w, plot_h = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
     low, top = ticks[0], ticks[-1]
     span = (top - low) or 1.0
 
@@ -82,10 +84,10 @@ def render(
     ]
     for v in ticks:  # grid lines and axis labels
         out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
+            f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
         )
         out.append(
-            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="{FONT}">{_fmt(v)}</text>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="{FONT}">{_fmt(v)}</text>'
         )
     if unit:
         # Above the plot, clear of the top tick's label.
@@ -97,7 +99,7 @@ def render(
     every = max(1, math.ceil(n / max(1, int(plot_w // widest))))
     for i, label in enumerate(labels):
         if i % every == 0:
-            x = LEFT + band * (i + 0.5)
+            x = left + band * (i + 0.5)
             text = escape(str(label)[:14])
             out.append(
                 f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle" font-size="{FONT}">{text}</text>'
@@ -105,13 +107,13 @@ def render(
     if kind == "line":
         for s, (_name, vs) in enumerate(series):
             colour = COLOURS[s % len(COLOURS)]
-            points = " ".join(f"{LEFT + band * (i + 0.5):.1f},{y(v):.1f}" for i, v in enumerate(vs))
+            points = " ".join(f"{left + band * (i + 0.5):.1f},{y(v):.1f}" for i, v in enumerate(vs))
             out.append(
                 f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
             )
             for i, v in enumerate(vs):
                 out.append(
-                    f'<circle cx="{LEFT + band * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
+                    f'<circle cx="{left + band * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
                     f"<title>{escape(labels[i])}: {_fmt(v)}</title></circle>"
                 )
     else:
@@ -120,22 +122,22 @@ def render(
         for s, (name, vs) in enumerate(series):
             colour = COLOURS[s % len(COLOURS)]
             for i, v in enumerate(vs):
-                x = LEFT + band * i + band * 0.1 + bar_w * s
+                x = left + band * i + band * 0.1 + bar_w * s
                 y0, y1 = sorted((y(0.0), y(v)))
                 out.append(
                     f'<rect x="{x:.1f}" y="{y0:.1f}" width="{bar_w:.1f}" height="{max(0.5, y1 - y0):.1f}" '
                     f'fill="{colour}"><title>{escape(labels[i])} · {escape(name)}: {_fmt(v)}</title></rect>'
                 )
     out.append(
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#555"/>'
+        f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#555"/>'
     )
     height = HEIGHT
     if len(series) > 1:  # legend, wrapped onto more lines as the names need
-        x, line = LEFT, 0
+        x, line = left, 0
         for s, (name, _) in enumerate(series):
             width = 16 + text_width(name) + FONT
-            if x > LEFT and x + width > WIDTH:
-                x, line = LEFT, line + 1
+            if x > left and x + width > WIDTH:
+                x, line = left, line + 1
             base = HEIGHT - 8 + line * (FONT + 8)
             out.append(
                 f'<rect x="{x:.0f}" y="{base - 12}" width="12" height="12" fill="{COLOURS[s % len(COLOURS)]}"/>'

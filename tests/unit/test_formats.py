@@ -103,3 +103,13 @@ def test_month_labels_and_legend_never_overlap():
     }
     (x0, y0), (x1, y1) = legend[names[0]], legend[names[1]]
     assert y1 > y0 or x1 > x0 + charts.text_width(names[0])
+
+
+def test_large_value_labels_fit_inside_the_chart():
+    import re
+
+    svg = str(charts.render("bar", ["2026-01", "2026-02"], [("¥", [1_200_000, 300_000])], "¥"))
+    for x, label in re.findall(
+        r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end"[^>]*>([^<]+)<', svg
+    ):
+        assert float(x) - charts.text_width(label) >= 0, label
