@@ -160,6 +160,11 @@ def _display_values(listing, fields) -> dict[str, str]:
                 )
                 parts.append(f"{names.get(k, k)} {rng}")
             out[f.name] = "、".join(parts)
+        elif f.type == "grade":  # "A" alone says little: ベールA, 再生粗骨材H
+            grade = s.get(Grade, (listing.material_code, value)) if listing.material_code else None
+            out[f.name] = (
+                (grade.name_en if locale == "en" else grade.name_ja) if grade else str(value)
+            )
         elif f.name == "quantity":
             out[f.name] = formats.quantity_with_unit(value, listing.unit)
         elif f.type in {"int", "decimal", "float"}:

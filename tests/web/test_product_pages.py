@@ -54,3 +54,13 @@ def test_dashboard_totals_read_without_trailing_zeros(client, factory, login):
     login(factory.user("contractor"))
     totals = text_of(client.get("/dashboard").get_data(as_text=True))
     assert "0 m³" in totals and "0.0 m³" not in totals
+
+
+def test_a_grade_is_shown_by_its_name(client, factory, login):
+    recycler = factory.user("recycler")
+    listing_id = factory.listing(
+        recycler, "recycled_offer", material_code="rpet", grade_code="A", properties={}
+    )
+    login(recycler)
+    detail = text_of(client.get(f"/listings/{listing_id}").get_data(as_text=True))
+    assert "ベールA" in detail and "再生PET" in detail
