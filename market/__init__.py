@@ -150,7 +150,14 @@ def _init_login(app: Flask) -> None:
         user_id, _, generation = raw.partition(":")
         if not user_id.isdigit() or not generation.isdigit():
             return None
-        user = app.extensions["meguri.db"].session().get(User, int(user_id))
+        from market.accounts.services import LOGIN_KEY, login_is_open
+
+        db = app.extensions["meguri.db"].session()
+        user = db.get(User, int(user_id))
         if user is None or not user.active or user.session_generation != int(generation):
+            return None
+        # Signed out on the server (logout, or this browser's row gone): a copy of the
+        # cookie opens nothing.
+        if not login_is_open(db, user.id, session.get(LOGIN_KEY)):
             return None
         return user

@@ -28,6 +28,7 @@ from market.catalog.models import (
     ReuseCategory,
 )
 from market.db import japan_today, utcnow
+from market.orders import ledger
 
 DEMO_PASSWORD = "meguri-demo-2026"
 
@@ -353,6 +354,7 @@ def load_demo(
             listing.created_at = utcnow() - dt.timedelta(hours=rng.randint(1, 24 * 60))
             session.add(listing)
             session.flush()
+            ledger.publish(session, listing)
             if rng.random() < 0.3 and SPECS[kind].side != "want":
                 category = listing.reuse_category_code or listing.material_category_code
                 photos.add_photo(session, listing, _photo(rng, _family(kind), category))

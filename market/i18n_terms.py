@@ -34,6 +34,7 @@ DYNAMIC_CALLS = {
     "p.state": "proposal state",
     "p.supply_decision": "proposal decision",
     "p.demand_decision": "proposal decision",
+    "party.decision": "proposal decision",
 }
 
 TERMS = {

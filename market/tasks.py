@@ -17,7 +17,9 @@ import datetime as dt
 import logging
 import os
 import socket
+import sqlite3
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from pathlib import Path
 from flask import Flask, current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 from huey.exceptions import RetryTask
+from huey.storage import SqliteStorage
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -41,6 +44,43 @@ huey = SqliteHuey("meguri", filename=":memory:", immediate=True)
 MAX_ATTEMPTS = 5
 BASE_DELAY = 2  # seconds; attempt n waits BASE_DELAY * 2**(n-1)
 
+
+class SqliteQueue(SqliteStorage):
+    """huey's SQLite storage, safe when any number of processes open the queue at once.
+
+    Every connection huey opens first sets ``journal_mode=WAL``. While another process
+    holds the file's write lock (switching a new file to WAL, creating the tables), SQLite
+    answers that pragma with "database is locked" at once, without waiting out the busy
+    timeout: gunicorn exited in CI when two workers started together. Here the pragma is
+    tried again until the busy timeout has passed, like any other statement."""
+
+    def _create_connection(self) -> sqlite3.Connection:
+        deadline = time.monotonic() + self._timeout
+        conn = sqlite3.connect(self.filename, timeout=self._timeout, **self._conn_kwargs)
+        try:
+            conn.isolation_level = None  # autocommit, as huey expects
+            while True:
+                try:
+                    conn.execute(f'pragma journal_mode="{self._journal_mode}"')
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.01)
+            if self._cache_mb:
+                conn.execute(f"pragma cache_size={-1000 * self._cache_mb}")
+            conn.execute(f"pragma synchronous={2 if self._fsync else 0}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def sqlite_queue(path: Path, immediate: bool = False) -> SqliteHuey:
+    """The embedded job queue in the file ``path`` (created on first use)."""
+    return SqliteHuey("meguri", filename=str(path), immediate=immediate, storage_class=SqliteQueue)
+
+
 _HANDLERS: dict[str, Callable[[Session, Job, Callable[[str, float], None]], dict | None]] = {}
 _worker_app: Flask | None = None
 
@@ -53,7 +93,7 @@ def configure(app: Flask) -> None:
     else:
         path = Path(app.config["INSTANCE_DIR"]) / "jobs.db"
         path.parent.mkdir(parents=True, exist_ok=True)
-        target = SqliteHuey("meguri", filename=str(path), immediate=immediate)
+        target = sqlite_queue(path, immediate)
     # Keep the registered tasks; swap only storage and mode.
     huey.storage = target.storage
     huey.immediate_use_memory = True

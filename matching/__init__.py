@@ -1,7 +1,9 @@
 """Meguri matching engine (めぐり): who should send what to whom, optimally and provably.
 
 Pure Python + OR-Tools + numpy; no web framework. Reads and writes the instance and
-result format of shared/matching/INSTANCE.md (version 1).
+result format of shared/matching/INSTANCE.md (version 1) and INSTANCE-v2.md (version 2,
+planning over time: `matching.v2`); `load_instance`, `solve` and `check` dispatch on the
+instance's `version`.
 
 Public API (used by market/allocation)::
 
@@ -30,21 +32,40 @@ See docs/matching.md for the models, the pruning and pricing scheme and the boun
 
 from __future__ import annotations
 
-from .check import CheckReport, check
-from .instance import Instance, InstanceError, load_instance
+from . import v2
+from .check import CheckReport
+from .check import check as _check_v1
+from .instance import Instance, InstanceError
+from .instance import load_instance as _load_v1
 from .network import SolverError
 from .result import Result, build_result
 from .solver import Progress, greedy_plan, solve_plan
 
 
+def load_instance(data: dict) -> Instance | v2.PlanningInstance:
+    """Validate an instance of either version (dispatch on its `version` field)."""
+    if isinstance(data, dict) and data.get("version") == 2:
+        return v2.load_planning_instance(data)
+    return _load_v1(data)
+
+
+def check(instance: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6) -> CheckReport:
+    """Independent verifier of a result of either version."""
+    if isinstance(instance, dict) and instance.get("version") == 2:
+        return v2.check_planning(instance, result, lp=lp, rel_tol=rel_tol)
+    return _check_v1(instance, result, lp=lp, rel_tol=rel_tol)
+
+
 def solve(
-    instance: Instance,
+    instance: Instance | v2.PlanningInstance,
     progress: Progress | None = None,
     *,
     explain: bool = True,
     method: str = "auto",
 ) -> Result:
     """Optimal matching of `instance`; `status` is "optimal" only with a matching bound."""
+    if isinstance(instance, v2.PlanningInstance):
+        return v2.solve(instance, progress, explain=explain)
     plan = solve_plan(instance, progress, method=method)
     if progress:
         progress("explain", 0.0)
@@ -56,6 +77,8 @@ def solve(
 
 def greedy(instance: Instance, *, explain: bool = True) -> Result:
     """Greedy baseline: each supply, by value, to its nearest compatible demands."""
+    if isinstance(instance, v2.PlanningInstance):
+        raise InstanceError(["version: the greedy baseline reads version 1 instances only"])
     return build_result(instance, greedy_plan(instance), explain=explain)
 
 

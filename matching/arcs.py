@@ -60,19 +60,42 @@ def compatible(
     """Rules 1, 2, 3 (per lot), 6 and excluded_pairs for supply/demand index pairs; no time
     or distance. Used for direct arcs and for yard paths alike. `class_checked` skips
     rules 1 and 2 when the caller has already applied them."""
-    if class_checked:
-        ok = np.ones(len(si), dtype=bool)
-    else:
-        cls = inst.s_class[si]
-        ok = inst.d_accepts[di, cls]
-        ok &= inst.s_rank[si] <= inst.d_min_rank[di]
+    ok = np.ones(len(si), dtype=bool) if class_checked else class_ok(inst, si, di)
+    ok &= properties_ok(inst, si, di)
+    ok &= partners_ok(inst, si, di)
+    ex = inst.excluded_codes
+    if ex is not None and len(ex):
+        ok &= ~is_excluded(ex, si * max(len(inst.demands.ids), 1) + di)
+    return ok
+
+
+def class_ok(inst: Instance, si: np.ndarray, di: np.ndarray) -> np.ndarray:
+    """Rules 1 and 2: the demand accepts the supply's class, and its grade is good enough."""
+    ok = inst.d_accepts[di, inst.s_class[si]]
+    return ok & (inst.s_rank[si] <= inst.d_min_rank[di])
+
+
+def properties_ok(
+    inst: Instance, si: np.ndarray, di: np.ndarray, *, per_lot: bool = False
+) -> np.ndarray:
+    """Rule 3 for one lot: each limited property given and within the demand's limits; on
+    a blend demand a lot outside them may still be blended in (the average decides), unless
+    `per_lot`, which asks whether the lot meets the limits on its own."""
+    ok = np.ones(len(si), dtype=bool)
     for p in range(len(inst.properties)):
         lim = inst.d_limited[di, p]
         if not lim.any():
             continue
         v = inst.s_props[si, p]
         within = (v <= inst.d_lim_max[di, p]) & (v >= inst.d_lim_min[di, p])
-        ok &= ~lim | (~np.isnan(v) & (inst.d_blend[di] | within))
+        blended = np.zeros(len(si), dtype=bool) if per_lot else inst.d_blend[di]
+        ok &= ~lim | (~np.isnan(v) & (blended | within))
+    return ok
+
+
+def partners_ok(inst: Instance, si: np.ndarray, di: np.ndarray) -> np.ndarray:
+    """Rule 6: a supply in its partner-only period goes to its owner's partners only."""
+    ok = np.ones(len(si), dtype=bool)
     restricted = inst.s_restricted[si]
     if restricted.any():
         owner = inst.s_owner[si]
@@ -83,9 +106,6 @@ def compatible(
         if len(inst.partner_codes):
             partner &= inst.partner_codes[pos] == code
         ok &= ~restricted | partner
-    ex = inst.excluded_codes
-    if ex is not None and len(ex):
-        ok &= ~is_excluded(ex, si * max(len(inst.demands.ids), 1) + di)
     return ok
 
 

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arcs import compatible, road_km_from_dot, unit_vectors
+from .arcs import (
+    class_ok,
+    is_excluded,
+    partners_ok,
+    properties_ok,
+    road_km_from_dot,
+    unit_vectors,
+)
 from .instance import Instance
 from .solver import Plan
 
@@ -66,8 +73,14 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
     left_d = D.qty - got
     s_idx = np.nonzero(left_s > _EPS * np.maximum(1, S.qty))[0]
     d_idx = np.nonzero(left_d > _EPS * np.maximum(1, D.qty))[0]
-    s_why = _reasons(inst, s_idx, supply_side=True, matched=sent) if explain else {}
-    d_why = _reasons(inst, d_idx, supply_side=False, matched=got) if explain else {}
+    if explain:
+        between: dict[tuple[int, int], float] = {}
+        for s_i, d_j, q in zip(plan.s.tolist(), plan.d.tolist(), plan.qty.tolist(), strict=True):
+            between[s_i, d_j] = between.get((s_i, d_j), 0.0) + q
+        s_why = _reasons(inst, s_idx, True, sent, got, left_d, between)
+        d_why = _reasons(inst, d_idx, False, got, sent, left_s, between)
+    else:
+        s_why, d_why = {}, {}
     unmatched = [
         {"id": S.ids[i], "quantity": float(left_s[i]), **s_why.get(int(i), {})} for i in s_idx
     ]
@@ -84,8 +97,27 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
     )
 
 
-def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.ndarray) -> dict:
-    """Why each listing in idx kept some quantity: checked rule by rule, direct routes."""
+def _reasons(
+    inst: Instance,
+    idx: np.ndarray,
+    supply_side: bool,
+    matched: np.ndarray,
+    other_got: np.ndarray,
+    other_left: np.ndarray,
+    between: dict[tuple[int, int], float],
+) -> dict:
+    """Why each listing in idx kept some quantity: the first rule, in the order a user
+    would check them, that leaves it no counterpart (direct routes).
+
+    1. nothing on the other side; 2. no counterpart accepts its class or grade; 3. none
+    whose property limits it meets (or whose limits it can meet); 4. the rest are not
+    partners during a partner-only period; 5. every remaining pair was declined; 6. none
+    within haul distance; 7. no overlapping window; 8. none pays for the haul. With a
+    counterpart left after all that, the plan either gave those counterparts' room to
+    other listings (`outbid`, and only then), filled them with this listing itself
+    (`counterparts_full`), kept it out of a blend whose average it would break
+    (`property_limit` with `blend`), or simply did not take the route (`not_chosen`: a
+    plan not proven optimal, such as the greedy baseline)."""
     S, D = inst.supplies, inst.demands
     other_ids = D.ids if supply_side else S.ids
     n_other = len(other_ids)
@@ -100,61 +132,62 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
     others = np.arange(n_other)
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
+    n_demands = max(len(D.ids), 1)
     for a in range(0, len(idx), rows):
         mine = idx[a : a + rows]
         si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
         di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
-        comp = compatible(inst, si, di)
+        cls = class_ok(inst, si, di)
+        props = cls & properties_ok(inst, si, di)
+        partner = props & partners_ok(inst, si, di)
+        comp = partner.copy()
+        ex = inst.excluded_codes
+        if ex is not None and len(ex):
+            comp &= ~is_excluded(ex, si * n_demands + di)
+        lot_fits = properties_ok(inst, si, di, per_lot=True)
         km = road_km_from_dot(mine_vec[mine] @ other_vec.T, inst.road_factor).ravel()
         haul = np.minimum(S.haul[si], D.haul[di])
         near = comp & (km <= haul)
         timed = near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])
         b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
         shape = (len(mine), n_other)
-        comp, near, timed, km, b, haul = (
-            x.reshape(shape) for x in (comp, near, timed, km, b, haul)
+        cls, props, partner, comp, lot_fits, near, timed, km, b, haul = (
+            x.reshape(shape)
+            for x in (cls, props, partner, comp, lot_fits, near, timed, km, b, haul)
         )
         for r, i in enumerate(mine.tolist()):
-            partly = matched[i] > _EPS
-            if timed[r].any():
-                j = int(np.argmax(np.where(timed[r], b[r], -np.inf)))
-                best = float(b[r, j])
-                figures = {
-                    "best_candidate": other_ids[j],
-                    "best_net_per_unit": round(best, 2),
-                    "best_km": round(float(km[r, j]), 1),
-                }
-                if best <= 0:
-                    out[i] = {
-                        "code": "not_worth_haul",
-                        "reason": (
-                            f"best candidate {other_ids[j]} not worth the haul: "
-                            f"{best:,.0f} yen/unit net at {km[r, j]:.1f} km"
-                        ),
-                        **figures,
-                    }
-                else:
-                    out[i] = {
-                        "code": "outbid",
-                        "reason": (
-                            f"{'partly matched; ' if partly else ''}compatible counterparts were "
-                            f"given to better matches (best candidate {other_ids[j]}: "
-                            f"{best:,.0f} yen/unit at {km[r, j]:.1f} km)"
-                        ),
-                        "partly_matched": bool(partly),
-                        **figures,
-                    }
-            elif near[r].any():
+            partly = bool(matched[i] > _EPS)
+
+            def pair(j: int) -> tuple[int, int]:
+                return (i, j) if supply_side else (j, i)  # noqa: B023 - used at once
+
+            def limit_entry(j: int, blend: bool) -> dict:
+                return _property_limit(inst, *pair(j), other_ids[j], blend, partly)  # noqa: B023
+
+            if not cls[r].any():
                 out[i] = {
-                    "code": "no_window_overlap",
-                    "reason": (
-                        f"no window overlap with the {int(near[r].sum())} compatible "
-                        "counterparts within haul distance"
-                    ),
-                    "counterparts": int(near[r].sum()),
+                    "code": "no_compatible",
+                    "reason": "no compatible counterpart: none takes this class or grade",
                 }
-            elif comp[r].any():
-                j = int(np.argmin(np.where(comp[r], km[r], np.inf)))
+            elif not props[r].any():
+                out[i] = limit_entry(_nearest(cls[r], km[r]), blend=False)
+            elif not partner[r].any():
+                out[i] = {
+                    "code": "partner_only",
+                    "reason": (
+                        "the compatible counterparts are not partners of the owner "
+                        "during its partner-only period"
+                    ),
+                    "counterparts": int(props[r].sum()),
+                }
+            elif not comp[r].any():
+                out[i] = {
+                    "code": "declined",
+                    "reason": "every compatible counterpart was declined before",
+                    "counterparts": int(partner[r].sum()),
+                }
+            elif not near[r].any():
+                j = _nearest(comp[r], km[r])
                 out[i] = {
                     "code": "beyond_haul",
                     "reason": (
@@ -165,12 +198,130 @@ def _reasons(inst: Instance, idx: np.ndarray, supply_side: bool, matched: np.nda
                     "nearest_km": round(float(km[r, j]), 1),
                     "limit_km": round(float(haul[r, j]), 1),
                 }
-            else:
+            elif not timed[r].any():
                 out[i] = {
-                    "code": "no_compatible",
-                    "reason": "no compatible counterpart (class, grade, properties or partners)",
+                    "code": "no_window_overlap",
+                    "reason": (
+                        f"no window overlap with the {int(near[r].sum())} compatible "
+                        "counterparts within haul distance"
+                    ),
+                    "counterparts": int(near[r].sum()),
                 }
-            if len(inst.yards.ids) and out[i]["code"] != "outbid":
+            else:
+                worth = timed[r] & (b[r] > 0)
+                if not worth.any():
+                    j = _best(timed[r], b[r])
+                    out[i] = {
+                        "code": "not_worth_haul",
+                        "reason": (
+                            f"best candidate {other_ids[j]} not worth the haul: "
+                            f"{b[r, j]:,.0f} yen/unit net at {km[r, j]:.1f} km"
+                        ),
+                        **_figures(other_ids[j], b[r, j], km[r, j]),
+                    }
+                else:
+                    room = worth & (other_left > _EPS * np.maximum(1, _qty(inst, supply_side)))
+                    if room.any():
+                        # A route with room on both sides that the plan left unused.
+                        j = _best(room, b[r])
+                        if not lot_fits[r, j]:
+                            out[i] = limit_entry(j, blend=True)
+                        else:
+                            out[i] = {
+                                "code": "not_chosen",
+                                "reason": (
+                                    f"the plan did not take the possible route to "
+                                    f"{other_ids[j]} ({b[r, j]:,.0f} yen/unit at "
+                                    f"{km[r, j]:.1f} km)"
+                                ),
+                                **_figures(other_ids[j], b[r, j], km[r, j]),
+                            }
+                    else:
+                        j = _best(worth, b[r])
+                        by_others = [
+                            k
+                            for k in np.nonzero(worth)[0].tolist()
+                            if other_got[k] - between.get(pair(k), 0.0) > _EPS
+                        ]
+                        if by_others:
+                            j = max(by_others, key=lambda k: b[r, k])  # noqa: B023
+                            out[i] = {
+                                "code": "outbid",
+                                "reason": (
+                                    f"{'partly matched; ' if partly else ''}compatible "
+                                    "counterparts were given to better matches (best "
+                                    f"candidate {other_ids[j]}: {b[r, j]:,.0f} yen/unit at "
+                                    f"{km[r, j]:.1f} km)"
+                                ),
+                                "partly_matched": partly,
+                                **_figures(other_ids[j], b[r, j], km[r, j]),
+                            }
+                        else:
+                            out[i] = {
+                                "code": "counterparts_full",
+                                "reason": (
+                                    "partly matched; the compatible counterparts within "
+                                    f"reach take no more (best {other_ids[j]})"
+                                ),
+                                "partly_matched": partly,
+                                **_figures(other_ids[j], b[r, j], km[r, j]),
+                            }
+            if len(inst.yards.ids) and out[i]["code"] not in ("outbid", "counterparts_full"):
                 out[i]["reason"] += " on a direct route; no stockyard route was chosen either"
                 out[i]["direct_routes_only"] = True
     return out
+
+
+def _qty(inst: Instance, supply_side: bool) -> np.ndarray:
+    """The quantities of the other side (what `other_left` is measured against)."""
+    return inst.demands.qty if supply_side else inst.supplies.qty
+
+
+def _nearest(mask: np.ndarray, km: np.ndarray) -> int:
+    return int(np.argmin(np.where(mask, km, np.inf)))
+
+
+def _best(mask: np.ndarray, b: np.ndarray) -> int:
+    return int(np.argmax(np.where(mask, b, -np.inf)))
+
+
+def _figures(candidate: str, net: float, km: float) -> dict:
+    return {
+        "best_candidate": candidate,
+        "best_net_per_unit": round(float(net), 2),
+        "best_km": round(float(km), 1),
+    }
+
+
+def _property_limit(
+    inst: Instance, s: int, d: int, candidate: str, blend: bool, partly: bool
+) -> dict:
+    """The first property limit of demand d that supply lot s does not meet on its own."""
+    name, value, low, high = "", float("nan"), -np.inf, np.inf
+    for p, prop in enumerate(inst.properties):
+        if not inst.d_limited[d, p]:
+            continue
+        name, value = prop, float(inst.s_props[s, p])
+        low, high = float(inst.d_lim_min[d, p]), float(inst.d_lim_max[d, p])
+        if np.isnan(value) or not low <= value <= high:
+            break
+    missing = bool(np.isnan(value))
+    side = "max" if (missing and np.isfinite(high)) or value > high else "min"
+    bound = high if side == "max" else low
+    where = (
+        f"{'partly matched; ' if partly else ''}as a blend lot it would break the average "
+        if blend
+        else "no counterpart's property limits are met "
+    )
+    shown = "not given" if missing else f"{value:g}"
+    return {
+        "code": "property_limit",
+        "reason": f"{where}({name}: {shown} against {side} {bound:g} at {candidate})",
+        "candidate": candidate,
+        "property": name,
+        "value": None if missing else value,
+        "limit": side,
+        "limit_value": bound,
+        "blend": blend,
+        "partly_matched": partly,
+    }

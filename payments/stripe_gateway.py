@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -276,6 +277,10 @@ class StripeGateway:
             )
         except stripe.SignatureVerificationError:
             raise WebhookSignatureError("Webhook の署名を検証できませんでした。") from None
+        # Stripe's check refuses only old timestamps; one from the future is as suspect (a
+        # signed request held back for replay by someone whose clock, or secret, is off).
+        if _signed_at(sig_header) > time.time() + self._webhook_tolerance:
+            raise WebhookSignatureError("Webhook の署名時刻が未来です。")
         try:
             data = json.loads(text)
             event_id, event_type = str(data["id"]), str(data["type"])
@@ -350,3 +355,12 @@ def _to_payment_event(event_id: str, event_type: str, created: int, obj: dict) -
         dispute=dispute,
         account=account,
     )
+
+
+def _signed_at(sig_header: str) -> int:
+    """The ``t=`` of a Stripe-Signature header that has passed the signature check."""
+    for item in sig_header.split(","):
+        key, _sep, value = item.strip().partition("=")
+        if key == "t":
+            return int(value)
+    raise WebhookSignatureError("Webhook の署名に時刻がありません。")

@@ -4,7 +4,8 @@ under GIN. Readings and word starts share the tsvector under their own prefixes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.engine import Connection
@@ -34,9 +35,24 @@ class PostgresFts:
             text(f"CREATE TABLE {t.lexicon} (key TEXT, word TEXT, PRIMARY KEY (key, word))")
         )
 
+    @contextlib.contextmanager
+    def schema_transaction(self, engine: Engine, t: Tables) -> Iterator[Connection]:
+        """A transaction holding the index's advisory lock: two processes ensuring the
+        index at once would otherwise both create it (CREATE TABLE IF NOT EXISTS itself
+        can fail with a duplicate key in pg_type when two sessions run it together)."""
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": t.settings})
+            yield conn
+
     def create_settings(self, conn: Connection, t: Tables) -> None:
         conn.execute(
             text(f"CREATE TABLE IF NOT EXISTS {t.settings} (key TEXT PRIMARY KEY, value TEXT)")
+        )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.versions}"
+                " (id BIGINT PRIMARY KEY, version BIGINT NOT NULL)"
+            )
         )
 
     @staticmethod

@@ -143,7 +143,7 @@ def insert_sql(table: str, columns: Sequence[str], casts: Mapping[str, str] = {}
 
 class Tables:
     """The names of one generation of an index's tables (live, or being rebuilt), and
-    of its settings table (one for all generations)."""
+    of its settings and versions tables (one for all generations)."""
 
     def __init__(self, name: str, suffix: str = "") -> None:
         self.keys = f"search_{name}_docs{suffix}"
@@ -151,3 +151,6 @@ class Tables:
         self.fts = f"search_{name}_fts{suffix}"
         self.lexicon = f"search_{name}_lexicon{suffix}"
         self.settings = f"search_{name}_settings"
+        # The version of the last change written for each listing id (deletions too), so
+        # that a late, older change cannot overwrite a newer one; see EmbeddedIndex._claim.
+        self.versions = f"search_{name}_versions"

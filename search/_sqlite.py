@@ -3,7 +3,8 @@ the key rows' rid (see _schema.row_key)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.engine import Connection
@@ -43,9 +44,35 @@ class SqliteFts:
             )
         )
 
+    @contextlib.contextmanager
+    def schema_transaction(self, engine: Engine, t: Tables) -> Iterator[Connection]:
+        """A transaction that holds the database's write lock from its start, so that two
+        processes ensuring the index at once do not both find it missing and create it.
+        (pysqlite runs DDL outside transactions unless told otherwise, as in swap().)"""
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            previous = raw.isolation_level
+            raw.isolation_level = None
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+            finally:
+                raw.isolation_level = previous
+
     def create_settings(self, conn: Connection, t: Tables) -> None:
         conn.execute(
             text(f"CREATE TABLE IF NOT EXISTS {t.settings} (key TEXT PRIMARY KEY, value TEXT)")
+        )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.versions}"
+                " (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)"
+            )
         )
 
     def insert(

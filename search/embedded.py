@@ -97,19 +97,19 @@ class EmbeddedIndex:
             )
 
     def ensure(self) -> None:
-        with self.engine.begin() as conn:
+        # Every worker process ensures the index as it starts: one at a time.
+        with self._sql.schema_transaction(self.engine, self.tables) as conn:
             self._sql.create_settings(conn, self.tables)
-        inspector = inspect(self.engine)
-        if inspector.has_table(self.tables.keys):
+            inspector = inspect(conn)
+            if not inspector.has_table(self.tables.keys):
+                self._sql.create(conn, self.tables)
+                self._create_indexes(conn, self.tables)
+                return
             columns = {column["name"] for column in inspector.get_columns(self.tables.keys)}
             layout = {"rid" if self._sql.dialect == "sqlite" else "tsv", *LAYOUT_COLUMNS}
             if layout <= columns and inspector.has_table(self.tables.lexicon):
                 return
-            self._migrate()  # tables of an older layout: rebuilt from their own store
-            return
-        with self.engine.begin() as conn:
-            self._sql.create(conn, self.tables)
-            self._create_indexes(conn, self.tables)
+        self._migrate()  # tables of an older layout: rebuilt from their own store
 
     def _stored_documents(self) -> Iterator[ListingDocument]:
         """Every document in the live store, read in id order one batch per transaction
@@ -134,7 +134,7 @@ class EmbeddedIndex:
 
     def drop(self) -> None:
         with self.engine.begin() as conn:
-            for table in (*self._sql.all(self.tables), self.tables.settings):
+            for table in (*self._sql.all(self.tables), self.tables.settings, self.tables.versions):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         self._synonyms = None
 
@@ -173,14 +173,23 @@ class EmbeddedIndex:
 
     # -- writes ------------------------------------------------------------------------
 
-    def upsert(self, documents: Iterable[ListingDocument], *, wait: bool = True) -> int:
+    def upsert(
+        self,
+        documents: Iterable[ListingDocument],
+        *,
+        wait: bool = True,
+        versions: Mapping[int, int] | None = None,
+    ) -> int:
         indexed = 0
         for chunk in chunks(documents, self.batch_size):
             latest = {d.id: d for d in chunk}  # the last version in one call wins
-            keep = [prepare(d) for d in latest.values() if d.status in self.indexable_statuses]
-            words = set().union(*(p.words for p in keep)) if keep else set()
             with self.engine.begin() as conn:
-                self._sql.delete(conn, self.tables, sorted(latest))
+                current = self._claim(conn, sorted(latest), versions)
+                latest = {i: d for i, d in latest.items() if i in current}
+                keep = [prepare(d) for d in latest.values() if d.status in self.indexable_statuses]
+                words = set().union(*(p.words for p in keep)) if keep else set()
+                if latest:
+                    self._sql.delete(conn, self.tables, sorted(latest))
                 if keep:
                     self._sql.insert(conn, self.tables, keep)
                 new_words = words - self._known_words(conn, words)
@@ -188,6 +197,44 @@ class EmbeddedIndex:
                     self._sql.add_words(conn, self.tables, lexicon_rows(new_words))
             indexed += len(keep)
         return indexed
+
+    def _claim(
+        self, conn: Connection, ids: list[int], versions: Mapping[int, int] | None
+    ) -> set[int]:
+        """Lock the ids' rows in the versions table for this transaction and return the
+        ids whose change is not older than the last one written.
+
+        Two writes of one listing at once would both delete its rows and both insert
+        them (a duplicate key, or a deadlock, on PostgreSQL); and a write that was read
+        from the database earlier but arrives later would put the old content back. The
+        versions rows, taken in id order, make writes of one listing wait for each other,
+        and a versioned write older than the one already applied changes nothing. A write
+        without a version (rebuild, repair, tests) always applies."""
+        if not ids:
+            return set()
+        t = self.tables.versions
+        params = {f"i{n}": listing_id for n, listing_id in enumerate(ids)}
+        rows = ", ".join(f"(:i{n}, 0)" for n in range(len(ids)))
+        # DO UPDATE (to the same value), not DO NOTHING: it locks a row that exists.
+        applied = dict(
+            conn.execute(
+                text(
+                    f"INSERT INTO {t} (id, version) VALUES {rows}"
+                    f" ON CONFLICT (id) DO UPDATE SET version = {t}.version RETURNING id, version"
+                ),
+                params,
+            ).all()
+        )
+        given = versions or {}
+        current = {i for i in ids if given.get(i) is None or given[i] >= applied[i]}
+        newer = [
+            {"id": i, "version": given[i]}
+            for i in sorted(current)
+            if given.get(i) is not None and given[i] > applied[i]
+        ]
+        if newer:
+            conn.execute(text(f"UPDATE {t} SET version = :version WHERE id = :id"), newer)
+        return current
 
     def _known_words(self, conn: Connection, words: set[str]) -> set[str]:
         if not words:
@@ -197,12 +244,16 @@ class EmbeddedIndex:
         sql = f"SELECT word FROM {self.tables.lexicon} WHERE key IN ({marks}) AND key = word"
         return {row[0] for row in self._rows(conn, sql, names)}
 
-    def delete(self, ids: Iterable[int], *, wait: bool = True) -> None:
+    def delete(
+        self, ids: Iterable[int], *, wait: bool = True, versions: Mapping[int, int] | None = None
+    ) -> None:
         # Words stay in the lexicon: a correction to a word no listing has any more
         # finds nothing, and a rebuild forgets it.
         for chunk in chunks(ids, self.batch_size):
             with self.engine.begin() as conn:
-                self._sql.delete(conn, self.tables, [int(i) for i in chunk])
+                current = self._claim(conn, sorted({int(i) for i in chunk}), versions)
+                if current:
+                    self._sql.delete(conn, self.tables, sorted(current))
 
     def rebuild(self, documents: Iterable[ListingDocument]) -> int:
         """Load a new generation of tables beside the live ones, index them, then drop

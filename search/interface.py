@@ -3,7 +3,7 @@ built only on that protocol."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -19,13 +19,27 @@ class SearchIndex(Protocol):
     def ensure(self) -> None:
         """Create the index and apply its settings; safe to call on every start-up."""
 
-    def upsert(self, documents: Iterable[ListingDocument], *, wait: bool = True) -> int:
+    def upsert(
+        self,
+        documents: Iterable[ListingDocument],
+        *,
+        wait: bool = True,
+        versions: Mapping[int, int] | None = None,
+    ) -> int:
         """Add or replace documents. A document whose status is not indexable is removed
         from the index instead (a listing that closes must disappear). Returns the number
-        of documents now indexed from this call. `wait` gives read-your-writes."""
+        of documents now indexed from this call. `wait` gives read-your-writes.
 
-    def delete(self, ids: Iterable[int], *, wait: bool = True) -> None:
-        """Remove documents by listing id; unknown ids are ignored."""
+        `versions` (listing id -> a number that grows with each change of the listing)
+        orders writes that race: a document older than the last one written for its id
+        is skipped, so concurrent writes of one listing, in any order, end in the newest.
+        Documents without a version are always written."""
+
+    def delete(
+        self, ids: Iterable[int], *, wait: bool = True, versions: Mapping[int, int] | None = None
+    ) -> None:
+        """Remove documents by listing id; unknown ids are ignored. `versions` as for
+        upsert: a deletion older than the last write of its id changes nothing."""
 
     def search(self, query: SearchQuery) -> SearchResults: ...
 

@@ -5,7 +5,7 @@ until the task has been applied, which is what gives callers read-your-writes.""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from itertools import islice
 from typing import Any
@@ -234,7 +234,16 @@ class MeilisearchIndex:
         task = self._call(self.client.delete_index, self.uid)
         self._wait(task.task_uid, tolerate=("index_not_found",))
 
-    def upsert(self, documents: Iterable[ListingDocument], *, wait: bool = True) -> int:
+    def upsert(
+        self,
+        documents: Iterable[ListingDocument],
+        *,
+        wait: bool = True,
+        versions: Mapping[int, int] | None = None,
+    ) -> int:
+        # Meilisearch applies tasks one at a time in the order they were sent, but cannot
+        # compare `versions` atomically with what it holds: the app sends the writes of one
+        # listing one after another instead (market/finder/index.py, deliver).
         index = self.client.index(self.uid)
         tasks: list[int] = []
         indexed = 0
@@ -259,7 +268,9 @@ class MeilisearchIndex:
         index = self.client.index(self.uid)
         return self._call(index.delete_documents, filter=id_filter).task_uid
 
-    def delete(self, ids: Iterable[int], *, wait: bool = True) -> None:
+    def delete(
+        self, ids: Iterable[int], *, wait: bool = True, versions: Mapping[int, int] | None = None
+    ) -> None:
         tasks = [self._delete_task(chunk) for chunk in _chunks(ids, self.batch_size)]
         if wait:
             for task_uid in tasks:

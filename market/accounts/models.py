@@ -143,3 +143,15 @@ class Partnership(Base):
 
     municipality: Mapped[Organisation] = relationship(foreign_keys=[municipality_id])
     operator: Mapped[Organisation] = relationship(foreign_keys=[operator_id])
+
+
+class LoginSession(Base):
+    """One signed-in browser. The cookie holds a random key; only its hash is kept here, and
+    signing out deletes the row, so a copy of the cookie taken before is worth nothing."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -9,13 +9,14 @@ import secrets
 
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from market.accounts.models import (
     ApiToken,
     Invitation,
+    LoginSession,
     Organisation,
     OrgKind,
     Partnership,
@@ -31,6 +32,7 @@ INVOICE_NO = re.compile(r"^T\d{13}$")
 MIN_PASSWORD = 10
 INVITATION_DAYS = 14
 RESET_SECONDS = 3600
+LOGIN_KEY = "login"  # the cookie session's key to its LoginSession row
 # Checked against when an e-mail is unknown, so that timing does not reveal accounts.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -124,20 +126,22 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password or "") else None
 
 
-def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> int:
     """Set a new password; every other session of the user ends (the caller signs the
-    current one in again). Nothing changes when a field is wrong."""
+    current one in again) and every API token of theirs is revoked (how many is returned).
+    Nothing changes when a field is wrong."""
     errors: dict[str, str] = {}
     if not check_password_hash(user.password_hash, current or ""):
         errors["current_password"] = _("The current password is wrong.")
-    _set_password(session, user, new, confirm, "password.change", errors)
+    return _set_password(session, user, new, confirm, "password.change", errors)
 
 
 def _set_password(
     session: Session, user: User, new: str, confirm: str, action: str, errors: dict[str, str]
-) -> None:
-    """Check the new password (and any errors found so far); set it and end every session
-    of the user, or raise FieldErrors and change nothing."""
+) -> int:
+    """Check the new password (and any errors found so far); set it, end every session
+    of the user and revoke their API tokens (returns how many), or raise FieldErrors and
+    change nothing."""
     if len(new or "") < MIN_PASSWORD:
         errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
     elif new != confirm:
@@ -145,8 +149,16 @@ def _set_password(
     if errors:
         raise FieldErrors(errors)
     user.password_hash = generate_password_hash(new)
-    user.session_generation += 1
-    audit.record(session, user, action, f"user:{user.id}")
+    _end_every_login(session, user)
+    # A token copied by whoever knew the old password must not outlive it.
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    audit.record(session, user, action, f"user:{user.id}", api_tokens_revoked=revoked)
+    return revoked
 
 
 def _reset_signer(secret_key: str) -> URLSafeTimedSerializer:
@@ -193,10 +205,10 @@ def user_for_reset(session: Session, token: str, secret_key: str) -> User:
     )
 
 
-def reset_password(session: Session, user: User, new: str, confirm: str) -> None:
+def reset_password(session: Session, user: User, new: str, confirm: str) -> int:
     """Set the password of the user a checked reset link (user_for_reset) is for; every
-    session of the user ends."""
-    _set_password(session, user, new, confirm, "password.reset", {})
+    session of the user ends and their API tokens are revoked (how many is returned)."""
+    return _set_password(session, user, new, confirm, "password.reset", {})
 
 
 VERIFY_SECONDS = 7 * 24 * 3600
@@ -250,10 +262,44 @@ def active_user_by_email(session: Session, email: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+def start_login(session: Session, user: User) -> str:
+    """Record a new signed-in browser; returns the key its session cookie carries (only
+    the key's hash is stored)."""
+    key = secrets.token_urlsafe(32)
+    session.add(LoginSession(user_id=user.id, key_hash=digest(key)))
+    session.flush()
+    return key
+
+
+def login_is_open(session: Session, user_id: int, key: object) -> bool:
+    """Whether the browser holding ``key`` is still signed in as this user."""
+    if not isinstance(key, str) or not key:
+        return False
+    found = session.scalar(
+        select(LoginSession.id).where(
+            LoginSession.key_hash == digest(key), LoginSession.user_id == user_id
+        )
+    )
+    return found is not None
+
+
+def end_login(session: Session, key: object) -> None:
+    """Sign one browser out on the server: its cookie, and every copy of it, stops working."""
+    if isinstance(key, str) and key:
+        session.execute(delete(LoginSession).where(LoginSession.key_hash == digest(key)))
+
+
+def _end_every_login(session: Session, user: User) -> None:
+    # The generation makes old cookies fail at once; deleting the rows keeps the table to
+    # the browsers that are really signed in.
+    user.session_generation += 1
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+
 def end_other_sessions(session: Session, user: User) -> None:
     """Every session signed in so far stops working at its next request (a lost phone,
     a shared computer); the caller signs the current one in again."""
-    user.session_generation += 1
+    _end_every_login(session, user)
     audit.record(session, user, "sessions.end", f"user:{user.id}")
 
 
@@ -520,7 +566,7 @@ def set_member_active(session: Session, admin: User, member_id: int, active: boo
                 ),
                 field="member",
             )
-        member.session_generation += 1  # every signed-in session of theirs ends now
+        _end_every_login(session, member)  # every signed-in session of theirs ends now
     audit.record(
         session, admin, "member.activate" if active else "member.deactivate", f"user:{member.id}"
     )

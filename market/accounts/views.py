@@ -30,11 +30,18 @@ bp = Blueprint("accounts", __name__)
 
 
 def _start_session(user: User) -> None:
+    """Sign ``user`` in on this browser and commit the record of it (after the work it
+    follows, if any, is committed): the server knows every signed-in browser, so signing
+    out ends the session for every copy of the cookie."""
+    s = db_session()
+    key = services.start_login(s, user)
+    s.commit()
     # A fresh session on sign-in: nothing set before it (fixation) survives.
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+    session[services.LOGIN_KEY] = key
     login_user(user)
 
 
@@ -73,6 +80,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    s = db_session()
+    services.end_login(s, session.get(services.LOGIN_KEY))
+    s.commit()
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -334,6 +344,18 @@ def revoke_token(token_id: int):
     return redirect(url_for("accounts.tokens"))
 
 
+def _flash_tokens_revoked(revoked: int) -> None:
+    if revoked:
+        flash(
+            _(
+                "API tokens revoked with the old password: %(n)s. Issue new ones for the "
+                "programs that used them.",
+                n=revoked,
+            ),
+            "warning",
+        )
+
+
 @bp.route("/account/security", methods=["GET", "POST"])
 @login_required
 @limiter.limit(LOGIN, methods=["POST"], key_func=lambda: f"user:{current_user.id}")
@@ -342,7 +364,7 @@ def security():
     errors = {}
     if request.method == "POST":
         user = current_user._get_current_object()
-        errors = _write(
+        revoked, errors = _write(
             s,
             lambda: services.change_password(
                 s,
@@ -351,10 +373,11 @@ def security():
                 request.form.get("new_password", ""),
                 request.form.get("confirm_password", ""),
             ),
-        )[1]
+        )
         if not errors:
             _start_session(user)
             flash(_("Password changed. You were signed out everywhere else."), "success")
+            _flash_tokens_revoked(revoked)
             return redirect(url_for("accounts.security"))
     return render_template(
         "accounts/security.html", errors=errors, min_password=services.MIN_PASSWORD
@@ -411,7 +434,7 @@ def reset_password(token: str):
     user = services.user_for_reset(s, token, current_app.config["SECRET_KEY"])
     errors = {}
     if request.method == "POST":
-        errors = _write(
+        revoked, errors = _write(
             s,
             lambda: services.reset_password(
                 s,
@@ -419,9 +442,10 @@ def reset_password(token: str):
                 request.form.get("new_password", ""),
                 request.form.get("confirm_password", ""),
             ),
-        )[1]
+        )
         if not errors:
             flash(_("Password changed. Sign in with the new one."), "success")
+            _flash_tokens_revoked(revoked)
             return redirect(url_for("accounts.login"))
     return render_template(
         "accounts/reset.html", email=user.email, errors=errors, min_password=services.MIN_PASSWORD

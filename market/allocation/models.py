@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.catalog.models import Listing
@@ -52,8 +62,52 @@ class MatchRun(Base):
     proposals: Mapped[list[Proposal]] = relationship(back_populates="run", order_by="Proposal.id")
 
 
+class Deal(Base):
+    """The optimiser's group of flows, decided all or nothing: a plain pair, a blend (every
+    lot feeding one blended demand) or a chain through a stockyard (supplier, yard operator,
+    receiver). It becomes orders only when every party has accepted, all in one
+    transaction; any decline ends it for all."""
+
+    __tablename__ = "deals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # pair blend chain
+    state: Mapped[str] = mapped_column(
+        String(12), default="proposed"
+    )  # proposed agreed declined superseded expired
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    run: Mapped[MatchRun] = relationship()
+    proposals: Mapped[list[Proposal]] = relationship(back_populates="deal", order_by="Proposal.id")
+    parties: Mapped[list[DealParty]] = relationship(
+        back_populates="deal", order_by="DealParty.id", cascade="all, delete-orphan"
+    )
+
+
+class DealParty(Base):
+    """One organisation's place in a deal (its roles: supplier, receiver, yard) and its
+    decision, which covers every part it plays."""
+
+    __tablename__ = "deal_parties"
+    __table_args__ = (UniqueConstraint("deal_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    roles: Mapped[str] = mapped_column(String(40))  # e.g. "supplier,yard"
+    decision: Mapped[str] = mapped_column(
+        String(12), default="pending"
+    )  # pending accepted declined
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    deal: Mapped[Deal] = relationship(back_populates="parties")
+
+
 class Proposal(Base):
-    """One flow of a run's result, offered to both parties to accept or decline."""
+    """One flow of a run's result: a part of its deal (``deal``), offered to every party of
+    the deal to accept or decline."""
 
     __tablename__ = "proposals"
 
@@ -77,10 +131,20 @@ class Proposal(Base):
     demand_decision: Mapped[str] = mapped_column(String(12), default="pending")
     state: Mapped[str] = mapped_column(
         String(12), default="proposed"
-    )  # proposed agreed declined superseded
+    )  # proposed agreed declined superseded expired
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Kept true while open: when a listing changes or other orders take its quantity, the
+    # proposal is reduced (``offered_quantity`` keeps what the run offered; both parties
+    # decide again) or expired, and ``reason`` says why in the parties' words.
+    offered_quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deals.id", ondelete="SET NULL"), index=True
+    )
 
     run: Mapped[MatchRun] = relationship(back_populates="proposals")
+    deal: Mapped[Deal | None] = relationship(back_populates="proposals")
     supply: Mapped[Listing] = relationship(foreign_keys=[supply_id])
     demand: Mapped[Listing] = relationship(foreign_keys=[demand_id])
     via: Mapped[Listing | None] = relationship(foreign_keys=[via_id])

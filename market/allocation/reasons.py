@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from market.allocation.instance import listing_id
+from market.catalog.models import GradeProperty
 
 STAGES = {
     "building instance": _l("Collecting open listings"),
@@ -29,15 +33,52 @@ def stage_label(stage: str | None) -> str:
     return str(STAGES.get(stage, stage or ""))
 
 
-def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
-    """Why an unmatched supply or unmet demand kept its quantity. `titles` maps listing
-    ids to titles for naming the counterpart."""
+def property_names(session: Session) -> dict[str, str]:
+    """Graded-lot property codes with their names in the user's language."""
+    japanese = str(get_locale() or "ja") == "ja"
+    return {
+        row.code: row.name_ja if japanese else row.name_en
+        for row in session.scalars(select(GradeProperty))
+    }
 
-    def name(ref: str) -> str:
-        return titles.get(listing_id(ref), ref)
+
+def unmatched_reason(
+    entry: Mapping, titles: Mapping[int, str], properties: Mapping[str, str] | None = None
+) -> str:
+    """Why an unmatched supply or unmet demand kept its quantity. `titles` maps listing
+    ids to titles for naming the counterpart; `properties` property codes to their names
+    in the user's language (吸水率 for absorption)."""
+
+    def name(ref: str | None) -> str:
+        return titles.get(listing_id(ref), ref) if ref else ""
 
     code = entry.get("code")
-    if code == "outbid":
+    if code == "property_limit":
+        text = _property_limit(entry, name(entry.get("candidate")), properties or {})
+    elif code == "partner_only":
+        text = _(
+            "The compatible counterparts are not partners of the municipality during the "
+            "item's partner-only period."
+        )
+    elif code == "declined":
+        text = _("Every compatible counterpart has been declined before.")
+    elif code == "counterparts_full":
+        text = _sentences(
+            _("Partly matched."),
+            _(
+                "The compatible counterparts within reach take no more (%(name)s is full).",
+                name=name(entry.get("best_candidate")),
+            ),
+        )
+    elif code == "not_chosen":
+        text = _(
+            "The plan did not use the possible route to %(name)s (%(net)s yen per unit at "
+            "%(km).1f km); it is not proven to be the best plan.",
+            name=name(entry.get("best_candidate")),
+            net=f"{entry.get('best_net_per_unit', 0):,.0f}",
+            km=entry.get("best_km", 0.0),
+        )
+    elif code == "outbid":
         text = _(
             "Compatible counterparts went to better matches (best candidate %(name)s: "
             "%(net)s yen per unit at %(km).1f km).",
@@ -69,7 +110,7 @@ def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
             limit=entry.get("limit_km", 0.0),
         )
     elif code == "no_compatible":
-        text = _("No compatible counterpart (class, grade, properties or partners).")
+        text = _("No counterpart takes this class or grade.")
     elif code == "no_counterpart":
         text = _("Nothing is listed on the other side.")
     else:
@@ -79,6 +120,34 @@ def unmatched_reason(entry: Mapping, titles: Mapping[int, str]) -> str:
             text, _("Checked on direct routes; no stockyard route was chosen either.")
         )
     return text
+
+
+def _property_limit(entry: Mapping, candidate: str, properties: Mapping[str, str]) -> str:
+    prop = properties.get(entry.get("property", ""), entry.get("property", ""))
+    value = entry.get("value")
+    shown = _("not given") if value is None else f"{value:g}"
+    bound = f"{entry.get('limit_value', 0):g}"
+    limit = (
+        _("at most %(v)s", v=bound) if entry.get("limit") == "max" else _("at least %(v)s", v=bound)
+    )
+    if entry.get("blend"):
+        text = _(
+            "Blending with %(name)s would break the average limit (%(property)s %(value)s, "
+            "limit %(limit)s).",
+            name=candidate,
+            property=prop,
+            value=shown,
+            limit=limit,
+        )
+        return _sentences(_("Partly matched."), text) if entry.get("partly_matched") else text
+    return _(
+        "No counterpart's property limits are met (%(property)s %(value)s at %(name)s, "
+        "limit %(limit)s).",
+        name=candidate,
+        property=prop,
+        value=shown,
+        limit=limit,
+    )
 
 
 def _sentences(first: str, then: str) -> str:

@@ -17,12 +17,11 @@ import matching
 from market import tasks
 from market.accounts.models import User
 from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
-from market.allocation.models import DeclinedPair, MatchRun, Proposal
+from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
-from market.finder.index import listings_changed
 
 
 class RunInputError(DomainError):
@@ -129,50 +128,115 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
         )
         .values(state="superseded")
     )
-    for flow in result["flows"]:
-        q = flow["quantity"]
-        supply, demand = supplies[flow["supply"]], demands[flow["demand"]]
-        value = (demand.get("value_by") or {}).get(supply["class"], demand.get("value", 0.0))
-        session.add(
-            Proposal(
-                run=run,
-                supply_id=listing_id(flow["supply"]),
-                demand_id=listing_id(flow["demand"]),
-                via_id=listing_id(flow["via"]) if flow.get("via") else None,
-                quantity=Decimal(str(round(q, 3))),
-                road_km=flow["road_km"],
-                transport_cost=round(flow["transport_cost"]),
-                handling_cost=round(flow.get("handling_cost", 0.0)),
-                co2_kg=flow["co2_kg"],
-                net_benefit=round(flow["net_benefit"]),
-                supply_saving=round(q * supply["disposal_cost"]),
-                demand_saving=round(q * value),
-            )
+    # Older open deals of the family go with them.
+    session.execute(
+        update(Deal)
+        .where(
+            Deal.state == "proposed",
+            Deal.run_id.in_(
+                select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)
+            ),
         )
+        .values(state="superseded")
+    )
+    blended = {d["id"] for d in instance["demands"] if d.get("blend")}
+    for kind, flows in _groups(result["flows"], blended):
+        deal = Deal(run=run, kind=kind)
+        session.add(deal)
+        for flow in flows:
+            q = flow["quantity"]
+            supply, demand = supplies[flow["supply"]], demands[flow["demand"]]
+            value = (demand.get("value_by") or {}).get(supply["class"], demand.get("value", 0.0))
+            session.add(
+                Proposal(
+                    run=run,
+                    deal=deal,
+                    supply_id=listing_id(flow["supply"]),
+                    demand_id=listing_id(flow["demand"]),
+                    via_id=listing_id(flow["via"]) if flow.get("via") else None,
+                    quantity=Decimal(str(round(q, 3))),
+                    road_km=flow["road_km"],
+                    transport_cost=round(flow["transport_cost"]),
+                    handling_cost=round(flow.get("handling_cost", 0.0)),
+                    co2_kg=flow["co2_kg"],
+                    net_benefit=round(flow["net_benefit"]),
+                    supply_saving=round(q * supply["disposal_cost"]),
+                    demand_saving=round(q * value),
+                )
+            )
+        session.flush()
+        _add_parties(session, deal)
+    session.flush()
+
+
+def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]]:
+    """The optimiser's groups: every flow into one blended demand together (a blend: the
+    quality limit holds only for the mix), each other flow on its own (a chain when it
+    goes through a stockyard, else a pair)."""
+    into: dict[str, list[dict]] = {}
+    for flow in flows:
+        into.setdefault(flow["demand"], []).append(flow)
+    groups: list[tuple[str, list[dict]]] = []
+    for flow in flows:
+        together = into[flow["demand"]]
+        if flow["demand"] in blended and len(together) > 1:
+            if flow is together[0]:
+                groups.append(("blend", together))
+        else:
+            groups.append(("chain" if flow.get("via") else "pair", [flow]))
+    return groups
+
+
+ROLE_OF = (("supply", "supplier"), ("demand", "receiver"), ("via", "yard"))
+
+
+def _add_parties(session: Session, deal: Deal) -> None:
+    """Every organisation with a listing in the deal, once, with the roles it plays."""
+    roles: dict[int, list[str]] = {}
+    for proposal in deal.proposals:
+        for attr, role in ROLE_OF:
+            listing = getattr(proposal, attr)
+            if listing is not None and role not in roles.setdefault(listing.organisation_id, []):
+                roles[listing.organisation_id].append(role)
+    for org_id, played in sorted(roles.items()):
+        session.add(DealParty(deal=deal, organisation_id=org_id, roles=",".join(played)))
     session.flush()
 
 
 def proposals_for(session: Session, org_id: int) -> list[Proposal]:
+    """Every part of every deal the organisation is party to (as supplier, receiver or
+    stockyard operator), so each party sees the whole deal, not only its own flow."""
     own = select(Listing.id).where(Listing.organisation_id == org_id)
+    mine = select(DealParty.deal_id).where(DealParty.organisation_id == org_id)
     return session.scalars(
         select(Proposal)
-        .where(Proposal.supply_id.in_(own) | Proposal.demand_id.in_(own))
+        .where(
+            Proposal.supply_id.in_(own)
+            | Proposal.demand_id.in_(own)
+            | Proposal.via_id.in_(own)
+            | Proposal.deal_id.in_(mine)
+        )
         .where(Proposal.state != "superseded")
         .order_by(Proposal.id.desc())
     ).all()
 
 
 def side_of(proposal: Proposal, user: User) -> str:
-    """'supply', 'demand' (or 'both' for an organisation on both sides); else Forbidden."""
+    """The user's organisation's part in this flow: 'supply', 'demand', 'both', 'yard', or
+    'deal' (a party to another part of the same deal); else NotFound."""
     org = user.organisation_id
     sides = [
         name
         for name, listing in (("supply", proposal.supply), ("demand", proposal.demand))
         if listing.organisation_id == org
     ]
-    if not sides:
-        raise NotFound(_("No such proposal."))
-    return "both" if len(sides) == 2 else sides[0]
+    if sides:
+        return "both" if len(sides) == 2 else sides[0]
+    if proposal.via is not None and proposal.via.organisation_id == org:
+        return "yard"
+    if proposal.deal is not None and any(p.organisation_id == org for p in proposal.deal.parties):
+        return "deal"
+    raise NotFound(_("No such proposal."))
 
 
 def visible_proposal(session: Session, user: User, proposal_id: int) -> tuple[Proposal, str]:
@@ -182,76 +246,316 @@ def visible_proposal(session: Session, user: User, proposal_id: int) -> tuple[Pr
     return proposal, side_of(proposal, user)
 
 
+def deal_of(session: Session, proposal: Proposal) -> Deal:
+    """The proposal's deal; a proposal stored before deals existed becomes a pair deal, its
+    recorded decisions kept."""
+    if proposal.deal is not None:
+        return proposal.deal
+    deal = Deal(run_id=proposal.run_id, kind="chain" if proposal.via_id else "pair")
+    deal.state = proposal.state
+    session.add(deal)
+    proposal.deal = deal
+    session.flush()
+    _add_parties(session, deal)
+    for party in deal.parties:
+        for attr, decision in (("supply", "supply_decision"), ("demand", "demand_decision")):
+            if getattr(proposal, attr).organisation_id == party.organisation_id:
+                party.decision = getattr(proposal, decision)
+    session.flush()
+    return deal
+
+
 def decide(session: Session, user: User, proposal: Proposal, accept: bool) -> Proposal:
-    side = side_of(proposal, user)
-    if proposal.state != "proposed":
-        raise Conflict(_("This proposal is no longer open (%(state)s).", state=_(proposal.state)))
+    """The user's organisation accepts or declines its part of the proposal's deal.
+
+    The deal row is claimed first with a conditional UPDATE (``WHERE state =
+    'proposed'``): on PostgreSQL that holds its row lock to the commit, so every decision
+    on one deal runs one after another, each reading what the others committed. So both
+    parties accepting at the same moment makes the deal, an accept sent twice finds it
+    made, and the last accept of a blend or chain makes every order of the deal at once,
+    in this one transaction (all or nothing). Any decline ends the deal for every party.
+    When the quantity is no longer there the deal is reduced or expired with the reason
+    (in this same unit of work, which the caller commits) instead of failing."""
+    side_of(proposal, user)
+    if proposal.deal is None and proposal.state != "proposed":
+        raise Conflict(closed_reason(proposal))
+    deal = deal_of(session, proposal)
+    claimed = session.execute(
+        update(Deal)
+        .where(Deal.id == deal.id, Deal.state == "proposed")
+        .values(state="proposed")
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(deal)
+    session.refresh(proposal)
+    if claimed.rowcount != 1:
+        raise Conflict(closed_reason(proposal))
+    party = session.scalar(
+        select(DealParty)
+        .where(DealParty.deal_id == deal.id, DealParty.organisation_id == user.organisation_id)
+        .execution_options(populate_existing=True)
+    )
+    if party is None:
+        raise NotFound(_("No such proposal."))
     decision = "accepted" if accept else "declined"
-    if side in ("supply", "both"):
-        proposal.supply_decision = decision
-    if side in ("demand", "both"):
-        proposal.demand_decision = decision
+    party.decision, party.decided_at = decision, utcnow()
+    for part in deal.proposals:  # the per-flow view of the same decision
+        if part.supply.organisation_id == user.organisation_id:
+            part.supply_decision = decision
+        if part.demand.organisation_id == user.organisation_id:
+            part.demand_decision = decision
+    session.flush()
     if not accept:
-        proposal.state, proposal.decided_at = "declined", utcnow()
-        exists = session.scalar(
-            select(DeclinedPair).where(
-                DeclinedPair.supply_id == proposal.supply_id,
-                DeclinedPair.demand_id == proposal.demand_id,
-            )
-        )
-        if exists is None:
-            session.add(
-                DeclinedPair(
-                    supply_id=proposal.supply_id,
-                    demand_id=proposal.demand_id,
-                    declined_by_org_id=user.organisation_id,
-                )
-            )
-    elif proposal.supply_decision == proposal.demand_decision == "accepted":
-        _agree(session, proposal)
+        deal.state, deal.decided_at = "declined", utcnow()
+        deal.reason = _("Declined by %(org)s.", org=user.organisation.name)
+        for part in deal.proposals:
+            part.state, part.decided_at = "declined", utcnow()
+            _remember_declined(session, part, user)
+        session.flush()
+        return proposal
+    parties = session.scalars(
+        select(DealParty)
+        .where(DealParty.deal_id == deal.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    if all(p.decision == "accepted" for p in parties):
+        _agree_deal(session, deal)
     session.flush()
     return proposal
 
 
+def _agree_deal(session: Session, deal: Deal) -> None:
+    """Every party accepted: all the deal's orders (and the yard's capacity) in one go, or,
+    if the quantity went meanwhile, none, and the deal says why."""
+    deal.state, deal.decided_at = "agreed", utcnow()
+    for part in deal.proposals:
+        part.state, part.decided_at = "agreed", utcnow()
+    session.flush()
+    try:
+        with session.begin_nested():
+            for part in deal.proposals:
+                _agree(session, part)
+    except Conflict as exc:
+        session.refresh(deal)
+        deal.state, deal.decided_at = "proposed", None
+        for part in deal.proposals:
+            session.refresh(part)
+            part.state, part.decided_at = "proposed", None
+        session.flush()
+        changed = recheck_proposals(session, _listings_of(deal))
+        if not any(part.deal_id == deal.id for part in changed):
+            _expire_deal(session, deal, exc.message)
+
+
+def _listings_of(deal: Deal) -> list[int]:
+    ids = set()
+    for part in deal.proposals:
+        ids |= {part.supply_id, part.demand_id} | ({part.via_id} if part.via_id else set())
+    return sorted(ids)
+
+
+def _remember_declined(session: Session, proposal: Proposal, user: User) -> None:
+    exists = session.scalar(
+        select(DeclinedPair).where(
+            DeclinedPair.supply_id == proposal.supply_id,
+            DeclinedPair.demand_id == proposal.demand_id,
+        )
+    )
+    if exists is None:
+        session.add(
+            DeclinedPair(
+                supply_id=proposal.supply_id,
+                demand_id=proposal.demand_id,
+                declined_by_org_id=user.organisation_id,
+            )
+        )
+        session.flush()
+
+
+def closed_reason(proposal: Proposal) -> str:
+    """Why a proposal can no longer be decided, and what to do next, in the user's words."""
+    state = proposal.deal.state if proposal.deal is not None else proposal.state
+    reason = (proposal.deal.reason if proposal.deal is not None else "") or proposal.reason
+    if state == "agreed":
+        return _("Both parties have accepted this proposal already: the deal is agreed.")
+    if state == "declined":
+        return _("This proposal was declined, so it is closed for every party.")
+    if state == "superseded":
+        return _("A newer matching run replaced this proposal; see your current proposals.")
+    if state == "expired":
+        return _(
+            "This proposal expired: %(reason)s See your current proposals.",
+            reason=reason or "—",
+        )
+    return _("This proposal is no longer open.")
+
+
 def _agree(session: Session, proposal: Proposal) -> None:
-    """Both sides accepted: reserve the quantity on both listings and open an accepted
-    order, or refuse the whole unit of work (the caller rolls back)."""
+    """One flow of an agreed deal: one accepted order that commits the quantity on the
+    supplying and receiving listings, and on the stockyard's capacity when it goes through
+    one, all through the ledger under that order (cancelling it gives every part back)."""
     from market.orders.services import order_from_proposal
 
-    # The demand side is reserved here; the order reserves the supply listing it is for.
-    _reserve(session, proposal.demand_id, proposal.quantity)
     order_from_proposal(
         session,
         listing_id=proposal.supply_id,
         counterparty_org_id=proposal.demand.organisation_id,
         quantity=proposal.quantity,
         proposal_ref=f"proposal:{proposal.id}",
+        proposal_id=proposal.id,
+        also_reserve=(proposal.demand_id,) + ((proposal.via_id,) if proposal.via_id else ()),
     )
-    proposal.state, proposal.decided_at = "agreed", utcnow()
     session.expire(proposal.supply)
     session.expire(proposal.demand)
 
 
-def _reserve(session: Session, lid: int, quantity: Decimal) -> None:
-    reserved = session.execute(
-        update(Listing)
+# --- keeping open proposals true ---------------------------------------------------------
+
+
+def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
+    """Open proposals on these listings (as supply, demand or stockyard), checked against
+    the listings as they are now (in the caller's transaction, right after the change): a
+    listing no longer open expires the proposal's whole deal; less open than offered
+    reduces a pair or chain to what is open (every party decides again) and expires a
+    blend (its mix no longer adds up). Each party is told why. Returns the proposals that
+    changed."""
+    ids = sorted(set(listing_ids))
+    if not ids:
+        return []
+    session.flush()
+    affected = session.scalars(
+        select(Proposal)
         .where(
-            Listing.id == lid,
-            Listing.open_quantity >= quantity,
-            Listing.status.in_((ListingStatus.open, ListingStatus.reserved)),
+            Proposal.state == "proposed",
+            Proposal.supply_id.in_(ids) | Proposal.demand_id.in_(ids) | Proposal.via_id.in_(ids),
         )
-        .values(open_quantity=Listing.open_quantity - quantity)
-        .execution_options(synchronize_session=False)
+        .order_by(Proposal.id)
+        .with_for_update()
+    ).all()
+    changed = []
+    for proposal in affected:
+        if proposal.state != "proposed":
+            continue  # its deal expired with an earlier part
+        listings = [x for x in (proposal.supply, proposal.demand, proposal.via) if x is not None]
+        for listing in listings:
+            session.refresh(listing)
+        gone = next((x for x in listings if x.status != ListingStatus.open), None)
+        available = min(Decimal(x.open_quantity) for x in listings)
+        if gone is not None:
+            reason = _(
+                "the listing “%(title)s” is no longer open (%(status)s).",
+                title=gone.title,
+                status=_(gone.status.value),
+            )
+        elif (
+            Decimal(proposal.quantity) > available
+            and proposal.deal is not None
+            and (proposal.deal.kind == "blend")
+        ):
+            reason = _(
+                "the lot “%(title)s” has only %(n)s %(unit)s open now, so the blend no longer "
+                "adds up.",
+                title=proposal.supply.title,
+                n=_qty(available),
+                unit=proposal.supply.unit,
+            )
+        elif Decimal(proposal.quantity) > available:
+            _reduce(session, proposal, available)
+            changed.append(proposal)
+            continue
+        else:
+            continue
+        changed.extend(_expire_parts(session, proposal, reason))
+    session.flush()
+    return changed
+
+
+def _expire_parts(session: Session, proposal: Proposal, reason: str) -> list[Proposal]:
+    if proposal.deal is None:
+        _expire(session, proposal, reason)
+        return [proposal]
+    return _expire_deal(session, proposal.deal, reason)
+
+
+def _expire_deal(session: Session, deal: Deal, reason: str) -> list[Proposal]:
+    deal.state, deal.reason, deal.decided_at = "expired", reason, utcnow()
+    parts = list(deal.proposals)
+    for part in parts:
+        part.state, part.reason, part.decided_at = "expired", reason, utcnow()
+    session.flush()
+    _tell_parties(session, parts[0])
+    return parts
+
+
+def _expire(session: Session, proposal: Proposal, reason: str) -> None:
+    proposal.state, proposal.reason, proposal.decided_at = "expired", reason, utcnow()
+    _tell_parties(session, proposal)
+
+
+def _reduce(session: Session, proposal: Proposal, available: Decimal) -> None:
+    before = Decimal(proposal.quantity)
+    if proposal.offered_quantity is None:
+        proposal.offered_quantity = before
+    share = available / before
+    proposal.quantity = available
+    # The figures scale with the quantity (they were computed for the whole flow).
+    for name in ("transport_cost", "handling_cost", "net_benefit", "supply_saving"):
+        setattr(proposal, name, round(getattr(proposal, name) * share))
+    proposal.demand_saving = round(proposal.demand_saving * share)
+    proposal.co2_kg = float(proposal.co2_kg) * float(share)
+    proposal.supply_decision = proposal.demand_decision = "pending"
+    if proposal.deal is not None:  # every party decides again on the new quantity
+        for party in proposal.deal.parties:
+            party.decision, party.decided_at = "pending", None
+    proposal.reason = _(
+        "Other orders took part of the quantity: reduced from %(before)s to %(after)s %(unit)s. "
+        "Both parties decide again.",
+        before=_qty(before),
+        after=_qty(available),
+        unit=proposal.supply.unit,
     )
-    if reserved.rowcount != 1:
-        raise Conflict(_("The quantity is no longer available on listing %(id)s.", id=lid))
-    session.execute(
-        update(Listing)
-        .where(Listing.id == lid, Listing.open_quantity <= 0)
-        .values(status=ListingStatus.reserved)
-        .execution_options(synchronize_session=False)
-    )
-    listings_changed(session, [lid])
+    _tell_parties(session, proposal)
+
+
+def _qty(value: Decimal) -> str:
+    number = Decimal(value)
+    return f"{number:,.0f}" if number == number.to_integral_value() else f"{number.normalize():,f}"
+
+
+def _tell_parties(session: Session, proposal: Proposal) -> None:
+    """In-app (and by mail) to each party's members, in their language, with the reason."""
+    from market.accounts.services import active_members
+    from market.finder.services import notify_users
+
+    listings = [proposal.supply, proposal.demand] + ([proposal.via] if proposal.via else [])
+    if proposal.deal is not None:
+        listings = [
+            x for part in proposal.deal.proposals for x in (part.supply, part.demand, part.via) if x
+        ]
+    told: set[int] = set()
+    for listing in listings:
+        if listing.organisation_id in told:
+            continue
+        told.add(listing.organisation_id)
+        reason = proposal.reason
+
+        def words(_user, reason=reason):
+            if proposal.state == "expired":
+                message = _(
+                    "Match proposal #%(id)s expired: %(reason)s", id=proposal.id, reason=reason
+                )
+            else:
+                message = _(
+                    "Match proposal #%(id)s changed: %(reason)s", id=proposal.id, reason=reason
+                )
+            return message, message
+
+        notify_users(
+            session,
+            active_members(session, [listing.organisation_id]),
+            words,
+            listing_id=listing.id,
+        )
 
 
 def schedule_nightly(session: Session) -> list[MatchRun]:

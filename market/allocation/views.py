@@ -16,15 +16,18 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from market.accounts.models import Organisation
 from market.allocation import services
 from market.allocation.instance import FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
-from market.allocation.reasons import stage_label, unmatched_reason
+from market.allocation.reasons import property_names, stage_label, unmatched_reason
 from market.catalog.models import Listing, Material, Prefecture
 from market.core.models import Job
+from market.errors import DomainError
 from market.services import db_session
 
 bp = Blueprint("allocation", __name__)
@@ -115,7 +118,7 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
         listing_id(e[k])
         for entries in rows.values()
         for e in entries
-        for k in ("id", "best_candidate", "nearest")
+        for k in ("id", "best_candidate", "nearest", "candidate")
         if e.get(k)
     }
     titles = (
@@ -125,9 +128,14 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
         if ids
         else {}
     )
+    properties = property_names(db_session())
     return {
         side: [
-            (titles.get(listing_id(e["id"]), e["id"]), e["quantity"], unmatched_reason(e, titles))
+            (
+                titles.get(listing_id(e["id"]), e["id"]),
+                e["quantity"],
+                unmatched_reason(e, titles, properties),
+            )
             for e in entries
         ]
         for side, entries in rows.items()
@@ -163,6 +171,22 @@ def run_file(run_id: int, part: str):
     )
 
 
+DEAL_KINDS = {
+    "pair": _l("a pair (one supplier, one receiver)"),
+    "blend": _l("a blend (every lot feeds one blended demand)"),
+    "chain": _l("a chain through a stockyard (supplier, yard operator, receiver)"),
+}
+DEAL_ROLES = {
+    "supplier": _l("supplier"),
+    "receiver": _l("receiver"),
+    "yard": _l("stockyard operator"),
+    "supply": _l("supplier"),
+    "demand": _l("receiver"),
+    "both": _l("supplier and receiver"),
+    "deal": _l("party to another part of this deal"),
+}
+
+
 @bp.get("/proposals")
 @login_required
 def proposals():
@@ -170,15 +194,48 @@ def proposals():
         abort(404)
     items = services.proposals_for(db_session(), current_user.organisation_id)
     return render_template(
-        "allocation/proposals.html", items=[(p, services.side_of(p, current_user)) for p in items]
+        "allocation/proposals.html",
+        items=[(p, services.side_of(p, current_user)) for p in items],
+        deal_kinds=DEAL_KINDS,
+        deal_roles=DEAL_ROLES,
     )
 
 
 @bp.get("/proposals/<int:proposal_id>")
 @login_required
 def proposal_detail(proposal_id: int):
-    proposal, side = services.visible_proposal(db_session(), current_user, proposal_id)
-    return render_template("allocation/proposal.html", p=proposal, side=side, why=_why(proposal))
+    s = db_session()
+    proposal, side = services.visible_proposal(s, current_user, proposal_id)
+    deal = proposal.deal
+    org_id = current_user.organisation_id
+    if deal is not None:
+        mine = next((x for x in deal.parties if x.organisation_id == org_id), None)
+        my_decision = mine.decision if mine is not None else None
+        names = {
+            o.id: o.name
+            for o in s.scalars(
+                select(Organisation).where(
+                    Organisation.id.in_([x.organisation_id for x in deal.parties])
+                )
+            )
+        }
+    else:  # stored before deals: decided as a pair
+        decisions = {proposal.supply_decision} if side in ("supply", "both") else set()
+        if side in ("demand", "both"):
+            decisions.add(proposal.demand_decision)
+        my_decision = "pending" if "pending" in decisions else None
+        names = {}
+    return render_template(
+        "allocation/proposal.html",
+        p=proposal,
+        side=side,
+        why=_why(proposal),
+        deal=deal,
+        deal_kinds=DEAL_KINDS,
+        deal_roles=DEAL_ROLES,
+        party_names=names,
+        my_decision=my_decision,
+    )
 
 
 def _why(p) -> list[str]:
@@ -213,17 +270,32 @@ def _why(p) -> list[str]:
 @bp.post("/proposals/<int:proposal_id>/<any(accept, decline):choice>")
 @login_required
 def decide(proposal_id: int, choice: str):
+    """Never a bare error page: a refusal (decided already, expired, taken meanwhile) comes
+    back to the proposal with what happened and what to do next."""
     s = db_session()
     proposal, _side = services.visible_proposal(s, current_user, proposal_id)
-    services.decide(s, current_user, proposal, accept=choice == "accept")
+    try:
+        services.decide(s, current_user, proposal, accept=choice == "accept")
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        s.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("allocation.proposal_detail", proposal_id=proposal_id))
     s.commit()
     if proposal.state == "agreed":
         flash(
             _("Both parties accepted: the deal is agreed and the quantities are reserved."),
             "success",
         )
+    elif proposal.state == "expired":
+        flash(services.closed_reason(proposal), "error")
+    elif proposal.offered_quantity is not None and proposal.supply_decision == "pending":
+        flash(proposal.reason, "error")
     elif choice == "accept":
-        flash(_("Accepted. Waiting for the other party."), "success")
+        flash(_("Accepted. Waiting for the other parties."), "success")
     else:
-        flash(_("Declined. This pair will not be proposed again."), "success")
+        flash(
+            _("Declined: the deal ends for every party and will not be proposed again."), "success"
+        )
     return redirect(url_for("allocation.proposal_detail", proposal_id=proposal.id))

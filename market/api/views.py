@@ -10,7 +10,9 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from market.accounts.services import user_for_token
+from market.api.contract import operation
 from market.api.openapi import openapi_document
+from market.api.schemas import ListingsQuery, listing_patch_model, new_listing_model
 from market.catalog import kinds, services
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse
@@ -35,19 +37,22 @@ def token_optional(fn):
         g.api_user = None
         if header:
             scheme, _sep, secret = header.partition(" ")
-            if not token_attempts_left():
-                raise ApiError(
-                    429, _("Too many requests with a wrong API token. Please wait a minute.")
-                )
             user = (
                 user_for_token(db_session(), secret.strip()) if scheme.lower() == "bearer" else None
             )
             if user is None:
+                # Only wrong tokens are limited: a valid token works whatever others sent
+                # from the same address (an office behind one NAT, or someone guessing).
+                if not token_attempts_left():
+                    raise ApiError(
+                        429, _("Too many requests with a wrong API token. Please wait a minute.")
+                    )
                 failed_token_attempt()
                 raise ApiError(401, _("The API token is missing, wrong or revoked."))
             g.api_user = user
         return fn(*args, **kwargs)
 
+    wrapper.api_auth = "optional"  # read by the OpenAPI document
     return wrapper
 
 
@@ -59,6 +64,7 @@ def token_required(fn):
             raise ApiError(401, _("Send an API token: Authorization: Bearer <token>."))
         return fn(*args, **kwargs)
 
+    wrapper.api_auth = "token"
     return wrapper
 
 
@@ -104,32 +110,6 @@ def listing_json(listing: Listing, *, owner: bool) -> dict:
     return body
 
 
-def json_body() -> dict:
-    """The request's JSON object, or a 400 saying what to send."""
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # deeply nested JSON; ``silent`` only covers ValueError
-        data = None
-    if not isinstance(data, dict):
-        raise ApiError(400, _("Send a JSON object (Content-Type: application/json)."))
-    return data
-
-
-def whole_arg(name: str, default: int, high: int, errors: dict) -> int:
-    """A whole-number query argument from 1 to ``high``; a bad one is named in ``errors``."""
-    raw = request.args.get(name, str(default))
-    if not (raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
-        errors[name] = _("must be a whole number from 1 to %(n)s", n=high)
-        return default
-    return int(raw)
-
-
-def refuse(errors: dict) -> None:
-    """400 naming every bad argument, if there is any."""
-    if errors:
-        raise ApiError(400, next(iter(errors.values())), errors)
-
-
 def _is_owner(listing: Listing) -> bool:
     return g.api_user is not None and g.api_user.organisation_id == listing.organisation_id
 
@@ -139,33 +119,39 @@ def openapi():
     return jsonify(openapi_document())
 
 
+LISTINGS_PAGE = {
+    "type": "object",
+    "required": ["items", "total", "page", "per_page"],
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Listing"}},
+        "total": {"type": "integer"},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+    },
+}
+NEW_LISTING, LISTING_PATCH = new_listing_model(), listing_patch_model()
+
+
 @bp.get("/listings")
 @token_optional
-def list_listings():
-    args = request.args
-    errors = {}
-    kind = args.get("kind")
-    if kind and kinds.kind_from(kind) is None:
-        errors["kind"] = _("unknown listing kind")
-    page_no, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
-    if page_no is None or page_no < 1:
-        errors["page"] = _("must be a positive whole number")
-    if per_page is None or not 1 <= per_page <= 200:
-        errors["per_page"] = _("must be between 1 and 200")
-    mine = args.get("mine") in {"1", "true"}
-    if mine and g.api_user is None:
-        errors["mine"] = _("needs an API token")
-    if errors:
-        raise ApiError(400, next(iter(errors.values())), errors)
+@operation(
+    "List public listings (or your own with mine=true)",
+    query=ListingsQuery,
+    ok=(200, LISTINGS_PAGE),
+)
+def list_listings(query: ListingsQuery):
+    if query.mine and g.api_user is None:
+        raise ApiError(400, _("needs an API token"), {"mine": _("needs an API token")})
     f = BrowseFilter(
-        kind=kind or None,
-        prefecture_code=args.get("prefecture_code") or None,
-        soil_class_code=args.get("soil_class_code") or None,
-        material_code=args.get("material_code") or None,
-        text=(args.get("q") or "")[:200] or None,
-        organisation_id=g.api_user.organisation_id if mine else None,
+        kind=query.kind.value if query.kind else None,
+        prefecture_code=query.prefecture_code or None,
+        soil_class_code=query.soil_class_code or None,
+        material_code=query.material_code or None,
+        text=query.q or None,
+        organisation_id=g.api_user.organisation_id if query.mine else None,
+        viewer_org_id=g.api_user.organisation_id if g.api_user is not None else None,
     )
-    page = browse(db_session(), f, page=page_no, per_page=per_page)
+    page = browse(db_session(), f, page=query.page, per_page=query.per_page)
     return jsonify(
         items=[listing_json(item, owner=_is_owner(item)) for item in page.items],
         total=page.total,
@@ -174,15 +160,9 @@ def list_listings():
     )
 
 
-def _int_arg(name: str, default: int) -> int | None:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
-        return None
-
-
 @bp.get("/listings/<int:listing_id>")
 @token_optional
+@operation("Read a listing", ok=(200, "Listing"), errors=(401, 404, 429))
 def read_listing(listing_id: int):
     listing = services.visible_listing(db_session(), g.api_user, listing_id)
     return jsonify(listing_json(listing, owner=_is_owner(listing)))
@@ -196,11 +176,15 @@ def _locale() -> str:
 
 @bp.post("/listings")
 @token_required
-def create_listing():
-    data = json_body()
-    kind = kinds.kind_from(data.get("kind"))
-    if kind is None:
-        raise ApiError(400, _("unknown listing kind"), {"kind": _("unknown listing kind")})
+@operation(
+    "Create a listing",
+    body=NEW_LISTING,
+    ok=(201, "Listing"),
+    errors=(400, 401, 403, 422, 429),
+)
+def create_listing(body):
+    data = body.root.model_dump(mode="json", exclude_unset=True)
+    kind = kinds.kind_from(data.pop("kind"))
     s = db_session()
     services.ensure_can_create(g.api_user, kind)
     try:
@@ -218,12 +202,18 @@ def create_listing():
 
 @bp.route("/listings/<int:listing_id>", methods=["PATCH", "PUT"])
 @token_required
-def update_listing(listing_id: int):
+@operation(
+    "Change a listing (PATCH: the fields given; PUT: every field of its kind)",
+    body=LISTING_PATCH,
+    ok=(200, "Listing"),
+    errors=(400, 401, 403, 404, 409, 422, 429),
+)
+def update_listing(listing_id: int, body):
     s = db_session()
     listing = services.visible_listing(s, g.api_user, listing_id)
     services.ensure_can_edit(g.api_user, listing)
-    data = json_body()
-    if "kind" in data and data["kind"] != listing.kind.value:
+    data = body.model_dump(mode="json", exclude_unset=True)
+    if data.pop("kind", listing.kind.value) != listing.kind.value:
         raise ApiError(422, _("The kind of a listing cannot change."), {"kind": _("cannot change")})
     try:
         clean = kinds.validate(
@@ -243,6 +233,7 @@ def update_listing(listing_id: int):
 
 @bp.post("/listings/<int:listing_id>/close")
 @token_required
+@operation("Close a listing (no new orders)", ok=(200, "Listing"), errors=(401, 403, 404, 409, 429))
 def close_listing(listing_id: int):
     s = db_session()
     listing = services.visible_listing(s, g.api_user, listing_id)

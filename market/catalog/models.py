@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Enum,
@@ -170,11 +171,32 @@ class ListingStatus(enum.StrEnum):
     expired = "expired"  # its period ended while open; the owner extends it to publish again
 
 
+# What the database itself refuses, whatever code path writes a listing (the quantity
+# ledger, ``market.orders.ledger``, is the only writer meant to move these columns):
+# nothing negative, open + committed + delivered = quantity (within the Numeric's 0.001,
+# since SQLite keeps decimals as floats), and a published listing is "open" exactly while
+# something is open and "reserved" exactly while nothing is.
+LISTING_QUANTITY_CHECKS = {
+    "open_not_negative": "open_quantity >= 0",
+    "committed_not_negative": "committed_quantity >= 0",
+    "delivered_not_negative": "delivered_quantity >= 0",
+    "quantity_adds_up": (
+        "abs(quantity - open_quantity - committed_quantity - delivered_quantity) < 0.0005"
+    ),
+    "status_follows_open": (
+        "(status <> 'open' OR open_quantity > 0) AND (status <> 'reserved' OR open_quantity <= 0)"
+    ),
+}
+
+
 class Listing(Base):
     """One offer, want or stockyard. Kind-specific columns are null for other kinds;
     ``market.catalog.kinds`` says which apply and validates them."""
 
     __tablename__ = "listings"
+    __table_args__ = tuple(
+        CheckConstraint(text, name=name) for name, text in LISTING_QUANTITY_CHECKS.items()
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -198,7 +220,15 @@ class Listing(Base):
     window_start: Mapped[dt.date] = mapped_column(Date)
     window_end: Mapped[dt.date] = mapped_column(Date)
     quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    # quantity = open + committed (reserved by accepted orders and agreed deals) + delivered;
+    # moved only through ``market.orders.ledger``, one ``LedgerEntry`` row per move.
     open_quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    committed_quantity: Mapped[Decimal] = mapped_column(
+        Numeric(14, 3), default=Decimal(0), server_default="0"
+    )
+    delivered_quantity: Mapped[Decimal] = mapped_column(
+        Numeric(14, 3), default=Decimal(0), server_default="0"
+    )
     unit: Mapped[str] = mapped_column(String(8))
     price_per_unit: Mapped[int] = mapped_column(
         Integer, default=0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from market.catalog import partners
 from market.catalog.models import Listing, ListingKind, ListingStatus
 
 PUBLIC_STATUSES = (ListingStatus.open, ListingStatus.reserved)
@@ -30,6 +31,8 @@ class BrowseFilter:
     price_max: int | None = None
     organisation_id: int | None = None  # "my listings": includes drafts and closed
     include_closed: bool = False
+    # Who is looking (None: a visitor): partner-only items show to their partners only.
+    viewer_org_id: int | None = None
 
     def __post_init__(self) -> None:
         # PostgreSQL refuses NUL in text parameters; no real filter value contains one.
@@ -60,6 +63,8 @@ def _statement(f: BrowseFilter) -> Select:
         stmt = stmt.where(Listing.status != ListingStatus.draft)
     else:
         stmt = stmt.where(Listing.status.in_(PUBLIC_STATUSES))
+    if f.organisation_id is None or f.organisation_id != f.viewer_org_id:
+        stmt = stmt.where(partners.visible_to(f.viewer_org_id))
     if f.kind:
         stmt = stmt.where(Listing.kind == ListingKind(f.kind))
     if f.family:

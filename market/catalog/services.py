@@ -6,17 +6,17 @@ Services take the session and the acting user, may flush, and never commit.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
-from market.catalog import kinds
+from market.catalog import kinds, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import japan_today
 from market.errors import Conflict, Forbidden, NotFound
+from market.orders import ledger
 
 
 def ensure_can_create(user: User, kind: ListingKind) -> None:
@@ -48,10 +48,14 @@ def create_listing(session: Session, user: User, kind: ListingKind, clean: dict)
         created_by_id=user.id,
         unit=_unit(session, kind, clean),
         open_quantity=clean["quantity"],
+        committed_quantity=0,
+        delivered_quantity=0,
     )
     _apply(listing, clean)
     _check_period(listing)
     session.add(listing)
+    session.flush()
+    ledger.publish(session, listing)
     session.flush()
     return listing
 
@@ -72,28 +76,34 @@ def _check_period(listing: Listing) -> None:
 
 
 def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
+    """The owner's edit. Quantity and status go through the ledger in one guarded statement
+    (an edit racing orders can neither oversell nor lose a reservation); the rest is set
+    on the row."""
     ensure_can_edit(user, listing)
     if listing.status == ListingStatus.closed:
         raise Conflict(_("A closed listing cannot be changed."))
-    if "quantity" in clean:
-        committed = Decimal(listing.quantity) - Decimal(listing.open_quantity)
-        if clean["quantity"] < committed:
+    clean = dict(clean)
+    quantity = clean.pop("quantity", None)
+    wanted = clean.pop("status", None)
+    was = listing.status
+    status = ListingStatus(wanted) if wanted is not None else None
+    if was == ListingStatus.reserved and status == ListingStatus.draft:
+        status = None  # everything is committed to orders: it stays published
+    elif was == ListingStatus.expired and status is None and "window_end" in clean:
+        status = ListingStatus.open  # extended (API PATCH): published again
+    _apply(listing, clean)
+    session.flush()
+    if quantity is not None or status is not None:
+        try:
+            ledger.set_quantity(session, listing, quantity, status, user.organisation_id)
+        except ledger.BelowCommitted as exc:
             raise Conflict(
                 _(
                     "Quantity cannot go below the %(n)s already committed to orders.",
-                    n=f"{committed:,}",
+                    n=f"{exc.taken.normalize():,f}",
                 ),
                 field="quantity",
-            )
-        listing.open_quantity = clean["quantity"] - committed
-    if "status" in clean and listing.status == ListingStatus.reserved:
-        clean = {k: v for k, v in clean.items() if k != "status"}  # orders own the reserved state
-    expired = listing.status == ListingStatus.expired
-    _apply(listing, clean)
-    if expired and "status" not in clean and "window_end" in clean:
-        listing.status = ListingStatus.open  # extended (API PATCH): published again
-    if expired and listing.status == ListingStatus.open and Decimal(listing.open_quantity) <= 0:
-        listing.status = ListingStatus.reserved  # everything is committed to orders already
+            ) from None
     _check_period(listing)
     if "material_category_code" in clean:
         listing.unit = _unit(session, listing.kind, clean)
@@ -137,12 +147,18 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
             listing_id=listing.id,
         )
     session.flush()
+    if due:
+        from market.allocation.services import recheck_proposals  # allocation builds on catalog
+
+        recheck_proposals(session, [listing.id for listing in due])
     return list(due)
 
 
 def close_listing(session: Session, user: User, listing: Listing) -> Listing:
     ensure_can_edit(user, listing)
     listing.status = ListingStatus.closed
+    session.flush()
+    ledger.close(session, listing, user.organisation_id)
     session.flush()
     return listing
 
@@ -169,12 +185,14 @@ def id_in_range(value: int) -> bool:
 
 
 def visible_listing(session: Session, user: User | None, listing_id: int) -> Listing:
-    """A listing the user may see: open/reserved/closed for all, drafts for its owners only."""
+    """A listing the user may see: open/reserved/closed for all, drafts for its owners
+    only, an item in its partner-only period for the municipality and its partners only."""
     listing = session.get(Listing, listing_id) if id_in_range(listing_id) else None
     if listing is None:
         raise NotFound(_("No such listing."))
-    if listing.status == ListingStatus.draft:
-        org_id = getattr(user, "organisation_id", None) if user is not None else None
-        if org_id != listing.organisation_id:
-            raise NotFound(_("No such listing."))
+    org_id = getattr(user, "organisation_id", None) if user is not None else None
+    if listing.status == ListingStatus.draft and org_id != listing.organisation_id:
+        raise NotFound(_("No such listing."))
+    if not partners.may_take(session, listing, org_id):
+        raise NotFound(_("No such listing."))  # as if it did not exist, until the date
     return listing

@@ -55,6 +55,7 @@ def _filter_from_args() -> BrowseFilter:
     except ValueError:
         available_on = None
     return BrowseFilter(
+        viewer_org_id=current_user.organisation_id if current_user.is_authenticated else None,
         kind=kind,
         family=family,
         prefecture_code=args.get("prefecture_code") or None,

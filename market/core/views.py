@@ -40,7 +40,8 @@ def home():
             .group_by(Listing.kind)
         ).all()
     )
-    recent = browse(s, BrowseFilter(), per_page=8).items
+    viewer = current_user.organisation_id if current_user.is_authenticated else None
+    recent = browse(s, BrowseFilter(viewer_org_id=viewer), per_page=8).items
     return render_template(
         "home.html", counts={k: counts.get(k, 0) for k in ListingKind}, recent=recent
     )

@@ -6,7 +6,7 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from market import formats
 from market.catalog import kinds
 from market.db import japan_today, to_japan
-from market.errors import DomainError
+from market.errors import DomainError, Invalid
 
 FIELD_VALIDATED = {
     "catalog.create",
@@ -22,6 +22,41 @@ FIELD_VALIDATED = {
     "catalog.browse_listings",
     "catalog.listings_map",
 }
+
+
+# Files that are the same for everyone: caching them is safe whoever asks.
+PUBLIC_FILES = {"static", "core.leaflet_asset", "core.photo_file"}
+
+
+def _private_request() -> bool:
+    """Whether the answer may hold someone's own data: a signed-in browser or an API token."""
+    return bool(
+        request.headers.get("Authorization") or g.get("api_user") or session.get("_user_id")
+    )
+
+
+# Control characters (not tab or line breaks), and lone surrogates no UTF-8 can store.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _control_character_path(value, path: str = "") -> str | None:
+    """The dotted path of the first string (value or key) in a JSON document that holds a
+    control character other than tab and line breaks; None when there is none."""
+    if isinstance(value, str):
+        return (path or "body") if CONTROL.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if CONTROL.search(key):
+                return CONTROL.sub("", here)[:80] or "body"
+            if (found := _control_character_path(item, here)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            here = f"{path}.{index}" if path else str(index)
+            if (found := _control_character_path(item, here)) is not None:
+                return found
+    return None
 
 
 def _origin(url: str) -> str:
@@ -66,6 +101,21 @@ def register(app: Flask) -> None:
                         field=name,
                     )
 
+    @app.before_request
+    def _refuse_control_characters_in_json():
+        # Same rule for JSON bodies, at any depth: NUL and the other control characters
+        # (tab, line feed and carriage return are text) answer 422 naming the field by its
+        # path, before any service sees them or the database refuses them mid-flush.
+        if not request.is_json:
+            return
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # deeply nested: the contract answers it
+            return
+        path = _control_character_path(body)
+        if path is not None:  # a body field is wrong: 422, as the contract answers
+            raise Invalid({path: _("must not contain control characters")})
+
     @app.after_request
     def _headers(response):
         img = " ".join(["'self'", "data:", *sorted(tile_sources)])
@@ -78,6 +128,10 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint not in PUBLIC_FILES and _private_request():
+            # Pages, PDFs and CSVs of a signed-in user stay out of shared and browser caches
+            # (the back button after signing out, a proxy, a shared computer).
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.context_processor

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 
 from flask import Flask, current_app
 from huey import crontab
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 import search
 from market import tasks
+from market.catalog import partners
 from market.catalog.models import (
     Grade,
     Listing,
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 MAX_BACKOFF_S = 600
 _ensure_lock = threading.Lock()
+_ADVISORY_SPACE = 0x5EA2C4  # the first key of the advisory locks deliverers take per listing
 
 
 def make(app: Flask) -> search.SearchIndex:
@@ -124,7 +126,8 @@ def document(listing: Listing, names: _Names) -> search.ListingDocument:
         grade=grade,
         material=listing.material_code,
         category=category,
-        status=listing.status.value,
+        # Not indexable in its partner-only period: search would show it to everyone.
+        status="partners_only" if partners.partner_only_now(listing) else listing.status.value,
         price_per_unit=listing.price_per_unit,
         unit=listing.unit,
         quantity=float(listing.open_quantity),
@@ -230,8 +233,15 @@ def deliver(app: Flask, limit: int = 5000) -> int:
             entries = session.scalars(due).all()
             if not entries:
                 break
-            ids = sorted({e.listing_id for e in entries})
+            # Each listing's newest entry id orders racing writes of it: the index skips a
+            # write older than one it already has (see search.SearchIndex.upsert).
+            versions: dict[int, int] = {}
+            for entry in entries:
+                versions[entry.listing_id] = max(entry.id, versions.get(entry.listing_id, 0))
+            ids = sorted(versions)
             entry_ids = [e.id for e in entries]
+            if not db.is_sqlite:
+                _serialise(session, ids)
             listings = {
                 listing.id: listing
                 for listing in session.scalars(
@@ -246,8 +256,11 @@ def deliver(app: Flask, limit: int = 5000) -> int:
                 index = index or get_index(app)
                 gone = [lid for lid in ids if lid not in listings]
                 if gone:
-                    index.delete(gone)
-                index.upsert([document(listings[lid], names) for lid in ids if lid in listings])
+                    index.delete(gone, versions=versions)
+                index.upsert(
+                    [document(listings[lid], names) for lid in ids if lid in listings],
+                    versions=versions,
+                )
             except Exception as exc:  # noqa: BLE001 - any index failure is retried later
                 log.warning("search index unavailable, %s entries wait: %s", len(entries), exc)
                 for entry in entries:
@@ -258,6 +271,7 @@ def deliver(app: Flask, limit: int = 5000) -> int:
                     )
                 session.commit()
                 return delivered
+            _index_when_open_to_all(session, listings.values())
             # Delete only the entries we read: changes made meanwhile stay queued.
             session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(entry_ids)))
             session.commit()
@@ -265,6 +279,44 @@ def deliver(app: Flask, limit: int = 5000) -> int:
         return delivered
     finally:
         session.close()
+
+
+def _index_when_open_to_all(session: Session, listings) -> None:
+    """An item left out of the index for its partner-only period is indexed on the day the
+    period ends: an outbox entry due then (one per listing and date)."""
+    due = {
+        listing.id: partners.opens_to_all_at(listing)
+        for listing in listings
+        if partners.partner_only_now(listing)
+    }
+    if not due:
+        return
+    waiting = set(
+        session.execute(
+            select(SearchOutbox.listing_id, SearchOutbox.next_attempt_at).where(
+                SearchOutbox.listing_id.in_(sorted(due))
+            )
+        ).all()
+    )
+    now = utcnow()
+    for listing_id, at in sorted(due.items()):
+        if (listing_id, at) not in waiting:
+            session.add(
+                SearchOutbox(listing_id=listing_id, created_at=now, attempts=0, next_attempt_at=at)
+            )
+
+
+def _serialise(session: Session, listing_ids: list[int]) -> None:
+    """Deliverers of the same listing take turns (PostgreSQL): a transaction-scoped
+    advisory lock per listing, taken in id order and held until this batch commits, so a
+    deliverer that reads a listing after another has read it also writes after it. The
+    embedded engine orders writes by version by itself; Meilisearch cannot, and relies
+    on this. (On SQLite there is one machine and the embedded engine.)"""
+    for listing_id in listing_ids:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :id)"),
+            {"space": _ADVISORY_SPACE, "id": listing_id},
+        )
 
 
 def pending(session: Session) -> int:

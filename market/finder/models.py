@@ -16,6 +16,8 @@ class SearchOutbox(Base):
     the listing change; a worker delivers it with retries, so an index outage loses nothing."""
 
     __tablename__ = "listing_index_outbox"
+    # Ids order racing index writes of a listing (finder/index.py): never reused on SQLite.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     listing_id: Mapped[int] = mapped_column(Integer, index=True)  # no FK: deletions are entries too

@@ -12,13 +12,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 import search
+from market.api.contract import operation
 from market.api.views import (
     ApiError,
-    json_body,
-    refuse,
     token_optional,
     token_required,
-    whole_arg,
 )
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -33,6 +31,7 @@ from market.db import utcnow
 from market.errors import Invalid
 from market.finder import services, suggest, synonyms
 from market.finder.models import Notification, SavedSearch, SynonymGroup
+from market.finder.schemas import MarkRead, NotificationsQuery, SearchQuery, SuggestQuery
 from market.services import db_session
 
 bp = Blueprint("finder", __name__)
@@ -119,29 +118,26 @@ def search_page():
     ), status
 
 
+def _search_args(form) -> dict[str, list[str]]:
+    """The search arguments of a form, and nothing else: a form's other keys (``_scheme``,
+    ``endpoint``…) must never reach url_for, which would take them as its own."""
+    return {key: values for key in services.PARAMS if (values := form.getlist(key))}
+
+
 @bp.post("/search/saved")
 @login_required
 def save():
     s = db_session()
     try:
-        services.save_search(s, current_user, request.form.get("name", ""), request.form)
+        saved = services.save_search(s, current_user, request.form.get("name", ""), request.form)
     except Invalid as exc:
         s.rollback()
         for line in _labelled(exc.errors):
             flash(line, "error")
-        return redirect(url_for("finder.search_page", **request.form.to_dict(flat=False)))
+        return redirect(url_for("finder.search_page", **_search_args(request.form)))
     s.commit()
     flash(_("Search saved. You will be told about new listings that match."), "success")
-    return redirect(
-        url_for(
-            "finder.search_page",
-            **{
-                k: v
-                for k, v in request.form.to_dict(flat=False).items()
-                if k not in ("name", "csrf_token")
-            },
-        )
-    )
+    return redirect(url_for("finder.search_page", **saved.params))
 
 
 @bp.post("/search/saved/<int:saved_id>/delete")
@@ -194,13 +190,54 @@ def search_args_error(exc: Invalid) -> ApiError:
     return ApiError(400, next(iter(exc.errors.values())), exc.errors)
 
 
+HITS = {
+    "type": "object",
+    "required": ["total", "page", "per_page", "hits"],
+    "properties": {
+        "total": {"type": "integer"},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+        "facets": {"type": "object"},
+        "origin": {"type": ["object", "null"], "description": "where distance is measured from"},
+        "hits": {"type": "array"},
+    },
+}
+SUGGESTIONS = {
+    "type": "object",
+    "required": ["q", "suggestions"],
+    "properties": {
+        "q": {"type": "string"},
+        "suggestions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "text", "value"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["word", "place", "listing"]},
+                    "text": {"type": "string"},
+                    "value": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
 @api.get("/search")
 @token_optional
-def search_api():
+@operation(
+    "Search public listings",
+    query=SearchQuery,
+    ok=(200, HITS),
+    errors=(400, 401, 429, 503),
+)
+def search_api(query: SearchQuery):
     """Public listings by words, facets, price, window and distance (from a place by
     name or code, a point, or one of the token's organisation's listings)."""
     s = db_session()
     try:
+        # The arguments as declared (types checked); how they combine is the search's rule.
         asked = services.parse_search_args(s, request.args, _api_user(), per_page=None)
         results = services.run(asked.query)
     except Invalid as exc:
@@ -224,19 +261,21 @@ def search_api():
 
 @api.get("/search/suggest")
 @token_optional
-def suggest_api():
+@operation(
+    "Suggestions as people type (from two characters): words, places, listings",
+    query=SuggestQuery,
+    ok=(200, SUGGESTIONS),
+    errors=(400, 401, 429, 503),
+)
+def suggest_api(query: SuggestQuery):
     """Suggestions as people type (from two characters): words, places and listings."""
-    errors: dict[str, str] = {}
-    limit = whole_arg("limit", 8, suggest.MAX_LIMIT, errors)
-    refuse(errors)
-    typed = request.args.get("q", "")
     try:
-        found = suggest.suggestions(db_session(), typed, str(get_locale() or "ja"), limit)
+        found = suggest.suggestions(db_session(), query.q, str(get_locale() or "ja"), query.limit)
     except search.SearchBackendError:
         raise ApiError(
             503, _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
-    return jsonify(q=typed, suggestions=found)
+    return jsonify(q=query.q, suggestions=found)
 
 
 def _api_user():
@@ -318,50 +357,60 @@ def _notification_json(note: Notification) -> dict:
     }
 
 
+NOTIFICATIONS_PAGE = {
+    "type": "object",
+    "required": ["items", "total", "page", "per_page"],
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
+        "total": {"type": "integer"},
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+    },
+}
+
+
 @api.get("/notifications")
 @token_required
-def api_notifications():
+@operation(
+    "Your notifications, newest first (order moves, saved-search matches)",
+    query=NotificationsQuery,
+    ok=(200, NOTIFICATIONS_PAGE),
+)
+def api_notifications(query: NotificationsQuery):
     """Your notifications, newest first (order moves, saved-search matches)."""
-    errors: dict[str, str] = {}
-    unread = request.args.get("unread")
-    if unread not in (None, "true", "false"):
-        errors["unread"] = _("must be true or false")
-    page, per_page = whole_arg("page", 1, 10**6, errors), whole_arg("per_page", 50, 200, errors)
-    refuse(errors)
-    query = select(Notification).where(Notification.user_id == g.api_user.id)
-    if unread == "true":
-        query = query.where(Notification.read_at.is_(None))
+    page, per_page = query.page, query.per_page
+    rows_query = select(Notification).where(Notification.user_id == g.api_user.id)
+    if query.unread:
+        rows_query = rows_query.where(Notification.read_at.is_(None))
     s = db_session()
-    total = s.scalar(select(func.count()).select_from(query.subquery()))
+    total = s.scalar(select(func.count()).select_from(rows_query.subquery()))
     rows = s.scalars(
-        query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        rows_query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
     return jsonify(
         items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page
     )
 
 
-MAX_ID = 2**31 - 1  # the ids are 32-bit integer columns
-
-
 @api.post("/notifications/read")
 @token_required
-def api_mark_notifications_read():
+@operation(
+    "Mark notifications read: the ids given, or all of yours when ids is left out",
+    body=MarkRead,
+    ok=(
+        200,
+        {"type": "object", "required": ["marked"], "properties": {"marked": {"type": "integer"}}},
+    ),
+    errors=(400, 401, 422, 429),
+)
+def api_mark_notifications_read(body: MarkRead):
     """Mark notifications read: the ids given ({"ids": [..]}), or all of yours ({})."""
-    data = json_body()
-    ids = data.get("ids")
-    if ids is not None and not (
-        isinstance(ids, list)
-        and len(ids) <= 1000
-        and all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in ids)
-    ):
-        refuse({"ids": _("must be a list of at most 1,000 notification ids")})
     s = db_session()
     query = select(Notification).where(
         Notification.user_id == g.api_user.id, Notification.read_at.is_(None)
     )
-    if ids is not None:
-        query = query.where(Notification.id.in_(ids))
+    if "ids" in body.model_fields_set:
+        query = query.where(Notification.id.in_(body.ids))
     marked = 0
     for note in s.scalars(query):
         note.read_at = utcnow()

@@ -2,66 +2,17 @@
 order payments (each by id). Taking them in one order means two requests never wait on
 each other in a cycle.
 
-Reservation is a conditional decrement rather than read-then-write:
-
-    UPDATE listings SET open_quantity = open_quantity - :q, status = ...
-     WHERE id = :id AND status = 'open' AND open_quantity >= :q
-
-On PostgreSQL the UPDATE takes the row lock; a concurrent one waits, then re-checks its
-WHERE against the committed row (READ COMMITTED), so the second of two requests for the
-last unit matches no row. On SQLite the database write lock serialises writers the same
-way. Either way the check and the write are one statement: the open quantity cannot go
-below zero however many requests race, and the loser learns it from ``rowcount``.
+Quantities are not locked here but moved by the ledger (``market.orders.ledger``): one
+conditional UPDATE per move, guarded by the listing's CHECK constraints. The same
+one-statement guard protects refunds below (``claim_refund``).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
-from market.catalog.models import Listing, ListingStatus
-from market.finder.index import listings_changed
 from market.orders.models import Order, OrderPayment
-
-
-def reserve(session: Session, listing_id: int, quantity: Decimal) -> bool:
-    """Take ``quantity`` from an open listing's open quantity; False if it does not fit."""
-    remaining = Listing.open_quantity - quantity
-    result = session.execute(
-        update(Listing)
-        .where(
-            Listing.id == listing_id,
-            Listing.status == ListingStatus.open,
-            Listing.open_quantity >= quantity,
-        )
-        .values(
-            open_quantity=remaining,
-            status=case((remaining <= 0, ListingStatus.reserved.value), else_=Listing.status),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    _expire_listing(session, listing_id)
-    return result.rowcount == 1
-
-
-def release(session: Session, listing_id: int, quantity: Decimal) -> None:
-    """Give ``quantity`` back (a cancelled order); a listing reserved by orders reopens."""
-    session.execute(
-        update(Listing)
-        .where(Listing.id == listing_id)
-        .values(
-            open_quantity=Listing.open_quantity + quantity,
-            status=case(
-                (Listing.status == ListingStatus.reserved.value, ListingStatus.open.value),
-                else_=Listing.status,
-            ),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    _expire_listing(session, listing_id)
 
 
 def lock_order(session: Session, order_id: int) -> Order | None:
@@ -103,11 +54,3 @@ def claim_refund(session: Session, payment_id: int, refunded_before: int, amount
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
-
-
-def _expire_listing(session: Session, listing_id: int) -> None:
-    """The UPDATE bypassed the ORM: make a loaded listing re-read its quantity and status."""
-    listing = session.identity_map.get(identity_key(Listing, listing_id))
-    if listing is not None:
-        session.expire(listing, ["open_quantity", "status"])
-    listings_changed(session, [listing_id])  # the search index shows the new open quantity

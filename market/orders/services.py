@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from huey import crontab
@@ -26,13 +27,14 @@ from sqlalchemy.orm import Session
 import payments
 from market import tasks
 from market.accounts.models import User
+from market.catalog import partners
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.catalog.services import id_in_range
 from market.core import audit
 from market.db import TOKYO, japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from market.orders import billing, locks, notify, states
+from market.orders import billing, ledger, locks, notify, states
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,
@@ -267,7 +269,11 @@ def request_order(
         and id_in_range(listing_id)
         else None
     )
-    if listing is None or listing.status == ListingStatus.draft:
+    if (
+        listing is None
+        or listing.status == ListingStatus.draft
+        or not partners.may_take(session, listing, user.organisation_id)
+    ):
         raise Invalid({"listing_id": _("No such listing.")})
     if listing.organisation_id == user.organisation_id:
         raise Forbidden(_("You cannot order from your own organisation's listing."))
@@ -351,12 +357,17 @@ def order_from_proposal(
     quantity: Decimal,
     proposal_ref: str,
     actor: User | None = None,
+    proposal_id: int | None = None,
+    also_reserve: tuple[int, ...] = (),
 ) -> Order:
     """An accepted match proposal becomes an accepted order: both sides already agreed, so
-    the quantity is reserved now (or the whole unit of work is refused)."""
+    the quantity is reserved now, on the listing and on each of ``also_reserve`` (the
+    receiving side's listing), all through the ledger under this order (or the whole unit
+    of work is refused)."""
     listing = session.get(Listing, listing_id)
     if listing is None:
         raise NotFound(_("No such listing."))
+    _refuse_outside_partners(session, listing, counterparty_org_id)
     buyer, seller = _sides(listing, counterparty_org_id)
     order = Order(
         listing=listing,
@@ -384,14 +395,44 @@ def order_from_proposal(
         )
     )
     session.flush()
-    _reserve_or_refuse(session, order)
+    for lid in sorted({listing.id, *also_reserve}):  # listings are locked in id order
+        _reserve_or_refuse(session, order, listing_id=lid, proposal_id=proposal_id)
     _move(session, order, "auto_accept", None, note=_("Accepted match proposal."))
     return order
 
 
-def _reserve_or_refuse(session: Session, order: Order) -> None:
-    if not locks.reserve(session, order.listing_id, Decimal(order.quantity)):
-        listing = session.get(Listing, order.listing_id)
+def _refuse_outside_partners(session: Session, listing: Listing, org_id: int) -> None:
+    """An item in its partner-only period goes to the municipality's partners only, even
+    when a request or a proposal reached it some other way (made before the period was
+    set, or sent by hand)."""
+    if not partners.may_take(session, listing, org_id):
+        raise Forbidden(
+            _(
+                "Until %(date)s this item is for the municipality's partner operators only.",
+                date=format_date(listing.partner_only_until),
+            )
+        )
+
+
+def _reserve_or_refuse(
+    session: Session,
+    order: Order,
+    listing_id: int | None = None,
+    proposal_id: int | None = None,
+    actor_org_id: int | None = None,
+) -> None:
+    """Commit the order's quantity on its listing (or, for a deal, on ``listing_id``, the
+    other side's listing) through the ledger, or refuse with what is still open."""
+    listing_id = listing_id or order.listing_id
+    if not ledger.reserve(
+        session,
+        listing_id,
+        Decimal(order.quantity),
+        order_id=order.id,
+        proposal_id=proposal_id,
+        actor_org_id=actor_org_id,
+    ):
+        listing = session.get(Listing, listing_id)
         if listing.status != ListingStatus.open and Decimal(listing.open_quantity) > 0:
             raise Conflict(_("This listing is not open for orders any more."), field="quantity")
         raise Conflict(
@@ -442,6 +483,10 @@ def perform(
     note = _text(data.get("note"), "note", 2000)
     if action == "dispute" and not note:
         raise Invalid({"note": _("Say what is wrong, so the other party can answer.")})
+    if action == "close_short" and not note:
+        raise Invalid(
+            {"note": _("Say why less was received (e.g. the last load was short), for the record.")}
+        )
     fee = (
         parse_yen(data.get("transport_fee_yen"), "transport_fee_yen")
         if action == "accept"
@@ -449,15 +494,27 @@ def perform(
     )
 
     seen = order.status
-    releases = action == "cancel" and seen in states.HOLDS_QUANTITY
+    releases = (action == "cancel" and seen in states.HOLDS_QUANTITY) or action == "close_short"
     if action == "accept":
-        _reserve_or_refuse(session, order)
+        _refuse_outside_partners(session, order.listing, order.requester_org_id)
+        _reserve_or_refuse(session, order, actor_org_id=user.organisation_id)
     elif releases:
-        locks.release(session, order.listing_id, Decimal(order.quantity))
+        ledger.lock_listings(session, ledger.listings_of(session, order))
     locked = locks.lock_order(session, order.id)
     if locked is None or locked.status != seen:
         raise Conflict(_("The order changed meanwhile; reload the page and try again."))
     _check(locked, action, user.organisation_id)
+    if releases:
+        # Under the listing and order locks: a second cancel finds the order cancelled.
+        ledger.release_order(session, locked, user.organisation_id, note=action)
+    if action == "close_short":
+        note = _(
+            "Closed at %(received)s of %(ordered)s %(unit)s received: %(note)s",
+            received=_qty(locked.delivered_quantity),
+            ordered=_qty(locked.quantity),
+            unit=locked.unit,
+            note=note,
+        )
 
     if action == "accept" and fee:
         locked.transport_fee_yen = fee
@@ -554,6 +611,7 @@ def record_delivery(
         reference = ""
     if errors:
         raise Invalid(errors)
+    ledger.lock_listings(session, ledger.listings_of(session, order))
     locked = locks.lock_order(session, order.id)
     session.refresh(locked, ["deliveries"])
     _check(locked, "record_delivery", user.organisation_id)
@@ -576,6 +634,7 @@ def record_delivery(
     )
     session.add(delivery)
     session.flush()
+    ledger.deliver_order(session, locked, quantity, user.organisation_id)
     _move(
         session,
         locked,

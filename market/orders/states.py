@@ -49,6 +49,9 @@ TABLE: dict[tuple[S, str], Rule] = {
     (S.paid, "dispute"): Rule(S.disputed, "either"),
     (S.in_delivery, "record_delivery"): Rule(S.in_delivery, "either"),
     (S.in_delivery, "finish_delivery"): Rule(S.delivered, "system"),  # full quantity recorded
+    # A short load: the parties close the order at what was received; the rest goes back
+    # to the listing through the ledger.
+    (S.in_delivery, "close_short"): Rule(S.delivered, "either"),
     (S.in_delivery, "dispute"): Rule(S.disputed, "either"),
     (S.delivered, "complete"): Rule(S.completed, "buyer"),  # the receiver confirms
     (S.delivered, "dispute"): Rule(S.disputed, "either"),
@@ -84,6 +87,7 @@ ACTION_LABELS = {
     "cancel": _l("Cancel order"),
     "issue_invoice": _l("Issue invoice / request payment"),
     "mark_paid": _l("Mark as paid (transfer received)"),
+    "close_short": _l("Close at the quantity received"),
     "complete": _l("Confirm completion"),
     "dispute": _l("Open a dispute"),
     "resolve": _l("Resolve the dispute"),

@@ -23,11 +23,19 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 import payments
-from market.api.views import json_body, token_required
+from market.api.contract import operation
+from market.api.views import token_required
 from market.catalog import services as catalog_services
 from market.errors import DomainError, NotFound
 from market.orders import billing, queries, services, statements, states
 from market.orders.models import Order, OrderRefund, OrderStatus, TransportArrangement
+from market.orders.schemas import (
+    DeliveryRecord,
+    OrderMove,
+    OrderRequest,
+    OrdersQuery,
+    RefundRequest,
+)
 from market.services import db_session
 
 bp = Blueprint("orders", __name__)
@@ -467,10 +475,15 @@ def refund_json(refund: OrderRefund) -> dict:
 
 @api.post("/orders")
 @token_required
-def api_request_order():
-    data = json_body()
+@operation(
+    "Request an order on a listing (accepted at once if the seller allows it)",
+    body=OrderRequest,
+    ok=(201, "Order"),
+    errors=(400, 401, 403, 404, 409, 422, 429),
+)
+def api_request_order(body: OrderRequest):
     s = db_session()
-    order = services.request_order(s, g.api_user, data.get("listing_id"), data)
+    order = services.request_order(s, g.api_user, body.listing_id, body.model_dump(mode="json"))
     s.commit()
     return (
         jsonify(order_json(order)),
@@ -481,26 +494,49 @@ def api_request_order():
 
 @api.get("/orders")
 @token_required
-def api_list_orders():
+@operation(
+    "Orders of your organisation (as buyer or seller)",
+    query=OrdersQuery,
+    ok=(
+        200,
+        {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}
+            },
+        },
+    ),
+)
+def api_list_orders(query: OrdersQuery):
     if g.api_user.organisation_id is None:
         return jsonify(items=[])
-    items = queries.orders_for(db_session(), g.api_user.organisation_id, request.args.get("status"))
+    status = query.status.value if query.status is not None else None
+    items = queries.orders_for(db_session(), g.api_user.organisation_id, status)
     return jsonify(items=[order_json(o) for o in items])
 
 
 @api.get("/orders/<int:order_id>")
 @token_required
+@operation("Read an order you are a party to", ok=(200, "Order"), errors=(401, 404, 429))
 def api_read_order(order_id: int):
     return jsonify(order_json(services.visible_order(db_session(), g.api_user, order_id)))
 
 
 @api.post("/orders/<int:order_id>/actions/<action>")
 @token_required
-def api_act(order_id: int, action: str):
+@operation(
+    "Move an order: accept, decline, cancel, issue_invoice, mark_paid, complete, dispute, resolve",
+    body=OrderMove,
+    body_required=False,
+    ok=(200, "Order"),
+    errors=(400, 401, 403, 404, 409, 422, 429),
+    path_enums={"action": list(states.ACTION_LABELS)},
+)
+def api_act(order_id: int, action: str, body: OrderMove):
     s = db_session()
-    data = request.get_json(silent=True) or {}
     order = services.perform(
-        s, g.api_user, order_id, action, data if isinstance(data, dict) else {}
+        s, g.api_user, order_id, action, body.model_dump(mode="json", exclude_unset=True)
     )
     s.commit()
     return jsonify(order_json(order))
@@ -508,19 +544,47 @@ def api_act(order_id: int, action: str):
 
 @api.post("/orders/<int:order_id>/deliveries")
 @token_required
-def api_add_delivery(order_id: int):
+@operation(
+    "Record a delivery (the seller, on an accepted order)",
+    body=DeliveryRecord,
+    ok=(201, "Order"),
+    errors=(400, 401, 403, 404, 409, 422, 429),
+)
+def api_add_delivery(order_id: int, body: DeliveryRecord):
     s = db_session()
-    services.record_delivery(s, g.api_user, order_id, json_body())
+    services.record_delivery(s, g.api_user, order_id, body.model_dump(mode="json"))
     s.commit()
     return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201
 
 
 @api.post("/orders/<int:order_id>/refunds")
 @token_required
-def api_refund(order_id: int):
+@operation(
+    "Refund all or part of a paid order (the organisation that received the payment); "
+    "an invoice refund issues a credit note (返還インボイス)",
+    body=RefundRequest,
+    ok=(201, "Order"),
+    more_ok=((200, "Order"),),
+    errors=(400, 401, 403, 404, 409, 422, 429, 502),
+    headers=(
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Send the same key again to retry safely: the refund it made "
+            "is answered with 200, never made twice",
+            "schema": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+        },
+    ),
+)
+def api_refund(order_id: int, body: RefundRequest):
     s = db_session()
     _refund, created = services.refund_order(
-        s, g.api_user, order_id, json_body(), request.headers.get("Idempotency-Key")
+        s,
+        g.api_user,
+        order_id,
+        body.model_dump(mode="json"),
+        request.headers.get("Idempotency-Key"),
     )
     s.commit()
     return jsonify(

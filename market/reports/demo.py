@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, OrgKind, Partnership
 from market.catalog.models import Listing, ListingKind, ListingStatus, ReuseCategory
+from market.orders import ledger
 from market.orders.models import Delivery, Order, OrderStatus, OrderTransition
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 
@@ -50,8 +51,13 @@ def _order(
             created_at=created,
         )
     )
-    listing.open_quantity = Decimal(listing.open_quantity) - quantity
-    if listing.open_quantity <= 0:
+    session.flush()
+    # Through the ledger like any order: committed, and handed over once completed.
+    if not ledger.reserve(session, listing.id, quantity, order_id=order.id):
+        raise ledger.LedgerError(f"demo listing {listing.id} cannot take {quantity}")
+    if status == OrderStatus.completed:
+        ledger.deliver_order(session, order, quantity)
+    if Decimal(listing.open_quantity) <= 0:
         listing.status = ListingStatus.closed
     return order
 
@@ -158,6 +164,8 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
                     continue
                 items.append((_past_item(session, rng, sample, rng.choice(categories), day), day))
         session.flush()
+        for item, _day in items:  # its quantity enters the ledger like any listing's
+            ledger.publish(session, item)
         for item, day in items:
             operator = rng.choice(operators)
             showed = rng.random() > 0.15

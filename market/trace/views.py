@@ -22,13 +22,15 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import payments
-from market.api.views import refuse, token_required, whole_arg
+from market.api.contract import operation
+from market.api.views import token_required
 from market.catalog.models import Listing, ListingKind
 from market.errors import DomainError, NotFound
 from market.orders.models import Order
 from market.services import db_session
 from market.trace import documents, queries, services
 from market.trace.models import ContaminationStatus, PermitBasis, TicketStatus
+from market.trace.schemas import OrderTicketsQuery, TicketsQuery
 
 bp = Blueprint("trace", __name__)
 api = Blueprint("trace_api", __name__, url_prefix="/api/v1")
@@ -455,48 +457,62 @@ def _tickets_json(s, views: list[queries.TicketView]) -> list[dict]:
     return [ticket_json(v, numbers.get(v.ticket.id)) for v in views]
 
 
-def _status_arg(errors: dict) -> TicketStatus | None:
-    raw = request.args.get("status") or None
-    if raw is None:
-        return None
-    if raw not in TicketStatus.__members__:
-        errors["status"] = _(
-            "must be one of: %(choices)s", choices=", ".join(TicketStatus.__members__)
-        )
-        return None
-    return TicketStatus(raw)
+TICKETS = {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}
 
 
 @api.get("/tickets")
 @token_required
-def api_list_tickets():
+@operation(
+    "Tickets of your organisation's orders, or issued by it, or sent to it (newest first)",
+    query=TicketsQuery,
+    ok=(
+        200,
+        {
+            "type": "object",
+            "required": ["items", "total", "page", "per_page"],
+            "properties": {
+                "items": TICKETS,
+                "total": {"type": "integer"},
+                "page": {"type": "integer"},
+                "per_page": {"type": "integer"},
+            },
+        },
+    ),
+)
+def api_list_tickets(query: TicketsQuery):
     """Tickets of your organisation's orders, or issued by it, or sent to it."""
-    errors: dict[str, str] = {}
-    status = _status_arg(errors)
-    page, per_page = whole_arg("page", 1, 10**6, errors), whole_arg("per_page", 50, 200, errors)
-    refuse(errors)
+    page, per_page = query.page, query.per_page
     s = db_session()
     if g.api_user.organisation_id is None:
         return jsonify(items=[], total=0, page=page, per_page=per_page)
-    views, total = queries.tickets_for_org(s, g.api_user.organisation_id, status, page, per_page)
+    views, total = queries.tickets_for_org(
+        s, g.api_user.organisation_id, query.status, page, per_page
+    )
     return jsonify(items=_tickets_json(s, views), total=total, page=page, per_page=per_page)
 
 
 @api.get("/orders/<int:order_id>/tickets")
 @token_required
-def api_order_tickets(order_id: int):
+@operation(
+    "Every ticket of an order you are involved in, void ones included",
+    query=OrderTicketsQuery,
+    ok=(200, {"type": "object", "required": ["items"], "properties": {"items": TICKETS}}),
+    errors=(400, 401, 404, 429),
+)
+def api_order_tickets(order_id: int, query: OrderTicketsQuery):
     """Every ticket of an order you are involved in, in order of issue (void ones included)."""
-    errors: dict[str, str] = {}
-    status = _status_arg(errors)
-    refuse(errors)
     s = db_session()
     order = services.visible_order(s, g.api_user, order_id)
+    status = query.status
     views = [v for v in queries.tickets(s, order.id) if status is None or v.ticket.status == status]
     return jsonify(items=_tickets_json(s, views))
 
 
 @api.get("/tickets/<int:ticket_id>")
 @token_required
+@operation(
+    "Read a ticket of an order you are involved in", ok=(200, "Ticket"), errors=(401, 404, 429)
+)
 def api_read_ticket(ticket_id: int):
     s = db_session()
     t = services.visible_ticket(s, g.api_user, ticket_id)

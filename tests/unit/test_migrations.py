@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import types
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +27,9 @@ def pg_url():
     if not PG_URL:
         pytest.skip(PG_REASON)
     base = sa.engine.make_url(PG_URL)
-    target = base.set(database=f"{base.database}_meguri_migrations")
+    # Its own name per run: two suites on one server (CI beside a developer's run) must never
+    # drop each other's database.
+    target = base.set(database=f"{base.database}_meguri_migrations_{uuid.uuid4().hex[:8]}")
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
     def recreate(create: bool) -> None:

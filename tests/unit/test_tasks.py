@@ -162,3 +162,61 @@ def test_redis_backend_queues_jobs_for_any_worker(database_url, tmp_path):
 def test_job_ids_are_uuids(queued_app):
     job_id = _enqueue(queued_app, succeed_on=1)
     assert uuid.UUID(job_id).hex == job_id
+
+
+def _hold_write_lock(path, seconds: float):
+    """Another process's connection holding the new queue file's write lock for a while,
+    as a worker starting at the same moment does while it sets the file up."""
+    import sqlite3
+    import threading
+
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = threading.Event()
+
+    def release():
+        holder.execute("COMMIT")
+        holder.close()
+        released.set()
+
+    threading.Timer(seconds, release).start()
+    return released
+
+
+def test_queue_opens_while_another_worker_holds_the_new_file(tmp_path):
+    # Unpatched huey fails here at once with "database is locked" (CI: gunicorn exited).
+    path = tmp_path / "jobs.db"
+    released = _hold_write_lock(str(path), 0.3)
+    queue = tasks.sqlite_queue(path)
+    try:
+        assert released.is_set()  # it waited for the other worker instead of failing
+        queue.storage.enqueue(b"job")
+        assert queue.storage.dequeue() == b"job"
+    finally:
+        queue.storage.close()
+
+
+def _start_queue(path: str, barrier) -> str | None:
+    barrier.wait()
+    try:
+        for _ in range(3):
+            queue = tasks.sqlite_queue(path)
+            queue.storage.enqueue(b"job")
+            queue.storage.close()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        return repr(exc)
+    return None
+
+
+def test_many_processes_open_a_new_queue_at_once(tmp_path):
+    import multiprocessing
+
+    processes = 8
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(processes) as pool:
+        for round_ in range(3):
+            path = str(tmp_path / f"jobs-{round_}.db")
+            barrier = manager.Barrier(processes)
+            errors = [e for e in pool.starmap(_start_queue, [(path, barrier)] * processes) if e]
+            assert errors == []
+            assert tasks.sqlite_queue(path).storage.queue_size() == processes * 3

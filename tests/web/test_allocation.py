@@ -157,8 +157,13 @@ def test_both_parties_accept_and_quantities_are_reserved(client, admin, soil_mar
     assert order.source == "proposal" and order.status.value == "accepted"
     assert (order.listing_id, order.quantity) == (offer, Decimal("600"))
     assert order.buyer_org_id == receiver.org_id and order.seller_org_id == supplier.org_id
-    # Deciding again changes nothing.
-    assert client.post(f"/proposals/{proposal.id}/decline").status_code == 409
+    # Deciding again changes nothing, and the page says what happened instead of an error.
+    again = client.post(f"/proposals/{proposal.id}/decline")
+    assert again.status_code == 302  # back to the proposal, which says what happened
+    assert "取引は成立しています" in client.get(again.headers["Location"]).get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Proposal, proposal.id).state == "agreed"
+    assert len(db.scalars(select(Order)).all()) == 1
 
 
 def test_decline_excludes_the_pair_from_the_next_run(client, admin, soil_market, login, db):

@@ -62,9 +62,13 @@ def test_bad_arguments_are_named(app, factory):
         {"ids": list(range(1001))},
         {"ids": [2**63]},
         {"ids": [0]},
-    ):  # out of the id column's range: named, never a 500
+        {"ids": None},
+        {"idz": [1]},
+    ):  # out of the id column's range, or not ids at all: named (ids.1 is the second), never a 500
         response = client.post("/api/v1/notifications/read", json=body, headers=headers)
-        assert response.status_code == 400 and "ids" in response.get_json()["errors"], body
+        named = response.get_json()["errors"]
+        assert response.status_code == 422, body  # a body field is wrong
+        assert any(key.split(".")[0] in {"ids", "idz"} for key in named), (body, named)
     assert client.post("/api/v1/notifications/read", data="x", headers=headers).status_code == 400
 
 

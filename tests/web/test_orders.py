@@ -116,6 +116,7 @@ def test_invoice_flow_from_request_to_completion(app, db, trade):
     assert "適格請求書" in invoice and REG_SELLER in invoice and "¥48,400" in invoice
     pdf = buyer.get(f"/orders/{order_id}/invoice.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Cache-Control"] == "no-store"  # not kept on a shared computer
 
     # Only the payee confirms the transfer.
     refused = act(buyer, order_id, "mark_paid")
@@ -354,10 +355,17 @@ def test_api_request_order_with_token(app, db, client, trade):
         _token, secret = issue_api_token(session, session.get(User, contractor.id), "ci")
         session.commit()
     headers = {"Authorization": f"Bearer {secret}"}
-    response = client.post(
+    # Amounts are the listing's: a client that sends its own is told so, not ignored.
+    priced = client.post(
         "/api/v1/orders",
         json={"listing_id": listing_id, "quantity": 4, "total_yen": 1, "unit_price_yen": 1},
         headers=headers,
+    )
+    assert priced.status_code == 422
+    assert set(priced.get_json()["errors"]) == {"total_yen", "unit_price_yen"}
+    assert db(lambda s: s.scalar(select(func.count()).select_from(Order))) == 0
+    response = client.post(
+        "/api/v1/orders", json={"listing_id": listing_id, "quantity": 4}, headers=headers
     )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()

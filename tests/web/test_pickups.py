@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from market import db as market_db
+from market.orders.models import Order, OrderStatus
 from market.pickups import services
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from tests.web.test_reports import (
@@ -369,3 +370,27 @@ def test_weekly_slots_open_together_each_with_its_own_code(app, city, clock):
     refused = open_slot(town, slot_date=late, weeks="4")
     assert refused.status_code == 422 and "at most a year ahead" in refused.get_data(as_text=True)
     assert len(slot_ids(app)) == 4  # nothing written by the refusals
+
+
+def test_check_in_before_payment_is_refused_and_after_it_counts_on_the_dashboard(app, city, clock):
+    member, items, x_member, _ = city
+    town, x = signed_in(app, member), signed_in(app, x_member)
+    order_id = request_order(x, items["chair"], "1")
+    act(town, order_id, "accept")  # accepted, not paid yet
+    assert open_slot(town).status_code == 302
+    [slot_id] = slot_ids(app)
+    assert (
+        x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": order_id}).status_code == 302
+    )
+    booking = booking_of(app, order_id).id
+    early = town.post(f"/pickups/bookings/{booking}/check-in")
+    assert early.status_code == 409
+    assert "handed over once it is paid" in early.get_data(as_text=True)
+    assert booking_of(app, order_id).status == BookingStatus.booked
+
+    act(town, order_id, "issue_invoice")
+    act(town, order_id, "mark_paid")
+    assert town.post(f"/pickups/bookings/{booking}/check-in").status_code == 302
+    order = read(app, lambda s: s.get(Order, order_id))
+    assert order.status == OrderStatus.delivered
+    assert section_totals(town.get("/dashboard").get_data(as_text=True))["Items reused"] == "1"

@@ -250,6 +250,7 @@ def test_site_dashboard_counts_optimised_and_manual_orders(app, factory, soil_tr
     assert "Surplus soil" in section(page, "by_family")
     for slug in ("by_family", "matches_by_month"):
         assert_csv_matches_page(admin, page, "/dashboard/site", slug)
+    assert admin.get("/dashboard/site/by_family.csv").headers["Cache-Control"] == "no-store"
     member = signed_in(app, factory.user("contractor"))
     assert member.get("/dashboard/site").status_code == 403
     assert member.get("/dashboard/site/by_family.csv").status_code == 403

@@ -62,6 +62,25 @@ def test_wrong_api_tokens_are_rate_limited(limited_app):
     )
 
 
+def test_wrong_tokens_from_an_address_do_not_lock_out_a_valid_token(limited_app):
+    from market.accounts import services
+    from market.accounts.models import User
+    from tests.conftest import Factory, in_session
+
+    member = Factory(limited_app).user()
+    secret = in_session(
+        limited_app, lambda s: services.issue_api_token(s, s.get(User, member.id), "robot")[1]
+    )
+    client = limited_app.test_client()
+    for _ in range(24):
+        client.get("/api/v1/orders", headers={"Authorization": "Bearer guess"})
+    assert (
+        client.get("/api/v1/orders", headers={"Authorization": "Bearer guess"}).status_code == 429
+    )
+    valid = client.get("/api/v1/orders", headers={"Authorization": f"Bearer {secret}"})
+    assert valid.status_code == 200
+
+
 def test_request_id_is_kept_or_made_and_logged(client, caplog):
     with caplog.at_level(logging.INFO, logger="meguri.access"):
         response = client.get("/healthz", headers={"X-Request-ID": "abc12345-from-lb"})

@@ -123,8 +123,9 @@ def test_succeeded_event_marks_the_payment_paid(gateway):
         sign_webhook(b"another body"),
         sign_webhook(intent_event("succeeded", event_id="evt_x"), secret="whsec_other"),
         sign_webhook(intent_event("succeeded", event_id="evt_x"), timestamp=NOW - 3600),
+        sign_webhook(intent_event("succeeded", event_id="evt_x"), timestamp=NOW + 3600),
     ],
-    ids=["missing", "no-v1", "garbage", "other-body", "other-secret", "too-old"],
+    ids=["missing", "no-v1", "garbage", "other-body", "other-secret", "too-old", "in-future"],
 )
 def test_bad_signature_is_400_and_changes_nothing(gateway, header):
     store = Store(payment())
@@ -258,3 +259,11 @@ def test_a_dispute_leaves_the_payment_and_reaches_the_app_once(gateway):
     )
     assert dispute.respond_by == NOW + 86400 and not dispute.closed
     assert store.saves == 0 and store.payments[PI].status is PaymentStatus.PAID
+
+
+def test_a_clock_a_minute_ahead_is_within_the_tolerance(gateway):
+    store = Store(payment())
+    body = intent_event("succeeded")
+    response = store.deliver(gateway, body, sign_webhook(body, timestamp=int(time.time()) + 60))
+    assert response.status_code == 200
+    assert store.payments[PI].status is PaymentStatus.PAID

@@ -1,0 +1,243 @@
+"""The API's one contract: each operation declares its query and body as pydantic models,
+and the same declarations parse every request and make /api/v1/openapi.json.
+
+A view says what it takes::
+
+    @api.post("/orders")
+    @operation("Request an order", body=OrderRequest, ok=(201, "Order"))
+    @token_required
+    def api_request_order(body: OrderRequest): ...
+
+``operation`` parses the query string (``query=``) and the JSON body (``body=``) before the
+view runs and hands them over as ``query``/``body`` arguments; anything else is refused with
+a 400 (query) or 422 (body) whose ``errors`` name each field at fault. Types are strict (a
+boolean or a float is not an id), unknown fields are refused, and text carries no control
+characters. The OpenAPI document (``market/api/openapi.py``) walks the app's routes and
+reads these declarations: a route and its document cannot drift apart.
+
+Another area declares its operations the same way; a multipart upload (a file import)
+gives ``body=`` a model and ``body_media="multipart/form-data"``, whose fields are read
+from ``request.form`` and ``request.files``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Annotated, Any, get_args, get_origin
+
+from flask import request
+from flask_babel import gettext as _
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+
+from market.errors import DomainError
+
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
+
+# A row id: a JSON integer (never true, 1.9 or "1") the database can compare.
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# One line of text (a name, a reference): no control characters at all.
+Line = Annotated[str, Field(strict=True, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# Free text (a note, a reason): lines and tabs allowed, other control characters not.
+Text = Annotated[str, Field(strict=True, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+# A quantity in a listing's unit: a JSON number, or a decimal written as text ("12.5").
+Quantity = Annotated[
+    Annotated[float, Field(strict=True, gt=0, le=1e9)]
+    | Annotated[str, Field(strict=True, pattern=r"^\d{1,10}(\.\d{1,3})?$")],
+    Field(description="Quantity in the listing's unit (more than 0, at most 3 decimals)"),
+]
+# Whole yen: a JSON integer, or the same written as text ("20000").
+Yen = Annotated[
+    Annotated[int, Field(strict=True, ge=0, le=10**9)]
+    | Annotated[str, Field(strict=True, pattern=r"^\d{1,10}$")],
+    Field(description="Whole yen"),
+]
+
+
+class Body(BaseModel):
+    """A JSON request body: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", str_max_length=100_000)
+
+
+class Query(BaseModel):
+    """Query arguments: text as sent in a URL (so "5" is a number here), unknown names refused."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+
+# What each status means, answered and documented for every operation that can give it.
+STANDARD_ERRORS = {
+    400: "The request is malformed: a query argument is wrong, or the body is not a JSON object",
+    401: "No API token, or a wrong or revoked one",
+    403: "The token's user may not do this",
+    404: "No such thing, or not visible to you",
+    409: "The thing is not in a state that allows this",
+    422: "A body field is wrong; errors names each field",
+    429: "Too many requests with a wrong API token from this address: wait a minute",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    query: type[Query] | None = None
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    body_media: str = "application/json"
+    ok: tuple[int, str | dict] = (200, "")
+    more_ok: tuple[tuple[int, str | dict], ...] = ()
+    errors: tuple[int, ...] = (400, 401, 429)
+    path_enums: dict[str, list[str]] = field(default_factory=dict)
+    headers: tuple[dict, ...] = ()
+    description: str = ""
+
+
+def operation(summary: str, **declared: Any) -> Callable:
+    """Declare an API operation on its view (below the route, above the token check)."""
+    op = Operation(summary=summary, **declared)
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if op.query is not None:
+                kwargs["query"] = parse_query(op.query)
+            if op.body is not None:
+                kwargs["body"] = parse_body(op.body, required=op.body_required)
+            return view(*args, **kwargs)
+
+        wrapper.api_operation = op
+        return wrapper
+
+    return decorate
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+class ContractError(DomainError):
+    """A request that breaks the contract: answered as JSON naming every field at fault."""
+
+    def __init__(self, status: int, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
+        self.status = status
+        self.errors = errors
+
+
+def parse_query(model: type[Query]) -> Query:
+    raw: dict[str, Any] = {}
+    repeated: dict[str, str] = {}
+    for name in request.args:
+        values = request.args.getlist(name)
+        info = model.model_fields.get(name)
+        if info is not None and _is_list(info.annotation):
+            raw[name] = values
+            continue
+        raw[name] = values[0]
+        if len(values) > 1:  # which one would count? neither: say so
+            repeated[name] = _("Give this argument once.")
+    try:
+        parsed = model.model_validate(raw)
+    except ValidationError as exc:
+        raise ContractError(400, {**repeated, **field_errors(exc)}) from None
+    if repeated:
+        raise ContractError(400, repeated)
+    return parsed
+
+
+def parse_body(model: type[BaseModel], *, required: bool = True) -> BaseModel:
+    try:
+        if request.mimetype == "multipart/form-data":
+            return model.model_validate(
+                {**request.form.to_dict(), **request.files.to_dict()}, strict=False
+            )
+        if not _json_object(required):
+            return model.model_validate({})
+        # JSON mode: strict, yet dates arrive as ISO text, as JSON can only send them.
+        return model.model_validate_json(request.get_data(cache=True))
+    except ValidationError as exc:
+        tagged = issubclass(model, RootModel)
+        raise ContractError(422, field_errors(exc, tagged=tagged)) from None
+
+
+def _json_object(required: bool) -> dict:
+    if not request.get_data(cache=True) and not required:
+        return {}
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # deeply nested JSON; ``silent`` only covers ValueError
+        data = None
+    if not isinstance(data, dict):
+        raise ContractError(
+            400, {"body": _("Send a JSON object (Content-Type: application/json).")}
+        )
+    return data
+
+
+def _is_list(annotation) -> bool:
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return get_origin(annotation) is list or annotation is list
+
+
+def field_errors(exc: ValidationError, *, tagged: bool = False) -> dict[str, str]:
+    """Each field at fault (its dotted path) and what is wrong, in the user's language."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"] if not _is_union_branch(part)]
+        if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+            loc = [error["ctx"]["discriminator"].strip("'")]
+        elif tagged and len(loc) > 1:
+            loc = loc[1:]  # the branch of a tagged union (a listing kind) is not a field
+        name = ".".join(loc) or "body"
+        errors.setdefault(name, _message(error))
+    return errors
+
+
+def _is_union_branch(part) -> bool:
+    # pydantic names the branch of a union it tried ("int", "str", "function-after[...]").
+    return isinstance(part, str) and (
+        part in {"int", "str", "float", "bool", "list", "dict", "none", "date"}
+        or "[" in part
+        or part.startswith("constrained-")
+    )
+
+
+def _message(error: dict) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        return _("This field is required.")
+    if kind == "extra_forbidden":
+        return _("Unknown field: leave it out.")
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return _("Must be a whole number.")
+    if kind in {"float_type", "float_parsing", "decimal_parsing", "decimal_type"}:
+        return _("Must be a number.")
+    if kind in {"bool_type", "bool_parsing"}:
+        return _("Must be true or false.")
+    if kind in {"string_type"}:
+        return _("Must be text.")
+    if kind in {"list_type"}:
+        return _("Must be a list.")
+    if kind in {"dict_type", "model_type", "model_attributes_type"}:
+        return _("Must be an object.")
+    if kind in {"date_type", "date_parsing", "date_from_datetime_parsing"}:
+        return _("Must be a date (YYYY-MM-DD).")
+    if kind in {"less_than_equal", "less_than"}:
+        return _("Must be at most %(n)s.", n=ctx.get("le", ctx.get("lt")))
+    if kind in {"greater_than_equal", "greater_than"}:
+        return _("Must be at least %(n)s.", n=ctx.get("ge", ctx.get("gt")))
+    if kind == "string_too_short":
+        return _("This field is required.")
+    if kind == "string_too_long":
+        return _("Must be at most %(n)s characters.", n=ctx.get("max_length"))
+    if kind == "too_long":
+        return _("At most %(n)s items.", n=ctx.get("max_length"))
+    if kind == "string_pattern_mismatch":
+        return _("Contains a character or form that is not allowed.")
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        return _("Must be one of: %(choices)s", choices=ctx.get("expected_tags", ""))
+    if kind in {"literal_error", "enum"}:
+        return _("Must be one of: %(choices)s", choices=ctx.get("expected", ""))
+    return _("This value is not valid.")

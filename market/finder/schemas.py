@@ -1,0 +1,64 @@
+"""What the search and notifications API take, declared once (market/api/contract.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+import search
+from market.api.contract import Body, Id, Query
+from market.finder import suggest
+
+Facet = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=100)]
+PLACE_HELP = (
+    "a 市区町村 to measure distance from: its code (JIS X 0402) or name in kanji, kana or"
+    " English (八王子市, はちおうじ, Hachioji); a name several places share takes its"
+    " prefecture: 府中市 (東京都)"
+)
+
+
+class SearchQuery(Query):
+    """Words, facets (each may repeat), price, window, and distance from a place, a point
+    or one of your sites; search/ checks how they combine."""
+
+    kind: Facet = []
+    soil_class: Facet = []
+    grade: Facet = []
+    material: Facet = []
+    category: Facet = []
+    prefecture: Facet = []
+    municipality_code: Facet = []
+    q: Annotated[str, Field(max_length=1000)] = ""
+    price_min: Annotated[int, Field(ge=-(10**9), le=10**9)] | None = None
+    price_max: Annotated[int, Field(ge=-(10**9), le=10**9)] | None = None
+    window_from: dt.date | None = None
+    window_to: dt.date | None = None
+    site: Id | None = Field(default=None, description="one of your sites (listings), for distance")
+    place: Annotated[str, Field(max_length=100, description=PLACE_HELP)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90, description="a point")] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, description="a point")] | None = None
+    radius_km: Annotated[float, Field(gt=0, le=search.documents.MAX_RADIUS_KM)] | None = None
+    sort: Literal[search.SORTS] | None = None  # type: ignore[valid-type]
+    page: Annotated[int, Field(ge=1, le=search.documents.MAX_PAGE)] = 1
+    per_page: Annotated[int, Field(ge=1, le=search.documents.MAX_PER_PAGE)] = 20
+
+
+class SuggestQuery(Query):
+    q: Annotated[str, Field(max_length=200)] = ""
+    limit: Annotated[int, Field(ge=1, le=suggest.MAX_LIMIT)] = 8
+
+
+class NotificationsQuery(Query):
+    unread: bool | None = None
+    page: Annotated[int, Field(ge=1, le=10**6)] = 1
+    per_page: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class MarkRead(Body):
+    """The ids to mark read; leave ``ids`` out to mark all of yours."""
+
+    ids: Annotated[list[Id], Field(max_length=1000)] = Field(
+        default_factory=list, description="Leave out to mark every notification of yours read"
+    )

@@ -1,0 +1,409 @@
+"""Independent verifier of a version 2 result (INSTANCE-v2.md).
+
+Shares no code with the solver: its own dates, distances and rules, one flow at a time in
+plain Python, the sums per period, the committed flows, every figure recomputed, and for
+small instances its own LP over every allowed (path, ship period, deliver period) column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from ..check import CheckReport
+
+R_EARTH = 6371.0088
+LP_LIMIT = 2_000_000  # (route, ship, deliver) combinations the checker's LP may look at
+
+
+@dataclass
+class PlanningCheckReport(CheckReport):
+    lp_columns: int | None = None  # columns of the checker's own LP
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "lp_columns": self.lp_columns}
+
+
+def _day(s):
+    return dt.date.fromisoformat(s).toordinal() if s else None
+
+
+def _road_km(a, b, factor):
+    la1, lo1, la2, lo2 = map(math.radians, (a["lat"], a["lon"], b["lat"], b["lon"]))
+    h = (
+        math.sin((la2 - la1) / 2) ** 2
+        + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    )
+    return 2 * R_EARTH * math.asin(math.sqrt(min(1.0, h))) * factor
+
+
+class _Rules:
+    def __init__(self, inst: dict):
+        h = inst["horizon"]
+        self.start = _day(h["start"])
+        self.days = int(h.get("period_days", 7))
+        self.T = int(h["periods"])
+        tr = inst.get("transport") or {}
+        self.factor = float(tr.get("road_factor", 1.0))
+        self.cost_km = float(tr.get("cost_per_unit_km", 0.0))
+        self.co2_km = float(tr.get("co2_kg_per_unit_km", 0.0) or 0.0)
+        self.carbon = float(inst.get("carbon_price_per_kg") or 0.0)
+        self.grades = inst.get("grades") or []
+        self.as_of = _day(inst.get("as_of"))
+        self.excluded = {
+            (p[0], p[1])
+            for p in inst.get("excluded_pairs") or []
+            if isinstance(p, (list, tuple)) and len(p) == 2
+        }
+
+    def active(self, rec, k: int) -> bool:
+        if not 0 <= k < self.T:
+            return False
+        w = rec.get("window") or [None, None]
+        lo, hi = _day(w[0]), _day(w[1])
+        first = self.start + k * self.days
+        last = first + self.days - 1
+        return (lo is None or last >= lo) and (hi is None or first <= hi)
+
+    def path(self, s, d, p, y):
+        """(problems, legs km, class, benefit before holding) of a path, no periods."""
+        bad = []
+        cls = s.get("class")
+        if p is not None:
+            conv = p.get("converts") or {}
+            if cls not in conv:
+                bad.append(f"plant {p['id']} does not treat class {cls}")
+            cls = conv.get(cls, cls)
+        if (s.get("id"), d.get("id")) in self.excluded:
+            bad.append("excluded pair (declined)")
+        if d.get("accepts") and cls not in d["accepts"]:
+            bad.append(f"class {cls} not accepted by demand {d['id']}")
+        if d.get("min_grade") is not None:
+            g = self.grades
+            if cls not in g or g.index(cls) > g.index(d["min_grade"]):
+                bad.append("grade below min_grade")
+        if y is not None and y.get("accepts") and cls not in y["accepts"]:
+            bad.append(f"class {cls} not accepted by stockyard {y['id']}")
+        props = s.get("properties") or {}
+        for name, lim in (d.get("limits") or {}).items():
+            if not lim:
+                continue
+            val = props.get(name)
+            if val is None:
+                bad.append(f"missing property {name}")
+            elif not d.get("blend"):
+                if lim.get("max") is not None and val > lim["max"]:
+                    bad.append(f"{name} above max")
+                if lim.get("min") is not None and val < lim["min"]:
+                    bad.append(f"{name} below min")
+        pou = s.get("partner_only_until")
+        if (
+            pou is not None
+            and self.as_of is not None
+            and self.as_of < _day(pou)
+            and s.get("owner") not in (d.get("partners") or [])
+        ):
+            bad.append("partner-only period")
+        stops = [s] + [x for x in (p, y) if x is not None] + [d]
+        legs = [_road_km(a, b, self.factor) for a, b in zip(stops, stops[1:], strict=False)]
+        limit = min(
+            x for x in (s.get("max_haul_km"), d.get("max_haul_km"), math.inf) if x is not None
+        )
+        if any(leg > limit + 1e-9 for leg in legs):
+            bad.append("haul longer than max_haul_km")
+        km = sum(legs)
+        value = (d.get("value_by") or {}).get(cls, d.get("value") or 0.0)
+        b = (
+            float(s.get("disposal_cost") or 0.0)
+            + float(value)
+            - self.cost_km * km
+            - (float(y.get("handling_cost") or 0.0) if y is not None else 0.0)
+            - (float(p.get("cost_per_unit") or 0.0) if p is not None else 0.0)
+            + self.carbon * (float(s.get("co2_avoided_kg_per_unit") or 0.0) - self.co2_km * km)
+        )
+        return bad, legs, cls, b
+
+    def timing(self, s, d, p, y, ts, td):
+        bad = []
+        if y is None and ts != td:
+            bad.append("ship and deliver periods differ without a stockyard")
+        if td < ts:
+            bad.append("delivered before it is shipped")
+        if not self.active(s, ts):
+            bad.append(f"supply {s['id']} not active in period {ts}")
+        if not self.active(d, td):
+            bad.append(f"demand {d['id']} not active in period {td}")
+        if p is not None and not self.active(p, ts):
+            bad.append(f"plant {p['id']} not active in period {ts}")
+        if y is not None and not all(self.active(y, t) for t in range(ts, td + 1)):
+            bad.append(f"stockyard {y['id']} not active in every period {ts}–{td}")
+        return bad
+
+    def hold(self, y, ts, td) -> float:
+        return float(y.get("holding_cost_per_period") or 0.0) * (td - ts) if y is not None else 0.0
+
+
+def _by_id(recs):
+    return {r["id"]: r for r in recs or []}
+
+
+def check_planning(
+    inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6
+) -> PlanningCheckReport:
+    """Verify a version 2 `result` against `inst`; both as parsed JSON."""
+    errors: list[str] = []
+    rules = _Rules(inst)
+    T = rules.T
+    sup, dem = _by_id(inst.get("supplies")), _by_id(inst.get("demands"))
+    yards, plants = _by_id(inst.get("stockyards")), _by_id(inst.get("plants"))
+    sent = dict.fromkeys(sup, 0.0)
+    got = dict.fromkeys(dem, 0.0)
+    sent_t: dict = {}
+    got_t: dict = {}
+    stock: dict = {}
+    load: dict = {}
+    on_key: dict = {}
+    blend_sum: dict = {}
+    total = 0.0
+    if result.get("version") != 2:
+        errors.append("result.version: must be 2")
+    if result.get("status") not in ("optimal", "feasible"):
+        errors.append(f"result.status: unexpected {result.get('status')!r}")
+    for i, f in enumerate(result.get("flows") or []):
+        w = f"flows[{i}]"
+        s, d = sup.get(f.get("supply")), dem.get(f.get("demand"))
+        p = plants.get(f.get("plant")) if f.get("plant") is not None else None
+        y = yards.get(f.get("yard")) if f.get("yard") is not None else None
+        if (
+            s is None
+            or d is None
+            or (f.get("plant") is not None and p is None)
+            or (f.get("yard") is not None and y is None)
+        ):
+            errors.append(f"{w}: unknown supply, demand, plant or stockyard")
+            continue
+        q = f.get("quantity")
+        ts, td = f.get("ship_period"), f.get("deliver_period")
+        if not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0:
+            errors.append(f"{w}.quantity: must be a positive number")
+            continue
+        if not isinstance(ts, int) or not isinstance(td, int):
+            errors.append(f"{w}: ship_period and deliver_period must be whole numbers")
+            continue
+        bad, legs, cls, b = rules.path(s, d, p, y)
+        bad += rules.timing(s, d, p, y, ts, td)
+        for problem in bad:
+            errors.append(f"{w}: {problem}")
+        if f.get("class") != cls:
+            errors.append(f"{w}.class: {f.get('class')!r} but the path delivers {cls!r}")
+        km = sum(legs)
+        b -= rules.hold(y, ts, td)
+        if abs(f.get("road_km", -1) - km) > 1e-3:
+            errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
+        for key, want in (
+            ("net_benefit", q * b),
+            ("transport_cost", q * rules.cost_km * km),
+            ("co2_kg", q * rules.co2_km * km),
+        ):
+            have = f.get(key)
+            if (
+                not isinstance(have, (int, float))
+                or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
+            ):
+                errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
+        total += q * b
+        sent[s["id"]] += q
+        got[d["id"]] += q
+        sent_t[(s["id"], ts)] = sent_t.get((s["id"], ts), 0.0) + q
+        got_t[(d["id"], td)] = got_t.get((d["id"], td), 0.0) + q
+        if y is not None:
+            for t in range(ts, td + 1):
+                stock[(y["id"], t)] = stock.get((y["id"], t), 0.0) + q
+        if p is not None:
+            load[(p["id"], ts)] = load.get((p["id"], ts), 0.0) + q
+        key = (s["id"], d["id"], f.get("plant"), f.get("yard"), ts, td)
+        on_key[key] = on_key.get(key, 0.0) + q
+        if d.get("blend"):
+            for name in d.get("limits") or {}:
+                val = (s.get("properties") or {}).get(name)
+                if val is not None:
+                    blend_sum[(d["id"], name)] = blend_sum.get((d["id"], name), 0.0) + q * val
+
+    def over(have, cap):
+        return cap is not None and have > cap + rel_tol * max(1.0, abs(cap))
+
+    for k, v in sent.items():
+        if over(v, sup[k]["quantity"]):
+            errors.append(f"supply {k}: ships {v} > quantity {sup[k]['quantity']}")
+    for k, v in got.items():
+        if over(v, dem[k]["quantity"]):
+            errors.append(f"demand {k}: receives {v} > quantity {dem[k]['quantity']}")
+    for (k, t), v in sorted(sent_t.items()):
+        if over(v, sup[k].get("max_per_period")):
+            errors.append(
+                f"supply {k}: ships {v} in period {t} > max_per_period {sup[k]['max_per_period']}"
+            )
+    for (k, t), v in sorted(got_t.items()):
+        if over(v, dem[k].get("max_per_period")):
+            errors.append(
+                f"demand {k}: receives {v} in period {t} > max_per_period {dem[k]['max_per_period']}"
+            )
+    for (k, t), v in sorted(stock.items()):
+        if over(v, yards[k]["capacity"]):
+            errors.append(
+                f"stockyard {k}: holds {v} in period {t} > capacity {yards[k]['capacity']}"
+            )
+    for (k, t), v in sorted(load.items()):
+        if over(v, plants[k]["capacity_per_period"]):
+            errors.append(
+                f"plant {k}: treats {v} in period {t} > capacity_per_period {plants[k]['capacity_per_period']}"
+            )
+    for (did, name), acc in blend_sum.items():
+        lim = dem[did]["limits"][name]
+        avg = acc / got[did] if got[did] > 0 else 0.0
+        slack = 1e-6 * max(1.0, abs(avg))
+        if lim.get("max") is not None and avg > lim["max"] + slack:
+            errors.append(f"demand {did}: blended {name} {avg:.6f} above max {lim['max']}")
+        if lim.get("min") is not None and avg < lim["min"] - slack:
+            errors.append(f"demand {did}: blended {name} {avg:.6f} below min {lim['min']}")
+    committed = _committed(inst)
+    for n, (key, q) in enumerate(committed.items()):
+        have = on_key.get(key, 0.0)
+        if have < q - rel_tol * max(1.0, q):
+            errors.append(f"committed flow {n} {key}: flows total {have} < agreed {q}")
+    for name, rows, field_, counted in (
+        ("yard_stock", result.get("yard_stock"), "yard", stock),
+        ("plant_load", result.get("plant_load"), "plant", load),
+    ):
+        listed = {}
+        for r in rows or []:
+            listed[(r.get(field_), r.get("period"))] = r.get("quantity", 0.0)
+        for k in set(listed) | {k for k, v in counted.items() if v > 1e-9}:
+            have, want = listed.get(k, 0.0), counted.get(k, 0.0)
+            if abs(have - want) > 1e-6 * max(1.0, want):
+                errors.append(f"{name} {k[0]} period {k[1]}: lists {have} but flows give {want}")
+    for key, book, moved in (("unmatched_supply", sup, sent), ("unmet_demand", dem, got)):
+        listed = {r.get("id"): r.get("quantity", 0) for r in result.get(key) or []}
+        for k, rec in book.items():
+            left = rec["quantity"] - moved[k]
+            if abs(listed.get(k, 0.0) - left) > 1e-6 * max(1.0, rec["quantity"]):
+                errors.append(f"{key} {k}: lists {listed.get(k, 0.0)} but {left} is left")
+        for r in result.get(key) or []:
+            if not r.get("reason"):
+                errors.append(f"{key} {r.get('id')}: no reason given")
+    nb = result.get("net_benefit", 0.0)
+    tol = rel_tol * max(1.0, abs(total))
+    if abs(nb - total) > tol:
+        errors.append(f"net_benefit: {nb} but flows add up to {total:.4f}")
+    ub = result.get("upper_bound")
+    if ub is not None and ub < nb - tol:
+        errors.append(f"upper_bound {ub} below net_benefit {nb}")
+    if result.get("status") == "optimal" and (ub is None or ub - nb > tol):
+        errors.append("status optimal but upper_bound does not equal net_benefit")
+    report = PlanningCheckReport(ok=False, errors=errors, recomputed_net_benefit=total)
+    size = len(sup) * len(dem) * (1 + len(plants)) * (1 + len(yards)) * T * (T + 1) // 2
+    if lp and size <= LP_LIMIT:
+        opt, n_cols = _lp_optimum(inst, rules, sup, dem, plants, yards, committed)
+        report.lp_optimum = opt
+        report.lp_columns = n_cols
+        lp_tol = rel_tol * max(1.0, abs(opt))
+        if total > opt + lp_tol:
+            errors.append(f"net_benefit {total:.4f} above the LP optimum {opt:.4f}")
+        if result.get("status") == "optimal" and total < opt - lp_tol:
+            errors.append(f"status optimal but LP optimum is {opt:.4f} > {total:.4f}")
+        if ub is not None and ub < opt - lp_tol:
+            errors.append(f"upper_bound {ub} below the LP optimum {opt:.4f}")
+    report.ok = not errors
+    return report
+
+
+def _committed(inst: dict) -> dict:
+    out: dict = {}
+    for c in inst.get("committed") or []:
+        key = (
+            c["supply"],
+            c["demand"],
+            c.get("plant"),
+            c.get("yard"),
+            c["ship_period"],
+            c["deliver_period"],
+        )
+        out[key] = out.get(key, 0.0) + float(c["quantity"])
+    return out
+
+
+def _lp_optimum(inst, rules, sup, dem, plants, yards, committed) -> tuple[float, int]:
+    """Optimum over every allowed column with positive benefit (and every committed one,
+    held at least at its agreed quantity), and how many columns that is."""
+    import warnings
+
+    with warnings.catch_warnings():  # SWIG warns at import; as an error it crashes
+        warnings.filterwarnings(
+            "ignore", message=r"builtin type .* has no __module__", category=DeprecationWarning
+        )
+        from ortools.linear_solver import pywraplp
+
+    T = rules.T
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    inf = lp.infinity()
+    rs = {k: lp.Constraint(-inf, float(r["quantity"])) for k, r in sup.items()}
+    rd = {k: lp.Constraint(-inf, float(r["quantity"])) for k, r in dem.items()}
+    rst, rdt, ryt, rpt = {}, {}, {}, {}
+    for book, rows in ((sup, rst), (dem, rdt)):
+        for k, r in book.items():
+            if r.get("max_per_period") is not None:
+                for t in range(T):
+                    rows[(k, t)] = lp.Constraint(-inf, float(r["max_per_period"]))
+    for k, r in yards.items():
+        for t in range(T):
+            ryt[(k, t)] = lp.Constraint(-inf, float(r["capacity"]))
+    for k, r in plants.items():
+        for t in range(T):
+            rpt[(k, t)] = lp.Constraint(-inf, float(r["capacity_per_period"]))
+    blend = []
+    for k, d in dem.items():
+        if d.get("blend"):
+            for name, lim in (d.get("limits") or {}).items():
+                for kind in ("max", "min"):
+                    if lim and lim.get(kind) is not None:
+                        blend.append((k, name, kind, lim[kind], lp.Constraint(-inf, 0.0)))
+    obj = lp.Objective()
+    obj.SetMaximization()
+    n_cols = 0
+    for s in sup.values():
+        for d in dem.values():
+            for p in [None, *plants.values()]:
+                for y in [None, *yards.values()]:
+                    bad, _legs, _cls, b = rules.path(s, d, p, y)
+                    if bad:
+                        continue
+                    for ts in range(T):
+                        for td in range(ts, T) if y is not None else (ts,):
+                            key = (s["id"], d["id"], p and p["id"], y and y["id"], ts, td)
+                            bt = b - rules.hold(y, ts, td)
+                            lo = committed.get(key, 0.0)
+                            if (bt <= 0 and lo == 0) or rules.timing(s, d, p, y, ts, td):
+                                continue
+                            x = lp.NumVar(lo, inf, "")
+                            n_cols += 1
+                            obj.SetCoefficient(x, bt)
+                            for row in (
+                                rs[s["id"]],
+                                rd[d["id"]],
+                                rst.get((s["id"], ts)),
+                                rdt.get((d["id"], td)),
+                                p and rpt[(p["id"], ts)],
+                            ):
+                                if row is not None:
+                                    row.SetCoefficient(x, 1)
+                            if y is not None:
+                                for t in range(ts, td + 1):
+                                    ryt[(y["id"], t)].SetCoefficient(x, 1)
+                            for k, name, kind, lim, row in blend:
+                                if k == d["id"]:
+                                    val = s["properties"][name]
+                                    row.SetCoefficient(x, val - lim if kind == "max" else lim - val)
+    if lp.Solve() != pywraplp.Solver.OPTIMAL:
+        raise RuntimeError("checker LP did not solve to optimality")
+    return obj.Value(), n_cols
