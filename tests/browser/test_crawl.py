@@ -174,9 +174,10 @@ def check_page(page, lang: str) -> list[str]:
                 .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))"""
         )
         found.append(f"{width} px wide ({', '.join(wide)})")
-    # Quoted data (a factor's source as its editor wrote it) is marked translate="no".
+    # Quoted data (a factor's source as its editor wrote it) is marked translate="no"; a
+    # map's attribution names sources and licences as they are written (Apache-2.0).
     text = page.evaluate(
-        """() => [...document.querySelectorAll('[translate=no]')].reduce(
+        """() => [...document.querySelectorAll('[translate=no], .leaflet-control-attribution')].reduce(
             (text, e) => text.replace(e.innerText, ' '), document.body.innerText)"""
     )
     values = page.eval_on_selector_all(
