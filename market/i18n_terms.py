@@ -72,5 +72,9 @@ TERMS = {
     "declined": _l("declined"),
     "superseded": _l("superseded"),
     "pending": _l("pending"),
+    # Deal kind: _(deal.kind) in the new-proposal notice
+    "pair": _l("pair"),
+    "blend": _l("blend"),
+    "chain": _l("chain"),
     "accepted": _l("accepted"),
 }

@@ -74,11 +74,14 @@ def build_result(inst: Instance, plan: Plan, explain: bool = True) -> Result:
     s_idx = np.nonzero(left_s > _EPS * np.maximum(1, S.qty))[0]
     d_idx = np.nonzero(left_d > _EPS * np.maximum(1, D.qty))[0]
     if explain:
-        between: dict[tuple[int, int], float] = {}
+        # What each listing exchanged with each counterpart: {listing: {counterpart: qty}}.
+        s_with: dict[int, dict[int, float]] = {}
+        d_with: dict[int, dict[int, float]] = {}
         for s_i, d_j, q in zip(plan.s.tolist(), plan.d.tolist(), plan.qty.tolist(), strict=True):
-            between[s_i, d_j] = between.get((s_i, d_j), 0.0) + q
-        s_why = _reasons(inst, s_idx, True, sent, got, left_d, between)
-        d_why = _reasons(inst, d_idx, False, got, sent, left_s, between)
+            s_with.setdefault(s_i, {})[d_j] = s_with.get(s_i, {}).get(d_j, 0.0) + q
+            d_with.setdefault(d_j, {})[s_i] = d_with.get(d_j, {}).get(s_i, 0.0) + q
+        s_why = _reasons(inst, s_idx, True, sent, got, left_d, s_with)
+        d_why = _reasons(inst, d_idx, False, got, sent, left_s, d_with)
     else:
         s_why, d_why = {}, {}
     unmatched = [
@@ -104,7 +107,7 @@ def _reasons(
     matched: np.ndarray,
     other_got: np.ndarray,
     other_left: np.ndarray,
-    between: dict[tuple[int, int], float],
+    exchanged: dict[int, dict[int, float]],
 ) -> dict:
     """Why each listing in idx kept some quantity: the first rule, in the order a user
     would check them, that leaves it no counterpart (direct routes).
@@ -133,6 +136,8 @@ def _reasons(
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
     n_demands = max(len(D.ids), 1)
+    other_qty = D.qty if supply_side else S.qty
+    has_room = other_left > _EPS * np.maximum(1, other_qty)
     for a in range(0, len(idx), rows):
         mine = idx[a : a + rows]
         si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
@@ -220,7 +225,7 @@ def _reasons(
                         **_figures(other_ids[j], b[r, j], km[r, j]),
                     }
                 else:
-                    room = worth & (other_left > _EPS * np.maximum(1, _qty(inst, supply_side)))
+                    room = worth & has_room
                     if room.any():
                         # A route with room on both sides that the plan left unused.
                         j = _best(room, b[r])
@@ -238,13 +243,12 @@ def _reasons(
                             }
                     else:
                         j = _best(worth, b[r])
-                        by_others = [
-                            k
-                            for k in np.nonzero(worth)[0].tolist()
-                            if other_got[k] - between.get(pair(k), 0.0) > _EPS
-                        ]
-                        if by_others:
-                            j = max(by_others, key=lambda k: b[r, k])  # noqa: B023
+                        # Counterparts that took something from other listings.
+                        by_others = worth & (other_got > _EPS)
+                        for k, q in exchanged.get(i, {}).items():
+                            by_others[k] = worth[k] and other_got[k] - q > _EPS
+                        if by_others.any():
+                            j = _best(by_others, b[r])
                             out[i] = {
                                 "code": "outbid",
                                 "reason": (
@@ -270,11 +274,6 @@ def _reasons(
                 out[i]["reason"] += " on a direct route; no stockyard route was chosen either"
                 out[i]["direct_routes_only"] = True
     return out
-
-
-def _qty(inst: Instance, supply_side: bool) -> np.ndarray:
-    """The quantities of the other side (what `other_left` is measured against)."""
-    return inst.demands.qty if supply_side else inst.supplies.qty
 
 
 def _nearest(mask: np.ndarray, km: np.ndarray) -> int:

@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -166,7 +167,47 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
             )
         session.flush()
         _add_parties(session, deal)
+        _announce(session, deal)
     session.flush()
+
+
+def _announce(session: Session, deal: Deal) -> None:
+    """Each party's members are told in-app of the new deal and their part in it (a yard
+    operator too); no mail, since a nightly run may propose many."""
+    from market.accounts.services import active_members
+    from market.finder.services import notify_users
+
+    for party in deal.parties:
+        first = next(
+            p
+            for p in deal.proposals
+            if party.organisation_id
+            in {p.supply.organisation_id, p.demand.organisation_id}
+            | ({p.via.organisation_id} if p.via else set())
+        )
+        own = next(
+            x
+            for x in (first.supply, first.demand, first.via)
+            if x is not None and x.organisation_id == party.organisation_id
+        )
+        roles = party.roles
+
+        def words(_user, roles=roles, first=first):
+            message = _(
+                "New match proposal #%(id)s (%(kind)s): your part is %(roles)s. Accept or "
+                "decline it on the proposal page.",
+                id=first.id,
+                kind=_(deal.kind),
+                roles=", ".join(str(ROLE_LABELS[r]) for r in roles.split(",")),
+            )
+            return message, None
+
+        notify_users(
+            session,
+            active_members(session, [party.organisation_id]),
+            words,
+            listing_id=own.id,
+        )
 
 
 def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]]:
@@ -188,6 +229,11 @@ def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]
 
 
 ROLE_OF = (("supply", "supplier"), ("demand", "receiver"), ("via", "yard"))
+ROLE_LABELS = {
+    "supplier": _l("supplier"),
+    "receiver": _l("receiver"),
+    "yard": _l("stockyard operator"),
+}
 
 
 def _add_parties(session: Session, deal: Deal) -> None:
@@ -249,6 +295,11 @@ def visible_proposal(session: Session, user: User, proposal_id: int) -> tuple[Pr
 def deal_of(session: Session, proposal: Proposal) -> Deal:
     """The proposal's deal; a proposal stored before deals existed becomes a pair deal, its
     recorded decisions kept."""
+    if proposal.deal is not None:
+        return proposal.deal
+    # Two first decisions at once: the second waits here and finds the first one's deal.
+    session.execute(select(Proposal.id).where(Proposal.id == proposal.id).with_for_update())
+    session.refresh(proposal)
     if proposal.deal is not None:
         return proposal.deal
     deal = Deal(run_id=proposal.run_id, kind="chain" if proposal.via_id else "pair")
@@ -467,6 +518,32 @@ def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
             continue
         changed.extend(_expire_parts(session, proposal, reason))
     session.flush()
+    return changed
+
+
+def terms_changed(session: Session, listing: Listing) -> list[Proposal]:
+    """The owner changed the listing's period or who may take it: open proposals on it were
+    planned for the old terms, so their deals expire, with the reason (parties told)."""
+    affected = session.scalars(
+        select(Proposal)
+        .where(
+            Proposal.state == "proposed",
+            (Proposal.supply_id == listing.id)
+            | (Proposal.demand_id == listing.id)
+            | (Proposal.via_id == listing.id),
+        )
+        .order_by(Proposal.id)
+        .with_for_update()
+    ).all()
+    reason = _(
+        "the period or partner terms of “%(title)s” changed after the match was planned; the "
+        "next matching run proposes again.",
+        title=listing.title,
+    )
+    changed: list[Proposal] = []
+    for proposal in affected:
+        if proposal.state == "proposed":
+            changed.extend(_expire_parts(session, proposal, reason))
     return changed
 
 

@@ -75,6 +75,11 @@ def _check_period(listing: Listing) -> None:
         )
 
 
+# Changing these can make a match proposal on the listing untrue (its timing, or who may
+# take it), so open proposals on it expire (the next run proposes again).
+TERMS = ("window_start", "window_end", "partner_only_until")
+
+
 def update_listing(session: Session, user: User, listing: Listing, clean: dict) -> Listing:
     """The owner's edit. Quantity and status go through the ledger in one guarded statement
     (an edit racing orders can neither oversell nor lose a reservation); the rest is set
@@ -91,8 +96,13 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
         status = None  # everything is committed to orders: it stays published
     elif was == ListingStatus.expired and status is None and "window_end" in clean:
         status = ListingStatus.open  # extended (API PATCH): published again
+    terms = [name for name in TERMS if name in clean and clean[name] != getattr(listing, name)]
     _apply(listing, clean)
     session.flush()
+    if terms:
+        from market.allocation.services import terms_changed  # allocation builds on catalog
+
+        terms_changed(session, listing)
     if quantity is not None or status is not None:
         try:
             ledger.set_quantity(session, listing, quantity, status, user.organisation_id)

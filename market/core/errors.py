@@ -34,7 +34,13 @@ def _answer(status: int, message: str, field: str | None = None, errors: dict | 
         elif field:
             body["errors"] = {field: message}
         return jsonify(body), status
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=message, back=_back()), status
+
+
+def _back() -> str | None:
+    """The page the user came from, on this site: where "what next" starts."""
+    referrer = request.referrer or ""
+    return referrer if referrer.startswith(request.host_url) else None
 
 
 def register(app: Flask) -> None:

@@ -248,6 +248,9 @@ def deliver(app: Flask, limit: int = 5000) -> int:
                     select(Listing)
                     .options(selectinload(Listing.organisation))
                     .where(Listing.id.in_(ids))
+                    # as the database has it now, not as an earlier batch of this loop
+                    # loaded it (the session keeps objects across its commits)
+                    .execution_options(populate_existing=True)
                 )
             }
             names = names or _Names(session)

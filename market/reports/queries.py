@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from market import formats
 from market.accounts.models import Organisation, OrgKind
 from market.catalog.models import Grade, Listing, ListingKind, Material
 from market.db import to_japan
-from market.orders.models import Order
+from market.orders.models import LedgerEntry, Order
 from market.reports import impact
 from market.reports.impact import NOT_COUNTED, DeliveryImpact
 from market.reports.tables import Chart, Column, Table
@@ -444,6 +444,63 @@ def recycler(session: Session, org: Organisation) -> Dashboard:
 # --- any other organisation (reuse operators, stockyards) -------------------------------
 
 
+def yard_loads(session: Session, org: Organisation) -> Table | None:
+    """Loads routed through the organisation's stockyards by agreed deals, per order: what
+    is still planned to pass (committed on the yard in the ledger) and what has passed."""
+    rows = session.execute(
+        select(
+            LedgerEntry.order_id,
+            Listing.title,
+            Order.seller_org_id,
+            Order.buyer_org_id,
+            Order.status,
+            Order.unit,
+            func.sum(LedgerEntry.committed_change),
+            func.sum(LedgerEntry.delivered_change),
+        )
+        .join(Listing, Listing.id == LedgerEntry.listing_id)
+        .join(Order, Order.id == LedgerEntry.order_id)
+        .where(Listing.organisation_id == org.id, Listing.kind == ListingKind.stockyard)
+        .group_by(
+            LedgerEntry.order_id,
+            Listing.title,
+            Order.seller_org_id,
+            Order.buyer_org_id,
+            Order.status,
+            Order.unit,
+        )
+        .order_by(LedgerEntry.order_id)
+    ).all()
+    if not rows:
+        return None
+    names = _names(session, [r[2] for r in rows] + [r[3] for r in rows])
+    return Table(
+        "yard_loads",
+        _("Loads through your stockyards"),
+        [
+            Column("order", _("Order"), "int"),
+            Column("yard", _("Stockyard")),
+            Column("incoming_from", _("Incoming from")),
+            Column("outgoing_to", _("Outgoing to")),
+            Column("planned", _("Still to pass"), "qty"),
+            Column("passed", _("Passed"), "qty"),
+            Column("unit", _("Unit")),
+        ],
+        [
+            {
+                "order": order_id,
+                "yard": title,
+                "incoming_from": names.get(seller, ""),
+                "outgoing_to": names.get(buyer, ""),
+                "planned": float(planned or 0),
+                "passed": float(passed or 0),
+                "unit": unit,
+            }
+            for order_id, title, seller, buyer, _status, unit, planned, passed in rows
+        ],
+    )
+
+
 def organisation(session: Session, org: Organisation) -> Dashboard:
     items = impact.deliveries(
         session, or_(Order.seller_org_id == org.id, Order.buyer_org_id == org.id)
@@ -451,6 +508,13 @@ def organisation(session: Session, org: Organisation) -> Dashboard:
     measures = {"deliveries": lambda d: 1, "tonnes": _t, **CO2}
     months = _group(items, lambda d: tokyo_month(d.delivery.delivered_on), measures)
     total = _group(items, lambda d: "all", measures).get("all", dict.fromkeys(measures, 0.0))
+    yard = yard_loads(session, org)
+    through_yards = []
+    if yard is not None:
+        through_yards = [
+            (_("Planned through your stockyards"), f"{sum(r['planned'] for r in yard.rows):,.1f}"),
+            (_("Passed through your stockyards"), f"{sum(r['passed'] for r in yard.rows):,.1f}"),
+        ]
     return Dashboard(
         "organisation",
         _("Dashboard: %(org)s", org=org.name),
@@ -458,8 +522,10 @@ def organisation(session: Session, org: Organisation) -> Dashboard:
             (_("Deliveries"), f"{total['deliveries']:,.0f}"),
             (_("Tonnes moved"), f"{formats.number(total['tonnes'], 2)} t"),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
+            *through_yards,
         ],
         tables=[
+            *([yard] if yard is not None else []),
             Table(
                 "tonnes_by_month",
                 _("Tonnes per month"),

@@ -20,6 +20,7 @@ from market.allocation.instance import listing_ref
 from market.allocation.models import Deal, MatchRun, Proposal
 from market.catalog.models import Listing
 from market.errors import Conflict
+from market.finder.models import Notification
 from market.orders.models import Order
 from tests.conftest import in_session
 
@@ -177,6 +178,14 @@ def test_a_chain_through_a_yard_needs_the_yard_operator_and_reserves_its_capacit
     app, chain, login, client
 ):
     (supplier, operator, receiver), (offer, yard, want), part = chain
+    told = _read(
+        app,
+        lambda s: {
+            n.user_id: n.message for n in s.scalars(select(Notification)) if f"#{part}" in n.message
+        },
+    )
+    assert set(told) == {supplier.id, operator.id, receiver.id}  # every party, in-app
+    assert "ストックヤード運営者" in told[operator.id]
     login(operator)
     client.post("/lang/en", data={"next": "/"})
     assert f'data-proposal-id="{part}"' in client.get("/proposals").get_data(as_text=True)
@@ -188,6 +197,10 @@ def test_a_chain_through_a_yard_needs_the_yard_operator_and_reserves_its_capacit
     assert _decide(app, operator, part) == "agreed"
     assert (_committed(app, offer), _committed(app, yard), _committed(app, want)) == (500, 500, 500)
     assert _read(app, lambda s: Decimal(s.get(Listing, yard).open_quantity)) == 300
+    # the operator's dashboard shows the load coming through its yard
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="yard_loads"' in dashboard or "Loads through your stockyards" in dashboard
+    assert "500.0" in dashboard
 
 
 def test_the_yard_operator_declining_ends_the_chain(app, chain):
@@ -196,3 +209,36 @@ def test_the_yard_operator_declining_ends_the_chain(app, chain):
     assert _decide(app, operator, part, accept=False) == "declined"
     with pytest.raises(Conflict):
         _decide(app, receiver, part)
+
+
+def test_a_proposal_stored_before_deals_is_decided_as_a_pair(app, factory):
+    supplier, receiver = factory.user(), factory.user()
+    offer = factory.listing(supplier, "soil_offer", quantity=1000)
+    want = factory.listing(receiver, "soil_want", quantity=600)
+
+    def old_style(s):
+        run = MatchRun(family="soil", region=["13"], status="done")
+        s.add(run)
+        s.flush()
+        proposal = Proposal(
+            run=run,
+            supply_id=offer,
+            demand_id=want,
+            quantity=Decimal(400),
+            road_km=10.0,
+            transport_cost=1,
+            co2_kg=1.0,
+            net_benefit=1,
+            supply_saving=1,
+            demand_saving=1,
+            supply_decision="accepted",  # decided before deals existed
+        )
+        s.add(proposal)
+        s.flush()
+        return proposal.id
+
+    part = in_session(app, old_style)
+    assert _decide(app, receiver, part) == "agreed"
+    made = _read(app, lambda s: [(o.listing_id, o.quantity) for o in s.scalars(select(Order))])
+    assert made == [(offer, Decimal("400"))]
+    assert _read(app, lambda s: s.scalar(select(Deal)).kind) == "pair"

@@ -197,3 +197,17 @@ def test_a_short_load_closes_the_order_at_what_was_received_and_the_rest_reopens
     assert any("148" in note and "150" in note and "最終便" in note for note in history)
     # ... and the receiver confirms completion as for a full delivery
     assert _act(app, buyer, order_id, "complete") == "completed"
+
+
+def test_an_error_page_names_what_happened_and_offers_the_way_back(app, login, sold_out):
+    _, buyer, _, order_id = sold_out
+    client = login(buyer)
+    client.get("/")
+    referrer = f"http://localhost/orders/{order_id}"
+    response = client.post("/proposals/999999/accept", headers={"Referer": referrer})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert 'id="back"' in body and referrer in body
+    assert "見つかりません" in body and "エラーコード" in body
+    elsewhere = client.post("/proposals/999999/accept", headers={"Referer": "http://evil.example/"})
+    assert 'id="back"' not in elsewhere.get_data(as_text=True)  # only back to this site

@@ -4,6 +4,7 @@ reason, and both parties are told; accepting twice, or both at once, makes one d
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from decimal import Decimal
 
@@ -72,7 +73,7 @@ def test_orders_taking_part_of_a_listing_reduce_its_proposal_and_both_parties_ar
         lambda s: {
             n.user_id
             for n in s.scalars(select(Notification)).all()
-            if f"#{proposal.id}" in n.message
+            if f"#{proposal.id}" in n.message and "変更" in n.message  # the change, not the offer
         },
         commit=False,
     )
@@ -188,3 +189,35 @@ def test_accepting_together_or_twice_makes_exactly_one_deal(app, client, admin, 
         commit=False,
     )
     assert held == {offer: Decimal("600"), want: Decimal("600")}
+
+
+def test_changing_a_listings_period_expires_its_proposal_with_the_reason(
+    app, client, admin, soil_market, factory
+):
+    from market.catalog import services as catalog
+
+    supplier, receiver, offer, want, _far = soil_market
+    start(client, admin)
+
+    def shorten(s):
+        listing = s.get(Listing, want)
+        end = listing.window_end - dt.timedelta(days=10)
+        catalog.update_listing(s, _user(s, receiver), listing, {"window_end": end})
+
+    in_session(app, shorten)
+    proposal = _proposal(app)
+    assert proposal.state == "expired" and "次回" in proposal.reason
+    # an edit that changes nothing of the terms leaves a proposal alone
+    start(client, admin)
+    in_session(
+        app,
+        lambda s: catalog.update_listing(
+            s, _user(s, supplier), s.get(Listing, offer), {"title": "新しい題名"}
+        ),
+    )
+    latest = in_session(
+        app,
+        lambda s: s.scalars(select(Proposal).order_by(Proposal.id.desc())).first(),
+        commit=False,
+    )
+    assert latest.state == "proposed"
