@@ -91,6 +91,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.accounts.views import bp as accounts_bp
     from market.allocation.views import bp as allocation_bp
     from market.api.views import bp as api_bp
+    from market.catalog.sheet_views import bp as listing_files_bp
     from market.catalog.views import bp as catalog_bp
     from market.core.views import bp as core_bp
     from market.finder.views import api as finder_api_bp
@@ -108,6 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(allocation_bp)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(listing_files_bp)
     app.register_blueprint(finder_bp)
     app.register_blueprint(finder_api_bp)
     csrf.exempt(finder_api_bp)

@@ -87,6 +87,8 @@ class Operation:
     body_required: bool = True
     body_media: str = "application/json"
     ok: tuple[int, str | dict] = (200, "")
+    # Media types of a file answered instead of JSON (an export), for the ``ok`` status.
+    ok_media: tuple[str, ...] = ()
     more_ok: tuple[tuple[int, str | dict], ...] = ()
     errors: tuple[int, ...] = (400, 401, 429)
     path_enums: dict[str, list[str]] = field(default_factory=dict)

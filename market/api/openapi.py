@@ -97,8 +97,14 @@ def _operation(op: Operation, auth: str | None, schemas: dict) -> dict:
     responses = {}
     for status, schema in (op.ok, *op.more_ok):
         responses[str(status)] = _ok(schema)
+    if op.ok_media:
+        responses[str(op.ok[0])] = {
+            "description": "The file",
+            "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in op.ok_media},
+        }
     for status in sorted(op.errors):
-        responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
+        if str(status) not in responses:  # an operation's own answer for a status comes first
+            responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     doc["responses"] = responses
     return doc
 
@@ -106,7 +112,8 @@ def _operation(op: Operation, auth: str | None, schemas: dict) -> dict:
 def _ok(schema: str | dict) -> dict:
     if isinstance(schema, str):
         schema = {"$ref": REF.format(model=schema)}
-    return {"description": "Done", "content": {"application/json": {"schema": schema}}}
+    description = schema.get("description", "Done")
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _model_ref(model, schemas: dict) -> dict:

@@ -7,7 +7,8 @@ import datetime as dt
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, RootModel, create_model
+from pydantic import AfterValidator, Field, RootModel, WithJsonSchema, create_model
+from werkzeug.datastructures import FileStorage
 
 from market.api.contract import Body, Line, Query, Text
 from market.catalog import kinds
@@ -134,3 +135,30 @@ class ListingsQuery(Query):
     mine: bool = Field(default=False, description="Only your organisation's listings (a token)")
     page: Annotated[int, Field(ge=1, le=10**6)] = 1
     per_page: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class ListingsExportQuery(Query):
+    format: Literal["csv", "xlsx"] = Field(default="csv", description="the file's format")
+    headers: Literal["ja", "en"] = Field(
+        default="ja", description="the language of the header row (Japanese by default)"
+    )
+
+
+def _uploaded_file(value: Any) -> Any:
+    if not isinstance(value, FileStorage) or not value.filename:
+        raise ValueError("not a file")
+    return value
+
+
+UploadedFile = Annotated[
+    Any, AfterValidator(_uploaded_file), WithJsonSchema({"type": "string", "format": "binary"})
+]
+
+
+class ListingsImport(Body):
+    """A CSV or XLSX file of listings (multipart/form-data)."""
+
+    file: UploadedFile = Field(description="CSV (UTF-8, with or without BOM, or Shift_JIS) or XLSX")
+    dry_run: Literal["true", "false", "1", "0"] = Field(
+        default="false", description="check and count only: nothing is written"
+    )

@@ -6,16 +6,22 @@ import datetime as dt
 from decimal import Decimal
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from market.accounts.services import user_for_token
 from market.api.contract import operation
 from market.api.openapi import openapi_document
-from market.api.schemas import ListingsQuery, listing_patch_model, new_listing_model
-from market.catalog import kinds, services
+from market.api.schemas import (
+    ListingsExportQuery,
+    ListingsImport,
+    ListingsQuery,
+    listing_patch_model,
+    new_listing_model,
+)
+from market.catalog import imports, kinds, services, sheets
 from market.catalog.models import Listing
-from market.catalog.queries import BrowseFilter, browse
+from market.catalog.queries import BrowseFilter, browse, organisation_listings
 from market.core.limits import failed_token_attempt, token_attempts_left
 from market.errors import DomainError
 from market.services import db_session
@@ -158,6 +164,106 @@ def list_listings(query: ListingsQuery):
         page=page.page,
         per_page=page.per_page,
     )
+
+
+def _export_description() -> str:
+    columns = zip(sheets.columns(), sheets.headers("ja"), sheets.headers("en"), strict=True)
+    return "Columns (Japanese / English header): " + "; ".join(
+        f"{c.name} ({ja} / {en})" for c, ja, en in columns
+    )
+
+
+@bp.get("/listings/export")
+@token_required
+@operation(
+    "Every listing of your organisation as CSV (UTF-8 with BOM) or XLSX, in the columns the "
+    "import reads: it imports back unchanged",
+    query=ListingsExportQuery,
+    ok=(200, ""),
+    ok_media=tuple(sheets.MIMETYPES.values()),
+    errors=(400, 401, 403, 429),
+    description="See docs/import.md for how each column is written.",
+)
+def export_listings(query: ListingsExportQuery):
+    if g.api_user.organisation_id is None:
+        raise ApiError(403, _("Join or create an organisation first."))
+    listings = organisation_listings(db_session(), g.api_user.organisation_id)
+    write = sheets.write_xlsx if query.format == "xlsx" else sheets.write_csv
+    return Response(
+        write(listings, query.headers),
+        mimetype=sheets.MIMETYPES[query.format],
+        headers={"Content-Disposition": f'attachment; filename="listings.{query.format}"'},
+    )
+
+
+ROW_ERROR = {
+    "type": "object",
+    "required": ["row", "column", "field", "message"],
+    "additionalProperties": False,
+    "properties": {
+        "row": {"type": "integer", "description": "as the spreadsheet numbers it (header = 1)"},
+        "column": {"type": "string", "description": "the column's header as in the file"},
+        "field": {"type": "string", "description": "the column's name in this API"},
+        "message": {"type": "string"},
+    },
+}
+IMPORT_COUNTS = {
+    "created": {"type": "integer"},
+    "updated": {"type": "integer"},
+    "unchanged": {"type": "integer"},
+    "errors": {"type": "array", "items": ROW_ERROR},
+}
+IMPORT_DONE = {
+    "type": "object",
+    "description": "What was (or, for a dry run, would be) created, updated and left unchanged",
+    "required": list(IMPORT_COUNTS),
+    "additionalProperties": False,
+    "properties": IMPORT_COUNTS,
+}
+IMPORT_REFUSED = {
+    "description": "The file has errors (each by row and column) and nothing was written; or "
+    "the request lacks its file",
+    "anyOf": [
+        {
+            "type": "object",
+            "required": [*IMPORT_COUNTS, "error"],
+            "additionalProperties": False,
+            "properties": {**IMPORT_COUNTS, "error": {"type": "string"}},
+        },
+        {"$ref": "#/components/schemas/Error"},
+    ],
+}
+
+
+@bp.post("/listings/import")
+@token_required
+@operation(
+    "Create and update your organisation's listings from a CSV or XLSX file: every row or none",
+    body=ListingsImport,
+    body_media="multipart/form-data",
+    ok=(200, IMPORT_DONE),
+    more_ok=((422, IMPORT_REFUSED),),
+    errors=(400, 401, 403, 429),
+    description="Headers in Japanese or English (or the field names). A row with `id` or "
+    "`external_id` of one of your listings updates it (or leaves it unchanged); any other row "
+    f"creates a listing. At most {sheets.MAX_ROWS:,} rows. See docs/import.md.",
+)
+def import_listings(body: ListingsImport):
+    if g.api_user.organisation_id is None:
+        raise ApiError(403, _("Join or create an organisation first."))
+    s = db_session()
+    outcome = imports.import_listings(
+        s, g.api_user, body.file.read(), dry_run=body.dry_run in ("1", "true"), locale=_locale()
+    )
+    if outcome.ok and not outcome.dry_run:
+        s.commit()
+        return jsonify(outcome.as_json())
+    s.rollback()
+    if outcome.ok:
+        return jsonify(outcome.as_json())
+    answer = outcome.as_json()
+    answer["error"] = _("The file has errors: nothing was imported.")
+    return jsonify(answer), 422
 
 
 @bp.get("/listings/<int:listing_id>")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -33,12 +34,32 @@ from market.catalog.models import (
 Choices = Callable[[Session, str], list[tuple[str, str]]]
 
 
+_CACHE = "kinds.choices"
+
+
 def _ref(model, order=None) -> Choices:
     def load(session: Session, locale: str) -> list[tuple[str, str]]:
+        cache = session.info.get(_CACHE)
+        key = (model.__tablename__, locale)
+        if cache is not None and key in cache:
+            return cache[key]
         rows = session.scalars(select(model).order_by(order if order is not None else model.code))
-        return [(r.code, r.name_en if locale == "en" else r.name_ja) for r in rows]
+        choices = [(r.code, r.name_en if locale == "en" else r.name_ja) for r in rows]
+        if cache is not None:
+            cache[key] = choices
+        return choices
 
     return load
+
+
+@contextmanager
+def cached_choices(session: Session) -> Iterator[None]:
+    """Read each reference table once while validating many rows (a file import)."""
+    session.info[_CACHE] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_CACHE, None)
 
 
 def _fixed(*pairs: tuple[str, object]) -> Choices:

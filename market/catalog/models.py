@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -194,12 +195,17 @@ class Listing(Base):
     ``market.catalog.kinds`` says which apply and validates them."""
 
     __tablename__ = "listings"
-    __table_args__ = tuple(
-        CheckConstraint(text, name=name) for name, text in LISTING_QUANTITY_CHECKS.items()
+    # Quantity checks; and an organisation's own reference is unique, so that re-importing
+    # a file updates the rows it names instead of adding them again.
+    __table_args__ = (
+        *(CheckConstraint(text, name=name) for name, text in LISTING_QUANTITY_CHECKS.items()),
+        UniqueConstraint("organisation_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # The organisation's own key for the row (a site number in its spreadsheet), if any.
+    external_id: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[ListingKind] = mapped_column(
         Enum(ListingKind, native_enum=False, length=24), index=True

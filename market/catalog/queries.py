@@ -135,3 +135,13 @@ def map_points(session: Session, f: BrowseFilter, limit: int = 2000) -> list[dic
         }
         for r in session.execute(stmt)
     ]
+
+
+def organisation_listings(session: Session, organisation_id: int) -> list[Listing]:
+    """Every listing of one organisation (drafts, closed and expired too), oldest first:
+    what its export holds."""
+    return list(
+        session.scalars(
+            select(Listing).where(Listing.organisation_id == organisation_id).order_by(Listing.id)
+        )
+    )

@@ -41,23 +41,35 @@ def _unit(session: Session, kind: ListingKind, clean: dict) -> str:
 
 
 def create_listing(session: Session, user: User, kind: ListingKind, clean: dict) -> Listing:
-    ensure_can_create(user, kind)
-    listing = Listing(
-        kind=kind,
-        organisation_id=user.organisation_id,
-        created_by_id=user.id,
-        unit=_unit(session, kind, clean),
-        open_quantity=clean["quantity"],
-        committed_quantity=0,
-        delivered_quantity=0,
-    )
-    _apply(listing, clean)
-    _check_period(listing)
-    session.add(listing)
+    return create_listings(session, user, [(kind, clean)])[0]
+
+
+def create_listings(
+    session: Session, user: User, items: list[tuple[ListingKind, dict]]
+) -> list[Listing]:
+    """New listings, each entered in the ledger as open; a file import adds hundreds at a
+    time, so they are written with one flush (and one for their ledger entries)."""
+    listings = []
+    for kind, clean in items:
+        ensure_can_create(user, kind)
+        listing = Listing(
+            kind=kind,
+            organisation_id=user.organisation_id,
+            created_by_id=user.id,
+            unit=_unit(session, kind, clean),
+            open_quantity=clean["quantity"],
+            committed_quantity=0,
+            delivered_quantity=0,
+        )
+        _apply(listing, clean)
+        _check_period(listing)
+        listings.append(listing)
+    session.add_all(listings)
     session.flush()
-    ledger.publish(session, listing)
+    for listing in listings:
+        ledger.publish(session, listing)
     session.flush()
-    return listing
+    return listings
 
 
 def _check_period(listing: Listing) -> None:

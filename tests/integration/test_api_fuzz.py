@@ -108,6 +108,8 @@ def test_every_check_holds_whatever_the_api_is_sent(app, token):
             def fuzz(case, signed_in):
                 if time.monotonic() > deadline:
                     return
+                if case.media_type == "multipart/form-data" and not isinstance(case.body, dict):
+                    return  # a form is named parts: a bare value cannot be sent as one at all
                 headers = auth if signed_in else {}
                 response = case.call(headers=headers)
                 statuses[response.status_code // 100 * 100] += 1
