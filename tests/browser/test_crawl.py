@@ -175,9 +175,10 @@ def check_page(page, lang: str) -> list[str]:
         )
         found.append(f"{width} px wide ({', '.join(wide)})")
     # Quoted data (a factor's source as its editor wrote it) is marked translate="no"; a
-    # map's attribution names sources and licences as they are written (Apache-2.0).
+    # map's attribution names sources and licences as they are written (Apache-2.0); what is
+    # set as <code> is an identifier meant literally (an API field name, a check-in code).
     text = page.evaluate(
-        """() => [...document.querySelectorAll('[translate=no], .leaflet-control-attribution')].reduce(
+        """() => [...document.querySelectorAll('[translate=no], .leaflet-control-attribution, code')].reduce(
             (text, e) => text.replace(e.innerText, ' '), document.body.innerText)"""
     )
     values = page.eval_on_selector_all(
