@@ -1,11 +1,17 @@
 """Impact of each delivery from the factor tables: tonnes, haul, transport and avoided CO2,
 cost saved against the status quo.
 
-Haul distance, in order of preference (docs/reports.md):
+Haul distance, in order of preference (docs/reports.md): what the deal recorded first,
+registered addresses last.
   1. a haul a party entered for the order (road km and truck);
-  2. a proposal order: the road km the matching run priced between the two listings;
-  3. a listing order: great-circle km from the listing's pin to the counterparty's
-     prefecture centroid (organisations have no pin of their own), × the road factor.
+  2. the order's transfer tickets: each recorded leg's pins (origin → destination, into a
+     stockyard and onward from it), averaged per unit over the loads, × the road factor; a
+     load still at the yard on the way goes on to the planned destination;
+  3. a proposal order: the road km the matching run priced (supply → yard → demand);
+  4. a listing order: the listing's pin to the nearest of the counterparty's own listings
+     on the other side (its sites), × the road factor;
+  5. only then the counterparty's registered address: its prefecture centroid × the road
+     factor (organisations have no pin of their own).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from market.catalog.models import Listing, Material, MaterialCategory, Prefectur
 from market.orders.models import Delivery, Order, OrderStatus
 from market.reports import factors as calc
 from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
+from market.trace.models import TicketStatus, TransferTicket
 
 NOT_COUNTED = (OrderStatus.cancelled, OrderStatus.declined)
 
@@ -40,6 +47,10 @@ class FactorSet:
     hauls: dict[int, OrderHaul] = field(default_factory=dict)
     proposals: dict[int, Proposal] = field(default_factory=dict)
     org_prefecture: dict[int, str | None] = field(default_factory=dict)
+    # order id → straight-line km per unit over its recorded legs (None: no leg has pins)
+    legs: dict[int, float | None] = field(default_factory=dict)
+    # order id → straight-line km to the counterparty's nearest site listing
+    sites: dict[int, float | None] = field(default_factory=dict)
 
     def get(self, family: str, key: str, default: float = 0.0) -> float:
         return self.values.get((family, key), default)
@@ -79,7 +90,7 @@ def family_of(listing: Listing) -> str:
 class HaulEstimate:
     road_km: float
     max_payload_kg: float
-    method: str  # entered | proposal | prefecture
+    method: str  # entered | legs | proposal | sites | prefecture
 
 
 @dataclass(frozen=True)
@@ -153,20 +164,71 @@ def haul(fs: FactorSet, order: Order) -> HaulEstimate:
     if entered is not None:
         truck = fs.trucks.get(entered.truck_type_code)
         return HaulEstimate(entered.road_km, truck.max_payload_kg if truck else payload, "entered")
+    road_factor = fs.get("transport", "road_factor", 1.3)
+    legs = fs.legs.get(order.id)
+    if legs is not None:
+        return HaulEstimate(round(legs * road_factor, 1), payload, "legs")
     proposal = fs.proposals.get(order.id)
     if proposal is not None:
         return HaulEstimate(float(proposal.road_km), payload, "proposal")
+    sites = fs.sites.get(order.id)
+    if sites is not None:
+        return HaulEstimate(round(sites * road_factor, 1), payload, "sites")
     listing = order.listing
-    counterparty = (
-        order.requester_org_id
-        if order.requester_org_id != listing.organisation_id
-        else order.responder_org_id
-    )
-    pref = fs.prefectures.get(fs.org_prefecture.get(counterparty) or listing.prefecture_code)
+    pref = fs.prefectures.get(fs.org_prefecture.get(counterparty(order)) or listing.prefecture_code)
     km = calc.great_circle_km(listing.lat, listing.lon, pref.lat, pref.lon) if pref else 0.0
-    return HaulEstimate(
-        round(km * fs.get("transport", "road_factor", 1.3), 1), payload, "prefecture"
-    )
+    return HaulEstimate(round(km * road_factor, 1), payload, "prefecture")
+
+
+def counterparty(order: Order) -> int:
+    """The organisation on the other side of the order's listing."""
+    if order.requester_org_id != order.listing.organisation_id:
+        return order.requester_org_id
+    return order.responder_org_id
+
+
+def leg_km(t: TransferTicket) -> float | None:
+    if None in (t.origin_lat, t.origin_lon, t.destination_lat, t.destination_lon):
+        return None
+    return calc.great_circle_km(t.origin_lat, t.origin_lon, t.destination_lat, t.destination_lon)
+
+
+def _site_km(a: Listing | None, b: Listing | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return calc.great_circle_km(a.lat, a.lon, b.lat, b.lon)
+
+
+def legs_km(tickets: list[TransferTicket], onward_planned_km: float | None = None) -> float | None:
+    """Straight-line km per unit over the recorded legs of one order's loads (void ones do
+    not count): the mean first leg (site → receiver or site → stockyard), plus, for the
+    share of the loads that went into a stockyard, the mean onward leg (yard → receiver),
+    or ``onward_planned_km`` (the yard to the planned destination) while none has left.
+    None when no load has a leg with both ends pinned."""
+
+    def mean(rows: list[tuple[float, float]]) -> float | None:
+        total = sum(q for q, _ in rows)
+        return sum(q * km for q, km in rows) / total if total > 0 else None
+
+    first, onward, into_yard, loaded = [], [], 0.0, 0.0
+    for t in tickets:
+        if t.status == TicketStatus.void:
+            continue
+        q = float(t.quantity_received if t.quantity_received is not None else t.quantity)
+        if not t.onward:
+            loaded += q
+            into_yard += q if t.transit else 0.0
+        km = leg_km(t)
+        if km is not None:
+            (onward if t.onward else first).append((q, km))
+    start = mean(first)
+    if start is None:
+        return None
+    share = into_yard / loaded if loaded > 0 else 0.0
+    after = mean(onward)
+    if after is None:
+        after = onward_planned_km or 0.0
+    return start + share * after
 
 
 def _proposal_id(order: Order) -> int | None:
@@ -177,7 +239,8 @@ def _proposal_id(order: Order) -> int | None:
 
 
 def attach_order_data(session: Session, fs: FactorSet, orders: list[Order]) -> None:
-    """Load the entered hauls and proposals of ``orders`` into ``fs`` in two queries."""
+    """Load what ``orders`` recorded into ``fs``: entered hauls, proposals, the transfer
+    tickets' legs and, for orders with none of these, the counterparties' sites."""
     ids = [o.id for o in orders if o.id not in fs.hauls]
     if ids:
         fs.hauls.update(
@@ -190,6 +253,43 @@ def attach_order_data(session: Session, fs: FactorSet, orders: list[Order]) -> N
     if wanted:
         for p in session.scalars(select(Proposal).where(Proposal.id.in_(list(wanted)))):
             fs.proposals[wanted[p.id]] = p
+    todo = [o for o in orders if o.id not in fs.legs]
+    if not todo:
+        return
+    tickets: dict[int, list[TransferTicket]] = {o.id: [] for o in todo}
+    for t in session.scalars(
+        select(TransferTicket)
+        .where(TransferTicket.order_id.in_(list(tickets)))
+        .order_by(TransferTicket.order_id, TransferTicket.seq)
+    ):
+        tickets[t.order_id].append(t)
+    for o in todo:
+        proposal = fs.proposals.get(o.id)
+        planned = _site_km(proposal.via, proposal.demand) if proposal is not None else None
+        fs.legs[o.id] = legs_km(tickets[o.id], planned)
+    nearest = [o for o in todo if fs.legs[o.id] is None and o.id not in fs.proposals]
+    if nearest:
+        _attach_sites(session, fs, nearest)
+
+
+def _attach_sites(session: Session, fs: FactorSet, orders: list[Order]) -> None:
+    """Each order's listing to the nearest listing its counterparty placed on the other side
+    of the same family (a soil offer's receiver: its soil wants), whatever their status."""
+    other = {"offer": "want", "want": "offer"}
+    wanted = {counterparty(o) for o in orders}
+    by_org: dict[int, list[Listing]] = {}
+    for listing in session.scalars(
+        select(Listing).where(Listing.organisation_id.in_(list(wanted))).order_by(Listing.id)
+    ):
+        by_org.setdefault(listing.organisation_id, []).append(listing)
+    for o in orders:
+        spec = SPECS[o.listing.kind]
+        candidates = [
+            x
+            for x in by_org.get(counterparty(o), [])
+            if SPECS[x.kind].family == spec.family and SPECS[x.kind].side == other.get(spec.side)
+        ]
+        fs.sites[o.id] = min((_site_km(o.listing, x) for x in candidates), default=None)
 
 
 def delivery_impact(fs: FactorSet, delivery: Delivery) -> DeliveryImpact:

@@ -28,8 +28,10 @@ from market.reports.tables import Chart, Column, Table
 
 HAUL_BASIS = {
     "entered": _l("entered by a party"),
+    "legs": _l("the transfer tickets' recorded legs"),
     "proposal": _l("matching proposal"),
-    "prefecture": _l("listing to the counterparty's prefecture"),
+    "sites": _l("listing to the counterparty's nearest site"),
+    "prefecture": _l("listing to the counterparty's registered address (prefecture)"),
 }
 ORDER_SOURCE = {"proposal": _l("optimisation"), "listing": _l("by hand")}
 # The factor tables' families, keys and units as the factors page names them.

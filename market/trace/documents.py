@@ -85,6 +85,21 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
         table.row(
             ["受領量", f"{quantity(c['volume'], c['unit'])} {UNIT_JA.get(c['unit'], c['unit'])}"]
         )
+        haul = c.get("haul")  # receipts issued before distances were recorded have none
+        if haul:
+            table.row(
+                [
+                    "運搬距離・運搬CO2",
+                    f"伝票に記録された区間（直線距離 × 道路係数 {haul['road_factor']}）: "
+                    f"延べ {haul['road_km']} km、運搬に伴うCO2 {haul['transport_co2_kg']} kg"
+                    "（改良トンキロ法、空車回送を含む）"
+                    + (
+                        f"　位置の記録がない伝票 {haul['loads_without_pins']} 件は含みません"
+                        if haul["loads_without_pins"]
+                        else ""
+                    ),
+                ]
+            )
         table.row(["運搬完了日", c["completed_on"]])
         plan = c["plan"]
         table.row(
@@ -97,12 +112,15 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
     pdf.ln(3)
     pdf.set_font("jp", size=8)
     with pdf.table(
-        col_widths=(22, 26, 26, 24, 22, 16, 16, 28),
+        col_widths=(22, 26, 26, 24, 22, 16, 16, 28)
+        if not haul
+        else (21, 24, 24, 22, 20, 15, 15, 24, 15),
         line_height=5,
         headings_style=FontFace(emphasis=None, fill_color=(230, 230, 230)),
     ) as table:
         table.row(
             ["伝票番号", "搬出日時", "搬入日時", "車両番号", "運転者", "積載量", "受入量", "差異"]
+            + (["区間km"] if haul else [])
         )
         for t in c["tickets"]:
             table.row(
@@ -116,6 +134,7 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
                     quantity(t["received"], c["unit"]),
                     t["discrepancy"],
                 ]
+                + ([t.get("km") or "—"] if haul else [])
             )
     if view.amendments or view.later_ticket_amendments:
         pdf.ln(3)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -223,6 +222,7 @@ def receipt_content(
             if origin not in project_origins:
                 project_origins.append(origin)
     volume = sum((Decimal(t.quantity_received) for t in group), Decimal(0))
+    haul = receipt_haul(session, order, group)
     completed = max(v.time_in for v in views)
     plan = planned_destination(session, order)
     registration = _registration(session, first.ticket)
@@ -256,9 +256,11 @@ def receipt_content(
                 "received": str(v.quantity_received),
                 "discrepancy": v.discrepancy_note,
                 "matches_plan": v.matches_plan,
+                "km": km,
             }
-            for v in views
+            for v, km in zip(views, haul.pop("km"), strict=True)
         ],
+        "haul": haul,
         "plan": None
         if plan is None
         else {
@@ -272,6 +274,38 @@ def receipt_content(
         "matches_plan": None
         if any(v.matches_plan is None for v in views)
         else all(v.matches_plan for v in views),
+    }
+
+
+def receipt_haul(session: Session, order: Order, group: list[TransferTicket]) -> dict:
+    """Distance and transport CO2 of the loads on one receipt, from the legs their tickets
+    recorded (origin pin → destination pin, straight line, × the road factor): never from
+    the organisations' registered addresses. ``km`` is each load's straight-line leg ("" when
+    an end has no pin); a load counts its own truck, the empty return included."""
+    from market.reports import factors as calc
+    from market.reports import impact
+
+    fs = impact.load_factors(session)
+    road_factor = fs.get("transport", "road_factor", 1.3)
+    payload = fs.get(impact.family_of(order.listing), "default_payload_kg", 10000.0)
+    kms, road_km, co2, unknown = [], 0.0, 0.0, 0
+    for t in group:
+        km = impact.leg_km(t)
+        kms.append("" if km is None else f"{km:.1f}")
+        if km is None:
+            unknown += 1
+            continue
+        road = round(km * road_factor, 1)
+        weight = impact.tonnes(fs, order, float(t.quantity_received)) or 0.0
+        road_km += road
+        co2 += calc.haul_co2(weight, road, payload, k=fs.tonkilo).co2_kg
+    return {
+        "km": kms,
+        "basis": "legs",
+        "road_factor": road_factor,
+        "road_km": f"{road_km:.1f}",
+        "transport_co2_kg": f"{co2:.1f}",
+        "loads_without_pins": unknown,
     }
 
 
@@ -345,12 +379,10 @@ KIND_JA = {
 
 
 def _km(t: TransferTicket) -> str:
-    if None in (t.origin_lat, t.origin_lon, t.destination_lat, t.destination_lon):
-        return ""
-    p1, p2 = math.radians(t.origin_lat), math.radians(t.destination_lat)
-    dp, dl = p2 - p1, math.radians(t.destination_lon - t.origin_lon)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return f"{2 * 6371.0 * math.asin(math.sqrt(a)):.1f}"
+    from market.reports.impact import leg_km
+
+    km = leg_km(t)
+    return "" if km is None else f"{km:.1f}"
 
 
 def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
