@@ -30,6 +30,7 @@ DYNAMIC_CALLS = {
     "f": "matching run family",
     "run.family": "matching run family",
     "run.status": "matching run status",
+    "r.status": "job status of one region of a matching run (queued, running, done, failed)",
     "run.solver_status": "solver status",
     "p.state": "proposal state",
     "p.supply_decision": "proposal decision",
@@ -61,6 +62,7 @@ TERMS = {
     # Matching run status: _(run.status)
     "queued": _l("queued"),
     "running": _l("running"),
+    "merging": _l("merging"),
     "done": _l("done"),
     "failed": _l("failed"),
     # Solver status of a run: _(run.solver_status)

@@ -15,6 +15,12 @@ Public API (used by market/allocation)::
     matching.greedy(inst)                      # baseline for comparison, never "optimal"
     matching.check(data, result.to_dict())     # independent verifier -> CheckReport
 
+    # Regions no haul can join, solved separately (e.g. as parallel jobs) and merged:
+    regions = matching.find_regions(inst)      # None, or [Region] largest first
+    sub = matching.load_instance(matching.region_data(data, regions[i]))
+    part = matching.solve_region(sub, progress=cb)        # JSON-able plan of region i
+    result = matching.merge_regions(inst, regions, [part_0, part_1, ...])
+
 `InstanceError.errors` lists messages like ``demands[3].window: end before start``.
 Progress stages, in order: "candidates", "solve", "pricing" (solve/pricing repeat while
 excluded arcs are priced back in), "explain", "done"; fractions are 0..1 within a run.
@@ -38,8 +44,16 @@ from .check import check as _check_v1
 from .instance import Instance, InstanceError
 from .instance import load_instance as _load_v1
 from .network import SolverError
+from .regions import Region, find_regions, region_data, subset
 from .result import Result, build_result
-from .solver import Progress, greedy_plan, solve_plan
+from .solver import (
+    Progress,
+    greedy_plan,
+    merge_plans,
+    plan_from_dict,
+    plan_to_dict,
+    solve_plan,
+)
 
 
 def load_instance(data: dict) -> Instance | v2.PlanningInstance:
@@ -75,6 +89,22 @@ def solve(
     return result
 
 
+def solve_region(region_instance: Instance, progress: Progress | None = None) -> dict:
+    """Optimal plan of one region (the instance of `region_data` or `subset`), as JSON
+    types with indices local to the region; `merge_regions` takes them back."""
+    return plan_to_dict(solve_plan(region_instance, progress, split=False))
+
+
+def merge_regions(
+    instance: Instance, regions: list[Region], parts: list[dict], *, explain: bool = True
+) -> Result:
+    """The result of the whole instance from the plans of all its regions (in order)."""
+    if len(parts) != len(regions):
+        raise ValueError(f"{len(parts)} region plans for {len(regions)} regions")
+    plan = merge_plans(regions, [plan_from_dict(p) for p in parts])
+    return build_result(instance, plan, explain=explain)
+
+
 def greedy(instance: Instance, *, explain: bool = True) -> Result:
     """Greedy baseline: each supply, by value, to its nearest compatible demands."""
     if isinstance(instance, v2.PlanningInstance):
@@ -88,8 +118,14 @@ __all__ = [
     "InstanceError",
     "Result",
     "SolverError",
+    "Region",
     "check",
+    "find_regions",
     "greedy",
+    "merge_regions",
+    "region_data",
+    "subset",
+    "solve_region",
     "load_instance",
     "solve",
 ]

@@ -204,7 +204,11 @@ class ArcSource:
         lat_all = np.concatenate([S.lat, D.lat])
         lon_all = np.concatenate([S.lon, D.lon])
         finite = live[np.isfinite(self.reach[live])]
-        span_ok = np.ptp(lat_all) < 12 and np.ptp(lon_all) < 20 and np.abs(lat_all).max() < 70
+        # The grid only compares sites a haul apart (tens of km), where planar km with the
+        # smallest cos(latitude) never overstate true km, however wide the instance
+        # (all of Japan spans 18° of latitude); only near the poles or across the
+        # antimeridian does it fail.
+        span_ok = np.ptp(lon_all) < 90 and np.abs(lat_all).max() < 70
         blocks: list[tuple[np.ndarray, np.ndarray]] = []
         dense = live[~np.isfinite(self.reach[live])]
         if not span_ok:

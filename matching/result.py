@@ -15,6 +15,7 @@ from .arcs import (
     unit_vectors,
 )
 from .instance import Instance
+from .regions import find_regions
 from .solver import Plan
 
 _EPS = 1e-9
@@ -109,6 +110,56 @@ def _reasons(
     other_left: np.ndarray,
     exchanged: dict[int, dict[int, float]],
 ) -> dict:
+    """`_reasons_among` every counterpart, region by region where the instance splits.
+
+    Every counterpart within haul of a listing lies in its region by haul limits alone
+    (`find_regions(haul_only=True)`), so a reason found among the listing's region that
+    rests on a counterpart within haul is the reason among all counterparts; the others
+    (nothing within haul there: rules 1–6) are checked again against every counterpart."""
+    args = (matched, other_got, other_left, exchanged)
+    regions = find_regions(inst, haul_only=True) if len(idx) > _LOCAL_MIN else None
+    if not regions or len(regions) < 2:
+        return _reasons_among(inst, idx, supply_side, *args)
+    region_of = np.full(len(inst.supplies.ids if supply_side else inst.demands.ids), -1)
+    for k, region in enumerate(regions):
+        region_of[region.supplies if supply_side else region.demands] = k
+    out: dict[int, dict] = {}
+    for k, region in enumerate(regions):
+        mine = idx[region_of[idx] == k]
+        if len(mine):
+            others = region.demands if supply_side else region.supplies
+            out.update(_reasons_among(inst, mine, supply_side, *args, others=others))
+    far = np.array(
+        [i for i in idx.tolist() if out.get(i, {}).get("code", "beyond_haul") in _NOTHING_NEAR],
+        dtype=np.int64,
+    )
+    out.update(_reasons_among(inst, far, supply_side, *args))
+    return out
+
+
+# Below this many unmatched listings the all-against-all check is cheap enough.
+_LOCAL_MIN = 200
+# Reasons that say no counterpart is left within haul (rules 1–6, and a property limit).
+_NOTHING_NEAR = (
+    "no_counterpart",
+    "no_compatible",
+    "property_limit",
+    "partner_only",
+    "declined",
+    "beyond_haul",
+)
+
+
+def _reasons_among(
+    inst: Instance,
+    idx: np.ndarray,
+    supply_side: bool,
+    matched: np.ndarray,
+    other_got: np.ndarray,
+    other_left: np.ndarray,
+    exchanged: dict[int, dict[int, float]],
+    others: np.ndarray | None = None,
+) -> dict:
     """Why each listing in idx kept some quantity: the first rule, in the order a user
     would check them, that leaves it no counterpart (direct routes).
 
@@ -122,21 +173,34 @@ def _reasons(
     (`property_limit` with `blend`), or simply did not take the route (`not_chosen`: a
     plan not proven optimal, such as the greedy baseline)."""
     S, D = inst.supplies, inst.demands
-    other_ids = D.ids if supply_side else S.ids
-    n_other = len(other_ids)
+    all_ids = D.ids if supply_side else S.ids
     out: dict[int, dict] = {}
     if len(idx) == 0:
         return out
-    if n_other == 0:
+    if len(all_ids) == 0:
         for i in idx.tolist():
             out[i] = {"reason": "no counterpart listed", "code": "no_counterpart"}
         return out
+    # Columns are the counterparts looked at (`others`, all when None): j is a column,
+    # others[j] the counterpart's index in the instance.
+    if others is None:
+        others = np.arange(len(all_ids))
+        other_ids = all_ids
+    else:
+        other_ids = [all_ids[j] for j in others.tolist()]
+        col_of = {int(g): c for c, g in enumerate(others.tolist())}
+        exchanged = {
+            i: {col_of[k]: q for k, q in with_.items() if k in col_of}
+            for i, with_ in exchanged.items()
+        }
+        other_got, other_left = other_got[others], other_left[others]
+    n_other = len(others)
     rows = max(1, _CHUNK // n_other)
-    others = np.arange(n_other)
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
+    other_vec = other_vec[others]
     n_demands = max(len(D.ids), 1)
-    other_qty = D.qty if supply_side else S.qty
+    other_qty = (D.qty if supply_side else S.qty)[others]
     has_room = other_left > _EPS * np.maximum(1, other_qty)
     for a in range(0, len(idx), rows):
         mine = idx[a : a + rows]
@@ -164,7 +228,8 @@ def _reasons(
             partly = bool(matched[i] > _EPS)
 
             def pair(j: int) -> tuple[int, int]:
-                return (i, j) if supply_side else (j, i)  # noqa: B023 - used at once
+                g = int(others[j])  # noqa: B023 - used at once
+                return (i, g) if supply_side else (g, i)  # noqa: B023 - used at once
 
             def limit_entry(j: int, blend: bool) -> dict:
                 return _property_limit(inst, *pair(j), other_ids[j], blend, partly)  # noqa: B023

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._ortools import pywraplp, require_optimal
-from .arcs import Arcs, ArcSource, compatible, haversine_km, is_excluded, top_k_by_group, yard_paths
+from .arcs import Arcs, ArcSource, compatible, haversine_km, top_k_by_group, yard_paths
 from .instance import Instance
 from .network import SolverError, choose_scale, solve_transport
+from .pricing import GridPricer
+from .regions import Region, find_regions, subset
 from .transport_lp import TransportLP, whole_flows
 
 Progress = Callable[[str, float], None]
@@ -51,8 +53,6 @@ NETWORK_K_NEAR = 10
 # round means a cold re-solve instead of a warm one.
 DROP_MARGIN = 0.01
 WARM_MAX_NEW = 1500
-# The pricing store reaches this far beyond the first pricing radii (see RadiusPricer).
-STORE_MARGIN_KM = 3.0
 # The coarse first min-cost flow: the median listing is about COARSE_UNITS units, the
 # largest benefit about COARSE_COST_STEPS cost steps (10k soil: 0.55 s instead of 1.8 s
 # for the exact one, and the same number of later rounds).
@@ -75,6 +75,8 @@ class Plan:
     net_benefit: float
     upper_bound: float | None
     stats: dict = field(default_factory=dict)
+    # The regions solved one by one (indices into the instance), when it was split.
+    regions: list[Region] | None = None
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -88,10 +90,37 @@ def solve_plan(
     k: int | None = None,
     max_rounds: int = 30,
     method: str = "auto",
+    split: bool = True,
 ) -> Plan:
+    """Optimal plan. With `split`, an instance that falls apart into regions no haul can
+    join is solved region by region (each the same way) and the plans merged."""
     progress = progress or _noop
     t0 = time.perf_counter()
     progress("candidates", 0.0)
+    parts = find_regions(inst) if split else None
+    if parts is not None and len(parts) > 1:
+        plans = []
+        total, done = sum(r.size for r in parts), 0
+        for region in parts:
+
+            def part_progress(stage, fraction, base=done, weight=region.size):
+                progress(stage, (base + weight * fraction) / total)
+
+            plans.append(
+                solve_plan(
+                    subset(inst, region),
+                    part_progress,
+                    k=k,
+                    max_rounds=max_rounds,
+                    method=method,
+                    split=False,
+                )
+            )
+            done += region.size
+        plan = merge_plans(parts, plans)
+        plan.stats["seconds"] = round(time.perf_counter() - t0, 3)
+        progress("done", 1.0)
+        return plan
     src = ArcSource(inst)
     qty_int = np.all(inst.supplies.qty == np.round(inst.supplies.qty)) and np.all(
         inst.demands.qty == np.round(inst.demands.qty)
@@ -117,6 +146,71 @@ def solve_plan(
     plan.stats["seconds"] = round(time.perf_counter() - t0, 3)
     progress("done", 1.0)
     return plan
+
+
+def merge_plans(parts: list[Region], plans: list[Plan]) -> Plan:
+    """One plan from the plans of separate regions (indices mapped back to the whole
+    instance). No allowed route crosses two regions, so the net benefits and the bounds
+    add up, and the whole is optimal when the summed bound is within tolerance."""
+    s = [r.supplies[p.s] for r, p in zip(parts, plans, strict=True)]
+    d = [r.demands[p.d] for r, p in zip(parts, plans, strict=True)]
+
+    def cat(arrays, dtype=float):
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+
+    net = float(sum(p.net_benefit for p in plans))
+    bounds = [p.upper_bound for p in plans]
+    bound = None if any(b is None for b in bounds) else float(sum(bounds))
+    optimal = bound is not None and bound - net <= REL_TOL * max(1.0, abs(bound))
+    stats: dict = {
+        "model": plans[0].stats.get("model") if plans else "none",
+        "regions": len(plans),
+        "largest_region": [len(parts[0].supplies), len(parts[0].demands)] if parts else [0, 0],
+    }
+    for key in ("pairs_considered", "candidate_arcs", "priced_arcs_last_round"):
+        stats[key] = int(sum(p.stats.get(key, 0) for p in plans))
+    stats["rounds"] = max((p.stats.get("rounds", 0) for p in plans), default=0)
+    return Plan(
+        cat(s, np.int64).astype(np.int64),
+        cat([p.y for p in plans], np.int64).astype(np.int64),
+        cat(d, np.int64).astype(np.int64),
+        cat([p.qty for p in plans]),
+        cat([p.km1 for p in plans]),
+        cat([p.km2 for p in plans]),
+        cat([p.b for p in plans]),
+        "optimal" if optimal else "feasible",
+        net,
+        bound,
+        stats,
+        regions=parts,
+    )
+
+
+_PLAN_ARRAYS = ("s", "y", "d", "qty", "km1", "km2", "b")
+
+
+def plan_to_dict(plan: Plan) -> dict:
+    """A plan as plain JSON types (indices as in the instance it was solved on)."""
+    out = {f: getattr(plan, f).tolist() for f in _PLAN_ARRAYS}
+    out.update(
+        status=plan.status,
+        net_benefit=plan.net_benefit,
+        upper_bound=plan.upper_bound,
+        stats=plan.stats,
+    )
+    return out
+
+
+def plan_from_dict(data: dict) -> Plan:
+    ints = {"s", "y", "d"}
+    arrays = {f: np.asarray(data[f], dtype=np.int64 if f in ints else float) for f in _PLAN_ARRAYS}
+    return Plan(
+        **arrays,
+        status=data["status"],
+        net_benefit=float(data["net_benefit"]),
+        upper_bound=None if data["upper_bound"] is None else float(data["upper_bound"]),
+        stats=dict(data.get("stats") or {}),
+    )
 
 
 def _seg_topk(val: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:
@@ -259,110 +353,6 @@ class NetworkPool:
         return np.unique(bad[np.concatenate(pick)]), u_need
 
 
-class RadiusPricer:
-    """Direct arcs of the network model, never all held at once.
-
-    For demand duals v, an allowed arc's reduced benefit is
-        b_sd − v_d = base_s + value_d(class_s) − c·km_sd − v_d ≤ base_s + M_s − c·km_sd,
-    with c = cost per km + carbon price × CO₂ per km (≥ 0) and M_s the largest
-    value_d(class_s) − v_d over demands that accept the class. So beyond the radius
-    R_s = (base_s + M_s − u_s) / c no arc can beat the supply's dual u_s, and none can
-    raise its tightest dual above base_s + M_s − c·R_s. Pricing enumerates, on the same
-    grid as the full enumeration, only the pairs within min(R_s, haul reach)."""
-
-    def __init__(self, inst: Instance, src: ArcSource):
-        self.inst, self.src = inst, src
-        self.nS, self.nD = len(inst.supplies.ids), len(inst.demands.ids)
-        self.priced = 0  # arcs looked at in the last pricing pass
-        self.store: NetworkPool | None = None  # arcs within the first pricing radius
-        self.store_radius = np.zeros(self.nS)
-
-    def initial(self, k: int, k_near: int, radius_km: float):
-        """Per supply and per demand the k best and k_near nearest arcs within radius_km."""
-        near = ArcSource(self.inst, reach=np.full(self.nS, radius_km))
-        pool = NetworkPool(near, k, k_near)
-        idx = pool.initial_idx
-        return pool.s[idx].astype(np.int64), pool.d[idx].astype(np.int64), pool.b[idx]
-
-    def radius(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per supply: the pricing radius and the bound on b − v for arcs beyond it."""
-        inst = self.inst
-        reach = self.src.reach
-        c = inst.km_cost
-        if c <= 0 or self.nD == 0:
-            return reach.copy(), np.zeros(self.nS)
-        top = np.where(inst.d_accepts, inst.d_value - v[:, None], -np.inf).max(axis=0)
-        m_s = top[inst.s_class]  # -inf when no demand accepts the class
-        with np.errstate(invalid="ignore"):
-            r = (inst.s_base + m_s - u) / c
-        r = np.where(np.isnan(r), -np.inf, r)
-        cut = r < reach
-        radius = np.where(cut, r, reach)
-        beyond = np.where(cut, inst.s_base + m_s - c * np.maximum(radius, 0.0), 0.0)
-        return radius, np.maximum(beyond, 0.0)
-
-    def price(
-        self,
-        u: np.ndarray,
-        v: np.ndarray,
-        tol: float,
-        cand_code: np.ndarray,
-        per_supply: int,
-        per_demand: int,
-    ):
-        """Violated arcs not in the candidates (the most violated few per supply and per
-        demand) and the tightest supply duals for v (true, unscaled benefits).
-
-        The first pass keeps every arc it enumerates (compactly, ~16 bytes an arc); later
-        passes read that store and go back to the grid only for supplies whose radius
-        has grown beyond it."""
-        radius, beyond = self.radius(u, v)
-        u_need = beyond.copy()
-        if self.store is None:
-            # A little beyond the first radii, so that later rounds, whose duals differ
-            # a little, seldom have to go back to the grid.
-            self.store_radius = radius + STORE_MARGIN_KM
-            self.store = NetworkPool(ArcSource(self.inst, reach=self.store_radius), 0, 0)
-        grown = radius > self.store_radius
-        parts = [self._price_store(u, v, tol, grown, u_need)]
-        self.priced = len(self.store)
-        if grown.any():
-            src = ArcSource(self.inst, reach=np.where(grown, radius, -1.0))
-            for si, di, _km, b, _ii, _jj, _shape in src._iter_raw():
-                self.priced += len(si)
-                r = b - v[di]
-                np.maximum.at(u_need, si, r)
-                bad = np.flatnonzero(r - u[si] > tol)
-                parts.append((si[bad], di[bad], b[bad], r[bad] - u[si[bad]]))
-        bs, bd, bb, rr = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        if len(cand_code) and len(bs):
-            fresh = ~is_excluded(cand_code, bs.astype(np.int64) * max(self.nD, 1) + bd)
-            bs, bd, bb, rr = bs[fresh], bd[fresh], bb[fresh], rr[fresh]
-        if len(bs) == 0:
-            z = np.zeros(0, np.int64)
-            return z, z, np.zeros(0), u_need
-        pick = np.unique(
-            np.concatenate(
-                [_group_topk(bs, rr, per_supply, self.nS), _group_topk(bd, rr, per_demand, self.nD)]
-            )
-        )
-        return bs[pick].astype(np.int64), bd[pick].astype(np.int64), bb[pick], u_need
-
-    def _price_store(self, u, v, tol, grown, u_need):
-        """Price the stored arcs: raise u_need, return the violated ones of supplies
-        whose radius the store still covers."""
-        st = self.store
-        if len(st) == 0:
-            return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
-        r = st.b - v[st.d]
-        top = np.maximum.reduceat(r, st.run_start)
-        u_need[st.run_supply] = np.maximum(u_need[st.run_supply], top)
-        r -= np.repeat(u[st.run_supply], st.run_count)
-        bad = np.flatnonzero(r > tol)
-        bad = bad[~grown[st.s[bad]]]
-        return st.s[bad], st.d[bad], st.b[bad], r[bad]
-
-
 def _solve_network(
     inst,
     src,
@@ -390,7 +380,7 @@ def _solve_network(
     )
     scale = choose_scale(max_b, float(qs.sum() + qd.sum()), len(qs) + len(qd) + 1)
     nD = max(len(qd), 1)
-    pricer = RadiusPricer(inst, src)
+    pricer = GridPricer(inst, src)
     radius0 = FIRST_RADIUS_KM if first_radius_km is None else first_radius_km
     cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
@@ -930,4 +920,13 @@ def greedy_plan(inst: Instance, k: int = 30) -> Plan:
     )
 
 
-__all__ = ["Plan", "solve_plan", "greedy_plan", "SolverError", "compatible"]
+__all__ = [
+    "Plan",
+    "solve_plan",
+    "greedy_plan",
+    "merge_plans",
+    "plan_to_dict",
+    "plan_from_dict",
+    "SolverError",
+    "compatible",
+]

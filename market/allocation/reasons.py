@@ -21,6 +21,8 @@ STAGES = {
     "optimising: pricing": _l("Checking every other route"),
     "optimising: explain": _l("Explaining the result"),
     "optimising: done": _l("Explaining the result"),
+    "regions": _l("Splitting into regions no haul can join"),
+    "merging regions": _l("Merging the regions"),
     "greedy baseline": _l("Computing the greedy baseline"),
     "saving proposals": _l("Saving proposals"),
     "requeued": _l("Waiting for a worker again"),

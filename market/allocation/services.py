@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import numpy as np
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -21,6 +22,7 @@ from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
+from market.core.models import Job
 from market.db import japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -101,14 +103,161 @@ def run_job(session: Session, job, progress) -> dict:
         run.status, run.error, run.finished_at = "failed", "; ".join(exc.errors)[:2000], utcnow()
         session.commit()
         return {"error": run.error}
+    regions = matching.find_regions(parsed)
+    if regions is not None and len(regions) > 1:
+        return _start_regions(session, run, instance, regions, progress)
     result = matching.solve(parsed, progress=solver_progress).to_dict()
+    _finish(session, run, instance, parsed, result, progress)
+    run.seconds = round(time.perf_counter() - started, 3)
+    return {"run_id": run.id, "proposals": len(result["flows"]), "status": result["status"]}
+
+
+def _finish(session: Session, run: MatchRun, instance: dict, parsed, result: dict, progress):
     progress("greedy baseline", 0.92)
     baseline = matching.greedy(parsed, explain=False).to_dict()
     progress("saving proposals", 0.95)
     _store(session, run, instance, result)
     run.greedy_net_benefit = baseline["net_benefit"]
-    run.seconds = round(time.perf_counter() - started, 3)
     run.status, run.finished_at = "done", utcnow()
+
+
+# Regions in parallel: where no haul can join two parts of the instance, each part is a
+# job of its own (any worker, on any machine, may take it); the last one to finish
+# enqueues the merge. Region jobs are found by their dedupe key.
+REGION_JOB, MERGE_JOB = "matching_region", "matching_merge"
+
+
+def region_key(run_id: int, index: int | None = None) -> str:
+    return f"match-region:{run_id}:" + ("" if index is None else str(index))
+
+
+def region_jobs(session: Session, run_id: int) -> list[Job]:
+    """The region jobs of a run, in region order (empty for a run solved in one piece)."""
+    jobs = session.scalars(select(Job).where(Job.dedupe_key.startswith(region_key(run_id)))).all()
+    return sorted(jobs, key=lambda j: j.params["region"])
+
+
+def _start_regions(session: Session, run: MatchRun, instance: dict, regions, progress) -> dict:
+    progress("regions", 0.1)
+    run.instance = instance
+    for i, region in enumerate(regions):
+        tasks.enqueue(
+            session,
+            REGION_JOB,
+            {
+                "run_id": run.id,
+                "region": i,
+                "supplies": region.supplies.tolist(),
+                "demands": region.demands.tolist(),
+            },
+            dedupe_key=region_key(run.id, i),
+        )
+    return {"run_id": run.id, "regions": len(regions)}
+
+
+def run_progress(session: Session, run: MatchRun) -> dict:
+    """What the run page shows while a run works: overall stage and progress and, for a
+    run split into regions, each region's size, status, stage and progress."""
+    job = session.get(Job, run.job_id) if run.job_id else None
+    jobs = region_jobs(session, run.id)
+    regions = [
+        {
+            "region": j.params["region"] + 1,
+            "supplies": len(j.params["supplies"]),
+            "demands": len(j.params["demands"]),
+            "status": j.status,
+            "stage": j.stage or "",
+            "progress": 1.0 if j.status == "done" else float(j.progress or 0.0),
+        }
+        for j in jobs
+    ]
+    stage, done = (job.stage if job else "") or "", float(job.progress or 0.0) if job else 0.0
+    if regions and run.status in ("running", "merging"):
+        size = sum(r["supplies"] + r["demands"] for r in regions) or 1
+        solved = sum(r["progress"] * (r["supplies"] + r["demands"]) for r in regions) / size
+        stage = "merging regions" if run.status == "merging" else "optimising: solve"
+        done = 0.1 + 0.8 * solved if run.status == "running" else 0.95
+    elif run.status == "done":
+        stage, done = "done", 1.0
+    failed = job.error if job and job.status == "failed" else None
+    return {
+        "status": run.status,
+        "stage": stage,
+        "progress": done,
+        "regions": regions,
+        "error": run.error or failed,
+    }
+
+
+def _region(params: dict) -> matching.Region:
+    return matching.Region(
+        np.asarray(params["supplies"], dtype=np.int64),
+        np.asarray(params["demands"], dtype=np.int64),
+    )
+
+
+@tasks.handler(REGION_JOB)
+def region_job(session: Session, job, progress) -> dict:
+    """Solve one region of a run; its plan is this job's result."""
+    run = session.get(MatchRun, job.params["run_id"])
+    if run is None or run.status != "running" or run.instance is None:
+        return {"skipped": True}
+    data = matching.region_data(run.instance, _region(job.params))
+    sub = matching.load_instance(data)
+
+    def solver_progress(stage: str, fraction: float) -> None:
+        progress(f"optimising: {stage}", max(0.0, min(1.0, fraction)))
+
+    plan = matching.solve_region(sub, progress=solver_progress)
+    # Sent after this job's result is committed: the merge job that sees every region
+    # done is the one of the last region to finish.
+    tasks.enqueue(session, MERGE_JOB, {"run_id": run.id})
+    return {"region": job.params["region"], "plan": plan}
+
+
+@tasks.handler(MERGE_JOB)
+def merge_job(session: Session, job, progress) -> dict:
+    """Once every region of a run is solved: merge, explain, store the proposals."""
+    run_id = job.params["run_id"]
+    jobs = region_jobs(session, run_id)
+    failed = [j for j in jobs if j.status == "failed"]
+    if failed:
+        run = session.get(MatchRun, run_id)
+        run.status, run.finished_at = "failed", utcnow()
+        run.error = f"region {failed[0].params['region']}: {failed[0].error}"[:2000]
+        return {"failed": run.error}
+    if not jobs or any(j.status != "done" for j in jobs):
+        return {"waiting": True}
+    # Claim the merge: of several merge jobs, only one moves the run on.
+    claimed = session.execute(
+        update(MatchRun)
+        .where(MatchRun.id == run_id, MatchRun.status == "running")
+        .values(status="merging")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return {"skipped": True}
+    # Committed at once (progress is written on its own connection, and SQLite has one
+    # writer); should the merge fail, the run is handed back so that a retry can claim it.
+    session.commit()
+    try:
+        run = session.get(MatchRun, run_id)
+        progress("merging regions", 0.5)
+        parsed = matching.load_instance(run.instance)
+        regions = [_region(j.params) for j in jobs]
+        parts = [j.result["plan"] for j in jobs]
+        result = matching.merge_regions(parsed, regions, parts).to_dict()
+        _finish(session, run, run.instance, parsed, result, progress)
+    except Exception:
+        session.rollback()
+        session.execute(
+            update(MatchRun)
+            .where(MatchRun.id == run_id, MatchRun.status == "merging")
+            .values(status="running")
+        )
+        session.commit()
+        raise
+    run.seconds = round((utcnow() - run.created_at).total_seconds(), 3)
     return {"run_id": run.id, "proposals": len(result["flows"]), "status": result["status"]}
 
 

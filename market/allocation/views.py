@@ -26,7 +26,6 @@ from market.allocation.instance import FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
 from market.allocation.reasons import property_names, stage_label, unmatched_reason
 from market.catalog.models import Listing, Material, Prefecture
-from market.core.models import Job
 from market.errors import DomainError
 from market.services import db_session
 
@@ -92,12 +91,13 @@ def _run_or_404(run_id: int) -> MatchRun:
 def run_detail(run_id: int):
     _admin_only()
     run = _run_or_404(run_id)
-    job = db_session().get(Job, run.job_id) if run.job_id else None
+    state = services.run_progress(db_session(), run)
     return render_template(
         "allocation/run.html",
         run=run,
-        job=job,
-        stage=stage_label(job.stage if job else ""),
+        state=state,
+        stage=stage_label(state["stage"]),
+        stage_label=stage_label,
         unmatched=_unmatched(run),
     )
 
@@ -146,14 +146,12 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
 @login_required
 def run_progress(run_id: int):
     _admin_only()
-    run = _run_or_404(run_id)
-    job = db_session().get(Job, run.job_id) if run.job_id else None
-    return jsonify(
-        status=run.status,
-        stage=stage_label(job.stage if job else ""),
-        progress=job.progress if job else 0,
-        error=run.error or (job.error if job and job.status == "failed" else None),
-    )
+    state = services.run_progress(db_session(), _run_or_404(run_id))
+    state["stage"] = stage_label(state["stage"])
+    for region in state["regions"]:
+        region["stage"] = stage_label(region["stage"])
+        region["status"] = str(_(region["status"]))
+    return jsonify(state)
 
 
 @bp.get("/matching/runs/<int:run_id>/<any(instance, result):part>.json")

@@ -104,7 +104,7 @@ def test_pricing_radius_bounds_every_arc_beyond_it(seed):
     """No allowed arc beyond a supply's pricing radius has b − v above the reported bound
     (which equals u_s at the radius), for arbitrary non-negative duals; carbon and value_by
     included in the random instances."""
-    from matching.solver import RadiusPricer
+    from matching.pricing import GridPricer
 
     data = random_instance(seed, n_s=70, n_d=60)
     inst = matching.load_instance(data)
@@ -112,14 +112,14 @@ def test_pricing_radius_bounds_every_arc_beyond_it(seed):
     rng = np.random.default_rng(seed)
     u = rng.uniform(0, 3000, nS) * (rng.random(nS) < 0.7)
     v = rng.uniform(0, 3000, nD) * (rng.random(nD) < 0.6)
-    pricer = RadiusPricer(inst, ArcSource(inst))
+    pricer = GridPricer(inst, ArcSource(inst))
     radius, beyond = pricer.radius(u, v)
     ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
     arcs = arcs.take(ok & (arcs.b > 0))
     far = arcs.km > radius[arcs.s]
     red = arcs.b - v[arcs.d]
     assert np.all(red[far] <= beyond[arcs.s[far]] + 1e-6)
-    cut = radius < pricer.src.reach
+    cut = radius < pricer.reach
     assert np.allclose(beyond[cut & (radius > 0)], u[cut & (radius > 0)])
     # and the pricing pass gives u_need ≥ b − v on every allowed arc (a valid bound)
     _s, _d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), 2, 2)
@@ -127,29 +127,37 @@ def test_pricing_radius_bounds_every_arc_beyond_it(seed):
     assert np.all(u_need >= 0)
 
 
-@pytest.mark.parametrize("stored", [False, True])
-def test_pricing_finds_every_violated_arc_within_radius(stored):
-    """With `stored`, an earlier pass with higher duals filled the pricing store; the
-    radii now grow beyond it, so those supplies must be enumerated on the grid again."""
-    from matching.solver import RadiusPricer
+@pytest.mark.parametrize("rules", [False, True])
+def test_pricing_finds_every_violated_arc_within_radius(rules):
+    """Grid pricing with cell bounds finds exactly the violated arcs, and its tightest
+    supply duals bound every arc without exceeding the true ones by more than tol (cells
+    skipped whole count with their bound). With `rules`, partner periods and declined
+    pairs, which the compiled loop leaves to `compatible`."""
+    from matching.pricing import GridPricer
 
-    data = random_instance(5, n_s=80, n_d=70)
+    data = random_instance(5, n_s=80, n_d=70, partners=rules)
+    if rules:
+        data["excluded_pairs"] = [[f"S{i}", f"D{(3 * i) % 70}"] for i in range(0, 80, 2)]
     inst = matching.load_instance(data)
     nS, nD = len(inst.supplies.ids), len(inst.demands.ids)
     rng = np.random.default_rng(1)
     u, v = rng.uniform(0, 2000, nS), rng.uniform(0, 2000, nD)
-    pricer = RadiusPricer(inst, ArcSource(inst))
-    if stored:
-        pricer.price(u + 2500, v + 2500, 1e-9, np.zeros(0, np.int64), nD, nS)
-        assert (pricer.radius(u, v)[0] > pricer.store_radius).any()
+    pricer = GridPricer(inst, ArcSource(inst))
     ok, arcs = direct_arcs(inst, np.repeat(np.arange(nS), nD), np.tile(np.arange(nD), nS))
     arcs = arcs.take(ok & (arcs.b > 0))
     viol = arcs.b - v[arcs.d] - u[arcs.s] > 1e-9
+    tol = 1e-3
     s, d, _b, u_need = pricer.price(u, v, 1e-9, np.zeros(0, np.int64), nD, nS)
     assert sorted(zip(s.tolist(), d.tolist(), strict=True)) == sorted(
         zip(arcs.s[viol].tolist(), arcs.d[viol].tolist(), strict=True)
     )
     assert np.all(u_need[arcs.s] >= arcs.b - v[arcs.d] - 1e-6)
+    # Not looser than tol above the supply's dual or its true tightest dual.
+    _s, _d, _b, u_need = pricer.price(u, v, tol, np.zeros(0, np.int64), nD, nS)
+    true = np.zeros(nS)
+    np.maximum.at(true, arcs.s, arcs.b - v[arcs.d])
+    _radius, beyond = pricer.radius(u, v)
+    assert np.all(u_need <= np.maximum.reduce([true, u + tol, beyond]) + 1e-6)
 
 
 @pytest.mark.parametrize("seed", range(8))
