@@ -19,8 +19,20 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from market.accounts import services
+from market.accounts.forms import (
+    AcceptInvitationForm,
+    ForgotPasswordForm,
+    InviteForm,
+    LoginForm,
+    PartnerForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    SignupForm,
+    TokenForm,
+)
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
+from market.core.forms import Form, parse_form
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.errors import Conflict
 from market.mail import send_later
@@ -45,9 +57,15 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
-def _write(s, write):
+def _write(s, write, form: type[Form] | None = None):
     """Run a service write: commit and return (its result, no errors), or roll back and
-    return (None, the field errors) for the form to show again."""
+    return (None, the field errors) for the form to show again. With ``form``, the page's
+    declared form is read first and handed to ``write``; a field that breaks it is named."""
+    if form is not None:
+        parsed, errors = parse_form(form)
+        if errors:
+            return None, errors
+        return _write(s, lambda: write(parsed))
     try:
         result = write()
     except services.FieldErrors as exc:
@@ -68,9 +86,8 @@ def _safe_next(target: str | None) -> str:
 def login():
     error = None
     if request.method == "POST":
-        user = services.authenticate(
-            db_session(), request.form.get("email", ""), request.form.get("password", "")
-        )
+        form, _errors = parse_form(LoginForm)
+        user = services.authenticate(db_session(), form.email, form.password) if form else None
         if user is not None:
             _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
@@ -103,17 +120,18 @@ def signup():
         s = db_session()
         user, errors = _write(
             s,
-            lambda: services.sign_up(
+            lambda form: services.sign_up(
                 s,
-                email=request.form.get("email", ""),
-                password=request.form.get("password", ""),
-                display_name=request.form.get("display_name", ""),
-                org_name=request.form.get("org_name", ""),
-                org_kind=request.form.get("org_kind", ""),
-                prefecture_code=request.form.get("prefecture_code") or None,
-                stockyard_registration_no=request.form.get("stockyard_registration_no"),
-                invoice_registration_no=request.form.get("invoice_registration_no"),
+                email=form.email,
+                password=form.password,
+                display_name=form.display_name,
+                org_name=form.org_name,
+                org_kind=form.org_kind,
+                prefecture_code=form.prefecture_code or None,
+                stockyard_registration_no=form.stockyard_registration_no,
+                invoice_registration_no=form.invoice_registration_no,
             ),
+            SignupForm,
         )
         if not errors:
             _send_verification(s, user)
@@ -274,10 +292,11 @@ def activate_member(member_id: int):
 @login_required
 def invite():
     s = db_session()
+    form, errors = parse_form(InviteForm)
+    if errors:
+        return _organisation_page(errors, 400)
     try:
-        invitation, token = services.invite(
-            s, current_user, request.form.get("email", ""), request.form.get("role", "member")
-        )
+        invitation, token = services.invite(s, current_user, form.email, form.role)
     except services.FieldErrors as exc:
         s.rollback()
         return _organisation_page(exc.errors, 400)
@@ -306,9 +325,8 @@ def accept(token: str):
     if request.method == "POST":
         user, errors = _write(
             s,
-            lambda: services.accept_invitation(
-                s, token, request.form.get("password", ""), request.form.get("display_name", "")
-            ),
+            lambda form: services.accept_invitation(s, token, form.password, form.display_name),
+            AcceptInvitationForm,
         )
         if not errors:
             _start_session(user)
@@ -326,7 +344,7 @@ def tokens():
     secret, errors = None, {}
     if request.method == "POST":
         issued, errors = _write(
-            s, lambda: services.issue_api_token(s, current_user, request.form.get("name", ""))
+            s, lambda form: services.issue_api_token(s, current_user, form.name), TokenForm
         )
         secret = issued[1] if issued else None
     rows = s.scalars(
@@ -366,13 +384,10 @@ def security():
         user = current_user._get_current_object()
         revoked, errors = _write(
             s,
-            lambda: services.change_password(
-                s,
-                user,
-                request.form.get("current_password", ""),
-                request.form.get("new_password", ""),
-                request.form.get("confirm_password", ""),
+            lambda form: services.change_password(
+                s, user, form.current_password, form.new_password, form.confirm_password
             ),
+            PasswordChangeForm,
         )
         if not errors:
             _start_session(user)
@@ -401,7 +416,8 @@ def end_sessions():
 def forgot_password():
     if request.method == "POST":
         s = db_session()
-        user = services.active_user_by_email(s, request.form.get("email", ""))
+        form, _errors = parse_form(ForgotPasswordForm)
+        user = services.active_user_by_email(s, form.email) if form else None
         if user is not None:
             token = services.password_reset_token(user, current_app.config["SECRET_KEY"])
             link = url_for("accounts.reset_password", token=token, _external=True)
@@ -436,12 +452,8 @@ def reset_password(token: str):
     if request.method == "POST":
         revoked, errors = _write(
             s,
-            lambda: services.reset_password(
-                s,
-                user,
-                request.form.get("new_password", ""),
-                request.form.get("confirm_password", ""),
-            ),
+            lambda form: services.reset_password(s, user, form.new_password, form.confirm_password),
+            PasswordResetForm,
         )
         if not errors:
             flash(_("Password changed. Sign in with the new one."), "success")
@@ -461,9 +473,8 @@ def partners():
     s = db_session()
     errors: dict[str, str] = {}
     if request.method == "POST":
-        raw = request.form.get("operator_id", "")
         errors = _write(
-            s, lambda: services.add_partner(s, current_user, int(raw) if raw.isdigit() else None)
+            s, lambda form: services.add_partner(s, current_user, form.operator_id), PartnerForm
         )[1]
         if not errors:
             return redirect(url_for("accounts.partners"))

@@ -15,9 +15,22 @@ boolean or a float is not an id), unknown fields are refused, and text carries n
 characters. The OpenAPI document (``market/api/openapi.py``) walks the app's routes and
 reads these declarations: a route and its document cannot drift apart.
 
-Another area declares its operations the same way; a multipart upload (a file import)
-gives ``body=`` a model and ``body_media="multipart/form-data"``, whose fields are read
-from ``request.form`` and ``request.files``.
+Another area declares its operations the same way. A multipart upload (a file import)
+gives ``body=`` a model whose file fields are ``Upload`` and ``body_media=
+"multipart/form-data"``; its fields are read from ``request.form`` and ``request.files``
+(form text arrives as text, so the model is validated in lax mode: "true" is a bool)::
+
+    class ListingImport(Body):
+        file: Upload
+        dry_run: bool = False
+
+    @api.post("/listings/import")
+    @token_required
+    @operation("Import listings", body=ListingImport, body_media="multipart/form-data",
+               ok=(200, IMPORT_RESULT), errors=(400, 401, 403, 413, 422, 429))
+    def import_listings(body: ListingImport): ...
+
+An answer that is a file (an export) declares ``ok_media``: the media types of the file.
 """
 
 from __future__ import annotations
@@ -29,11 +42,27 @@ from typing import Annotated, Any, get_args, get_origin
 
 from flask import request
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    RootModel,
+    ValidationError,
+    WithJsonSchema,
+)
+from werkzeug.datastructures import FileStorage
 
 from market.errors import DomainError
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
+
+
+def _upload(value: object) -> FileStorage:
+    if not isinstance(value, FileStorage) or not value.filename:
+        raise ValueError("upload_missing")
+    return value
+
 
 # A row id: a JSON integer (never true, 1.9 or "1") the database can compare.
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
@@ -52,6 +81,14 @@ Yen = Annotated[
     Annotated[int, Field(strict=True, ge=0, le=10**9)]
     | Annotated[str, Field(strict=True, pattern=r"^\d{1,10}$")],
     Field(description="Whole yen"),
+]
+
+
+# An uploaded file in a multipart body (``body_media="multipart/form-data"``).
+Upload = Annotated[
+    FileStorage,
+    PlainValidator(_upload),
+    WithJsonSchema({"type": "string", "format": "binary"}),
 ]
 
 
@@ -210,6 +247,8 @@ def _message(error: dict) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "missing":
         return _("This field is required.")
+    if error.get("msg", "").endswith("upload_missing"):
+        return _("Choose a file to upload.")
     if kind == "extra_forbidden":
         return _("Unknown field: leave it out.")
     if kind in {"int_type", "int_parsing", "int_from_float"}:

@@ -206,6 +206,21 @@ def id_in_range(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
+def row_id(raw: object) -> int | None:
+    """A form's or argument's text as a row id: ASCII digits naming a number the INTEGER
+    column can hold, else None (never a query the database refuses, and never int() of a
+    digit such as "²" that str.isdigit() lets through)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if id_in_range(raw) else None
+    text = str(raw if raw is not None else "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return None
+    value = int(text)
+    return value if id_in_range(value) else None
+
+
 def visible_listing(session: Session, user: User | None, listing_id: int) -> Listing:
     """A listing the user may see: open/reserved/closed for all, drafts for its owners
     only, an item in its partner-only period for the municipality and its partners only."""

@@ -28,6 +28,9 @@ FIELD_VALIDATED = {
 PUBLIC_FILES = {"static", "core.leaflet_asset", "core.photo_file"}
 
 
+MAX_ROW_ID = 2**31 - 1
+
+
 def _private_request() -> bool:
     """Whether the answer may hold someone's own data: a signed-in browser or an API token."""
     return bool(
@@ -66,11 +69,17 @@ def _origin(url: str) -> str:
 
 class DatabaseIdConverter(IntegerConverter):
     """``<int:…>`` in a URL is always a row id: one beyond the database's 32-bit integer is
-    simply not found (404), never a query PostgreSQL refuses (a 500)."""
+    simply not found (404), never a query PostgreSQL refuses (a 500).
 
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+    It is read as 0, an id no row has, rather than refused by the converter: werkzeug
+    checks a rule's methods before its converters, so a refused id on a route that has
+    other methods (PATCH /api/v1/listings/<huge>) would answer 405, not 404."""
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 10:  # also keeps int() away from its digit limit
+            return 0
+        number = int(value)
+        return number if number <= MAX_ROW_ID else 0
 
 
 def register(app: Flask) -> None:

@@ -181,7 +181,7 @@ def _whole(args: MultiDict, name: str, default: int, high: int, errors: dict) ->
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    if not (raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= high):
         errors[name] = _("must be a whole number from 1 to %(n)s", n=high)
         return default
     return int(raw)

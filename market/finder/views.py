@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 import search
 from market.api.contract import operation
@@ -27,9 +28,11 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
+from market.core.forms import parse_form
 from market.db import utcnow
 from market.errors import Invalid
 from market.finder import services, suggest, synonyms
+from market.finder.forms import SavedSearchForm
 from market.finder.models import Notification, SavedSearch, SynonymGroup
 from market.finder.schemas import MarkRead, NotificationsQuery, SearchQuery, SuggestQuery
 from market.services import db_session
@@ -128,8 +131,12 @@ def _search_args(form) -> dict[str, list[str]]:
 @login_required
 def save():
     s = db_session()
+    args = MultiDict(_search_args(request.form))
+    form, errors = parse_form(SavedSearchForm)
     try:
-        saved = services.save_search(s, current_user, request.form.get("name", ""), request.form)
+        if errors:
+            raise Invalid(errors)
+        saved = services.save_search(s, current_user, form.name, args)
     except Invalid as exc:
         s.rollback()
         for line in _labelled(exc.errors):

@@ -19,6 +19,7 @@ from market import db
 from market.accounts.models import OrgKind, User
 from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
+from market.catalog.services import row_id
 from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
@@ -41,8 +42,7 @@ BOOKABLE_ORDER = (
 
 def _id(raw: object) -> int | None:
     """A row id from user input, or None (huge numbers would overflow the database's integer)."""
-    text = str(raw if raw is not None else "").strip()
-    return int(text) if text.isdigit() and int(text) < 2**31 else None
+    return row_id(raw)
 
 
 def slot_start(slot: PickupSlot) -> dt.datetime:

@@ -23,7 +23,7 @@ from market.accounts.models import Organisation, User
 from market.allocation.models import Proposal
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingKind, SoilClass
-from market.catalog.services import id_in_range
+from market.catalog.services import id_in_range, row_id
 from market.core import audit
 from market.db import TOKYO, to_japan, utcnow
 from market.errors import Conflict, Forbidden, NotFound
@@ -94,10 +94,10 @@ def _optional_id(data: Mapping[str, object], field: str, errors: dict) -> int | 
     text = "" if raw is None else str(raw).strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 12 or not id_in_range(int(text)):
+    value = row_id(text)
+    if value is None:
         errors[field] = _("No such listing.")
-        return None
-    return int(text)
+    return value
 
 
 def _qty(value) -> str:

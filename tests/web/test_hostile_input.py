@@ -214,5 +214,67 @@ def test_marking_notifications_read_needs_ids_or_all(app, client, requested, bod
     ],
 )
 def test_ids_out_of_range_in_paths_are_not_found(app, client, requested, path, value):
-    response = client.get(path.format(value), headers=requested["buyer"])
+    # Pages need a signed-in browser (else they send to the sign-in page); the API a token.
+    browser = client if path.startswith("/api/") else signed_in(app, requested["supplier"])
+    response = browser.get(path.format(value), headers=requested["buyer"])
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("operator_id", [str(2**31), str(2**63), str(10**19), "²", "１", "-1"])
+def test_a_partner_operator_id_out_of_range_is_named_not_a_500(app, factory, operator_id):
+    from market.accounts.models import Partnership
+
+    factory.user("reuse_operator")  # one to choose, so that the form is shown
+    city = factory.user("municipality")
+    browser = signed_in(app, city)
+    response = browser.post("/organisation/partners", data={"operator_id": operator_id})
+    assert response.status_code == 400
+    assert 'id="operator_id-error"' in response.get_data(as_text=True)
+    assert count(app, Partnership) == 0
+
+
+@pytest.mark.parametrize("order_id", [str(2**63), "²", "1.0"])
+def test_a_pickup_order_id_out_of_range_is_named_not_a_500(app, factory, order_id):
+    member = factory.user("reuse_operator")
+    browser = signed_in(app, member)
+    response = browser.post("/pickups/slots/1/bookings", data={"order_id": order_id})
+    assert response.status_code in (302, 400, 404, 422)  # no such slot / order, said plainly
+
+
+def test_web_forms_read_only_their_declared_fields_and_name_the_oversized(app):
+    from market.accounts.models import User
+
+    before = count(app, User)
+    response = app.test_client().post(
+        "/signup",
+        data={
+            "email": "new@example.jp",
+            "password": "x" * 5000,
+            "display_name": "名前",
+            "org_name": "新しい組織",
+            "org_kind": "contractor",
+            "endpoint": "core.home",
+            "_scheme": "https",
+        },
+    )
+    assert response.status_code == 400
+    assert 'id="password-error"' in response.get_data(as_text=True)
+    assert count(app, User) == before
+
+
+@pytest.mark.parametrize("value", [2**31, 2**63, "9" * 5000])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("patch", "/api/v1/listings/{}"),
+        ("put", "/api/v1/listings/{}"),
+        ("post", "/api/v1/listings/{}/close"),
+        ("post", "/api/v1/orders/{}/deliveries"),
+        ("post", "/api/v1/orders/{}/actions/accept"),
+    ],
+)
+def test_ids_out_of_range_are_not_found_whatever_the_method(
+    app, client, requested, method, path, value
+):
+    response = getattr(client, method)(path.format(value), json={}, headers=requested["seller"])
+    assert response.status_code in (404, 422), response.get_json()  # never 405
