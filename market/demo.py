@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
 from market.catalog import photos
+from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
     Listing,
@@ -55,36 +56,38 @@ CITIES = [
     ("つくば市", "082201", "08", 36.0835, 140.0764, 1),
 ]
 
+# (kind, name, home city): each organisation works around where it is based, so its
+# distances, invoices and listings agree with its address.
 ORGS = [
-    (OrgKind.contractor, "東都建設株式会社"),
-    (OrgKind.contractor, "湾岸土木工業株式会社"),
-    (OrgKind.contractor, "武蔵野組"),
-    (OrgKind.contractor, "相模開発株式会社"),
-    (OrgKind.contractor, "北関東建設株式会社"),
-    (OrgKind.contractor, "房総基盤工事株式会社"),
-    (OrgKind.contractor, "横浜みなと建設"),
-    (OrgKind.contractor, "彩の国土木株式会社"),
-    (OrgKind.municipality, "横浜市 資源循環局"),
-    (OrgKind.municipality, "川崎市 環境局"),
-    (OrgKind.municipality, "さいたま市 環境局"),
-    (OrgKind.municipality, "千葉市 環境局"),
-    (OrgKind.municipality, "八王子市 資源循環部"),
-    (OrgKind.municipality, "宇都宮市 環境部"),
-    (OrgKind.reuse_operator, "リユースかながわ株式会社"),
-    (OrgKind.reuse_operator, "まちの道具屋"),
-    (OrgKind.reuse_operator, "セカンドライフ家具"),
-    (OrgKind.reuse_operator, "関東リサイクルショップ連合"),
-    (OrgKind.reuse_operator, "自転車再生工房"),
-    (OrgKind.reuse_operator, "ふたたび商会"),
-    (OrgKind.recycler, "首都圏再生砕石株式会社"),
-    (OrgKind.recycler, "京浜スクラップ工業"),
-    (OrgKind.recycler, "関東資源再生株式会社"),
-    (OrgKind.recycler, "東京湾岸リサイクルセンター"),
-    (OrgKind.recycler, "北総アスコン再生"),
-    (OrgKind.stockyard_operator, "京葉ストックヤード株式会社"),
-    (OrgKind.stockyard_operator, "多摩土砂ストック"),
-    (OrgKind.stockyard_operator, "埼玉中央ストックヤード"),
-    (OrgKind.stockyard_operator, "湘南残土センター"),
+    (OrgKind.contractor, "東都建設株式会社", "新宿区"),
+    (OrgKind.contractor, "湾岸土木工業株式会社", "江東区"),
+    (OrgKind.contractor, "武蔵野組", "八王子市"),
+    (OrgKind.contractor, "相模開発株式会社", "相模原市"),
+    (OrgKind.contractor, "北関東建設株式会社", "宇都宮市"),
+    (OrgKind.contractor, "房総基盤工事株式会社", "千葉市"),
+    (OrgKind.contractor, "横浜みなと建設", "横浜市"),
+    (OrgKind.contractor, "彩の国土木株式会社", "さいたま市"),
+    (OrgKind.municipality, "横浜市 資源循環局", "横浜市"),
+    (OrgKind.municipality, "川崎市 環境局", "川崎市"),
+    (OrgKind.municipality, "さいたま市 環境局", "さいたま市"),
+    (OrgKind.municipality, "千葉市 環境局", "千葉市"),
+    (OrgKind.municipality, "八王子市 資源循環部", "八王子市"),
+    (OrgKind.municipality, "宇都宮市 環境部", "宇都宮市"),
+    (OrgKind.reuse_operator, "リユースかながわ株式会社", "横浜市"),
+    (OrgKind.reuse_operator, "まちの道具屋", "川崎市"),
+    (OrgKind.reuse_operator, "セカンドライフ家具", "さいたま市"),
+    (OrgKind.reuse_operator, "関東リサイクルショップ連合", "船橋市"),
+    (OrgKind.reuse_operator, "自転車再生工房", "八王子市"),
+    (OrgKind.reuse_operator, "ふたたび商会", "宇都宮市"),
+    (OrgKind.recycler, "首都圏再生砕石株式会社", "川崎市"),
+    (OrgKind.recycler, "京浜スクラップ工業", "大田区"),
+    (OrgKind.recycler, "関東資源再生株式会社", "川口市"),
+    (OrgKind.recycler, "東京湾岸リサイクルセンター", "江東区"),
+    (OrgKind.recycler, "北総アスコン再生", "柏市"),
+    (OrgKind.stockyard_operator, "京葉ストックヤード株式会社", "船橋市"),
+    (OrgKind.stockyard_operator, "多摩土砂ストック", "八王子市"),
+    (OrgKind.stockyard_operator, "埼玉中央ストックヤード", "さいたま市"),
+    (OrgKind.stockyard_operator, "湘南残土センター", "厚木市"),
 ]
 
 # How many listings of each kind per 400.
@@ -162,9 +165,24 @@ def _pick(rng: random.Random, weighted):
     return rng.choices(items, weights=weights)[0]
 
 
-def _place(rng: random.Random):
-    name, code, pref, lat, lon, _ = rng.choices(CITIES, weights=[c[5] for c in CITIES])[0]
-    return name, code, pref, lat + rng.gauss(0, 0.045), lon + rng.gauss(0, 0.055)
+CITY = {c[0]: c for c in CITIES}
+
+
+def _km(a, b) -> float:
+    """Rough distance between two cities' points (enough to pick neighbours)."""
+    return ((a[3] - b[3]) * 111) ** 2 + ((a[4] - b[4]) * 91) ** 2
+
+
+def _place(rng: random.Random, home: str, *, stay: bool = False):
+    """A site near an organisation's home: its own city, or (for those that travel to
+    work, like contractors) now and then a neighbouring one within about 40 km."""
+    base = CITY[home]
+    if not stay and rng.random() < 0.35:
+        near = [c for c in CITIES if c[0] != home and _km(c, base) < 40**2]
+        if near:
+            base = rng.choice(near)
+    name, code, pref, lat, lon, _ = base
+    return name, code, pref, lat + rng.gauss(0, 0.03), lon + rng.gauss(0, 0.035)
 
 
 def _window(rng: random.Random, today: dt.date, min_days=20, max_days=180):
@@ -172,20 +190,87 @@ def _window(rng: random.Random, today: dt.date, min_days=20, max_days=180):
     return start, start + dt.timedelta(days=rng.randint(min_days, max_days))
 
 
-def _photo(rng: random.Random, base: tuple[int, int, int]) -> bytes:
-    """A small textured picture (soil heap, stack, item) so listings are not bare."""
+def _draw_item(draw, rng: random.Random, category: str | None, wood) -> None:
+    """A simple drawing of a bulky-waste item of ``category`` standing on the floor."""
+    dark = (70, 55, 40)
+    if category == "bicycle":
+        for cx in (210, 430):
+            draw.ellipse((cx - 80, 250, cx + 80, 410), outline=(40, 40, 45), width=8)
+        draw.line((210, 330, 300, 230, 430, 330, 330, 330, 210, 330), fill=(180, 40, 40), width=9)
+        draw.line((300, 230, 290, 200, 330, 200), fill=(40, 40, 45), width=8)
+        draw.line((430, 330, 400, 210, 440, 200), fill=(40, 40, 45), width=8)
+    elif category == "chair":
+        draw.rectangle((250, 120, 270, 400), fill=wood)
+        draw.rectangle((250, 120, 390, 150), fill=wood)
+        draw.rectangle((250, 270, 400, 295), fill=wood)
+        for x in (255, 380):
+            draw.rectangle((x, 290, x + 16, 400), fill=wood)
+    elif category == "table":
+        draw.rectangle((140, 220, 500, 250), fill=wood)
+        for x in (160, 460):
+            draw.rectangle((x, 250, x + 22, 390), fill=wood)
+    elif category in ("sofa", "bed"):
+        cloth = (90, 110, 150) if category == "sofa" else (230, 230, 235)
+        draw.rectangle((110, 240, 530, 340), fill=cloth, outline=dark, width=3)
+        draw.rectangle((110, 170 if category == "sofa" else 200, 150, 360), fill=wood)
+        if category == "sofa":
+            draw.rectangle((110, 170, 530, 250), fill=tuple(c - 20 for c in cloth))
+        draw.rectangle((490, 220, 530, 360), fill=wood)
+    elif category == "appliance":
+        draw.rectangle((210, 170, 430, 380), fill=(225, 228, 230), outline=(120, 120, 125), width=4)
+        draw.rectangle((240, 200, 400, 300), fill=(60, 70, 80))
+        draw.ellipse((390, 330, 410, 350), fill=(120, 120, 125))
+    elif category in ("instrument", "toy", "household"):
+        colour = {"instrument": (40, 30, 25), "toy": (220, 80, 60)}.get(category, (90, 140, 170))
+        draw.rounded_rectangle((220, 200, 420, 380), radius=30, fill=colour)
+        draw.rectangle((260, 240, 380, 270), fill=(240, 240, 235))
+    else:  # a chest of drawers or a cabinet
+        left, top = rng.randint(150, 230), rng.randint(90, 150)
+        draw.rectangle((left, top, left + 240, 360), fill=wood, outline=(90, 60, 35), width=4)
+        rows = rng.randint(3, 5)
+        for i in range(rows):
+            y0 = top + 12 + i * (360 - top - 24) // rows
+            y1 = y0 + (360 - top - 24) // rows - 8
+            draw.rectangle((left + 14, y0, left + 226, y1), outline=(95, 65, 40), width=3)
+            draw.ellipse(
+                (left + 112, (y0 + y1) // 2 - 5, left + 128, (y0 + y1) // 2 + 5), fill=dark
+            )
+
+
+def _photo(rng: random.Random, family: str, category: str | None = None) -> bytes:
+    """A small picture that fits the listing: a heap of soil or gravel outdoors, stacked
+    boards for materials, a piece of furniture indoors for reuse items."""
     img = Image.new("RGB", (640, 480), (200, 215, 225))
     draw = ImageDraw.Draw(img)
-    for _ in range(900):
-        x, y = rng.randint(0, 640), rng.randint(160, 480)
-        shade = rng.randint(-30, 30)
-        colour = tuple(max(0, min(255, c + shade)) for c in base)
-        draw.ellipse((x, y, x + rng.randint(6, 30), y + rng.randint(4, 18)), fill=colour)
-    draw.polygon(
-        [(60, 420), (320, 170 + rng.randint(-40, 40)), (600, 420)],
-        fill=tuple(max(0, c - 20) for c in base),
-    )
-    img = img.filter(ImageFilter.SMOOTH)
+
+    def shade(base, spread=30):
+        return tuple(max(0, min(255, c + rng.randint(-spread, spread))) for c in base)
+
+    if family == "reuse":  # a wall, a floor and the item on it
+        draw.rectangle((0, 0, 640, 330), fill=(236, 232, 224))
+        draw.rectangle((0, 330, 640, 480), fill=(176, 150, 118))
+        _draw_item(draw, rng, category, shade((150, 105, 65), 20))
+    elif family == "material":  # boards stacked on a pallet
+        draw.rectangle((0, 300, 640, 480), fill=(160, 160, 150))
+        colour = shade((196, 170, 120), 25)
+        for i in range(rng.randint(6, 10)):
+            y = 330 - i * 22
+            draw.rectangle(
+                (120 + i % 2 * 6, y, 520 - i % 2 * 6, y + 18),
+                fill=shade(colour, 10),
+                outline=(120, 100, 70),
+            )
+        draw.rectangle((110, 350, 530, 370), fill=(120, 95, 60))
+    else:  # a heap: brown soil, grey aggregate or asphalt, on a site
+        base = {"soil": (120, 90, 60), "stockyard": (125, 95, 65)}.get(family, (140, 140, 135))
+        for _ in range(900):
+            x, y = rng.randint(0, 640), rng.randint(160, 480)
+            draw.ellipse((x, y, x + rng.randint(6, 30), y + rng.randint(4, 18)), fill=shade(base))
+        draw.polygon(
+            [(60, 420), (320, 170 + rng.randint(-40, 40)), (600, 420)],
+            fill=tuple(max(0, c - 20) for c in base),
+        )
+        img = img.filter(ImageFilter.SMOOTH)
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
     return out.getvalue()
@@ -201,8 +286,9 @@ def load_demo(
     password_hash = generate_password_hash(DEMO_PASSWORD)
     orgs: dict[OrgKind, list[Organisation]] = {}
     users: dict[int, User] = {}
-    for i, (kind, name) in enumerate(ORGS):
-        city = rng.choices(CITIES, weights=[c[5] for c in CITIES])[0]
+    home: dict[int, str] = {}
+    for i, (kind, name, city_name) in enumerate(ORGS):
+        city = CITY[city_name]
         org = Organisation(
             name=name,
             kind=kind,
@@ -227,10 +313,13 @@ def load_demo(
         session.flush()
         orgs.setdefault(kind, []).append(org)
         users[org.id] = user
+        home[org.id] = city_name
 
-    for i, municipality in enumerate(orgs[OrgKind.municipality]):
-        operators = orgs[OrgKind.reuse_operator]
-        for operator in (operators[i % len(operators)], operators[(i + 2) % len(operators)]):
+    # Each municipality works with the two reuse operators nearest to it.
+    for municipality in orgs[OrgKind.municipality]:
+        here = CITY[home[municipality.id]]
+        nearest = sorted(orgs[OrgKind.reuse_operator], key=lambda o: _km(CITY[home[o.id]], here))
+        for operator in nearest[:2]:
             session.add(Partnership(municipality_id=municipality.id, operator_id=operator.id))
 
     categories = session.scalars(select(MaterialCategory)).all()
@@ -249,7 +338,16 @@ def load_demo(
     for kind, count in MIX.items():
         for n in range(max(1, round(count * scale))):
             listing = _make(
-                rng, kind, n, today, orgs, categories, reuse_categories, by_material, materials
+                rng,
+                kind,
+                n,
+                today,
+                orgs,
+                home,
+                categories,
+                reuse_categories,
+                by_material,
+                materials,
             )
             listing.created_by_id = users[listing.organisation_id].id
             listing.open_quantity = listing.quantity
@@ -257,11 +355,9 @@ def load_demo(
             session.add(listing)
             session.flush()
             ledger.publish(session, listing)
-            if rng.random() < 0.3:
-                base = {"soil": (120, 90, 60), "reuse": (150, 110, 80)}.get(
-                    _family(kind), (140, 140, 135)
-                )
-                photos.add_photo(session, listing, _photo(rng, base))
+            if rng.random() < 0.3 and SPECS[kind].side != "want":
+                category = listing.reuse_category_code or listing.material_category_code
+                photos.add_photo(session, listing, _photo(rng, _family(kind), category))
             created += 1
     _impact_figures(session, seed, today)
     from market.orders.demo import open_trades
@@ -286,15 +382,32 @@ def load_demo(
 
 
 def _family(kind: ListingKind) -> str:
-    from market.catalog.kinds import SPECS
-
     return SPECS[kind].family
 
 
+# Which kind of organisation lists each kind.
+LISTER = {
+    ListingKind.soil_offer: OrgKind.contractor,
+    ListingKind.soil_want: OrgKind.contractor,
+    ListingKind.material_offer: OrgKind.contractor,
+    ListingKind.material_want: OrgKind.contractor,
+    ListingKind.reuse_item: OrgKind.municipality,
+    ListingKind.reuse_want: OrgKind.reuse_operator,
+    ListingKind.recycled_offer: OrgKind.recycler,
+    ListingKind.recycled_want: OrgKind.contractor,
+    ListingKind.stockyard: OrgKind.stockyard_operator,
+}
+
+
 def _make(
-    rng, kind, n, today, orgs, categories, reuse_categories, by_material, materials
+    rng, kind, n, today, orgs, home, categories, reuse_categories, by_material, materials
 ) -> Listing:  # noqa: C901
-    city, code, pref, lat, lon = _place(rng)
+    listers = orgs[LISTER[kind]]
+    org = listers[n % len(listers)] if kind == ListingKind.stockyard else rng.choice(listers)
+    # A municipality's items, a recycler's plant and a stockyard are where the lister is;
+    # contractors' sites are around their home.
+    stay = LISTER[kind] != OrgKind.contractor
+    city, code, pref, lat, lon = _place(rng, home[org.id], stay=stay)
     status = ListingStatus.open if rng.random() > 0.06 else ListingStatus.draft
     start, end = _window(rng, today)
     common = dict(
@@ -317,7 +430,7 @@ def _make(
         )
         return Listing(
             **common,
-            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            organisation_id=org.id,
             title=f"{city} {project} 発生土 {_class_ja(cls)} {qty:,}m³ 搬出",
             description=(
                 f"{project}の掘削で発生する{_class_ja(cls)}の建設発生土です。"
@@ -344,7 +457,7 @@ def _make(
         qty = rng.choice([500, 1000, 2000, 4000, 6000, 10000])
         return Listing(
             **common,
-            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            organisation_id=org.id,
             title=f"{city} {rng.choice(PROJECTS)} 盛土材 {qty:,}m³ 受入",
             description="盛土・埋戻し用の土砂を受け入れます。土質試験結果(コーン指数)の提出をお願いします。",
             quantity=Decimal(qty),
@@ -366,7 +479,7 @@ def _make(
         offer = kind == ListingKind.material_offer
         return Listing(
             **common,
-            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            organisation_id=org.id,
             title=f"{cat.name_ja} {'余剰' if offer else '募集'} {qty}{cat.unit}（{city}）",
             description=(
                 "工事完了に伴う未使用の余剰資材です。現場引取りをお願いします。"
@@ -382,7 +495,6 @@ def _make(
         )
     if kind == ListingKind.reuse_item:
         cat = rng.choice(reuse_categories)
-        org = rng.choice(orgs[OrgKind.municipality])
         start = today + dt.timedelta(days=rng.randint(-5, 20))
         end = start + dt.timedelta(days=rng.randint(7, 28))
         common.update(window_start=start, window_end=end)
@@ -403,7 +515,7 @@ def _make(
         cats = rng.sample(reuse_categories, k=rng.randint(3, 7))
         return Listing(
             **common,
-            organisation_id=rng.choice(orgs[OrgKind.reuse_operator]).id,
+            organisation_id=org.id,
             title=f"リユース品 常時買取（{city}周辺）",
             description="家具・自転車・小型家電などを継続的に引き取ります。週5日回収可能。",
             quantity=Decimal(rng.choice([50, 100, 200, 400])),
@@ -420,7 +532,7 @@ def _make(
         qty = rng.choice([100, 200, 500, 800, 1500, 3000])
         return Listing(
             **common,
-            organisation_id=rng.choice(orgs[OrgKind.recycler]).id,
+            organisation_id=org.id,
             title=f"{grade.name_ja} {qty:,}t（{city}工場）",
             description="品質管理試験済み。試験成績表を提供します。工場渡し・配送とも相談可。",
             quantity=Decimal(qty),
@@ -445,7 +557,7 @@ def _make(
         qty = rng.choice([200, 500, 1000, 2000])
         return Listing(
             **common,
-            organisation_id=rng.choice(orgs[OrgKind.contractor]).id,
+            organisation_id=org.id,
             title=f"{grade.name_ja}以上 {qty:,}t 購入希望（{city}）",
             description="路盤・基礎工事に使用します。品質証明書の提示をお願いします。",
             quantity=Decimal(qty),
@@ -458,7 +570,6 @@ def _make(
             max_haul_km=rng.choice([None, 40, 50]),
         )
     # stockyard
-    org = orgs[OrgKind.stockyard_operator][n % len(orgs[OrgKind.stockyard_operator])]
     capacity = rng.choice([5000, 10000, 20000, 40000])
     common.update(
         window_start=today - dt.timedelta(days=30), window_end=today + dt.timedelta(days=365)

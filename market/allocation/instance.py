@@ -136,7 +136,13 @@ def build_instance(
             DeclinedPair.supply_id.in_(ids)
         )
     ).all()
-    instance["excluded_pairs"] = [[listing_ref(s), listing_ref(d)] for s, d in declined if d in ids]
+    excluded = {(s, d) for s, d in declined if d in ids}
+    # An organisation does not trade with itself: moving soil between its own sites is its
+    # own planning, and a proposal between them would make an order with itself.
+    excluded |= {
+        (s.id, d.id) for s in supplies for d in demands if s.organisation_id == d.organisation_id
+    }
+    instance["excluded_pairs"] = [[listing_ref(s), listing_ref(d)] for s, d in sorted(excluded)]
     return instance
 
 

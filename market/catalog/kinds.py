@@ -24,6 +24,7 @@ from market.catalog.models import (
     ListingKind,
     Material,
     MaterialCategory,
+    MaterialProperty,
     Prefecture,
     ReuseCategory,
     SoilClass,
@@ -147,19 +148,73 @@ COMMON = [
 ]
 
 SOIL_CLASSES = _ref(SoilClass, SoilClass.rank)
+
+
+def _properties(session: Session, locale: str) -> list[tuple[str, str]]:
+    """Measurable properties named with their unit: 吸水率 (%)."""
+    rows = session.scalars(select(GradeProperty).order_by(GradeProperty.code))
+    return [
+        (
+            r.code,
+            f"{r.name_en if locale == 'en' else r.name_ja} ({r.unit})"
+            if r.unit
+            else (r.name_en if locale == "en" else r.name_ja),
+        )
+        for r in rows
+    ]
+
+
+def material_properties(session: Session, material_code: str) -> list[str]:
+    """The properties a lot of ``material_code`` is judged by, in the form's order."""
+    return list(
+        session.scalars(
+            select(MaterialProperty.property_code)
+            .where(MaterialProperty.material_code == material_code)
+            .order_by(MaterialProperty.position)
+        )
+    )
+
+
+def cone_index_shortfall(session: Session, class_code: str, cone_index: float):
+    """(the class's required minimum qc, the best class ``cone_index`` supports) when the
+    measured cone index is below what the 土質区分 requires, else None.
+
+    MLIT's 発生土利用基準 defines the classes by cone index: 第2種 ≥ 800 kN/m², 第3種 ≥ 400,
+    第4種 ≥ 200, 泥土 below. A class without a figure of its own (第1種) is better than
+    the ones below it, so it needs at least their highest. A lower class than the test
+    supports is allowed: rain or groundwater may downgrade soil (REFERENCE.md §1.1)."""
+    classes = session.scalars(select(SoilClass).order_by(SoilClass.rank)).all()
+    by_code = {c.code: c for c in classes}
+    chosen = by_code.get(class_code)
+    if chosen is None:
+        return None
+
+    def required(c: SoilClass) -> int | None:
+        figures = [d.min_cone_index for d in classes if d.rank >= c.rank and d.min_cone_index]
+        return max(figures) if figures else None
+
+    need = required(chosen)
+    if need is None or cone_index >= need:
+        return None
+    supported = next(
+        (c for c in classes if not c.improved and (required(c) or 0) <= cone_index), None
+    )
+    return need, supported
+
+
 HAUL = Field("max_haul_km", _l("Maximum haul distance (km)"), "float", minimum=1, maximum=500)
 
 SPECS: dict[ListingKind, KindSpec] = {
     ListingKind.soil_offer: KindSpec(
         ListingKind.soil_offer,
-        _l("Surplus soil offered (搬出)"),
+        _l("Surplus soil offered"),
         "soil",
         "offer",
         "m3",
         [
             Field(
                 "soil_class_code",
-                _l("Soil class (土質区分)"),
+                _l("Soil class"),
                 "choice",
                 required=True,
                 choices=SOIL_CLASSES,
@@ -177,7 +232,7 @@ SPECS: dict[ListingKind, KindSpec] = {
     ),
     ListingKind.soil_want: KindSpec(
         ListingKind.soil_want,
-        _l("Soil wanted (搬入)"),
+        _l("Soil wanted"),
         "soil",
         "want",
         "m3",
@@ -244,7 +299,7 @@ SPECS: dict[ListingKind, KindSpec] = {
     ),
     ListingKind.reuse_item: KindSpec(
         ListingKind.reuse_item,
-        _l("Municipal reuse item (粗大ごみ)"),
+        _l("Municipal reuse item (bulky waste)"),
         "reuse",
         "offer",
         "item",
@@ -315,7 +370,7 @@ SPECS: dict[ListingKind, KindSpec] = {
                 "properties",
                 _l("Measured properties"),
                 "properties",
-                keys=_ref(GradeProperty),
+                keys=_properties,
                 minimum=0,
                 maximum=1e6,
             ),
@@ -337,7 +392,7 @@ SPECS: dict[ListingKind, KindSpec] = {
                 "property_limits",
                 _l("Property limits"),
                 "limits",
-                keys=_ref(GradeProperty),
+                keys=_properties,
                 minimum=0,
                 maximum=1e6,
             ),
@@ -352,7 +407,7 @@ SPECS: dict[ListingKind, KindSpec] = {
     ),
     ListingKind.stockyard: KindSpec(
         ListingKind.stockyard,
-        _l("Stockyard (ストックヤード)"),
+        _l("Stockyard"),
         "stockyard",
         "yard",
         "m3",
@@ -486,7 +541,7 @@ def validate(
 
     merged = dict(current or {})
     merged.update(clean)
-    _cross_checks(session, kind, merged, errors, clean.keys() if partial else None)
+    _cross_checks(session, kind, merged, errors, clean.keys() if partial else None, locale)
     unknown = sorted(set(data) - {f.name for f in fields_for(kind)} - {"kind"})
     for name in unknown:
         errors[name] = str(_l("unknown field"))
@@ -612,7 +667,7 @@ def _clean_mapping(session, f: Field, raw, locale):
     return out
 
 
-def _cross_checks(session, kind, merged, errors, touched) -> None:
+def _cross_checks(session, kind, merged, errors, touched, locale="ja") -> None:
     def check(name: str) -> bool:
         return name not in errors and (
             touched is None or name in touched or _related(name, touched)
@@ -633,6 +688,49 @@ def _cross_checks(session, kind, merged, errors, touched) -> None:
             exists = session.get(Grade, (material, grade))
             if exists is None:
                 errors[name] = str(_l("not a grade of this material: %(v)s", v=str(grade)[:40]))
+    for name in ("properties", "property_limits"):
+        measured = merged.get(name)
+        if measured and material and check(name):
+            allowed = material_properties(session, material)
+            if allowed:
+                names = dict(_properties(session, locale))
+                wrong = [names.get(k, k) for k in measured if k not in allowed]
+                if wrong:
+                    row = session.get(Material, material)
+                    errors[name] = str(
+                        _l(
+                            "not what %(material)s is judged by: %(names)s",
+                            material=(row.name_en if locale == "en" else row.name_ja)
+                            if row
+                            else material,
+                            names="、".join(wrong),
+                        )
+                    )
+    soil_class, cone = merged.get("soil_class_code"), merged.get("cone_index")
+    if (
+        kind == ListingKind.soil_offer
+        and soil_class
+        and cone is not None
+        and check("cone_index")
+        and "soil_class_code" not in errors
+    ):
+        shortfall = cone_index_shortfall(session, str(soil_class), float(cone))
+        if shortfall:
+            need, supported = shortfall
+            chosen = session.get(SoilClass, soil_class)
+            english = locale == "en"
+            errors["cone_index"] = str(
+                _l(
+                    "%(cls)s needs a cone index of at least %(need)s kN/m² (MLIT soil-use standard); "
+                    "%(qc)s kN/m² supports %(supported)s at best.",
+                    cls=chosen.name_en if english else chosen.name_ja,
+                    need=f"{need:,}",
+                    qc=_fmt(float(cone)),
+                    supported=(supported.name_en if english else supported.name_ja)
+                    if supported
+                    else "—",
+                )
+            )
     until = merged.get("partner_only_until")
     if (
         check("partner_only_until")
@@ -649,6 +747,9 @@ def _related(name: str, touched) -> bool:
         "grade_code": {"material_code"},
         "min_grade_code": {"material_code"},
         "partner_only_until": {"window_end"},
+        "properties": {"material_code"},
+        "property_limits": {"material_code"},
+        "cone_index": {"soil_class_code"},
     }
     return bool(pairs.get(name, set()) & set(touched))
 

@@ -112,6 +112,20 @@ class GradeProperty(Base):
     name_ja: Mapped[str] = mapped_column(String(40))
     name_en: Mapped[str] = mapped_column(String(60))
     unit: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class MaterialProperty(Base):
+    """A property a lot of a material is judged by (rPET: IV, moisture …; scrap: 付着物 …),
+    in the order the listing form asks for them."""
+
+    __tablename__ = "material_properties"
+
+    material_code: Mapped[str] = mapped_column(ForeignKey("materials.code"), primary_key=True)
+    property_code: Mapped[str] = mapped_column(
+        ForeignKey("grade_properties.code"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class ReuseCategory(Base):

@@ -9,13 +9,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from market import formats
 from market.catalog import kinds, photos, services
 from market.catalog.models import (
     Grade,
+    GradeProperty,
     ListingKind,
     ListingPhoto,
     ListingStatus,
     Material,
+    MaterialProperty,
     Prefecture,
     SoilClass,
 )
@@ -145,17 +148,28 @@ def _display_values(listing, fields) -> dict[str, str]:
         elif f.type in {"prices", "properties"}:
             names = dict(f.keys(s, locale))
             suffix = " " + _("yen") if f.type == "prices" else ""
-            out[f.name] = "、".join(f"{names.get(k, k)}: {v:,}{suffix}" for k, v in value.items())
+            out[f.name] = "、".join(
+                f"{names.get(k, k)}: {formats.number(v)}{suffix}" for k, v in value.items()
+            )
         elif f.type == "limits":
             names = dict(f.keys(s, locale))
             parts = []
             for k, b in value.items():
                 rng = " ".join(
-                    f"{'≥' if side == 'min' else '≤'} {v:g}"
+                    f"{'≥' if side == 'min' else '≤'} {formats.number(v)}"
                     for side, v in sorted(b.items(), reverse=True)
                 )
                 parts.append(f"{names.get(k, k)} {rng}")
             out[f.name] = "、".join(parts)
+        elif f.type == "grade":  # "A" alone says little: ベールA, 再生粗骨材H
+            grade = s.get(Grade, (listing.material_code, value)) if listing.material_code else None
+            out[f.name] = (
+                (grade.name_en if locale == "en" else grade.name_ja) if grade else str(value)
+            )
+        elif f.name == "quantity":
+            out[f.name] = formats.quantity_with_unit(value, listing.unit)
+        elif f.type in {"int", "decimal", "float"}:
+            out[f.name] = formats.number(value)
         else:
             out[f.name] = str(value)
     return out
@@ -164,9 +178,12 @@ def _display_values(listing, fields) -> dict[str, str]:
 @bp.get("/listings/new")
 @login_required
 def new_listing():
-    org_kind = current_user.organisation.kind.value if current_user.organisation else None
+    org = current_user.organisation
+    # Listings belong to an organisation: without one (a site administrator) nothing is offered.
     choices = [
-        spec for spec in kinds.SPECS.values() if not spec.org_kinds or org_kind in spec.org_kinds
+        spec
+        for spec in kinds.SPECS.values()
+        if org is not None and (not spec.org_kinds or org.kind.value in spec.org_kinds)
     ]
     return render_template("catalog/choose_kind.html", choices=choices)
 
@@ -187,8 +204,32 @@ def _form_context(kind: ListingKind, values: dict, errors: dict, listing=None):
         grades=grades,
         locale=locale,
         choices={f.name: f.choices(s, locale) for f in kinds.fields_for(kind) if f.choices},
-        keys={f.name: f.keys(s, locale) for f in kinds.fields_for(kind) if f.keys},
+        keys={f.name: _ordered(s, f.keys(s, locale)) for f in kinds.fields_for(kind) if f.keys},
+        **_property_context(s, kind),
     )
+
+
+def _ordered(s, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Measured properties in the order materials list them (IV first for rPET, 修正CBR for
+    road base); other keys (reuse categories) as they come."""
+    rank: dict[str, int] = {}
+    for link in s.scalars(select(MaterialProperty)):
+        rank[link.property_code] = min(rank.get(link.property_code, 99), link.position)
+    if not any(code in rank for code, _ in keys):
+        return keys
+    return sorted(keys, key=lambda pair: (rank.get(pair[0], 99), pair[0]))
+
+
+def _property_context(s, kind: ListingKind) -> dict:
+    """For a recycled lot's form: which materials each property is asked of (the form
+    shows only the chosen material's) and where its figures come from."""
+    if kinds.SPECS[kind].family != "recycled":
+        return {"property_materials": {}, "property_sources": {}}
+    materials: dict[str, list[str]] = {}
+    for link in s.scalars(select(MaterialProperty).order_by(MaterialProperty.position)):
+        materials.setdefault(link.property_code, []).append(link.material_code)
+    sources = {p.code: p.source or "" for p in s.scalars(select(GradeProperty))}
+    return {"property_materials": materials, "property_sources": sources}
 
 
 def _save(kind: ListingKind, listing=None):
@@ -247,8 +288,8 @@ def create(kind: str):
         "window_end": (today + dt.timedelta(days=90)).isoformat(),
         "status": "open",
         "prefecture_code": org.prefecture_code or "13",
-        "lat": f"{pref.lat:.5f}" if pref else "35.68950",
-        "lon": f"{pref.lon:.5f}" if pref else "139.69170",
+        "lat": formats.number(pref.lat, 5, grouped=False) if pref else "35.6895",
+        "lon": formats.number(pref.lon, 5, grouped=False) if pref else "139.6917",
     }
     return render_template("catalog/form.html", **_form_context(listing_kind, values, {}))
 
@@ -266,7 +307,7 @@ def edit(listing_id: int):
     listing = _own_listing(listing_id)
     if request.method == "POST":
         return _save(listing.kind, listing)
-    values = services.current_values(listing)
+    values = {k: formats.plain(v) for k, v in services.current_values(listing).items()}
     # An expired listing is edited to be published again (with a period that is not over).
     values["status"] = "open" if listing.status == ListingStatus.expired else listing.status.value
     return render_template("catalog/form.html", **_form_context(listing.kind, values, {}, listing))

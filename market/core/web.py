@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from market import formats
 from market.catalog import kinds
 from market.db import japan_today, to_japan
 from market.errors import DomainError, Invalid
@@ -170,22 +171,43 @@ def register(app: Flask) -> None:
     @app.template_filter("unit")
     def unit(value) -> str:
         """Units as people write them: m³ not m3; 'item' and 'piece' read as a count."""
-        from flask_babel import gettext
-
-        return {
-            "m3": "m³",
-            "m2": "m²",
-            "item": gettext("items"),
-            "piece": gettext("pcs"),
-            "sheet": gettext("sheets"),
-        }.get(value or "", value or "")
+        return formats.unit_label(value)
 
     @app.template_filter("qty")
-    def qty(value) -> str:
-        if value is None:
-            return "—"
-        number = float(value)
-        return f"{number:,.0f}" if number.is_integer() else f"{number:,.3f}".rstrip("0").rstrip(".")
+    def qty(value, unit: str | None = None) -> str:
+        """A quantity with at most the decimals its unit needs (none for items)."""
+        return formats.quantity(value, unit)
+
+    @app.template_filter("num")
+    def num(value, places: int = 3) -> str:
+        return formats.number(value, places)
+
+    @app.template_filter("history_note")
+    def history_note(note: str | None) -> str:
+        """An order history note as stored ("proposal proposal:94", "3 item (slip 12)")
+        in the reader's words: "マッチング提案 #94より", "3 点 (slip 12)"."""
+        if not note:
+            return ""
+        proposal = re.fullmatch(r"proposal proposal:(\d+)", note)
+        if proposal:
+            return _("From match proposal #%(id)s", id=proposal.group(1))
+        delivered = re.fullmatch(r"([\d,.]+) ([a-z0-9]+)( \(.*\))?", note, re.S)
+        if delivered:
+            amount, unit_code, rest = delivered.groups()
+            return formats.quantity_with_unit(amount.replace(",", ""), unit_code) + (rest or "")
+        return note
+
+    @app.template_global()
+    def ref_name(table: str, code: str | None) -> str:
+        """A reference code by its name in the user's language: 第2a種 for "2a"."""
+        from market.catalog.models import Material, SoilClass
+        from market.services import db_session
+
+        model = {"soil_class": SoilClass, "material": Material}[table]
+        row = db_session().get(model, code) if code else None
+        if row is None:
+            return code or ""
+        return row.name_en if str(get_locale() or "ja") == "en" else row.name_ja
 
     @app.template_global()
     def url_with(**changes) -> str:

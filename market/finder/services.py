@@ -70,7 +70,7 @@ FIELD_LABELS = {
     "page": _l("Page"),
     "per_page": _l("Listings a page"),
     "kind": _l("Kind"),
-    "soil_class": _l("Soil class (土質区分)"),
+    "soil_class": _l("Soil class"),
     "grade": _l("Grade"),
     "material": _l("Material"),
     "category": _l("Category"),

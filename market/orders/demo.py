@@ -109,6 +109,7 @@ def open_trades(session: Session, today: dt.date) -> int:
                 Listing.organisation_id == partner,
                 Listing.status == ListingStatus.open,
                 Listing.open_quantity >= 1,
+                Listing.price_per_unit > 0,  # a free item's ¥0 invoice is settled at once
             )
             .order_by(Listing.id.desc())
             .limit(2)

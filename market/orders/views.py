@@ -42,8 +42,8 @@ bp = Blueprint("orders", __name__)
 api = Blueprint("orders_api", __name__, url_prefix="/api/v1")
 
 TRANSPORT_LABELS = {
-    TransportArrangement.receiver_collects: _l("Receiver collects (引取り)"),
-    TransportArrangement.supplier_delivers: _l("Supplier delivers (持込み)"),
+    TransportArrangement.receiver_collects: _l("Receiver collects"),
+    TransportArrangement.supplier_delivers: _l("Supplier delivers"),
 }
 
 PAYMENT_STATUS_LABELS = {

@@ -76,6 +76,9 @@ class PickupBooking(Base):
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     no_show_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Set when the municipality records the no-show by hand; the hourly job leaves both empty.
+    no_show_reason: Mapped[str | None] = mapped_column(String(300))
+    no_show_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

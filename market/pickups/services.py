@@ -392,8 +392,13 @@ def _record_handover(session: Session, user: User, booking: PickupBooking) -> No
 
 
 def mark_no_show(
-    session: Session, user: User, booking_id: int, now: dt.datetime | None = None
+    session: Session,
+    user: User,
+    booking_id: int,
+    now: dt.datetime | None = None,
+    reason: object = None,
 ) -> PickupBooking:
+    """The municipality records that the operator did not come, with the reason it gives."""
     now = now or db.japan_now()
     booking = _booking(session, booking_id)
     if user.organisation_id != booking.slot.municipality_org_id:
@@ -406,7 +411,13 @@ def mark_no_show(
         )
     if slot_end(booking.slot) > now:
         raise Conflict(_("A no-show can be recorded only after the slot has ended."))
+    text = str(reason or "").strip()
+    if not text:
+        raise Invalid({"reason": _("Say why: for example, no one came and no one called.")})
+    if len(text) > 300 or any(ord(c) < 32 for c in text):
+        raise Invalid({"reason": _("The reason must be one line of at most 300 characters.")})
     booking.status, booking.no_show_at = BookingStatus.no_show, utcnow()
+    booking.no_show_reason, booking.no_show_by_id = text, user.id
     session.flush()
     return booking
 
@@ -426,6 +437,35 @@ def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
             n += 1
     session.flush()
     return n
+
+
+# The reminder job runs at 09:00 Japan time (market/pickups/jobs.py) and mails the
+# bookings whose slot is the next day.
+REMINDER_AT = dt.time(9, 0)
+
+
+def reminder_due(slot: PickupSlot) -> dt.datetime:
+    """When the reminder for a booking of ``slot`` goes out (Japan wall-clock time)."""
+    return dt.datetime.combine(slot.slot_date - dt.timedelta(days=1), REMINDER_AT)
+
+
+def reminder_state(booking: PickupBooking, now: dt.datetime) -> str:
+    """The booking's reminder as its reader needs it: sent when, going out when, or why not."""
+    from market.db import to_japan
+
+    if booking.reminded_at is not None:
+        sent = to_japan(booking.reminded_at).strftime("%Y-%m-%d %H:%M")
+        return _("Reminder sent %(at)s", at=sent)
+    due = reminder_due(booking.slot)
+    if booking.status != BookingStatus.booked:
+        return _("No reminder: the booking is %(status)s.", status=status_label(booking.status))
+    if due > now:
+        return _("Reminder goes out %(at)s", at=due.strftime("%Y-%m-%d %H:%M"))
+    if to_japan(booking.created_at).replace(tzinfo=None) > due:
+        return _(
+            "No reminder: booked after it went out (%(at)s).", at=due.strftime("%Y-%m-%d %H:%M")
+        )
+    return _("Reminder due %(at)s, not sent yet.", at=due.strftime("%Y-%m-%d %H:%M"))
 
 
 def send_reminders(session: Session, now: dt.datetime | None = None) -> int:

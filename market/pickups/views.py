@@ -37,6 +37,7 @@ def _page(errors: dict | None = None, status: int = 200, form=None):
         BookingStatus=BookingStatus,
         slot_end=services.slot_end,
         slot_start=services.slot_start,
+        reminder_state=services.reminder_state,
     )
     if org.kind == OrgKind.municipality:
         rates = queries.show_rates(s, org.id)
@@ -130,7 +131,10 @@ def check_in(booking_id: int):
 @login_required
 def no_show(booking_id: int):
     return _change(
-        lambda s: services.mark_no_show(s, current_user, booking_id), _("No-show recorded.")
+        lambda s: services.mark_no_show(
+            s, current_user, booking_id, reason=request.form.get("reason")
+        ),
+        _("No-show recorded."),
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, OrgKind, Partnership
-from market.catalog.models import Listing, ListingKind, ListingStatus
+from market.catalog.models import Listing, ListingKind, ListingStatus, ReuseCategory
 from market.orders import ledger
 from market.orders.models import Delivery, Order, OrderStatus, OrderTransition
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
@@ -62,6 +62,38 @@ def _order(
     return order
 
 
+def _past_item(
+    session: Session, rng: random.Random, sample: Listing, category, day: dt.date
+) -> Listing:
+    """A bulky-waste item a municipality listed some weeks before ``day``, in its own town."""
+    city = sample.address or ""
+    item = Listing(
+        kind=ListingKind.reuse_item,
+        status=ListingStatus.open,
+        organisation_id=sample.organisation_id,
+        created_by_id=sample.created_by_id,
+        title=f"粗大ごみリユース品: {category.name_ja}（{city}）",
+        description=f"粗大ごみとして収集された{category.name_ja}です。清掃・動作確認済み。引取りのみ。",
+        lat=round(sample.lat + rng.gauss(0, 0.01), 5),
+        lon=round(sample.lon + rng.gauss(0, 0.01), 5),
+        prefecture_code=sample.prefecture_code,
+        municipality_code=sample.municipality_code,
+        address=sample.address,
+        window_start=day - dt.timedelta(days=14),
+        window_end=day + dt.timedelta(days=7),
+        quantity=Decimal(1),
+        open_quantity=Decimal(1),
+        unit="item",
+        price_per_unit=rng.choice([0, 100, 300, 500, 1000]),
+        reuse_category_code=category.code,
+        condition=rng.choice(["A", "B", "B", "C"]),
+        pickup_point=sample.pickup_point,
+        created_at=dt.datetime.combine(day - dt.timedelta(days=14), dt.time(1, 0)),
+    )
+    session.add(item)
+    return item
+
+
 def completed_trades(session: Session, seed: int, today: dt.date) -> int:
     rng = random.Random(seed)
     orgs: dict[OrgKind, list[Organisation]] = {}
@@ -82,10 +114,11 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
         return today - dt.timedelta(days=rng.randint(0, days_max))
 
     n = 0
-    for listing in listings(ListingKind.soil_offer, 8) + listings(ListingKind.recycled_offer, 5):
+    # A year of soil and recycled-material trades, a few a month.
+    for listing in listings(ListingKind.soil_offer, 18) + listings(ListingKind.recycled_offer, 10):
         buyer = rng.choice([o for o in orgs[OrgKind.contractor] if o.id != listing.organisation_id])
         quantity = min(Decimal(listing.open_quantity), Decimal(rng.choice([150, 300, 600, 900])))
-        loads = sorted(past(150) for _ in range(rng.randint(2, 3)))
+        loads = sorted(past(355) for _ in range(rng.randint(2, 3)))
         order = _order(
             session,
             listing,
@@ -111,24 +144,29 @@ def completed_trades(session: Session, seed: int, today: dt.date) -> int:
     for p in session.scalars(select(Partnership).order_by(Partnership.id)):
         partners.setdefault(p.municipality_id, []).append(p.operator_id)
     by_id = {o.id: o for o in orgs.get(OrgKind.reuse_operator, [])}
+    categories = session.scalars(select(ReuseCategory).order_by(ReuseCategory.code)).all()
     for city in orgs.get(OrgKind.municipality, []):
-        items = list(
-            session.scalars(
-                select(Listing)
-                .where(
-                    Listing.kind == ListingKind.reuse_item,
-                    Listing.organisation_id == city.id,
-                    Listing.status == ListingStatus.open,
-                )
-                .order_by(Listing.id)
-                .limit(4)
-            )
-        )
         operators = [by_id[i] for i in partners.get(city.id, []) if i in by_id]
-        if not items or not operators:
+        sample = session.scalars(
+            select(Listing)
+            .where(Listing.kind == ListingKind.reuse_item, Listing.organisation_id == city.id)
+            .order_by(Listing.id)
+        ).first()
+        if sample is None or not operators or not categories:
             continue
-        for item in items:
-            day = past(120)
+        # The items of the past year, already taken: more in spring, when people move.
+        items = []
+        for months_ago in range(12):
+            month_day = today - dt.timedelta(days=30 * months_ago + 15)
+            for _ in range(rng.randint(2, 3) + (3 if month_day.month in (3, 4) else 0)):
+                day = month_day + dt.timedelta(days=rng.randint(-12, 12))
+                if day > today:
+                    continue
+                items.append((_past_item(session, rng, sample, rng.choice(categories), day), day))
+        session.flush()
+        for item, _day in items:  # its quantity enters the ledger like any listing's
+            ledger.publish(session, item)
+        for item, day in items:
             operator = rng.choice(operators)
             showed = rng.random() > 0.15
             order = _order(

@@ -11,13 +11,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from market import formats
 from market.accounts.models import Organisation, OrgKind
-from market.catalog.models import Grade, Listing, ListingKind
+from market.catalog.models import Grade, Listing, ListingKind, Material
 from market.db import to_japan
 from market.orders.models import LedgerEntry, Order
 from market.reports import impact
@@ -32,6 +34,41 @@ HAUL_BASIS = {
     "prefecture": _l("listing to the counterparty's registered address (prefecture)"),
 }
 ORDER_SOURCE = {"proposal": _l("optimisation"), "listing": _l("by hand")}
+# The factor tables' families, keys and units as the factors page names them.
+FACTOR_FAMILIES = {
+    "transport": _l("Transport"),
+    "soil": _l("Surplus soil"),
+    "reuse": _l("Reuse items"),
+    "recycled": _l("Recycled materials"),
+    "material": _l("Construction materials"),
+}
+FACTOR_NAMES = {
+    "default_payload_kg": _l("Usual truck payload"),
+    "disposal_fee": _l("Disposal fee avoided"),
+    "virgin_price": _l("Price of new material"),
+    "virgin_haul_km": _l("Haul of new material"),
+    "virgin_co2": _l("CO2 of making new material"),
+    "recycled_co2": _l("CO2 of treating the reused soil"),
+    "disposal_haul_km": _l("Haul to disposal"),
+    "disposal_co2": _l("CO2 of disposal"),
+    "disposal_co2_per_kg": _l("CO2 of disposal per kg"),
+    "avoided_co2_per_kg": _l("CO2 avoided per kg reused"),
+    "diesel_kg_co2_per_l": _l("CO2 of diesel"),
+    "min_load_percent": _l("Lowest load counted"),
+    "road_factor": _l("Road distance over straight line"),
+    "tonkilo_a": _l("Ton-kilometre formula, coefficient a"),
+    "tonkilo_b": _l("Ton-kilometre formula, coefficient b"),
+    "tonkilo_c": _l("Ton-kilometre formula, coefficient c"),
+}
+FACTOR_UNITS = {
+    "yen/unit": _l("yen per unit"),
+    "yen/t": _l("yen/t"),
+    "yen/m³": _l("yen/m³"),
+    "yen/item": _l("yen per item"),
+    "kg-CO2/kg": "kg-CO2/kg",
+    "kg-CO2/t": "kg-CO2/t",
+    "kg-CO2/L": "kg-CO2/L",
+}
 
 
 @dataclass
@@ -70,7 +107,7 @@ def _t(d: DeliveryImpact) -> float:
 
 
 def _fmt_kg(value: float) -> str:
-    return f"{value:,.0f} kg"
+    return f"{formats.number(value, 0)} kg"
 
 
 def _yen(value: float) -> str:
@@ -211,7 +248,7 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
         _("Reuse dashboard: %(org)s", org=org.name),
         totals=[
             (_("Items reused"), f"{total['items']:,.0f}"),
-            (_("Tonnes reused"), f"{total['tonnes']:,.2f} t"),
+            (_("Tonnes reused"), f"{formats.number(total['tonnes'], 2)} t"),
             (_("Revenue"), _yen(total["revenue"])),
             (_("Disposal cost avoided"), _yen(total["disposal_avoided"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
@@ -294,9 +331,9 @@ def contractor(session: Session, org: Organisation) -> Dashboard:
         "contractor",
         _("Surplus soil dashboard: %(org)s", org=org.name),
         totals=[
-            (_("m³ reused"), f"{total['supplied'] + total['received']:,.1f} m³"),
-            (_("m³ supplied"), f"{total['supplied']:,.1f} m³"),
-            (_("m³ received"), f"{total['received']:,.1f} m³"),
+            (_("m³ reused"), f"{formats.number(total['supplied'] + total['received'], 1)} m³"),
+            (_("m³ supplied"), f"{formats.number(total['supplied'], 1)} m³"),
+            (_("m³ received"), f"{formats.number(total['received'], 1)} m³"),
             (_("Disposal cost avoided"), _yen(total["disposal_avoided"])),
             (_("Virgin fill purchase avoided"), _yen(total["virgin_avoided"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
@@ -346,7 +383,14 @@ def recycler(session: Session, org: Organisation) -> Dashboard:
         Order.seller_org_id == org.id,
         Listing.kind.in_((ListingKind.recycled_offer, ListingKind.recycled_want)),
     )
-    grade_names = {(g.material_code, g.code): g.name_ja for g in session.scalars(select(Grade))}
+    english = str(get_locale() or "ja") == "en"
+    grade_names = {
+        (g.material_code, g.code): g.name_en if english else g.name_ja
+        for g in session.scalars(select(Grade))
+    }
+    material_names = {
+        m.code: m.name_en if english else m.name_ja for m in session.scalars(select(Material))
+    }
     measures = {"tonnes": _t, "revenue": lambda d: d.impact.trade_value_yen, **CO2}
     by_grade = _group(
         items, lambda d: (d.order.listing.material_code, d.order.listing.grade_code), measures
@@ -354,14 +398,18 @@ def recycler(session: Session, org: Organisation) -> Dashboard:
     months = _group(items, lambda d: tokyo_month(d.delivery.delivered_on), measures)
     total = _group(items, lambda d: "all", measures).get("all", dict.fromkeys(measures, 0.0))
     grade_rows = [
-        {"grade": f"{grade_names.get(k, k[1] or '—')}", "material": k[0] or "", **v}
+        {
+            "grade": f"{grade_names.get(k, k[1] or '—')}",
+            "material": material_names.get(k[0], k[0] or ""),
+            **v,
+        }
         for k, v in sorted(by_grade.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
     ]
     return Dashboard(
         "recycler",
         _("Recycled grades dashboard: %(org)s", org=org.name),
         totals=[
-            (_("Tonnes sold"), f"{total['tonnes']:,.1f} t"),
+            (_("Tonnes sold"), f"{formats.number(total['tonnes'], 1)} t"),
             (_("Revenue"), _yen(total["revenue"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
         ],
@@ -474,7 +522,7 @@ def organisation(session: Session, org: Organisation) -> Dashboard:
         _("Dashboard: %(org)s", org=org.name),
         totals=[
             (_("Deliveries"), f"{total['deliveries']:,.0f}"),
-            (_("Tonnes moved"), f"{total['tonnes']:,.2f} t"),
+            (_("Tonnes moved"), f"{formats.number(total['tonnes'], 2)} t"),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
             *through_yards,
         ],
@@ -524,14 +572,14 @@ def site(session: Session) -> Dashboard:
         _("Site dashboard"),
         totals=[
             (_("Deliveries"), f"{total['deliveries']:,.0f}"),
-            (_("Tonnes moved"), f"{total['tonnes']:,.1f} t"),
+            (_("Tonnes moved"), f"{formats.number(total['tonnes'], 1)} t"),
             (_("Cost saved versus the status quo"), _yen(total["cost_saved"])),
             (_("Net CO2 avoided"), _fmt_kg(total["net_co2"])),
             (_("Orders from optimisation"), f"{n_opt:,}"),
             (_("Orders made by hand"), f"{n_manual:,}"),
             (
                 _("Tonnes delivered from optimisation"),
-                f"{delivered.get('proposal', {'tonnes': 0})['tonnes']:,.1f} t",
+                f"{formats.number(delivered.get('proposal', {'tonnes': 0})['tonnes'], 1)} t",
             ),
         ],
         tables=[

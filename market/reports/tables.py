@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
+from market import formats
 from market.reports import charts
 
 
@@ -44,9 +45,9 @@ class Table:
         if column.kind in ("int", "yen"):
             return str(int(round(value)))
         if column.kind == "qty":
-            return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+            return formats.number(value, 3, grouped=False)
         if column.kind in ("kg", "pct"):
-            return f"{value:.1f}"
+            return formats.number(value, 1, grouped=False)
         return str(value)
 
     def shown(self, row: dict, column: Column) -> str:
@@ -54,9 +55,8 @@ class Table:
         text = self.plain(row, column)
         if not text or column.kind == "text":
             return text or "—"
-        whole, _, frac = text.partition(".")
-        sign = "-" if whole.startswith("-") else ""
-        body = f"{sign}{int(whole.lstrip('-')):,}" + (f".{frac}" if frac else "")
+        body = formats.number(text, 3)  # grouped, and "1,050.0" reads 1,050
+        sign = "-" if body.startswith("-") else ""
         if column.kind == "yen":
             return f"-¥{body[1:]}" if sign else f"¥{body}"
         return body + ("%" if column.kind == "pct" else "")

@@ -134,6 +134,9 @@ def _factors_page(errors: dict | None = None, status: int = 200, failed: str = "
         ).all(),
         trucks=s.scalars(select(TruckType).order_by(TruckType.max_payload_kg)).all(),
         densities=s.scalars(select(BulkDensity).order_by(BulkDensity.code)).all(),
+        family_names=queries.FACTOR_FAMILIES,
+        factor_names=queries.FACTOR_NAMES,
+        factor_units=queries.FACTOR_UNITS,
     ), status
 
 

@@ -8,9 +8,12 @@ import io
 
 import segno
 
+from market.formats import quantity
 from market.trace.queries import EXPORT_COLUMNS, ReceiptView
 from payments.invoice import resolve_font_path
 
+# The receipt is always Japanese: units as written there (the stored content keeps codes).
+UNIT_JA = {"m3": "m³", "m2": "m²", "item": "点"}
 MATCH_JA = {True: "一致", False: "不一致（計画と異なる搬出先）", None: "計画なし"}
 
 
@@ -79,7 +82,9 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
                     " / ".join(f"{o['name']} {o['address']}" for o in c["project_origins"]),
                 ]
             )
-        table.row(["受領量", f"{c['volume']} {c['unit']}"])
+        table.row(
+            ["受領量", f"{quantity(c['volume'], c['unit'])} {UNIT_JA.get(c['unit'], c['unit'])}"]
+        )
         haul = c.get("haul")  # receipts issued before distances were recorded have none
         if haul:
             table.row(
@@ -125,8 +130,8 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
                     t["time_in"],
                     t["vehicle"],
                     t["driver"],
-                    t["quantity"],
-                    t["received"],
+                    quantity(t["quantity"], c["unit"]),
+                    quantity(t["received"], c["unit"]),
                     t["discrepancy"],
                 ]
                 + ([t.get("km") or "—"] if haul else [])

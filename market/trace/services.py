@@ -437,7 +437,7 @@ def issue_ticket(
     if sheet_required(order) and sheet_for(session, order.id) is None:
         raise Conflict(
             _(
-                "Record the check sheet (確認結果票) before the first load: the order is %(n)s m³.",
+                "Record the check sheet before the first load: the order is %(n)s m³.",
                 n=_qty(order.quantity),
             ),
             field="confirmation_sheet",

@@ -36,7 +36,7 @@ bp = Blueprint("trace", __name__)
 api = Blueprint("trace_api", __name__, url_prefix="/api/v1")
 
 PERMIT_LABELS = {
-    PermitBasis.moritsuchi_permit: _l("Permit under the 盛土規制法"),
+    PermitBasis.moritsuchi_permit: _l("Permit under the Embankment Regulation Act"),
     PermitBasis.ordinance_permit: _l("Permit under a local ordinance"),
     PermitBasis.no_permit_needed: _l("No permit needed"),
 }

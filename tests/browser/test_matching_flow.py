@@ -17,7 +17,14 @@ def sign_in(page, base, email, password):
     page.wait_for_load_state()
 
 
+def open_menu(page):
+    """On a phone the navigation folds into a menu."""
+    if page.is_visible(".menu-toggle"):
+        page.click(".menu-toggle")
+
+
 def sign_out(page):
+    open_menu(page)
     page.click("header form button:has-text('ログアウト'), header form button:has-text('Sign out')")
     page.wait_for_load_state()
 

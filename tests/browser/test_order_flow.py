@@ -40,6 +40,7 @@ def test_request_accept_invoice_pay_refund(live_server, page):
 
     sign_in(page, base, supplier.email, PASSWORD)
     assert page.inner_text("header .nav-badge") == "1"
+    page.click(".menu-toggle")  # a phone: the navigation is folded into the menu
     page.click("header a[href='/notifications']")
     page.click(f"a[href='/orders/{order_id}']")
     page.wait_for_load_state()

@@ -121,7 +121,8 @@ def test_partial_update_checks_against_current_values(session):
             partial=True,
             current=current,
         )
-    assert list(caught.value.errors) == ["grade_code"]  # RC-40 is not a scrap-steel grade
+    # RC-40 is not a scrap-steel grade, and scrap is not judged by water absorption
+    assert list(caught.value.errors) == ["grade_code", "properties"]
     with pytest.raises(kinds.Invalid) as caught:
         kinds.validate(
             session,

@@ -180,6 +180,17 @@ def test_decline_excludes_the_pair_from_the_next_run(client, admin, soil_market,
     assert not [p for p in second.proposals if (p.supply_id, p.demand_id) == (offer, want)]
 
 
+def test_an_organisation_is_never_matched_with_itself(client, admin, factory, db):
+    contractor = factory.user()
+    offer = factory.listing(contractor, "soil_offer", quantity=500, lat=35.6727, lon=139.8171)
+    own_want = factory.listing(contractor, "soil_want", quantity=500, lat=35.68, lon=139.82)
+    start(client, admin)
+    run = db.scalar(select(MatchRun))
+    assert run.status == "done"
+    assert [f"L{offer}", f"L{own_want}"] in run.instance["excluded_pairs"]
+    assert run.proposals == []
+
+
 def test_other_organisations_cannot_see_or_decide_proposals(
     client, admin, soil_market, factory, login, db
 ):

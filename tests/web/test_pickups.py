@@ -125,16 +125,27 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
     )
     # X never came for the chest: after the slot the city records the no-show.
     clock["now"] = clock["now"].replace(hour=13)
-    assert town.post(f"/pickups/bookings/{booking_of(app, chest).id}/no-show").status_code == 302
+    chest_booking = booking_of(app, chest).id
+    unexplained = town.post(f"/pickups/bookings/{chest_booking}/no-show", data={"reason": " "})
+    assert unexplained.status_code == 422 and "Say why" in unexplained.get_data(as_text=True)
+    assert booking_of(app, chest).status == BookingStatus.booked
+    reason = "Nobody came and the phone went unanswered"
+    assert (
+        town.post(f"/pickups/bookings/{chest_booking}/no-show", data={"reason": reason}).status_code
+        == 302
+    )
     assert booking_of(app, chest).status == BookingStatus.no_show
+    # Both sides read why.
+    for client in (town, x):
+        assert f"No-show: {reason}" in client.get("/pickups").get_data(as_text=True)
     # Checking in recorded the handover on the order.
     order_page = y.get(f"/orders/{table}").get_data(as_text=True)
     assert "pickup #" in order_page
 
     pickups = town.get("/pickups").get_data(as_text=True)
     rates = {r[0]: r for r in html_rows(pickups.split('id="show-rates"', 1)[1])}
-    assert rates["Org 2"][1:] == ["2", "1", "1", "50.0%"]
-    assert rates["Org 3"][1:] == ["1", "1", "0", "100.0%"]
+    assert rates["Org 2"][1:] == ["2", "1", "1", "50%"]
+    assert rates["Org 3"][1:] == ["1", "1", "0", "100%"]
 
     page = town.get("/dashboard").get_data(as_text=True)
     totals = section_totals(page)
@@ -147,8 +158,8 @@ def test_picked_up_items_show_on_the_municipality_dashboard(app, city, clock):
         and int(totals["Net CO2 avoided"][:-3].replace(",", "")) > 0
     )
     partners = {r[0]: r for r in html_rows(section(page, "by_partner"))}
-    assert partners["Org 2"][1] == "1" and partners["Org 2"][-1] == "50.0%"
-    assert partners["Org 3"][3] == "¥1,500" and partners["Org 3"][-1] == "100.0%"
+    assert partners["Org 2"][1] == "1" and partners["Org 2"][-1] == "50%"
+    assert partners["Org 3"][3] == "¥1,500" and partners["Org 3"][-1] == "100%"
     for slug in ("items_by_month", "co2_by_month", "revenue_by_month", "by_partner", "orders"):
         assert_csv_matches_page(town, page, "/dashboard", slug)
     assert "<svg" in section(page, "by_partner")
@@ -249,10 +260,22 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
             session.commit()
             return n
 
+    booking = booking_of(app, chair).id
+    due = f"{clock['now'].date().isoformat()} 09:00"
+
+    def reminder_shown(client) -> str:
+        page = client.get("/pickups").get_data(as_text=True)
+        return page.split(f'id="reminder-{booking}">', 1)[1].split("<", 1)[0]
+
+    clock["now"] = clock["now"].replace(hour=8)
+    for client in (town, x):  # the booking says when its reminder goes out
+        assert reminder_shown(client) == f"Reminder goes out {due}"
     assert (
         run(services.send_reminders, clock["now"] - dt.timedelta(days=1)) == 0
     )  # two days before: not yet
     assert run(services.send_reminders, clock["now"]) == 1
+    for client in (town, x):  # … and that it went
+        assert reminder_shown(client).startswith("Reminder sent ")
     assert run(services.send_reminders, clock["now"]) == 0  # once per booking
     mails = [
         m
@@ -266,7 +289,7 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
     assert booking_of(app, chair).status == BookingStatus.no_show
     clock["now"] = dt.datetime.combine(tomorrow, dt.time(13, 0))
     pickups = town.get("/pickups").get_data(as_text=True)
-    assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0.0%"]
+    assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0%"]
 
 
 def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(app, city, clock):

@@ -128,8 +128,8 @@ def test_contractor_dashboard_shows_m3_reused_disposal_cost_avoided_and_co2(app,
     page = seller.get("/dashboard").get_data(as_text=True)
     assert "Surplus soil dashboard" in page
     totals = section_totals(page)
-    assert totals["m³ reused"] == "60.0 m³"
-    assert totals["m³ supplied"] == "60.0 m³"
+    assert totals["m³ reused"] == "60 m³"
+    assert totals["m³ supplied"] == "60 m³"
     assert totals["Disposal cost avoided"] == "¥252,000"  # 60 m³ × ¥4,200 receiving fee avoided
     # The haul: the listing's pin to the receiver's prefecture centroid × 1.3, empty return counted.
     impact_page = seller.get(f"/orders/{order_id}/impact").get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_contractor_dashboard_shows_m3_reused_disposal_cost_avoided_and_co2(app,
 
     # The receiver sees the same m³ as received, and the virgin fill it did not buy.
     other = section_totals(buyer.get("/dashboard").get_data(as_text=True))
-    assert other["m³ received"] == "60.0 m³" and other["Virgin fill purchase avoided"] == "¥180,000"
+    assert other["m³ received"] == "60 m³" and other["Virgin fill purchase avoided"] == "¥180,000"
     assert other["Disposal cost avoided"] == "¥0"
 
 
@@ -190,9 +190,7 @@ def test_an_outsider_sees_neither_the_impact_nor_the_haul(app, factory, soil_tra
         ).status_code
         == 404
     )
-    assert (
-        section_totals(outsider.get("/dashboard").get_data(as_text=True))["m³ reused"] == "0.0 m³"
-    )
+    assert section_totals(outsider.get("/dashboard").get_data(as_text=True))["m³ reused"] == "0 m³"
 
 
 def test_factors_are_editable_by_site_admins_only_and_change_the_figures(app, factory, soil_trade):
@@ -200,7 +198,7 @@ def test_factors_are_editable_by_site_admins_only_and_change_the_figures(app, fa
     seller = signed_in(app, supplier)
     listing = seller.get("/reports/factors").get_data(as_text=True)
     assert (
-        "4200.0" in listing
+        "4,200" in listing
         and "Greater Tokyo receiving fee" in listing
         and "<form" not in listing.split("<main>")[1]
     )

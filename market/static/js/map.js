@@ -1,11 +1,30 @@
-// Maps with Leaflet served by the app itself. Tiles come from the configured URL; when
-// they cannot load, the map still shows markers on a plain background and pages work.
+// Maps with Leaflet served by the app itself. Under everything lies the prefectures of
+// Japan, shipped as data (static/basemap/); tiles from the configured URL draw on top of it
+// when they load, so offline or on an intranet the map still shows where things are.
 (function () {
   "use strict";
+  var basemap = null;  // one fetch of the outlines for every map of the page
+  function drawBasemap(map, url) {
+    if (!url || typeof fetch === "undefined") return;
+    var pane = map.createPane("basemap");
+    pane.style.zIndex = 150;  // below the tiles (200) and the markers (400)
+    pane.classList.add("leaflet-basemap-pane");
+    basemap = basemap || fetch(url).then(function (r) { return r.json(); });
+    basemap.then(function (data) {
+      L.geoJSON(data, {
+        pane: "basemap",
+        renderer: L.svg({ pane: "basemap" }),
+        interactive: false,
+        style: { color: "#9aa79d", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 },
+      }).addTo(map);
+    }).catch(function () { /* the markers still show */ });
+  }
   function baseMap(el, center, zoom) {
     if (typeof L === "undefined") { el.classList.add("map-unavailable"); return null; }
     var map = L.map(el, { scrollWheelZoom: false }).setView(center, zoom);
     el._leaflet_map = map;  // for other scripts of the page (search: the map's centre)
+    drawBasemap(map, el.dataset.basemap);
+    if (el.dataset.basemapAttribution) map.attributionControl.addAttribution(el.dataset.basemapAttribution);
     if (el.dataset.tiles) {
       L.tileLayer(el.dataset.tiles, { maxZoom: 18, attribution: el.dataset.attribution || "" }).addTo(map);
     }
@@ -82,8 +101,25 @@
       material.addEventListener("change", apply); apply();
     });
   }
+  // A recycled lot's form asks only for what the chosen material is judged by.
+  function propertyFilter() {
+    var material = document.getElementById("material_code");
+    var items = document.querySelectorAll("[data-materials]");
+    if (!material || !items.length) return;
+    function apply() {
+      items.forEach(function (item) {
+        var show = !material.value || item.dataset.materials.split(" ").indexOf(material.value) >= 0;
+        item.hidden = !show;
+        item.querySelectorAll("input").forEach(function (input) {
+          input.disabled = !show;
+        });
+      });
+    }
+    material.addEventListener("change", apply); apply();
+  }
   document.querySelectorAll("[data-map]").forEach(function (el) {
     ({ picker: picker, pin: pin, points: points, line: line, "inline-points": inlinePoints })[el.dataset.map](el);
   });
   gradeFilter();
+  propertyFilter();
 })();
