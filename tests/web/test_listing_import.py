@@ -225,7 +225,7 @@ def test_english_headers_and_slashed_dates_are_accepted(client, api, db):
         "Quantity",
         "Price per unit (yen)",
         "Status",
-        "Soil class (土質区分)",
+        "Soil class",
         "Cone index qc (kN/m²)",
         "Contamination check",
         "Maximum haul distance (km)",
