@@ -30,11 +30,18 @@ AREAS = [
 
 
 def _seed(url: str, instance: Path) -> None:
+    app = stack.make_app(url, instance)
+    try:
+        _seed_in(app)
+    finally:  # no pooled connection left for the garbage collector to find open
+        app.extensions["meguri.db"].dispose()
+
+
+def _seed_in(app) -> None:
     from market.accounts import services as accounts
     from market.catalog import kinds, services
     from market.catalog.models import ListingKind
 
-    app = stack.make_app(url, instance)
     with app.test_request_context():
         s = app.extensions["meguri.db"].session()
         accounts.create_site_admin(s, "admin@example.jp", "admin password!", "Admin")
