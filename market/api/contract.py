@@ -53,7 +53,8 @@ from pydantic import (
 )
 from werkzeug.datastructures import FileStorage
 
-from market.errors import DomainError
+from market.errors import Invalid
+from market.text import LINE_PATTERN, TEXT_PATTERN
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
 
@@ -67,9 +68,9 @@ def _upload(value: object) -> FileStorage:
 # A row id: a JSON integer (never true, 1.9 or "1") the database can compare.
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # One line of text (a name, a reference): no control characters at all.
-Line = Annotated[str, Field(strict=True, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Line = Annotated[str, Field(strict=True, pattern=LINE_PATTERN)]
 # Free text (a note, a reason): lines and tabs allowed, other control characters not.
-Text = Annotated[str, Field(strict=True, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+Text = Annotated[str, Field(strict=True, pattern=TEXT_PATTERN)]
 # A quantity in a listing's unit: a JSON number, or a decimal written as text ("12.5").
 Quantity = Annotated[
     Annotated[float, Field(strict=True, gt=0, le=1e9)]
@@ -155,15 +156,6 @@ def operation(summary: str, **declared: Any) -> Callable:
 # --- parsing ------------------------------------------------------------------------------
 
 
-class ContractError(DomainError):
-    """A request that breaks the contract: answered as JSON naming every field at fault."""
-
-    def __init__(self, status: int, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
-        self.status = status
-        self.errors = errors
-
-
 def parse_query(model: type[Query]) -> Query:
     raw: dict[str, Any] = {}
     repeated: dict[str, str] = {}
@@ -179,9 +171,9 @@ def parse_query(model: type[Query]) -> Query:
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        raise ContractError(400, {**repeated, **field_errors(exc)}) from None
+        raise Invalid({**repeated, **field_errors(exc)}, status=400) from None
     if repeated:
-        raise ContractError(400, repeated)
+        raise Invalid(repeated, status=400)
     return parsed
 
 
@@ -197,7 +189,7 @@ def parse_body(model: type[BaseModel], *, required: bool = True) -> BaseModel:
         return model.model_validate_json(request.get_data(cache=True))
     except ValidationError as exc:
         tagged = issubclass(model, RootModel)
-        raise ContractError(422, field_errors(exc, tagged=tagged)) from None
+        raise Invalid(field_errors(exc, tagged=tagged), status=422) from None
 
 
 def _json_object(required: bool) -> dict:
@@ -208,8 +200,8 @@ def _json_object(required: bool) -> dict:
     except RecursionError:  # deeply nested JSON; ``silent`` only covers ValueError
         data = None
     if not isinstance(data, dict):
-        raise ContractError(
-            400, {"body": _("Send a JSON object (Content-Type: application/json).")}
+        raise Invalid(
+            {"body": _("Send a JSON object (Content-Type: application/json).")}, status=400
         )
     return data
 

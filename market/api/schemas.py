@@ -13,10 +13,9 @@ from werkzeug.datastructures import FileStorage
 from market.api.contract import Body, Line, Query, Text
 from market.catalog import kinds
 from market.catalog.models import ListingKind
+from market.text import LINE_PATTERN
 
-Code = Annotated[
-    str, Field(strict=True, min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")
-]
+Code = Annotated[str, Field(strict=True, min_length=1, max_length=40, pattern=LINE_PATTERN)]
 
 
 class Limit(Body):

@@ -23,17 +23,11 @@ from market.catalog import imports, kinds, services, sheets
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse, organisation_listings
 from market.core.limits import failed_token_attempt, token_attempts_left
-from market.errors import DomainError
+from market.core.writes import commit
+from market.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from market.services import db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-class ApiError(DomainError):
-    def __init__(self, status: int, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
 
 
 def token_optional(fn):
@@ -50,11 +44,11 @@ def token_optional(fn):
                 # Only wrong tokens are limited: a valid token works whatever others sent
                 # from the same address (an office behind one NAT, or someone guessing).
                 if not token_attempts_left():
-                    raise ApiError(
-                        429, _("Too many requests with a wrong API token. Please wait a minute.")
+                    raise RateLimited(
+                        _("Too many requests with a wrong API token. Please wait a minute.")
                     )
                 failed_token_attempt()
-                raise ApiError(401, _("The API token is missing, wrong or revoked."))
+                raise Unauthorized(_("The API token is missing, wrong or revoked."))
             g.api_user = user
         return fn(*args, **kwargs)
 
@@ -67,7 +61,7 @@ def token_required(fn):
     @token_optional
     def wrapper(*args, **kwargs):
         if g.api_user is None:
-            raise ApiError(401, _("Send an API token: Authorization: Bearer <token>."))
+            raise Unauthorized(_("Send an API token: Authorization: Bearer <token>."))
         return fn(*args, **kwargs)
 
     wrapper.api_auth = "token"
@@ -147,7 +141,7 @@ NEW_LISTING, LISTING_PATCH = new_listing_model(), listing_patch_model()
 )
 def list_listings(query: ListingsQuery):
     if query.mine and g.api_user is None:
-        raise ApiError(400, _("needs an API token"), {"mine": _("needs an API token")})
+        raise Invalid({"mine": _("needs an API token")}, status=400)
     f = BrowseFilter(
         kind=query.kind.value if query.kind else None,
         prefecture_code=query.prefecture_code or None,
@@ -186,7 +180,7 @@ def _export_description() -> str:
 )
 def export_listings(query: ListingsExportQuery):
     if g.api_user.organisation_id is None:
-        raise ApiError(403, _("Join or create an organisation first."))
+        raise Forbidden(_("Join or create an organisation first."))
     listings = organisation_listings(db_session(), g.api_user.organisation_id)
     write = sheets.write_xlsx if query.format == "xlsx" else sheets.write_csv
     return Response(
@@ -250,15 +244,13 @@ IMPORT_REFUSED = {
 )
 def import_listings(body: ListingsImport):
     if g.api_user.organisation_id is None:
-        raise ApiError(403, _("Join or create an organisation first."))
-    s = db_session()
-    outcome = imports.import_listings(
-        s, g.api_user, body.file.read(), dry_run=body.dry_run in ("1", "true"), locale=_locale()
+        raise Forbidden(_("Join or create an organisation first."))
+    outcome = commit(
+        lambda s: imports.import_listings(
+            s, g.api_user, body.file.read(), dry_run=body.dry_run in ("1", "true"), locale=_locale()
+        ),
+        keep=lambda outcome: outcome.ok and not outcome.dry_run,
     )
-    if outcome.ok and not outcome.dry_run:
-        s.commit()
-        return jsonify(outcome.as_json())
-    s.rollback()
     if outcome.ok:
         return jsonify(outcome.as_json())
     answer = outcome.as_json()
@@ -291,14 +283,16 @@ def _locale() -> str:
 def create_listing(body):
     data = body.root.model_dump(mode="json", exclude_unset=True)
     kind = kinds.kind_from(data.pop("kind"))
-    s = db_session()
     services.ensure_can_create(g.api_user, kind)
-    try:
-        clean = kinds.validate(s, kind, data, locale=_locale())
-    except kinds.Invalid as exc:
-        raise ApiError(422, _("Some fields are not valid."), exc.errors) from None
-    listing = services.create_listing(s, g.api_user, kind, clean)
-    s.commit()
+
+    def create(s):
+        try:
+            clean = kinds.validate(s, kind, data, locale=_locale())
+        except Invalid as exc:
+            raise Invalid(exc.errors, message=_("Some fields are not valid.")) from None
+        return services.create_listing(s, g.api_user, kind, clean)
+
+    listing = commit(create)
     return (
         jsonify(listing_json(listing, owner=True)),
         201,
@@ -315,25 +309,30 @@ def create_listing(body):
     errors=(400, 401, 403, 404, 409, 422, 429),
 )
 def update_listing(listing_id: int, body):
-    s = db_session()
-    listing = services.visible_listing(s, g.api_user, listing_id)
-    services.ensure_can_edit(g.api_user, listing)
     data = body.model_dump(mode="json", exclude_unset=True)
-    if data.pop("kind", listing.kind.value) != listing.kind.value:
-        raise ApiError(422, _("The kind of a listing cannot change."), {"kind": _("cannot change")})
-    try:
-        clean = kinds.validate(
-            s,
-            listing.kind,
-            data,
-            locale=_locale(),
-            partial=request.method == "PATCH",
-            current=services.current_values(listing),
-        )
-    except kinds.Invalid as exc:
-        raise ApiError(422, _("Some fields are not valid."), exc.errors) from None
-    services.update_listing(s, g.api_user, listing, clean)
-    s.commit()
+
+    def update(s):
+        listing = services.visible_listing(s, g.api_user, listing_id)
+        services.ensure_can_edit(g.api_user, listing)
+        if data.pop("kind", listing.kind.value) != listing.kind.value:
+            raise Invalid(
+                {"kind": _("cannot change")}, message=_("The kind of a listing cannot change.")
+            )
+        try:
+            clean = kinds.validate(
+                s,
+                listing.kind,
+                data,
+                locale=_locale(),
+                partial=request.method == "PATCH",
+                current=services.current_values(listing),
+            )
+        except Invalid as exc:
+            raise Invalid(exc.errors, message=_("Some fields are not valid.")) from None
+        services.update_listing(s, g.api_user, listing, clean)
+        return listing
+
+    listing = commit(update)
     return jsonify(listing_json(listing, owner=True))
 
 
@@ -341,8 +340,10 @@ def update_listing(listing_id: int, body):
 @token_required
 @operation("Close a listing (no new orders)", ok=(200, "Listing"), errors=(401, 403, 404, 409, 429))
 def close_listing(listing_id: int):
-    s = db_session()
-    listing = services.visible_listing(s, g.api_user, listing_id)
-    services.close_listing(s, g.api_user, listing)
-    s.commit()
+    def close(s):
+        listing = services.visible_listing(s, g.api_user, listing_id)
+        services.close_listing(s, g.api_user, listing)
+        return listing
+
+    listing = commit(close)
     return jsonify(listing_json(listing, owner=True))

@@ -24,7 +24,7 @@ from market.catalog.models import (
 )
 from market.catalog.queries import BrowseFilter, browse, map_points
 from market.db import japan_today
-from market.errors import DomainError
+from market.errors import DomainError, Invalid
 from market.services import db_session
 
 bp = Blueprint("catalog", __name__)
@@ -247,7 +247,7 @@ def _save(kind: ListingKind, listing=None):
         for upload in request.files.getlist("photos"):
             if upload and upload.filename:
                 photos.add_photo(s, listing, upload.read())
-    except kinds.Invalid as exc:
+    except Invalid as exc:
         errors = exc.errors
     except photos.PhotoRejected as exc:
         errors = {"photos": exc.message}

@@ -15,7 +15,6 @@ from werkzeug.datastructures import MultiDict
 import search
 from market.api.contract import operation
 from market.api.views import (
-    ApiError,
     token_optional,
     token_required,
 )
@@ -30,7 +29,7 @@ from market.catalog.models import (
 )
 from market.core.forms import parse_form
 from market.db import utcnow
-from market.errors import Invalid
+from market.errors import Invalid, Unavailable
 from market.finder import services, suggest, synonyms
 from market.finder.forms import SavedSearchForm
 from market.finder.models import Notification, SavedSearch, SynonymGroup
@@ -192,11 +191,6 @@ def _hit_json(hit: search.SearchHit) -> dict:
     return doc
 
 
-def search_args_error(exc: Invalid) -> ApiError:
-    """A 400 naming every bad argument (the API's keys are the argument names)."""
-    return ApiError(400, next(iter(exc.errors.values())), exc.errors)
-
-
 HITS = {
     "type": "object",
     "required": ["total", "page", "per_page", "hits"],
@@ -248,10 +242,10 @@ def search_api(query: SearchQuery):
         asked = services.parse_search_args(s, request.args, _api_user(), per_page=None)
         results = services.run(asked.query)
     except Invalid as exc:
-        raise search_args_error(exc) from None
+        raise Invalid(exc.errors, status=400) from None  # the keys are the arguments
     except search.SearchBackendError:
-        raise ApiError(
-            503, _("Search is briefly unavailable. Please try again in a moment.")
+        raise Unavailable(
+            _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
     origin = asked.origin
     return jsonify(
@@ -279,8 +273,8 @@ def suggest_api(query: SuggestQuery):
     try:
         found = suggest.suggestions(db_session(), query.q, str(get_locale() or "ja"), query.limit)
     except search.SearchBackendError:
-        raise ApiError(
-            503, _("Search is briefly unavailable. Please try again in a moment.")
+        raise Unavailable(
+            _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
     return jsonify(q=query.q, suggestions=found)
 

@@ -31,6 +31,7 @@ from market.orders import locks
 from market.orders import services as orders
 from market.orders.models import Order, OrderStatus
 from market.orders.services import Invalid, parse_quantity
+from market.text import has_control_characters
 from market.trace import locks as ticket_locks
 from market.trace.models import (
     Amendment,
@@ -56,7 +57,7 @@ def _text(
 ) -> str:
     raw = data.get(field)
     text = "" if raw is None else str(raw).strip()
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+    if has_control_characters(text):
         errors[field] = _("Contains control characters.")
     elif len(text) > limit:
         errors[field] = _("Must be at most %(n)s characters.", n=limit)
