@@ -64,10 +64,4 @@ class OrganisationForm(Form):
 
 
 class MemberRoleForm(Form):
-    role: Text(20) = ""
-
-
-class NextForm(Form):
-    """Where to go after a form that only acts (signing out, a language switch)."""
-
-    next: Text(2000) = ""
+    role: Text(100) = ""

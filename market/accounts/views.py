@@ -25,7 +25,6 @@ from market.accounts.forms import (
     InviteForm,
     LoginForm,
     MemberRoleForm,
-    NextForm,
     OrganisationForm,
     PartnerForm,
     PasswordChangeForm,
@@ -35,7 +34,7 @@ from market.accounts.forms import (
 )
 from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
 from market.catalog.models import Prefecture
-from market.core.forms import Form, form_values, parse_form
+from market.core.forms import Form, NextForm, form_values, parse_form
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.core.writes import commit, submit
 from market.errors import Conflict, Invalid
@@ -214,7 +213,7 @@ def edit_organisation():
         user = current_user._get_current_object()
         errors = submit(
             OrganisationForm,
-            lambda s, form: services.update_organisation(s, user, form.model_dump()),
+            lambda s, form: services.update_organisation(s, user, form.sent()),
             refuse=(Invalid,),
         ).errors
         if not errors:

@@ -31,6 +31,11 @@ gives ``body=`` a model whose file fields are ``Upload`` and ``body_media=
     def import_listings(body: ListingImport): ...
 
 An answer that is a file (an export) declares ``ok_media``: the media types of the file.
+
+What an operation answers is declared the same way: ``ok=(200, Ticket)`` names an ``Answer``
+model, and the view serialises through it (``answer(Ticket, data)``), so a key the model
+lacks, or a value of another type, fails in the tests rather than drifting from the document
+(an answer that is not a model can only be ``""``: no body described).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Annotated, Any, get_args, get_origin
 
-from flask import request
+from flask import Response, jsonify, request
 from flask_babel import gettext as _
 from pydantic import (
     BaseModel,
@@ -85,6 +90,38 @@ Yen = Annotated[
 ]
 
 
+# A moment in UTC, as answers write it ("2026-04-01T09:30:00Z").
+UtcTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+# An absolute link into the app.
+Url = Annotated[str, WithJsonSchema({"type": "string", "format": "uri"})]
+
+
+class Answer(BaseModel):
+    """A response body, declared: the view serialises through it (``answer``) and the
+    OpenAPI document shows it (every key present in every answer, no other key)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+class Error(Answer):
+    """Every error's answer: a sentence saying what is wrong, and each field at fault with
+    what is wrong with it (left out when no one field is)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    error: str
+    errors: dict[str, str] | None = None
+
+
+def answer(model: type[Answer], data: Any, status: int = 200, headers: dict | None = None):
+    """``data`` as ``model`` declares it (checked: a key the model lacks, a missing one or a
+    value of another type fails here), as JSON."""
+    response: Response = jsonify(model.model_validate(data).model_dump(mode="json"))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
 # An uploaded file in a multipart body (``body_media="multipart/form-data"``).
 Upload = Annotated[
     FileStorage,
@@ -124,10 +161,10 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     body_media: str = "application/json"
-    ok: tuple[int, str | dict] = (200, "")
+    ok: tuple[int, type[BaseModel] | str] = (200, "")
     # Media types of a file answered instead of JSON (an export), for the ``ok`` status.
     ok_media: tuple[str, ...] = ()
-    more_ok: tuple[tuple[int, str | dict], ...] = ()
+    more_ok: tuple[tuple[int, type[BaseModel] | str], ...] = ()
     errors: tuple[int, ...] = (400, 401, 429)
     path_enums: dict[str, list[str]] = field(default_factory=dict)
     headers: tuple[dict, ...] = ()

@@ -10,15 +10,20 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from market.accounts.services import user_for_token
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.openapi import openapi_document
 from market.api.schemas import (
+    ImportDone,
+    ImportFailed,
+    ImportRefused,
     ListingsExportQuery,
     ListingsImport,
+    ListingsPage,
     ListingsQuery,
     listing_patch_model,
     new_listing_model,
 )
+from market.api.schemas import Listing as ListingOut
 from market.catalog import imports, kinds, services, sheets
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse, organisation_listings
@@ -119,16 +124,6 @@ def openapi():
     return jsonify(openapi_document())
 
 
-LISTINGS_PAGE = {
-    "type": "object",
-    "required": ["items", "total", "page", "per_page"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Listing"}},
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-    },
-}
 NEW_LISTING, LISTING_PATCH = new_listing_model(), listing_patch_model()
 
 
@@ -137,7 +132,7 @@ NEW_LISTING, LISTING_PATCH = new_listing_model(), listing_patch_model()
 @operation(
     "List public listings (or your own with mine=true)",
     query=ListingsQuery,
-    ok=(200, LISTINGS_PAGE),
+    ok=(200, ListingsPage),
 )
 def list_listings(query: ListingsQuery):
     if query.mine and g.api_user is None:
@@ -152,11 +147,14 @@ def list_listings(query: ListingsQuery):
         viewer_org_id=g.api_user.organisation_id if g.api_user is not None else None,
     )
     page = browse(db_session(), f, page=query.page, per_page=query.per_page)
-    return jsonify(
-        items=[listing_json(item, owner=_is_owner(item)) for item in page.items],
-        total=page.total,
-        page=page.page,
-        per_page=page.per_page,
+    return answer(
+        ListingsPage,
+        {
+            "items": [listing_json(item, owner=_is_owner(item)) for item in page.items],
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+        },
     )
 
 
@@ -190,53 +188,14 @@ def export_listings(query: ListingsExportQuery):
     )
 
 
-ROW_ERROR = {
-    "type": "object",
-    "required": ["row", "column", "field", "message"],
-    "additionalProperties": False,
-    "properties": {
-        "row": {"type": "integer", "description": "as the spreadsheet numbers it (header = 1)"},
-        "column": {"type": "string", "description": "the column's header as in the file"},
-        "field": {"type": "string", "description": "the column's name in this API"},
-        "message": {"type": "string"},
-    },
-}
-IMPORT_COUNTS = {
-    "created": {"type": "integer"},
-    "updated": {"type": "integer"},
-    "unchanged": {"type": "integer"},
-    "errors": {"type": "array", "items": ROW_ERROR},
-}
-IMPORT_DONE = {
-    "type": "object",
-    "description": "What was (or, for a dry run, would be) created, updated and left unchanged",
-    "required": list(IMPORT_COUNTS),
-    "additionalProperties": False,
-    "properties": IMPORT_COUNTS,
-}
-IMPORT_REFUSED = {
-    "description": "The file has errors (each by row and column) and nothing was written; or "
-    "the request lacks its file",
-    "anyOf": [
-        {
-            "type": "object",
-            "required": [*IMPORT_COUNTS, "error"],
-            "additionalProperties": False,
-            "properties": {**IMPORT_COUNTS, "error": {"type": "string"}},
-        },
-        {"$ref": "#/components/schemas/Error"},
-    ],
-}
-
-
 @bp.post("/listings/import")
 @token_required
 @operation(
     "Create and update your organisation's listings from a CSV or XLSX file: every row or none",
     body=ListingsImport,
     body_media="multipart/form-data",
-    ok=(200, IMPORT_DONE),
-    more_ok=((422, IMPORT_REFUSED),),
+    ok=(200, ImportDone),
+    more_ok=((422, ImportRefused),),
     errors=(400, 401, 403, 429),
     description="Headers in Japanese or English (or the field names). A row with `id` or "
     "`external_id` of one of your listings updates it (or leaves it unchanged); any other row "
@@ -252,18 +211,17 @@ def import_listings(body: ListingsImport):
         keep=lambda outcome: outcome.ok and not outcome.dry_run,
     )
     if outcome.ok:
-        return jsonify(outcome.as_json())
-    answer = outcome.as_json()
-    answer["error"] = _("The file has errors: nothing was imported.")
-    return jsonify(answer), 422
+        return answer(ImportDone, outcome.as_json())
+    refused = {**outcome.as_json(), "error": _("The file has errors: nothing was imported.")}
+    return answer(ImportFailed, refused, 422)
 
 
 @bp.get("/listings/<int:listing_id>")
 @token_optional
-@operation("Read a listing", ok=(200, "Listing"), errors=(401, 404, 429))
+@operation("Read a listing", ok=(200, ListingOut), errors=(401, 404, 429))
 def read_listing(listing_id: int):
     listing = services.visible_listing(db_session(), g.api_user, listing_id)
-    return jsonify(listing_json(listing, owner=_is_owner(listing)))
+    return answer(ListingOut, listing_json(listing, owner=_is_owner(listing)))
 
 
 def _locale() -> str:
@@ -277,7 +235,7 @@ def _locale() -> str:
 @operation(
     "Create a listing",
     body=NEW_LISTING,
-    ok=(201, "Listing"),
+    ok=(201, ListingOut),
     errors=(400, 401, 403, 422, 429),
 )
 def create_listing(body):
@@ -293,8 +251,9 @@ def create_listing(body):
         return services.create_listing(s, g.api_user, kind, clean)
 
     listing = commit(create)
-    return (
-        jsonify(listing_json(listing, owner=True)),
+    return answer(
+        ListingOut,
+        listing_json(listing, owner=True),
         201,
         {"Location": url_for("api.read_listing", listing_id=listing.id)},
     )
@@ -305,7 +264,7 @@ def create_listing(body):
 @operation(
     "Change a listing (PATCH: the fields given; PUT: every field of its kind)",
     body=LISTING_PATCH,
-    ok=(200, "Listing"),
+    ok=(200, ListingOut),
     errors=(400, 401, 403, 404, 409, 422, 429),
 )
 def update_listing(listing_id: int, body):
@@ -333,12 +292,14 @@ def update_listing(listing_id: int, body):
         return listing
 
     listing = commit(update)
-    return jsonify(listing_json(listing, owner=True))
+    return answer(ListingOut, listing_json(listing, owner=True))
 
 
 @bp.post("/listings/<int:listing_id>/close")
 @token_required
-@operation("Close a listing (no new orders)", ok=(200, "Listing"), errors=(401, 403, 404, 409, 429))
+@operation(
+    "Close a listing (no new orders)", ok=(200, ListingOut), errors=(401, 403, 404, 409, 429)
+)
 def close_listing(listing_id: int):
     def close(s):
         listing = services.visible_listing(s, g.api_user, listing_id)
@@ -346,4 +307,4 @@ def close_listing(listing_id: int):
         return listing
 
     listing = commit(close)
-    return jsonify(listing_json(listing, owner=True))
+    return answer(ListingOut, listing_json(listing, owner=True))

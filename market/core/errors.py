@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from market.api.contract import Error
 from market.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,8 @@ def _answer(status: int, message: str, errors: dict[str, str] | None = None):
     with contextlib.suppress(Exception):
         db_session().rollback()
     if _wants_json():
-        body = {"error": message}
-        if errors:
-            body["errors"] = errors
-        return jsonify(body), status
+        body = Error(error=message, errors=errors or None)
+        return jsonify(body.model_dump(mode="json", exclude_none=True)), status
     return render_template("error.html", status=status, message=message, back=_back()), status
 
 

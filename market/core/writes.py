@@ -70,22 +70,29 @@ def commit(write: Callable[[Session], T], keep: Callable[[T], bool] | None = Non
 def commit_or_refuse(
     write: Callable[[Session], T],
     refuse: tuple[type[DomainError], ...] = (DomainError,),
+    unless: tuple[type[DomainError], ...] = (NotFound,),
+    keep: Callable[[T], bool] | None = None,
 ) -> Outcome[T]:
-    """Run ``write`` and commit. A refusal of the kinds in ``refuse`` (other than
-    ``NotFound``) is rolled back and handed back for the page to show; anything else is
-    rolled back and raised."""
+    """Run ``write`` and commit (or roll back a result ``keep`` judges not worth keeping,
+    as ``commit``). A refusal of the kinds in ``refuse`` (other than those in
+    ``unless``: a 404 by default, also a 403 where "you may not" is no form's business) is
+    rolled back and handed back for the page to show; anything else is rolled back and
+    raised."""
     s = db_session()
     try:
         result = write(s)
     except refuse as exc:
         s.rollback()
-        if isinstance(exc, NotFound):
+        if isinstance(exc, unless):
             raise
         return Outcome(refusal=exc)
     except BaseException:
         s.rollback()
         raise
-    s.commit()
+    if keep is None or keep(result):
+        s.commit()
+    else:
+        s.rollback()
     return Outcome(result=result)
 
 
@@ -93,6 +100,8 @@ def submit(
     form: type[F],
     write: Callable[[Session, F], T],
     refuse: tuple[type[DomainError], ...] = (DomainError,),
+    unless: tuple[type[DomainError], ...] = (NotFound,),
+    keep: Callable[[T], bool] | None = None,
 ) -> Outcome[T]:
     """Read the page's declared ``form`` and hand it to ``write`` (commit or refuse, as
     ``commit_or_refuse``); a field that breaks the form's declaration refuses it (400) with
@@ -100,4 +109,4 @@ def submit(
     parsed, errors = parse_form(form)
     if errors:
         return Outcome(refusal=Invalid(errors, status=400))
-    return commit_or_refuse(lambda s: write(s, parsed), refuse)
+    return commit_or_refuse(lambda s: write(s, parsed), refuse, unless, keep)
