@@ -413,11 +413,11 @@ def _settle(session: Session, booking: PickupBooking, **values: object) -> None:
 
 def _record_handover(session: Session, user: User, booking: PickupBooking) -> None:
     """Record the rest of the order as delivered, when the order's state allows it."""
-    from market.orders import services as orders
+    from market.orders import deliveries
 
     order = booking.order
     if order.remaining_quantity > 0:
-        orders.record_delivery(
+        deliveries.record_delivery(
             session,
             user,
             order.id,
