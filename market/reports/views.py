@@ -11,7 +11,7 @@ from sqlalchemy import select
 from market.core.forms import form_values
 from market.core.writes import submit
 from market.errors import Forbidden, NotFound
-from market.orders import services as orders
+from market.orders import moves
 from market.reports import impact, queries, services
 from market.reports.forms import FactorForm, HaulForm
 from market.reports.models import BulkDensity, ImpactFactor, TruckType
@@ -82,7 +82,7 @@ def _order_id(order_id: int) -> int:
 def _impact_page(order_id: int, errors: dict | None = None, status: int = 200):
     s = db_session()
     order_id = _order_id(order_id)
-    order = orders.visible_order(s, current_user, order_id)
+    order = moves.visible_order(s, current_user, order_id)
     rows = impact.deliveries(s, impact.Order.id == order.id)
     estimate = None
     if not rows:
@@ -110,7 +110,7 @@ def order_impact(order_id: int):
 @bp.post("/orders/<int:order_id>/haul")
 @login_required
 def enter_haul(order_id: int):
-    order = orders.visible_order(db_session(), current_user, _order_id(order_id))
+    order = moves.visible_order(db_session(), current_user, _order_id(order_id))
     done = submit(
         HaulForm, lambda s, form: services.enter_haul(s, current_user, order, form.sent())
     )
