@@ -4,7 +4,7 @@ and the same declarations parse every request and make /api/v1/openapi.json.
 A view says what it takes::
 
     @api.post("/orders")
-    @operation("Request an order", body=OrderRequest, ok=(201, "Order"))
+    @operation("Request an order", body=OrderRequest, ok=(201, Order))
     @token_required
     def api_request_order(body: OrderRequest): ...
 
@@ -116,7 +116,8 @@ class Error(Answer):
 def answer(model: type[Answer], data: Any, status: int = 200, headers: dict | None = None):
     """``data`` as ``model`` declares it (checked: a key the model lacks, a missing one or a
     value of another type fails here), as JSON."""
-    response: Response = jsonify(model.model_validate(data).model_dump(mode="json"))
+    body = model.model_validate(data).model_dump(mode="json", by_alias=True)
+    response: Response = jsonify(body)
     response.status_code = status
     response.headers.update(headers or {})
     return response

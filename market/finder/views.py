@@ -27,11 +27,16 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
-from market.core.forms import parse_form
+from market.core.forms import form_values
+from market.core.writes import commit, submit
 from market.db import utcnow
 from market.errors import Invalid, Unavailable
 from market.finder import services, suggest, synonyms
-from market.finder.forms import SavedSearchForm
+from market.finder.forms import (
+    SavedSearchForm,
+    SynonymsForm,
+    search_args,
+)
 from market.finder.models import Notification, SavedSearch, SynonymGroup
 from market.finder.schemas import MarkRead, NotificationsQuery, SearchQuery, SuggestQuery
 from market.services import db_session
@@ -120,28 +125,20 @@ def search_page():
     ), status
 
 
-def _search_args(form) -> dict[str, list[str]]:
-    """The search arguments of a form, and nothing else: a form's other keys (``_scheme``,
-    ``endpoint``…) must never reach url_for, which would take them as its own."""
-    return {key: values for key in services.PARAMS if (values := form.getlist(key))}
-
-
 @bp.post("/search/saved")
 @login_required
 def save():
-    s = db_session()
-    args = MultiDict(_search_args(request.form))
-    form, errors = parse_form(SavedSearchForm)
-    try:
-        if errors:
-            raise Invalid(errors)
-        saved = services.save_search(s, current_user, form.name, args)
-    except Invalid as exc:
-        s.rollback()
-        for line in _labelled(exc.errors):
+    sent = search_args()
+    done = submit(
+        SavedSearchForm,
+        lambda s, form: services.save_search(s, current_user, form.name, MultiDict(sent)),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        for line in _labelled(done.errors):
             flash(line, "error")
-        return redirect(url_for("finder.search_page", **_search_args(request.form)))
-    s.commit()
+        return redirect(url_for("finder.search_page", **sent))
+    saved = done.result
     flash(_("Search saved. You will be told about new listings that match."), "success")
     return redirect(url_for("finder.search_page", **saved.params))
 
@@ -149,12 +146,13 @@ def save():
 @bp.post("/search/saved/<int:saved_id>/delete")
 @login_required
 def delete_saved(saved_id: int):
-    s = db_session()
-    saved = s.get(SavedSearch, saved_id)
-    if saved is None or saved.user_id != current_user.id:
-        abort(404)
-    s.delete(saved)
-    s.commit()
+    def delete(s) -> None:
+        saved = s.get(SavedSearch, saved_id)
+        if saved is None or saved.user_id != current_user.id:
+            abort(404)
+        s.delete(saved)
+
+    commit(delete)
     return redirect(url_for("finder.search_page"))
 
 
@@ -286,7 +284,11 @@ def _api_user():
 def _synonyms_page(errors: dict | None = None, failed: str = "", status: int = 200):
     groups = db_session().scalars(select(SynonymGroup).order_by(SynonymGroup.id)).all()
     return render_template(
-        "finder/synonyms.html", groups=groups, errors=errors or {}, failed=failed, form=request.form
+        "finder/synonyms.html",
+        groups=groups,
+        errors=errors or {},
+        failed=failed,
+        form=form_values(SynonymsForm),
     ), status
 
 
@@ -301,13 +303,13 @@ def synonyms_page():
 @bp.post("/search/synonyms/<int:group_id>")
 @login_required
 def save_synonyms(group_id: int | None):
-    s = db_session()
-    try:
-        synonyms.save_group(s, current_user, request.form, group_id)
-    except Invalid as exc:
-        s.rollback()
-        return _synonyms_page(exc.errors, str(group_id or "new"), 422)
-    s.commit()
+    done = submit(
+        SynonymsForm,
+        lambda s, form: synonyms.save_group(s, current_user, form.sent(), group_id),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        return _synonyms_page(done.errors, str(group_id or "new"), 422)
     flash(_("Synonyms saved. Searches use them now."), "success")
     return redirect(url_for("finder.synonyms_page"))
 
@@ -315,9 +317,7 @@ def save_synonyms(group_id: int | None):
 @bp.post("/search/synonyms/<int:group_id>/delete")
 @login_required
 def delete_synonyms(group_id: int):
-    s = db_session()
-    synonyms.delete_group(s, current_user, group_id)
-    s.commit()
+    commit(lambda s: synonyms.delete_group(s, current_user, group_id))
     flash(_("Synonym group removed."), "success")
     return redirect(url_for("finder.synonyms_page"))
 

@@ -79,9 +79,14 @@ def request_order(
         raise Forbidden(_("You cannot order from your own organisation's listing."))
     if not orderable(listing):
         raise Conflict(_("This listing is not open for requests."), field="listing_id")
-    quantity = parse_quantity(data.get("quantity"))
     errors: dict[str, str] = {}
-    if quantity > Decimal(listing.open_quantity):
+    try:
+        quantity = parse_quantity(data.get("quantity"))
+    except Invalid as exc:  # named with the other fields' errors, not alone
+        errors.update(exc.errors)
+        quantity = None
+    beyond_open = quantity is not None and quantity > Decimal(listing.open_quantity)
+    if beyond_open:
         errors["quantity"] = _(
             "Only %(n)s %(unit)s are still open on this listing.",
             n=qty(listing.open_quantity),
@@ -103,7 +108,7 @@ def request_order(
     if errors:
         raise (
             Conflict(errors["quantity"], field="quantity")
-            if set(errors) == {"quantity"}
+            if beyond_open and set(errors) == {"quantity"}
             else Invalid(errors)
         )
     buyer, seller = _sides(listing, user.organisation_id)
