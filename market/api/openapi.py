@@ -4,6 +4,7 @@ models that parse the requests, so the document cannot drift from the code."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import current_app
@@ -17,13 +18,21 @@ REF = "#/components/schemas/{model}"
 
 def openapi_document() -> dict:
     schemas: dict[str, dict] = {}
+    rules = sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule)
+    declared = [
+        (rule, view, view.api_operation)
+        for rule in rules
+        if (view := current_app.view_functions.get(rule.endpoint)) is not None
+        and getattr(view, "api_operation", None) is not None
+    ]
+    # Request bodies first: they keep their models' names (an answer of the same name and
+    # another shape is "<name>Answer"), whatever order the routes come in.
+    for _rule, _view, op in declared:
+        if op.body is not None:
+            _model_ref(op.body, schemas)
     _model_ref(Error, schemas, mode="serialization")
     paths: dict[str, dict] = {}
-    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
-        view = current_app.view_functions.get(rule.endpoint)
-        op: Operation | None = getattr(view, "api_operation", None)
-        if op is None:
-            continue
+    for rule, view, op in declared:
         path, parameters = _path(rule.rule, op)
         item = paths.setdefault(path, {})
         if parameters:
@@ -128,10 +137,19 @@ def _model_ref(model, schemas: dict, mode: str = "validation") -> dict:
     """The model's JSON schema in components (its nested models beside it); a reference.
     Requests are described as parsed (``validation``), answers as sent (``serialization``)."""
     schema = model.model_json_schema(ref_template=REF, mode=mode)
-    for name, nested in schema.pop("$defs", {}).items():
-        schemas[name] = _tidy(nested)
     name = schema.get("title", model.__name__)
-    schemas[name] = _tidy(schema)
+    found = {**schema.pop("$defs", {}), name: schema}
+    if mode == "serialization":  # a request's model of the same name keeps it
+        taken = {n for n, s in found.items() if schemas.get(n, _tidy(s)) != _tidy(s)}
+        text = json.dumps(found)
+        for n in taken:
+            text = text.replace(
+                json.dumps(REF.format(model=n)), json.dumps(REF.format(model=n + "Answer"))
+            )
+        found = {(n + "Answer" if n in taken else n): s for n, s in json.loads(text).items()}
+        name = name + "Answer" if name in taken else name
+    for n, s in found.items():
+        schemas[n] = _tidy(s)
     return {"$ref": REF.format(model=name)}
 
 
