@@ -152,6 +152,7 @@ def test_session_cookie_is_secure_by_default(tmp_path, sqlite_template):
 def test_nul_bytes_in_any_form_are_refused_not_a_crash(client, db):
     response = client.post("/signup", data=signup_form(org_name="東都\x00建設"))
     assert response.status_code == 400
+    assert "項目 org_name に使用できない文字が含まれています。" in response.get_data(as_text=True)
     assert db.scalar(select(Organisation)) is None
     refused = client.post("/login", data={"email": "a\x00@example.jp", "password": "x"})
     assert refused.status_code == 400

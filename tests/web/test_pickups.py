@@ -196,6 +196,7 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
     assert full.status_code == 409 and "This slot is full" in full.get_data(as_text=True)
     again = x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair})
     assert again.status_code == 409
+    assert "This slot is full." in again.get_data(as_text=True)  # its own booking fills it
     assert counts(app) == (1, 1)
 
     # Another municipality's slot is not for this city's items.
