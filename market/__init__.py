@@ -13,7 +13,7 @@ from sqlalchemy import inspect as sa_inspect
 from market import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALES = ("ja", "en")
+LOCALES = config_module.LOCALES
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -99,6 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.core.views import bp as core_bp
     from market.finder.views import api as finder_api_bp
     from market.finder.views import bp as finder_bp
+    from market.notifications.views import api as notifications_api_bp
+    from market.notifications.views import bp as notifications_bp
     from market.orders.views import api as orders_api_bp
     from market.orders.views import bp as orders_bp
     from market.orders.views import stripe_webhook
@@ -116,6 +118,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(finder_bp)
     app.register_blueprint(finder_api_bp)
     csrf.exempt(finder_api_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(notifications_api_bp)
+    csrf.exempt(notifications_api_bp)  # token auth, no cookies
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token auth, no cookies
     app.register_blueprint(orders_bp)

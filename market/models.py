@@ -29,11 +29,11 @@ from market.core.models import AuditEvent, Job
 from market.db import Base
 from market.finder.models import (
     Municipality,
-    Notification,
     SavedSearch,
     SearchOutbox,
     SynonymGroup,
 )
+from market.notifications.models import Notification
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,

@@ -331,7 +331,7 @@ def _announce(session: Session, deal: Deal) -> None:
     """Each party's members are told in-app of the new deal and their part in it (a yard
     operator too); no mail, since a nightly run may propose many."""
     from market.accounts.services import active_members
-    from market.finder.services import notify_users
+    from market.notifications.services import notify_users
 
     for party in deal.parties:
         first = next(
@@ -758,7 +758,7 @@ def _qty(value: Decimal) -> str:
 def _tell_parties(session: Session, proposal: Proposal) -> None:
     """In-app (and by mail) to each party's members, in their language, with the reason."""
     from market.accounts.services import active_members
-    from market.finder.services import notify_users
+    from market.notifications.services import notify_users
 
     listings = [proposal.supply, proposal.demand] + ([proposal.via] if proposal.via else [])
     if proposal.deal is not None:
