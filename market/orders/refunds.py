@@ -171,10 +171,12 @@ def refund_order(
             ),
             field="amount_yen",
         )
+    sequence = session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1
+    refunded_by_rate = _refunded_by_rate(session, row.id)  # before the new refund is added
     refund = OrderRefund(
         order=locked,
         payment_id=row.id,
-        sequence=session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1,
+        sequence=sequence,
         backend=row.backend,
         amount_yen=amount,
         reason=reason,
@@ -182,7 +184,7 @@ def refund_order(
         refunded_by_id=user.id,
         refunded_by_org_id=user.organisation_id,
     )
-    _return_money(session, user, locked, row, refund, before)
+    _return_money(session, user, locked, row, refund, before, refunded_by_rate)
     return refund, True
 
 
@@ -213,6 +215,7 @@ def _return_money(
     row: OrderPayment,
     refund: OrderRefund,
     before: payments.Payment,
+    refunded_by_rate: dict[int, int],
 ) -> None:
     """Write the refund, its transition and audit record, then return the money: an
     invoice's refund is recorded (with its 返還インボイス) before the move; a card refund is
@@ -220,7 +223,6 @@ def _return_money(
     the commit can fail once the money has gone back; a retry reuses the provider's
     idempotency key (keyed by what was refunded before) and refunds nothing twice."""
     amount = refund.amount_yen
-    refunded_by_rate = _refunded_by_rate(session, row.id)
     session.add(refund)
     if row.backend == "invoice":
         refunded = _invoice_refund(row, refund, before, refunded_by_rate)
