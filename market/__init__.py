@@ -67,19 +67,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         collector.collect_if_due()
 
     from market import mail, tasks
-    from market.allocation import schedule, services  # noqa: F401 - register the matching jobs
-    from market.catalog import jobs as _catalog_jobs  # noqa: F401 - registers the listing expiry
-    from market.catalog import photos  # noqa: F401 - registers the thumbnail job
-    from market.orders import (
-        reconcile,  # noqa: F401 - registers the card payment reconciliation
-        statements,  # noqa: F401 - registers the monthly fee statements
-    )
-    from market.pickups import jobs  # noqa: F401 - registers the pickup reminders and no-shows
 
-    tasks.configure(app)
+    # Every area declares its jobs in its own jobs.py (docs/architecture.md, "Jobs");
+    # importing them registers them in market.tasks.
+    from market.allocation import jobs as _allocation_jobs  # noqa: F401
+    from market.catalog import jobs as _catalog_jobs  # noqa: F401
+    from market.finder import jobs as _finder_jobs  # noqa: F401
+    from market.orders import jobs as _orders_jobs  # noqa: F401
+    from market.pickups import jobs as _pickups_jobs  # noqa: F401
+
+    tasks.configure(app, app_factory=create_app)
     app.extensions["meguri.mailer"] = mail.make_mailer(app.config)
     from market.finder import index as search_index
-    from market.finder import services as _finder_jobs  # noqa: F401 - registers saved-search alerts
 
     app.extensions["meguri.search"] = search_index.make(app)
 

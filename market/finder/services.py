@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 import search
-from market import tasks
 from market.accounts.models import User
 from market.catalog.models import Listing, ListingStatus
 from market.db import utcnow
@@ -316,8 +314,3 @@ def _alert(session: Session, saved: SavedSearch, new: list[search.SearchHit]) ->
             return subject, lines
 
         mail_users(session, [saved.user], mail)
-
-
-@tasks.huey.periodic_task(crontab(minute="*/5"))
-def saved_search_alerts() -> None:
-    tasks.in_session(alert_saved_searches)
