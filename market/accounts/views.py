@@ -32,8 +32,15 @@ from market.accounts.forms import (
     SignupForm,
     TokenForm,
 )
-from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
-from market.catalog.models import Prefecture
+from market.accounts.models import (
+    ApiToken,
+    Invitation,
+    Organisation,
+    OrgKind,
+    Partnership,
+    Prefecture,
+    User,
+)
 from market.core.forms import Form, NextForm, form_values, parse_form
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.core.writes import commit, submit

@@ -27,7 +27,7 @@ gives ``body=`` a model whose file fields are ``Upload`` and ``body_media=
     @api.post("/listings/import")
     @token_required
     @operation("Import listings", body=ListingImport, body_media="multipart/form-data",
-               ok=(200, IMPORT_RESULT), errors=(400, 401, 403, 413, 422, 429))
+               ok=(200, ImportDone), errors=(400, 401, 403, 413, 422, 429))
     def import_listings(body: ListingImport): ...
 
 An answer that is a file (an export) declares ``ok_media``: the media types of the file.
@@ -116,7 +116,8 @@ class Error(Answer):
 def answer(model: type[Answer], data: Any, status: int = 200, headers: dict | None = None):
     """``data`` as ``model`` declares it (checked: a key the model lacks, a missing one or a
     value of another type fails here), as JSON."""
-    body = model.model_validate(data).model_dump(mode="json", by_alias=True)
+    # Keys the data left out stay out (an optional key with a default, as declared).
+    body = model.model_validate(data).model_dump(mode="json", by_alias=True, exclude_unset=True)
     response: Response = jsonify(body)
     response.status_code = status
     response.headers.update(headers or {})

@@ -120,12 +120,8 @@ def _operation(op: Operation, auth: str | None, schemas: dict) -> dict:
     return doc
 
 
-def _ok(model: type[BaseModel] | str | dict, schemas: dict) -> dict:
+def _ok(model: type[BaseModel] | str, schemas: dict) -> dict:
     """What a success answers: the ``Answer`` model the view serialises through."""
-    if isinstance(model, dict | str) and model:  # not converted yet: see _PENDING
-        schema = model if isinstance(model, dict) else {"$ref": REF.format(model=model)}
-        schemas.update({k: v for k, v in _PENDING.items() if k not in schemas})
-        return {"description": "Done", "content": {"application/json": {"schema": schema}}}
     if isinstance(model, str):  # no body described (a file, or nothing)
         return {"description": "Done"}
     ref = _model_ref(model, schemas, mode="serialization")
@@ -192,23 +188,3 @@ def _tidy(schema):
     if isinstance(schema, list):
         return [_tidy(v) for v in schema]
     return schema
-
-
-# Answers of the notifications routes, still written by hand until those routes serialise
-# through Answer models (issue 15; after notifications move out of finder).
-_PENDING = {
-    "Notification": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "message": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "read_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
-            "order_id": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-            "listing_id": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-            "url": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "null"}]},
-        },
-        "required": ["id", "message", "created_at", "read_at", "order_id", "listing_id", "url"],
-        "additionalProperties": False,
-    },
-}

@@ -22,9 +22,9 @@ from flask_login import current_user, login_required
 from market import tasks
 from market.catalog import imports, sheets
 from market.catalog.queries import organisation_listings
-from market.core.models import Job
 from market.core.writes import commit
 from market.services import db_session
+from market.tasks import Job
 
 bp = Blueprint("listing_files", __name__)
 

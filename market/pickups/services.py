@@ -23,6 +23,7 @@ from market.catalog.services import row_id
 from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.notifications.services import notify_users
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
@@ -272,9 +273,7 @@ def cancel_booking(
 ) -> PickupBooking:
     """The operator, or the municipality, cancels a booking before its slot begins: the
     place goes back to the slot and the order can be booked again. The other side is told
-    by mail. After the start it is a check-in or a no-show, never a cancellation."""
-    from market.mail import send_later
-
+    in-app and by mail. After the start it is a check-in or a no-show, never a cancellation."""
     now = now or db.japan_now()
     booking = _booking(session, booking_id)
     slot = booking.slot
@@ -318,14 +317,26 @@ def cancel_booking(
         else slot.municipality_org_id
     )
     when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
-    for member in (m for m in active_members(session, [other]) if m.mailable):
-        send_later(
-            session,
-            member.email,
-            f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
-            f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
-            f"取消し / cancelled by: {user.organisation.name}",
+    by = user.organisation.name
+
+    def words(_member):
+        message = _(
+            "Pickup cancelled #%(id)s: %(when)s, %(point)s",
+            id=booking.id,
+            when=when,
+            point=slot.pickup_point,
         )
+        body = _(
+            "%(when)s %(point)s\nOrder #%(order)s: %(description)s\nCancelled by: %(by)s",
+            when=when,
+            point=slot.pickup_point,
+            order=booking.order_id,
+            description=booking.order.description,
+            by=by,
+        )
+        return message, body
+
+    notify_users(session, active_members(session, [other]), words, order_id=booking.order_id)
     session.flush()
     return booking
 
@@ -516,9 +527,8 @@ def reminder_state(booking: PickupBooking, now: dt.datetime) -> str:
 
 
 def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
-    """Mail every member of the operator the day before its pickup (once per booking)."""
-    from market.mail import send_later
-
+    """Tell every member of the operator, in-app and by mail, the day before its pickup
+    (once per booking)."""
     now = now or db.japan_now()
     tomorrow = now.date() + dt.timedelta(days=1)
     due = session.scalars(
@@ -533,19 +543,29 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     ).all()
     for booking in due:
         slot = booking.slot
-        members = [m for m in active_members(session, [booking.operator_org_id]) if m.mailable]
-        body = (
-            f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
-            f"{slot.pickup_point}\n{booking.order.description}\n"
-            "明日は引取りの予約日です。 / Your pickup is tomorrow."
-        )
-        for member in members:
-            send_later(
-                session,
-                member.email,
-                f"[Meguri] 引取り予約のお知らせ / Pickup reminder #{booking.id}",
-                body,
+        when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
+
+        def words(_member, booking=booking, slot=slot, when=when):
+            message = _(
+                "Pickup reminder #%(id)s: tomorrow, %(when)s, %(point)s",
+                id=booking.id,
+                when=when,
+                point=slot.pickup_point,
             )
+            body = _(
+                "%(when)s\n%(point)s\n%(description)s\nYour pickup is tomorrow.",
+                when=when,
+                point=slot.pickup_point,
+                description=booking.order.description,
+            )
+            return message, body
+
+        notify_users(
+            session,
+            active_members(session, [booking.operator_org_id]),
+            words,
+            order_id=booking.order_id,
+        )
         booking.reminded_at = utcnow()
     session.flush()
     return len(due)

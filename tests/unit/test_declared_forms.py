@@ -11,10 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Areas still being converted on this branch (issue 18): finder waits for the move of
-# notifications out of it.
-PENDING = ("market/finder/",)
-
 # The parsers of request data, and why each may read the form itself.
 READERS = {
     "market/core/forms.py": "the declared forms' parser",
@@ -61,7 +57,7 @@ def test_no_view_or_service_reads_the_request_form_itself():
             continue
         for line in form_reads(path.read_text(encoding="utf-8"), name):
             problems.append(f"{name}:{line} reads request.form: declare a Form in forms.py")
-    assert [p for p in problems if not p.startswith(PENDING)] == []
+    assert problems == []
 
 
 def test_every_area_with_web_posts_declares_its_forms():
@@ -71,6 +67,6 @@ def test_every_area_with_web_posts_declares_its_forms():
         area = views.parent
         if area.name == "api" or ".post(" not in views.read_text(encoding="utf-8"):
             continue
-        if not (area / "forms.py").exists() and f"{area.relative_to(ROOT)}/" not in PENDING:
+        if not (area / "forms.py").exists():
             missing.append(str(area.relative_to(ROOT)))
     assert missing == []
