@@ -259,7 +259,7 @@ class History:
         self._do(buyer.id, order.id, "complete")
         self._count("recycled_trades")
 
-    def reuse_item(self, city: Organisation, day: dt.date, may_miss: bool) -> Story:
+    def reuse_item(self, city: Organisation, day: dt.date, showed: bool) -> Story:
         """A bulky-waste item a partner operator buys and picks up on ``day``; now and then
         the operator does not come: the municipality records the no-show with the reason
         and, for an item that was paid for, returns the money (返還インボイス)."""
@@ -284,7 +284,6 @@ class History:
         self._do(city.id, order.id, "accept")
         yield at(day - dt.timedelta(days=7), 10, 5)
         yield from self._pay(order.id, at(day - dt.timedelta(days=4), 11))
-        showed = not may_miss or rng.random() > 0.15
         handed_over = yield from self._pickup(city, operator, order.id, item, day, showed)
         if not handed_over:
             if orders.refundable_yen(order) > 0 and rng.random() < 0.5:
@@ -359,7 +358,8 @@ class History:
     def stories(self) -> list[Story]:
         """The twelve calendar months before this one: a couple of soil lots and a recycled
         lot a month among the contractors and recyclers, and each municipality's items (more
-        in spring, when people move house), the first of each month always picked up."""
+        in spring, when people move house), the first of each month always picked up, and
+        in one month of each town's year an operator that did not come."""
         rng, today = self.rng, self.today
         contractors = self.orgs[OrgKind.contractor]
         out: list[Story] = []
@@ -368,6 +368,8 @@ class History:
         for _ in range(12):
             first = (first - dt.timedelta(days=1)).replace(day=1)
             months.insert(0, first)
+
+        missed = {city.id: rng.choice(months[1:-1]) for city in self.orgs[OrgKind.municipality]}
 
         def day_in(month: dt.date, last: int = 28) -> dt.date:
             return month.replace(day=rng.randint(1, last))
@@ -385,8 +387,11 @@ class History:
                 if not self.partners.get(city.id):
                     continue
                 busy = 2 if month.month in (3, 4) else 0
-                for n in range(rng.randint(1, 2) + busy):
-                    out.append(self.reuse_item(city, day_in(month), may_miss=n > 0))
+                for n in range(rng.randint(2, 3) + busy):
+                    # The first of the month is always collected; once a year at least,
+                    # an operator does not come.
+                    showed = n == 0 or (rng.random() > 0.1 and month != missed[city.id])
+                    out.append(self.reuse_item(city, day_in(month), showed))
         out.append(self.month_ends(months[0] - dt.timedelta(days=25)))
         return out
 

@@ -29,7 +29,7 @@ from market.orders.models import (
     OrderTransition,
     PlatformFeeStatement,
 )
-from market.pickups.models import BookingStatus, PickupBooking
+from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from market.trace.models import Receipt, TransferTicket
 
 
@@ -114,6 +114,16 @@ def test_each_municipality_has_a_year_of_pickups_and_some_no_shows(demo):
             )
         }
         assert len(months) >= 11, (city.name, sorted(months))
+        missed = demo.scalar(
+            select(func.count())
+            .select_from(PickupBooking)
+            .join(PickupBooking.slot)
+            .where(
+                PickupSlot.municipality_org_id == city.id,
+                PickupBooking.status == BookingStatus.no_show,
+            )
+        )
+        assert missed >= 1, f"{city.name}: a year without one no-show is not a real year"
     no_shows = demo.scalars(
         select(PickupBooking).where(PickupBooking.status == BookingStatus.no_show)
     ).all()
