@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .documents import FACETS, SearchQuery
-from .geo import chord_threshold, unit_vector
+from .geo import bounding_box, chord_threshold, unit_vector
 from .text import READING, TEXT, QueryTerm
 
 # Key-row columns the store reads, in this order.
@@ -39,7 +39,8 @@ COLUMNS = (
 _FACET_AT = {facet: 3 + n for n, facet in enumerate(FACETS)}
 _PRICE, _START, _END, _CX, _CY, _CZ, _CREATED = range(3 + len(FACETS), len(COLUMNS))
 _NO_START, _NO_END = -1, 99_999_999  # an open window side: always inside
-LOAD_BATCH = 50_000
+GRID_DEG = 0.5  # ~55 km cells
+_GRID_ROW = 1 << 12  # cells in a row of the key (360 / GRID_DEG < 4096)
 FIRST_CHUNK = 2048  # candidates ranked before deciding whether the rest can matter
 
 
@@ -81,10 +82,18 @@ class Columns:
         self.created = np.zeros(0, np.float64)
         self.titles: list[bytes] = []
         self.readings: list[bytes] = []
-        # id -> position: a sorted array for the loaded rows, a dict for later ones
+        # id -> position: a direct table while ids are dense (listing ids are a
+        # sequence); else a sorted array for the loaded rows and a dict for later ones
+        self._slot: np.ndarray | None = None
         self._sorted_ids = np.zeros(0, np.int64)
         self._sorted_pos = np.zeros(0, np.int64)
         self._recent: dict[int, int] = {}
+        # positions by grid cell (GRID_DEG) for radius searches over everything; rows
+        # written since (new or moved) are tested one by one
+        self._cell_keys = np.zeros(0, np.int64)
+        self._cell_pos = np.zeros(0, np.int64)
+        self._moved: list[int] = []
+        self._sparse = False
 
     # -- loading and changes --------------------------------------------------------------
 
@@ -145,18 +154,46 @@ class Columns:
             self._write(at, rows)
         self._reindex()
 
+    def _dense_limit(self) -> int:
+        return 4 * self.n + 1_000_000
+
     def _reindex(self) -> None:
         ids = self.ids[: self.n]
-        order = np.argsort(ids, kind="stable")
-        self._sorted_ids = ids[order]
-        self._sorted_pos = order.astype(np.int64)
         self._recent = {}
+        self._sparse = False
+        self._moved = []
+        if self.n and ids.min() >= 0 and ids.max() < self._dense_limit():
+            self._slot = np.full(int(ids.max()) + 1, -1, np.int64)
+            self._slot[ids] = np.arange(self.n)
+            self._sorted_ids = self._sorted_pos = np.zeros(0, np.int64)
+        else:
+            self._slot = None
+            order = np.argsort(ids, kind="stable")
+            self._sorted_ids = ids[order]
+            self._sorted_pos = order.astype(np.int64)
+        placed = np.flatnonzero(~np.isnan(self.cz[: self.n]))
+        keys = self._cells(placed)
+        order = np.argsort(keys, kind="stable")
+        self._cell_keys = keys[order]
+        self._cell_pos = placed[order]
+
+    def _cells(self, p: np.ndarray) -> np.ndarray:
+        lat = np.degrees(np.arcsin(np.clip(self.cz[p], -1.0, 1.0)))
+        lon = np.degrees(np.arctan2(self.cy[p], self.cx[p]))
+        row = np.floor((lat + 90.0) / GRID_DEG).astype(np.int64)
+        column = np.floor((lon + 180.0) / GRID_DEG).astype(np.int64)
+        return row * _GRID_ROW + np.clip(column, 0, _GRID_ROW - 1)
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Positions of live rows for `ids` (ids not held are left out)."""
         ids = np.asarray(ids, np.int64)
         if not len(ids):
             return np.zeros(0, np.int64)
+        if self._slot is not None:
+            inside = (ids >= 0) & (ids < len(self._slot))
+            out = self._slot[np.where(inside, ids, 0)]
+            out = out[inside & (out >= 0)]
+            return out[self.alive[out]]
         at = np.searchsorted(self._sorted_ids, ids)
         at[at >= len(self._sorted_ids)] = 0
         found = len(self._sorted_ids) > 0
@@ -169,6 +206,10 @@ class Columns:
         return out[self.alive[out]]
 
     def _position(self, listing_id: int) -> int:
+        if self._slot is not None:
+            if 0 <= listing_id < len(self._slot) and self._slot[listing_id] >= 0:
+                return int(self._slot[listing_id])
+            return self._recent.get(listing_id, -1)
         at = int(np.searchsorted(self._sorted_ids, listing_id))
         if at < len(self._sorted_ids) and self._sorted_ids[at] == listing_id:
             return int(self._sorted_pos[at])
@@ -188,18 +229,34 @@ class Columns:
                 self._grow(self.n + 1)
                 at = self.n
                 self.n += 1
-                self._recent[listing_id] = at
+                self._place(listing_id, at)
             fresh.append((at, row))
+            self._moved.append(at)
         if fresh:
             self._write(np.array([a for a, _ in fresh], np.int64), [r for _, r in fresh])
-        if len(self._recent) > max(10_000, self.n // 20):
+        if self._sparse or len(self._recent) + len(self._moved) > max(10_000, self.n // 20):
             self._reindex()
         self.seq = seq
+
+    def _place(self, listing_id: int, at: int) -> None:
+        if self._slot is not None:
+            if 0 <= listing_id < self._dense_limit():
+                if listing_id >= len(self._slot):
+                    grown = np.full(max(listing_id + 1, len(self._slot) * 3 // 2), -1, np.int64)
+                    grown[: len(self._slot)] = self._slot
+                    self._slot = grown
+                self._slot[listing_id] = at
+                return
+            self._sparse = True  # apply() switches to sorted ids once the rows are in
+        self._recent[listing_id] = at
 
     @property
     def nbytes(self) -> int:
         arrays = [self.ids, self.alive, self.price, self.start, self.end, self.cx, self.cy]
         arrays += [self.cz, self.created, self._sorted_ids, self._sorted_pos, *self.codes.values()]
+        arrays += [self._cell_keys, self._cell_pos]
+        if self._slot is not None:
+            arrays.append(self._slot)
         strings = sum(len(t) + 33 for t in self.titles) + sum(len(r) + 33 for r in self.readings)
         return sum(a.nbytes for a in arrays) + strings + 16 * len(self.titles)
 
@@ -208,9 +265,39 @@ class Columns:
     def all_positions(self) -> np.ndarray:
         return np.flatnonzero(self.alive[: self.n])
 
-    def filter(self, positions: np.ndarray, query: SearchQuery) -> np.ndarray:
+    def near(self, lat: float, lon: float, radius_km: float) -> np.ndarray:
+        """Live positions within the radius, from the grid cells that cover it."""
+        min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius_km)
+        if min_lon is None or max_lon is None:
+            p = self.all_positions()
+        else:
+            rows = np.arange(
+                np.floor((min_lat + 90.0) / GRID_DEG), np.floor((max_lat + 90.0) / GRID_DEG) + 1
+            ).astype(np.int64)
+            first = int(np.floor((min_lon + 180.0) / GRID_DEG))
+            last = int(np.floor((max_lon + 180.0) / GRID_DEG))
+            starts = np.searchsorted(self._cell_keys, rows * _GRID_ROW + first, "left")
+            ends = np.searchsorted(self._cell_keys, rows * _GRID_ROW + last, "right")
+            pieces = [
+                self._cell_pos[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+            ]
+            if self._moved:
+                pieces.append(np.array(self._moved, np.int64))
+            p = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+            if self._moved:
+                p = np.unique(p)
+            else:
+                p.sort()
+            p = p[self.alive[p]]
+        return p[self.chord(p, (lat, lon)) <= chord_threshold(radius_km)]
+
+    def filter(self, positions: np.ndarray | None, query: SearchQuery) -> np.ndarray:
         """The positions that satisfy the query's exact conditions (the same as the SQL
-        conditions of _query.plan)."""
+        conditions of _query.plan); None: all."""
+        placed = query.near is not None and query.radius_km is not None
+        if positions is None:
+            positions = self.near(*query.near, query.radius_km) if placed else self.all_positions()
+            placed = False
         p = positions
         for facet, values in query.filters.items():
             wanted = [self._code_of[facet][v] for v in values if v in self._code_of[facet]]
@@ -226,7 +313,7 @@ class Columns:
             p = p[self.start[p] <= _day(query.window_to.isoformat(), 0)]
         if query.window_from is not None:
             p = p[self.end[p] >= _day(query.window_from.isoformat(), 0)]
-        if query.near is not None and query.radius_km is not None:
+        if placed:
             p = p[self.chord(p, query.near) <= chord_threshold(query.radius_km)]
         return p
 
@@ -276,20 +363,33 @@ class Columns:
         if query.sort != "relevance" or not terms:
             head = _head(key, want)
             return self._page(p[head], key[head], tie[head], offset, limit)
-        # Relevance: a tier (0 best) before the key. The tier needs the titles, so rank
-        # the first candidates by key; if they hold a whole page of tier 0, no later
-        # candidate can enter it.
+        # Relevance: a tier (0 best) before the key. Tiers need the titles, so rank
+        # the candidates with the smallest keys first: if t is the best tier that
+        # fills the page among them, a later candidate (larger key) can only enter
+        # the page with a tier below t, and only those tiers are tested on the rest.
         tiers = Tiers(self, terms)
-        if len(p) > 2 * max(FIRST_CHUNK, want):
-            first = _head(key, max(FIRST_CHUNK, want))
-            tier = tiers.of(p[first])
-            if np.count_nonzero(tier == 0) >= want:
-                best = first[tier == 0]
-                return self._page(p[best], key[best], tie[best], offset, limit)
-        tier = tiers.of(p)
-        # tiers 0-3 apart: the key is below 9 (chord) or any float (time, price)
-        order = np.lexsort((tie, key, tier))[:want]
-        return self.ids[p[order[offset:]]].tolist()
+        size = max(FIRST_CHUNK, want)
+        if len(p) <= 2 * size:
+            tier = tiers.of(p)
+            order = np.lexsort((tie, key, tier))[offset:want]
+            return self.ids[p[order]].tolist()
+        first = _head(key, size)
+        tier_first = tiers.of(p[first])
+        filled = np.cumsum(np.bincount(tier_first, minlength=4)) >= want
+        bound = int(np.argmax(filled)) if filled.any() else 4
+        keep = [first[tier_first <= bound]]
+        kept_tiers = [tier_first[tier_first <= bound]]
+        if bound > 0:
+            rest = np.ones(len(p), bool)
+            rest[first] = False
+            rest = np.flatnonzero(rest)
+            tier_rest = tiers.of(p[rest], below=bound)
+            keep.append(rest[tier_rest < bound])
+            kept_tiers.append(tier_rest[tier_rest < bound])
+        chosen = np.concatenate(keep)
+        tier = np.concatenate(kept_tiers)
+        order = np.lexsort((tie[chosen], key[chosen], tier))[offset:want]
+        return self.ids[p[chosen[order]]].tolist()
 
     def _page(self, p, key, tie, offset: int, limit: int) -> list[int]:
         order = np.lexsort((tie, key))[offset : offset + limit]
@@ -313,6 +413,7 @@ class Tiers:
     def __init__(self, columns: Columns, terms: list[QueryTerm]) -> None:
         self.columns = columns
         self.terms = terms
+        self._cache: dict[str, list[bytes]] = {}
 
     def _strings(self, p: np.ndarray, column: str) -> list[bytes]:
         if column == "title":
@@ -342,13 +443,13 @@ class Tiers:
 
         return np.fromiter((ordered(s) for s in strings), bool, len(strings))
 
-    def _test(self, p: np.ndarray, typed_only: bool, whole: bool) -> np.ndarray:
-        """_query._title_test on the rows p."""
-        ok = np.ones(len(p), bool)
-        cache: dict[str, list[bytes]] = {}
+    def _test(self, p: np.ndarray, among: np.ndarray, typed_only: bool, whole: bool) -> np.ndarray:
+        """_query._title_test on the rows p[among]."""
+        cache = self._cache
+        ok = np.ones(len(among), bool)
         for term in self.terms:
             options = term.options[: term.typed] if typed_only else term.options
-            found = np.zeros(len(p), bool)
+            found = np.zeros(len(among), bool)
             for option in options:
                 first = option[0]
                 if first.field == TEXT:
@@ -364,19 +465,24 @@ class Tiers:
                 if column not in cache:
                     cache[column] = self._strings(p, column)
                 strings = cache[column]
-                found[rest] = self._like([strings[i] for i in rest.tolist()], pattern)
+                found[rest] = self._like([strings[i] for i in among[rest].tolist()], pattern)
             ok &= found
             if not ok.any():
                 break
         return ok
 
-    def of(self, p: np.ndarray) -> np.ndarray:
-        tier = np.full(len(p), 3, np.int8)
+    def of(self, p: np.ndarray, below: int = 4) -> np.ndarray:
+        """The tier of each row; with `below`, only tiers under it are told apart (the
+        others are reported as `below`)."""
+        tier = np.full(len(p), min(3, below), np.int8)
         rest = np.arange(len(p))
-        for value, typed_only, whole in ((0, True, True), (1, False, True), (2, False, False)):
+        self._cache = {}
+        tests = ((0, True, True), (1, False, True), (2, False, False))
+        for value, typed_only, whole in tests[:below]:
             if not len(rest):
                 break
-            hit = self._test(p[rest], typed_only, whole)
+            hit = self._test(p, rest, typed_only, whole)
             tier[rest[hit]] = value
             rest = rest[~hit]
+        self._cache = {}
         return tier

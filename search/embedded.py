@@ -487,8 +487,7 @@ class EmbeddedIndex:
             ids = self._matches(conn, query, terms) if terms else None
             with self._columns_lock:
                 columns = self._columns(conn)
-                p = columns.all_positions() if ids is None else columns.positions(ids)
-                p = columns.filter(p, query)
+                p = columns.filter(None if ids is None else columns.positions(ids), query)
                 if not with_page:
                     return len(p), [], {}
                 counts = columns.counts(p, list(query.facets))

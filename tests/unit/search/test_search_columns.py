@@ -9,7 +9,15 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine
 
-from search import ListingDocument, SearchQuery, SynonymGroup, Synonyms, embedded, make_index
+from search import (
+    ListingDocument,
+    SearchQuery,
+    SynonymGroup,
+    Synonyms,
+    _columns,
+    embedded,
+    make_index,
+)
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 WORDS = ["椅子", "いす", "オフィスチェア", "タンス", "箪笥", "自転車", "再生砕石 RC-40", "RC40",
@@ -65,7 +73,7 @@ def listing(rng: random.Random, i: int) -> ListingDocument:
         lat=None if place is None else place[0] + rng.choice([0.0, 0.0, rng.uniform(-0.3, 0.3)]),
         lon=None if place is None else place[1] + rng.choice([0.0, 0.0, rng.uniform(-0.3, 0.3)]),
         created_at=rng.choice(
-            [None, datetime(2025, 3, 1), datetime(2025, 1, 1) + timedelta(hours=i)]
+            [None, datetime(2025, 3, 1), datetime(2025, 1, 1) + timedelta(hours=i % 5000)]
         ),
     )
 
@@ -99,10 +107,16 @@ def queries(rng: random.Random, count: int) -> list[SearchQuery]:
     return out
 
 
-def test_columns_give_what_the_sql_engine_gives(index):
+@pytest.mark.parametrize("chunk", [8, 2048])
+def test_columns_give_what_the_sql_engine_gives(index, chunk, monkeypatch):
+    """chunk 8: relevance ranks the first candidates and only then the rest."""
+    monkeypatch.setattr(_columns, "FIRST_CHUNK", chunk)
     rng = random.Random(16)
     index.upsert([listing(rng, i) for i in range(1, 1201)])
-    index.delete(range(1, 1201, 9))  # holes, and a log to follow
+    assert index.search(SearchQuery()).total == 1200  # columns loaded: the rest is followed
+    index.upsert([listing(rng, 2**33 + i) for i in range(5)])  # ids no longer dense
+    assert index.search(SearchQuery()).total == 1205
+    index.delete(range(1, 1201, 9))  # holes
     index.upsert([listing(rng, i) for i in range(1195, 1260)])  # new and changed rows
     compared = 0
     for query in queries(rng, 160):
