@@ -298,8 +298,10 @@ class Columns:
         """The positions that satisfy the query's exact conditions (the same as the SQL
         conditions of _query.plan); None: all."""
         placed = query.near is not None and query.radius_km is not None
+        if positions is None and not placed:
+            return self._filter_all(query)
         if positions is None:
-            positions = self.near(*query.near, query.radius_km) if placed else self.all_positions()
+            positions = self.near(*query.near, query.radius_km)
             placed = False
         p = positions
         for facet, values in query.filters.items():
@@ -320,6 +322,26 @@ class Columns:
             p = p[self.chord(p, query.near) <= chord_threshold(query.radius_km)]
         return p
 
+    def _filter_all(self, query: SearchQuery) -> np.ndarray:
+        """filter() over every row: one boolean mask, no gathers."""
+        n = self.n
+        mask = self.alive[:n].copy()
+        for facet, values in query.filters.items():
+            wanted = [self._code_of[facet][v] for v in values if v in self._code_of[facet]]
+            if not wanted:
+                return np.zeros(0, np.int64)
+            codes = self.codes[facet][:n]
+            mask &= (codes == wanted[0]) if len(wanted) == 1 else np.isin(codes, wanted)
+        if query.price_min is not None:
+            mask &= self.price[:n] >= query.price_min
+        if query.price_max is not None:
+            mask &= self.price[:n] <= query.price_max
+        if query.window_to is not None:
+            mask &= self.start[:n] <= _day(query.window_to.isoformat(), 0)
+        if query.window_from is not None:
+            mask &= self.end[:n] >= _day(query.window_from.isoformat(), 0)
+        return np.flatnonzero(mask)
+
     def chord(self, p: np.ndarray, near: tuple[float, float]) -> np.ndarray:
         """Squared chord to the point, as _query.CHORD computes it (NaN without a place)."""
         nx, ny, nz = unit_vector(*near)
@@ -328,8 +350,10 @@ class Columns:
 
     def counts(self, p: np.ndarray, facets: Sequence[str]) -> dict[str, dict[str, int]]:
         out = {}
+        everything = len(p) == self.n  # every row (none deleted): no gather
         for facet in facets:
-            tally = np.bincount(self.codes[facet][p], minlength=len(self.vocab[facet]))
+            codes = self.codes[facet][: self.n] if everything else self.codes[facet][p]
+            tally = np.bincount(codes, minlength=len(self.vocab[facet]))
             names = self.vocab[facet]
             values = {names[c]: int(tally[c]) for c in np.flatnonzero(tally).tolist() if c}
             out[facet] = dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
