@@ -452,14 +452,16 @@ class EmbeddedIndex:
 
     def _key_batches(self, conn: Connection) -> Iterator[list[tuple]]:
         raw = conn.connection.driver_connection
-        cursor = raw.cursor()
+        postgres = self._sql.dialect == "postgresql"
+        # PostgreSQL: a server-side cursor, so the client never holds every row at once
+        cursor = raw.cursor(name="search_columns") if postgres else raw.cursor()
         try:
             cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.tables.keys}")
             while rows := cursor.fetchmany(50_000):
                 yield rows
         finally:
             cursor.close()
-            if self._sql.dialect == "postgresql":
+            if postgres:
                 raw.rollback()  # the read's implicit transaction
 
     def _matches(self, conn: Connection, query: SearchQuery, terms: list[QueryTerm]) -> np.ndarray:
