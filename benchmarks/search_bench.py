@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from search import ListingDocument, SearchQuery, SynonymGroup, Synonyms, make_index  # noqa: E402
+from search._schema import KEYS  # noqa: E402
 
 PLACES = json.loads((ROOT / "migrations/data/municipalities_v1.json").read_text("utf-8"))
 PLACES = PLACES["municipalities"]
@@ -205,6 +206,83 @@ def table_sizes(engine, index) -> str:
     return f"tables and indexes {int(size or 0) / 2**20:.0f} MB"
 
 
+def replicate(engine, index, copies: int, base: int) -> None:
+    """Copy every indexed listing `copies - 1` more times under the ids id + k·base, in
+    SQL, with its terms, tags, place and document: a corpus `copies` times larger with
+    the same posting-list proportions, without analysing the text again (Sudachi is
+    most of a build's time). Then the inverted index is finished as a rebuild would."""
+    t = index.tables
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text(f"INSERT INTO {t.fts} ({t.fts}, rank) VALUES ('automerge', 0)"))
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE source AS SELECT rowid AS r, title, body, reading, head,"
+                    f" tags FROM {t.fts}"
+                )
+            )
+            columns = ", ".join(c for c in KEYS if c != "id")
+            for k in range(1, copies):
+                shift = k * base
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.keys} (rid, id, {columns})"
+                        f" SELECT ((rid >> 32) << 32) | (id + {shift}), id + {shift}, {columns}"
+                        f" FROM {t.keys} WHERE id <= {base}"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.store} (id, document) SELECT id + {shift},"
+                        f" json_set(document, '$.id', id + {shift}) FROM {t.store}"
+                        f" WHERE id <= {base}"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.fts} (rowid, title, body, reading, head, tags)"
+                        f" SELECT ((r >> 32) << 32) | ((r & 4294967295) + {shift}), title, body,"
+                        " reading, head, tags FROM source"
+                    )
+                )
+            conn.execute(text("DROP TABLE source"))
+            conn.execute(text(f"INSERT INTO {t.fts} ({t.fts}) VALUES ('optimize')"))
+            conn.execute(text(f"INSERT INTO {t.fts} ({t.fts}, rank) VALUES ('automerge', 4)"))
+        else:
+            gin = conn.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = :t AND indexdef LIKE '%gin%'"
+                ),
+                {"t": t.keys},
+            ).scalar_one()
+            conn.execute(text(f"DROP INDEX {gin}"))
+            columns = ", ".join(c for c in (*KEYS, "tsv") if c != "id")
+            for k in range(1, copies):
+                shift = k * base
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.keys} (id, {columns}) SELECT id + {shift}, {columns}"
+                        f" FROM {t.keys} WHERE id <= {base}"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.store} (id, document) SELECT id + {shift},"
+                        f" jsonb_set(document::jsonb, '{{id}}', to_jsonb(id + {shift}))::text"
+                        f" FROM {t.store} WHERE id <= {base}"
+                    )
+                )
+            conn.execute(
+                text(f"CREATE INDEX {gin} ON {t.keys} USING GIN (tsv) WITH (fastupdate = off)")
+            )
+        # a new build token: every process loads its columns again
+        conn.execute(text(f"UPDATE {t.clock} SET build = 'copied', seq = seq + 1"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM ANALYZE {t.keys}"))
+            conn.execute(text(f"VACUUM ANALYZE {t.store}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -214,6 +292,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the index (re-run queries)")
     parser.add_argument("--reuse", action="store_true", help="search an index kept before")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="generate listings/copies listings and index each that many times (see replicate)",
+    )
     args = parser.parse_args()
 
     workdir = Path(os.environ.get("TMPDIR") or tempfile.gettempdir())
@@ -238,9 +322,18 @@ def main() -> None:
         index.drop()
         index.ensure()
         started = time.perf_counter()
-        indexed = index.rebuild(generator.listing(i) for i in range(1, args.listings + 1))
+        base = args.listings // args.copies
+        indexed = index.rebuild(generator.listing(i) for i in range(1, base + 1))
         reindex_s = time.perf_counter() - started
-        print(f"reindex: {indexed} of {args.listings} listings indexed in {reindex_s:.0f} s")
+        print(f"reindex: {indexed} of {base} listings indexed in {reindex_s:.0f} s")
+        if args.copies > 1:
+            started = time.perf_counter()
+            replicate(engine, index, args.copies, base)
+            copied = index.count()
+            print(
+                f"copied {args.copies} times under new ids: {copied} listings indexed"
+                f" in {time.perf_counter() - started:.0f} s more"
+            )
     index.ensure()  # an index kept by an older version gets its change log
     index.set_synonyms(
         Synonyms(SynonymGroup(tuple(g["terms"]), g["mutual"]) for g in SYNONYMS["groups"])
