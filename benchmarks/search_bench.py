@@ -293,6 +293,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the index (re-run queries)")
     parser.add_argument("--reuse", action="store_true", help="search an index kept before")
     parser.add_argument(
+        "--compare-sql",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the first N searches through the SQL engine the columns replaced",
+    )
+    parser.add_argument(
         "--copies",
         type=int,
         default=1,
@@ -353,6 +360,7 @@ def main() -> None:
     for _, query in workload[:40]:  # warm caches
         index.search(query)
     by_kind: dict[str, list[float]] = {}
+    hits_by_kind: dict[str, list[int]] = {}
     latencies, totals = [], []
     for kind, query in workload:
         started = time.perf_counter()
@@ -360,6 +368,7 @@ def main() -> None:
         elapsed = (time.perf_counter() - started) * 1000
         latencies.append(elapsed)
         by_kind.setdefault(kind, []).append(elapsed)
+        hits_by_kind.setdefault(kind, []).append(results.total)
         totals.append(results.total)
     rss_after_queries = rss_mb()
     print(
@@ -369,11 +378,34 @@ def main() -> None:
         f"median hits {statistics.median(totals):.0f}, max {max(totals)}"
     )
     for kind, values in by_kind.items():
+        hits = hits_by_kind[kind]
         print(
             f"  {kind:>10}: p50 {percentile(values, 50):6.1f} ms, p95 {percentile(values, 95):6.1f}"
-            f" ms, max {max(values):6.1f} ms ({len(values)} searches)"
+            f" ms, max {max(values):6.1f} ms ({len(values)} searches; hits median"
+            f" {statistics.median(hits):.0f}, max {max(hits)})"
         )
     print(f"load average at end: {load_average()}")
+    if args.compare_sql:
+        # the engine before the columns (one SQL statement), on the same index and
+        # queries, alternating with the columns so that both see the same load
+        old, new = [], []
+        for _, query in workload[: args.compare_sql]:
+            for run, out in (
+                (index._search_sql, old),
+                (index.search, new),
+            ):
+                started = time.perf_counter()
+                results = run(query)
+                out.append(((time.perf_counter() - started) * 1000, results.ids, results.total))
+        same = sum(a[1:] == b[1:] for a, b in zip(old, new, strict=True))
+        for name, values in (("one SQL statement", old), ("columns in memory", new)):
+            ms = [v[0] for v in values]
+            print(
+                f"  {name}: p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms,"
+                f" max {max(ms):.1f} ms"
+            )
+        print(f"  same page and total: {same} of {len(old)} searches")
+        print(f"load average after the comparison: {load_average()}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"memory (RSS, MB): {rss_before} at start, {rss_after_build} after reindex,"
