@@ -70,7 +70,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.allocation import schedule, services  # noqa: F401 - register the matching jobs
     from market.catalog import jobs as _catalog_jobs  # noqa: F401 - registers the listing expiry
     from market.catalog import photos  # noqa: F401 - registers the thumbnail job
-    from market.orders import statements  # noqa: F401 - registers the monthly fee statements
+    from market.orders import (
+        reconcile,  # noqa: F401 - registers the card payment reconciliation
+        statements,  # noqa: F401 - registers the monthly fee statements
+    )
     from market.pickups import jobs  # noqa: F401 - registers the pickup reminders and no-shows
 
     tasks.configure(app)

@@ -601,7 +601,7 @@ def _agree(session: Session, proposal: Proposal) -> None:
     """One flow of an agreed deal: one accepted order that commits the quantity on the
     supplying and receiving listings, and on the stockyard's capacity when it goes through
     one, all through the ledger under that order (cancelling it gives every part back)."""
-    from market.orders.services import order_from_proposal
+    from market.orders.requests import order_from_proposal
 
     order_from_proposal(
         session,

@@ -404,7 +404,7 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(
     reads the PaymentIntent from Stripe and moves the order on; a fresh payment is left alone."""
     import datetime as dt
 
-    from market.orders.services import RECONCILE_AFTER, RECONCILE_WITHIN, reconcile_card_payments
+    from market.orders.reconcile import RECONCILE_AFTER, RECONCILE_WITHIN, reconcile_card_payments
 
     order_id, _buyer, _seller = invoiced
     payment = order_row(db, order_id).current_payment
