@@ -49,12 +49,13 @@ def register(app: Flask) -> None:
     @click.password_option()
     def create_admin(email: str, display_name: str, password: str):
         """Create a site administrator."""
-        from market.accounts.services import FieldErrors, create_site_admin
+        from market.accounts.services import create_site_admin
+        from market.errors import Invalid
 
         session = current_app.extensions["meguri.db"].session()
         try:
             create_site_admin(session, email, password, display_name)
-        except FieldErrors as exc:
+        except Invalid as exc:
             raise click.ClickException(
                 "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
             ) from None
@@ -136,7 +137,7 @@ def register_matching(app: Flask) -> None:
     @click.option("--material", default=None, help="Recycled material code (recycled runs).")
     def matching_run(family: str, region: str, material: str | None):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
-        from market.allocation.services import RunInputError, start_run
+        from market.allocation.services import start_run
         from market.errors import DomainError
 
         session = current_app.extensions["meguri.db"].session()
@@ -144,7 +145,7 @@ def register_matching(app: Flask) -> None:
             run = start_run(
                 session, None, family, [c.strip() for c in region.split(",") if c.strip()], material
             )
-        except (RunInputError, DomainError) as exc:
+        except DomainError as exc:
             raise click.ClickException(exc.message) from None
         session.commit()
         click.echo(f"matching run {run.id} queued (job {run.job_id})")

@@ -23,12 +23,8 @@ from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Pr
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
-from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.tasks import Job
-
-
-class RunInputError(DomainError):
-    pass
 
 
 def start_run(
@@ -41,20 +37,21 @@ def start_run(
 ) -> MatchRun:
     if user is not None and not user.is_site_admin:
         raise Forbidden(_("Only site administrators can start matching runs."))
+    errors: dict[str, str] = {}
     if family not in FAMILIES:
-        raise RunInputError(_("Choose a material family."), field="family")
+        errors["family"] = _("Choose a material family.")
     region = region or list(KANTO)
     known = set(session.scalars(select(Prefecture.code)))
     unknown = [code for code in region if code not in known]
     if unknown:
-        raise RunInputError(
-            _("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60]), field="region"
-        )
+        errors["region"] = _("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60])
     if family == "recycled":
         if not material or session.get(Material, material) is None:
-            raise RunInputError(_("Choose the recycled material to match."), field="material_code")
+            errors["material_code"] = _("Choose the recycled material to match.")
     else:
         material = None
+    if errors:
+        raise Invalid(errors, status=400)
     key = f"match:{family}:{material or ''}:{','.join(sorted(region))}"
     run = MatchRun(
         family=family,

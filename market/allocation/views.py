@@ -12,7 +12,6 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,11 +21,14 @@ from sqlalchemy import select
 
 from market.accounts.models import Organisation
 from market.allocation import services
+from market.allocation.forms import RunForm
 from market.allocation.instance import FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
 from market.allocation.reasons import property_names, stage_label, unmatched_reason
 from market.catalog.models import Listing, Material, Prefecture
-from market.errors import DomainError
+from market.core.forms import form_values
+from market.core.writes import commit_or_refuse, submit
+from market.errors import Conflict, Invalid
 from market.services import db_session
 
 bp = Blueprint("allocation", __name__)
@@ -48,7 +50,7 @@ def _runs_page(errors: dict | None = None, status: int = 200):
         prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(),
         kanto=KANTO,
         materials=s.scalars(select(Material).order_by(Material.code)).all(),
-        form=request.form,
+        form=form_values(RunForm),
     ), status
 
 
@@ -63,20 +65,16 @@ def runs():
 @login_required
 def start():
     _admin_only()
-    s = db_session()
-    try:
-        run = services.start_run(
-            s,
-            current_user,
-            request.form.get("family", ""),
-            request.form.getlist("region"),
-            request.form.get("material_code") or None,
-        )
-    except services.RunInputError as exc:
-        s.rollback()
-        return _runs_page({exc.field: exc.message}, 400)
-    s.commit()
-    return redirect(url_for("allocation.run_detail", run_id=run.id))
+    done = submit(
+        RunForm,
+        lambda s, form: services.start_run(
+            s, current_user, form.family, form.region, form.material_code or None
+        ),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        return _runs_page(done.errors, 400)
+    return redirect(url_for("allocation.run_detail", run_id=done.result.id))
 
 
 def _run_or_404(run_id: int) -> MatchRun:
@@ -270,17 +268,14 @@ def _why(p) -> list[str]:
 def decide(proposal_id: int, choice: str):
     """Never a bare error page: a refusal (decided already, expired, taken meanwhile) comes
     back to the proposal with what happened and what to do next."""
-    s = db_session()
-    proposal, _side = services.visible_proposal(s, current_user, proposal_id)
-    try:
-        services.decide(s, current_user, proposal, accept=choice == "accept")
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        s.rollback()
-        flash(exc.message, "error")
+    proposal, _side = services.visible_proposal(db_session(), current_user, proposal_id)
+    done = commit_or_refuse(
+        lambda s: services.decide(s, current_user, proposal, accept=choice == "accept"),
+        refuse=(Invalid, Conflict),  # Forbidden stays the error page, NotFound the 404
+    )
+    if not done.ok:
+        flash(done.refusal.message, "error")
         return redirect(url_for("allocation.proposal_detail", proposal_id=proposal_id))
-    s.commit()
     if proposal.state == "agreed":
         flash(
             _("Both parties accepted: the deal is agreed and the quantities are reserved."),

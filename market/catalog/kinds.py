@@ -30,6 +30,8 @@ from market.catalog.models import (
     SoilClass,
     SoilUse,
 )
+from market.errors import Invalid
+from market.text import has_control_characters
 
 Choices = Callable[[Session, str], list[tuple[str, str]]]
 
@@ -442,14 +444,6 @@ def kind_from(value: str | None) -> ListingKind | None:
 # --- validation -------------------------------------------------------------------
 
 
-class Invalid(Exception):
-    """Field errors; ``errors`` maps field name to a message in the user's language."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(errors)
-        self.errors = errors
-
-
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
@@ -584,7 +578,7 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
         raise _FieldError(_l("must be a single value"))
     if f.type in {"text", "textarea"}:
         text = str(raw).strip()
-        if _has_control_characters(text):
+        if has_control_characters(text):
             raise _FieldError(_l("must not contain control characters"))
         if f.max_length and len(text) > f.max_length:
             raise _FieldError(_l("must be at most %(n)s characters", n=f.max_length))
@@ -597,7 +591,7 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
             raise _FieldError(_l("unknown choice: %(v)s", v=str(raw)[:40]))
         return str(raw)
     if f.type == "grade":
-        if _has_control_characters(str(raw)):
+        if has_control_characters(str(raw)):
             raise _FieldError(_l("must not contain control characters"))
         return str(raw).strip()  # checked against the material in _cross_checks
     if f.type == "date":
@@ -614,15 +608,6 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
         if f.type == "int":
             raise _FieldError(_l("must be a whole number")) from None
         raise _FieldError(_l("must be a number")) from None
-
-
-def _has_control_characters(text: str) -> bool:
-    # PostgreSQL refuses NUL in text, no one types the other control codes, and a lone
-    # surrogate (possible in JSON as "\ud800") cannot be stored as UTF-8 at all.
-    return any(
-        (ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" or "\ud800" <= c <= "\udfff"
-        for c in text
-    )
 
 
 def _clean_mapping(session, f: Field, raw, locale):

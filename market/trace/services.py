@@ -30,6 +30,7 @@ from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.orders import deliveries, locks
 from market.orders.inputs import parse_quantity
 from market.orders.models import Order, OrderStatus
+from market.text import has_control_characters
 from market.trace import locks as ticket_locks
 from market.trace.models import (
     Amendment,
@@ -55,7 +56,7 @@ def _text(
 ) -> str:
     raw = data.get(field)
     text = "" if raw is None else str(raw).strip()
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+    if has_control_characters(text):
         errors[field] = _("Contains control characters.")
     elif len(text) > limit:
         errors[field] = _("Must be at most %(n)s characters.", n=limit)
