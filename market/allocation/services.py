@@ -6,6 +6,7 @@ produces one run, never two."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 import matching
 from market import tasks
 from market.accounts.models import User
+from market.allocation import plants
 from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
@@ -31,6 +33,10 @@ class RunInputError(DomainError):
     pass
 
 
+MAX_HORIZON_WEEKS = 104  # two years of weeks
+MAX_CARBON_PRICE = 100_000  # yen per kg CO2: far above any carbon price seen
+
+
 def start_run(
     session: Session,
     user: User | None,
@@ -38,7 +44,13 @@ def start_run(
     region: list[str] | None = None,
     material: str | None = None,
     trigger: str = "manual",
+    *,
+    horizon_weeks: int | None = None,
+    carbon_price_per_kg: float | None = None,
 ) -> MatchRun:
+    """Queue a run. With ``horizon_weeks`` it plans week by week (version 2: stockyards
+    that hold soil, improvement plants, agreed flows kept); without, version 1 (windows
+    only). ``carbon_price_per_kg`` (yen per kg CO2) replaces the family's parameter."""
     if user is not None and not user.is_site_admin:
         raise Forbidden(_("Only site administrators can start matching runs."))
     if family not in FAMILIES:
@@ -55,6 +67,15 @@ def start_run(
             raise RunInputError(_("Choose the recycled material to match."), field="material_code")
     else:
         material = None
+    if horizon_weeks is not None and not 1 <= horizon_weeks <= MAX_HORIZON_WEEKS:
+        raise RunInputError(
+            _("Must be a whole number from 1 to %(n)s.", n=MAX_HORIZON_WEEKS), field="horizon_weeks"
+        )
+    if carbon_price_per_kg is not None and not 0 <= carbon_price_per_kg <= MAX_CARBON_PRICE:
+        raise RunInputError(
+            _("Must be between %(low)s and %(high)s.", low=0, high=f"{MAX_CARBON_PRICE:,}"),
+            field="carbon_price_per_kg",
+        )
     key = f"match:{family}:{material or ''}:{','.join(sorted(region))}"
     run = MatchRun(
         family=family,
@@ -62,6 +83,8 @@ def start_run(
         region=sorted(region),
         trigger=trigger,
         created_by_id=user.id if user else None,
+        horizon_weeks=horizon_weeks,
+        carbon_price_per_kg=carbon_price_per_kg,
     )
     session.add(run)
     session.flush()
@@ -97,6 +120,7 @@ def run_job(session: Session, job, progress) -> dict:
         run.region,
         as_of,
         run.material_code,
+        horizon_weeks=run.horizon_weeks,
         carbon_price_per_kg=run.carbon_price_per_kg,
     )
 
@@ -110,7 +134,8 @@ def run_job(session: Session, job, progress) -> dict:
         run.status, run.error, run.finished_at = "failed", "; ".join(exc.errors)[:2000], utcnow()
         session.commit()
         return {"error": run.error}
-    regions = matching.find_regions(parsed)
+    # A plan over time is solved whole (its yards and plants join the regions).
+    regions = None if run.horizon_weeks else matching.find_regions(parsed)
     if regions is not None and len(regions) > 1:
         return _start_regions(session, run, instance, regions, progress)
     result = matching.solve(parsed, progress=solver_progress).to_dict()
@@ -120,11 +145,11 @@ def run_job(session: Session, job, progress) -> dict:
 
 
 def _finish(session: Session, run: MatchRun, instance: dict, parsed, result: dict, progress):
-    progress("greedy baseline", 0.92)
-    baseline = matching.greedy(parsed, explain=False).to_dict()
+    if instance.get("version") != 2:  # the greedy baseline reads version 1 only
+        progress("greedy baseline", 0.92)
+        run.greedy_net_benefit = matching.greedy(parsed, explain=False).to_dict()["net_benefit"]
     progress("saving proposals", 0.95)
     _store(session, run, instance, result)
-    run.greedy_net_benefit = baseline["net_benefit"]
     run.status, run.finished_at = "done", utcnow()
 
 
@@ -297,13 +322,14 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
         .values(state="superseded")
     )
     blended = {d["id"] for d in instance["demands"] if d.get("blend")}
-    for kind, flows in _groups(result["flows"], blended):
+    for kind, flows in _groups([_as_v1(f) for f in result["flows"]], blended):
         deal = Deal(run=run, kind=kind)
         session.add(deal)
         for flow in flows:
             q = flow["quantity"]
             supply, demand = supplies[flow["supply"]], demands[flow["demand"]]
             value = (demand.get("value_by") or {}).get(supply["class"], demand.get("value", 0.0))
+            saving = flow["value"] if "value" in flow else q * value
             session.add(
                 Proposal(
                     run=run,
@@ -318,13 +344,48 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
                     co2_kg=flow["co2_kg"],
                     net_benefit=round(flow["net_benefit"]),
                     supply_saving=round(q * supply["disposal_cost"]),
-                    demand_saving=round(q * value),
+                    demand_saving=round(saving),
+                    **_planned(flow),
                 )
             )
         session.flush()
         _add_parties(session, deal)
         _announce(session, deal)
     session.flush()
+
+
+def _as_v1(flow: dict) -> dict:
+    """A version 2 flow with its yard as ``via`` (the app's name for it)."""
+    if "ship_period" in flow and "via" not in flow:
+        return {**flow, "via": flow.get("yard")}
+    return flow
+
+
+def _planned(flow: dict) -> dict:
+    """A planned flow's weeks, treatment line, class and costs (version 2), else nothing."""
+    if "ship_week" not in flow:
+        return {}
+    return {
+        "ship_week": dt.date.fromisoformat(flow["ship_week"]),
+        "deliver_week": dt.date.fromisoformat(flow["deliver_week"]),
+        "conversion_id": plants.conversion_id(flow["plant"]) if flow.get("plant") else None,
+        "flow_class": flow.get("class"),
+        "treatment_cost": round(flow.get("treatment_cost", 0.0)),
+        "holding_cost": round(flow.get("holding_cost", 0.0)),
+    }
+
+
+def _orgs_of(proposal: Proposal) -> list[tuple[int, str, Listing | None]]:
+    """(organisation, role, its listing) for every party to one flow: supplier, receiver,
+    yard operator, plant operator (whose plant is no listing)."""
+    out = [
+        (listing.organisation_id, role, listing)
+        for attr, role in ROLE_OF
+        if (listing := getattr(proposal, attr)) is not None
+    ]
+    if proposal.conversion is not None:
+        out.append((proposal.conversion.plant.organisation_id, "plant", None))
+    return out
 
 
 def _announce(session: Session, deal: Deal) -> None:
@@ -334,17 +395,11 @@ def _announce(session: Session, deal: Deal) -> None:
     from market.finder.services import notify_users
 
     for party in deal.parties:
-        first = next(
-            p
+        first, own = next(
+            (p, listing)
             for p in deal.proposals
-            if party.organisation_id
-            in {p.supply.organisation_id, p.demand.organisation_id}
-            | ({p.via.organisation_id} if p.via else set())
-        )
-        own = next(
-            x
-            for x in (first.supply, first.demand, first.via)
-            if x is not None and x.organisation_id == party.organisation_id
+            for org, _role, listing in _orgs_of(p)
+            if org == party.organisation_id
         )
         roles = party.roles
 
@@ -362,7 +417,7 @@ def _announce(session: Session, deal: Deal) -> None:
             session,
             active_members(session, [party.organisation_id]),
             words,
-            listing_id=own.id,
+            listing_id=own.id if own is not None else None,
         )
 
 
@@ -380,7 +435,8 @@ def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]
             if flow is together[0]:
                 groups.append(("blend", together))
         else:
-            groups.append(("chain" if flow.get("via") else "pair", [flow]))
+            kind = "treated" if flow.get("plant") else "chain" if flow.get("via") else "pair"
+            groups.append((kind, [flow]))
     return groups
 
 
@@ -389,6 +445,7 @@ ROLE_LABELS = {
     "supplier": _l("supplier"),
     "receiver": _l("receiver"),
     "yard": _l("stockyard operator"),
+    "plant": _l("plant operator"),
 }
 
 
@@ -396,10 +453,9 @@ def _add_parties(session: Session, deal: Deal) -> None:
     """Every organisation with a listing in the deal, once, with the roles it plays."""
     roles: dict[int, list[str]] = {}
     for proposal in deal.proposals:
-        for attr, role in ROLE_OF:
-            listing = getattr(proposal, attr)
-            if listing is not None and role not in roles.setdefault(listing.organisation_id, []):
-                roles[listing.organisation_id].append(role)
+        for org, role, _listing in _orgs_of(proposal):
+            if role not in roles.setdefault(org, []):
+                roles[org].append(role)
     for org_id, played in sorted(roles.items()):
         session.add(DealParty(deal=deal, organisation_id=org_id, roles=",".join(played)))
     session.flush()
@@ -436,6 +492,8 @@ def side_of(proposal: Proposal, user: User) -> str:
         return "both" if len(sides) == 2 else sides[0]
     if proposal.via is not None and proposal.via.organisation_id == org:
         return "yard"
+    if proposal.conversion is not None and proposal.conversion.plant.organisation_id == org:
+        return "plant"
     if proposal.deal is not None and any(p.organisation_id == org for p in proposal.deal.parties):
         return "deal"
     raise NotFound(_("No such proposal."))
@@ -612,6 +670,8 @@ def _agree(session: Session, proposal: Proposal) -> None:
         proposal_id=proposal.id,
         also_reserve=(proposal.demand_id,) + ((proposal.via_id,) if proposal.via_id else ()),
     )
+    if proposal.conversion_id is not None:  # the plant's week is booked with the deal
+        plants.reserve(session, proposal.conversion_id, proposal.ship_week, proposal.quantity)
     session.expire(proposal.supply)
     session.expire(proposal.demand)
 

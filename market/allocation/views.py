@@ -21,15 +21,23 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.accounts.models import Organisation
-from market.allocation import services
-from market.allocation.instance import FAMILIES, KANTO, listing_id
+from market.allocation import planning, services
+from market.allocation.forms import RunForm
+from market.allocation.instance import DEFAULT_HORIZON_WEEKS, FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
 from market.allocation.reasons import property_names, stage_label, unmatched_reason
 from market.catalog.models import Listing, Material, Prefecture
+from market.core.forms import parse_form
 from market.errors import DomainError
 from market.services import db_session
 
 bp = Blueprint("allocation", __name__)
+
+
+@bp.app_template_global("yard_plan")
+def yard_plan(listing):
+    """A stockyard's planned occupancy by week for its page (None before any plan)."""
+    return planning.yard_occupancy(db_session(), listing)
 
 
 def _admin_only() -> None:
@@ -49,6 +57,7 @@ def _runs_page(errors: dict | None = None, status: int = 200):
         kanto=KANTO,
         materials=s.scalars(select(Material).order_by(Material.code)).all(),
         form=request.form,
+        default_horizon=DEFAULT_HORIZON_WEEKS,
     ), status
 
 
@@ -59,18 +68,52 @@ def runs():
     return _runs_page()
 
 
+def _whole(raw: str, name: str, errors: dict) -> int | None:
+    text = raw.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        errors[name] = _("Must be a whole number.")
+        return None
+
+
+def _amount(raw: str, name: str, errors: dict) -> float | None:
+    text = raw.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        errors[name] = _("Must be a number.")
+        return None
+    return value
+
+
 @bp.post("/matching/runs")
 @login_required
 def start():
+    """Start a run; an empty horizon plans by windows only (version 1)."""
     _admin_only()
     s = db_session()
+    form, errors = parse_form(RunForm)
+    if form is not None:
+        horizon = _whole(form.horizon_weeks, "horizon_weeks", errors)
+        carbon = _amount(form.carbon_price_per_kg, "carbon_price_per_kg", errors)
+    if errors:
+        return _runs_page(errors, 400)
     try:
         run = services.start_run(
             s,
             current_user,
-            request.form.get("family", ""),
+            form.family,
             request.form.getlist("region"),
-            request.form.get("material_code") or None,
+            form.material_code or None,
+            horizon_weeks=horizon,
+            carbon_price_per_kg=carbon,
         )
     except services.RunInputError as exc:
         s.rollback()
@@ -173,11 +216,16 @@ DEAL_KINDS = {
     "pair": _l("a pair (one supplier, one receiver)"),
     "blend": _l("a blend (every lot feeds one blended demand)"),
     "chain": _l("a chain through a stockyard (supplier, yard operator, receiver)"),
+    "treated": _l(
+        "a chain through an improvement plant (supplier, plant operator, receiver, and the "
+        "yard operator when it waits in a yard)"
+    ),
 }
 DEAL_ROLES = {
     "supplier": _l("supplier"),
     "receiver": _l("receiver"),
     "yard": _l("stockyard operator"),
+    "plant": _l("plant operator"),
     "supply": _l("supplier"),
     "demand": _l("receiver"),
     "both": _l("supplier and receiver"),

@@ -1,0 +1,268 @@
+"""Planning over time in the app (issue 14): a plant operator publishes a plant and its
+treatment lines through the forms; an administrator starts a run over 26 weeks with a
+carbon price; the plan sends class-4a soil through the plant and a stockyard (the sites'
+periods do not meet); every party — supplier, plant operator, yard operator, receiver —
+accepts its part, in Japanese or English; the plant's week is booked; the proposal shows
+the timeline and the plant and yard pages their weeks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+import matching
+from market.allocation.models import Deal, MatchRun, Plant, PlantLoad, Proposal
+from market.catalog.models import Listing
+from market.db import japan_today
+from tests.conftest import in_session
+
+SUPPLY_AT = (35.6727, 139.8171)  # 江東区
+PLANT_AT = (35.6300, 139.7800)  # 品川区 臨海部
+YARD_AT = (35.5800, 139.7500)  # 大田区
+DEMAND_AT = (35.5308, 139.7029)  # 川崎市
+
+
+def _read(app, fn):
+    return in_session(app, fn, commit=False)
+
+
+def plant_form(**over) -> dict:
+    return {
+        "name": "城南改良センター",
+        "lat": str(PLANT_AT[0]),
+        "lon": str(PLANT_AT[1]),
+        "prefecture_code": "13",
+        "address": "品川区八潮",
+        "window_start": "",
+        "window_end": "",
+        **over,
+    }
+
+
+def line_form(**over) -> dict:
+    return {
+        "from_class": "4a",
+        "to_class": "2i",
+        "price_per_m3": "1500",
+        "weekly_capacity": "200",
+        **over,
+    }
+
+
+@pytest.fixture
+def plant_operator(factory):
+    return factory.user("plant_operator")
+
+
+def publish_plant(client, login, operator) -> int:
+    login(operator)
+    response = client.post("/plants", data=plant_form())
+    assert response.status_code == 302, response.get_data(as_text=True)
+    plant_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    response = client.post(f"/plants/{plant_id}/lines", data=line_form())
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.post("/logout")
+    return plant_id
+
+
+def test_bad_plant_and_line_input_is_named_by_field_in_japanese_and_nothing_is_saved(
+    app, client, login, plant_operator
+):
+    login(plant_operator)
+    response = client.post(
+        "/plants", data=plant_form(name=" ", lat="北緯35度", prefecture_code="99")
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="name-error"' in page and "この項目は必須です" in page
+    assert 'id="lat-error"' in page and "数値で入力してください" in page
+    assert 'id="prefecture_code-error"' in page
+    assert _read(app, lambda s: s.scalars(select(Plant)).all()) == []
+
+    plant_id = int(client.post("/plants", data=plant_form()).headers["Location"].rsplit("/", 1)[1])
+    response = client.post(
+        f"/plants/{plant_id}/lines",
+        data=line_form(to_class="mud-a", weekly_capacity="0", price_per_m3="12.5"),
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="to_class-error"' in page and "搬入される土より良い区分" in page
+    assert 'id="weekly_capacity-error"' in page
+    assert 'id="price_per_m3-error"' in page and "円単位" in page
+    assert _read(app, lambda s: s.get(Plant, plant_id).conversions) == []
+
+
+def test_only_plant_operators_publish_plants(client, login, factory):
+    login(factory.user("contractor"))
+    assert client.post("/plants", data=plant_form()).status_code == 403
+
+
+@pytest.fixture
+def planned_market(app, factory, plant_operator, client, login):
+    """Class-4a soil leaving in the next three weeks, a road embankment taking improved
+    soil from week 8, a yard between them, a plant that makes 4a into 第2種改良土."""
+    today = japan_today()
+    supplier, receiver = factory.user(), factory.user()
+    yard_operator = factory.user("stockyard_operator")
+    offer = factory.listing(
+        supplier,
+        "soil_offer",
+        quantity=300,
+        soil_class_code="4a",
+        cone_index=250,
+        lat=SUPPLY_AT[0],
+        lon=SUPPLY_AT[1],
+        window_end=(today + dt.timedelta(days=20)).isoformat(),
+    )
+    want = factory.listing(
+        receiver,
+        "soil_want",
+        quantity=300,
+        accepted_classes=["1", "2a", "2b", "2i"],
+        lat=DEMAND_AT[0],
+        lon=DEMAND_AT[1],
+        prefecture_code="14",
+        window_start=(today + dt.timedelta(days=56)).isoformat(),
+        window_end=(today + dt.timedelta(days=90)).isoformat(),
+    )
+    yard = factory.listing(
+        yard_operator,
+        "stockyard",
+        lat=YARD_AT[0],
+        lon=YARD_AT[1],
+        accepted_classes=["2a", "2b", "2i", "3a"],
+        window_end=(today + dt.timedelta(days=150)).isoformat(),
+    )
+
+    def terms(s):
+        s.get(Listing, offer).weekly_rate = Decimal("150")
+        s.get(Listing, yard).holding_price_per_week = 20
+
+    in_session(app, terms)
+    plant_id = publish_plant(client, login, plant_operator)
+    admin = factory.member(None, "ops@example.jp", is_site_admin=True)
+    return {
+        "supplier": supplier,
+        "receiver": receiver,
+        "yard_operator": yard_operator,
+        "plant_operator": plant_operator,
+        "admin": admin,
+        "offer": offer,
+        "want": want,
+        "yard": yard,
+        "plant": plant_id,
+    }
+
+
+def start_planned_run(client, login, admin, weeks="26", carbon="3") -> MatchRun:
+    login(admin)
+    response = client.post(
+        "/matching/runs",
+        data={
+            "family": "soil",
+            "region": ["13", "14"],
+            "horizon_weeks": weeks,
+            "carbon_price_per_kg": carbon,
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.post("/logout")
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_the_run_form_names_a_bad_horizon_and_carbon_price(client, login, factory):
+    admin = factory.member(None, "ops@example.jp", is_site_admin=True)
+    login(admin)
+    page = client.get("/matching/runs").get_data(as_text=True)
+    assert 'name="horizon_weeks"' in page and 'value="26"' in page
+    response = client.post(
+        "/matching/runs",
+        data={
+            "family": "soil",
+            "region": ["13"],
+            "horizon_weeks": "半年",
+            "carbon_price_per_kg": "x",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="horizon_weeks-error"' in page and "整数" in page
+    assert 'id="carbon_price_per_kg-error"' in page
+    response = client.post(
+        "/matching/runs", data={"family": "soil", "region": ["13"], "horizon_weeks": "500"}
+    )
+    assert response.status_code == 400 and 'id="horizon_weeks-error"' in response.get_data(
+        as_text=True
+    )
+
+
+def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
+    app, client, login, planned_market
+):
+    m = planned_market
+    run_id = start_planned_run(client, login, m["admin"])
+    run = _read(app, lambda s: s.get(MatchRun, run_id))
+    assert run.status == "done", run.error
+    assert run.instance["version"] == 2 and run.instance["carbon_price_per_kg"] == 3.0
+    assert run.instance["horizon"]["periods"] == 26
+    assert [p["converts"] for p in run.instance["plants"]] == [{"4a": "2i"}]
+    assert matching.check(run.instance, run.result).ok
+    proposals = _read(app, lambda s: s.scalars(select(Proposal)).all())
+    assert proposals, run.result
+    p = proposals[0]
+    # The soil leaves in its own weeks, is treated, waits in the yard, arrives in the
+    # receiver's weeks: no direct match was possible.
+    assert p.conversion_id is not None and p.via_id == m["yard"] and p.flow_class == "2i"
+    assert p.deliver_week - p.ship_week >= dt.timedelta(weeks=5)
+    assert p.ship_week.weekday() == 0 and p.treatment_cost == round(1500 * float(p.quantity))
+    deal = _read(app, lambda s: s.get(Deal, p.deal_id))
+    assert deal.kind == "treated"
+    roles = _read(
+        app, lambda s: {x.organisation_id: x.roles for x in s.get(Deal, p.deal_id).parties}
+    )
+    assert roles == {
+        m["supplier"].org_id: "supplier",
+        m["receiver"].org_id: "receiver",
+        m["yard_operator"].org_id: "yard",
+        m["plant_operator"].org_id: "plant",
+    }
+
+    # The plant operator reads the proposal in English, with the timeline.
+    login(m["plant_operator"])
+    client.post("/lang/en", data={"next": "/"})
+    page = client.get(f"/proposals/{p.id}").get_data(as_text=True)
+    assert "Your part: improvement plant operator" in page or "Your part: plant operator" in page
+    assert 'id="timeline"' in page
+    assert p.ship_week.isoformat() in page and p.deliver_week.isoformat() in page
+    assert "Improvement plant" in page
+    response = client.post(f"/proposals/{p.id}/accept")
+    assert response.status_code == 302
+    assert "Waiting for the other parties" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    client.post("/logout")
+
+    # The others in Japanese; the last accept makes the orders and books the plant.
+    for who in ("yard_operator", "supplier", "receiver"):
+        login(m[who])
+        client.post("/lang/ja", data={"next": "/"})
+        page = client.get(f"/proposals/{p.id}").get_data(as_text=True)
+        assert "改良プラント" in page and 'id="timeline"' in page
+        assert client.post(f"/proposals/{p.id}/accept").status_code == 302
+        client.post("/logout")
+    assert _read(app, lambda s: s.get(Deal, p.deal_id).state) == "agreed"
+    booked = _read(
+        app,
+        lambda s: [(x.week, x.reserved) for x in s.scalars(select(PlantLoad))],
+    )
+    assert booked == [(p.ship_week, p.quantity)]
+
+    # The plant's page shows its load that week; the yard's page its planned occupancy.
+    login(m["receiver"])
+    page = client.get(f"/plants/{m['plant']}").get_data(as_text=True)
+    assert '<svg class="chart"' in page and p.ship_week.isoformat() in page
+    page = client.get(f"/listings/{m['yard']}").get_data(as_text=True)
+    assert 'id="yard-plan"' in page and '<svg class="chart"' in page
