@@ -322,7 +322,9 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
         .values(state="superseded")
     )
     blended = {d["id"] for d in instance["demands"] if d.get("blend")}
-    for kind, flows in _groups([_as_v1(f) for f in result["flows"]], blended):
+    new = [_as_v1(f) for f in result["flows"]]
+    new = [f for f in new if f is not None]
+    for kind, flows in _groups(new, blended):
         deal = Deal(run=run, kind=kind)
         session.add(deal)
         for flow in flows:
@@ -354,11 +356,34 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
     session.flush()
 
 
-def _as_v1(flow: dict) -> dict:
-    """A version 2 flow with its yard as ``via`` (the app's name for it)."""
-    if "ship_period" in flow and "via" not in flow:
-        return {**flow, "via": flow.get("yard")}
+def _as_v1(flow: dict) -> dict | None:
+    """A version 2 flow with its yard as ``via`` (the app's name for it), less what was
+    agreed before on the same path and weeks (already orders: not proposed again); None
+    when nothing new is left."""
+    if "ship_period" not in flow:
+        return flow
+    flow = {**flow, "via": flow.get("yard")}
+    agreed = flow.get("committed", 0.0)
+    if agreed:
+        share = (flow["quantity"] - agreed) / flow["quantity"]
+        if share <= 1e-9:
+            return None
+        for key in SCALED:
+            if key in flow:
+                flow[key] *= share
     return flow
+
+
+SCALED = (
+    "quantity",
+    "transport_cost",
+    "co2_kg",
+    "net_benefit",
+    "value",
+    "handling_cost",
+    "holding_cost",
+    "treatment_cost",
+)
 
 
 def _planned(flow: dict) -> dict:

@@ -266,3 +266,104 @@ def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
     assert '<svg class="chart"' in page and p.ship_week.isoformat() in page
     page = client.get(f"/listings/{m['yard']}").get_data(as_text=True)
     assert 'id="yard-plan"' in page and '<svg class="chart"' in page
+
+
+def _accept_everything(app, members) -> list[int]:
+    """Every party of every open deal accepts; returns the agreed proposals' ids."""
+    from market.accounts.models import User
+    from market.allocation import services as allocation
+
+    def run(s):
+        for deal in s.scalars(select(Deal).where(Deal.state == "proposed")).all():
+            for party in list(deal.parties):
+                user = next(s.get(User, m.id) for m in members if m.org_id == party.organisation_id)
+                allocation.decide(s, user, deal.proposals[0], accept=True)
+        return [p.id for p in s.scalars(select(Proposal).where(Proposal.state == "agreed"))]
+
+    return in_session(app, run)
+
+
+def test_a_rerun_after_a_schedule_slip_keeps_every_agreement_and_plans_the_rest(
+    app, client, login, factory, planned_market
+):
+    from market.accounts.models import User
+    from market.catalog import services as catalog
+
+    m = planned_market
+    members = [m[k] for k in ("supplier", "receiver", "yard_operator", "plant_operator")]
+    start_planned_run(client, login, m["admin"])
+    agreed = _accept_everything(app, members)
+    assert agreed
+    kept = _read(
+        app,
+        lambda s: sorted(
+            (p.ship_week, p.deliver_week, p.conversion_id, p.via_id, p.quantity)
+            for p in s.scalars(select(Proposal).where(Proposal.id.in_(agreed)))
+        ),
+    )
+
+    # The receiving site starts three weeks late; a new lot of class-2b soil appears.
+    def slip(s):
+        listing = s.get(Listing, m["want"])
+        owner = s.get(User, m["receiver"].id)
+        catalog.update_listing(
+            s,
+            owner,
+            listing,
+            {
+                "window_start": listing.window_start + dt.timedelta(weeks=3),
+                "window_end": listing.window_end + dt.timedelta(weeks=3),
+                "quantity": listing.quantity + 100,
+            },
+        )
+
+    in_session(app, slip)
+    other = factory.user()
+    factory.listing(
+        other,
+        "soil_offer",
+        quantity=100,
+        soil_class_code="2b",
+        lat=SUPPLY_AT[0],
+        lon=SUPPLY_AT[1],
+        window_end=(japan_today() + dt.timedelta(days=150)).isoformat(),
+    )
+
+    rerun_id = start_planned_run(client, login, m["admin"])
+    rerun = _read(app, lambda s: s.get(MatchRun, rerun_id))
+    assert rerun.status == "done", rerun.error
+    start = dt.date.fromisoformat(rerun.instance["horizon"]["start"])
+    committed = sorted(
+        (
+            start + dt.timedelta(weeks=c["ship_period"]),
+            start + dt.timedelta(weeks=c["deliver_period"]),
+            int(c["plant"][1:]) if c["plant"] else None,
+            int(c["yard"][1:]) if c["yard"] else None,
+            Decimal(str(c["quantity"])),
+        )
+        for c in rerun.instance["committed"]
+    )
+    assert committed == kept
+    report = matching.check(rerun.instance, rerun.result)
+    assert report.ok, report
+    # Every agreement is in the new plan, on its path and weeks, in full.
+    for ship, deliver, plant, yard, q in kept:
+        on_path = sum(
+            f["quantity"]
+            for f in rerun.result["flows"]
+            if f["ship_week"] == ship.isoformat()
+            and f["deliver_week"] == deliver.isoformat()
+            and f["plant"] == (f"C{plant}" if plant else None)
+            and f["yard"] == (f"L{yard}" if yard else None)
+        )
+        assert on_path >= float(q) - 1e-6
+    # ...and the rest is planned again: the new lot goes to the slipped site.
+    # Agreed flows are not proposed again: only what is new.
+    new = _read(
+        app,
+        lambda s: [
+            (p.demand_id, p.supply.soil_class_code, p.state)
+            for p in s.scalars(select(Proposal).where(Proposal.run_id == rerun_id))
+        ],
+    )
+    assert new and set(new) == {(m["want"], "2b", "proposed")}
