@@ -57,9 +57,8 @@ def _reserved(app, line_id):
 def test_bookings_fill_a_week_and_the_one_past_capacity_is_refused_by_name(app, line):
     in_session(app, lambda s: plants.reserve(s, line, WEEK, Decimal(60)))
     in_session(app, lambda s: plants.reserve(s, line, WEEK, Decimal(40)))
-    with app.test_request_context():
-        with pytest.raises(Conflict) as refused:
-            in_session(app, lambda s: plants.reserve(s, line, WEEK, Decimal("0.5")))
+    with app.test_request_context(), pytest.raises(Conflict) as refused:
+        in_session(app, lambda s: plants.reserve(s, line, WEEK, Decimal("0.5")))
     assert "城南改良センター" in refused.value.message and "2027-01-04" in refused.value.message
     in_session(app, lambda s: plants.reserve(s, line, WEEK + dt.timedelta(weeks=1), Decimal(100)))
     assert _reserved(app, line) == [
