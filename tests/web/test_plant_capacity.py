@@ -102,7 +102,7 @@ def test_bookings_racing_for_the_last_capacity_never_overbook(app, line, row):
         base = Decimal(0)
         if row == "week already booked":
             base = Decimal(20)
-            in_session(app, lambda s, week=week: plants.reserve(s, line, week, base))
+            in_session(app, lambda s, week=week, base=base: plants.reserve(s, line, week, base))
         outcomes = _book_at_once(app, line, week, [60, 60, 60, 60])
         assert outcomes.count("ok") == 1 and set(outcomes) <= {"ok", "Conflict"}, outcomes
         booked = dict(_reserved(app, line))
