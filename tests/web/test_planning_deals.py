@@ -367,3 +367,39 @@ def test_a_rerun_after_a_schedule_slip_keeps_every_agreement_and_plans_the_rest(
         ],
     )
     assert new and set(new) == {(m["want"], "2b", "proposed")}
+
+
+def test_listing_forms_ask_for_a_weekly_rate_and_a_yards_holding_price(app, client, factory, login):
+    from market.catalog.models import ListingKind
+    from tests.conftest import listing_data
+    from tests.web.test_catalog import form_from
+
+    login(factory.user())
+    page = client.get("/listings/new/soil_offer").get_data(as_text=True)
+    assert 'name="weekly_rate"' in page and "m³/週" in page
+    for rate, message in (("2000", "数量を超えることはできません"), ("毎週", "")):
+        data = {**form_from(listing_data()), "weekly_rate": rate}
+        response = client.post("/listings/new/soil_offer", data=data)
+        assert response.status_code in (400, 422)
+        page = response.get_data(as_text=True)
+        assert 'id="weekly_rate-error"' in page and message in page
+    data = {**form_from(listing_data()), "weekly_rate": "150"}
+    response = client.post("/listings/new/soil_offer", data=data)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "週あたりの量（m³/週）" in page and "150" in page
+    client.post("/logout")
+
+    login(factory.user("stockyard_operator"))
+    data = {**form_from(listing_data("stockyard"))}
+    data["holding_price_per_week"] = "-5"
+    page = client.post("/listings/new/stockyard", data=data).get_data(as_text=True)
+    assert 'id="holding_price_per_week-error"' in page
+    data["holding_price_per_week"] = "25"
+    response = client.post("/listings/new/stockyard", data=data)
+    assert response.status_code == 302
+    yard = _read(
+        app,
+        lambda s: s.scalars(select(Listing).where(Listing.kind == ListingKind.stockyard)).one(),
+    )
+    assert yard.holding_price_per_week == 25
