@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
+from market.allocation.models import Plant, PlantConversion
 from market.catalog import photos
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -363,6 +364,8 @@ def load_demo(
     from market.orders.demo import open_trades
 
     open_trades(session, today)
+    # After everything else, so that the listings drawn above stay as they were.
+    _plant_operator(session, password_hash, len(ORGS) + 1)
     # A site administrator, so that a visitor can try a matching run on the demo data.
     session.add(
         User(
@@ -377,8 +380,57 @@ def load_demo(
     session.flush()
     return (
         f"loaded {len(ORGS)} organisations and {created} listings; site admin admin@meguri.example; "
-        f"sign in as demo1@meguri.example … demo{len(ORGS)}@meguri.example with password {DEMO_PASSWORD}"
+        f"sign in as demo1@meguri.example … demo{len(ORGS) + 1}@meguri.example with password {DEMO_PASSWORD}"
     )
+
+
+# An improvement plant (改良プラント) on the Tokyo waterfront and what it treats: class-4
+# soil and mud into improved soil, each line with its price and weekly capacity [U].
+PLANT_OPERATOR = (OrgKind.plant_operator, "城南土質改良センター株式会社", "大田区")
+PLANT_LINES = [("4a", "2i", 1800, 600), ("4b", "3i", 1600, 400), ("mud-a", "3i", 2800, 300)]
+
+
+def _plant_operator(session: Session, password_hash: str, n: int) -> None:
+    kind, org_name, city = PLANT_OPERATOR
+    name, code, pref, lat, lon, _ = CITY[city]
+    org = Organisation(
+        name=org_name,
+        kind=kind,
+        prefecture_code=pref,
+        municipality_code=code,
+        address=name,
+    )
+    session.add(org)
+    session.add(
+        User(
+            email=f"demo{n}@meguri.example",
+            password_hash=password_hash,
+            display_name="城南土質改良センター 担当者",
+            organisation=org,
+            role=Role.admin,
+            email_verified_at=utcnow(),
+        )
+    )
+    plant = Plant(
+        organisation=org,
+        name="城南改良プラント（京浜島）",
+        lat=lat + 0.01,
+        lon=lon + 0.03,
+        prefecture_code=pref,
+        address=f"{name}京浜島",
+    )
+    session.add(plant)
+    for source, target, price, capacity in PLANT_LINES:
+        session.add(
+            PlantConversion(
+                plant=plant,
+                from_class=source,
+                to_class=target,
+                price_per_m3=price,
+                weekly_capacity=Decimal(capacity),
+            )
+        )
+    session.flush()
 
 
 def _family(kind: ListingKind) -> str:

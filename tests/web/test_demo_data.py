@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from market.accounts.models import Organisation, OrgKind
 from market.catalog.models import Listing, ListingKind
-from market.demo import CITY, ORGS, load_demo
+from market.demo import CITY, ORGS, PLANT_OPERATOR, load_demo
 from market.orders.models import Delivery, Order
 
 
@@ -28,7 +28,7 @@ def km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def test_organisations_list_where_they_work(demo):
-    homes = {name: CITY[city] for _kind, name, city in ORGS}
+    homes = {name: CITY[city] for _kind, name, city in [*ORGS, PLANT_OPERATOR]}
     for org in demo.scalars(select(Organisation)):
         home = homes[org.name]
         assert org.address == home[0] and org.municipality_code == home[1]
