@@ -20,7 +20,13 @@ import matching
 from market import tasks
 from market.accounts.models import User
 from market.allocation import plants
-from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
+from market.allocation.instance import (
+    DEFAULT_HORIZON_WEEKS,
+    FAMILIES,
+    KANTO,
+    build_instance,
+    listing_id,
+)
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
@@ -877,7 +883,8 @@ def _tell_parties(session: Session, proposal: Proposal) -> None:
 
 
 def schedule_nightly(session: Session) -> list[MatchRun]:
-    """One run per family over Kanto (recycled: per material with open lots)."""
+    """One run per family over Kanto (recycled: per material with open lots); soil, where
+    yards and plants bridge periods and classes, is planned over 26 weeks."""
     runs = []
     for family in FAMILIES:
         materials = [None]
@@ -895,7 +902,15 @@ def schedule_nightly(session: Session) -> list[MatchRun]:
         for material in materials:
             try:
                 runs.append(
-                    start_run(session, None, family, list(KANTO), material, trigger="schedule")
+                    start_run(
+                        session,
+                        None,
+                        family,
+                        list(KANTO),
+                        material,
+                        trigger="schedule",
+                        horizon_weeks=DEFAULT_HORIZON_WEEKS if family == "soil" else None,
+                    )
                 )
             except Conflict:
                 continue
