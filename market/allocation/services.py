@@ -851,16 +851,12 @@ def _tell_parties(session: Session, proposal: Proposal) -> None:
     from market.accounts.services import active_members
     from market.finder.services import notify_users
 
-    listings = [proposal.supply, proposal.demand] + ([proposal.via] if proposal.via else [])
-    if proposal.deal is not None:
-        listings = [
-            x for part in proposal.deal.proposals for x in (part.supply, part.demand, part.via) if x
-        ]
+    parts = proposal.deal.proposals if proposal.deal is not None else [proposal]
     told: set[int] = set()
-    for listing in listings:
-        if listing.organisation_id in told:
+    for org_id, _role, listing in (x for part in parts for x in _orgs_of(part)):
+        if org_id in told:
             continue
-        told.add(listing.organisation_id)
+        told.add(org_id)
         reason = proposal.reason
 
         def words(_user, reason=reason):
@@ -876,9 +872,9 @@ def _tell_parties(session: Session, proposal: Proposal) -> None:
 
         notify_users(
             session,
-            active_members(session, [listing.organisation_id]),
+            active_members(session, [org_id]),
             words,
-            listing_id=listing.id,
+            listing_id=listing.id if listing is not None else None,
         )
 
 

@@ -403,3 +403,31 @@ def test_listing_forms_ask_for_a_weekly_rate_and_a_yards_holding_price(app, clie
         lambda s: s.scalars(select(Listing).where(Listing.kind == ListingKind.stockyard)).one(),
     )
     assert yard.holding_price_per_week == 25
+
+
+def test_a_full_plant_week_expires_the_deal_with_the_reason_and_tells_the_plant_operator(
+    app, client, login, planned_market
+):
+    from market.allocation import plants
+    from market.finder.models import Notification
+
+    m = planned_market
+    start_planned_run(client, login, m["admin"])
+    p = _read(app, lambda s: s.scalars(select(Proposal).order_by(Proposal.id)).first())
+    # Another agreement took the whole week at the plant meanwhile.
+    in_session(app, lambda s: plants.reserve(s, p.conversion_id, p.ship_week, Decimal(200)))
+    members = [m[k] for k in ("supplier", "receiver", "yard_operator", "plant_operator")]
+    _accept_everything(app, members)
+    deal = _read(app, lambda s: s.get(Deal, p.deal_id))
+    assert deal.state == "expired" and "城南改良センター" in deal.reason
+    assert p.ship_week.isoformat() in deal.reason
+    assert _read(app, lambda s: s.scalar(select(PlantLoad.reserved))) == Decimal(200)
+    told = _read(
+        app,
+        lambda s: [
+            n.message
+            for n in s.scalars(select(Notification))
+            if n.user_id == m["plant_operator"].id and "期限切れ" in n.message
+        ],
+    )
+    assert told
