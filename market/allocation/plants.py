@@ -10,14 +10,15 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from market.accounts.models import OrgKind, User
-from market.allocation.models import Plant, PlantConversion, PlantLoad
+from market.allocation.models import Plant, PlantConversion, PlantLoad, Proposal
 from market.catalog.models import Prefecture, SoilClass
 from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.orders.models import Order, OrderStatus
 
 
 def conversion_ref(conversion_id: int) -> str:
@@ -237,6 +238,42 @@ def reserve(session: Session, line_id: int, week: dt.date, quantity: Decimal) ->
                 week=week.isoformat(),
             )
         )
+
+
+def release(session: Session, line_id: int, week: dt.date, quantity: Decimal) -> None:
+    """Give a booking back (its order ended before the soil was treated): one conditional
+    UPDATE that never takes a week below zero."""
+    quantity = Decimal(quantity)
+    session.execute(
+        update(PlantLoad)
+        .where(
+            PlantLoad.conversion_id == line_id,
+            PlantLoad.week == week,
+            PlantLoad.reserved >= quantity,
+        )
+        .values(reserved=PlantLoad.reserved - quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+ENDED = (OrderStatus.cancelled, OrderStatus.declined)
+
+
+@event.listens_for(Session, "before_flush")
+def _give_back_on_cancel(session: Session, _context, _instances) -> None:
+    """An order made from a planned flow through a plant that is cancelled (or declined)
+    gives the plant's week back in the same flush, whichever code path moved it."""
+    for order in [o for o in session.dirty if isinstance(o, Order)]:
+        if order.source != "proposal" or not (order.proposal_ref or "").startswith("proposal:"):
+            continue
+        history = inspect(order).attrs.status.history
+        if not history.added or history.added[0] not in ENDED:
+            continue
+        if history.deleted and history.deleted[0] in ENDED:
+            continue
+        proposal = session.get(Proposal, int(order.proposal_ref.split(":", 1)[1]))
+        if proposal is not None and proposal.conversion_id is not None:
+            release(session, proposal.conversion_id, proposal.ship_week, order.quantity)
 
 
 def booked_by_week(session: Session, plant: Plant) -> dict[dt.date, Decimal]:

@@ -17,6 +17,7 @@ import matching
 from market.allocation.models import Deal, MatchRun, Plant, PlantLoad, Proposal
 from market.catalog.models import Listing
 from market.db import japan_today
+from market.orders.models import Order
 from tests.conftest import in_session
 
 SUPPLY_AT = (35.6727, 139.8171)  # 江東区
@@ -259,6 +260,13 @@ def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
         lambda s: [(x.week, x.reserved) for x in s.scalars(select(PlantLoad))],
     )
     assert booked == [(p.ship_week, p.quantity)]
+    orders = _read(
+        app,
+        lambda s: [
+            o.id for o in s.scalars(select(Order).where(Order.proposal_ref == f"proposal:{p.id}"))
+        ],
+    )
+    assert len(orders) == 1
 
     # The plant's page shows its load that week; the yard's page its planned occupancy.
     login(m["receiver"])
@@ -266,6 +274,12 @@ def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
     assert '<svg class="chart"' in page and p.ship_week.isoformat() in page
     page = client.get(f"/listings/{m['yard']}").get_data(as_text=True)
     assert 'id="yard-plan"' in page and '<svg class="chart"' in page
+
+    # The receiver cancels the order: the plant's week is given back.
+    response = client.post(f"/orders/{orders[0]}/actions/cancel")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert _read(app, lambda s: s.get(Order, orders[0]).status.value) == "cancelled"
+    assert _read(app, lambda s: s.scalar(select(PlantLoad.reserved))) == Decimal(0)
 
 
 def _accept_everything(app, members) -> list[int]:
