@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -26,7 +27,7 @@ from market.allocation.forms import RunForm
 from market.allocation.instance import DEFAULT_HORIZON_WEEKS, FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
 from market.allocation.reasons import property_names, stage_label, unmatched_reason
-from market.catalog.models import Listing, Material, Prefecture
+from market.catalog.models import Listing, Material, Prefecture, SoilClass
 from market.core.forms import parse_form
 from market.errors import DomainError
 from market.services import db_session
@@ -284,6 +285,14 @@ def proposal_detail(proposal_id: int):
     )
 
 
+def ref_label(code: str) -> str:
+    """A soil class by its name in the user's language (第4a種 / Class 4a)."""
+    row = db_session().get(SoilClass, code)
+    if row is None:
+        return code
+    return row.name_en if str(get_locale()) == "en" else row.name_ja
+
+
 def _why(p) -> list[str]:
     """Plain reasons for this match, from the figures the optimiser used."""
     reasons = [
@@ -300,7 +309,26 @@ def _why(p) -> list[str]:
             v=f"{p.net_benefit:,}",
         ),
     ]
-    if p.via_id:
+    if p.conversion is not None:
+        reasons.append(
+            _(
+                "Treated at the improvement plant: %(source)s as dug becomes %(target)s for the "
+                "receiving site; treatment costs %(cost)s yen for the whole quantity.",
+                source=ref_label(p.conversion.from_class),
+                target=ref_label(p.conversion.to_class),
+                cost=f"{p.treatment_cost:,}",
+            )
+        )
+    if p.via_id and p.ship_week is not None:
+        reasons.append(
+            _(
+                "Held %(n)s weeks in the stockyard: the supplying site ships before the "
+                "receiving site can take it; holding costs %(cost)s yen.",
+                n=(p.deliver_week - p.ship_week).days // 7,
+                cost=f"{p.holding_cost:,}",
+            )
+        )
+    elif p.via_id:
         reasons.append(
             _(
                 "Routed through a stockyard because the windows do not overlap directly or it is cheaper."
