@@ -1,6 +1,6 @@
 """Read side of planning over time: the latest plan's weeks, a stockyard's planned
-occupancy and a plant's load by week, as the pages show them (charts in the style of
-market/reports/charts.py)."""
+occupancy and a plant's load by week, as the pages show them (the templates draw them with
+the dashboards' ``svg_chart``)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from decimal import Decimal
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.allocation.instance import listing_ref
 from market.allocation.models import MatchRun, Plant
 from market.allocation.plants import booked_by_week, conversion_ref
-from market.reports import charts
 
 WEEKS_SHOWN = 26
 
@@ -66,18 +64,11 @@ def yard_occupancy(session: Session, listing) -> dict | None:
             stock[row["period"]] = stock.get(row["period"], 0.0) + row["quantity"]
     weeks = _weeks(run)
     values = [round(stock.get(k, 0.0), 3) for k in range(len(weeks))]
-    title = _("Planned occupancy by week (m³)")
-    chart = charts.render(
-        "bar",
-        [week_label(w) for w in weeks],
-        [(_("Planned occupancy"), values)],
-        title,
-        unit="m³",
-    )
     return {
         "run": run,
-        "chart": Markup(chart),
-        "title": title,
+        "labels": [week_label(w) for w in weeks],
+        "series": [(_("Planned occupancy"), values)],
+        "title": _("Planned occupancy by week (m³)"),
         "peak": max(values, default=0.0),
         "rows": [(w, v) for w, v in zip(weeks, values, strict=True) if v],
     }
@@ -100,16 +91,20 @@ def plant_load(session: Session, plant: Plant) -> dict:
     if not weeks:
         weeks = sorted(booked)[:WEEKS_SHOWN]
     if not weeks:
-        return {"run": run, "chart": None, "rows": []}
+        return {"run": run, "labels": [], "rows": []}
     series = [
         (_("Planned"), [round(planned.get(w, 0.0), 3) for w in weeks]),
         (_("Booked by agreed deals"), [float(booked.get(w, Decimal(0))) for w in weeks]),
     ]
-    title = _("Load by week (m³)")
-    chart = charts.render("bar", [week_label(w) for w in weeks], series, title, unit="m³")
     rows = [
         (w, planned.get(w, 0.0), float(booked.get(w, Decimal(0))))
         for w in weeks
         if planned.get(w) or booked.get(w)
     ]
-    return {"run": run, "chart": Markup(chart), "title": title, "rows": rows}
+    return {
+        "run": run,
+        "labels": [week_label(w) for w in weeks],
+        "series": series,
+        "title": _("Load by week (m³)"),
+        "rows": rows,
+    }
