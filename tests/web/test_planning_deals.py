@@ -231,6 +231,11 @@ def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
         m["plant_operator"].org_id: "plant",
     }
 
+    login(m["admin"])
+    page = client.get(f"/matching/runs/{run_id}").get_data(as_text=True)
+    assert 'id="run-horizon"' in page and "26週" in page
+    client.post("/logout")
+
     # The plant operator reads the proposal in English, with the timeline.
     login(m["plant_operator"])
     client.post("/lang/en", data={"next": "/"})
