@@ -152,7 +152,9 @@ class Proposal(Base):
     # Planning over time (a run with a horizon): the treatment line it passes through, the
     # Monday of the week it ships and of the week it is delivered (later when it waits in
     # the yard), the class it arrives as, and what treatment and holding cost.
-    conversion_id: Mapped[int | None] = mapped_column(ForeignKey("plant_conversions.id"))
+    conversion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plant_conversions.id", ondelete="SET NULL")
+    )
     ship_week: Mapped[dt.date | None] = mapped_column(Date)
     deliver_week: Mapped[dt.date | None] = mapped_column(Date)
     flow_class: Mapped[str | None] = mapped_column(String(8))

@@ -158,8 +158,13 @@ def remove_conversion(session: Session, user: User, plant: Plant, line_id: int) 
     booked = session.scalar(
         select(func.count()).where(PlantLoad.conversion_id == line.id, PlantLoad.reserved > 0)
     )
-    if booked:
-        raise Conflict(_("Agreed deals have booked this line; it cannot be removed."))
+    in_play = session.scalar(
+        select(func.count()).where(
+            Proposal.conversion_id == line.id, Proposal.state.in_(("proposed", "agreed"))
+        )
+    )
+    if booked or in_play:
+        raise Conflict(_("Open or agreed deals go through this line; it cannot be removed."))
     session.delete(line)
     session.flush()
 

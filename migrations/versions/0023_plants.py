@@ -122,6 +122,7 @@ def upgrade() -> None:
             "plant_conversions",
             ["conversion_id"],
             ["id"],
+            ondelete="SET NULL",
         )
 
 

@@ -450,3 +450,26 @@ def test_a_full_plant_week_expires_the_deal_with_the_reason_and_tells_the_plant_
         ],
     )
     assert told
+
+
+def test_a_line_in_play_stays_and_another_operator_cannot_touch_the_plant(
+    app, client, login, factory, planned_market
+):
+    m = planned_market
+    start_planned_run(client, login, m["admin"])
+    line = _read(app, lambda s: s.get(Plant, m["plant"]).conversions[0].id)
+    login(factory.user("plant_operator"))
+    assert client.post(f"/plants/{m['plant']}", data=plant_form(name="乗っ取り")).status_code == 404
+    assert client.post(f"/plants/{m['plant']}/lines/{line}/delete").status_code == 404
+    client.post("/logout")
+    login(m["plant_operator"])
+    response = client.post(f"/plants/{m['plant']}/lines/{line}/delete")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "削除できません" in page
+    assert _read(app, lambda s: len(s.get(Plant, m["plant"]).conversions)) == 1
+    # A line no deal goes through is removed.
+    client.post(f"/plants/{m['plant']}/lines", data=line_form(from_class="4b", to_class="3i"))
+    assert _read(app, lambda s: len(s.get(Plant, m["plant"]).conversions)) == 2
+    spare = _read(app, lambda s: s.get(Plant, m["plant"]).conversions[1].id)
+    client.post(f"/plants/{m['plant']}/lines/{spare}/delete")
+    assert _read(app, lambda s: [c.id for c in s.get(Plant, m["plant"]).conversions]) == [line]
