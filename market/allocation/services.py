@@ -823,7 +823,14 @@ def _reduce(session: Session, proposal: Proposal, available: Decimal) -> None:
     share = available / before
     proposal.quantity = available
     # The figures scale with the quantity (they were computed for the whole flow).
-    for name in ("transport_cost", "handling_cost", "net_benefit", "supply_saving"):
+    for name in (
+        "transport_cost",
+        "handling_cost",
+        "holding_cost",
+        "treatment_cost",
+        "net_benefit",
+        "supply_saving",
+    ):
         setattr(proposal, name, round(getattr(proposal, name) * share))
     proposal.demand_saving = round(proposal.demand_saving * share)
     proposal.co2_kg = float(proposal.co2_kg) * float(share)
