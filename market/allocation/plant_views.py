@@ -3,13 +3,15 @@ signed-in user sees a plant with its load by week."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.accounts.models import OrgKind
-from market.allocation import planning, plants
+from market.allocation import planning, plants, services
 from market.allocation.forms import ConversionForm, PlantForm
 from market.allocation.models import Plant, PlantConversion
 from market.catalog.models import Prefecture, SoilClass
@@ -103,7 +105,10 @@ def plant_edit(plant_id: int):
     form, errors = parse_form(PlantForm)
     if form is not None:
         try:
+            before = (plant.lat, plant.lon, plant.window_start, plant.window_end)
             plants.save_plant(s, current_user, form, plant)
+            if (plant.lat, plant.lon, plant.window_start, plant.window_end) != before:
+                services.plant_terms_changed(s, plant.name, [c.id for c in plant.conversions])
         except Invalid as exc:
             s.rollback()
             errors = exc.errors
@@ -113,6 +118,12 @@ def plant_edit(plant_id: int):
     s.commit()
     flash(_("Plant saved."), "success")
     return redirect(url_for("plants.plant_detail", plant_id=plant.id))
+
+
+def _terms(line: PlantConversion | None) -> tuple | None:
+    if line is None:
+        return None
+    return (line.from_class, line.to_class, line.price_per_m3, Decimal(line.weekly_capacity))
 
 
 @bp.post("/plants/<int:plant_id>/lines", defaults={"line_id": None})
@@ -129,7 +140,10 @@ def line_save(plant_id: int, line_id: int | None):
     form, errors = parse_form(ConversionForm)
     if form is not None:
         try:
+            before = _terms(line)
             plants.save_conversion(s, current_user, plant, form, line)
+            if line is not None and _terms(line) != before:
+                services.plant_terms_changed(s, plant.name, [line.id])
         except Invalid as exc:
             s.rollback()
             errors = exc.errors

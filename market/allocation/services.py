@@ -511,8 +511,8 @@ def proposals_for(session: Session, org_id: int) -> list[Proposal]:
 
 
 def side_of(proposal: Proposal, user: User) -> str:
-    """The user's organisation's part in this flow: 'supply', 'demand', 'both', 'yard', or
-    'deal' (a party to another part of the same deal); else NotFound."""
+    """The user's organisation's part in this flow: 'supply', 'demand', 'both', 'yard',
+    'plant', or 'deal' (a party to another part of the same deal); else NotFound."""
     org = user.organisation_id
     sides = [
         name
@@ -786,6 +786,31 @@ def terms_changed(session: Session, listing: Listing) -> list[Proposal]:
         "the period or partner terms of “%(title)s” changed after the match was planned; the "
         "next matching run proposes again.",
         title=listing.title,
+    )
+    changed: list[Proposal] = []
+    for proposal in affected:
+        if proposal.state == "proposed":
+            changed.extend(_expire_parts(session, proposal, reason))
+    return changed
+
+
+def plant_terms_changed(session: Session, plant_name: str, line_ids) -> list[Proposal]:
+    """The operator changed a plant's dates or a treatment line (classes, price, capacity):
+    open proposals through it were planned for the old terms, so their deals expire, with
+    the reason (every party told, the plant operator too)."""
+    ids = sorted(set(line_ids))
+    if not ids:
+        return []
+    affected = session.scalars(
+        select(Proposal)
+        .where(Proposal.state == "proposed", Proposal.conversion_id.in_(ids))
+        .order_by(Proposal.id)
+        .with_for_update()
+    ).all()
+    reason = _(
+        "the terms of the plant “%(name)s” changed after the match was planned; the next "
+        "matching run proposes again.",
+        name=plant_name,
     )
     changed: list[Proposal] = []
     for proposal in affected:

@@ -473,3 +473,26 @@ def test_a_line_in_play_stays_and_another_operator_cannot_touch_the_plant(
     spare = _read(app, lambda s: s.get(Plant, m["plant"]).conversions[1].id)
     client.post(f"/plants/{m['plant']}/lines/{spare}/delete")
     assert _read(app, lambda s: [c.id for c in s.get(Plant, m["plant"]).conversions]) == [line]
+
+
+def test_a_changed_treatment_line_expires_the_open_deals_through_it(
+    app, client, login, planned_market
+):
+    m = planned_market
+    start_planned_run(client, login, m["admin"])
+    line = _read(app, lambda s: s.get(Plant, m["plant"]).conversions[0].id)
+    login(m["plant_operator"])
+    response = client.post(
+        f"/plants/{m['plant']}/lines/{line}", data=line_form(price_per_m3="2400")
+    )
+    assert response.status_code == 302
+    deals = _read(app, lambda s: [(d.state, d.reason) for d in s.scalars(select(Deal))])
+    assert deals and all(state == "expired" and "城南改良センター" in why for state, why in deals)
+    # Saving the same terms again changes nothing for a new run's deals.
+    client.post("/logout")
+    start_planned_run(client, login, m["admin"])
+    login(m["plant_operator"])
+    client.post(f"/plants/{m['plant']}/lines/{line}", data=line_form(price_per_m3="2400"))
+    assert _read(
+        app, lambda s: {d.state for d in s.scalars(select(Deal)) if d.state != "expired"}
+    ) == {"proposed"}
