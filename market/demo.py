@@ -379,7 +379,7 @@ def load_demo(
     )
     session.flush()
     return (
-        f"loaded {len(ORGS)} organisations and {created} listings; site admin admin@meguri.example; "
+        f"loaded {len(ORGS) + 1} organisations and {created} listings; site admin admin@meguri.example; "
         f"sign in as demo1@meguri.example … demo{len(ORGS) + 1}@meguri.example with password {DEMO_PASSWORD}"
     )
 
