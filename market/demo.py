@@ -365,7 +365,7 @@ def load_demo(
 
     open_trades(session, today)
     # After everything else, so that the listings drawn above stay as they were.
-    _plant_operator(session, password_hash, len(ORGS) + 1)
+    created += _plant_operator(session, password_hash, len(ORGS) + 1, today, users)
     # A site administrator, so that a visitor can try a matching run on the demo data.
     session.add(
         User(
@@ -390,7 +390,9 @@ PLANT_OPERATOR = (OrgKind.plant_operator, "城南土質改良センター株式�
 PLANT_LINES = [("4a", "2i", 1800, 600), ("4b", "3i", 1600, 400), ("mud-a", "3i", 2800, 300)]
 
 
-def _plant_operator(session: Session, password_hash: str, n: int) -> None:
+def _plant_operator(
+    session: Session, password_hash: str, n: int, today: dt.date, users: dict[int, User]
+) -> int:
     kind, org_name, city = PLANT_OPERATOR
     name, code, pref, lat, lon, _ = CITY[city]
     org = Organisation(
@@ -431,6 +433,68 @@ def _plant_operator(session: Session, password_hash: str, n: int) -> None:
             )
         )
     session.flush()
+    return _treated_pair(session, today, users)
+
+
+def _treated_pair(session: Session, today: dt.date, users: dict[int, User]) -> int:
+    """A site digging class-4a soil near the plant and a road embankment that takes only
+    improved soil: a planned run sends the one to the other through the plant, so the
+    plant's page, the proposal timeline and the yard charts have something to show."""
+    by_name = {u.organisation.name: u for u in users.values()}
+    digger, builder = by_name["湾岸土木工業株式会社"], by_name["東都建設株式会社"]
+    koto, ota = CITY["江東区"], CITY["大田区"]
+    offer = Listing(
+        kind=ListingKind.soil_offer,
+        status=ListingStatus.open,
+        organisation_id=digger.organisation_id,
+        created_by_id=digger.id,
+        title="江東区 地下鉄駅工事 発生土 第4a種 3,000m³ 搬出",
+        description="シールド工事の泥水処理後の第4a種土です。改良プラント経由の利用を想定。",
+        lat=koto[3] + 0.004,
+        lon=koto[4] - 0.01,
+        prefecture_code=koto[2],
+        municipality_code=koto[1],
+        address=koto[0],
+        window_start=today + dt.timedelta(days=7),
+        window_end=today + dt.timedelta(days=70),
+        quantity=Decimal(3000),
+        weekly_rate=Decimal(400),
+        unit="m3",
+        price_per_unit=-2500,
+        soil_class_code="4a",
+        cone_index=260,
+        contamination_status="checked_clean",
+        max_haul_km=40,
+    )
+    want = Listing(
+        kind=ListingKind.soil_want,
+        status=ListingStatus.open,
+        organisation_id=builder.organisation_id,
+        created_by_id=builder.id,
+        title="大田区 臨海部道路 盛土材（改良土）2,400m³ 受入",
+        description="道路盛土に第2種改良土を受け入れます。",
+        lat=ota[3] - 0.006,
+        lon=ota[4] + 0.02,
+        prefecture_code=ota[2],
+        municipality_code=ota[1],
+        address=ota[0],
+        window_start=today + dt.timedelta(days=21),
+        window_end=today + dt.timedelta(days=120),
+        quantity=Decimal(2400),
+        weekly_rate=Decimal(300),
+        unit="m3",
+        price_per_unit=1500,
+        soil_use_code="road_embankment",
+        accepted_classes=["2i"],
+        improved_allowed=True,
+        max_haul_km=40,
+    )
+    for listing in (offer, want):
+        listing.open_quantity = listing.quantity
+        session.add(listing)
+        session.flush()
+        ledger.publish(session, listing)
+    return 2
 
 
 def _family(kind: ListingKind) -> str:
