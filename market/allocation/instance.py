@@ -137,7 +137,8 @@ def build_instance(
         ]
     if horizon_weeks is not None:
         _as_version_2(session, instance, supplies, demands, yards, as_of, horizon_weeks, p)
-        instance["plants"] = instance_plants(session, region) if with_yards else []
+        lines = {p.conversion_id for p in agreed if p.conversion_id}
+        instance["plants"] = instance_plants(session, region, lines) if with_yards else []
         _keep_agreed(instance, agreed)
     ids = {listing.id for listing in supplies} | {listing.id for listing in demands}
     declined = session.execute(

@@ -172,13 +172,14 @@ def remove_conversion(session: Session, user: User, plant: Plant, line_id: int) 
 # --- the instance --------------------------------------------------------------------------
 
 
-def instance_plants(session: Session, region: list[str]) -> list[dict]:
+def instance_plants(session: Session, region: list[str], also=()) -> list[dict]:
     """Every treatment line of the region's plants as a version 2 plant (INSTANCE-v2.md):
-    its own capacity per week, price and one conversion."""
+    its own capacity per week, price and one conversion; and the lines ``also`` names
+    (those of agreed flows, wherever the plant is)."""
     rows = session.execute(
         select(PlantConversion, Plant)
         .join(Plant, PlantConversion.plant_id == Plant.id)
-        .where(Plant.prefecture_code.in_(region))
+        .where(Plant.prefecture_code.in_(region) | PlantConversion.id.in_(list(also)))
         .order_by(PlantConversion.id)
     ).all()
     plants = []
