@@ -152,6 +152,8 @@ def build_instance(
     excluded |= {
         (s.id, d.id) for s in supplies for d in demands if s.organisation_id == d.organisation_id
     }
+    # What was agreed stays possible, even if the pair was declined in a later proposal.
+    excluded -= {(p.supply_id, p.demand_id) for p in agreed}
     instance["excluded_pairs"] = [[listing_ref(s), listing_ref(d)] for s, d in sorted(excluded)]
     return instance
 
