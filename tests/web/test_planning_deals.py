@@ -428,7 +428,7 @@ def test_a_full_plant_week_expires_the_deal_with_the_reason_and_tells_the_plant_
     app, client, login, planned_market
 ):
     from market.allocation import plants
-    from market.finder.models import Notification
+    from market.notifications.models import Notification
 
     m = planned_market
     start_planned_run(client, login, m["admin"])
