@@ -91,6 +91,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_login(app)
 
     from market.accounts.views import bp as accounts_bp
+    from market.allocation.plant_views import bp as plants_bp
     from market.allocation.views import bp as allocation_bp
     from market.api.views import bp as api_bp
     from market.catalog.sheet_views import bp as listing_files_bp
@@ -112,6 +113,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(allocation_bp)
+    app.register_blueprint(plants_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(listing_files_bp)
     app.register_blueprint(finder_bp)

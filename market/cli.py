@@ -135,7 +135,20 @@ def register_matching(app: Flask) -> None:
         "--region", default="08,09,10,11,12,13,14", help="Prefecture codes, comma-separated."
     )
     @click.option("--material", default=None, help="Recycled material code (recycled runs).")
-    def matching_run(family: str, region: str, material: str | None):
+    @click.option(
+        "--horizon-weeks",
+        type=int,
+        default=None,
+        help="Plan week by week over this many weeks (version 2); omitted: windows only.",
+    )
+    @click.option("--carbon-price", type=float, default=None, help="Yen per kg CO2.")
+    def matching_run(
+        family: str,
+        region: str,
+        material: str | None,
+        horizon_weeks: int | None,
+        carbon_price: float | None,
+    ):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
         from market.allocation.services import start_run
         from market.errors import DomainError
@@ -143,7 +156,13 @@ def register_matching(app: Flask) -> None:
         session = current_app.extensions["meguri.db"].session()
         try:
             run = start_run(
-                session, None, family, [c.strip() for c in region.split(",") if c.strip()], material
+                session,
+                None,
+                family,
+                [c.strip() for c in region.split(",") if c.strip()],
+                material,
+                horizon_weeks=horizon_weeks,
+                carbon_price_per_kg=carbon_price,
             )
         except DomainError as exc:
             raise click.ClickException(exc.message) from None

@@ -205,6 +205,15 @@ def cone_index_shortfall(session: Session, class_code: str, cone_index: float):
 
 
 HAUL = Field("max_haul_km", _l("Maximum haul distance (km)"), "float", minimum=1, maximum=500)
+# Planning over time: most the site ships or receives in one week (its trucks, its gate).
+WEEKLY_RATE = Field(
+    "weekly_rate",
+    _l("Weekly rate (m³ per week)"),
+    "decimal",
+    minimum=0.001,
+    maximum=1e9,
+    help=_l("Most the site can ship or receive in one week; empty: no weekly limit"),
+)
 
 SPECS: dict[ListingKind, KindSpec] = {
     ListingKind.soil_offer: KindSpec(
@@ -230,6 +239,7 @@ SPECS: dict[ListingKind, KindSpec] = {
                 choices=CONTAMINATION,
             ),
             HAUL,
+            WEEKLY_RATE,
         ],
     ),
     ListingKind.soil_want: KindSpec(
@@ -260,6 +270,7 @@ SPECS: dict[ListingKind, KindSpec] = {
             ),
             Field("contamination_check_required", _l("Contamination check required"), "bool"),
             HAUL,
+            WEEKLY_RATE,
         ],
     ),
     ListingKind.material_offer: KindSpec(
@@ -423,6 +434,16 @@ SPECS: dict[ListingKind, KindSpec] = {
                 "multichoice",
                 required=True,
                 choices=SOIL_CLASSES,
+            ),
+            Field(
+                "holding_price_per_week",
+                _l("Holding price (yen per m³ per week)"),
+                "int",
+                minimum=0,
+                maximum=1_000_000,
+                help=_l(
+                    "Charged for each week soil waits in the yard; handling is the price per unit"
+                ),
             ),
         ],
         org_kinds=("stockyard_operator",),
@@ -666,6 +687,14 @@ def _cross_checks(session, kind, merged, errors, touched, locale="ja") -> None:
         and end < start
     ):
         errors["window_end"] = str(_l("must not be before the start date"))
+    rate, quantity = merged.get("weekly_rate"), merged.get("quantity")
+    if (
+        check("weekly_rate")
+        and isinstance(rate, Decimal)
+        and isinstance(quantity, Decimal)
+        and rate > quantity
+    ):
+        errors["weekly_rate"] = str(_l("must not be more than the quantity"))
     material = merged.get("material_code")
     for name in ("grade_code", "min_grade_code"):
         grade = merged.get(name)
@@ -735,6 +764,7 @@ def _related(name: str, touched) -> bool:
         "properties": {"material_code"},
         "property_limits": {"material_code"},
         "cone_index": {"soil_class_code"},
+        "weekly_rate": {"quantity"},
     }
     return bool(pairs.get(name, set()) & set(touched))
 

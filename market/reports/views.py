@@ -12,12 +12,18 @@ from market.core.forms import form_values
 from market.core.writes import submit
 from market.errors import Forbidden, NotFound
 from market.orders import moves
-from market.reports import impact, queries, services
+from market.reports import charts, impact, queries, services
 from market.reports.forms import FactorForm, HaulForm
 from market.reports.models import BulkDensity, ImpactFactor, TruckType
 from market.services import db_session
 
 bp = Blueprint("reports", __name__)
+
+
+@bp.app_template_global("svg_chart")
+def svg_chart(kind: str, labels, series, title: str, unit: str = ""):
+    """Any page's chart in the dashboards' style (other areas hand over only figures)."""
+    return charts.render(kind, labels, series, title, unit)
 
 
 def _org_dashboard() -> queries.Dashboard:
