@@ -286,7 +286,7 @@ class History:
         yield from self._pay(order.id, at(day - dt.timedelta(days=4), 11))
         handed_over = yield from self._pickup(city, operator, order.id, item, day, showed)
         if not handed_over:
-            if orders.refundable_yen(order) > 0 and rng.random() < 0.5:
+            if orders.refundable_yen(order) > 0 and rng.random() < 0.2:
                 yield at(day + dt.timedelta(days=1), 10)
                 orders.refund_order(
                     self.session,
@@ -390,7 +390,7 @@ class History:
                 for n in range(rng.randint(2, 3) + busy):
                     # The first of the month is always collected; once a year at least,
                     # an operator does not come.
-                    showed = n == 0 or (rng.random() > 0.1 and month != missed[city.id])
+                    showed = n == 0 or (rng.random() > 0.07 and month != missed[city.id])
                     out.append(self.reuse_item(city, day_in(month), showed))
         out.append(self.month_ends(months[0] - dt.timedelta(days=25)))
         return out
