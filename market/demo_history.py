@@ -140,7 +140,7 @@ class History:
         want_form["min_cone_index"] = None
         want = self._publish(buyer, ListingKind.soil_want, want_form)
 
-        loads = rng.randint(6, 14)
+        loads = rng.randint(5, 10)
         yield at(day - dt.timedelta(days=9), 14, rng.randint(0, 59))
         order = orders.request_order(
             self.session,
