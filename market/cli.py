@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 
 from market import migrate
+from market.models import Base
 
 
 def register(app: Flask) -> None:
@@ -35,7 +36,7 @@ def register(app: Flask) -> None:
     @db_group.command("check")
     def db_check():
         """Fail when the models and the migrations differ."""
-        diffs = migrate.drift(current_app.extensions["meguri.db"].engine)
+        diffs = migrate.drift(current_app.extensions["meguri.db"].engine, Base.metadata)
         if diffs:
             for diff in diffs:
                 click.echo(repr(diff))

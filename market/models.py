@@ -25,15 +25,15 @@ from market.catalog.models import (
     SoilClassUse,
     SoilUse,
 )
-from market.core.models import AuditEvent, Job
+from market.core.models import AuditEvent
 from market.db import Base
 from market.finder.models import (
     Municipality,
-    Notification,
     SavedSearch,
     SearchOutbox,
     SynonymGroup,
 )
+from market.notifications.models import Notification
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,
@@ -45,6 +45,7 @@ from market.orders.models import (
 )
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
+from market.tasks import Job
 from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
 
 __all__ = [

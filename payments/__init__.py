@@ -17,6 +17,7 @@ from payments.credit_note import (
 from payments.domain import (
     BankAccount,
     BillableOrder,
+    OnboardingLink,
     Party,
     Payment,
     PaymentStatus,
@@ -45,7 +46,13 @@ from payments.events import (
     apply_once,
     process_webhook,
 )
-from payments.gateway import PaymentGateway
+from payments.gateway import (
+    ConfirmsTestPayments,
+    OnboardsPayees,
+    ParsesWebhooks,
+    PaymentGateway,
+    RetrievesPayments,
+)
 from payments.invoice import (
     InvoiceGateway,
     QualifiedInvoice,
@@ -77,6 +84,11 @@ __all__ = [
     "Dispute",
     "PaymentEvent",
     "PaymentGateway",
+    "ConfirmsTestPayments",
+    "OnboardsPayees",
+    "ParsesWebhooks",
+    "RetrievesPayments",
+    "OnboardingLink",
     "PaymentStatus",
     "ProcessedEvents",
     "QualifiedInvoice",

@@ -180,3 +180,13 @@ def after_refund(payment: Payment, amount_yen: int) -> Payment:
         else PaymentStatus.PARTIALLY_REFUNDED
     )
     return dataclasses.replace(payment, refunded_yen=refunded, status=status)
+
+
+@dataclass(frozen=True)
+class OnboardingLink:
+    """Where to send an organisation to finish Stripe Express onboarding. The URL is
+    single-use and short-lived: redirect at once, never store it; store account_id."""
+
+    account_id: str
+    url: str
+    expires_at: int

@@ -11,7 +11,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from payments.domain import Payment, PaymentStatus
 from payments.errors import WebhookError
@@ -140,12 +140,16 @@ class WebhookResponse:
     outcome: WebhookOutcome | None = None
 
 
-class WebhookParser(Protocol):
+@runtime_checkable
+class ParsesWebhooks(Protocol):
+    """A backend whose provider reports changes by signed webhooks (a capability of
+    ``payments.gateway``; the invoice backend has none)."""
+
     def parse_webhook(self, payload: bytes, sig_header: str | None) -> PaymentEvent: ...
 
 
 def process_webhook(
-    gateway: WebhookParser,
+    gateway: ParsesWebhooks,
     payload: bytes,
     sig_header: str | None,
     *,

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +20,7 @@ import stripe
 
 from payments.domain import (
     BillableOrder,
+    OnboardingLink,
     Party,
     Payment,
     PaymentStatus,
@@ -61,16 +61,6 @@ _EVENT_STATUS = {
     "payment_intent.canceled": PaymentStatus.CANCELED,
     "charge.refunded": PaymentStatus.REFUNDED,  # cumulative amount decides partial / full
 }
-
-
-@dataclass(frozen=True)
-class OnboardingLink:
-    """Where to send an organisation to finish Stripe Express onboarding. The URL is
-    single-use and short-lived: redirect at once, never store it; store account_id."""
-
-    account_id: str
-    url: str
-    expires_at: int
 
 
 def idempotency_key(order: BillableOrder, action: str) -> str:

@@ -20,6 +20,7 @@ from market.accounts.models import (
     Organisation,
     OrgKind,
     Partnership,
+    Prefecture,
     Role,
     User,
 )
@@ -468,11 +469,8 @@ def update_organisation(session: Session, user: User, data) -> Organisation:
     elif len(name) > 200:
         errors["name"] = _("Must be at most %(n)s characters.", n=200)
     prefecture = str(data.get("prefecture_code") or "").strip() or None
-    if prefecture is not None:
-        from market.catalog.models import Prefecture
-
-        if session.get(Prefecture, prefecture) is None:
-            errors["prefecture_code"] = _("Choose a prefecture.")
+    if prefecture is not None and session.get(Prefecture, prefecture) is None:
+        errors["prefecture_code"] = _("Choose a prefecture.")
     address = str(data.get("address") or "").strip() or None
     if address and len(address) > 300:
         errors["address"] = _("Must be at most %(n)s characters.", n=300)

@@ -30,8 +30,15 @@ from market.accounts.forms import (
     SignupForm,
     TokenForm,
 )
-from market.accounts.models import ApiToken, Invitation, Organisation, OrgKind, Partnership, User
-from market.catalog.models import Prefecture
+from market.accounts.models import (
+    ApiToken,
+    Invitation,
+    Organisation,
+    OrgKind,
+    Partnership,
+    Prefecture,
+    User,
+)
 from market.core.forms import Form, parse_form
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
 from market.errors import Conflict

@@ -22,9 +22,9 @@ from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
-from market.core.models import Job
 from market.db import japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.tasks import Job
 
 
 class RunInputError(DomainError):
@@ -81,7 +81,6 @@ def start_run(
     return run
 
 
-@tasks.handler("matching_run")
 def run_job(session: Session, job, progress) -> dict:
     run = session.get(MatchRun, job.params["run_id"])
     if run is None or run.status == "done":
@@ -203,7 +202,6 @@ def _region(params: dict) -> matching.Region:
     )
 
 
-@tasks.handler(REGION_JOB)
 def region_job(session: Session, job, progress) -> dict:
     """Solve one region of a run; its plan is this job's result."""
     run = session.get(MatchRun, job.params["run_id"])
@@ -222,7 +220,6 @@ def region_job(session: Session, job, progress) -> dict:
     return {"region": job.params["region"], "plan": plan}
 
 
-@tasks.handler(MERGE_JOB)
 def merge_job(session: Session, job, progress) -> dict:
     """Once every region of a run is solved: merge, explain, store the proposals."""
     run_id = job.params["run_id"]
@@ -331,7 +328,7 @@ def _announce(session: Session, deal: Deal) -> None:
     """Each party's members are told in-app of the new deal and their part in it (a yard
     operator too); no mail, since a nightly run may propose many."""
     from market.accounts.services import active_members
-    from market.finder.services import notify_users
+    from market.notifications.services import notify_users
 
     for party in deal.parties:
         first = next(
@@ -601,7 +598,7 @@ def _agree(session: Session, proposal: Proposal) -> None:
     """One flow of an agreed deal: one accepted order that commits the quantity on the
     supplying and receiving listings, and on the stockyard's capacity when it goes through
     one, all through the ledger under that order (cancelling it gives every part back)."""
-    from market.orders.services import order_from_proposal
+    from market.orders.requests import order_from_proposal
 
     order_from_proposal(
         session,
@@ -758,7 +755,7 @@ def _qty(value: Decimal) -> str:
 def _tell_parties(session: Session, proposal: Proposal) -> None:
     """In-app (and by mail) to each party's members, in their language, with the reason."""
     from market.accounts.services import active_members
-    from market.finder.services import notify_users
+    from market.notifications.services import notify_users
 
     listings = [proposal.supply, proposal.demand] + ([proposal.via] if proposal.via else [])
     if proposal.deal is not None:

@@ -132,9 +132,9 @@ def remove_photo(session: Session, photo: ListingPhoto) -> None:
     after_commit(session, lambda: [path.unlink(missing_ok=True) for path in files])
 
 
-@tasks.handler("thumbnail")
-def make_thumbnail(session: Session, job, progress) -> dict:
-    photo = session.get(ListingPhoto, job.params["photo_id"])
+def make_thumbnail(session: Session, photo_id: int) -> dict:
+    """The photo's thumbnail (the ``thumbnail`` job, ``catalog/jobs.py``)."""
+    photo = session.get(ListingPhoto, photo_id)
     if photo is None:
         return {"skipped": "photo deleted"}
     source = photo_dir("full") / f"{photo.stored_name}.jpg"

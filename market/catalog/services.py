@@ -138,7 +138,7 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
     browsing, search, matching and new requests (orders already made go on). Each member
     of the owner is told, in-app and by mail, and can extend the period to publish again."""
     from market.accounts.services import active_members
-    from market.finder.services import notify_users
+    from market.notifications.services import notify_users
 
     today = today or japan_today()
     due = session.scalars(

@@ -22,8 +22,8 @@ from flask_login import current_user, login_required
 from market import tasks
 from market.catalog import imports, sheets
 from market.catalog.queries import organisation_listings
-from market.core.models import Job
 from market.services import db_session
+from market.tasks import Job
 
 bp = Blueprint("listing_files", __name__)
 

@@ -20,9 +20,9 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
-from market import LOCALES
 from market.catalog.models import Listing, ListingKind
 from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
+from market.config import LOCALES
 from market.core.models import AuditEvent
 from market.services import db_session
 

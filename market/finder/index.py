@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 
 from flask import Flask, current_app
-from huey import crontab
 from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -200,16 +199,13 @@ def deliver_soon() -> None:
         log.exception("could not queue search outbox delivery")
 
 
-# No huey lock_task here: its Redis key has no expiry, so a worker killed while holding
-# it would stop delivery for good. Concurrent deliverers take disjoint rows instead.
+# Not a Job (no row per listing change): a plain huey task sent after each commit, and
+# every minute by ``finder/jobs.py`` for what failed. No huey lock_task here: its Redis
+# key has no expiry, so a worker killed while holding it would stop delivery for good.
+# Concurrent deliverers take disjoint rows instead.
 @tasks.huey.task()
 def deliver_outbox_task() -> None:
     tasks.in_app(deliver)
-
-
-@tasks.huey.periodic_task(crontab(minute="*"))
-def deliver_outbox_periodically() -> None:
-    deliver_soon()
 
 
 def deliver(app: Flask, limit: int = 5000) -> int:

@@ -1,4 +1,4 @@
-"""What the search and notifications API take, declared once (market/api/contract.py)."""
+"""What the search API takes, declared once (market/api/contract.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 import search
-from market.api.contract import Body, Id, Query
+from market.api.contract import Id, Query
 from market.finder import suggest
 
 Facet = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=100)]
@@ -48,17 +48,3 @@ class SearchQuery(Query):
 class SuggestQuery(Query):
     q: Annotated[str, Field(max_length=200)] = ""
     limit: Annotated[int, Field(ge=1, le=suggest.MAX_LIMIT)] = 8
-
-
-class NotificationsQuery(Query):
-    unread: bool | None = None
-    page: Annotated[int, Field(ge=1, le=10**6)] = 1
-    per_page: Annotated[int, Field(ge=1, le=200)] = 50
-
-
-class MarkRead(Body):
-    """The ids to mark read; leave ``ids`` out to mark all of yours."""
-
-    ids: Annotated[list[Id], Field(max_length=1000)] = Field(
-        default_factory=list, description="Leave out to mark every notification of yours read"
-    )

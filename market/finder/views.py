@@ -1,15 +1,13 @@
-"""The search page (text, facets, map, distance from my sites), saved searches,
-notifications and the search API."""
+"""The search page (text, facets, map, distance from my sites), saved searches and the
+search API."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import search
@@ -17,7 +15,6 @@ from market.api.contract import operation
 from market.api.views import (
     ApiError,
     token_optional,
-    token_required,
 )
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -29,12 +26,11 @@ from market.catalog.models import (
     SoilClass,
 )
 from market.core.forms import parse_form
-from market.db import utcnow
 from market.errors import Invalid
 from market.finder import services, suggest, synonyms
 from market.finder.forms import SavedSearchForm
-from market.finder.models import Notification, SavedSearch, SynonymGroup
-from market.finder.schemas import MarkRead, NotificationsQuery, SearchQuery, SuggestQuery
+from market.finder.models import SavedSearch, SynonymGroup
+from market.finder.schemas import SearchQuery, SuggestQuery
 from market.services import db_session
 
 bp = Blueprint("finder", __name__)
@@ -157,32 +153,6 @@ def delete_saved(saved_id: int):
     s.delete(saved)
     s.commit()
     return redirect(url_for("finder.search_page"))
-
-
-@bp.get("/notifications")
-@login_required
-def notifications():
-    s = db_session()
-    items = s.scalars(
-        select(Notification)
-        .where(Notification.user_id == current_user.id)
-        .order_by(Notification.id.desc())
-        .limit(200)
-    ).all()
-    page = render_template("finder/notifications.html", items=items)
-    services.mark_read(s, current_user)
-    s.commit()
-    return page
-
-
-@bp.post("/notifications/settings")
-@login_required
-def notification_settings():
-    """Order mails on or off for the signed-in member (in-app notifications stay on)."""
-    current_user.notify_order_mail = request.form.get("order_mail") == "on"
-    db_session().commit()
-    flash(_("Order mails are on.") if current_user.notify_order_mail else _("Order mails are off."))
-    return redirect(url_for("finder.notifications"))
 
 
 def _hit_json(hit: search.SearchHit) -> dict:
@@ -326,101 +296,3 @@ def delete_synonyms(group_id: int):
     s.commit()
     flash(_("Synonym group removed."), "success")
     return redirect(url_for("finder.synonyms_page"))
-
-
-@bp.app_context_processor
-def _unread():
-    def unread_notifications() -> int:
-        if not current_user.is_authenticated:
-            return 0
-        return services.unread_count(db_session(), current_user)
-
-    return {"unread_notifications": unread_notifications}
-
-
-def _notification_json(note: Notification) -> dict:
-    def stamp(value):
-        return (
-            None
-            if value is None
-            else value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
-        )
-
-    link = (
-        url_for("orders.detail", order_id=note.order_id, _external=True)
-        if note.order_id
-        else url_for("catalog.detail", listing_id=note.listing_id, _external=True)
-        if note.listing_id
-        else None
-    )
-    return {
-        "id": note.id,
-        "message": note.message,
-        "created_at": stamp(note.created_at),
-        "read_at": stamp(note.read_at),
-        "order_id": note.order_id,
-        "listing_id": note.listing_id,
-        "url": link,
-    }
-
-
-NOTIFICATIONS_PAGE = {
-    "type": "object",
-    "required": ["items", "total", "page", "per_page"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-    },
-}
-
-
-@api.get("/notifications")
-@token_required
-@operation(
-    "Your notifications, newest first (order moves, saved-search matches)",
-    query=NotificationsQuery,
-    ok=(200, NOTIFICATIONS_PAGE),
-)
-def api_notifications(query: NotificationsQuery):
-    """Your notifications, newest first (order moves, saved-search matches)."""
-    page, per_page = query.page, query.per_page
-    rows_query = select(Notification).where(Notification.user_id == g.api_user.id)
-    if query.unread:
-        rows_query = rows_query.where(Notification.read_at.is_(None))
-    s = db_session()
-    total = s.scalar(select(func.count()).select_from(rows_query.subquery()))
-    rows = s.scalars(
-        rows_query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    )
-    return jsonify(
-        items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page
-    )
-
-
-@api.post("/notifications/read")
-@token_required
-@operation(
-    "Mark notifications read: the ids given, or all of yours when ids is left out",
-    body=MarkRead,
-    ok=(
-        200,
-        {"type": "object", "required": ["marked"], "properties": {"marked": {"type": "integer"}}},
-    ),
-    errors=(400, 401, 422, 429),
-)
-def api_mark_notifications_read(body: MarkRead):
-    """Mark notifications read: the ids given ({"ids": [..]}), or all of yours ({})."""
-    s = db_session()
-    query = select(Notification).where(
-        Notification.user_id == g.api_user.id, Notification.read_at.is_(None)
-    )
-    if "ids" in body.model_fields_set:
-        query = query.where(Notification.id.in_(body.ids))
-    marked = 0
-    for note in s.scalars(query):
-        note.read_at = utcnow()
-        marked += 1
-    s.commit()
-    return jsonify(marked=marked)

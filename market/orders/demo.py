@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, OrgKind, Partnership, User
 from market.catalog.models import Listing, ListingKind, ListingStatus
-from market.orders import services
+from market.orders import moves, requests, transitions
 from market.orders.models import Order
 
 
@@ -50,7 +50,7 @@ def _open(
 def _request(
     session: Session, buyer: User, listing: Listing, quantity: Decimal, note: str
 ) -> Order:
-    return services.request_order(
+    return requests.request_order(
         session,
         buyer,
         listing.id,
@@ -85,9 +85,9 @@ def open_trades(session: Session, today: dt.date) -> int:
     theirs = _open(session, ListingKind.soil_offer, other.organisation_id, minimum=Decimal(300))
     if theirs is not None:
         order = _request(session, me, theirs, Decimal(150), "盛土材として使用予定です。")
-        services.perform(session, other, order.id, "accept", {"transport_fee_yen": "30000"})
-        payee = services.payer_payee(order)[1]
-        services.perform(session, _member(session, payee), order.id, "issue_invoice")
+        transitions.perform(session, other, order.id, "accept", {"transport_fee_yen": "30000"})
+        payee = moves.payer_payee(order)[1]
+        transitions.perform(session, _member(session, payee), order.id, "issue_invoice")
         made += 1
 
     # 3. Reuse: the first operator's partner municipality sold it two items, both paid;
@@ -120,7 +120,7 @@ def open_trades(session: Session, today: dt.date) -> int:
     for number, item in enumerate(items):
         order = _request(session, operator, item, Decimal(1), "引取りに伺います。")
         for action in ("accept", "issue_invoice", "mark_paid"):
-            services.perform(session, city, order.id, action)
+            transitions.perform(session, city, order.id, action)
         if slot is None:
             slot, *_ = pickups.open_slots(
                 session,

@@ -27,8 +27,20 @@ from market.api.contract import operation
 from market.api.views import token_required
 from market.catalog import services as catalog_services
 from market.errors import DomainError, NotFound
-from market.orders import billing, queries, services, statements, states
+from market.orders import (
+    billing,
+    deliveries,
+    moves,
+    queries,
+    refunds,
+    requests,
+    statements,
+    states,
+    transitions,
+    webhooks,
+)
 from market.orders.models import Order, OrderRefund, OrderStatus, TransportArrangement
+from market.orders.payouts import payout_onboarding_url
 from market.orders.schemas import (
     DeliveryRecord,
     OrderMove,
@@ -64,8 +76,8 @@ def _order_globals():
         "order_action_labels": states.ACTION_LABELS,
         "transport_labels": TRANSPORT_LABELS,
         "payment_status_labels": PAYMENT_STATUS_LABELS,
-        "instant_accept_for": lambda listing_id: services.instant_accept(db_session(), listing_id),
-        "orderable_listing": services.orderable,
+        "instant_accept_for": lambda listing_id: requests.instant_accept(db_session(), listing_id),
+        "orderable_listing": requests.orderable,
     }
 
 
@@ -92,7 +104,7 @@ def request_order(listing_id: int):
     if request.method == "GET":
         return render_template("orders/request.html", listing=listing, values={}, errors={})
     try:
-        order = services.request_order(s, current_user, listing_id, request.form)
+        order = requests.request_order(s, current_user, listing_id, request.form)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -115,7 +127,7 @@ def request_order(listing_id: int):
 def order_terms(listing_id: int):
     s = db_session()
     listing = catalog_services.visible_listing(s, current_user, listing_id)
-    services.set_instant_accept(s, current_user, listing, request.form.get("instant_accept") == "1")
+    requests.set_instant_accept(s, current_user, listing, request.form.get("instant_accept") == "1")
     s.commit()
     flash(_("Order settings saved."), "success")
     return redirect(url_for("catalog.detail", listing_id=listing.id))
@@ -127,13 +139,13 @@ def _detail_page(order: Order, errors: dict | None = None, status: int = 200, va
         "orders/detail.html",
         order=order,
         money=queries.money(s, order),
-        actions=services.allowed_actions(order, current_user),
-        can_deliver=services.may(order, current_user, "record_delivery"),
+        actions=moves.allowed_actions(order, current_user),
+        can_deliver=moves.may(order, current_user, "record_delivery"),
         errors=errors or {},
         backend=billing.gateway().name,
         test_card=_test_card_allowed(order),
-        can_refund=services.may_refund(order, current_user),
-        refundable_yen=services.refundable_yen(order),
+        can_refund=refunds.may_refund(order, current_user),
+        refundable_yen=refunds.refundable_yen(order),
         # A fresh key per rendered form: a double submit sends it twice and refunds once.
         refund_key=uuid.uuid4().hex,
         values=values or {},
@@ -154,7 +166,7 @@ def _test_card_allowed(order: Order) -> bool:
 @bp.get("/orders/<int:order_id>")
 @login_required
 def detail(order_id: int):
-    order = services.visible_order(db_session(), current_user, order_id)
+    order = moves.visible_order(db_session(), current_user, order_id)
     return _detail_page(order)
 
 
@@ -168,7 +180,7 @@ def _change_order(order_id: int, change, done_message):
         if exc.status == 404:
             raise
         s.rollback()
-        order = services.visible_order(s, current_user, order_id)
+        order = moves.visible_order(s, current_user, order_id)
         return _detail_page(
             order,
             getattr(exc, "errors", None) or {exc.field or "form": exc.message},
@@ -185,7 +197,7 @@ def _change_order(order_id: int, change, done_message):
 def act(order_id: int, action: str):
     return _change_order(
         order_id,
-        lambda s: services.perform(s, current_user, order_id, action, request.form),
+        lambda s: transitions.perform(s, current_user, order_id, action, request.form),
         _("Order updated."),
     )
 
@@ -195,7 +207,7 @@ def act(order_id: int, action: str):
 def add_delivery(order_id: int):
     return _change_order(
         order_id,
-        lambda s: services.record_delivery(s, current_user, order_id, request.form),
+        lambda s: deliveries.record_delivery(s, current_user, order_id, request.form),
         _("Delivery recorded."),
     )
 
@@ -222,7 +234,7 @@ def refund(order_id: int):
 
     return _change_order(
         order_id,
-        lambda s: services.refund_order(
+        lambda s: refunds.refund_order(
             s,
             current_user,
             order_id,
@@ -236,7 +248,7 @@ def refund(order_id: int):
 
 def _credit_note(order_id: int, refund_id: int) -> payments.CreditNote:
     s = db_session()
-    order = services.visible_order(s, current_user, order_id)
+    order = moves.visible_order(s, current_user, order_id)
     refund = s.get(OrderRefund, refund_id)
     if refund is None or refund.order_id != order.id or not refund.credit_note:
         raise NotFound(_("This refund has no credit note."))
@@ -280,7 +292,7 @@ def _pdf(render, number: str) -> Response:
 
 def _to_onboarding():
     s = db_session()
-    url = services.payout_onboarding_url(
+    url = payout_onboarding_url(
         s,
         current_user,
         refresh_url=url_for("orders.payouts_refresh", _external=True),
@@ -333,7 +345,7 @@ def fee_statement_pdf(statement_id: int):
 @login_required
 def pay_test_card(order_id: int):
     s = db_session()
-    services.test_mode_card_payment(s, current_user, order_id)
+    transitions.test_mode_card_payment(s, current_user, order_id)
     s.commit()
     flash(
         _("Card payment sent; the order is marked paid when the payment provider confirms it."),
@@ -343,7 +355,7 @@ def pay_test_card(order_id: int):
 
 
 def _invoice(order_id: int) -> tuple[Order, payments.QualifiedInvoice]:
-    order = services.visible_order(db_session(), current_user, order_id)
+    order = moves.visible_order(db_session(), current_user, order_id)
     row = order.current_payment
     if row is None or not row.invoice:
         raise NotFound(_("This order has no invoice."))
@@ -373,7 +385,7 @@ def invoice_pdf(order_id: int):
 def stripe_webhook():
     """Signed provider events; CSRF-exempt (the signature is the authentication)."""
     s = db_session()
-    response = services.handle_webhook(
+    response = webhooks.handle_webhook(
         s, request.get_data(), request.headers.get("Stripe-Signature")
     )
     if response.status_code == 200:
@@ -483,7 +495,7 @@ def refund_json(refund: OrderRefund) -> dict:
 )
 def api_request_order(body: OrderRequest):
     s = db_session()
-    order = services.request_order(s, g.api_user, body.listing_id, body.model_dump(mode="json"))
+    order = requests.request_order(s, g.api_user, body.listing_id, body.model_dump(mode="json"))
     s.commit()
     return (
         jsonify(order_json(order)),
@@ -520,7 +532,7 @@ def api_list_orders(query: OrdersQuery):
 @token_required
 @operation("Read an order you are a party to", ok=(200, "Order"), errors=(401, 404, 429))
 def api_read_order(order_id: int):
-    return jsonify(order_json(services.visible_order(db_session(), g.api_user, order_id)))
+    return jsonify(order_json(moves.visible_order(db_session(), g.api_user, order_id)))
 
 
 @api.post("/orders/<int:order_id>/actions/<action>")
@@ -535,7 +547,7 @@ def api_read_order(order_id: int):
 )
 def api_act(order_id: int, action: str, body: OrderMove):
     s = db_session()
-    order = services.perform(
+    order = transitions.perform(
         s, g.api_user, order_id, action, body.model_dump(mode="json", exclude_unset=True)
     )
     s.commit()
@@ -552,9 +564,9 @@ def api_act(order_id: int, action: str, body: OrderMove):
 )
 def api_add_delivery(order_id: int, body: DeliveryRecord):
     s = db_session()
-    services.record_delivery(s, g.api_user, order_id, body.model_dump(mode="json"))
+    deliveries.record_delivery(s, g.api_user, order_id, body.model_dump(mode="json"))
     s.commit()
-    return jsonify(order_json(services.visible_order(s, g.api_user, order_id))), 201
+    return jsonify(order_json(moves.visible_order(s, g.api_user, order_id))), 201
 
 
 @api.post("/orders/<int:order_id>/refunds")
@@ -579,7 +591,7 @@ def api_add_delivery(order_id: int, body: DeliveryRecord):
 )
 def api_refund(order_id: int, body: RefundRequest):
     s = db_session()
-    _refund, created = services.refund_order(
+    _refund, created = refunds.refund_order(
         s,
         g.api_user,
         order_id,
@@ -588,5 +600,5 @@ def api_refund(order_id: int, body: RefundRequest):
     )
     s.commit()
     return jsonify(
-        order_json(services.visible_order(s, g.api_user, order_id))
+        order_json(moves.visible_order(s, g.api_user, order_id))
     ), 201 if created else 200

@@ -23,6 +23,7 @@ from market.catalog.services import row_id
 from market.core import audit
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.notifications.services import notify_users
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
@@ -241,12 +242,27 @@ def book(
             from_slot=booking.slot_id,
             to_slot=slot.id,
         )
-        booking.slot_id, booking.status, booking.booked_by_id = (
-            slot.id,
-            BookingStatus.booked,
-            user.id,
-        )
-        booking.reminded_at = booking.cancelled_at = booking.cancelled_by_id = None
+        # Conditional like the slot's place: two rebookings of one order at the same moment
+        # move it once; the other is refused and its place is given back by the rollback.
+        moved = session.execute(
+            update(PickupBooking)
+            .where(
+                PickupBooking.id == booking.id,
+                PickupBooking.status == BookingStatus.cancelled,
+            )
+            .values(
+                slot_id=slot.id,
+                status=BookingStatus.booked,
+                booked_by_id=user.id,
+                reminded_at=None,
+                cancelled_at=None,
+                cancelled_by_id=None,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:
+            raise Conflict(_("This order already has a pickup booked."), field="order_id")
+        session.expire(booking)
     session.flush()
     return booking
 
@@ -256,9 +272,7 @@ def cancel_booking(
 ) -> PickupBooking:
     """The operator, or the municipality, cancels a booking before its slot begins: the
     place goes back to the slot and the order can be booked again. The other side is told
-    by mail. After the start it is a check-in or a no-show, never a cancellation."""
-    from market.mail import send_later
-
+    in-app and by mail. After the start it is a check-in or a no-show, never a cancellation."""
     now = now or db.japan_now()
     booking = _booking(session, booking_id)
     slot = booking.slot
@@ -302,14 +316,26 @@ def cancel_booking(
         else slot.municipality_org_id
     )
     when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
-    for member in (m for m in active_members(session, [other]) if m.mailable):
-        send_later(
-            session,
-            member.email,
-            f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
-            f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
-            f"取消し / cancelled by: {user.organisation.name}",
+    by = user.organisation.name
+
+    def words(_member):
+        message = _(
+            "Pickup cancelled #%(id)s: %(when)s, %(point)s",
+            id=booking.id,
+            when=when,
+            point=slot.pickup_point,
         )
+        body = _(
+            "%(when)s %(point)s\nOrder #%(order)s: %(description)s\nCancelled by: %(by)s",
+            when=when,
+            point=slot.pickup_point,
+            order=booking.order_id,
+            description=booking.order.description,
+            by=by,
+        )
+        return message, body
+
+    notify_users(session, active_members(session, [other]), words, order_id=booking.order_id)
     session.flush()
     return booking
 
@@ -344,10 +370,7 @@ def check_in(
             raise Invalid({"code": _("That is not the check-in code shown at the pickup point.")})
     else:
         raise NotFound(_("No such booking."))
-    if booking.status != BookingStatus.booked:
-        raise Conflict(
-            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
-        )
+    _must_be_booked(booking)
     if now.date() < slot.slot_date:
         raise Conflict(
             _("The pickup is on %(date)s: check in on the day.", date=slot.slot_date.isoformat())
@@ -363,23 +386,49 @@ def check_in(
                 status=str(STATUS_LABELS[booking.order.status]),
             )
         )
-    booking.status, booking.checked_in_at, booking.checked_in_by_id = (
-        BookingStatus.checked_in,
-        utcnow(),
-        user.id,
+    _settle(
+        session,
+        booking,
+        status=BookingStatus.checked_in,
+        checked_in_at=utcnow(),
+        checked_in_by_id=user.id,
     )
-    session.flush()
     _record_handover(session, user, booking)
     return booking
 
 
+def _must_be_booked(booking: PickupBooking) -> None:
+    if booking.status != BookingStatus.booked:
+        raise Conflict(
+            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
+        )
+
+
+def _settle(session: Session, booking: PickupBooking, **values: object) -> None:
+    """End a booking (checked in or no-show) by one conditional UPDATE: of a check-in and a
+    no-show recorded at the same moment, or the same check-in sent twice, exactly one
+    changes the booking; the other finds it no longer booked and is refused."""
+    moved = session.execute(
+        update(PickupBooking)
+        .where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        session.expire(booking)
+        raise Conflict(
+            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
+        )
+    session.expire(booking)
+
+
 def _record_handover(session: Session, user: User, booking: PickupBooking) -> None:
     """Record the rest of the order as delivered, when the order's state allows it."""
-    from market.orders import services as orders
+    from market.orders import deliveries
 
     order = booking.order
     if order.remaining_quantity > 0:
-        orders.record_delivery(
+        deliveries.record_delivery(
             session,
             user,
             order.id,
@@ -405,10 +454,7 @@ def mark_no_show(
         if user.organisation_id == booking.operator_org_id:
             raise Forbidden(_("Only the municipality records a no-show."))
         raise NotFound(_("No such booking."))
-    if booking.status != BookingStatus.booked:
-        raise Conflict(
-            _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
-        )
+    _must_be_booked(booking)
     if slot_end(booking.slot) > now:
         raise Conflict(_("A no-show can be recorded only after the slot has ended."))
     text = str(reason or "").strip()
@@ -416,9 +462,14 @@ def mark_no_show(
         raise Invalid({"reason": _("Say why: for example, no one came and no one called.")})
     if len(text) > 300 or any(ord(c) < 32 for c in text):
         raise Invalid({"reason": _("The reason must be one line of at most 300 characters.")})
-    booking.status, booking.no_show_at = BookingStatus.no_show, utcnow()
-    booking.no_show_reason, booking.no_show_by_id = text, user.id
-    session.flush()
+    _settle(
+        session,
+        booking,
+        status=BookingStatus.no_show,
+        no_show_at=utcnow(),
+        no_show_reason=text,
+        no_show_by_id=user.id,
+    )
     return booking
 
 
@@ -433,9 +484,15 @@ def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
     n = 0
     for booking in open_:
         if slot_end(booking.slot) <= now:
-            booking.status, booking.no_show_at = BookingStatus.no_show, utcnow()
-            n += 1
-    session.flush()
+            # Guarded like a person's no-show: a check-in at the same moment wins or loses
+            # whole, never overwritten.
+            n += session.execute(
+                update(PickupBooking)
+                .where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
+                .values(status=BookingStatus.no_show, no_show_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+    session.expire_all()
     return n
 
 
@@ -469,9 +526,8 @@ def reminder_state(booking: PickupBooking, now: dt.datetime) -> str:
 
 
 def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
-    """Mail every member of the operator the day before its pickup (once per booking)."""
-    from market.mail import send_later
-
+    """Tell every member of the operator, in-app and by mail, the day before its pickup
+    (once per booking)."""
     now = now or db.japan_now()
     tomorrow = now.date() + dt.timedelta(days=1)
     due = session.scalars(
@@ -486,19 +542,29 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     ).all()
     for booking in due:
         slot = booking.slot
-        members = [m for m in active_members(session, [booking.operator_org_id]) if m.mailable]
-        body = (
-            f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
-            f"{slot.pickup_point}\n{booking.order.description}\n"
-            "明日は引取りの予約日です。 / Your pickup is tomorrow."
-        )
-        for member in members:
-            send_later(
-                session,
-                member.email,
-                f"[Meguri] 引取り予約のお知らせ / Pickup reminder #{booking.id}",
-                body,
+        when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
+
+        def words(_member, booking=booking, slot=slot, when=when):
+            message = _(
+                "Pickup reminder #%(id)s: tomorrow, %(when)s, %(point)s",
+                id=booking.id,
+                when=when,
+                point=slot.pickup_point,
             )
+            body = _(
+                "%(when)s\n%(point)s\n%(description)s\nYour pickup is tomorrow.",
+                when=when,
+                point=slot.pickup_point,
+                description=booking.order.description,
+            )
+            return message, body
+
+        notify_users(
+            session,
+            active_members(session, [booking.operator_org_id]),
+            words,
+            order_id=booking.order_id,
+        )
         booking.reminded_at = utcnow()
     session.flush()
     return len(due)

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.errors import DomainError
-from market.orders import services as orders
+from market.orders import moves
 from market.reports import impact, queries, services
 from market.reports.models import BulkDensity, ImpactFactor, TruckType
 from market.services import db_session
@@ -79,7 +79,7 @@ def _order_id(order_id: int) -> int:
 def _impact_page(order_id: int, errors: dict | None = None, status: int = 200):
     s = db_session()
     order_id = _order_id(order_id)
-    order = orders.visible_order(s, current_user, order_id)
+    order = moves.visible_order(s, current_user, order_id)
     rows = impact.deliveries(s, impact.Order.id == order.id)
     estimate = None
     if not rows:
@@ -108,7 +108,7 @@ def order_impact(order_id: int):
 @login_required
 def enter_haul(order_id: int):
     s = db_session()
-    order = orders.visible_order(s, current_user, _order_id(order_id))
+    order = moves.visible_order(s, current_user, _order_id(order_id))
     try:
         services.enter_haul(s, current_user, order, request.form)
     except DomainError as exc:

@@ -4,7 +4,7 @@ voiding by the issuer, 受領書 and amendments.
 Services take the session and the acting user, may flush, and never commit. Every
 refusal is a DomainError naming the field; the caller rolls back, so nothing is written
 in part. A confirmed final load records the order's delivery through
-``market.orders.services.record_delivery``, so the order moves by its own rules.
+``market.orders.deliveries.record_delivery``, so the order moves by its own rules.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from market.catalog.models import Listing, ListingKind, SoilClass
 from market.catalog.services import id_in_range, row_id
 from market.core import audit
 from market.db import TOKYO, to_japan, utcnow
-from market.errors import Conflict, Forbidden, NotFound
-from market.orders import locks
-from market.orders import services as orders
+from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.orders import deliveries, locks
+from market.orders.inputs import parse_quantity
 from market.orders.models import Order, OrderStatus
-from market.orders.services import Invalid, parse_quantity
 from market.trace import locks as ticket_locks
 from market.trace.models import (
     Amendment,
@@ -647,7 +646,7 @@ def confirm_ticket(
         raise Invalid(errors)
     delivery_id = None
     if not locked.transit:
-        delivery = orders.record_delivery(
+        delivery = deliveries.record_delivery(
             session,
             user,
             locked.order_id,

@@ -34,7 +34,7 @@ def token(app, factory):
     """A contractor with a listing, an order on another organisation's listing, a token."""
     from market.accounts import services as accounts
     from market.accounts.models import User
-    from market.orders import services as orders
+    from market.orders import requests
 
     seller = factory.user()
     buyer = factory.user()
@@ -43,7 +43,7 @@ def token(app, factory):
     with app.test_request_context():
         s = app.extensions["meguri.db"].session()
         user = s.get(User, buyer.id)
-        orders.request_order(s, user, offer, {"quantity": 5})
+        requests.request_order(s, user, offer, {"quantity": 5})
         secret = accounts.issue_api_token(s, user, "fuzz")[1]
         s.commit()
         return secret

@@ -40,7 +40,7 @@ def _seed(url: str, instance: Path) -> dict:
     from market.catalog import kinds
     from market.catalog import services as catalog
     from market.catalog.models import Listing, ListingKind
-    from market.orders import services as orders
+    from market.orders import requests
 
     app = stack.make_app(url, instance)
     try:
@@ -70,7 +70,7 @@ def _seed(url: str, instance: Path) -> dict:
                     {**listing_data("soil_offer"), "quantity": 10, "price_per_unit": 800},
                 )
                 ids[key] = catalog.create_listing(s, supplier, ListingKind.soil_offer, clean).id
-            orders.set_instant_accept(s, supplier, s.get(Listing, ids["instant"]), True)
+            requests.set_instant_accept(s, supplier, s.get(Listing, ids["instant"]), True)
             ids["buyer_tokens"] = [
                 accounts.issue_api_token(s, buyer, f"buyer {i}")[1] for i in range(BUYERS)
             ]

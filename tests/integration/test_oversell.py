@@ -42,7 +42,7 @@ def _seed(url: str, instance: Path) -> dict:
     from market.catalog import kinds
     from market.catalog import services as catalog
     from market.catalog.models import Listing, ListingKind
-    from market.orders import services as orders
+    from market.orders import requests
 
     app = create_app(
         {
@@ -80,7 +80,7 @@ def _seed(url: str, instance: Path) -> dict:
                     {**listing_data("soil_offer"), "quantity": AVAILABLE, "price_per_unit": 800},
                 )
                 ids[key] = catalog.create_listing(s, supplier, ListingKind.soil_offer, clean).id
-            orders.set_instant_accept(s, supplier, s.get(Listing, ids["instant"]), True)
+            requests.set_instant_accept(s, supplier, s.get(Listing, ids["instant"]), True)
             # A token per request: a shared token row (its last-used time is written on every
             # request) would queue the requests one behind the other and hide any race.
             ids["buyer_tokens"] = [

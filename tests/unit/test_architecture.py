@@ -103,3 +103,53 @@ def test_market_is_the_one_that_imports_the_others():
         for _line, m in imported_modules(p.read_text(encoding="utf-8"))
     }
     assert {"flask", "sqlalchemy"} <= seen
+
+
+# --- jobs: declared one way, each area's in its own jobs.py ---------------------------
+
+JOB_DECORATORS = ("periodic_task", "periodic", "handler", "task")
+# The queue's own task (run_job) and the mailer's job are infrastructure, not an area's;
+# the search outbox's after-commit delivery is a plain huey task (no Job row per change).
+JOB_EXCEPTIONS = {"market/tasks.py", "market/mail.py", "market/finder/index.py"}
+
+
+def job_declarations(source: str) -> list[tuple[int, str]]:
+    """(line, decorator) for each function decorated as a job: ``@tasks.periodic(…)``,
+    ``@tasks.handler(…)``, ``@huey.periodic_task(…)``, ``@huey.task(…)`` and the like."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for deco in node.decorator_list:
+                func = deco.func if isinstance(deco, ast.Call) else deco
+                if isinstance(func, ast.Attribute) and func.attr in JOB_DECORATORS:
+                    out.append((deco.lineno, func.attr))
+    return out
+
+
+def test_every_job_is_declared_in_its_areas_jobs_module():
+    misplaced = []
+    for path in package_files("market"):
+        rel = path.relative_to(ROOT).as_posix()
+        if path.name == "jobs.py" or rel in JOB_EXCEPTIONS:
+            continue
+        source = path.read_text(encoding="utf-8")
+        misplaced += [f"{rel}:{line} @{name}" for line, name in job_declarations(source)]
+    assert misplaced == [], "declare jobs in the area's jobs.py with tasks.periodic/handler"
+    raw = []
+    for path in sorted((ROOT / "market").glob("*/jobs.py")):
+        source = path.read_text(encoding="utf-8")
+        raw += [
+            f"{path.name}:{line}"
+            for line, name in job_declarations(source)
+            if name != "periodic" and name != "handler"
+        ]
+    assert raw == [], "jobs.py registers through tasks.periodic and tasks.handler only"
+
+
+def test_the_job_check_itself_finds_a_job_outside_jobs_py():
+    assert job_declarations(
+        "@tasks.huey.periodic_task(crontab(minute='*'))\ndef tick():\n    pass\n"
+    ) == [(1, "periodic_task")]
+    assert job_declarations("@tasks.handler('x')\ndef body(s, j, p):\n    pass\n") == [
+        (1, "handler")
+    ]

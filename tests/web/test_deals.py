@@ -20,7 +20,7 @@ from market.allocation.instance import listing_ref
 from market.allocation.models import Deal, MatchRun, Proposal
 from market.catalog.models import Listing
 from market.errors import Conflict
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from market.orders.models import Order
 from tests.conftest import in_session
 
@@ -143,14 +143,14 @@ def test_any_decline_ends_the_blend_for_every_party(app, blend):
 
 
 def test_a_lot_taken_by_another_order_expires_the_whole_blend(app, blend, factory):
-    from market.orders import services as orders
+    from market.orders import requests, transitions
 
     (a, b, receiver), (lot_a, lot_b, want), (part_a, part_b) = blend
     other = factory.user()
 
     def take(s):
-        order = orders.request_order(s, s.get(User, other.id), lot_a, {"quantity": "15"})
-        orders.perform(s, s.get(User, a.id), order.id, "accept")
+        order = requests.request_order(s, s.get(User, other.id), lot_a, {"quantity": "15"})
+        transitions.perform(s, s.get(User, a.id), order.id, "accept")
 
     in_session(app, take)
     deal = _read(app, lambda s: (s.scalar(select(Deal)).state, s.scalar(select(Deal)).reason))

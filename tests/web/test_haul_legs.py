@@ -118,7 +118,7 @@ def test_a_listing_order_is_measured_along_its_recorded_leg_not_to_the_head_offi
 
 
 def test_a_load_through_a_yard_counts_both_legs_and_plans_the_one_not_yet_driven(app, factory):
-    from market.orders.services import order_from_proposal
+    from market.orders.requests import order_from_proposal
 
     supplier, receiver = factory.user(), factory.user()
     operator = factory.user("stockyard_operator")

@@ -13,8 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from market.accounts.models import User
 from market.catalog.models import Listing, ListingStatus
 from market.errors import Conflict, Invalid
-from market.orders import ledger
-from market.orders import services as orders
+from market.orders import deliveries, ledger, moves, requests, transitions
 from market.orders.models import LedgerEntry
 from tests.conftest import in_session
 
@@ -26,13 +25,13 @@ def _user(session, member) -> User:
 def _request(app, buyer, listing_id, quantity) -> int:
     return in_session(
         app,
-        lambda s: orders.request_order(s, _user(s, buyer), listing_id, {"quantity": quantity}).id,
+        lambda s: requests.request_order(s, _user(s, buyer), listing_id, {"quantity": quantity}).id,
     )
 
 
 def _act(app, member, order_id, action, **data):
     return in_session(
-        app, lambda s: orders.perform(s, _user(s, member), order_id, action, data).status
+        app, lambda s: transitions.perform(s, _user(s, member), order_id, action, data).status
     )
 
 
@@ -131,7 +130,7 @@ def test_cancelling_gives_back_what_the_order_held_and_delivery_moves_it_to_deli
     _act(app, seller, order_id, "mark_paid")
     in_session(
         app,
-        lambda s: orders.record_delivery(s, _user(s, seller), order_id, {"quantity": "4"}),
+        lambda s: deliveries.record_delivery(s, _user(s, seller), order_id, {"quantity": "4"}),
     )
     assert _state(app, listing_id)[:4] == (4, 2, 4, ListingStatus.open)
     assert _state(app, listing_id)[4] == (4, 2, 4)  # the ledger rows add up to the totals
@@ -178,7 +177,7 @@ def test_a_short_load_closes_the_order_at_what_was_received_and_the_rest_reopens
         _act(app, seller, order_id, action)
     in_session(
         app,
-        lambda s: orders.record_delivery(
+        lambda s: deliveries.record_delivery(
             s, _user(s, seller), order_id, {"quantity": "148", "reference": "搬出伝票 7"}
         ),
     )
@@ -191,7 +190,7 @@ def test_a_short_load_closes_the_order_at_what_was_received_and_the_rest_reopens
     assert _state(app, listing_id)[4] == (52, 0, 148)
     history = in_session(
         app,
-        lambda s: [t.note for t in orders.visible_order(s, _user(s, seller), order_id).transitions],
+        lambda s: [t.note for t in moves.visible_order(s, _user(s, seller), order_id).transitions],
         commit=False,
     )
     assert any("148" in note and "150" in note and "最終便" in note for note in history)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from market import migrate
-from market.orders import services as orders
+from market.orders import deliveries, requests, transitions
 from tests.conftest import in_session
 
 
@@ -30,10 +30,10 @@ def test_the_backfill_keeps_what_orders_hold_and_the_rows_add_up(app, factory, t
         def as_(member):
             return s.get(User, member.id)
 
-        order = orders.request_order(s, as_(buyer), listing, {"quantity": "30"})
+        order = requests.request_order(s, as_(buyer), listing, {"quantity": "30"})
         for action in ("accept", "issue_invoice", "mark_paid"):
-            orders.perform(s, as_(seller), order.id, action)
-        orders.record_delivery(s, as_(seller), order.id, {"quantity": "10"})
+            transitions.perform(s, as_(seller), order.id, action)
+        deliveries.record_delivery(s, as_(seller), order.id, {"quantity": "10"})
         return order.id
 
     in_session(app, trade)

@@ -25,8 +25,7 @@ from market.accounts.models import User
 from market.catalog import services as catalog
 from market.catalog.models import Listing, ListingStatus
 from market.errors import DomainError
-from market.orders import ledger
-from market.orders import services as orders
+from market.orders import deliveries, ledger, requests, transitions
 from market.orders.models import Order, OrderStatus
 from tests.conftest import in_session
 
@@ -74,7 +73,7 @@ def test_open_committed_and_delivered_always_add_up(app, factory):
         def request(self, buyer, quantity):
             made = self.attempt(
                 buyers[buyer],
-                lambda s, user: orders.request_order(
+                lambda s, user: requests.request_order(
                     s, user, self.listing_id, {"quantity": str(quantity)}
                 ).id,
             )
@@ -82,7 +81,7 @@ def test_open_committed_and_delivered_always_add_up(app, factory):
 
         def move(self, member, order_id, action, **data):
             return self.attempt(
-                member, lambda s, user: orders.perform(s, user, order_id, action, data)
+                member, lambda s, user: transitions.perform(s, user, order_id, action, data)
             )
 
         @rule(order_id=orders_made)
@@ -108,7 +107,7 @@ def test_open_committed_and_delivered_always_add_up(app, factory):
             self.move(seller, order_id, "mark_paid")
             self.attempt(
                 seller,
-                lambda s, user: orders.record_delivery(
+                lambda s, user: deliveries.record_delivery(
                     s, user, order_id, {"quantity": str(quantity)}
                 ),
             )

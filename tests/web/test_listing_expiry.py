@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from market.catalog.models import Listing, ListingStatus
 from market.db import japan_today
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from tests.conftest import in_session, listing_data
 from tests.web.test_orders import signed_in
 

@@ -13,7 +13,7 @@ from test_catalog import fast_passwords  # noqa: F401
 from test_listing_import import csv_text, sites, xlsx
 
 from market.catalog.models import Listing
-from market.core.models import Job
+from market.tasks import Job
 
 
 def count(db) -> int:

@@ -293,20 +293,20 @@ def test_concurrent_refunds_return_the_money_once(app, db, paid, monkeypatch, sa
     """Two refunds of ¥40,000 (of ¥48,400) at the same moment: both read the payment before
     either writes, and the slow step between read and write lets them overlap. Exactly one
     goes through; with the same key the other answers with it, else it is refused."""
-    from market.orders import services
+    from market.orders import refunds as refund_services
 
     order_id, _buyer, seller, supplier, _contractor = paid
     clients = [seller, signed_in(app, supplier)]
     keys = ["race-key", "race-key"] if same_key else ["race-a", "race-b"]
     both_read = threading.Barrier(2, timeout=10)
-    real = services._refund_input
+    real = refund_services._refund_input
 
     def slow_input(data, remaining):
         result = real(data, remaining)
         both_read.wait()  # both requests have read the payment and passed the checks
         return result
 
-    monkeypatch.setattr(services, "_refund_input", slow_input)
+    monkeypatch.setattr(refund_services, "_refund_input", slow_input)
     statuses: list[int] = []
 
     def post(client, key):

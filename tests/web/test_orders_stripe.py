@@ -322,7 +322,7 @@ def dispute_event(payment, status: str, event_type: str, event_id: str | None = 
 def test_a_chargeback_holds_the_order_until_the_card_network_decides(
     app, db, client, invoiced, outcome
 ):
-    from market.finder.models import Notification
+    from market.notifications.models import Notification
 
     order_id, buyer, seller = invoiced
     payment = order_row(db, order_id).current_payment
@@ -404,7 +404,7 @@ def test_reconciliation_applies_what_a_missed_webhook_would_have(
     reads the PaymentIntent from Stripe and moves the order on; a fresh payment is left alone."""
     import datetime as dt
 
-    from market.orders.services import RECONCILE_AFTER, RECONCILE_WITHIN, reconcile_card_payments
+    from market.orders.reconcile import RECONCILE_AFTER, RECONCILE_WITHIN, reconcile_card_payments
 
     order_id, _buyer, _seller = invoiced
     payment = order_row(db, order_id).current_payment

@@ -164,7 +164,7 @@ def test_acceptance_of_a_request_from_a_non_partner_is_refused(app, city, db):
 
 
 def test_a_match_proposal_to_a_non_partner_cannot_become_an_order(app, city):
-    from market.orders.services import order_from_proposal
+    from market.orders.requests import order_from_proposal
 
     _municipality, partner, other, item = city
     with app.test_request_context():

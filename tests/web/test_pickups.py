@@ -13,6 +13,7 @@ from market import db as market_db
 from market.orders.models import Order, OrderStatus
 from market.pickups import services
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
+from tests.conftest import PASSWORD
 from tests.web.test_reports import (
     act,
     assert_csv_matches_page,
@@ -292,8 +293,11 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
     assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0%"]
 
 
-def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(app, city, clock):
+def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(
+    app, city, clock, factory
+):
     member, items, x_member, y_member = city
+    clerk = factory.member(member.org_id, "clerk@example.jp")  # never chose a language
     town, x, y = signed_in(app, member), signed_in(app, x_member), signed_in(app, y_member)
     chair = paid_order(app, town, x, items["chair"])
     table = paid_order(app, town, y, items["table"])
@@ -316,6 +320,18 @@ def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_agai
         if m["to"] == member.email and "Pickup cancelled" in m["subject"]
     ]
     assert len(mails) == 1 and f"#{chair}" in mails[0]["body"]
+    # A colleague who never chose English is told in Japanese (the default), by mail and in-app.
+    (told,) = [
+        m
+        for m in app.extensions["meguri.mailer"].sent()
+        if m["to"] == clerk.email and "引取り" in m["subject"]
+    ]  # not the order's own mails
+    assert told["subject"].startswith(f"【めぐり】引取り予約の取消し #{booking}")
+    assert f"注文 #{chair}" in told["body"] and "取消し: " in told["body"]
+    clerk_client = app.test_client()
+    clerk_client.post("/login", data={"email": clerk.email, "password": PASSWORD})
+    bell = clerk_client.get("/notifications").get_data(as_text=True)
+    assert f"引取り予約の取消し #{booking}" in bell
     again = x.post(f"/pickups/bookings/{booking}/cancel")
     assert again.status_code == 409 and "already recorded as cancelled" in again.get_data(
         as_text=True

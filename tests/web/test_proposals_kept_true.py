@@ -16,8 +16,8 @@ from market.accounts.models import User
 from market.allocation import services as allocation
 from market.allocation.models import Proposal
 from market.catalog.models import Listing
-from market.finder.models import Notification
-from market.orders import services as orders
+from market.notifications.models import Notification
+from market.orders import requests, transitions
 from market.orders.models import Order
 from tests.conftest import in_session
 
@@ -38,9 +38,9 @@ def _take(app, factory, listing_id, quantity):
 
     def run(s):
         listing = s.get(Listing, listing_id)
-        order = orders.request_order(s, _user(s, buyer), listing_id, {"quantity": quantity})
+        order = requests.request_order(s, _user(s, buyer), listing_id, {"quantity": quantity})
         owner = s.scalar(select(User).where(User.organisation_id == listing.organisation_id))
-        orders.perform(s, owner, order.id, "accept")
+        transitions.perform(s, owner, order.id, "accept")
 
     in_session(app, run)
 

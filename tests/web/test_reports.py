@@ -259,7 +259,7 @@ def test_site_dashboard_counts_optimised_and_manual_orders(app, factory, soil_tr
 
 def test_a_proposal_order_is_hauled_over_the_proposals_road_km(app, factory):
     from market.allocation.models import MatchRun, Proposal
-    from market.orders.services import order_from_proposal
+    from market.orders.requests import order_from_proposal
     from market.reports import impact
 
     supplier, receiver = factory.user("contractor"), factory.user("contractor")

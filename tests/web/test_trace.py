@@ -423,7 +423,7 @@ def test_a_load_to_another_site_is_flagged_on_the_receipt(app, db, factory):
 def proposal_order(app, factory, via_registered: bool = True):
     """A match through a stockyard: supplier → yard → demand site, agreed as an order."""
     from market.accounts.models import User
-    from market.orders.services import order_from_proposal
+    from market.orders.requests import order_from_proposal
 
     supplier, receiver = factory.user(), factory.user()
     operator = factory.user("stockyard_operator")

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+import payments
 from payments import (
     InMemoryProcessedEvents,
     Payment,
@@ -267,3 +268,20 @@ def test_a_clock_a_minute_ahead_is_within_the_tolerance(gateway):
     response = store.deliver(gateway, body, sign_webhook(body, timestamp=int(time.time()) + 60))
     assert response.status_code == 200
     assert store.payments[PI].status is PaymentStatus.PAID
+
+
+def test_capabilities_are_declared_not_probed(gateway):
+    """The app decides what the site offers (payout onboarding, reconciliation, the webhook
+    route, test-mode card payments) by the capability protocols: the Stripe backend has all
+    of them, the invoice backend none, so on an invoice-only site those pages answer 404."""
+    capabilities = (
+        payments.OnboardsPayees,
+        payments.RetrievesPayments,
+        payments.ParsesWebhooks,
+        payments.ConfirmsTestPayments,
+    )
+    invoice = make_gateway("invoice")
+    assert [isinstance(gateway, c) for c in capabilities] == [True] * 4
+    assert [isinstance(invoice, c) for c in capabilities] == [False] * 4
+    assert isinstance(invoice, payments.PaymentGateway)
+    assert isinstance(gateway, payments.PaymentGateway)
