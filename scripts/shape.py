@@ -6,7 +6,7 @@ long modules and functions, and imports inside functions.
 
 An *area* is a package of market/ (market.orders, market.catalog, …), market's own
 top-level modules taken together (market.db, market.tasks, …: the app's infrastructure), the
-composition root (``create_app`` in market/__init__.py, the CLI, the demo data — market/demo
+composition root (``create_app`` in market/__init__.py, the CLI, the demo data — market/demo, its history
 and each area's ``demo.py``, which only market/demo imports — market.models, the list of
 every table, and market.i18n_terms, the list of every area's translated enum values: they
 wire or gather the areas together and no area imports them), or one of the pure packages
@@ -47,7 +47,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-COMPOSITION_ROOT = {"market", "market.cli", "market.demo", "market.models", "market.i18n_terms"}
+COMPOSITION_ROOT = {
+    "market",
+    "market.cli",
+    "market.demo",
+    "market.demo_history",
+    "market.models",
+    "market.i18n_terms",
+}
 
 
 def area_of(module: str) -> str:
