@@ -54,12 +54,12 @@ from payments.gateway import (
     RetrievesPayments,
 )
 from payments.invoice import (
-    InvoiceGateway,
     QualifiedInvoice,
     invoice_context,
     render_invoice_html,
     render_invoice_pdf,
 )
+from payments.invoice_gateway import InvoiceGateway
 from payments.money import Direction, InvoiceLine, TaxBreakdown, Totals, compute_totals, format_yen
 
 __all__ = [

@@ -20,6 +20,7 @@ from market import tasks
 from market.accounts.models import User
 from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
+from market.catalog import events
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
@@ -616,6 +617,7 @@ def _agree(session: Session, proposal: Proposal) -> None:
 # --- keeping open proposals true ---------------------------------------------------------
 
 
+@events.on_quantities_changed
 def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
     """Open proposals on these listings (as supply, demand or stockyard), checked against
     the listings as they are now (in the caller's transaction, right after the change): a
@@ -674,6 +676,7 @@ def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
     return changed
 
 
+@events.on_terms_changed
 def terms_changed(session: Session, listing: Listing) -> list[Proposal]:
     """The owner changed the listing's period or who may take it: open proposals on it were
     planned for the old terms, so their deals expire, with the reason (parties told)."""

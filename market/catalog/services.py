@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
-from market.catalog import kinds, partners
+from market.catalog import events, kinds, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import japan_today
 from market.errors import Conflict, Forbidden, NotFound
@@ -112,9 +112,7 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
     _apply(listing, clean)
     session.flush()
     if terms:
-        from market.allocation.services import terms_changed  # allocation builds on catalog
-
-        terms_changed(session, listing)
+        events.terms_changed(session, listing)
     if quantity is not None or status is not None:
         try:
             ledger.set_quantity(session, listing, quantity, status, user.organisation_id)
@@ -170,9 +168,7 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
         )
     session.flush()
     if due:
-        from market.allocation.services import recheck_proposals  # allocation builds on catalog
-
-        recheck_proposals(session, [listing.id for listing in due])
+        events.quantities_changed(session, [listing.id for listing in due])
     return list(due)
 
 

@@ -28,6 +28,7 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
+from market.core import readiness
 from market.db import after_commit, utcnow
 from market.finder.models import SearchOutbox, SynonymGroup
 
@@ -44,6 +45,11 @@ def make(app: Flask) -> search.SearchIndex:
             app.config["MEILI_URL"], "meilisearch", api_key=app.config.get("MEILI_KEY")
         )
     return search.make_index(app.extensions["meguri.db"].engine)
+
+
+@readiness.check("search")
+def _ready() -> None:
+    get_index().count()
 
 
 def get_index(app: Flask | None = None) -> search.SearchIndex:

@@ -22,11 +22,21 @@ from market.trace.models import (
     TicketStatus,
     TransferTicket,
 )
-from market.trace.services import (
-    AMENDABLE,
-    planned_destination,
-)
+from market.trace.plans import planned_destination
 
+AMENDABLE: dict[str, tuple[str, ...]] = {
+    "ticket": (
+        "vehicle_reg_no",
+        "driver_name",
+        "time_out",
+        "time_in",
+        "discrepancy_note",
+        "origin_name",
+        "origin_address",
+    ),
+    "sheet": ("permit_authority", "permit_no", "permit_basis", "contamination_status", "note"),
+    "receipt": ("destination_manager",),
+}
 TIME_FIELDS = ("time_out", "time_in")
 
 

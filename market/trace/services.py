@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -20,8 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
-from market.allocation.models import Proposal
-from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingKind, SoilClass
 from market.catalog.services import id_in_range, row_id
 from market.core import audit
@@ -31,6 +28,7 @@ from market.orders import deliveries, locks
 from market.orders.inputs import parse_quantity
 from market.orders.models import Order, OrderStatus
 from market.trace import locks as ticket_locks
+from market.trace import queries
 from market.trace.models import (
     Amendment,
     ConfirmationSheet,
@@ -41,10 +39,17 @@ from market.trace.models import (
     TicketStatus,
     TransferTicket,
 )
+from market.trace.plans import (
+    Plan,
+    Site,
+    planned_destination,
+    planned_origin,
+    sheet_for,
+    sheet_required,
+)
+from market.trace.queries import AMENDABLE
 
-SHEET_THRESHOLD_M3 = Decimal(500)  # 資源有効利用促進法 省令: 確認結果票 from 500 m³ out
 TICKETABLE = (OrderStatus.paid, OrderStatus.in_delivery)  # the states record_delivery accepts
-SOIL_KINDS = (ListingKind.soil_offer, ListingKind.soil_want)
 
 
 # --- reading input ----------------------------------------------------------------------
@@ -147,85 +152,6 @@ def visible_receipt(session: Session, user: User, receipt_id: int) -> Receipt:
         raise NotFound(_("No such receipt."))
     visible_order(session, user, receipt.order_id)
     return receipt
-
-
-# --- plan -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Site:
-    name: str
-    address: str
-    listing_id: int | None = None
-    lat: float | None = None
-    lon: float | None = None
-    organisation_id: int | None = None
-
-    @classmethod
-    def of(cls, listing: Listing) -> Site:
-        # Listings may leave the street address out: the prefecture and coordinates still place it.
-        address = (
-            listing.address
-            or f"{listing.prefecture.name_ja} ({listing.lat:.5f}, {listing.lon:.5f})"
-        )
-        return cls(
-            f"{listing.organisation.name} {listing.title}"[:200],
-            address[:300],
-            listing.id,
-            listing.lat,
-            listing.lon,
-            listing.organisation_id,
-        )
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Where the order's soil is meant to go (the 計画 the receipt is checked against)."""
-
-    destination: Site
-    via: Listing | None  # a stockyard on the way (a match proposal through a yard)
-    source: str  # proposal | listing | sheet
-
-
-def _proposal(session: Session, order: Order) -> Proposal | None:
-    ref = order.proposal_ref or ""
-    if not ref.startswith("proposal:") or not ref[9:].isdigit():
-        return None
-    return session.get(Proposal, int(ref[9:]))
-
-
-def planned_destination(session: Session, order: Order) -> Plan | None:
-    proposal = _proposal(session, order)
-    if proposal is not None:
-        return Plan(Site.of(proposal.demand), proposal.via, "proposal")
-    if SPECS[order.listing.kind].side == "want":
-        return Plan(Site.of(order.listing), None, "listing")
-    sheet = sheet_for(session, order.id)
-    if sheet is not None:
-        return Plan(
-            Site(sheet.destination_name, sheet.destination_address, sheet.destination_listing_id),
-            None,
-            "sheet",
-        )
-    return None
-
-
-def planned_origin(order: Order) -> Site | None:
-    if SPECS[order.listing.kind].side == "offer":
-        return Site.of(order.listing)
-    return None
-
-
-def is_soil(order: Order) -> bool:
-    return order.listing.kind in SOIL_KINDS
-
-
-def sheet_required(order: Order) -> bool:
-    return is_soil(order) and order.unit == "m3" and Decimal(order.quantity) >= SHEET_THRESHOLD_M3
-
-
-def sheet_for(session: Session, order_id: int) -> ConfirmationSheet | None:
-    return session.scalar(select(ConfirmationSheet).where(ConfirmationSheet.order_id == order_id))
 
 
 # --- 確認結果票 --------------------------------------------------------------------------
@@ -757,8 +683,6 @@ def issue_receipts(
 ) -> list[Receipt]:
     """The receiving site issues a 受領書 for its confirmed loads not yet on one (one per
     destination site)."""
-    from market.trace import queries
-
     order = visible_order(session, user, order_id)
     errors: dict[str, str] = {}
     manager = _text(data, "destination_manager", 100, errors, required=True)
@@ -802,19 +726,6 @@ def issue_receipts(
 
 # --- amendments -------------------------------------------------------------------------
 
-AMENDABLE: dict[str, tuple[str, ...]] = {
-    "ticket": (
-        "vehicle_reg_no",
-        "driver_name",
-        "time_out",
-        "time_in",
-        "discrepancy_note",
-        "origin_name",
-        "origin_address",
-    ),
-    "sheet": ("permit_authority", "permit_no", "permit_basis", "contamination_status", "note"),
-    "receipt": ("destination_manager",),
-}
 LIMITS = {
     "vehicle_reg_no": 40,
     "driver_name": 100,
@@ -839,8 +750,6 @@ def amend(
     session: Session, user: User, record_type: str, record_id: int, data: Mapping[str, object]
 ) -> Amendment:
     """A correction that keeps the original: one field, its new value and why."""
-    from market.trace import queries
-
     model = RECORDS.get(record_type)
     record = get_record(session, model, record_id) if model else None
     if record is None:

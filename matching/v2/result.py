@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instance import PlanningInstance
+from .model import PlanningInstance
 from .routes import evaluate
 from .solver import Plan
 

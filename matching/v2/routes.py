@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instance import PlanningInstance
+from .model import PlanningInstance
 
 EARTH_RADIUS_KM = 6371.0088
 _BLOCK = 1_000_000  # routes evaluated at once

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._ortools import pywraplp, require_optimal
 from ..network import SolverError
-from .instance import PlanningInstance
+from .model import PlanningInstance
 from .routes import Routes, enumerate_routes, evaluate
 from .yards import YardPricer, decomposable
 

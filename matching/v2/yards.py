@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .instance import PlanningInstance
+from .model import PlanningInstance
 from .routes import haversine_km
 
 
