@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from search import ListingDocument, SearchQuery, SynonymGroup, Synonyms, make_index  # noqa: E402
+from search._schema import KEYS  # noqa: E402
 
 PLACES = json.loads((ROOT / "migrations/data/municipalities_v1.json").read_text("utf-8"))
 PLACES = PLACES["municipalities"]
@@ -78,6 +79,7 @@ QUERIES = {  # kind of query -> (text, category it belongs to or None)
              ("bicyle", "bicycle"), ("aluminum", "metal")],
     "two words": [("中古 いす", "furniture"), ("再生砕石 rc40", "aggregate"), ("発生土 第2a種", "soil")],
     "place only": [("", None)],
+    "no words": [("", None)],  # facets of everything, or of a filter
 }  # fmt: skip
 
 
@@ -144,8 +146,13 @@ class Generator:
                 filters = {"category": [category]}
             elif rng.random() < 0.3:
                 filters = {"kind": ["offer"]}
+            if kind == "no words":
+                filters = rng.choice([{}, {"category": [rng.choice(list(WORDS))]},
+                                      {"prefecture": [place["prefecture_code"]]}])  # fmt: skip
             near = (
-                (place["lat"], place["lon"]) if kind == "place only" or rng.random() < 0.7 else None
+                (place["lat"], place["lon"])
+                if kind == "place only" or (kind != "no words" and rng.random() < 0.7)
+                else None
             )
             out.append(
                 (
@@ -199,6 +206,83 @@ def table_sizes(engine, index) -> str:
     return f"tables and indexes {int(size or 0) / 2**20:.0f} MB"
 
 
+def replicate(engine, index, copies: int, base: int) -> None:
+    """Copy every indexed listing `copies - 1` more times under the ids id + k·base, in
+    SQL, with its terms, tags, place and document: a corpus `copies` times larger with
+    the same posting-list proportions, without analysing the text again (Sudachi is
+    most of a build's time). Then the inverted index is finished as a rebuild would."""
+    t = index.tables
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text(f"INSERT INTO {t.fts} ({t.fts}, rank) VALUES ('automerge', 0)"))
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE source AS SELECT rowid AS r, title, body, reading, head,"
+                    f" tags FROM {t.fts}"
+                )
+            )
+            columns = ", ".join(c for c in KEYS if c != "id")
+            for k in range(1, copies):
+                shift = k * base
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.keys} (rid, id, {columns})"
+                        f" SELECT ((rid >> 32) << 32) | (id + {shift}), id + {shift}, {columns}"
+                        f" FROM {t.keys} WHERE id <= {base}"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.store} (id, document) SELECT id + {shift},"
+                        f" json_set(document, '$.id', id + {shift}) FROM {t.store}"
+                        f" WHERE id <= {base}"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.fts} (rowid, title, body, reading, head, tags)"
+                        f" SELECT ((r >> 32) << 32) | ((r & 4294967295) + {shift}), title, body,"
+                        " reading, head, tags FROM source"
+                    )
+                )
+            conn.execute(text("DROP TABLE source"))
+            conn.execute(text(f"INSERT INTO {t.fts} ({t.fts}) VALUES ('optimize')"))
+            conn.execute(text(f"INSERT INTO {t.fts} ({t.fts}, rank) VALUES ('automerge', 4)"))
+        else:
+            gin = conn.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = :t AND indexdef LIKE '%gin%'"
+                ),
+                {"t": t.keys},
+            ).scalar_one()
+            conn.execute(text(f"DROP INDEX {gin}"))
+            columns = ", ".join(c for c in (*KEYS, "tsv") if c != "id")
+            for k in range(1, copies):
+                shift = k * base
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.keys} (id, {columns}) SELECT id + {shift}, {columns}"
+                        f" FROM {t.keys} WHERE id <= {base}"
+                    )
+                )
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t.store} (id, document) SELECT id + {shift},"
+                        f" jsonb_set(document::jsonb, '{{id}}', to_jsonb(id + {shift}))::text"
+                        f" FROM {t.store} WHERE id <= {base}"
+                    )
+                )
+            conn.execute(
+                text(f"CREATE INDEX {gin} ON {t.keys} USING GIN (tsv) WITH (fastupdate = off)")
+            )
+        # a new build token: every process loads its columns again
+        conn.execute(text(f"UPDATE {t.clock} SET build = 'copied', seq = seq + 1"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM ANALYZE {t.keys}"))
+            conn.execute(text(f"VACUUM ANALYZE {t.store}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -208,6 +292,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the index (re-run queries)")
     parser.add_argument("--reuse", action="store_true", help="search an index kept before")
+    parser.add_argument(
+        "--compare-sql",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the first N searches through the SQL engine the columns replaced",
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="generate listings/copies listings and index each that many times (see replicate)",
+    )
     args = parser.parse_args()
 
     workdir = Path(os.environ.get("TMPDIR") or tempfile.gettempdir())
@@ -232,9 +329,19 @@ def main() -> None:
         index.drop()
         index.ensure()
         started = time.perf_counter()
-        indexed = index.rebuild(generator.listing(i) for i in range(1, args.listings + 1))
+        base = args.listings // args.copies
+        indexed = index.rebuild(generator.listing(i) for i in range(1, base + 1))
         reindex_s = time.perf_counter() - started
-        print(f"reindex: {indexed} of {args.listings} listings indexed in {reindex_s:.0f} s")
+        print(f"reindex: {indexed} of {base} listings indexed in {reindex_s:.0f} s")
+        if args.copies > 1:
+            started = time.perf_counter()
+            replicate(engine, index, args.copies, base)
+            copied = index.count()
+            print(
+                f"copied {args.copies} times under new ids: {copied} listings indexed"
+                f" in {time.perf_counter() - started:.0f} s more"
+            )
+    index.ensure()  # an index kept by an older version gets its change log
     index.set_synonyms(
         Synonyms(SynonymGroup(tuple(g["terms"]), g["mutual"]) for g in SYNONYMS["groups"])
     )
@@ -242,9 +349,18 @@ def main() -> None:
     rss_after_build = rss_mb()
 
     workload = generator.queries(args.queries)
+    started = time.perf_counter()
+    index.search(SearchQuery(text="", per_page=1))  # this process loads its columns
+    held = getattr(index, "_columns_held", None)
+    print(
+        f"first search (loads the columns into memory): {time.perf_counter() - started:.1f} s"
+        + (f"; columns {held.nbytes / 2**20:.0f} MB" if held is not None else "")
+    )
+    rss_after_load = rss_mb()
     for _, query in workload[:40]:  # warm caches
         index.search(query)
     by_kind: dict[str, list[float]] = {}
+    hits_by_kind: dict[str, list[int]] = {}
     latencies, totals = [], []
     for kind, query in workload:
         started = time.perf_counter()
@@ -252,6 +368,7 @@ def main() -> None:
         elapsed = (time.perf_counter() - started) * 1000
         latencies.append(elapsed)
         by_kind.setdefault(kind, []).append(elapsed)
+        hits_by_kind.setdefault(kind, []).append(results.total)
         totals.append(results.total)
     rss_after_queries = rss_mb()
     print(
@@ -261,15 +378,39 @@ def main() -> None:
         f"median hits {statistics.median(totals):.0f}, max {max(totals)}"
     )
     for kind, values in by_kind.items():
+        hits = hits_by_kind[kind]
         print(
             f"  {kind:>10}: p50 {percentile(values, 50):6.1f} ms, p95 {percentile(values, 95):6.1f}"
-            f" ms, max {max(values):6.1f} ms ({len(values)} searches)"
+            f" ms, max {max(values):6.1f} ms ({len(values)} searches; hits median"
+            f" {statistics.median(hits):.0f}, max {max(hits)})"
         )
     print(f"load average at end: {load_average()}")
+    if args.compare_sql:
+        # the engine before the columns (one SQL statement), on the same index and
+        # queries, alternating with the columns so that both see the same load
+        old, new = [], []
+        for _, query in workload[: args.compare_sql]:
+            for run, out in (
+                (index._search_sql, old),
+                (index.search, new),
+            ):
+                started = time.perf_counter()
+                results = run(query)
+                out.append(((time.perf_counter() - started) * 1000, results.ids, results.total))
+        same = sum(a[1:] == b[1:] for a, b in zip(old, new, strict=True))
+        for name, values in (("one SQL statement", old), ("columns in memory", new)):
+            ms = [v[0] for v in values]
+            print(
+                f"  {name}: p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms,"
+                f" max {max(ms):.1f} ms"
+            )
+        print(f"  same page and total: {same} of {len(old)} searches")
+        print(f"load average after the comparison: {load_average()}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"memory (RSS, MB): {rss_before} at start, {rss_after_build} after reindex,"
-        f" {rss_after_queries} after searches; peak {peak_mb:.0f} MB"
+        f" {rss_after_load} with the columns loaded, {rss_after_queries} after searches;"
+        f" peak {peak_mb:.0f} MB"
     )
     if not args.keep:
         index.drop()

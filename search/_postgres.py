@@ -54,6 +54,19 @@ class PostgresFts:
                 " (id BIGINT PRIMARY KEY, version BIGINT NOT NULL)"
             )
         )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.log}"
+                " (seq BIGINT NOT NULL, id BIGINT NOT NULL, PRIMARY KEY (seq, id))"
+            )
+        )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.clock}"
+                " (one INTEGER PRIMARY KEY CHECK (one = 1), build TEXT NOT NULL,"
+                " seq BIGINT NOT NULL)"
+            )
+        )
 
     @staticmethod
     def tsvector(p: Prepared) -> str:
@@ -174,9 +187,13 @@ class PostgresFts:
         )
         return f"(SELECT {', '.join(KEYS)} FROM {t.keys} WHERE {matches} OFFSET 0) d"
 
-    def swap(self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...]) -> None:
+    def swap(
+        self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...], then: str = ""
+    ) -> None:
         with engine.begin() as conn:  # PostgreSQL DDL is transactional
             for table in live:
                 conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
             for old_name, new_name in zip(new, live, strict=True):
                 conn.execute(text(f"ALTER TABLE {old_name} RENAME TO {new_name}"))
+            if then:
+                conn.execute(text(then))

@@ -32,19 +32,25 @@ class Plan:
     narrowed: bool = False
 
 
-def plan(query: SearchQuery, terms: list[QueryTerm], match) -> Plan:
-    """`match(terms, tag_groups)` is the dialect's full-text condition builder."""
-    out = Plan()
-    tag_groups = [
+def tag_groups(query: SearchQuery) -> list[list[str]]:
+    """The index tags of the query's filters and place: one OR group each."""
+    groups = [
         [facet_tag(facet, value) for value in values] for facet, values in query.filters.items()
     ]
     if query.near is not None and query.radius_km is not None:
         cells = covering_cells(*query.near, query.radius_km)
         if cells:
-            tag_groups.append(cells)
-    out.narrowed = bool(terms or tag_groups)
+            groups.append(cells)
+    return groups
+
+
+def plan(query: SearchQuery, terms: list[QueryTerm], match) -> Plan:
+    """`match(terms, tag_groups)` is the dialect's full-text condition builder."""
+    out = Plan()
+    groups = tag_groups(query)
+    out.narrowed = bool(terms or groups)
     if out.narrowed:
-        out.params.update(match(terms, tag_groups))
+        out.params.update(match(terms, groups))
     where, params = out.where, out.params
     for facet, values in query.filters.items():
         names = []

@@ -143,7 +143,7 @@ def insert_sql(table: str, columns: Sequence[str], casts: Mapping[str, str] = {}
 
 class Tables:
     """The names of one generation of an index's tables (live, or being rebuilt), and
-    of its settings and versions tables (one for all generations)."""
+    of its settings, versions, log and clock tables (one for all generations)."""
 
     def __init__(self, name: str, suffix: str = "") -> None:
         self.keys = f"search_{name}_docs{suffix}"
@@ -154,3 +154,8 @@ class Tables:
         # The version of the last change written for each listing id (deletions too), so
         # that a late, older change cannot overwrite a newer one; see EmbeddedIndex._claim.
         self.versions = f"search_{name}_versions"
+        # Every write's ids under an increasing number, and the last number with the
+        # build token of the live tables: what each process's in-memory columns follow
+        # (see EmbeddedIndex._columns).
+        self.log = f"search_{name}_log"
+        self.clock = f"search_{name}_clock"

@@ -74,6 +74,19 @@ class SqliteFts:
                 " (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)"
             )
         )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.log}"
+                " (seq BIGINT NOT NULL, id BIGINT NOT NULL, PRIMARY KEY (seq, id))"
+            )
+        )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.clock}"
+                " (one INTEGER PRIMARY KEY CHECK (one = 1), build TEXT NOT NULL,"
+                " seq BIGINT NOT NULL)"
+            )
+        )
 
     def insert(
         self, conn: Connection, t: Tables, rows: list[Prepared], keys_table: str | None = None
@@ -174,9 +187,14 @@ class SqliteFts:
             f" CROSS JOIN {t.keys} d ON d.rid = m.rid"
         )
 
-    def swap(self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...]) -> None:
-        # pysqlite runs DDL outside transactions unless told otherwise; drive the
-        # connection by hand so the drops and the renames commit as one.
+    def swap(
+        self, engine: Engine, new: tuple[str, ...], live: tuple[str, ...], then: str = ""
+    ) -> None:
+        """Drop the live tables and rename the new ones to them, then run `then` (a
+        statement without parameters), all in one transaction.
+
+        pysqlite runs DDL outside transactions unless told otherwise: the connection is
+        driven by hand so that the drops and the renames commit as one."""
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
             previous = raw.isolation_level
@@ -189,6 +207,8 @@ class SqliteFts:
                         cursor.execute(f"DROP TABLE IF EXISTS {table}")
                     for old_name, new_name in zip(new, live, strict=True):
                         cursor.execute(f"ALTER TABLE {old_name} RENAME TO {new_name}")
+                    if then:
+                        cursor.execute(then)
                     cursor.execute("COMMIT")
                 except BaseException:
                     cursor.execute("ROLLBACK")

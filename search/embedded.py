@@ -14,10 +14,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 
+import numpy as np
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import Connection
 
 from . import _query
+from ._columns import COLUMNS, Columns
 from ._postgres import PostgresFts
 from ._schema import INDEXED, LAYOUT_COLUMNS, Tables, chunks, lexicon_rows, prepare, row_key
 from ._sqlite import SqliteFts
@@ -38,6 +40,7 @@ __all__ = ["EmbeddedIndex", "row_key"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _PG_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SETTINGS_TTL_S = 10.0  # how soon other processes see new synonyms
+LOG_KEEP = 50_000  # changes kept in the log; a process further behind reloads everything
 
 
 class EmbeddedIndex:
@@ -69,6 +72,8 @@ class EmbeddedIndex:
             raise ValueError(f"embedded search supports SQLite and PostgreSQL, not {dialect}")
         self._synonyms: tuple[float, Synonyms] | None = None
         self._settings_lock = threading.Lock()
+        self._columns_held: Columns | None = None
+        self._columns_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"EmbeddedIndex({self.engine.dialect.name}, {self.name!r})"
@@ -100,6 +105,13 @@ class EmbeddedIndex:
         # Every worker process ensures the index as it starts: one at a time.
         with self._sql.schema_transaction(self.engine, self.tables) as conn:
             self._sql.create_settings(conn, self.tables)
+            conn.execute(
+                text(
+                    f"INSERT INTO {self.tables.clock} (one, build, seq) VALUES (1, :build, 0)"
+                    " ON CONFLICT (one) DO NOTHING"
+                ),
+                {"build": secrets.token_hex(8)},
+            )
             inspector = inspect(conn)
             if not inspector.has_table(self.tables.keys):
                 self._sql.create(conn, self.tables)
@@ -134,9 +146,11 @@ class EmbeddedIndex:
 
     def drop(self) -> None:
         with self.engine.begin() as conn:
-            for table in (*self._sql.all(self.tables), self.tables.settings, self.tables.versions):
+            t = self.tables
+            for table in (*self._sql.all(t), t.settings, t.versions, t.log, t.clock):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         self._synonyms = None
+        self._columns_held = None
 
     # -- settings ----------------------------------------------------------------------
 
@@ -195,6 +209,7 @@ class EmbeddedIndex:
                 new_words = words - self._known_words(conn, words)
                 if new_words:
                     self._sql.add_words(conn, self.tables, lexicon_rows(new_words))
+                self._log_changes(conn, sorted(latest))
             indexed += len(keep)
         return indexed
 
@@ -236,6 +251,23 @@ class EmbeddedIndex:
             conn.execute(text(f"UPDATE {t} SET version = :version WHERE id = :id"), newer)
         return current
 
+    def _log_changes(self, conn: Connection, ids: list[int]) -> None:
+        """Note the ids this transaction wrote under the next change number. The clock
+        row stays locked until commit, so numbers become visible in their order: a
+        process that has read up to n has missed nothing below n."""
+        if not ids:
+            return
+        t = self.tables
+        seq = conn.execute(text(f"UPDATE {t.clock} SET seq = seq + 1 RETURNING seq")).scalar()
+        if seq is None:  # tables of a version without the log: ensure() adds them
+            return
+        conn.execute(
+            text(f"INSERT INTO {t.log} (seq, id) VALUES (:seq, :id)"),
+            [{"seq": seq, "id": i} for i in ids],
+        )
+        if seq % 1000 == 0:
+            conn.execute(text(f"DELETE FROM {t.log} WHERE seq <= :old"), {"old": seq - LOG_KEEP})
+
     def _known_words(self, conn: Connection, words: set[str]) -> set[str]:
         if not words:
             return set()
@@ -254,6 +286,7 @@ class EmbeddedIndex:
                 current = self._claim(conn, sorted({int(i) for i in chunk}), versions)
                 if current:
                     self._sql.delete(conn, self.tables, sorted(current))
+                    self._log_changes(conn, sorted(current))
 
     def rebuild(self, documents: Iterable[ListingDocument]) -> int:
         """Load a new generation of tables beside the live ones, index them, then drop
@@ -281,7 +314,14 @@ class EmbeddedIndex:
                 self._create_indexes(conn, fresh)  # faster after the load than during
                 if isinstance(self._sql, PostgresFts):
                     conn.execute(text(f"ANALYZE {fresh.keys}"))
-            self._sql.swap(self.engine, self._sql.all(fresh), self._sql.all(self.tables))
+            # a new build token: every process loads its columns from the new tables
+            build = secrets.token_hex(8)
+            self._sql.swap(
+                self.engine,
+                self._sql.all(fresh),
+                self._sql.all(self.tables),
+                f"UPDATE {self.tables.clock} SET build = '{build}', seq = seq + 1",
+            )
         except BaseException:
             with self.engine.begin() as conn:
                 for table in (*self._sql.all(fresh), *self._sql.leftovers(fresh)):
@@ -368,6 +408,130 @@ class EmbeddedIndex:
         return self._sql.candidates(self.tables, planned.params), planned, terms
 
     def count(self, query: SearchQuery | None = None) -> int:
+        return self._ranked(query or SearchQuery(per_page=1), with_page=False)[0]
+
+    # -- the in-memory columns ------------------------------------------------------------
+
+    def _columns(self, conn: Connection) -> Columns:
+        """This process's columns, brought up to the last change committed (call with
+        _columns_lock held)."""
+        t = self.tables
+        clock = self._rows(conn, f"SELECT build, seq FROM {t.clock}", {})
+        build, seq = clock[0] if clock else ("", 0)
+        held = self._columns_held
+        if held is not None and held.build == build:
+            if held.seq >= seq:
+                return held
+            lowest = self._rows(conn, f"SELECT min(seq) FROM {t.log}", {})[0][0]
+            if lowest is not None and lowest <= held.seq + 1:
+                changed = [
+                    row[0]
+                    for row in self._rows(
+                        conn,
+                        f"SELECT DISTINCT id FROM {t.log} WHERE seq > :last AND seq <= :now",
+                        {"last": held.seq, "now": seq},
+                    )
+                ]
+                rows = []
+                for chunk in chunks(changed, 500):
+                    names = {f"i{n}": i for n, i in enumerate(chunk)}
+                    rows += self._rows(
+                        conn,
+                        f"SELECT {', '.join(COLUMNS)} FROM {t.keys}"
+                        f" WHERE id IN ({', '.join(':' + n for n in names)})",
+                        names,
+                    )
+                held.apply(changed, rows, seq)
+                return held
+        # First search, a rebuild, or too far behind the log: load every row.
+        self._columns_held = None
+        fresh = Columns(build, seq)
+        fresh.load(self._key_batches(conn))
+        self._columns_held = fresh
+        return fresh
+
+    def _key_batches(self, conn: Connection) -> Iterator[list[tuple]]:
+        raw = conn.connection.driver_connection
+        postgres = self._sql.dialect == "postgresql"
+        # PostgreSQL: a server-side cursor, so the client never holds every row at once
+        cursor = raw.cursor(name="search_columns") if postgres else raw.cursor()
+        try:
+            cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.tables.keys}")
+            while rows := cursor.fetchmany(50_000):
+                yield rows
+        finally:
+            cursor.close()
+            if postgres:
+                raw.rollback()  # the read's implicit transaction
+
+    def _matches(self, conn: Connection, query: SearchQuery, terms: list[QueryTerm]) -> np.ndarray:
+        """Listing ids whose text matches every term and the tags of the query's
+        filters and place (the columns test them exactly afterwards): the inverted index
+        intersects before anything is read. (On SQLite the rowids of one area are close
+        together, so a place's cells let FTS5 skip most of a common word's postings.)"""
+        if self._sql.dialect == "sqlite":
+            params = self._sql.match(terms, _query.tag_groups(query))
+            rows = self._rows(
+                conn,
+                f"SELECT rowid FROM {self.tables.fts} WHERE {self.tables.fts} MATCH :q",
+                params,
+            )
+            rids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+            return _ids_of_rows(rids)
+        params = self._sql.match(terms, _query.tag_groups(query))
+        matches = " AND ".join(f"tsv @@ CAST(:{name} AS tsquery)" for name in params)
+        rows = self._rows(conn, f"SELECT id FROM {self.tables.keys} WHERE {matches}", params)
+        return np.fromiter((row[0] for row in rows), np.int64, len(rows))
+
+    def _ranked(self, query: SearchQuery, with_page: bool = True):
+        """(total, page ids, facet counts) of a query, from the inverted index and the
+        columns in memory."""
+        with self.engine.connect() as conn:
+            terms = self._terms(conn, query)
+            ids = self._matches(conn, query, terms) if terms else None
+            with self._columns_lock:
+                columns = self._columns(conn)
+                p = columns.filter(None if ids is None else columns.positions(ids), query)
+                if not with_page:
+                    return len(p), [], {}
+                counts = columns.counts(p, list(query.facets))
+                page = columns.rank(p, query, terms, query.per_page, query.offset)
+            return len(p), page, counts, self._documents(conn, page)
+
+    def _documents(self, conn: Connection, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        names = {f"i{n}": i for n, i in enumerate(ids)}
+        sql = (
+            f"SELECT id, document FROM {self.tables.store}"
+            f" WHERE id IN ({', '.join(':' + n for n in names)})"
+        )
+        return {int(row[0]): row[1] for row in self._rows(conn, sql, names)}
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        total, page, counts, stored = self._ranked(query)
+        # a listing deleted between the match and this read has no document: left out
+        page = [i for i in page if i in stored]
+        documents = json.loads("[" + ",".join(stored[i] for i in page) + "]")
+        return SearchResults(
+            hits=[self._hit(query, i, data) for i, data in zip(page, documents, strict=True)],
+            total=total,
+            page=query.page,
+            per_page=query.per_page,
+            facets=counts,
+        )
+
+    @staticmethod
+    def _hit(query: SearchQuery, hit_id: int, data: dict) -> SearchHit:
+        document = ListingDocument.from_json_dict(data)
+        distance = None
+        if query.near is not None and document.lat is not None and document.lon is not None:
+            distance = haversine_km(*query.near, document.lat, document.lon)
+        return SearchHit(id=hit_id, document=document, distance_km=distance)
+
+    # -- the same in one SQL statement (the engine before the columns; tests compare) --
+
+    def _count_sql(self, query: SearchQuery | None = None) -> int:
         with self.engine.connect() as conn:
             source, planned, _ = self._source(conn, query or SearchQuery())
             sql = f"SELECT count(*) FROM {source}"
@@ -375,7 +539,7 @@ class EmbeddedIndex:
                 sql += " WHERE " + " AND ".join(planned.where)
             return int(self._rows(conn, sql, planned.params)[0][0])
 
-    def search(self, query: SearchQuery) -> SearchResults:
+    def _search_sql(self, query: SearchQuery) -> SearchResults:
         facets = list(query.facets)
         with self.engine.connect() as conn:
             source, planned, terms = self._source(conn, query)
@@ -418,3 +582,12 @@ class EmbeddedIndex:
         return SearchResults(
             hits=hits, total=total, page=query.page, per_page=query.per_page, facets=ordered
         )
+
+
+def _ids_of_rows(rids: np.ndarray) -> np.ndarray:
+    """Listing ids of SQLite rowids (the inverse of _schema.row_key)."""
+    ids = rids & 0xFFFFFFFF
+    negative = rids < 0
+    if negative.any():
+        ids[negative] = np.where(rids[negative] > -(1 << 32), rids[negative], -rids[negative])
+    return ids

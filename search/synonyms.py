@@ -50,6 +50,7 @@ class Synonyms:
                 self._by_key.setdefault(_key(term), []).extend(others)
                 if (reading := _reading_key(term)) is not None:
                     self._by_reading.setdefault(reading, []).extend([term, *others])
+        self._expanded: dict[tuple[str, bool], list[str]] = {}  # expand()'s answers
         # longest first, for the search of a synonym inside a longer run
         self._inner = sorted(
             (k for k in self._by_key if len(k) >= 2 and " " not in k and runs(k) == [(True, k)]),
@@ -67,7 +68,16 @@ class Synonyms:
         return hash(self.groups)
 
     def expand(self, word: str, *, kana: bool) -> list[str]:
-        """Alternatives for one folded query word (a CJK run or a Latin word)."""
+        """Alternatives for one folded query word (a CJK run or a Latin word). Kept per
+        word: looking for a synonym inside a run tries every key (~2 ms a word)."""
+        known = self._expanded.get((word, kana))
+        if known is None:
+            known = self._expand(word, kana)
+            if len(self._expanded) < 100_000:
+                self._expanded[(word, kana)] = known
+        return list(known)
+
+    def _expand(self, word: str, kana: bool) -> list[str]:
         found = list(self._by_key.get(word, ()))
         if kana:
             found += self._by_reading.get(word, ())

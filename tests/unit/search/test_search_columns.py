@@ -1,0 +1,153 @@
+"""The embedded engine's in-memory columns: the same pages, totals and facet counts as
+the one-statement SQL engine they replaced, on random queries over awkward data; and
+every process sees every other's writes and rebuilds on its next search."""
+
+import os
+import random
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine
+
+from search import (
+    ListingDocument,
+    SearchQuery,
+    SynonymGroup,
+    Synonyms,
+    _columns,
+    embedded,
+    make_index,
+)
+
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+WORDS = ["椅子", "いす", "オフィスチェア", "タンス", "箪笥", "自転車", "再生砕石 RC-40", "RC40",
+         "第2a種 発生土", "残土", "コンクリート塊", "コンガラ", "steel scrap", "wooden pallets",
+         "concrete rubble", "鉄くず", "石膏ボード"]  # fmt: skip
+PLACES = [(35.68, 139.76), (35.66, 139.32), (34.69, 135.50), (43.06, 141.35), (26.21, 127.68)]
+TEXTS = ["", "椅子", "いす", "たんす", "じてんしゃ", "RC40", "rc-40", "第2a種", "ガラ", "がら",
+         "残土", "chairs", "steel", "concreet", "palets", "中古 いす", "再生砕石 rc40", "い"]  # fmt: skip
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'columns.db'}")
+    else:
+        url = os.environ.get("MEGURI_TEST_DATABASE_URL")
+        if not url:
+            pytest.skip("PostgreSQL not configured: set MEGURI_TEST_DATABASE_URL")
+        engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def index(engine):
+    index = make_index(engine, "embedded", name="t" + os.urandom(4).hex())
+    index.ensure()
+    index.set_synonyms(
+        Synonyms(
+            [SynonymGroup(("残土", "発生土")), SynonymGroup(("ガラ", "コンクリート塊"), False)]
+        )
+    )
+    yield index
+    index.drop()
+
+
+def listing(rng: random.Random, i: int) -> ListingDocument:
+    """Ties on purpose: shared places, shared creation times, missing places, prices,
+    windows and creation times."""
+    place = rng.choice([*PLACES, None])
+    start = rng.choice([None, date(2025, 1, 1) + timedelta(days=rng.randint(0, 60))])
+    return ListingDocument(
+        id=i,
+        kind=rng.choice(["offer", "wanted"]),
+        title=f"{rng.choice(WORDS)} {rng.choice(['', '中古', '美品'])} {i % 7}",
+        description=rng.choice(["", "引取り歓迎。", f"{rng.choice(WORDS)}があります。"]),
+        category=rng.choice(["furniture", "soil", "metal", None]),
+        prefecture=rng.choice(["13", "27", "01", None]),
+        grade=rng.choice(["RC-40", None]),
+        price_per_unit=rng.choice([None, 0, 100, 500, 500, 3000]),
+        window_start=start,
+        window_end=None if start is None else start + timedelta(days=rng.randint(0, 90)),
+        lat=None if place is None else place[0] + rng.choice([0.0, 0.0, rng.uniform(-0.3, 0.3)]),
+        lon=None if place is None else place[1] + rng.choice([0.0, 0.0, rng.uniform(-0.3, 0.3)]),
+        created_at=rng.choice(
+            [None, datetime(2025, 3, 1), datetime(2025, 1, 1) + timedelta(hours=i % 5000)]
+        ),
+    )
+
+
+def queries(rng: random.Random, count: int) -> list[SearchQuery]:
+    out = []
+    for _ in range(count):
+        near = rng.choice([None, rng.choice(PLACES)])
+        filters = rng.choice([{}, {}, {"category": ["furniture"]}, {"prefecture": ["13", "27"]},
+                              {"kind": ["wanted"], "grade": ["RC-40"]}, {"category": ["nothing"]}])  # fmt: skip
+        out.append(
+            SearchQuery(
+                text=rng.choice(TEXTS),
+                filters=filters,
+                near=near,
+                radius_km=rng.choice([None, 5, 60, 2000]) if near else None,
+                sort=rng.choice(
+                    ["relevance", "relevance", "distance", "price_asc", "price_desc", "newest"]
+                )
+                if near
+                else rng.choice(["relevance", "newest", "price_asc"]),  # fmt: skip
+                price_min=rng.choice([None, None, 100]),
+                price_max=rng.choice([None, None, 500]),
+                window_from=rng.choice([None, None, date(2025, 1, 10)]),
+                window_to=rng.choice([None, None, date(2025, 1, 20)]),
+                facets=rng.choice([(), ("category", "prefecture", "kind"), ("grade", "unit")]),
+                page=rng.choice([1, 1, 2, 3]),
+                per_page=rng.choice([5, 20]),
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("chunk", [8, 2048])
+def test_columns_give_what_the_sql_engine_gives(index, chunk, monkeypatch):
+    """chunk 8: relevance ranks the first candidates and only then the rest."""
+    monkeypatch.setattr(_columns, "FIRST_CHUNK", chunk)
+    rng = random.Random(16)
+    index.upsert([listing(rng, i) for i in range(1, 1201)])
+    assert index.search(SearchQuery()).total == 1200  # columns loaded: the rest is followed
+    index.upsert([listing(rng, 2**33 + i) for i in range(5)])  # ids no longer dense
+    assert index.search(SearchQuery()).total == 1205
+    index.delete(range(1, 1201, 9))  # holes
+    index.upsert([listing(rng, i) for i in range(1195, 1260)])  # new and changed rows
+    compared = 0
+    for query in queries(rng, 160):
+        expected = index._search_sql(query)
+        found = index.search(query)
+        assert found.ids == expected.ids, query
+        assert found.total == expected.total == index.count(query) == index._count_sql(query)
+        assert found.facets == expected.facets, query
+        compared += bool(found.ids)
+    assert compared > 60  # most queries find something: the comparison means something
+
+
+def test_every_process_sees_the_others_writes_and_rebuilds(index, engine, monkeypatch):
+    other = make_index(engine, "embedded", name=index.name)  # another process's object
+    chairs = SearchQuery(text="椅子", facets=("category",))
+    index.upsert([ListingDocument(id=1, kind="offer", title="椅子", category="furniture")])
+    assert other.search(chairs).ids == [1]  # loads its columns
+    index.upsert([ListingDocument(id=2, kind="offer", title="椅子 2脚", category="metal")])
+    found = other.search(chairs)
+    assert found.ids == [2, 1] and found.facets["category"] == {"furniture": 1, "metal": 1}
+    index.upsert([ListingDocument(id=1, kind="offer", title="机", category="furniture")])
+    index.delete([2])
+    assert other.search(chairs).ids == []
+    assert other.search(SearchQuery(text="机")).ids == [1]
+    index.rebuild([ListingDocument(id=7, kind="offer", title="椅子", category="soil")])
+    found = other.search(chairs)
+    assert found.ids == [7] and found.facets == {"category": {"soil": 1}}
+    # a process so far behind that the log no longer holds its changes reloads
+    monkeypatch.setattr(embedded, "LOG_KEEP", 1)
+    before = other._columns_held
+    for n in range(1000):  # the log is trimmed at every 1000th change
+        index.upsert([ListingDocument(id=100 + n, kind="offer", title="椅子")])
+    assert other.search(SearchQuery(text="椅子", per_page=1)).total == 1001
+    assert other._columns_held is not before
