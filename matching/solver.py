@@ -385,17 +385,7 @@ def _solve_network(
     cs, cd, cb = pricer.initial(k, k_near, radius0)
     progress("candidates", 1.0)
     progress("solve", 0.1)
-    unit = (
-        max(1, int(np.median(np.concatenate([qs, qd]))) // COARSE_UNITS)
-        if len(qs) and len(qd)
-        else 1
-    )
-    coarse = solve_transport(
-        Arcs(cs, cd, np.zeros(len(cs)), cb),
-        -(-qs // unit),
-        -(-qd // unit),
-        min(scale, COARSE_COST_STEPS / max_b),
-    )
+    unit, coarse = _coarse_flow(cs, cd, cb, qs, qd, min(scale, COARSE_COST_STEPS / max_b))
     flow, u, v = coarse.flow, coarse.u, coarse.v
     tol = 1e-9 * max_b + 1e-6
     lp = None
@@ -425,10 +415,6 @@ def _solve_network(
     flow = whole_flows(x, cs, cd, qs, qd)
     if flow is None:  # not a whole vertex: the same arcs as an exact min-cost flow
         flow = solve_transport(Arcs(cs, cd, np.zeros(len(cs)), cb), qs, qd, scale).flow
-    used = flow > 0
-    fs, fd, fb = cs[used], cd[used], cb[used]
-    qty = flow[used].astype(float)
-    net = float(qty @ fb)
     stats.update(
         model="LP (CLP) from a coarse min-cost flow",
         candidate_arcs=len(cs),
@@ -436,6 +422,29 @@ def _solve_network(
         rounds=rounds,
         coarse_unit=unit,
     )
+    return _direct_plan(src, flow, cs, cd, cb, bound, stats)
+
+
+def _coarse_flow(cs, cd, cb, qs, qd, scale: float):
+    """Round 1: a min-cost flow in units of about a hundredth of the median listing."""
+    unit = (
+        max(1, int(np.median(np.concatenate([qs, qd]))) // COARSE_UNITS)
+        if len(qs) and len(qd)
+        else 1
+    )
+    coarse = solve_transport(
+        Arcs(cs, cd, np.zeros(len(cs)), cb), -(-qs // unit), -(-qd // unit), scale
+    )
+    return unit, coarse
+
+
+def _direct_plan(src, flow, cs, cd, cb, bound: float, stats: dict) -> Plan:
+    """The plan of the arcs that carry flow (no stockyard on any), optimal when its value
+    reaches the bound."""
+    used = flow > 0
+    fs, fd, fb = cs[used], cd[used], cb[used]
+    qty = flow[used].astype(float)
+    net = float(qty @ fb)
     status = "optimal" if bound - net <= REL_TOL * max(1.0, abs(bound)) else "feasible"
     n = len(fs)
     return Plan(
