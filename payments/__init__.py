@@ -136,6 +136,7 @@ def make_gateway(name: str | None = "invoice", **settings) -> PaymentGateway:
                 + " and ".join(missing)
                 + " (MEGURI_STRIPE_SECRET_KEY / MEGURI_STRIPE_WEBHOOK_SECRET)."
             )
+        # Imported here: the stripe library loads only on a site that takes card payments.
         from payments.stripe_gateway import StripeGateway
 
         return StripeGateway(**settings)

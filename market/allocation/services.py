@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 import matching
 from market import tasks
 from market.accounts.models import User
+from market.accounts.services import active_members
 from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog import events
@@ -25,6 +26,8 @@ from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
 from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.notifications.services import notify_users
+from market.orders.requests import order_from_proposal
 from market.tasks import Job
 
 
@@ -328,9 +331,6 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
 def _announce(session: Session, deal: Deal) -> None:
     """Each party's members are told in-app of the new deal and their part in it (a yard
     operator too); no mail, since a nightly run may propose many."""
-    from market.accounts.services import active_members
-    from market.notifications.services import notify_users
-
     for party in deal.parties:
         first = next(
             p
@@ -599,8 +599,6 @@ def _agree(session: Session, proposal: Proposal) -> None:
     """One flow of an agreed deal: one accepted order that commits the quantity on the
     supplying and receiving listings, and on the stockyard's capacity when it goes through
     one, all through the ledger under that order (cancelling it gives every part back)."""
-    from market.orders.requests import order_from_proposal
-
     order_from_proposal(
         session,
         listing_id=proposal.supply_id,
@@ -757,9 +755,6 @@ def _qty(value: Decimal) -> str:
 
 def _tell_parties(session: Session, proposal: Proposal) -> None:
     """In-app (and by mail) to each party's members, in their language, with the reason."""
-    from market.accounts.services import active_members
-    from market.notifications.services import notify_users
-
     listings = [proposal.supply, proposal.demand] + ([proposal.via] if proposal.via else [])
     if proposal.deal is not None:
         listings = [

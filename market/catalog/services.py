@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
+from market.accounts.services import active_members
 from market.catalog import events, kinds, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import japan_today
 from market.errors import Conflict, Forbidden, NotFound
+from market.notifications.services import notify_users
 from market.orders import ledger
 
 
@@ -135,9 +137,6 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
     """Published listings whose period ended before ``today`` (Japan) become expired: out of
     browsing, search, matching and new requests (orders already made go on). Each member
     of the owner is told, in-app and by mail, and can extend the period to publish again."""
-    from market.accounts.services import active_members
-    from market.notifications.services import notify_users
-
     today = today or japan_today()
     due = session.scalars(
         select(Listing)

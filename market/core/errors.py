@@ -13,6 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from market.errors import DomainError
+from market.services import db_session
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,6 @@ def _wants_json() -> bool:
 
 
 def _answer(status: int, message: str, field: str | None = None, errors: dict | None = None):
-    from market.services import db_session
-
     # Nothing half-written survives an error; the database itself may be what failed.
     with contextlib.suppress(Exception):
         db_session().rollback()

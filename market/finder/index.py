@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 import search
 from market import tasks
 from market.catalog import partners
+from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
     Listing,
@@ -88,8 +89,6 @@ class _Names:
 
         # Kind labels in both languages, so "soil", "発生土" or "stockyard" find listings.
         from flask_babel import force_locale
-
-        from market.catalog.kinds import SPECS
 
         labels: dict[str, list[str]] = {}
         for locale in ("ja", "en"):

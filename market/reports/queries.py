@@ -218,20 +218,7 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
         *_co2_columns(),
     ]
     month_rows = [{"month": m, **v} for m, v in sorted(months.items())]
-    partner_rows = []
-    for operator_id in sorted(set(partners) | set(rates), key=lambda i: names.get(i, "")):
-        figures = partners.get(operator_id, dict.fromkeys(measures, 0.0))
-        rate = rates.get(operator_id)
-        partner_rows.append(
-            {
-                "partner": names.get(operator_id, ""),
-                **figures,
-                "booked": rate.booked if rate else 0,
-                "checked_in": rate.checked_in if rate else 0,
-                "no_show": rate.no_show if rate else 0,
-                "show_rate": rate.show_rate if rate and rate.show_rate is not None else None,
-            }
-        )
+    partner_rows = _partner_rows(partners, rates, names, measures)
     return Dashboard(
         "municipality",
         _("Reuse dashboard: %(org)s", org=org.name),
@@ -281,6 +268,25 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
             order_table(session, items),
         ],
     )
+
+
+def _partner_rows(partners: dict, rates: dict, names: dict, measures: dict) -> list[dict]:
+    """Per partner operator, by name: what it took, and its pickups kept or missed."""
+    rows = []
+    for operator_id in sorted(set(partners) | set(rates), key=lambda i: names.get(i, "")):
+        figures = partners.get(operator_id, dict.fromkeys(measures, 0.0))
+        rate = rates.get(operator_id)
+        rows.append(
+            {
+                "partner": names.get(operator_id, ""),
+                **figures,
+                "booked": rate.booked if rate else 0,
+                "checked_in": rate.checked_in if rate else 0,
+                "no_show": rate.no_show if rate else 0,
+                "show_rate": rate.show_rate if rate and rate.show_rate is not None else None,
+            }
+        )
+    return rows
 
 
 # --- contractor -------------------------------------------------------------------------
