@@ -15,8 +15,8 @@ from .arcs import (
     unit_vectors,
 )
 from .instance import Instance
+from .plan import Plan
 from .regions import find_regions
-from .solver import Plan
 
 _EPS = 1e-9
 _CHUNK = 2_000_000
