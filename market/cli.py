@@ -12,36 +12,13 @@ from market.models import Base
 
 
 def register(app: Flask) -> None:
+    """Every ``flask`` command: database, administrators, demo data, billing, worker,
+    matching and search."""
+    register_db(app)
     register_matching(app)
     register_search(app)
-
-    @app.cli.group("db")
-    def db_group():
-        """Database schema (Alembic)."""
-
-    @db_group.command("upgrade")
-    @click.argument("revision", default="heads")
-    def db_upgrade(revision: str):
-        """Migrate the database to REVISION (default: the latest)."""
-        migrate.upgrade(current_app.config["DATABASE_URL"], revision)
-        click.echo(f"database at {revision}")
-
-    @db_group.command("downgrade")
-    @click.argument("revision", default="base")
-    def db_downgrade(revision: str):
-        """Migrate the database back to REVISION (default: empty)."""
-        migrate.downgrade(current_app.config["DATABASE_URL"], revision)
-        click.echo(f"database at {revision}")
-
-    @db_group.command("check")
-    def db_check():
-        """Fail when the models and the migrations differ."""
-        diffs = migrate.drift(current_app.extensions["meguri.db"].engine, Base.metadata)
-        if diffs:
-            for diff in diffs:
-                click.echo(repr(diff))
-            raise click.ClickException("models and migrations differ: add a migration")
-        click.echo("models and migrations agree")
+    register_billing(app)
+    register_worker(app)
 
     @app.cli.command("create-admin")
     @click.option("--email", required=True)
@@ -81,6 +58,38 @@ def register(app: Flask) -> None:
         session.commit()
         click.echo(summary)
 
+
+def register_db(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group():
+        """Database schema (Alembic)."""
+
+    @db_group.command("upgrade")
+    @click.argument("revision", default="heads")
+    def db_upgrade(revision: str):
+        """Migrate the database to REVISION (default: the latest)."""
+        migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @db_group.command("downgrade")
+    @click.argument("revision", default="base")
+    def db_downgrade(revision: str):
+        """Migrate the database back to REVISION (default: empty)."""
+        migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @db_group.command("check")
+    def db_check():
+        """Fail when the models and the migrations differ."""
+        diffs = migrate.drift(current_app.extensions["meguri.db"].engine, Base.metadata)
+        if diffs:
+            for diff in diffs:
+                click.echo(repr(diff))
+            raise click.ClickException("models and migrations differ: add a migration")
+        click.echo("models and migrations agree")
+
+
+def register_billing(app: Flask) -> None:
     @app.cli.group("billing")
     def billing_group():
         """The platform's monthly fee statements to payees."""
@@ -111,6 +120,8 @@ def register(app: Flask) -> None:
         session.commit()
         click.echo(f"{first:%Y-%m}: {len(issued)} statements issued")
 
+
+def register_worker(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--workers", default=2, help="Threads in this worker process.")
     def worker(workers: int):

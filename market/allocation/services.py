@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import matching
 from market import tasks
 from market.accounts.models import User
+from market.accounts.services import active_members
 from market.allocation import plants
 from market.allocation.instance import (
     DEFAULT_HORIZON_WEEKS,
@@ -28,10 +29,13 @@ from market.allocation.instance import (
     listing_id,
 )
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
+from market.catalog import events
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.notifications.services import notify_users
+from market.orders.requests import order_from_proposal
 from market.tasks import Job
 
 MAX_HORIZON_WEEKS = 104  # two years of weeks
@@ -412,9 +416,6 @@ def _orgs_of(proposal: Proposal) -> list[tuple[int, str, Listing | None]]:
 def _announce(session: Session, deal: Deal) -> None:
     """Each party's members are told in-app of the new deal and their part in it (a yard
     operator too); no mail, since a nightly run may propose many."""
-    from market.accounts.services import active_members
-    from market.notifications.services import notify_users
-
     for party in deal.parties:
         first, own = next(
             (p, listing)
@@ -680,8 +681,6 @@ def _agree(session: Session, proposal: Proposal) -> None:
     """One flow of an agreed deal: one accepted order that commits the quantity on the
     supplying and receiving listings, and on the stockyard's capacity when it goes through
     one, all through the ledger under that order (cancelling it gives every part back)."""
-    from market.orders.requests import order_from_proposal
-
     order_from_proposal(
         session,
         listing_id=proposal.supply_id,
@@ -700,6 +699,7 @@ def _agree(session: Session, proposal: Proposal) -> None:
 # --- keeping open proposals true ---------------------------------------------------------
 
 
+@events.on_quantities_changed
 def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
     """Open proposals on these listings (as supply, demand or stockyard), checked against
     the listings as they are now (in the caller's transaction, right after the change): a
@@ -758,6 +758,7 @@ def recheck_proposals(session: Session, listing_ids) -> list[Proposal]:
     return changed
 
 
+@events.on_terms_changed
 def terms_changed(session: Session, listing: Listing) -> list[Proposal]:
     """The owner changed the listing's period or who may take it: open proposals on it were
     planned for the old terms, so their deals expire, with the reason (parties told)."""
@@ -870,9 +871,6 @@ def _qty(value: Decimal) -> str:
 
 def _tell_parties(session: Session, proposal: Proposal) -> None:
     """In-app (and by mail) to each party's members, in their language, with the reason."""
-    from market.accounts.services import active_members
-    from market.notifications.services import notify_users
-
     parts = proposal.deal.proposals if proposal.deal is not None else [proposal]
     told: set[int] = set()
     for org_id, _role, listing in (x for part in parts for x in _orgs_of(part)):

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from market.api.contract import Error
 from market.errors import DomainError
+from market.services import db_session
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,6 @@ def _wants_json() -> bool:
 
 
 def _answer(status: int, message: str, errors: dict[str, str] | None = None):
-    from market.services import db_session
-
     # Nothing half-written survives an error; the database itself may be what failed.
     with contextlib.suppress(Exception):
         db_session().rollback()

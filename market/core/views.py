@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from market.catalog.models import Listing, ListingKind
 from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
 from market.config import LOCALES
+from market.core import readiness
 from market.core.forms import NextForm, parse_form
 from market.core.models import AuditEvent
 from market.core.writes import commit
@@ -90,20 +91,12 @@ def ready():
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        from market.tasks import huey
-
-        huey.storage.queue_size()
-        checks["queue"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["queue"] = f"error: {type(exc).__name__}"
-    try:
-        from market.finder.index import get_index
-
-        get_index().count()
-        checks["search"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["search"] = f"error: {type(exc).__name__}"
+    for name, check in readiness.CHECKS.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks[name] = f"error: {type(exc).__name__}"
     status = 200 if all(v == "ok" for v in checks.values()) else 503
     return jsonify(status="ok" if status == 200 else "unavailable", checks=checks), status
 

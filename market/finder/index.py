@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 import search
 from market import tasks
 from market.catalog import partners
+from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
     Listing,
@@ -28,6 +29,7 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
+from market.core import readiness
 from market.db import after_commit, utcnow
 from market.finder.models import SearchOutbox, SynonymGroup
 
@@ -44,6 +46,11 @@ def make(app: Flask) -> search.SearchIndex:
             app.config["MEILI_URL"], "meilisearch", api_key=app.config.get("MEILI_KEY")
         )
     return search.make_index(app.extensions["meguri.db"].engine)
+
+
+@readiness.check("search")
+def _ready() -> None:
+    get_index().count()
 
 
 def get_index(app: Flask | None = None) -> search.SearchIndex:
@@ -82,8 +89,6 @@ class _Names:
 
         # Kind labels in both languages, so "soil", "発生土" or "stockyard" find listings.
         from flask_babel import force_locale
-
-        from market.catalog.kinds import SPECS
 
         labels: dict[str, list[str]] = {}
         for locale in ("ja", "en"):

@@ -21,9 +21,10 @@ from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.catalog.services import row_id
 from market.core import audit
-from market.db import utcnow
+from market.db import to_japan, utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.notifications.services import notify_users
+from market.orders import deliveries
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
@@ -86,22 +87,7 @@ def open_slots(
     org_id = _municipality_of(user)
     now = now or db.japan_now()
     errors: dict[str, str] = {}
-    listing = None
-    raw_listing = str(data.get("listing_id") or "").strip()
-    if raw_listing:
-        listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
-        if (
-            listing is None
-            or listing.organisation_id != org_id
-            or listing.kind != ListingKind.reuse_item
-        ):
-            errors["listing_id"] = _("Choose one of your reuse items.")
-        elif listing.status in (
-            ListingStatus.draft,
-            ListingStatus.closed,
-            ListingStatus.expired,
-        ) and not _has_open_orders(session, listing):
-            errors["listing_id"] = _("This item is not offered any more.")
+    listing = _slot_listing(session, org_id, data, errors)
     point = (
         str(data.get("pickup_point") or "").strip()
         or (listing.pickup_point if listing else "")
@@ -163,6 +149,30 @@ def open_slots(
     session.add_all(slots)
     session.flush()
     return slots
+
+
+def _slot_listing(
+    session: Session, org_id: int, data: Mapping[str, object], errors: dict
+) -> Listing | None:
+    """The reuse item a slot is for, if one is chosen: the municipality's own, still offered
+    (or with orders still to collect)."""
+    raw_listing = str(data.get("listing_id") or "").strip()
+    if not raw_listing:
+        return None
+    listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
+    if (
+        listing is None
+        or listing.organisation_id != org_id
+        or listing.kind != ListingKind.reuse_item
+    ):
+        errors["listing_id"] = _("Choose one of your reuse items.")
+    elif listing.status in (
+        ListingStatus.draft,
+        ListingStatus.closed,
+        ListingStatus.expired,
+    ) and not _has_open_orders(session, listing):
+        errors["listing_id"] = _("This item is not offered any more.")
+    return listing
 
 
 def _has_open_orders(session: Session, listing: Listing) -> bool:
@@ -425,8 +435,6 @@ def _settle(session: Session, booking: PickupBooking, **values: object) -> None:
 
 def _record_handover(session: Session, user: User, booking: PickupBooking) -> None:
     """Record the rest of the order as delivered, when the order's state allows it."""
-    from market.orders import deliveries
-
     order = booking.order
     if order.remaining_quantity > 0:
         deliveries.record_delivery(
@@ -509,8 +517,6 @@ def reminder_due(slot: PickupSlot) -> dt.datetime:
 
 def reminder_state(booking: PickupBooking, now: dt.datetime) -> str:
     """The booking's reminder as its reader needs it: sent when, going out when, or why not."""
-    from market.db import to_japan
-
     if booking.reminded_at is not None:
         sent = to_japan(booking.reminded_at).strftime("%Y-%m-%d %H:%M")
         return _("Reminder sent %(at)s", at=sent)

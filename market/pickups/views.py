@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from market import db
 from market.accounts.models import OrgKind
+from market.accounts.queries import organisation_names
 from market.core.forms import Form, form_values
 from market.core.writes import submit
 from market.pickups import queries, services
@@ -43,9 +44,7 @@ def _page(errors: dict | None = None, status: int = 200, form=None):
     )
     if org.kind == OrgKind.municipality:
         rates = queries.show_rates(s, org.id)
-        from market.reports.queries import _names
-
-        names = _names(s, rates)
+        names = organisation_names(s, rates)
         context.update(
             slots=queries.municipality_slots(s, org.id, now.date() - dt.timedelta(days=30)),
             items=queries.reuse_items(s, org.id),

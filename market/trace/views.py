@@ -28,7 +28,7 @@ from market.core.writes import submit
 from market.errors import DomainError, NotFound
 from market.orders.models import Order
 from market.services import db_session
-from market.trace import documents, queries, services
+from market.trace import documents, plans, queries, services
 from market.trace.forms import AmendForm, ConfirmForm, ReceiptForm, SheetForm, TicketForm, VoidForm
 from market.trace.models import ContaminationStatus, PermitBasis, TicketStatus
 from market.trace.schemas import OrderTickets, OrderTicketsQuery, Ticket, TicketPage, TicketsQuery
@@ -100,16 +100,16 @@ def _destinations(s, order: Order) -> list[Listing]:
 def _order_page(order: Order, errors: dict | None = None, status: int = 200, values=None):
     s = db_session()
     org_id = current_user.organisation_id
-    plan = services.planned_destination(s, order)
+    plan = plans.planned_destination(s, order)
     yards = queries.chain(s, order.id)
     my_yards = [y for y in yards if y.operator.id == org_id]
     return render_template(
         "trace/order.html",
         order=order,
         plan=plan,
-        origin=services.planned_origin(order),
-        sheet=queries.sheet_view(s, services.sheet_for(s, order.id)),
-        sheet_required=services.sheet_required(order),
+        origin=plans.planned_origin(order),
+        sheet=queries.sheet_view(s, plans.sheet_for(s, order.id)),
+        sheet_required=plans.sheet_required(order),
         tickets=queries.tickets(s, order.id),
         receipts=queries.receipts(s, order.id),
         chain=yards,
