@@ -170,3 +170,27 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
     for action in session.info.pop(_UNDO, []):
         action()
+
+
+# Ids and prices are INTEGER columns (32-bit on PostgreSQL): a larger number cannot match a
+# row, and sending it makes the database fail instead.
+MAX_ID = MAX_INT = 2**31 - 1
+
+
+def id_in_range(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
+def row_id(raw: object) -> int | None:
+    """A form's or argument's text as a row id: ASCII digits naming a number the INTEGER
+    column can hold, else None (never a query the database refuses, and never int() of a
+    digit such as "²" that str.isdigit() lets through)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if id_in_range(raw) else None
+    text = str(raw if raw is not None else "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return None
+    value = int(text)
+    return value if id_in_range(value) else None

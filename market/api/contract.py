@@ -58,10 +58,9 @@ from pydantic import (
 )
 from werkzeug.datastructures import FileStorage
 
+from market.db import MAX_ID
 from market.errors import Invalid
 from market.text import LINE_PATTERN, TEXT_PATTERN
-
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
 
 
 def _upload(value: object) -> FileStorage:

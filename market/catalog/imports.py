@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.catalog import kinds, services, sheets
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
-from market.db import after_commit, japan_today
+from market.db import after_commit, id_in_range, japan_today
 from market.errors import DomainError, Invalid
 from market.text import has_control_characters
 
@@ -513,7 +513,7 @@ def _whole(value: object) -> int | None:
     if not text.isdigit() or len(text) > 10:
         return None
     number = int(text)
-    return number if services.id_in_range(number) else None
+    return number if id_in_range(number) else None
 
 
 def _valid_date(m) -> bool:

@@ -15,7 +15,7 @@ from market.accounts.models import User
 from market.accounts.services import active_members
 from market.catalog import events, kinds, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
-from market.db import japan_today
+from market.db import id_in_range, japan_today
 from market.errors import Conflict, Forbidden, NotFound
 from market.notifications.services import notify_users
 from market.orders import ledger
@@ -190,30 +190,6 @@ def _apply(listing: Listing, clean: dict) -> None:
 def current_values(listing: Listing) -> dict[str, object]:
     """Column values of a listing as ``kinds.validate`` returns them (for PATCH checks)."""
     return {f.name: getattr(listing, f.name) for f in kinds.fields_for(listing.kind)}
-
-
-# Ids and prices are INTEGER columns (32-bit on PostgreSQL): a larger number cannot match a
-# row, and sending it makes the database fail instead.
-MAX_ID = MAX_INT = 2**31 - 1
-
-
-def id_in_range(value: int) -> bool:
-    return 0 < value <= MAX_ID
-
-
-def row_id(raw: object) -> int | None:
-    """A form's or argument's text as a row id: ASCII digits naming a number the INTEGER
-    column can hold, else None (never a query the database refuses, and never int() of a
-    digit such as "²" that str.isdigit() lets through)."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw if id_in_range(raw) else None
-    text = str(raw if raw is not None else "").strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 10):
-        return None
-    value = int(text)
-    return value if id_in_range(value) else None
 
 
 def visible_listing(session: Session, user: User | None, listing_id: int) -> Listing:

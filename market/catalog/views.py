@@ -26,7 +26,7 @@ from market.catalog.models import (
 )
 from market.catalog.queries import BrowseFilter, browse, map_points
 from market.core.writes import commit, commit_or_refuse
-from market.db import japan_today
+from market.db import MAX_INT, id_in_range, japan_today
 from market.errors import Forbidden, NotFound
 from market.services import db_session
 
@@ -40,7 +40,7 @@ def _int_arg(name: str) -> int | None:
     except ValueError:
         return None
     # Clamp so that a filter of absurd size still means "none" or "all", not a database error.
-    return None if value is None else max(-services.MAX_INT, min(services.MAX_INT, value))
+    return None if value is None else max(-MAX_INT, min(MAX_INT, value))
 
 
 def _filter_from_args() -> BrowseFilter:
@@ -323,7 +323,7 @@ def delete_photo(listing_id: int, photo_id: int):
     listing = _own_listing(listing_id)
 
     def remove(s) -> None:
-        photo = s.get(ListingPhoto, photo_id) if services.id_in_range(photo_id) else None
+        photo = s.get(ListingPhoto, photo_id) if id_in_range(photo_id) else None
         if photo is None or photo.listing_id != listing.id:
             abort(404)
         photos.remove_photo(s, photo)

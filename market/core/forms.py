@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from werkzeug.datastructures import MultiDict
 
 from market.api.contract import field_errors
-from market.catalog.services import row_id
+from market.db import row_id
 
 F = TypeVar("F", bound="Form")
 

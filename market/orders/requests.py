@@ -19,7 +19,7 @@ from market.accounts.models import User
 from market.catalog import partners
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
-from market.catalog.services import id_in_range
+from market.db import id_in_range
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.orders import ledger, notify
 from market.orders.inputs import parse_quantity, qty, text

@@ -19,9 +19,8 @@ from market import db
 from market.accounts.models import OrgKind, User
 from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
-from market.catalog.services import row_id
 from market.core import audit
-from market.db import to_japan, utcnow
+from market.db import row_id, to_japan, utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.notifications.services import notify_users
 from market.orders import deliveries

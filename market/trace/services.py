@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.catalog.models import Listing, ListingKind, SoilClass
-from market.catalog.services import id_in_range, row_id
 from market.core import audit
-from market.db import TOKYO, to_japan, utcnow
+from market.db import TOKYO, id_in_range, row_id, to_japan, utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.orders import deliveries, locks
 from market.orders.inputs import parse_quantity
