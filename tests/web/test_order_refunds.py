@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from market.core.models import AuditEvent
+from market.db import to_japan
 from market.orders.models import Order, OrderRefund, OrderStatus
 from payments.invoice import DEFAULT_FONT_PATH
 from tests.web.test_orders import (
@@ -180,7 +181,7 @@ def test_credit_note_pdf_text_has_every_required_item(app, db, paid, tmp_path):
         f"{buyer_name} 御中",
         description,
         "運搬費",
-        done.created_at.date().isoformat(),
+        to_japan(done.created_at).date().isoformat(),  # dated by the Japan clock
         "10%対象",
         "¥5,000",
         "¥500",
