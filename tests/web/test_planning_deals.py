@@ -200,8 +200,9 @@ def test_the_run_form_names_a_bad_horizon_and_carbon_price(client, login, factor
     )
 
 
+@pytest.mark.parametrize("english", ["plant_operator", "yard_operator"])
 def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
-    app, client, login, planned_market
+    app, client, login, planned_market, english
 ):
     m = planned_market
     run_id = start_planned_run(client, login, m["admin"])
@@ -236,11 +237,14 @@ def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
     assert 'id="run-horizon"' in page and "26週" in page
     client.post("/logout")
 
-    # The plant operator reads the proposal in English, with the timeline.
-    login(m["plant_operator"])
+    # One operator reads the proposal in English, with the timeline; the others Japanese.
+    login(m[english])
     client.post("/lang/en", data={"next": "/"})
     page = client.get(f"/proposals/{p.id}").get_data(as_text=True)
-    assert "Your part: improvement plant operator" in page or "Your part: plant operator" in page
+    assert {
+        "plant_operator": "Your part: plant operator",
+        "yard_operator": "Your part: stockyard operator",
+    }[english] in page
     assert 'id="timeline"' in page
     assert p.ship_week.isoformat() in page and p.deliver_week.isoformat() in page
     assert "Improvement plant" in page
@@ -252,7 +256,8 @@ def test_a_planned_deal_through_a_plant_and_a_yard_is_accepted_by_every_party(
     client.post("/logout")
 
     # The others in Japanese; the last accept makes the orders and books the plant.
-    for who in ("yard_operator", "supplier", "receiver"):
+    others = {"yard_operator", "plant_operator"} - {english}
+    for who in (*sorted(others), "supplier", "receiver"):
         login(m[who])
         client.post("/lang/ja", data={"next": "/"})
         page = client.get(f"/proposals/{p.id}").get_data(as_text=True)
