@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import operator
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,10 @@ _NO_START, _NO_END = -1, 99_999_999  # an open window side: always inside
 GRID_DEG = 0.5  # ~55 km cells
 _GRID_ROW = 1 << 12  # cells in a row of the key (360 / GRID_DEG < 4096)
 _NO_SPACES = operator.methodcaller("replace", b" ", b"")
-FIRST_CHUNK = 2048  # candidates ranked before deciding whether the rest can matter
+FIRST_CHUNK = 2048
+WORD_HITS = 2_000  # a query word matching at least this many listings keeps its ids
+WORD_IDS = 12_000_000  # at most this many ids kept for words, least recently used go
+WORD_CHANGES = 2_000  # a kept word with more changed ids than this is dropped  # candidates ranked before deciding whether the rest can matter
 
 
 def _day(value: str | None, missing: int) -> int:
@@ -97,6 +101,12 @@ class Columns:
         self._cell_pos = np.zeros(0, np.int64)
         self._moved: list[int] = []
         self._sparse = False
+        # query words' matching ids (sorted), as of the last change applied except
+        # the ids changed since (re-tested on the next use): the postings of the words
+        # people search most, which are the costly ones to read from the index
+        self._words: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._dirty: dict[str, set[int]] = {}
+        self._word_ids = 0
 
     # -- loading and changes --------------------------------------------------------------
 
@@ -220,6 +230,8 @@ class Columns:
 
     def apply(self, changed: Iterable[int], rows: Sequence[tuple], seq: int) -> None:
         """The current key rows of changed ids (an id without a row was deleted)."""
+        changed = [int(i) for i in changed]
+        self._changed_words(changed)
         by_id = {int(row[0]): row for row in rows}
         for listing_id in changed:
             at = self._position(int(listing_id))
@@ -240,6 +252,37 @@ class Columns:
         if self._sparse or len(self._recent) + len(self._moved) > max(10_000, self.n // 20):
             self._reindex()
         self.seq = seq
+
+    def word(self, key: str) -> np.ndarray | None:
+        ids = self._words.get(key)
+        if ids is not None:
+            self._words.move_to_end(key)
+        return ids
+
+    def word_dirty(self, key: str) -> set[int]:
+        return self._dirty.get(key, set())
+
+    def keep_word(self, key: str, ids: np.ndarray) -> None:
+        """Keep a word's ids if it matches many listings (else forget it)."""
+        old = self._words.pop(key, None)
+        self._dirty.pop(key, None)
+        if old is not None:
+            self._word_ids -= len(old)
+        if len(ids) < WORD_HITS:
+            return
+        self._words[key] = ids
+        self._word_ids += len(ids)
+        while self._word_ids > WORD_IDS and len(self._words) > 1:
+            _, dropped = self._words.popitem(last=False)
+            self._word_ids -= len(dropped)
+
+    def _changed_words(self, changed: list[int]) -> None:
+        for key in list(self._words):
+            dirty = self._dirty.setdefault(key, set())
+            dirty.update(changed)
+            if len(dirty) > WORD_CHANGES:
+                self._word_ids -= len(self._words.pop(key))
+                del self._dirty[key]
 
     def _place(self, listing_id: int, at: int) -> None:
         if self._slot is not None:
