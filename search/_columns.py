@@ -48,7 +48,8 @@ _NO_SPACES = operator.methodcaller("replace", b" ", b"")
 FIRST_CHUNK = 2048
 WORD_HITS = 2_000  # a query word matching at least this many listings keeps its ids
 WORD_IDS = 12_000_000  # at most this many ids kept for words, least recently used go
-WORD_CHANGES = 2_000  # a kept word with more changed ids than this is dropped  # candidates ranked before deciding whether the rest can matter
+WORD_CHANGES = 2_000  # a kept word with more changed ids than this is dropped
+TITLE_TESTS = 64  # title tests remembered per row (1 byte a row each)  # candidates ranked before deciding whether the rest can matter
 
 
 def _day(value: str | None, missing: int) -> int:
@@ -105,6 +106,7 @@ class Columns:
         # the ids changed since (re-tested on the next use): the postings of the words
         # people search most, which are the costly ones to read from the index
         self._words: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._tests: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._dirty: dict[str, set[int]] = {}
         self._word_ids = 0
 
@@ -136,6 +138,8 @@ class Columns:
     def _write(self, at: np.ndarray, rows: Sequence[tuple]) -> None:
         """Rows (in COLUMNS order) into positions `at`."""
         columns = list(zip(*rows, strict=True))
+        for state in self._tests.values():  # rows written again are tested again
+            state[at[at < len(state)]] = 0
         self.ids[at] = columns[0]
         self.alive[at] = True
         for facet, index in _FACET_AT.items():
@@ -252,6 +256,27 @@ class Columns:
         if self._sparse or len(self._recent) + len(self._moved) > max(10_000, self.n // 20):
             self._reindex()
         self.seq = seq
+
+    def title_test(self, p: np.ndarray, key: tuple[str, str], test) -> np.ndarray:
+        """A title test's answer for rows p: remembered per row (0 not known, 1 no,
+        2 yes) for the tests of recent queries, so a common word's titles are read once;
+        a row written again is tested again."""
+        state = self._tests.pop(key, None)
+        if state is None or len(state) < self.n:
+            grown = np.zeros(max(self._cap, self.n), np.uint8)
+            if state is not None:
+                grown[: len(state)] = state
+            state = grown
+        self._tests[key] = state
+        while len(self._tests) > TITLE_TESTS:
+            self._tests.popitem(last=False)
+        known = state[p]
+        unknown = known == 0
+        if unknown.any():
+            asked = p[unknown]
+            known[unknown] = np.where(test(asked), 2, 1)
+            state[asked] = known[unknown]
+        return known == 2
 
     def word(self, key: str) -> np.ndarray | None:
         ids = self._words.get(key)
@@ -483,7 +508,6 @@ class Tiers:
     def __init__(self, columns: Columns, terms: list[QueryTerm]) -> None:
         self.columns = columns
         self.terms = terms
-        self._cache: dict[str, list[bytes]] = {}
 
     def _strings(self, p: np.ndarray, column: str) -> list[bytes]:
         source = self.columns.titles if column == "title" else self.columns.readings
@@ -515,7 +539,6 @@ class Tiers:
 
     def _test(self, p: np.ndarray, among: np.ndarray, typed_only: bool, whole: bool) -> np.ndarray:
         """_query._title_test on the rows p[among]."""
-        cache = self._cache
         ok = np.ones(len(among), bool)
         for term in self.terms:
             options = term.options[: term.typed] if typed_only else term.options
@@ -532,11 +555,10 @@ class Tiers:
                 rest = np.flatnonzero(ok & ~found)
                 if not len(rest):
                     break
-                if column not in cache:
-                    cache[column] = self._strings(p, column)
-                strings = cache[column]
-                found[rest] = self._like(
-                    list(map(strings.__getitem__, among[rest].tolist())), pattern
+                found[rest] = self.columns.title_test(
+                    p[among[rest]],
+                    (column, pattern),
+                    lambda q, c=column, x=pattern: self._like(self._strings(q, c), x),
                 )
             ok &= found
             if not ok.any():
@@ -548,7 +570,6 @@ class Tiers:
         others are reported as `below`)."""
         tier = np.full(len(p), min(3, below), np.int8)
         rest = np.arange(len(p))
-        self._cache = {}
         tests = ((0, True, True), (1, False, True), (2, False, False))
         for value, typed_only, whole in tests[:below]:
             if not len(rest):
@@ -556,5 +577,4 @@ class Tiers:
             hit = self._test(p, rest, typed_only, whole)
             tier[rest[hit]] = value
             rest = rest[~hit]
-        self._cache = {}
         return tier

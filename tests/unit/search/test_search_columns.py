@@ -156,3 +156,20 @@ def test_every_process_sees_the_others_writes_and_rebuilds(index, engine, monkey
         index.upsert([ListingDocument(id=100 + n, kind="offer", title="椅子")])
     assert other.search(SearchQuery(text="椅子", per_page=1)).total == 1001
     assert other._columns_held is not before
+
+
+def test_a_listing_written_again_is_ranked_by_its_new_title(index, monkeypatch):
+    monkeypatch.setattr(_columns, "WORD_HITS", 1)
+    old, new = datetime(2025, 1, 1), datetime(2025, 2, 1)
+    index.upsert(
+        [
+            ListingDocument(id=1, kind="offer", title="椅子", created_at=old),
+            ListingDocument(id=2, kind="offer", title="机", description="椅子付き", created_at=new),
+        ]
+    )
+    chairs = SearchQuery(text="椅子")
+    assert index.search(chairs).ids == [1, 2]  # in the title first, then the newest
+    index.upsert([ListingDocument(id=2, kind="offer", title="椅子と机", created_at=new)])
+    assert index.search(chairs).ids == [2, 1]
+    index.upsert([ListingDocument(id=2, kind="offer", title="机", created_at=new)])
+    assert index.search(chairs).ids == [1]
