@@ -17,7 +17,6 @@ import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,11 +58,24 @@ def _day(value: str | None, missing: int) -> int:
     return int(value[:4]) * 10000 + int(value[5:7]) * 100 + int(value[8:10])
 
 
-@dataclass
-class Ranked:
-    total: int
-    page: list[int]  # listing ids of the page, in order
-    facets: dict[str, dict[str, int]]
+def _encode(text: str | None) -> bytes:
+    return text.encode() if text else b""
+
+
+def _floats(values: Sequence) -> np.ndarray:
+    """Floats with NaN for None, without a Python step per value."""
+    array = np.array(values, dtype=object)
+    array[np.equal(array, None)] = np.nan
+    return array.astype(np.float64)
+
+
+def _days(values: Sequence[str | None], missing: int) -> np.ndarray:
+    """ISO dates as YYYYMMDD numbers (missing for None), without a Python step per value."""
+    array = np.array(values, dtype=object)
+    empty = np.equal(array, None) | np.equal(array, "")
+    array[empty] = "0000-00-00"
+    digits = np.strings.replace(array.astype("U10"), "-", "")
+    return np.where(empty, missing, digits.astype(np.int64)).astype(np.int32)
 
 
 class Columns:
@@ -143,22 +155,34 @@ class Columns:
         self.ids[at] = columns[0]
         self.alive[at] = True
         for facet, index in _FACET_AT.items():
-            self.codes[facet][at] = [self._code(facet, v) for v in columns[index]]
-        self.price[at] = [np.nan if v is None else float(v) for v in columns[_PRICE]]
-        self.start[at] = [_day(v, _NO_START) for v in columns[_START]]
-        self.end[at] = [_day(v, _NO_END) for v in columns[_END]]
-        for array, index in ((self.cx, _CX), (self.cy, _CY), (self.cz, _CZ)):
-            array[at] = [np.nan if v is None else v for v in columns[index]]
-        self.created[at] = [np.nan if v is None else v for v in columns[_CREATED]]
-        for position, title, reading in zip(at.tolist(), columns[1], columns[2], strict=True):
-            encoded = (title or "").encode()
-            padded = f" {reading or ''} ".encode()
+            values = columns[index]
+            table = self._code_of[facet]
+            for value in set(values) - table.keys():
+                self._code(facet, value)
+            self.codes[facet][at] = np.fromiter(map(table.__getitem__, values), np.int32, len(at))
+        self.price[at] = _floats(columns[_PRICE])
+        self.start[at] = _days(columns[_START], _NO_START)
+        self.end[at] = _days(columns[_END], _NO_END)
+        for array, index in (
+            (self.cx, _CX),
+            (self.cy, _CY),
+            (self.cz, _CZ),
+            (self.created, _CREATED),
+        ):
+            array[at] = _floats(columns[index])
+        titles = list(map(_encode, columns[1]))
+        readings = [b" " + r + b" " for r in map(_encode, columns[2])]
+        if int(at.min()) >= len(self.titles) and np.all(np.diff(at) == 1):
+            self.titles.extend(titles)  # a load: rows at the end, in order
+            self.readings.extend(readings)
+            return
+        for position, title, reading in zip(at.tolist(), titles, readings, strict=True):
             if position < len(self.titles):
-                self.titles[position] = encoded
-                self.readings[position] = padded
+                self.titles[position] = title
+                self.readings[position] = reading
             else:
-                self.titles.append(encoded)
-                self.readings.append(padded)
+                self.titles.append(title)
+                self.readings.append(reading)
 
     def load(self, batches: Iterable[Sequence[tuple]]) -> None:
         """Every row of a build, in batches (id order is fastest but not required)."""
