@@ -48,7 +48,8 @@ FIRST_CHUNK = 2048
 WORD_HITS = 2_000  # a query word matching at least this many listings keeps its ids
 WORD_IDS = 12_000_000  # at most this many ids kept for words, least recently used go
 WORD_CHANGES = 2_000  # a kept word with more changed ids than this is dropped
-TITLE_TESTS = 64  # title tests remembered per row (1 byte a row each)  # candidates ranked before deciding whether the rest can matter
+TITLE_TESTS = 64  # title tests remembered per row (1 byte a row each)
+ANSWERS = 256  # searches without words answered from memory until the next change  # candidates ranked before deciding whether the rest can matter
 
 
 def _day(value: str | None, missing: int) -> int:
@@ -119,6 +120,7 @@ class Columns:
         # people search most, which are the costly ones to read from the index
         self._words: OrderedDict[str, np.ndarray] = OrderedDict()
         self._tests: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._answers: OrderedDict[tuple, tuple] = OrderedDict()
         self._dirty: dict[str, set[int]] = {}
         self._word_ids = 0
 
@@ -260,6 +262,7 @@ class Columns:
         """The current key rows of changed ids (an id without a row was deleted)."""
         changed = [int(i) for i in changed]
         self._changed_words(changed)
+        self._answers.clear()
         by_id = {int(row[0]): row for row in rows}
         for listing_id in changed:
             at = self._position(int(listing_id))
@@ -301,6 +304,33 @@ class Columns:
             known[unknown] = np.where(test(asked), 2, 1)
             state[asked] = known[unknown]
         return known == 2
+
+    @staticmethod
+    def _answer_key(query: SearchQuery):
+        if query.near is not None:  # places vary too much to be worth keeping
+            return None
+        return (
+            tuple(sorted((f, tuple(v)) for f, v in query.filters.items())),
+            query.price_min,
+            query.price_max,
+            query.window_from,
+            query.window_to,
+            query.sort,
+            tuple(query.facets),
+        )
+
+    def answer(self, query: SearchQuery):
+        """(total, facet counts, first ids) of a search without words asked since the
+        last change (the landing page, a facet clicked): materialised until any write."""
+        key = self._answer_key(query)
+        return None if key is None else self._answers.get(key)
+
+    def keep_answer(self, query: SearchQuery, answer: tuple) -> None:
+        key = self._answer_key(query)
+        if key is not None:
+            self._answers[key] = answer
+            while len(self._answers) > ANSWERS:
+                self._answers.popitem(last=False)
 
     def word(self, key: str) -> np.ndarray | None:
         ids = self._words.get(key)

@@ -40,6 +40,7 @@ __all__ = ["EmbeddedIndex", "row_key"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _PG_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SETTINGS_TTL_S = 10.0  # how soon other processes see new synonyms
+ANSWER_HITS = 200  # the first hits kept for a search without words (10 pages of 20)
 LOG_KEEP = 50_000  # changes kept in the log; a process further behind reloads everything
 
 
@@ -518,12 +519,22 @@ class EmbeddedIndex:
             terms = self._terms(conn, query)
             with self._columns_lock:
                 columns = self._columns(conn)
+                kept = columns.answer(query) if not terms else None
+                if kept is not None:  # the same filters since the last change
+                    total, counts, first = kept
+                    page = first[query.offset : query.offset + query.per_page]
+                    return total, page, counts, self._documents(conn, page)
                 ids = self._matches(conn, columns, terms) if terms else None
                 p = columns.filter(None if ids is None else columns.positions(ids), query)
                 if not with_page:
                     return len(p), [], {}
                 counts = columns.counts(p, list(query.facets))
-                page = columns.rank(p, query, terms, query.per_page, query.offset)
+                if not terms and query.offset + query.per_page <= ANSWER_HITS:
+                    first = columns.rank(p, query, terms, ANSWER_HITS, 0)
+                    columns.keep_answer(query, (len(p), counts, first))
+                    page = first[query.offset : query.offset + query.per_page]
+                else:
+                    page = columns.rank(p, query, terms, query.per_page, query.offset)
             return len(p), page, counts, self._documents(conn, page)
 
     def _documents(self, conn: Connection, ids: list[int]) -> dict[int, str]:

@@ -173,3 +173,20 @@ def test_a_listing_written_again_is_ranked_by_its_new_title(index, monkeypatch):
     assert index.search(chairs).ids == [2, 1]
     index.upsert([ListingDocument(id=2, kind="offer", title="机", created_at=new)])
     assert index.search(chairs).ids == [1]
+
+
+def test_a_search_without_words_is_kept_only_until_the_next_write(index, engine):
+    other = make_index(engine, "embedded", name=index.name)  # another process's object
+    everything = SearchQuery(facets=("category",), per_page=1)
+    index.upsert([ListingDocument(id=1, kind="offer", title="椅子", category="furniture")])
+    for searcher in (index, other, other):  # the second time from memory
+        found = searcher.search(everything)
+        assert (found.ids, found.total, found.facets) == ([1], 1, {"category": {"furniture": 1}})
+    index.upsert([ListingDocument(id=2, kind="offer", title="鉄くず", category="metal")])
+    found = other.search(everything)
+    assert found.total == 2 and found.facets == {"category": {"furniture": 1, "metal": 1}}
+    assert [
+        other.search(SearchQuery(facets=("category",), per_page=1, page=n)).ids for n in (1, 2)
+    ] == [[2], [1]]
+    index.delete([2])
+    assert other.search(everything).total == 1
