@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import matching  # noqa: E402
-from matching import solver  # noqa: E402
+from matching import column_lp, solver  # noqa: E402
 
 
 def main() -> int:
@@ -48,7 +48,7 @@ def main() -> int:
     )
     if args.greedy:
         t = time.process_time()
-        g = solver.greedy_plan(inst)
+        g = column_lp.greedy_plan(inst)
         print(f"greedy {time.process_time() - t:.1f} s CPU, net {g.net_benefit:,.0f}", flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

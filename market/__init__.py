@@ -13,7 +13,7 @@ from sqlalchemy import inspect as sa_inspect
 from market import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALES = ("ja", "en")
+LOCALES = config_module.LOCALES
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -34,25 +34,50 @@ def select_locale() -> str:
     return "ja"  # Japanese first, whatever the browser says
 
 
+# The areas are imported inside the functions below, not at the top: ``import market.db``
+# (a worker, a migration, a script) must not load the whole web app, and the areas import
+# this package's infrastructure modules while it is still being imported.
+
+
 def create_app(test_config: dict | None = None) -> Flask:
+    """The app, in steps: settings, database, jobs and services, the web (Babel, login,
+    blueprints, error pages), the CLI."""
+    from market.core.web import DatabaseIdConverter
+
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "market" / "static"),
     )
-    from market.core.web import DatabaseIdConverter
-
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
+    _configure(app, test_config)
+    _open_database(app)
+    _start_services(app)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "market" / "translations"),
+    )
+    _init_login(app)
+    _register_blueprints(app)
+    _register_web(app)
+    return app
+
+
+def _configure(app: Flask, test_config: dict | None) -> None:
+    from market.core import observability
+
     settings = config_module.from_environ()
     if test_config:
         settings.update(test_config)
     config_module.finalise(settings, app.instance_path)
     app.config.update(settings)
-    from market.core import observability
-
     observability.configure_logging(app.config["LOG_FORMAT"])
 
+
+def _open_database(app: Flask) -> None:
     from market import collector
     from market.db import Database
 
@@ -66,32 +91,28 @@ def create_app(test_config: dict | None = None) -> Flask:
         # while another thread is half-way through one (market/collector.py).
         collector.collect_if_due()
 
+
+def _start_services(app: Flask) -> None:
+    """The job queue with every area's jobs, the mailer and the search index."""
     from market import mail, tasks
-    from market.allocation import schedule, services  # noqa: F401 - register the matching jobs
-    from market.catalog import jobs as _catalog_jobs  # noqa: F401 - registers the listing expiry
-    from market.catalog import photos  # noqa: F401 - registers the thumbnail job
-    from market.orders import (
-        reconcile,  # noqa: F401 - registers the card payment reconciliation
-        statements,  # noqa: F401 - registers the monthly fee statements
-    )
-    from market.pickups import jobs  # noqa: F401 - registers the pickup reminders and no-shows
 
-    tasks.configure(app)
-    app.extensions["meguri.mailer"] = mail.make_mailer(app.config)
+    # Every area declares its jobs in its own jobs.py (docs/architecture.md, "Jobs");
+    # importing them registers them in market.tasks.
+    from market.allocation import jobs as _allocation_jobs  # noqa: F401
+    from market.catalog import jobs as _catalog_jobs  # noqa: F401
     from market.finder import index as search_index
-    from market.finder import services as _finder_jobs  # noqa: F401 - registers saved-search alerts
+    from market.finder import jobs as _finder_jobs  # noqa: F401
+    from market.orders import jobs as _orders_jobs  # noqa: F401
+    from market.pickups import jobs as _pickups_jobs  # noqa: F401
 
+    tasks.configure(app, app_factory=create_app)
+    app.extensions["meguri.mailer"] = mail.make_mailer(app.config)
     app.extensions["meguri.search"] = search_index.make(app)
 
-    csrf.init_app(app)
-    babel.init_app(
-        app,
-        locale_selector=select_locale,
-        default_translation_directories=str(ROOT / "market" / "translations"),
-    )
-    _init_login(app)
 
+def _register_blueprints(app: Flask) -> None:
     from market.accounts.views import bp as accounts_bp
+    from market.allocation.plant_views import bp as plants_bp
     from market.allocation.views import bp as allocation_bp
     from market.api.views import bp as api_bp
     from market.catalog.sheet_views import bp as listing_files_bp
@@ -99,6 +120,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.core.views import bp as core_bp
     from market.finder.views import api as finder_api_bp
     from market.finder.views import bp as finder_bp
+    from market.notifications.views import api as notifications_api_bp
+    from market.notifications.views import bp as notifications_bp
     from market.orders.views import api as orders_api_bp
     from market.orders.views import bp as orders_bp
     from market.orders.views import stripe_webhook
@@ -108,36 +131,41 @@ def create_app(test_config: dict | None = None) -> Flask:
     from market.trace.views import api as trace_api_bp
     from market.trace.views import bp as trace_bp
 
-    app.register_blueprint(core_bp)
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(allocation_bp)
-    app.register_blueprint(catalog_bp)
-    app.register_blueprint(listing_files_bp)
-    app.register_blueprint(finder_bp)
-    app.register_blueprint(finder_api_bp)
-    csrf.exempt(finder_api_bp)
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # token auth, no cookies
-    app.register_blueprint(orders_bp)
-    app.register_blueprint(orders_api_bp)
-    csrf.exempt(orders_api_bp)  # token auth, no cookies
+    for bp in (
+        core_bp,
+        accounts_bp,
+        allocation_bp,
+        plants_bp,
+        catalog_bp,
+        listing_files_bp,
+        finder_bp,
+        finder_api_bp,
+        notifications_bp,
+        notifications_api_bp,
+        api_bp,
+        orders_bp,
+        orders_api_bp,
+        reports_bp,
+        pickups_bp,
+        trace_bp,
+        trace_api_bp,
+    ):
+        app.register_blueprint(bp)
+    for bp in (finder_api_bp, notifications_api_bp, api_bp, orders_api_bp):
+        csrf.exempt(bp)  # token auth, no cookies
     csrf.exempt(stripe_webhook)  # authenticated by the Stripe-Signature header
-    app.register_blueprint(reports_bp)
-    app.register_blueprint(pickups_bp)
-    app.register_blueprint(trace_bp)
-    app.register_blueprint(trace_api_bp)
 
-    from market.core import errors, limits, web
+
+def _register_web(app: Flask) -> None:
+    """Logging, rate limits, error pages, template helpers and the CLI."""
+    from market.cli import register as register_cli
+    from market.core import errors, limits, observability, web
 
     observability.register(app)
     limits.register(app)
     errors.register(app)
     web.register(app)
-
-    from market.cli import register as register_cli
-
     register_cli(app)
-    return app
 
 
 def _init_login(app: Flask) -> None:

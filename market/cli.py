@@ -8,39 +8,17 @@ import click
 from flask import Flask, current_app
 
 from market import migrate
+from market.models import Base
 
 
 def register(app: Flask) -> None:
+    """Every ``flask`` command: database, administrators, demo data, billing, worker,
+    matching and search."""
+    register_db(app)
     register_matching(app)
     register_search(app)
-
-    @app.cli.group("db")
-    def db_group():
-        """Database schema (Alembic)."""
-
-    @db_group.command("upgrade")
-    @click.argument("revision", default="heads")
-    def db_upgrade(revision: str):
-        """Migrate the database to REVISION (default: the latest)."""
-        migrate.upgrade(current_app.config["DATABASE_URL"], revision)
-        click.echo(f"database at {revision}")
-
-    @db_group.command("downgrade")
-    @click.argument("revision", default="base")
-    def db_downgrade(revision: str):
-        """Migrate the database back to REVISION (default: empty)."""
-        migrate.downgrade(current_app.config["DATABASE_URL"], revision)
-        click.echo(f"database at {revision}")
-
-    @db_group.command("check")
-    def db_check():
-        """Fail when the models and the migrations differ."""
-        diffs = migrate.drift(current_app.extensions["meguri.db"].engine)
-        if diffs:
-            for diff in diffs:
-                click.echo(repr(diff))
-            raise click.ClickException("models and migrations differ: add a migration")
-        click.echo("models and migrations agree")
+    register_billing(app)
+    register_worker(app)
 
     @app.cli.command("create-admin")
     @click.option("--email", required=True)
@@ -48,12 +26,13 @@ def register(app: Flask) -> None:
     @click.password_option()
     def create_admin(email: str, display_name: str, password: str):
         """Create a site administrator."""
-        from market.accounts.services import FieldErrors, create_site_admin
+        from market.accounts.services import create_site_admin
+        from market.errors import Invalid
 
         session = current_app.extensions["meguri.db"].session()
         try:
             create_site_admin(session, email, password, display_name)
-        except FieldErrors as exc:
+        except Invalid as exc:
             raise click.ClickException(
                 "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
             ) from None
@@ -79,6 +58,38 @@ def register(app: Flask) -> None:
         session.commit()
         click.echo(summary)
 
+
+def register_db(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group():
+        """Database schema (Alembic)."""
+
+    @db_group.command("upgrade")
+    @click.argument("revision", default="heads")
+    def db_upgrade(revision: str):
+        """Migrate the database to REVISION (default: the latest)."""
+        migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @db_group.command("downgrade")
+    @click.argument("revision", default="base")
+    def db_downgrade(revision: str):
+        """Migrate the database back to REVISION (default: empty)."""
+        migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at {revision}")
+
+    @db_group.command("check")
+    def db_check():
+        """Fail when the models and the migrations differ."""
+        diffs = migrate.drift(current_app.extensions["meguri.db"].engine, Base.metadata)
+        if diffs:
+            for diff in diffs:
+                click.echo(repr(diff))
+            raise click.ClickException("models and migrations differ: add a migration")
+        click.echo("models and migrations agree")
+
+
+def register_billing(app: Flask) -> None:
     @app.cli.group("billing")
     def billing_group():
         """The platform's monthly fee statements to payees."""
@@ -109,6 +120,8 @@ def register(app: Flask) -> None:
         session.commit()
         click.echo(f"{first:%Y-%m}: {len(issued)} statements issued")
 
+
+def register_worker(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--workers", default=2, help="Threads in this worker process.")
     def worker(workers: int):
@@ -133,17 +146,36 @@ def register_matching(app: Flask) -> None:
         "--region", default="08,09,10,11,12,13,14", help="Prefecture codes, comma-separated."
     )
     @click.option("--material", default=None, help="Recycled material code (recycled runs).")
-    def matching_run(family: str, region: str, material: str | None):
+    @click.option(
+        "--horizon-weeks",
+        type=int,
+        default=None,
+        help="Plan week by week over this many weeks (version 2); omitted: windows only.",
+    )
+    @click.option("--carbon-price", type=float, default=None, help="Yen per kg CO2.")
+    def matching_run(
+        family: str,
+        region: str,
+        material: str | None,
+        horizon_weeks: int | None,
+        carbon_price: float | None,
+    ):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
-        from market.allocation.services import RunInputError, start_run
+        from market.allocation.services import start_run
         from market.errors import DomainError
 
         session = current_app.extensions["meguri.db"].session()
         try:
             run = start_run(
-                session, None, family, [c.strip() for c in region.split(",") if c.strip()], material
+                session,
+                None,
+                family,
+                [c.strip() for c in region.split(",") if c.strip()],
+                material,
+                horizon_weeks=horizon_weeks,
+                carbon_price_per_kg=carbon_price,
             )
-        except (RunInputError, DomainError) as exc:
+        except DomainError as exc:
             raise click.ClickException(exc.message) from None
         session.commit()
         click.echo(f"matching run {run.id} queued (job {run.job_id})")

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 PREFIX = "MEGURI_"
+LOCALES = ("ja", "en")  # Japanese first: the default for anyone who has not chosen
 
 
 class ConfigError(RuntimeError):

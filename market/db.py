@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import MetaData, create_engine, event
@@ -40,17 +42,41 @@ def to_japan(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC).astimezone(TOKYO)
 
 
+# The demo's year of history is made by the real services with the clock set back to each
+# event (``as_of``); requests and jobs never set it, so for them this is the wall clock.
+_AS_OF: ContextVar[dt.datetime | None] = ContextVar("meguri_as_of", default=None)
+
+
+def _now() -> dt.datetime:
+    """Now, aware: the wall clock, or the instant ``as_of`` set."""
+    return _AS_OF.get() or dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def as_of(instant: dt.datetime) -> Iterator[None]:
+    """Run services as if it were ``instant`` (aware): every reading of this module's clock
+    (and so every ``created_at`` default) inside the block answers ``instant``. For loading
+    the demo's past only (``market.demo_history``); never used by requests or jobs."""
+    if instant.tzinfo is None:
+        raise ValueError("as_of needs an aware datetime")
+    token = _AS_OF.set(instant)
+    try:
+        yield
+    finally:
+        _AS_OF.reset(token)
+
+
 def japan_today() -> dt.date:
-    return dt.datetime.now(TOKYO).date()
+    return _now().astimezone(TOKYO).date()
 
 
 def japan_now() -> dt.datetime:
     """Now as naive Japan wall-clock time, for values stored that way (pickup slots)."""
-    return dt.datetime.now(TOKYO).replace(tzinfo=None)
+    return _now().astimezone(TOKYO).replace(tzinfo=None)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return _now().astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def make_engine(url: str, connect_timeout: int = 3) -> Engine:

@@ -17,18 +17,18 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
-from market.catalog import photos
+from market.allocation.models import Plant, PlantConversion
+from market.catalog import kinds, photos
+from market.catalog import services as catalog
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
-    Listing,
     ListingKind,
     ListingStatus,
     MaterialCategory,
     ReuseCategory,
 )
-from market.db import japan_today, utcnow
-from market.orders import ledger
+from market.db import as_of, japan_today, utcnow
 
 DEMO_PASSWORD = "meguri-demo-2026"
 
@@ -283,44 +283,49 @@ def load_demo(
         return "demo data already present; nothing loaded"
     rng = random.Random(seed)
     today = japan_today()
+    now = utcnow().replace(tzinfo=dt.UTC)
     password_hash = generate_password_hash(DEMO_PASSWORD)
     orgs: dict[OrgKind, list[Organisation]] = {}
     users: dict[int, User] = {}
     home: dict[int, str] = {}
-    for i, (kind, name, city_name) in enumerate(ORGS):
-        city = CITY[city_name]
-        org = Organisation(
-            name=name,
-            kind=kind,
-            prefecture_code=city[2],
-            municipality_code=city[1],
-            address=f"{city[0]}",
-            stockyard_registration_no=f"SY-{city[2]}-{1000 + i}"
-            if kind == OrgKind.stockyard_operator
-            else None,
-            invoice_registration_no=f"T{rng.randint(10**12, 10**13 - 1)}",
-        )
-        session.add(org)
-        user = User(
-            email=f"demo{i + 1}@meguri.example",
-            password_hash=password_hash,
-            display_name=f"{name} 担当者",
-            organisation=org,
-            role=Role.admin,
-            email_verified_at=utcnow(),
-        )
-        session.add(user)
-        session.flush()
-        orgs.setdefault(kind, []).append(org)
-        users[org.id] = user
-        home[org.id] = city_name
+    # The organisations joined a little over a year ago.
+    with as_of(now - dt.timedelta(days=400)):
+        for i, (kind, name, city_name) in enumerate(ORGS):
+            city = CITY[city_name]
+            org = Organisation(
+                name=name,
+                kind=kind,
+                prefecture_code=city[2],
+                municipality_code=city[1],
+                address=f"{city[0]}",
+                stockyard_registration_no=f"SY-{city[2]}-{1000 + i}"
+                if kind == OrgKind.stockyard_operator
+                else None,
+                invoice_registration_no=f"T{rng.randint(10**12, 10**13 - 1)}",
+            )
+            session.add(org)
+            user = User(
+                email=f"demo{i + 1}@meguri.example",
+                password_hash=password_hash,
+                display_name=f"{name} 担当者",
+                organisation=org,
+                role=Role.admin,
+            )
+            session.add(user)
+            session.flush()
+            orgs.setdefault(kind, []).append(org)
+            users[org.id] = user
+            home[org.id] = city_name
 
-    # Each municipality works with the two reuse operators nearest to it.
-    for municipality in orgs[OrgKind.municipality]:
-        here = CITY[home[municipality.id]]
-        nearest = sorted(orgs[OrgKind.reuse_operator], key=lambda o: _km(CITY[home[o.id]], here))
-        for operator in nearest[:2]:
-            session.add(Partnership(municipality_id=municipality.id, operator_id=operator.id))
+        # Each municipality works with the two reuse operators nearest to it.
+        for municipality in orgs[OrgKind.municipality]:
+            here = CITY[home[municipality.id]]
+            nearest = sorted(
+                orgs[OrgKind.reuse_operator], key=lambda o: _km(CITY[home[o.id]], here)
+            )
+            for operator in nearest[:2]:
+                session.add(Partnership(municipality_id=municipality.id, operator_id=operator.id))
+            session.flush()
 
     categories = session.scalars(select(MaterialCategory)).all()
     reuse_categories = session.scalars(select(ReuseCategory)).all()
@@ -337,7 +342,7 @@ def load_demo(
     created = 0
     for kind, count in MIX.items():
         for n in range(max(1, round(count * scale))):
-            listing = _make(
+            org, form = _make(
                 rng,
                 kind,
                 n,
@@ -349,20 +354,33 @@ def load_demo(
                 by_material,
                 materials,
             )
-            listing.created_by_id = users[listing.organisation_id].id
-            listing.open_quantity = listing.quantity
-            listing.created_at = utcnow() - dt.timedelta(hours=rng.randint(1, 24 * 60))
-            session.add(listing)
-            session.flush()
-            ledger.publish(session, listing)
+            # Published through the catalogue's service, some hours or weeks ago.
+            with as_of(now - dt.timedelta(hours=rng.randint(1, 24 * 60))):
+                listing = catalog.create_listing(session, users[org.id], kind, form)
             if rng.random() < 0.3 and SPECS[kind].side != "want":
                 category = listing.reuse_category_code or listing.material_category_code
                 photos.add_photo(session, listing, _photo(rng, _family(kind), category))
             created += 1
-    _impact_figures(session, seed, today)
+    history = _history(
+        session,
+        seed,
+        today,
+        orgs,
+        users,
+        home,
+        categories,
+        reuse_categories,
+        by_material,
+        materials,
+    )
+    # The members confirm their addresses now: the year's events mailed nobody.
+    for user in users.values():
+        user.email_verified_at = utcnow()
     from market.orders.demo import open_trades
 
     open_trades(session, today)
+    # After everything else, so that the listings drawn above stay as they were.
+    created += _plant_operator(session, password_hash, len(ORGS) + 1, today, users)
     # A site administrator, so that a visitor can try a matching run on the demo data.
     session.add(
         User(
@@ -375,10 +393,116 @@ def load_demo(
         )
     )
     session.flush()
+    past = ", ".join(f"{n} {what}" for what, n in sorted(history.items()))
     return (
-        f"loaded {len(ORGS)} organisations and {created} listings; site admin admin@meguri.example; "
-        f"sign in as demo1@meguri.example … demo{len(ORGS)}@meguri.example with password {DEMO_PASSWORD}"
+        f"loaded {len(ORGS) + 1} organisations and {created} listings, and a year of history ({past}); "
+        f"site admin admin@meguri.example; "
+        f"sign in as demo1@meguri.example … demo{len(ORGS) + 1}@meguri.example with password {DEMO_PASSWORD}"
     )
+
+
+# An improvement plant (改良プラント) on the Tokyo waterfront and what it treats: class-4
+# soil and mud into improved soil, each line with its price and weekly capacity [U].
+PLANT_OPERATOR = (OrgKind.plant_operator, "城南土質改良センター株式会社", "大田区")
+PLANT_LINES = [("4a", "2i", 1800, 600), ("4b", "3i", 1600, 400), ("mud-a", "3i", 2800, 300)]
+
+
+def _plant_operator(
+    session: Session, password_hash: str, n: int, today: dt.date, users: dict[int, User]
+) -> int:
+    kind, org_name, city = PLANT_OPERATOR
+    name, code, pref, lat, lon, _ = CITY[city]
+    org = Organisation(
+        name=org_name,
+        kind=kind,
+        prefecture_code=pref,
+        municipality_code=code,
+        address=name,
+    )
+    session.add(org)
+    session.add(
+        User(
+            email=f"demo{n}@meguri.example",
+            password_hash=password_hash,
+            display_name="城南土質改良センター 担当者",
+            organisation=org,
+            role=Role.admin,
+            email_verified_at=utcnow(),
+        )
+    )
+    plant = Plant(
+        organisation=org,
+        name="城南改良プラント（京浜島）",
+        lat=lat + 0.01,
+        lon=lon + 0.03,
+        prefecture_code=pref,
+        address=f"{name}京浜島",
+    )
+    session.add(plant)
+    for source, target, price, capacity in PLANT_LINES:
+        session.add(
+            PlantConversion(
+                plant=plant,
+                from_class=source,
+                to_class=target,
+                price_per_m3=price,
+                weekly_capacity=Decimal(capacity),
+            )
+        )
+    session.flush()
+    return _treated_pair(session, today, users)
+
+
+def _treated_pair(session: Session, today: dt.date, users: dict[int, User]) -> int:
+    """A site digging class-4a soil near the plant and a road embankment that takes only
+    improved soil: a planned run sends the one to the other through the plant, so the
+    plant's page, the proposal timeline and the yard charts have something to show."""
+    by_name = {u.organisation.name: u for u in users.values()}
+    digger, builder = by_name["湾岸土木工業株式会社"], by_name["東都建設株式会社"]
+    koto, ota = CITY["江東区"], CITY["大田区"]
+    site = {"status": "open", "max_haul_km": 40}
+    offer = {
+        **site,
+        "title": "江東区 地下鉄駅工事 発生土 第4a種 3,000m³ 搬出",
+        "description": "シールド工事の泥水処理後の第4a種土です。改良プラント経由の利用を想定。",
+        "lat": koto[3] + 0.004,
+        "lon": koto[4] - 0.01,
+        "prefecture_code": koto[2],
+        "municipality_code": koto[1],
+        "address": koto[0],
+        "window_start": (today + dt.timedelta(days=7)).isoformat(),
+        "window_end": (today + dt.timedelta(days=70)).isoformat(),
+        "quantity": 3000,
+        "weekly_rate": 400,
+        "price_per_unit": -2500,
+        "soil_class_code": "4a",
+        "cone_index": 260,
+        "contamination_status": "checked_clean",
+    }
+    want = {
+        **site,
+        "title": "大田区 臨海部道路 盛土材（改良土）2,400m³ 受入",
+        "description": "道路盛土に第2種改良土を受け入れます。",
+        "lat": ota[3] - 0.006,
+        "lon": ota[4] + 0.02,
+        "prefecture_code": ota[2],
+        "municipality_code": ota[1],
+        "address": ota[0],
+        "window_start": (today + dt.timedelta(days=21)).isoformat(),
+        "window_end": (today + dt.timedelta(days=120)).isoformat(),
+        "quantity": 2400,
+        "weekly_rate": 300,
+        "price_per_unit": 1500,
+        "soil_use_code": "road_embankment",
+        "accepted_classes": ["2i"],
+        "improved_allowed": True,
+    }
+    for user, kind, data in (
+        (digger, ListingKind.soil_offer, offer),
+        (builder, ListingKind.soil_want, want),
+    ):
+        catalog.create_listing(session, user, kind, kinds.validate(session, kind, data))
+    return 2
 
 
 def _family(kind: ListingKind) -> str:
@@ -401,7 +525,8 @@ LISTER = {
 
 def _make(
     rng, kind, n, today, orgs, home, categories, reuse_categories, by_material, materials
-) -> Listing:  # noqa: C901
+) -> tuple[Organisation, dict]:  # noqa: C901
+    """Who lists, and what it enters in the form (the fields ``catalog.services`` takes)."""
     listers = orgs[LISTER[kind]]
     org = listers[n % len(listers)] if kind == ListingKind.stockyard else rng.choice(listers)
     # A municipality's items, a recycler's plant and a stockyard are where the lister is;
@@ -428,9 +553,8 @@ def _make(
         cone = (
             None if cls.startswith("1") else int((CONE.get(cls[0]) or 100) * rng.uniform(1.0, 2.2))
         )
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"{city} {project} 発生土 {_class_ja(cls)} {qty:,}m³ 搬出",
             description=(
                 f"{project}の掘削で発生する{_class_ja(cls)}の建設発生土です。"
@@ -455,9 +579,8 @@ def _make(
             if SOIL_GROUP_RANK[c] < worst or (SOIL_GROUP_RANK[c] == worst and not c.endswith("i"))
         ]
         qty = rng.choice([500, 1000, 2000, 4000, 6000, 10000])
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"{city} {rng.choice(PROJECTS)} 盛土材 {qty:,}m³ 受入",
             description="盛土・埋戻し用の土砂を受け入れます。土質試験結果(コーン指数)の提出をお願いします。",
             quantity=Decimal(qty),
@@ -477,9 +600,8 @@ def _make(
             cat.unit, rng.randint(10, 400)
         )
         offer = kind == ListingKind.material_offer
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"{cat.name_ja} {'余剰' if offer else '募集'} {qty}{cat.unit}（{city}）",
             description=(
                 "工事完了に伴う未使用の余剰資材です。現場引取りをお願いします。"
@@ -498,9 +620,8 @@ def _make(
         start = today + dt.timedelta(days=rng.randint(-5, 20))
         end = start + dt.timedelta(days=rng.randint(7, 28))
         common.update(window_start=start, window_end=end)
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"粗大ごみリユース品: {cat.name_ja}（{city}）",
             description=f"粗大ごみとして収集された{cat.name_ja}です。清掃・動作確認済み。引取りのみ。",
             quantity=Decimal(1),
@@ -513,9 +634,8 @@ def _make(
         )
     if kind == ListingKind.reuse_want:
         cats = rng.sample(reuse_categories, k=rng.randint(3, 7))
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"リユース品 常時買取（{city}周辺）",
             description="家具・自転車・小型家電などを継続的に引き取ります。週5日回収可能。",
             quantity=Decimal(rng.choice([50, 100, 200, 400])),
@@ -530,9 +650,8 @@ def _make(
         grade = rng.choice(by_material[material])
         props = _properties(rng, material, grade)
         qty = rng.choice([100, 200, 500, 800, 1500, 3000])
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"{grade.name_ja} {qty:,}t（{city}工場）",
             description="品質管理試験済み。試験成績表を提供します。工場渡し・配送とも相談可。",
             quantity=Decimal(qty),
@@ -555,9 +674,8 @@ def _make(
             else {}
         )
         qty = rng.choice([200, 500, 1000, 2000])
-        return Listing(
+        return org, dict(
             **common,
-            organisation_id=org.id,
             title=f"{grade.name_ja}以上 {qty:,}t 購入希望（{city}）",
             description="路盤・基礎工事に使用します。品質証明書の提示をお願いします。",
             quantity=Decimal(qty),
@@ -574,9 +692,8 @@ def _make(
     common.update(
         window_start=today - dt.timedelta(days=30), window_end=today + dt.timedelta(days=365)
     )
-    return Listing(
+    return org, dict(
         **common,
-        organisation_id=org.id,
         title=f"{city} ストックヤード 容量{capacity:,}m³",
         description="登録ストックヤード。第1種〜第3種の一時保管を受け付けます。改良土の製造も相談可。",
         quantity=Decimal(capacity),
@@ -605,8 +722,34 @@ def _properties(rng, material: str, grade: Grade) -> dict:
     return {}
 
 
-def _impact_figures(session: Session, seed: int, today: dt.date) -> None:
-    """Completed orders with deliveries and pickups, so the dashboards show figures."""
-    from market.reports.demo import completed_trades
+def _history(
+    session, seed, today, orgs, users, home, categories, reuse_categories, by_material, materials
+) -> dict[str, int]:
+    """The year before today, told through the services (``market.demo_history``)."""
+    from market.demo_history import History
 
-    completed_trades(session, seed + 7, today)
+    rng = random.Random(seed + 7)
+
+    def make(kind: ListingKind, lister: Organisation, day: dt.date) -> dict:
+        return _make(
+            rng,
+            kind,
+            0,
+            day,
+            {LISTER[kind]: [lister]},
+            home,
+            categories,
+            reuse_categories,
+            by_material,
+            materials,
+        )[1]
+
+    def near(org: Organisation, others: list[Organisation]) -> list[Organisation]:
+        here = CITY[home[org.id]]
+        return sorted(others, key=lambda o: (_km(CITY[home[o.id]], here), o.id))
+
+    partners: dict[int, list[Organisation]] = {}
+    by_id = {o.id: o for group in orgs.values() for o in group}
+    for p in session.scalars(select(Partnership).order_by(Partnership.id)):
+        partners.setdefault(p.municipality_id, []).append(by_id[p.operator_id])
+    return History(session, rng, today, orgs, users, partners, make, near).load()

@@ -27,13 +27,12 @@ def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def drift(engine) -> list:
-    """Differences between the models and the migrated schema (empty when in step)."""
-    from market.models import Base
-
+def drift(engine, metadata) -> list:
+    """Differences between the models (``metadata``, every table: ``market.models``) and
+    the migrated schema (empty when in step)."""
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = compare_metadata(ctx, Base.metadata)
+        diffs = compare_metadata(ctx, metadata)
     # Tables owned by the search package and the job queue are not ours to migrate.
     return [d for d in diffs if not _foreign_table(d)]
 

@@ -9,7 +9,15 @@ from market.accounts.models import (
     Role,
     User,
 )
-from market.allocation.models import DeclinedPair, MatchingParameter, MatchRun, Proposal
+from market.allocation.models import (
+    DeclinedPair,
+    MatchingParameter,
+    MatchRun,
+    Plant,
+    PlantConversion,
+    PlantLoad,
+    Proposal,
+)
 from market.catalog.models import (
     Grade,
     GradeProperty,
@@ -25,15 +33,15 @@ from market.catalog.models import (
     SoilClassUse,
     SoilUse,
 )
-from market.core.models import AuditEvent, Job
+from market.core.models import AuditEvent
 from market.db import Base
 from market.finder.models import (
     Municipality,
-    Notification,
     SavedSearch,
     SearchOutbox,
     SynonymGroup,
 )
+from market.notifications.models import Notification
 from market.orders.models import (
     Delivery,
     ListingOrderTerms,
@@ -45,6 +53,7 @@ from market.orders.models import (
 )
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
 from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
+from market.tasks import Job
 from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
 
 __all__ = [
@@ -60,6 +69,9 @@ __all__ = [
     "MatchRun",
     "MatchingParameter",
     "Partnership",
+    "Plant",
+    "PlantConversion",
+    "PlantLoad",
     "Proposal",
     "Grade",
     "GradeProperty",

@@ -1,5 +1,10 @@
 """Background jobs on huey: SQLite storage by default, Redis when MEGURI_REDIS_URL is set.
 
+The one registry of jobs. Each area declares its jobs in its own ``jobs.py`` and only
+there, in two forms: ``@periodic(crontab)`` for ``fn(session)`` run on a schedule, and
+``@handler("kind")`` for ``fn(session, job, progress)``, the body of a queued job that
+``enqueue`` sends. ``create_app`` imports every ``jobs.py``, which registers them.
+
 Every job has a ``Job`` row (id, stage, progress, attempts) that the UI reads. Tasks
 receive only the job id; they are idempotent (a finished job is not run again) and retry
 with exponential backoff. Jobs are sent to the queue only after the request commits.
@@ -29,13 +34,38 @@ from flask import Flask, current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, DateTime, Float, String, Text, and_, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from market.core.models import Job
-from market.db import after_commit, utcnow
+from market.db import Base, after_commit, utcnow
 
 log = logging.getLogger(__name__)
+
+
+class Job(Base):
+    """A queued job's record: what the UI shows as its progress, and its claim."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4 hex
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    # A job with the same dedupe key while one is pending/running is not queued twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued running done failed
+    stage: Mapped[str] = mapped_column(String(60), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Written every few seconds while a worker runs the job; a stale one means the worker
+    # died and the reaper (market.tasks.reap_stale) puts the job back in the queue.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    worker: Mapped[str | None] = mapped_column(String(120))  # host:pid of the running worker
+
 
 # The queue object must exist at import time for the decorators; ``configure`` points
 # it at the app's storage. Immediate mode (tests, JOBS_IMMEDIATE) runs jobs inline.
@@ -83,10 +113,15 @@ def sqlite_queue(path: Path, immediate: bool = False) -> SqliteHuey:
 
 _HANDLERS: dict[str, Callable[[Session, Job, Callable[[str, float], None]], dict | None]] = {}
 _worker_app: Flask | None = None
+_app_factory: Callable[[], Flask] | None = None
 
 
-def configure(app: Flask) -> None:
-    global huey
+def configure(app: Flask, app_factory: Callable[[], Flask] | None = None) -> None:
+    """Point the queue at the app's storage; ``app_factory`` makes the app a worker
+    process runs jobs in when none is current (``create_app`` passes itself)."""
+    global huey, _app_factory
+    if app_factory is not None:
+        _app_factory = app_factory
     immediate = bool(app.config["JOBS_IMMEDIATE"])
     if app.config.get("REDIS_URL"):
         target = RedisHuey("meguri", url=app.config["REDIS_URL"], immediate=immediate)
@@ -109,9 +144,9 @@ def _app() -> Flask:
     if has_app_context():
         return current_app._get_current_object()
     if _worker_app is None:
-        from market import create_app
-
-        _worker_app = create_app()
+        if _app_factory is None:
+            raise RuntimeError("tasks.configure(app, app_factory) was never called")
+        _worker_app = _app_factory()
     return _worker_app
 
 
@@ -143,8 +178,33 @@ def in_session(work: Callable[[Session], object]) -> object:
     return in_app(run)
 
 
+_PERIODIC: dict[str, object] = {}
+
+
+def periodic(schedule):
+    """Register ``fn(session)`` to run on ``schedule`` (a huey ``crontab``, in UTC) in a
+    session of its own, committed when it returns. The task is named after the function's
+    module and name (``market.<area>.jobs.<what>``)."""
+
+    def register(fn):
+        def run() -> None:
+            in_session(fn)
+
+        run.__module__, run.__name__, run.__qualname__ = fn.__module__, fn.__name__, fn.__name__
+        _PERIODIC[f"{fn.__module__}.{fn.__name__}"] = huey.periodic_task(schedule)(run)
+        return fn
+
+    return register
+
+
+def periodic_jobs() -> list[str]:
+    """The names of every periodic job registered so far."""
+    return sorted(_PERIODIC)
+
+
 def handler(kind: str):
-    """Register ``fn(session, job, progress)`` as the body of jobs of ``kind``."""
+    """Register ``fn(session, job, progress)`` as the body of jobs of ``kind`` (a queued job
+    with a ``Job`` row, sent by ``enqueue``)."""
 
     def register(fn):
         _HANDLERS[kind] = fn

@@ -41,19 +41,14 @@ from __future__ import annotations
 from . import v2
 from .check import CheckReport
 from .check import check as _check_v1
+from .column_lp import greedy_plan
 from .instance import Instance, InstanceError
 from .instance import load_instance as _load_v1
 from .network import SolverError
+from .plan import Progress, merge_plans, plan_from_dict, plan_to_dict
 from .regions import Region, find_regions, region_data, subset
 from .result import Result, build_result
-from .solver import (
-    Progress,
-    greedy_plan,
-    merge_plans,
-    plan_from_dict,
-    plan_to_dict,
-    solve_plan,
-)
+from .solver import solve_plan
 
 
 def load_instance(data: dict) -> Instance | v2.PlanningInstance:

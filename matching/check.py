@@ -140,90 +140,22 @@ class _Rules:
 
 
 def check(inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6) -> CheckReport:
-    """Verify `result` against `inst`; both as parsed JSON."""
+    """Verify `result` against `inst`; both as parsed JSON. In steps: every flow against
+    the rules, the quantities moved against each site's, the lists of what is left, the
+    objective and its bound, then (small instances) the LP optimum."""
     errors: list[str] = []
     rules = _Rules(inst)
     sup = {r["id"]: r for r in inst.get("supplies") or []}
     dem = {r["id"]: r for r in inst.get("demands") or []}
     yards = {r["id"]: r for r in inst.get("stockyards") or []}
-    sent = dict.fromkeys(sup, 0.0)
-    got = dict.fromkeys(dem, 0.0)
-    through = dict.fromkeys(yards, 0.0)
-    blend_sum: dict[tuple[str, str], float] = {}
-    total = 0.0
     if result.get("version") != 1:
         errors.append("result.version: must be 1")
     if result.get("status") not in ("optimal", "feasible"):
         errors.append(f"result.status: unexpected {result.get('status')!r}")
-    for i, f in enumerate(result.get("flows") or []):
-        w = f"flows[{i}]"
-        s, d = sup.get(f.get("supply")), dem.get(f.get("demand"))
-        y = yards.get(f.get("via")) if f.get("via") is not None else None
-        if s is None or d is None or (f.get("via") is not None and y is None):
-            errors.append(f"{w}: unknown supply, demand or stockyard")
-            continue
-        q = f.get("quantity")
-        if not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0:
-            errors.append(f"{w}.quantity: must be a positive number")
-            continue
-        bad, legs, b = rules.route(s, d, y)
-        for problem in bad:
-            errors.append(f"{w}: {problem}")
-        km = sum(legs)
-        if abs(f.get("road_km", -1) - km) > 1e-3:
-            errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
-        for key, want in (
-            ("net_benefit", q * b),
-            ("transport_cost", q * rules.cost_km * km),
-            ("co2_kg", q * rules.co2_km * km),
-        ):
-            have = f.get(key)
-            if (
-                not isinstance(have, (int, float))
-                or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
-            ):
-                errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
-        total += q * b
-        sent[s["id"]] += q
-        got[d["id"]] += q
-        if y is not None:
-            through[y["id"]] += q
-        if d.get("blend"):
-            for name in d.get("limits") or {}:
-                val = (s.get("properties") or {}).get(name)
-                if val is not None:
-                    blend_sum[(d["id"], name)] = blend_sum.get((d["id"], name), 0.0) + q * val
-
-    def over(have, cap):
-        return have > cap + rel_tol * max(1.0, abs(cap))
-
-    for k, v in sent.items():
-        if over(v, sup[k]["quantity"]):
-            errors.append(f"supply {k}: sends {v} > quantity {sup[k]['quantity']}")
-    for k, v in got.items():
-        if over(v, dem[k]["quantity"]):
-            errors.append(f"demand {k}: receives {v} > quantity {dem[k]['quantity']}")
-    for k, v in through.items():
-        if over(v, yards[k]["capacity"]):
-            errors.append(f"stockyard {k}: passes {v} > capacity {yards[k]['capacity']}")
-    for (did, name), acc in blend_sum.items():
-        lim = dem[did]["limits"][name]
-        q = got[did]
-        avg = acc / q if q > 0 else 0.0
-        slack = 1e-6 * max(1.0, abs(avg))
-        if lim.get("max") is not None and avg > lim["max"] + slack:
-            errors.append(f"demand {did}: blended {name} {avg:.6f} above max {lim['max']}")
-        if lim.get("min") is not None and avg < lim["min"] - slack:
-            errors.append(f"demand {did}: blended {name} {avg:.6f} below min {lim['min']}")
-    for key, book, moved in (("unmatched_supply", sup, sent), ("unmet_demand", dem, got)):
-        listed = {r.get("id"): r.get("quantity", 0) for r in result.get(key) or []}
-        for k, rec in book.items():
-            left = rec["quantity"] - moved[k]
-            if abs(listed.get(k, 0.0) - left) > 1e-6 * max(1.0, rec["quantity"]):
-                errors.append(f"{key} {k}: lists {listed.get(k, 0.0)} but {left} is left")
-        for r in result.get(key) or []:
-            if not r.get("reason"):
-                errors.append(f"{key} {r.get('id')}: no reason given")
+    tally = _check_flows(result, rules, sup, dem, yards, errors)
+    _check_capacities(tally, sup, dem, yards, rel_tol, errors)
+    _check_left(result, sup, dem, tally, errors)
+    total = tally.total
     nb = result.get("net_benefit", 0.0)
     tol = rel_tol * max(1.0, abs(total))
     if abs(nb - total) > tol:
@@ -236,17 +168,125 @@ def check(inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6) -
     report = CheckReport(ok=False, errors=errors, recomputed_net_benefit=total)
     n_routes = len(sup) * len(dem) * (1 + len(yards))
     if lp and n_routes <= LP_LIMIT:
-        opt = _lp_optimum(inst, rules, sup, dem, yards)
-        report.lp_optimum = opt
-        lp_tol = rel_tol * max(1.0, abs(opt))
-        if total > opt + lp_tol:
-            errors.append(f"net_benefit {total:.4f} above the LP optimum {opt:.4f}")
-        if result.get("status") == "optimal" and total < opt - lp_tol:
-            errors.append(f"status optimal but LP optimum is {opt:.4f} > {total:.4f}")
-        if ub is not None and ub < opt - lp_tol:
-            errors.append(f"upper_bound {ub} below the LP optimum {opt:.4f}")
+        report.lp_optimum = _check_lp(
+            inst, rules, (sup, dem, yards), result, total, rel_tol, errors
+        )
     report.ok = not errors
     return report
+
+
+@dataclass
+class _Tally:
+    """What the flows move: out of each supply, into each demand, through each yard, the
+    blended property sums and the recomputed net benefit."""
+
+    sent: dict[str, float]
+    got: dict[str, float]
+    through: dict[str, float]
+    blend_sum: dict[tuple[str, str], float] = field(default_factory=dict)
+    total: float = 0.0
+
+
+def _check_flows(result, rules: _Rules, sup, dem, yards, errors: list[str]) -> _Tally:
+    tally = _Tally(dict.fromkeys(sup, 0.0), dict.fromkeys(dem, 0.0), dict.fromkeys(yards, 0.0))
+    for i, f in enumerate(result.get("flows") or []):
+        w = f"flows[{i}]"
+        s, d = sup.get(f.get("supply")), dem.get(f.get("demand"))
+        y = yards.get(f.get("via")) if f.get("via") is not None else None
+        if s is None or d is None or (f.get("via") is not None and y is None):
+            errors.append(f"{w}: unknown supply, demand or stockyard")
+            continue
+        q = f.get("quantity")
+        if not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0:
+            errors.append(f"{w}.quantity: must be a positive number")
+            continue
+        bad, legs, b = rules.route(s, d, y)
+        errors.extend(f"{w}: {problem}" for problem in bad)
+        _check_flow_figures(f, w, q, sum(legs), b, rules, errors)
+        tally.total += q * b
+        tally.sent[s["id"]] += q
+        tally.got[d["id"]] += q
+        if y is not None:
+            tally.through[y["id"]] += q
+        if d.get("blend"):
+            for name in d.get("limits") or {}:
+                val = (s.get("properties") or {}).get(name)
+                if val is not None:
+                    key = (d["id"], name)
+                    tally.blend_sum[key] = tally.blend_sum.get(key, 0.0) + q * val
+    return tally
+
+
+def _check_flow_figures(f: dict, w: str, q, km: float, b: float, rules: _Rules, errors) -> None:
+    """A flow's distance, net benefit, transport cost and CO2, recomputed."""
+    if abs(f.get("road_km", -1) - km) > 1e-3:
+        errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
+    for key, want in (
+        ("net_benefit", q * b),
+        ("transport_cost", q * rules.cost_km * km),
+        ("co2_kg", q * rules.co2_km * km),
+    ):
+        have = f.get(key)
+        if (
+            not isinstance(have, (int, float))
+            or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
+        ):
+            errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
+
+
+def _check_capacities(tally: _Tally, sup, dem, yards, rel_tol: float, errors: list[str]) -> None:
+    def over(have, cap):
+        return have > cap + rel_tol * max(1.0, abs(cap))
+
+    for k, v in tally.sent.items():
+        if over(v, sup[k]["quantity"]):
+            errors.append(f"supply {k}: sends {v} > quantity {sup[k]['quantity']}")
+    for k, v in tally.got.items():
+        if over(v, dem[k]["quantity"]):
+            errors.append(f"demand {k}: receives {v} > quantity {dem[k]['quantity']}")
+    for k, v in tally.through.items():
+        if over(v, yards[k]["capacity"]):
+            errors.append(f"stockyard {k}: passes {v} > capacity {yards[k]['capacity']}")
+    for (did, name), acc in tally.blend_sum.items():
+        lim = dem[did]["limits"][name]
+        q = tally.got[did]
+        avg = acc / q if q > 0 else 0.0
+        slack = 1e-6 * max(1.0, abs(avg))
+        if lim.get("max") is not None and avg > lim["max"] + slack:
+            errors.append(f"demand {did}: blended {name} {avg:.6f} above max {lim['max']}")
+        if lim.get("min") is not None and avg < lim["min"] - slack:
+            errors.append(f"demand {did}: blended {name} {avg:.6f} below min {lim['min']}")
+
+
+def _check_left(result: dict, sup, dem, tally: _Tally, errors: list[str]) -> None:
+    """The unmatched supply and unmet demand lists: what is left, each with a reason."""
+    for key, book, moved in (
+        ("unmatched_supply", sup, tally.sent),
+        ("unmet_demand", dem, tally.got),
+    ):
+        listed = {r.get("id"): r.get("quantity", 0) for r in result.get(key) or []}
+        for k, rec in book.items():
+            left = rec["quantity"] - moved[k]
+            if abs(listed.get(k, 0.0) - left) > 1e-6 * max(1.0, rec["quantity"]):
+                errors.append(f"{key} {k}: lists {listed.get(k, 0.0)} but {left} is left")
+        for r in result.get(key) or []:
+            if not r.get("reason"):
+                errors.append(f"{key} {r.get('id')}: no reason given")
+
+
+def _check_lp(inst, rules, books, result: dict, total: float, rel_tol: float, errors) -> float:
+    """The LP optimum of the instance, and the result's figures against it."""
+    sup, dem, yards = books
+    opt = _lp_optimum(inst, rules, sup, dem, yards)
+    lp_tol = rel_tol * max(1.0, abs(opt))
+    ub = result.get("upper_bound")
+    if total > opt + lp_tol:
+        errors.append(f"net_benefit {total:.4f} above the LP optimum {opt:.4f}")
+    if result.get("status") == "optimal" and total < opt - lp_tol:
+        errors.append(f"status optimal but LP optimum is {opt:.4f} > {total:.4f}")
+    if ub is not None and ub < opt - lp_tol:
+        errors.append(f"upper_bound {ub} below the LP optimum {opt:.4f}")
+    return opt
 
 
 def _lp_optimum(inst, rules, sup, dem, yards) -> float:

@@ -191,10 +191,39 @@ class _Reader:
 
 
 def load_instance(data: dict) -> Instance:
-    """Validate an instance dict and build its arrays; raise InstanceError if malformed."""
+    """Validate an instance dict and build its arrays; raise InstanceError if malformed.
+    In steps: read the header, read and check every record (every error collected), then
+    build the arrays from records known to be sound."""
     r = _Reader()
     if not isinstance(data, dict):
         raise InstanceError(["instance: must be a JSON object"])
+    head = _read_header(r, data)
+    grades, vocab = _read_vocabulary(r, data, head.material)
+    sup, dem, yrd = (_records(r, data, key) for key in ("supplies", "demands", "stockyards"))
+    S = _read_sites(r, sup, "supplies", "quantity")
+    D = _read_sites(r, dem, "demands", "quantity")
+    Y = _read_sites(r, yrd, "stockyards", "capacity")
+    names = _Names(r, vocab, grades)
+    s_cls_names = _check_supplies(r, sup, names)
+    _check_demands(r, dem, names, grades)
+    _check_yards(r, yrd, names)
+    excluded = _read_excluded(r, data, S, D)
+    if r.errors:
+        raise InstanceError(r.errors)
+    return _build(data, head, grades, names, (sup, dem, yrd), (S, D, Y), s_cls_names, excluded)
+
+
+@dataclass
+class _Header:
+    material: str
+    as_of: int
+    road_factor: float
+    cost_per_km: float
+    co2_per_km: float
+    carbon: float
+
+
+def _read_header(r: _Reader, data: dict) -> _Header:
     if data.get("version", 1) != 1:
         r.err("version", f"unsupported version {data.get('version')!r} (expected 1)")
     material = data.get("material")
@@ -208,18 +237,24 @@ def load_instance(data: dict) -> Instance:
     if not isinstance(tr, dict):
         r.err("transport", "missing or not an object")
         tr = {}
-    road_factor = r.number(tr, "road_factor", "transport", default=1.0, positive=True)
-    cost_per_km = r.number(tr, "cost_per_unit_km", "transport", default=0.0, minimum=0)
-    co2_per_km = r.number(tr, "co2_kg_per_unit_km", "transport", default=0.0, minimum=0)
-    carbon = r.number(data, "carbon_price_per_kg", "instance", default=0.0, minimum=0)
+    return _Header(
+        material=material,
+        as_of=as_of,
+        road_factor=r.number(tr, "road_factor", "transport", default=1.0, positive=True),
+        cost_per_km=r.number(tr, "cost_per_unit_km", "transport", default=0.0, minimum=0),
+        co2_per_km=r.number(tr, "co2_kg_per_unit_km", "transport", default=0.0, minimum=0),
+        carbon=r.number(data, "carbon_price_per_kg", "instance", default=0.0, minimum=0),
+    )
 
+
+def _read_vocabulary(r: _Reader, data: dict, material: str) -> tuple[list, list[str] | None]:
+    """The grade list and the class vocabulary (soil's by default)."""
     grades = data.get("grades") or []
     if not isinstance(grades, list) or not all(isinstance(g, str) for g in grades):
         r.err("grades", "must be a list of strings")
         grades = []
     if len(set(grades)) != len(grades):
         r.err("grades", "duplicate grade")
-
     vocab = data.get("classes")
     if vocab is not None and (
         not isinstance(vocab, list) or not all(isinstance(c, str) for c in vocab)
@@ -228,71 +263,80 @@ def load_instance(data: dict) -> Instance:
         vocab = None
     if vocab is None and material == "soil":
         vocab = list(SOIL_CLASSES)
-    known = set(vocab) if vocab is not None else None
+    return grades, vocab
 
-    def check_class(c: str, where: str) -> None:
-        if known is not None and c not in known:
-            hint = f" (known: {', '.join(vocab)})" if len(vocab) <= 20 else ""
-            r.err(where, f"unknown class {c!r}{hint}")
 
-    lists = {}
-    for key in ("supplies", "demands", "stockyards"):
-        v = data.get(key)
-        if v is None:
-            v = []
-        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            r.err(key, "must be a list of objects")
-            v = []
-        lists[key] = v
-    sup, dem, yrd = lists["supplies"], lists["demands"], lists["stockyards"]
+def _records(r: _Reader, data: dict, key: str) -> list[dict]:
+    v = data.get(key)
+    if v is None:
+        v = []
+    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+        r.err(key, "must be a list of objects")
+        v = []
+    return v
 
-    def sites(recs: list[dict], key: str, qty_key: str) -> Sites:
-        n = len(recs)
-        ids, seen = [], {}
-        lat, lon, qty = np.zeros(n), np.zeros(n), np.zeros(n)
-        start = np.full(n, NO_DAY_LO, dtype=np.int64)
-        end = np.full(n, NO_DAY_HI, dtype=np.int64)
-        haul = np.full(n, np.inf)
-        for i, rec in enumerate(recs):
-            w = f"{key}[{i}]"
-            rid = rec.get("id")
-            if not isinstance(rid, str) or not rid:
-                r.err(f"{w}.id", "missing or not a string")
-                rid = f"#{i}"
-            elif rid in seen:
-                r.err(f"{w}.id", f"duplicate id {rid!r} (also {key}[{seen[rid]}])")
-            seen.setdefault(rid, i)
-            ids.append(rid)
-            la = r.number(rec, "lat", w, required=True)
-            lo = r.number(rec, "lon", w, required=True)
-            if la is not None and not -90 <= la <= 90:
-                r.err(f"{w}.lat", f"out of range ({la:g})")
-            if lo is not None and not -180 <= lo <= 180:
-                r.err(f"{w}.lon", f"out of range ({lo:g})")
-            lat[i], lon[i] = la or 0.0, lo or 0.0
-            qty[i] = r.number(rec, qty_key, w, required=True, minimum=0) or 0.0
-            start[i], end[i] = r.window(rec, w)
-            h = r.number(rec, "max_haul_km", w, minimum=0)
-            if h is not None:
-                haul[i] = h
-        return Sites(ids, lat, lon, qty, start, end, haul)
 
-    S = sites(sup, "supplies", "quantity")
-    D = sites(dem, "demands", "quantity")
-    Y = sites(yrd, "stockyards", "capacity")
+def _read_sites(r: _Reader, recs: list[dict], key: str, qty_key: str) -> Sites:
+    n = len(recs)
+    ids, seen = [], {}
+    lat, lon, qty = np.zeros(n), np.zeros(n), np.zeros(n)
+    start = np.full(n, NO_DAY_LO, dtype=np.int64)
+    end = np.full(n, NO_DAY_HI, dtype=np.int64)
+    haul = np.full(n, np.inf)
+    for i, rec in enumerate(recs):
+        w = f"{key}[{i}]"
+        rid = rec.get("id")
+        if not isinstance(rid, str) or not rid:
+            r.err(f"{w}.id", "missing or not a string")
+            rid = f"#{i}"
+        elif rid in seen:
+            r.err(f"{w}.id", f"duplicate id {rid!r} (also {key}[{seen[rid]}])")
+        seen.setdefault(rid, i)
+        ids.append(rid)
+        la = r.number(rec, "lat", w, required=True)
+        lo = r.number(rec, "lon", w, required=True)
+        if la is not None and not -90 <= la <= 90:
+            r.err(f"{w}.lat", f"out of range ({la:g})")
+        if lo is not None and not -180 <= lo <= 180:
+            r.err(f"{w}.lon", f"out of range ({lo:g})")
+        lat[i], lon[i] = la or 0.0, lo or 0.0
+        qty[i] = r.number(rec, qty_key, w, required=True, minimum=0) or 0.0
+        start[i], end[i] = r.window(rec, w)
+        h = r.number(rec, "max_haul_km", w, minimum=0)
+        if h is not None:
+            haul[i] = h
+    return Sites(ids, lat, lon, qty, start, end, haul)
 
-    # Class vocabulary: everything named anywhere, in a stable order.
-    cls_order: dict[str, int] = {}
 
-    def cls_index(c: str) -> int:
-        return cls_order.setdefault(c, len(cls_order))
+class _Names:
+    """Class and property names met while reading, each given its index in a stable order:
+    the vocabulary first, then the grades, then as records name them."""
 
-    for c in vocab or []:
-        cls_index(c)
-    for c in grades:
-        cls_index(c)
-    props: dict[str, int] = {}
+    def __init__(self, r: _Reader, vocab: list[str] | None, grades: list[str]):
+        self.r, self.vocab = r, vocab
+        self.known = set(vocab) if vocab is not None else None
+        self.classes: dict[str, int] = {}
+        self.props: dict[str, int] = {}
+        for c in [*(vocab or []), *grades]:
+            self.classes.setdefault(c, len(self.classes))
 
+    def use_class(self, c: str, where: str) -> None:
+        """A class a record names: refused if outside the vocabulary, indexed either way."""
+        if self.known is not None and c not in self.known:
+            hint = f" (known: {', '.join(self.vocab)})" if len(self.vocab) <= 20 else ""
+            self.r.err(where, f"unknown class {c!r}{hint}")
+        self.classes.setdefault(c, len(self.classes))
+
+    def use_property(self, k: str) -> None:
+        self.props.setdefault(k, len(self.props))
+
+    def finite(self, v: Any, where: str) -> None:
+        if not _is_num(v) or not math.isfinite(float(v)):
+            self.r.err(where, f"not a finite number: {v!r}")
+
+
+def _check_supplies(r: _Reader, sup: list[dict], names: _Names) -> list[str | None]:
+    """Each supply's class, properties and optional fields; returns the class names."""
     s_cls_names: list[str | None] = []
     for i, rec in enumerate(sup):
         w = f"supplies[{i}]"
@@ -301,43 +345,38 @@ def load_instance(data: dict) -> Instance:
             r.err(f"{w}.class", "not a string")
             c = None
         if c is not None:
-            check_class(c, f"{w}.class")
-            cls_index(c)
+            names.use_class(c, f"{w}.class")
         s_cls_names.append(c)
         p = rec.get("properties")
-        if p is not None:
-            if not isinstance(p, dict):
-                r.err(f"{w}.properties", "must be an object")
-            else:
-                for k, v in p.items():
-                    if v is None:
-                        continue
-                    if not _is_num(v) or not math.isfinite(float(v)):
-                        r.err(f"{w}.properties.{k}", f"not a finite number: {v!r}")
-                    props.setdefault(k, len(props))
+        if p is not None and not isinstance(p, dict):
+            r.err(f"{w}.properties", "must be an object")
+        elif p is not None:
+            for k, v in p.items():
+                if v is None:
+                    continue
+                names.finite(v, f"{w}.properties.{k}")
+                names.use_property(k)
         if rec.get("partner_only_until") is not None:
             r.date(rec["partner_only_until"], f"{w}.partner_only_until")
         if rec.get("owner") is not None and not isinstance(rec.get("owner"), str):
             r.err(f"{w}.owner", "not a string")
         r.number(rec, "disposal_cost", w)
         r.number(rec, "co2_avoided_kg_per_unit", w)
+    return s_cls_names
 
+
+def _check_demands(r: _Reader, dem: list[dict], names: _Names, grades: list[str]) -> None:
     for i, rec in enumerate(dem):
         w = f"demands[{i}]"
-        acc = r.str_list(rec, "accepts", w)
-        for c in acc or []:
-            check_class(c, f"{w}.accepts")
-            cls_index(c)
+        for c in r.str_list(rec, "accepts", w) or []:
+            names.use_class(c, f"{w}.accepts")
         vb = rec.get("value_by")
-        if vb is not None:
-            if not isinstance(vb, dict):
-                r.err(f"{w}.value_by", "must be an object")
-            else:
-                for c, v in vb.items():
-                    check_class(c, f"{w}.value_by")
-                    cls_index(c)
-                    if not _is_num(v) or not math.isfinite(float(v)):
-                        r.err(f"{w}.value_by.{c}", f"not a finite number: {v!r}")
+        if vb is not None and not isinstance(vb, dict):
+            r.err(f"{w}.value_by", "must be an object")
+        elif vb is not None:
+            for c, v in vb.items():
+                names.use_class(c, f"{w}.value_by")
+                names.finite(v, f"{w}.value_by.{c}")
         r.number(rec, "value", w)
         mg = rec.get("min_grade")
         if mg is not None and mg not in grades:
@@ -346,33 +385,40 @@ def load_instance(data: dict) -> Instance:
                 f"unknown grade {mg!r}"
                 + (f" (grades: {', '.join(grades)})" if grades else " (instance has no grades)"),
             )
-        lim = rec.get("limits")
-        if lim is not None:
-            if not isinstance(lim, dict):
-                r.err(f"{w}.limits", "must be an object")
-            else:
-                for k, b in lim.items():
-                    if b is None:
-                        continue
-                    if not isinstance(b, dict) or not set(b) <= {"min", "max"}:
-                        r.err(f"{w}.limits.{k}", 'must be {"min": x, "max": y}')
-                        continue
-                    lo = r.number(b, "min", f"{w}.limits.{k}")
-                    hi = r.number(b, "max", f"{w}.limits.{k}")
-                    if lo is not None and hi is not None and lo > hi:
-                        r.err(f"{w}.limits.{k}", "min above max")
-                    props.setdefault(k, len(props))
+        _check_limits(r, rec.get("limits"), w, names)
         if rec.get("blend") is not None and not isinstance(rec.get("blend"), bool):
             r.err(f"{w}.blend", "must be true or false")
         r.str_list(rec, "partners", w)
 
+
+def _check_limits(r: _Reader, lim: Any, w: str, names: _Names) -> None:
+    if lim is None:
+        return
+    if not isinstance(lim, dict):
+        r.err(f"{w}.limits", "must be an object")
+        return
+    for k, b in lim.items():
+        if b is None:
+            continue
+        if not isinstance(b, dict) or not set(b) <= {"min", "max"}:
+            r.err(f"{w}.limits.{k}", 'must be {"min": x, "max": y}')
+            continue
+        lo = r.number(b, "min", f"{w}.limits.{k}")
+        hi = r.number(b, "max", f"{w}.limits.{k}")
+        if lo is not None and hi is not None and lo > hi:
+            r.err(f"{w}.limits.{k}", "min above max")
+        names.use_property(k)
+
+
+def _check_yards(r: _Reader, yrd: list[dict], names: _Names) -> None:
     for i, rec in enumerate(yrd):
         w = f"stockyards[{i}]"
         for c in r.str_list(rec, "accepts", w) or []:
-            check_class(c, f"{w}.accepts")
-            cls_index(c)
+            names.use_class(c, f"{w}.accepts")
         r.number(rec, "handling_cost", w)
 
+
+def _read_excluded(r: _Reader, data: dict, S: Sites, D: Sites) -> list[tuple[int, int]]:
     excluded: list[tuple[int, int]] = []
     ex = data.get("excluded_pairs")
     if ex is not None and not isinstance(ex, list):
@@ -392,29 +438,63 @@ def load_instance(data: dict) -> Instance:
             r.err(w, f"unknown demand id {b!r}")
         if isinstance(a, str) and isinstance(b, str) and a in s_pos and b in d_pos:
             excluded.append((s_pos[a], d_pos[b]))
+    return excluded
 
-    if r.errors:
-        raise InstanceError(r.errors)
 
-    classes = list(cls_order)
-    C = len(classes)
-    P = len(props)
-    prop_names = list(props)
-    nS, nD, nY = len(sup), len(dem), len(yrd)
+def _build(data, head, grades, names, records, sites, s_cls_names, excluded) -> Instance:
+    sup, dem, yrd = records
+    S, D, Y = sites
+    C = len(names.classes)
+    supply = _supply_arrays(sup, head, grades, names, s_cls_names)
+    demand = _demand_arrays(dem, grades, names, supply["owners"])
+    nD = len(dem)
+    return Instance(
+        raw=data,
+        material=head.material,
+        as_of=head.as_of,
+        road_factor=head.road_factor,
+        cost_per_km=head.cost_per_km,
+        co2_per_km=head.co2_per_km,
+        carbon_price=head.carbon,
+        classes=list(names.classes),
+        grades=list(grades),
+        properties=list(names.props),
+        supplies=S,
+        demands=D,
+        yards=Y,
+        s_class=supply["s_class"],
+        s_rank=supply["s_rank"],
+        s_base=supply["s_base"],
+        s_props=supply["s_props"],
+        s_owner=supply["s_owner"],
+        s_restricted=supply["s_restricted"],
+        **{k: v for k, v in demand.items() if k.startswith("d_")},
+        partner_codes=demand["partner_codes"],
+        n_owners=demand["n_owners"],
+        y_handling=np.array([float(rec.get("handling_cost") or 0.0) for rec in yrd]),
+        y_accepts=_accepts(yrd, len(yrd), C, names),
+        excluded_codes=np.unique(
+            np.array([s * max(nD, 1) + d for s, d in excluded], dtype=np.int64)
+        ),
+    )
+
+
+def _accepts(recs: list[dict], n: int, C: int, names: _Names) -> np.ndarray:
+    """Which classes (and, in the last column, no class) each record accepts: all of them
+    unless it lists some."""
+    out = np.ones((n, C + 1), dtype=bool)
+    for i, rec in enumerate(recs):
+        acc = rec.get("accepts")
+        if acc:
+            out[i, :] = False
+            for c in acc:
+                out[i, names.classes[c]] = True
+    return out
+
+
+def _supply_arrays(sup, head: _Header, grades, names: _Names, s_cls_names) -> dict:
+    C, P, nS = len(names.classes), len(names.props), len(sup)
     rank_of = {g: i for i, g in enumerate(grades)}
-
-    s_class = np.array([C if c is None else cls_order[c] for c in s_cls_names], dtype=np.int64)
-    s_rank = np.array(
-        [rank_of.get(c, _NOT_GRADED) if c is not None else _NOT_GRADED for c in s_cls_names],
-        dtype=np.int64,
-    )
-    s_base = np.array(
-        [
-            float(rec.get("disposal_cost") or 0.0)
-            + carbon * float(rec.get("co2_avoided_kg_per_unit") or 0.0)
-            for rec in sup
-        ]
-    )
     s_props = np.full((nS, P), np.nan)
     owners: dict[str, int] = {}
     s_owner = np.full(nS, -1, dtype=np.int64)
@@ -422,15 +502,38 @@ def load_instance(data: dict) -> Instance:
     for i, rec in enumerate(sup):
         for k, v in (rec.get("properties") or {}).items():
             if v is not None:
-                s_props[i, props[k]] = float(v)
+                s_props[i, names.props[k]] = float(v)
         if rec.get("owner") is not None:
             s_owner[i] = owners.setdefault(rec["owner"], len(owners))
         pou = rec.get("partner_only_until")
-        if pou is not None and as_of < dt.date.fromisoformat(pou).toordinal():
+        if pou is not None and head.as_of < dt.date.fromisoformat(pou).toordinal():
             s_restricted[i] = True
+    return {
+        "s_class": np.array(
+            [C if c is None else names.classes[c] for c in s_cls_names], dtype=np.int64
+        ),
+        "s_rank": np.array(
+            [rank_of.get(c, _NOT_GRADED) if c is not None else _NOT_GRADED for c in s_cls_names],
+            dtype=np.int64,
+        ),
+        "s_base": np.array(
+            [
+                float(rec.get("disposal_cost") or 0.0)
+                + head.carbon * float(rec.get("co2_avoided_kg_per_unit") or 0.0)
+                for rec in sup
+            ]
+        ),
+        "s_props": s_props,
+        "s_owner": s_owner,
+        "s_restricted": s_restricted,
+        "owners": owners,
+    }
 
+
+def _demand_arrays(dem, grades, names: _Names, owners: dict[str, int]) -> dict:
+    C, P, nD = len(names.classes), len(names.props), len(dem)
+    rank_of = {g: i for i, g in enumerate(grades)}
     d_value = np.zeros((nD, C + 1))
-    d_accepts = np.ones((nD, C + 1), dtype=bool)
     d_min_rank = np.full(nD, _NO_MIN_GRADE, dtype=np.int64)
     d_lim_max = np.full((nD, P), np.inf)
     d_lim_min = np.full((nD, P), -np.inf)
@@ -440,69 +543,26 @@ def load_instance(data: dict) -> Instance:
     for j, rec in enumerate(dem):
         d_value[j, :] = float(rec.get("value") or 0.0)
         for c, v in (rec.get("value_by") or {}).items():
-            d_value[j, cls_order[c]] = float(v)
-        acc = rec.get("accepts")
-        if acc:
-            d_accepts[j, :] = False
-            for c in acc:
-                d_accepts[j, cls_order[c]] = True
+            d_value[j, names.classes[c]] = float(v)
         if rec.get("min_grade") is not None:
             d_min_rank[j] = rank_of[rec["min_grade"]]
         for k, b in (rec.get("limits") or {}).items():
             if not b:
                 continue
             if b.get("max") is not None:
-                d_lim_max[j, props[k]] = float(b["max"])
+                d_lim_max[j, names.props[k]] = float(b["max"])
             if b.get("min") is not None:
-                d_lim_min[j, props[k]] = float(b["min"])
+                d_lim_min[j, names.props[k]] = float(b["min"])
         d_blend[j] = bool(rec.get("blend"))
-        for o in rec.get("partners") or []:
-            if o in owners:
-                codes.append(j * n_owner_codes + owners[o])
-    d_limited = np.isfinite(d_lim_max) | np.isfinite(d_lim_min)
-
-    y_accepts = np.ones((nY, C + 1), dtype=bool)
-    y_handling = np.zeros(nY)
-    for y, rec in enumerate(yrd):
-        acc = rec.get("accepts")
-        if acc:
-            y_accepts[y, :] = False
-            for c in acc:
-                y_accepts[y, cls_order[c]] = True
-        y_handling[y] = float(rec.get("handling_cost") or 0.0)
-
-    return Instance(
-        raw=data,
-        material=material,
-        as_of=as_of,
-        road_factor=road_factor,
-        cost_per_km=cost_per_km,
-        co2_per_km=co2_per_km,
-        carbon_price=carbon,
-        classes=classes,
-        grades=list(grades),
-        properties=prop_names,
-        supplies=S,
-        demands=D,
-        yards=Y,
-        s_class=s_class,
-        s_rank=s_rank,
-        s_base=s_base,
-        s_props=s_props,
-        s_owner=s_owner,
-        s_restricted=s_restricted,
-        d_value=d_value,
-        d_accepts=d_accepts,
-        d_min_rank=d_min_rank,
-        d_lim_max=d_lim_max,
-        d_lim_min=d_lim_min,
-        d_limited=d_limited,
-        d_blend=d_blend,
-        partner_codes=np.array(sorted(codes), dtype=np.int64),
-        n_owners=n_owner_codes,
-        y_handling=y_handling,
-        y_accepts=y_accepts,
-        excluded_codes=np.unique(
-            np.array([s * max(nD, 1) + d for s, d in excluded], dtype=np.int64)
-        ),
-    )
+        codes += [j * n_owner_codes + owners[o] for o in rec.get("partners") or [] if o in owners]
+    return {
+        "d_value": d_value,
+        "d_accepts": _accepts(dem, nD, C, names),
+        "d_min_rank": d_min_rank,
+        "d_lim_max": d_lim_max,
+        "d_lim_min": d_lim_min,
+        "d_limited": np.isfinite(d_lim_max) | np.isfinite(d_lim_min),
+        "d_blend": d_blend,
+        "partner_codes": np.array(sorted(codes), dtype=np.int64),
+        "n_owners": n_owner_codes,
+    }

@@ -100,8 +100,12 @@ def find_regions(inst: Instance, *, haul_only: bool = False) -> list[Region] | N
         tails.append(n_cells + g_rep[hit])
         heads.append(node[hit])
     label = _components(n_cells + len(groups), np.concatenate(tails), np.concatenate(heads))
-    s_label = label[n_cells + s_group]
-    d_label = label[d_node]
+    return _group(label[n_cells + s_group], label[d_node], nS, nD)
+
+
+def _group(s_label: np.ndarray, d_label: np.ndarray, nS: int, nD: int) -> list[Region]:
+    """Supplies and demands by the component their cell is in, largest region first; a
+    component with supplies but no demand is no region."""
     out = []
     s_order = np.argsort(s_label, kind="stable")
     d_order = np.argsort(d_label, kind="stable")

@@ -15,8 +15,8 @@ from .arcs import (
     unit_vectors,
 )
 from .instance import Instance
+from .plan import Plan
 from .regions import find_regions
-from .solver import Plan
 
 _EPS = 1e-9
 _CHUNK = 2_000_000
@@ -194,151 +194,198 @@ def _reasons_among(
             for i, with_ in exchanged.items()
         }
         other_got, other_left = other_got[others], other_left[others]
-    n_other = len(others)
-    rows = max(1, _CHUNK // n_other)
+    other_qty = (D.qty if supply_side else S.qty)[others]
     s_vec, d_vec = unit_vectors(S.lat, S.lon), unit_vectors(D.lat, D.lon)
     mine_vec, other_vec = (s_vec, d_vec) if supply_side else (d_vec, s_vec)
-    other_vec = other_vec[others]
-    n_demands = max(len(D.ids), 1)
-    other_qty = (D.qty if supply_side else S.qty)[others]
-    has_room = other_left > _EPS * np.maximum(1, other_qty)
+    ctx = _Among(
+        inst,
+        supply_side,
+        others,
+        other_ids,
+        matched,
+        other_got,
+        exchanged,
+        other_left > _EPS * np.maximum(1, other_qty),
+        mine_vec,
+        other_vec[others],
+    )
+    rows = max(1, _CHUNK // len(others))
     for a in range(0, len(idx), rows):
         mine = idx[a : a + rows]
-        si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
-        di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
-        cls = class_ok(inst, si, di)
-        props = cls & properties_ok(inst, si, di)
-        partner = props & partners_ok(inst, si, di)
-        comp = partner.copy()
-        ex = inst.excluded_codes
-        if ex is not None and len(ex):
-            comp &= ~is_excluded(ex, si * n_demands + di)
-        lot_fits = properties_ok(inst, si, di, per_lot=True)
-        km = road_km_from_dot(mine_vec[mine] @ other_vec.T, inst.road_factor).ravel()
-        haul = np.minimum(S.haul[si], D.haul[di])
-        near = comp & (km <= haul)
-        timed = near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si])
-        b = inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km
-        shape = (len(mine), n_other)
-        cls, props, partner, comp, lot_fits, near, timed, km, b, haul = (
-            x.reshape(shape)
-            for x in (cls, props, partner, comp, lot_fits, near, timed, km, b, haul)
-        )
+        m = _pair_masks(ctx, mine)
         for r, i in enumerate(mine.tolist()):
-            partly = bool(matched[i] > _EPS)
-
-            def pair(j: int) -> tuple[int, int]:
-                g = int(others[j])  # noqa: B023 - used at once
-                return (i, g) if supply_side else (g, i)  # noqa: B023 - used at once
-
-            def limit_entry(j: int, blend: bool) -> dict:
-                return _property_limit(inst, *pair(j), other_ids[j], blend, partly)  # noqa: B023
-
-            if not cls[r].any():
-                out[i] = {
-                    "code": "no_compatible",
-                    "reason": "no compatible counterpart: none takes this class or grade",
-                }
-            elif not props[r].any():
-                out[i] = limit_entry(_nearest(cls[r], km[r]), blend=False)
-            elif not partner[r].any():
-                out[i] = {
-                    "code": "partner_only",
-                    "reason": (
-                        "the compatible counterparts are not partners of the owner "
-                        "during its partner-only period"
-                    ),
-                    "counterparts": int(props[r].sum()),
-                }
-            elif not comp[r].any():
-                out[i] = {
-                    "code": "declined",
-                    "reason": "every compatible counterpart was declined before",
-                    "counterparts": int(partner[r].sum()),
-                }
-            elif not near[r].any():
-                j = _nearest(comp[r], km[r])
-                out[i] = {
-                    "code": "beyond_haul",
-                    "reason": (
-                        "no compatible counterpart within haul distance (nearest "
-                        f"{other_ids[j]} at {km[r, j]:.1f} km, limit {haul[r, j]:.0f} km)"
-                    ),
-                    "nearest": other_ids[j],
-                    "nearest_km": round(float(km[r, j]), 1),
-                    "limit_km": round(float(haul[r, j]), 1),
-                }
-            elif not timed[r].any():
-                out[i] = {
-                    "code": "no_window_overlap",
-                    "reason": (
-                        f"no window overlap with the {int(near[r].sum())} compatible "
-                        "counterparts within haul distance"
-                    ),
-                    "counterparts": int(near[r].sum()),
-                }
-            else:
-                worth = timed[r] & (b[r] > 0)
-                if not worth.any():
-                    j = _best(timed[r], b[r])
-                    out[i] = {
-                        "code": "not_worth_haul",
-                        "reason": (
-                            f"best candidate {other_ids[j]} not worth the haul: "
-                            f"{b[r, j]:,.0f} yen/unit net at {km[r, j]:.1f} km"
-                        ),
-                        **_figures(other_ids[j], b[r, j], km[r, j]),
-                    }
-                else:
-                    room = worth & has_room
-                    if room.any():
-                        # A route with room on both sides that the plan left unused.
-                        j = _best(room, b[r])
-                        if not lot_fits[r, j]:
-                            out[i] = limit_entry(j, blend=True)
-                        else:
-                            out[i] = {
-                                "code": "not_chosen",
-                                "reason": (
-                                    f"the plan did not take the possible route to "
-                                    f"{other_ids[j]} ({b[r, j]:,.0f} yen/unit at "
-                                    f"{km[r, j]:.1f} km)"
-                                ),
-                                **_figures(other_ids[j], b[r, j], km[r, j]),
-                            }
-                    else:
-                        j = _best(worth, b[r])
-                        # Counterparts that took something from other listings.
-                        by_others = worth & (other_got > _EPS)
-                        for k, q in exchanged.get(i, {}).items():
-                            by_others[k] = worth[k] and other_got[k] - q > _EPS
-                        if by_others.any():
-                            j = _best(by_others, b[r])
-                            out[i] = {
-                                "code": "outbid",
-                                "reason": (
-                                    f"{'partly matched; ' if partly else ''}compatible "
-                                    "counterparts were given to better matches (best "
-                                    f"candidate {other_ids[j]}: {b[r, j]:,.0f} yen/unit at "
-                                    f"{km[r, j]:.1f} km)"
-                                ),
-                                "partly_matched": partly,
-                                **_figures(other_ids[j], b[r, j], km[r, j]),
-                            }
-                        else:
-                            out[i] = {
-                                "code": "counterparts_full",
-                                "reason": (
-                                    "partly matched; the compatible counterparts within "
-                                    f"reach take no more (best {other_ids[j]})"
-                                ),
-                                "partly_matched": partly,
-                                **_figures(other_ids[j], b[r, j], km[r, j]),
-                            }
+            out[i] = _reason_of(ctx, i, r, m)
             if len(inst.yards.ids) and out[i]["code"] not in ("outbid", "counterparts_full"):
                 out[i]["reason"] += " on a direct route; no stockyard route was chosen either"
                 out[i]["direct_routes_only"] = True
     return out
+
+
+@dataclass
+class _Among:
+    """What every listing's reason is worked out against: the counterparts looked at and
+    what the plan gave them."""
+
+    inst: Instance
+    supply_side: bool
+    others: np.ndarray
+    other_ids: list
+    matched: np.ndarray
+    other_got: np.ndarray
+    exchanged: dict[int, dict[int, float]]
+    has_room: np.ndarray
+    mine_vec: np.ndarray  # unit vectors of the listings' own side
+    other_vec: np.ndarray  # … and of the counterparts looked at
+
+
+def _pair_masks(ctx: _Among, mine: np.ndarray) -> dict[str, np.ndarray]:
+    """For listings ``mine`` × the counterparts, each rule in turn (each mask includes the
+    ones before it), the road km, the haul limit and the net benefit per unit."""
+    inst, others, supply_side = ctx.inst, ctx.others, ctx.supply_side
+    S, D = inst.supplies, inst.demands
+    n_other = len(others)
+    si = np.repeat(mine, n_other) if supply_side else np.tile(others, len(mine))
+    di = np.tile(others, len(mine)) if supply_side else np.repeat(mine, n_other)
+    cls = class_ok(inst, si, di)
+    props = cls & properties_ok(inst, si, di)
+    partner = props & partners_ok(inst, si, di)
+    comp = partner.copy()
+    ex = inst.excluded_codes
+    if ex is not None and len(ex):
+        comp &= ~is_excluded(ex, si * max(len(D.ids), 1) + di)
+    km = road_km_from_dot(ctx.mine_vec[mine] @ ctx.other_vec.T, inst.road_factor).ravel()
+    haul = np.minimum(S.haul[si], D.haul[di])
+    near = comp & (km <= haul)
+    masks = {
+        "cls": cls,
+        "props": props,
+        "partner": partner,
+        "comp": comp,
+        "lot_fits": properties_ok(inst, si, di, per_lot=True),
+        "near": near,
+        "timed": near & (S.start[si] <= D.end[di]) & (D.start[di] <= S.end[si]),
+        "km": km,
+        "b": inst.s_base[si] + inst.d_value[di, inst.s_class[si]] - inst.km_cost * km,
+        "haul": haul,
+    }
+    return {k: v.reshape((len(mine), n_other)) for k, v in masks.items()}
+
+
+def _reason_of(ctx: _Among, i: int, r: int, m: dict[str, np.ndarray]) -> dict:
+    """The first rule that leaves listing ``i`` (row ``r``) no counterpart."""
+    other_ids = ctx.other_ids
+    km, haul = m["km"][r], m["haul"][r]
+    if not m["cls"][r].any():
+        return {
+            "code": "no_compatible",
+            "reason": "no compatible counterpart: none takes this class or grade",
+        }
+    if not m["props"][r].any():
+        return _limit_entry(ctx, i, _nearest(m["cls"][r], km), blend=False)
+    if not m["partner"][r].any():
+        return {
+            "code": "partner_only",
+            "reason": (
+                "the compatible counterparts are not partners of the owner "
+                "during its partner-only period"
+            ),
+            "counterparts": int(m["props"][r].sum()),
+        }
+    if not m["comp"][r].any():
+        return {
+            "code": "declined",
+            "reason": "every compatible counterpart was declined before",
+            "counterparts": int(m["partner"][r].sum()),
+        }
+    if not m["near"][r].any():
+        j = _nearest(m["comp"][r], km)
+        return {
+            "code": "beyond_haul",
+            "reason": (
+                "no compatible counterpart within haul distance (nearest "
+                f"{other_ids[j]} at {km[j]:.1f} km, limit {haul[j]:.0f} km)"
+            ),
+            "nearest": other_ids[j],
+            "nearest_km": round(float(km[j]), 1),
+            "limit_km": round(float(haul[j]), 1),
+        }
+    if not m["timed"][r].any():
+        return {
+            "code": "no_window_overlap",
+            "reason": (
+                f"no window overlap with the {int(m['near'][r].sum())} compatible "
+                "counterparts within haul distance"
+            ),
+            "counterparts": int(m["near"][r].sum()),
+        }
+    return _reason_among_possible(ctx, i, r, m)
+
+
+def _reason_among_possible(ctx: _Among, i: int, r: int, m: dict[str, np.ndarray]) -> dict:
+    """Counterparts are possible: none pays for the haul, or the plan left a route with
+    room unused, or it gave their room to others, or this listing filled them."""
+    other_ids, partly = ctx.other_ids, bool(ctx.matched[i] > _EPS)
+    b, km = m["b"][r], m["km"][r]
+    worth = m["timed"][r] & (b > 0)
+    if not worth.any():
+        j = _best(m["timed"][r], b)
+        return {
+            "code": "not_worth_haul",
+            "reason": (
+                f"best candidate {other_ids[j]} not worth the haul: "
+                f"{b[j]:,.0f} yen/unit net at {km[j]:.1f} km"
+            ),
+            **_figures(other_ids[j], b[j], km[j]),
+        }
+    room = worth & ctx.has_room
+    if room.any():
+        # A route with room on both sides that the plan left unused.
+        j = _best(room, b)
+        if not m["lot_fits"][r, j]:
+            return _limit_entry(ctx, i, j, blend=True)
+        return {
+            "code": "not_chosen",
+            "reason": (
+                f"the plan did not take the possible route to "
+                f"{other_ids[j]} ({b[j]:,.0f} yen/unit at "
+                f"{km[j]:.1f} km)"
+            ),
+            **_figures(other_ids[j], b[j], km[j]),
+        }
+    j = _best(worth, b)
+    # Counterparts that took something from other listings.
+    by_others = worth & (ctx.other_got > _EPS)
+    for k, q in ctx.exchanged.get(i, {}).items():
+        by_others[k] = worth[k] and ctx.other_got[k] - q > _EPS
+    if by_others.any():
+        j = _best(by_others, b)
+        return {
+            "code": "outbid",
+            "reason": (
+                f"{'partly matched; ' if partly else ''}compatible "
+                "counterparts were given to better matches (best "
+                f"candidate {other_ids[j]}: {b[j]:,.0f} yen/unit at "
+                f"{km[j]:.1f} km)"
+            ),
+            "partly_matched": partly,
+            **_figures(other_ids[j], b[j], km[j]),
+        }
+    return {
+        "code": "counterparts_full",
+        "reason": (
+            "partly matched; the compatible counterparts within "
+            f"reach take no more (best {other_ids[j]})"
+        ),
+        "partly_matched": partly,
+        **_figures(other_ids[j], b[j], km[j]),
+    }
+
+
+def _limit_entry(ctx: _Among, i: int, j: int, blend: bool) -> dict:
+    g = int(ctx.others[j])
+    pair = (i, g) if ctx.supply_side else (g, i)
+    partly = bool(ctx.matched[i] > _EPS)
+    return _property_limit(ctx.inst, *pair, ctx.other_ids[j], blend, partly)
 
 
 def _nearest(mask: np.ndarray, km: np.ndarray) -> int:

@@ -54,12 +54,12 @@ from payments.gateway import (
     RetrievesPayments,
 )
 from payments.invoice import (
-    InvoiceGateway,
     QualifiedInvoice,
     invoice_context,
     render_invoice_html,
     render_invoice_pdf,
 )
+from payments.invoice_gateway import InvoiceGateway
 from payments.money import Direction, InvoiceLine, TaxBreakdown, Totals, compute_totals, format_yen
 
 __all__ = [
@@ -136,6 +136,7 @@ def make_gateway(name: str | None = "invoice", **settings) -> PaymentGateway:
                 + " and ".join(missing)
                 + " (MEGURI_STRIPE_SECRET_KEY / MEGURI_STRIPE_WEBHOOK_SECRET)."
             )
+        # Imported here: the stripe library loads only on a site that takes card payments.
         from payments.stripe_gateway import StripeGateway
 
         return StripeGateway(**settings)

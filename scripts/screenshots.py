@@ -30,6 +30,11 @@ SHOTS = [
     ("listing-reuse-en", None, "en", "reuse_item", False),
     ("dashboard-municipality-ja", "demo9@meguri.example", "ja", "/dashboard", True),
     ("dashboard-contractor-en", "demo1@meguri.example", "en", "/dashboard", True),
+    ("dashboard-contractor-ja", "demo1@meguri.example", "ja", "/dashboard", True),
+    ("dashboard-reuse-operator-ja", "demo15@meguri.example", "ja", "/dashboard", True),
+    ("dashboard-recycler-ja", "demo21@meguri.example", "ja", "/dashboard", True),
+    ("dashboard-site-ja", "admin@meguri.example", "ja", "/dashboard/site", True),
+    ("pickups-municipality-ja", "demo9@meguri.example", "ja", "/pickups", True),
     ("form-rpet-ja", "demo21@meguri.example", "ja", "/listings/new/recycled_offer", False),
 ]
 

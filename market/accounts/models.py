@@ -1,14 +1,36 @@
-"""Organisations, their members, invitations and API tokens."""
+"""Prefectures, organisations, their members, invitations and API tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint, false, true
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base, utcnow
+
+
+class Prefecture(Base):
+    """A 都道府県 (reference data, seeded by migrations)."""
+
+    __tablename__ = "prefectures"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)  # JIS X 0401
+    name_ja: Mapped[str] = mapped_column(String(10))
+    name_en: Mapped[str] = mapped_column(String(20))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
 
 
 class OrgKind(enum.StrEnum):
@@ -17,6 +39,7 @@ class OrgKind(enum.StrEnum):
     reuse_operator = "reuse_operator"  # リユース事業者
     recycler = "recycler"  # 再生資源事業者
     stockyard_operator = "stockyard_operator"  # ストックヤード運営事業者
+    plant_operator = "plant_operator"  # 改良プラント運営事業者
 
 
 class Role(enum.StrEnum):

@@ -1,26 +1,31 @@
 """Catalogue jobs: listings whose period has ended stop being offered (daily); a file of
-listings uploaded on the web is checked or imported."""
+listings uploaded on the web is checked or imported; a photo gets its thumbnail."""
 
 from __future__ import annotations
 
 from flask import current_app
 from flask_babel import force_locale
 from huey import crontab
+from sqlalchemy.orm import Session
 
 from market import tasks
 from market.accounts.models import User
-from market.catalog import imports
+from market.catalog import imports, photos
+from market.catalog.services import expire_listings
 
 
-@tasks.huey.periodic_task(crontab(hour="15", minute="5"))  # 00:05 JST
-def listing_expiry() -> None:
-    from market.catalog.services import expire_listings
+@tasks.periodic(crontab(hour="15", minute="5"))  # 00:05 JST
+def listing_expiry(session: Session) -> None:
+    expire_listings(session)
 
-    tasks.in_session(expire_listings)
+
+@tasks.handler("thumbnail")
+def thumbnail(session: Session, job, progress) -> dict:
+    return photos.make_thumbnail(session, job.params["photo_id"])
 
 
 @tasks.handler("listing_import")
-def listing_import(session, job, progress) -> dict:
+def listing_import(session: Session, job, progress) -> dict:
     """A file uploaded on the web, checked (a preview: ``dry_run``) or imported. Either way
     the whole file or nothing: a run with errors is rolled back and lists them."""
     params = job.params

@@ -1,4 +1,5 @@
-"""Reference data (土質区分, uses, grade schemes, categories, prefectures) and listings.
+"""Reference data (土質区分, uses, grade schemes, categories) and listings (prefectures are
+in ``accounts.models``: an organisation has one).
 
 Reference data lives in editable tables seeded by migrations; nothing here hard-codes
 which soil class may be used where or how grades are ordered.
@@ -27,18 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from market.accounts.models import Organisation
+from market.accounts.models import Organisation, Prefecture  # prefectures: accounts
 from market.db import Base, utcnow
-
-
-class Prefecture(Base):
-    __tablename__ = "prefectures"
-
-    code: Mapped[str] = mapped_column(String(2), primary_key=True)  # JIS X 0401
-    name_ja: Mapped[str] = mapped_column(String(10))
-    name_en: Mapped[str] = mapped_column(String(20))
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
 
 
 class SoilClass(Base):
@@ -276,6 +267,8 @@ class Listing(Base):
     monthly: Mapped[bool | None] = mapped_column(Boolean)
     # stockyards
     capacity_m3: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    # yen per m³ for each week soil is held (the handling charge is price_per_unit)
+    holding_price_per_week: Mapped[int | None] = mapped_column(Integer)
 
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -17,15 +17,17 @@ from sqlalchemy.orm import Session
 from market import tasks
 from market.catalog.models import Listing, ListingPhoto
 from market.db import after_commit, on_rollback
-from market.errors import DomainError
+from market.errors import Invalid
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
 MAX_PHOTOS = 8
 
 
-class PhotoRejected(DomainError):
+class PhotoRejected(Invalid):
+    """A photo we will not store: a field error of the form's ``photos``."""
+
     def __init__(self, message: str):
-        super().__init__(message, field="photos")
+        super().__init__({"photos": message}, status=400)
 
 
 def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
@@ -132,9 +134,9 @@ def remove_photo(session: Session, photo: ListingPhoto) -> None:
     after_commit(session, lambda: [path.unlink(missing_ok=True) for path in files])
 
 
-@tasks.handler("thumbnail")
-def make_thumbnail(session: Session, job, progress) -> dict:
-    photo = session.get(ListingPhoto, job.params["photo_id"])
+def make_thumbnail(session: Session, photo_id: int) -> dict:
+    """The photo's thumbnail (the ``thumbnail`` job, ``catalog/jobs.py``)."""
+    photo = session.get(ListingPhoto, photo_id)
     if photo is None:
         return {"skipped": "photo deleted"}
     source = photo_dir("full") / f"{photo.stored_name}.jpg"

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from market.catalog import partners
+from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingKind, ListingStatus
 
 PUBLIC_STATUSES = (ListingStatus.open, ListingStatus.reserved)
@@ -54,8 +55,6 @@ class Page:
 
 
 def _statement(f: BrowseFilter) -> Select:
-    from market.catalog.kinds import SPECS
-
     stmt = select(Listing)
     if f.organisation_id is not None:
         stmt = stmt.where(Listing.organisation_id == f.organisation_id)

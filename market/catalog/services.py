@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
-from market.catalog import kinds, partners
+from market.accounts.services import active_members
+from market.catalog import events, kinds, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import japan_today
 from market.errors import Conflict, Forbidden, NotFound
+from market.notifications.services import notify_users
 from market.orders import ledger
 
 
@@ -112,9 +114,7 @@ def update_listing(session: Session, user: User, listing: Listing, clean: dict) 
     _apply(listing, clean)
     session.flush()
     if terms:
-        from market.allocation.services import terms_changed  # allocation builds on catalog
-
-        terms_changed(session, listing)
+        events.terms_changed(session, listing)
     if quantity is not None or status is not None:
         try:
             ledger.set_quantity(session, listing, quantity, status, user.organisation_id)
@@ -137,9 +137,6 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
     """Published listings whose period ended before ``today`` (Japan) become expired: out of
     browsing, search, matching and new requests (orders already made go on). Each member
     of the owner is told, in-app and by mail, and can extend the period to publish again."""
-    from market.accounts.services import active_members
-    from market.finder.services import notify_users
-
     today = today or japan_today()
     due = session.scalars(
         select(Listing)
@@ -170,9 +167,7 @@ def expire_listings(session: Session, today: dt.date | None = None) -> list[List
         )
     session.flush()
     if due:
-        from market.allocation.services import recheck_proposals  # allocation builds on catalog
-
-        recheck_proposals(session, [listing.id for listing in due])
+        events.quantities_changed(session, [listing.id for listing in due])
     return list(due)
 
 

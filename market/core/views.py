@@ -13,17 +13,19 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     send_from_directory,
     session,
 )
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
-from market import LOCALES
 from market.catalog.models import Listing, ListingKind
 from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
+from market.config import LOCALES
+from market.core import readiness
+from market.core.forms import NextForm, parse_form
 from market.core.models import AuditEvent
+from market.core.writes import commit
 from market.services import db_session
 
 bp = Blueprint("core", __name__)
@@ -53,9 +55,9 @@ def set_language(code: str):
         session["lang"] = code
         if current_user.is_authenticated and current_user.locale != code:
             # remembered on the account too, so mails and notifications follow it
-            current_user.locale = code
-            db_session().commit()
-    target = request.form.get("next") or "/"
+            commit(lambda _s: setattr(current_user, "locale", code))
+    form, _errors = parse_form(NextForm)
+    target = (form.next if form else "") or "/"
     # Only local paths: never an open redirect.
     if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
         target = "/"
@@ -89,20 +91,12 @@ def ready():
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        from market.tasks import huey
-
-        huey.storage.queue_size()
-        checks["queue"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["queue"] = f"error: {type(exc).__name__}"
-    try:
-        from market.finder.index import get_index
-
-        get_index().count()
-        checks["search"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["search"] = f"error: {type(exc).__name__}"
+    for name, check in readiness.CHECKS.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks[name] = f"error: {type(exc).__name__}"
     status = 200 if all(v == "ok" for v in checks.values()) else 503
     return jsonify(status="ok" if status == 200 else "unavailable", checks=checks), status
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
@@ -13,8 +13,11 @@ from werkzeug.routing import IntegerConverter
 
 from market import formats
 from market.catalog import kinds
+from market.catalog.models import Material, SoilClass
 from market.db import japan_today, to_japan
 from market.errors import DomainError, Invalid
+from market.services import db_session
+from market.text import CONTROL
 
 FIELD_VALIDATED = {
     "catalog.create",
@@ -36,10 +39,6 @@ def _private_request() -> bool:
     return bool(
         request.headers.get("Authorization") or g.get("api_user") or session.get("_user_id")
     )
-
-
-# Control characters (not tab or line breaks), and lone surrogates no UTF-8 can store.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _control_character_path(value, path: str = "") -> str | None:
@@ -83,13 +82,14 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 def register(app: Flask) -> None:
-    tile_origin = _origin(app.config["TILE_URL"])
-    tile_sources = {
-        tile_origin,
-        _origin(app.config["TILE_URL"].replace("{s}", "b")),
-        _origin(app.config["TILE_URL"].replace("{s}", "c")),
-    } - {""}
+    """Request guards, security headers and the templates' globals and filters."""
+    _register_guards(app)
+    _register_headers(app)
+    _register_globals(app)
+    _register_filters(app)
 
+
+def _register_guards(app: Flask) -> None:
     @app.before_request
     def _nonce():
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -125,6 +125,15 @@ def register(app: Flask) -> None:
         if path is not None:  # a body field is wrong: 422, as the contract answers
             raise Invalid({path: _("must not contain control characters")})
 
+
+def _register_headers(app: Flask) -> None:
+    tile_origin = _origin(app.config["TILE_URL"])
+    tile_sources = {
+        tile_origin,
+        _origin(app.config["TILE_URL"].replace("{s}", "b")),
+        _origin(app.config["TILE_URL"].replace("{s}", "c")),
+    } - {""}
+
     @app.after_request
     def _headers(response):
         img = " ".join(["'self'", "data:", *sorted(tile_sources)])
@@ -143,6 +152,8 @@ def register(app: Flask) -> None:
             response.headers["Cache-Control"] = "no-store"
         return response
 
+
+def _register_globals(app: Flask) -> None:
     @app.context_processor
     def _globals():
         return {
@@ -154,6 +165,26 @@ def register(app: Flask) -> None:
             "today": japan_today(),  # Japan's date, whatever the server's zone
         }
 
+    @app.template_global()
+    def ref_name(table: str, code: str | None) -> str:
+        """A reference code by its name in the user's language: 第2a種 for "2a"."""
+        model = {"soil_class": SoilClass, "material": Material}[table]
+        row = db_session().get(model, code) if code else None
+        if row is None:
+            return code or ""
+        return row.name_en if str(get_locale() or "ja") == "en" else row.name_ja
+
+    @app.template_global()
+    def url_with(**changes) -> str:
+        args = request.args.to_dict()
+        args.update({k: v for k, v in changes.items() if v is not None})
+        for key, value in changes.items():
+            if value is None:
+                args.pop(key, None)
+        return f"{request.path}?{urlencode(args)}"
+
+
+def _register_filters(app: Flask) -> None:
     @app.template_filter("yen")
     def yen(value) -> str:
         if value is None:
@@ -196,26 +227,3 @@ def register(app: Flask) -> None:
             amount, unit_code, rest = delivered.groups()
             return formats.quantity_with_unit(amount.replace(",", ""), unit_code) + (rest or "")
         return note
-
-    @app.template_global()
-    def ref_name(table: str, code: str | None) -> str:
-        """A reference code by its name in the user's language: 第2a種 for "2a"."""
-        from market.catalog.models import Material, SoilClass
-        from market.services import db_session
-
-        model = {"soil_class": SoilClass, "material": Material}[table]
-        row = db_session().get(model, code) if code else None
-        if row is None:
-            return code or ""
-        return row.name_en if str(get_locale() or "ja") == "en" else row.name_ja
-
-    @app.template_global()
-    def url_with(**changes) -> str:
-        args = request.args.to_dict()
-        args.update({k: v for k, v in changes.items() if v is not None})
-        for key, value in changes.items():
-            if value is None:
-                args.pop(key, None)
-        from urllib.parse import urlencode
-
-        return f"{request.path}?{urlencode(args)}"

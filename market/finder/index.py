@@ -13,13 +13,13 @@ import threading
 from collections.abc import Iterator
 
 from flask import Flask, current_app
-from huey import crontab
 from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 import search
 from market import tasks
 from market.catalog import partners
+from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
     Listing,
@@ -29,6 +29,7 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
+from market.core import readiness
 from market.db import after_commit, utcnow
 from market.finder.models import SearchOutbox, SynonymGroup
 
@@ -45,6 +46,11 @@ def make(app: Flask) -> search.SearchIndex:
             app.config["MEILI_URL"], "meilisearch", api_key=app.config.get("MEILI_KEY")
         )
     return search.make_index(app.extensions["meguri.db"].engine)
+
+
+@readiness.check("search")
+def _ready() -> None:
+    get_index().count()
 
 
 def get_index(app: Flask | None = None) -> search.SearchIndex:
@@ -83,8 +89,6 @@ class _Names:
 
         # Kind labels in both languages, so "soil", "発生土" or "stockyard" find listings.
         from flask_babel import force_locale
-
-        from market.catalog.kinds import SPECS
 
         labels: dict[str, list[str]] = {}
         for locale in ("ja", "en"):
@@ -200,16 +204,13 @@ def deliver_soon() -> None:
         log.exception("could not queue search outbox delivery")
 
 
-# No huey lock_task here: its Redis key has no expiry, so a worker killed while holding
-# it would stop delivery for good. Concurrent deliverers take disjoint rows instead.
+# Not a Job (no row per listing change): a plain huey task sent after each commit, and
+# every minute by ``finder/jobs.py`` for what failed. No huey lock_task here: its Redis
+# key has no expiry, so a worker killed while holding it would stop delivery for good.
+# Concurrent deliverers take disjoint rows instead.
 @tasks.huey.task()
 def deliver_outbox_task() -> None:
     tasks.in_app(deliver)
-
-
-@tasks.huey.periodic_task(crontab(minute="*"))
-def deliver_outbox_periodically() -> None:
-    deliver_soon()
 
 
 def deliver(app: Flask, limit: int = 5000) -> int:

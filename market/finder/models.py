@@ -1,4 +1,4 @@
-"""Search outbox, saved searches and in-app notifications."""
+"""Search outbox, saved searches, synonyms and places (notifications: market.notifications)."""
 
 from __future__ import annotations
 
@@ -39,21 +39,6 @@ class SavedSearch(Base):
     checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship()
-
-
-class Notification(Base):
-    __tablename__ = "notifications"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    saved_search_id: Mapped[int | None] = mapped_column(
-        ForeignKey("saved_searches.id", ondelete="SET NULL")
-    )
-    listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id", ondelete="SET NULL"))
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
-    message: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Municipality(Base):

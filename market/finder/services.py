@@ -9,21 +9,19 @@ from dataclasses import dataclass
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 import search
-from market import tasks
 from market.accounts.models import User
 from market.catalog.models import Listing, ListingStatus
 from market.db import utcnow
 from market.errors import Invalid
 from market.finder import places
 from market.finder.index import get_index
-from market.finder.models import Notification, SavedSearch
-from market.mail import send_later
+from market.finder.models import SavedSearch
+from market.notifications.services import mail_users, notify_users
 
 log = logging.getLogger(__name__)
 
@@ -293,75 +291,26 @@ def alert_saved_searches(session: Session) -> int:
             if hit.document.created_at and hit.document.created_at > since
         ]
         saved.checked_at = utcnow()
-        for hit in new:
-            session.add(
-                Notification(
-                    user_id=saved.user_id,
-                    saved_search_id=saved.id,
-                    listing_id=hit.id,
-                    message=_(
-                        "New listing for “%(name)s”: %(title)s",
-                        name=saved.name,
-                        title=hit.document.title,
-                    )[:300],
-                )
-            )
-        if new and saved.notify_mail and saved.user.mailable:
-            lines = "\n".join(f"- {hit.document.title}" for hit in new)
-            send_later(
-                session,
-                saved.user.email,
-                _("Meguri: %(n)s new listings for “%(name)s”", n=len(new), name=saved.name),
-                lines,
-            )
+        _alert(session, saved, new)
         sent += len(new)
     return sent
 
 
-@tasks.huey.periodic_task(crontab(minute="*/5"))
-def saved_search_alerts() -> None:
-    tasks.in_session(alert_saved_searches)
+def _alert(session: Session, saved: SavedSearch, new: list[search.SearchHit]) -> None:
+    """A notification per new listing and, if the search asks for mail, one mail listing
+    them all, each worded in the owner's language."""
+    for hit in new:
+        title = hit.document.title
 
+        def note(_user, title=title):
+            return _("New listing for “%(name)s”: %(title)s", name=saved.name, title=title), None
 
-def notify_users(
-    session: Session, users, words, *, order_id: int | None = None, listing_id: int | None = None
-) -> None:
-    """Tell each user in their own language: an in-app notification linking the order or
-    listing, and a mail when ``words`` gives a body and the address is confirmed.
-    ``words(user)`` runs in the user's locale and returns (message, mail body or None)."""
-    from flask_babel import force_locale
+        notify_users(session, [saved.user], note, listing_id=hit.id, saved_search_id=saved.id)
+    if new and saved.notify_mail:
+        lines = "\n".join(f"- {hit.document.title}" for hit in new)
 
-    from market import LOCALES
+        def mail(_user):
+            subject = _("Meguri: %(n)s new listings for “%(name)s”", n=len(new), name=saved.name)
+            return subject, lines
 
-    for user in users:
-        with force_locale(user.locale or LOCALES[0]):
-            message, body = words(user)
-            session.add(
-                Notification(
-                    user_id=user.id, order_id=order_id, listing_id=listing_id, message=message[:300]
-                )
-            )
-            if body is not None and user.mailable:
-                send_later(
-                    session, user.email, _("[Meguri] %(message)s", message=message)[:200], body
-                )
-
-
-def unread_count(session: Session, user: User) -> int:
-    from sqlalchemy import func
-
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
-
-
-def mark_read(session: Session, user: User) -> None:
-    for note in session.scalars(
-        select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ):
-        note.read_at = utcnow()
+        mail_users(session, [saved.user], mail)

@@ -1,23 +1,19 @@
-"""The search page (text, facets, map, distance from my sites), saved searches,
-notifications and the search API."""
+"""The search page (text, facets, map, distance from my sites), saved searches and the
+search API."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import search
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.views import (
-    ApiError,
     token_optional,
-    token_required,
 )
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -28,13 +24,13 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
-from market.core.forms import parse_form
-from market.db import utcnow
-from market.errors import Invalid
+from market.core.forms import form_values
+from market.core.writes import commit, submit
+from market.errors import Invalid, Unavailable
 from market.finder import services, suggest, synonyms
-from market.finder.forms import SavedSearchForm
-from market.finder.models import Notification, SavedSearch, SynonymGroup
-from market.finder.schemas import MarkRead, NotificationsQuery, SearchQuery, SuggestQuery
+from market.finder.forms import SavedSearchForm, SynonymsForm, search_args
+from market.finder.models import SavedSearch, SynonymGroup
+from market.finder.schemas import Hits, SearchQuery, Suggestions, SuggestQuery
 from market.services import db_session
 
 bp = Blueprint("finder", __name__)
@@ -121,28 +117,20 @@ def search_page():
     ), status
 
 
-def _search_args(form) -> dict[str, list[str]]:
-    """The search arguments of a form, and nothing else: a form's other keys (``_scheme``,
-    ``endpoint``…) must never reach url_for, which would take them as its own."""
-    return {key: values for key in services.PARAMS if (values := form.getlist(key))}
-
-
 @bp.post("/search/saved")
 @login_required
 def save():
-    s = db_session()
-    args = MultiDict(_search_args(request.form))
-    form, errors = parse_form(SavedSearchForm)
-    try:
-        if errors:
-            raise Invalid(errors)
-        saved = services.save_search(s, current_user, form.name, args)
-    except Invalid as exc:
-        s.rollback()
-        for line in _labelled(exc.errors):
+    sent = search_args()
+    done = submit(
+        SavedSearchForm,
+        lambda s, form: services.save_search(s, current_user, form.name, MultiDict(sent)),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        for line in _labelled(done.errors):
             flash(line, "error")
-        return redirect(url_for("finder.search_page", **_search_args(request.form)))
-    s.commit()
+        return redirect(url_for("finder.search_page", **sent))
+    saved = done.result
     flash(_("Search saved. You will be told about new listings that match."), "success")
     return redirect(url_for("finder.search_page", **saved.params))
 
@@ -150,39 +138,14 @@ def save():
 @bp.post("/search/saved/<int:saved_id>/delete")
 @login_required
 def delete_saved(saved_id: int):
-    s = db_session()
-    saved = s.get(SavedSearch, saved_id)
-    if saved is None or saved.user_id != current_user.id:
-        abort(404)
-    s.delete(saved)
-    s.commit()
+    def delete(s) -> None:
+        saved = s.get(SavedSearch, saved_id)
+        if saved is None or saved.user_id != current_user.id:
+            abort(404)
+        s.delete(saved)
+
+    commit(delete)
     return redirect(url_for("finder.search_page"))
-
-
-@bp.get("/notifications")
-@login_required
-def notifications():
-    s = db_session()
-    items = s.scalars(
-        select(Notification)
-        .where(Notification.user_id == current_user.id)
-        .order_by(Notification.id.desc())
-        .limit(200)
-    ).all()
-    page = render_template("finder/notifications.html", items=items)
-    services.mark_read(s, current_user)
-    s.commit()
-    return page
-
-
-@bp.post("/notifications/settings")
-@login_required
-def notification_settings():
-    """Order mails on or off for the signed-in member (in-app notifications stay on)."""
-    current_user.notify_order_mail = request.form.get("order_mail") == "on"
-    db_session().commit()
-    flash(_("Order mails are on.") if current_user.notify_order_mail else _("Order mails are off."))
-    return redirect(url_for("finder.notifications"))
 
 
 def _hit_json(hit: search.SearchHit) -> dict:
@@ -192,51 +155,12 @@ def _hit_json(hit: search.SearchHit) -> dict:
     return doc
 
 
-def search_args_error(exc: Invalid) -> ApiError:
-    """A 400 naming every bad argument (the API's keys are the argument names)."""
-    return ApiError(400, next(iter(exc.errors.values())), exc.errors)
-
-
-HITS = {
-    "type": "object",
-    "required": ["total", "page", "per_page", "hits"],
-    "properties": {
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-        "facets": {"type": "object"},
-        "origin": {"type": ["object", "null"], "description": "where distance is measured from"},
-        "hits": {"type": "array"},
-    },
-}
-SUGGESTIONS = {
-    "type": "object",
-    "required": ["q", "suggestions"],
-    "properties": {
-        "q": {"type": "string"},
-        "suggestions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["type", "text", "value"],
-                "properties": {
-                    "type": {"type": "string", "enum": ["word", "place", "listing"]},
-                    "text": {"type": "string"},
-                    "value": {"type": "string"},
-                    "url": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-
-
 @api.get("/search")
 @token_optional
 @operation(
     "Search public listings",
     query=SearchQuery,
-    ok=(200, HITS),
+    ok=(200, Hits),
     errors=(400, 401, 429, 503),
 )
 def search_api(query: SearchQuery):
@@ -248,21 +172,24 @@ def search_api(query: SearchQuery):
         asked = services.parse_search_args(s, request.args, _api_user(), per_page=None)
         results = services.run(asked.query)
     except Invalid as exc:
-        raise search_args_error(exc) from None
+        raise Invalid(exc.errors, status=400) from None  # the keys are the arguments
     except search.SearchBackendError:
-        raise ApiError(
-            503, _("Search is briefly unavailable. Please try again in a moment.")
+        raise Unavailable(
+            _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
     origin = asked.origin
-    return jsonify(
-        total=results.total,
-        page=results.page,
-        per_page=results.per_page,
-        facets=results.facets,
-        origin=None
-        if origin is None
-        else {"kind": origin.kind, "label": origin.label, "lat": origin.lat, "lon": origin.lon},
-        hits=[_hit_json(h) for h in results.hits],
+    return answer(
+        Hits,
+        {
+            "total": results.total,
+            "page": results.page,
+            "per_page": results.per_page,
+            "facets": results.facets,
+            "origin": None
+            if origin is None
+            else {"kind": origin.kind, "label": origin.label, "lat": origin.lat, "lon": origin.lon},
+            "hits": [_hit_json(h) for h in results.hits],
+        },
     )
 
 
@@ -271,7 +198,7 @@ def search_api(query: SearchQuery):
 @operation(
     "Suggestions as people type (from two characters): words, places, listings",
     query=SuggestQuery,
-    ok=(200, SUGGESTIONS),
+    ok=(200, Suggestions),
     errors=(400, 401, 429, 503),
 )
 def suggest_api(query: SuggestQuery):
@@ -279,10 +206,10 @@ def suggest_api(query: SuggestQuery):
     try:
         found = suggest.suggestions(db_session(), query.q, str(get_locale() or "ja"), query.limit)
     except search.SearchBackendError:
-        raise ApiError(
-            503, _("Search is briefly unavailable. Please try again in a moment.")
+        raise Unavailable(
+            _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
-    return jsonify(q=query.q, suggestions=found)
+    return answer(Suggestions, {"q": query.q, "suggestions": found})
 
 
 def _api_user():
@@ -292,7 +219,11 @@ def _api_user():
 def _synonyms_page(errors: dict | None = None, failed: str = "", status: int = 200):
     groups = db_session().scalars(select(SynonymGroup).order_by(SynonymGroup.id)).all()
     return render_template(
-        "finder/synonyms.html", groups=groups, errors=errors or {}, failed=failed, form=request.form
+        "finder/synonyms.html",
+        groups=groups,
+        errors=errors or {},
+        failed=failed,
+        form=form_values(SynonymsForm),
     ), status
 
 
@@ -307,13 +238,13 @@ def synonyms_page():
 @bp.post("/search/synonyms/<int:group_id>")
 @login_required
 def save_synonyms(group_id: int | None):
-    s = db_session()
-    try:
-        synonyms.save_group(s, current_user, request.form, group_id)
-    except Invalid as exc:
-        s.rollback()
-        return _synonyms_page(exc.errors, str(group_id or "new"), 422)
-    s.commit()
+    done = submit(
+        SynonymsForm,
+        lambda s, form: synonyms.save_group(s, current_user, form.sent(), group_id),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        return _synonyms_page(done.errors, str(group_id or "new"), 422)
     flash(_("Synonyms saved. Searches use them now."), "success")
     return redirect(url_for("finder.synonyms_page"))
 
@@ -321,106 +252,6 @@ def save_synonyms(group_id: int | None):
 @bp.post("/search/synonyms/<int:group_id>/delete")
 @login_required
 def delete_synonyms(group_id: int):
-    s = db_session()
-    synonyms.delete_group(s, current_user, group_id)
-    s.commit()
+    commit(lambda s: synonyms.delete_group(s, current_user, group_id))
     flash(_("Synonym group removed."), "success")
     return redirect(url_for("finder.synonyms_page"))
-
-
-@bp.app_context_processor
-def _unread():
-    def unread_notifications() -> int:
-        if not current_user.is_authenticated:
-            return 0
-        return services.unread_count(db_session(), current_user)
-
-    return {"unread_notifications": unread_notifications}
-
-
-def _notification_json(note: Notification) -> dict:
-    def stamp(value):
-        return (
-            None
-            if value is None
-            else value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
-        )
-
-    link = (
-        url_for("orders.detail", order_id=note.order_id, _external=True)
-        if note.order_id
-        else url_for("catalog.detail", listing_id=note.listing_id, _external=True)
-        if note.listing_id
-        else None
-    )
-    return {
-        "id": note.id,
-        "message": note.message,
-        "created_at": stamp(note.created_at),
-        "read_at": stamp(note.read_at),
-        "order_id": note.order_id,
-        "listing_id": note.listing_id,
-        "url": link,
-    }
-
-
-NOTIFICATIONS_PAGE = {
-    "type": "object",
-    "required": ["items", "total", "page", "per_page"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-    },
-}
-
-
-@api.get("/notifications")
-@token_required
-@operation(
-    "Your notifications, newest first (order moves, saved-search matches)",
-    query=NotificationsQuery,
-    ok=(200, NOTIFICATIONS_PAGE),
-)
-def api_notifications(query: NotificationsQuery):
-    """Your notifications, newest first (order moves, saved-search matches)."""
-    page, per_page = query.page, query.per_page
-    rows_query = select(Notification).where(Notification.user_id == g.api_user.id)
-    if query.unread:
-        rows_query = rows_query.where(Notification.read_at.is_(None))
-    s = db_session()
-    total = s.scalar(select(func.count()).select_from(rows_query.subquery()))
-    rows = s.scalars(
-        rows_query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    )
-    return jsonify(
-        items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page
-    )
-
-
-@api.post("/notifications/read")
-@token_required
-@operation(
-    "Mark notifications read: the ids given, or all of yours when ids is left out",
-    body=MarkRead,
-    ok=(
-        200,
-        {"type": "object", "required": ["marked"], "properties": {"marked": {"type": "integer"}}},
-    ),
-    errors=(400, 401, 422, 429),
-)
-def api_mark_notifications_read(body: MarkRead):
-    """Mark notifications read: the ids given ({"ids": [..]}), or all of yours ({})."""
-    s = db_session()
-    query = select(Notification).where(
-        Notification.user_id == g.api_user.id, Notification.read_at.is_(None)
-    )
-    if "ids" in body.model_fields_set:
-        query = query.where(Notification.id.in_(body.ids))
-    marked = 0
-    for note in s.scalars(query):
-        note.read_at = utcnow()
-        marked += 1
-    s.commit()
-    return jsonify(marked=marked)

@@ -29,6 +29,8 @@ def gateway() -> payments.PaymentGateway:
     if "meguri.payments" not in ext:
         cfg = current_app.config
         settings: dict[str, object] = {"platform_fee_rate": fee_rate()}
+        if cfg["PAYMENTS"] == "invoice":  # invoice dates from the one Japan clock
+            settings["today"] = japan_today
         if cfg["PAYMENTS"] == "stripe":
             settings.update(
                 api_key=cfg["STRIPE_SECRET_KEY"], webhook_secret=cfg["STRIPE_WEBHOOK_SECRET"]

@@ -30,6 +30,7 @@ from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from market.catalog import events
 from market.catalog.models import Listing, ListingStatus
 from market.finder.index import listings_changed
 from market.orders.models import LedgerAction, LedgerEntry, Order
@@ -82,13 +83,11 @@ def _changed(session: Session, listing_id: int) -> None:
     """After a move: a loaded listing re-reads its totals and status (the UPDATE bypassed
     the ORM), the search index is told, and open match proposals on the listing are
     checked against it in this same transaction (reduced or expired, parties told)."""
-    from market.allocation.services import recheck_proposals  # allocation builds on orders
-
     listing = session.identity_map.get(identity_key(Listing, listing_id))
     if listing is not None:
         session.expire(listing, [*QUANTITY_COLUMNS, "status"])
     listings_changed(session, [listing_id])  # the search index shows the new open quantity
-    recheck_proposals(session, [listing_id])
+    events.quantities_changed(session, [listing_id])  # e.g. open proposals re-checked
 
 
 # --- the moves --------------------------------------------------------------------------

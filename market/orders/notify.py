@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.services import active_members
-from market.finder.services import notify_users
+from market.notifications.services import notify_users
 from market.orders import states
 from market.orders.models import Order
 

@@ -1,5 +1,5 @@
 """Reconciling card payments whose webhook never came: re-read from the provider, applied as
-the webhook would be, every 15 minutes.
+the webhook would be (every 15 minutes: ``orders/jobs.py``).
 """
 
 from __future__ import annotations
@@ -7,12 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import payments
-from market import tasks
 from market.db import utcnow
 from market.orders import billing
 from market.orders.models import OrderPayment
@@ -63,8 +61,3 @@ def reconcile_card_payments(session: Session, now: dt.datetime | None = None) ->
             changed += 1
     session.flush()
     return changed
-
-
-@tasks.huey.periodic_task(crontab(minute="*/15"))
-def card_payment_reconciliation() -> None:
-    tasks.in_session(reconcile_card_payments)

@@ -17,7 +17,7 @@ from market.core import audit
 from market.errors import Conflict, Invalid
 from market.orders import billing, locks
 from market.orders.inputs import text
-from market.orders.models import Order, OrderRefund
+from market.orders.models import Order, OrderPayment, OrderRefund
 from market.orders.moves import PaymentFailed, check, may, move, visible_order
 from payments.invoice import default_credit_note_number
 
@@ -151,21 +151,7 @@ def refund_order(
         and done.refunded_by_org_id == user.organisation_id
     ):
         return _replay(done, data), False
-    check(order, "refund", user.organisation_id)  # wrong state 409, wrong party 403
-    row = order.current_payment
-    if row is None:
-        raise Conflict(
-            _("Nothing was paid on this order, so there is nothing to refund."), field="amount_yen"
-        )
-    if row.backend != "invoice" and billing.gateway().name != row.backend:
-        raise Conflict(
-            _("Card payments can be refunded here only while card payments are enabled."),
-            field="amount_yen",
-        )
-    if refundable_yen(order) <= 0:
-        raise Conflict(
-            _("Everything paid on this order has been refunded already."), field="amount_yen"
-        )
+    row = _refundable_payment(order, user)
     amount, reason = _refund_input(data, refundable_yen(order))
 
     # Lock order → payment (the fixed order), then claim the amount in one statement.
@@ -185,9 +171,8 @@ def refund_order(
             ),
             field="amount_yen",
         )
-
     sequence = session.scalar(select(func.count()).where(OrderRefund.payment_id == row.id)) + 1
-    refunded_by_rate = _refunded_by_rate(session, row.id)
+    refunded_by_rate = _refunded_by_rate(session, row.id)  # before the new refund is added
     refund = OrderRefund(
         order=locked,
         payment_id=row.id,
@@ -199,40 +184,64 @@ def refund_order(
         refunded_by_id=user.id,
         refunded_by_org_id=user.organisation_id,
     )
+    _return_money(session, user, locked, row, refund, before, refunded_by_rate)
+    return refund, True
+
+
+def _refundable_payment(order: Order, user: User) -> OrderPayment:
+    """The order's payment, if the user may refund on it now; else why not (409 or 403)."""
+    check(order, "refund", user.organisation_id)  # wrong state 409, wrong party 403
+    row = order.current_payment
+    if row is None:
+        raise Conflict(
+            _("Nothing was paid on this order, so there is nothing to refund."), field="amount_yen"
+        )
+    if row.backend != "invoice" and billing.gateway().name != row.backend:
+        raise Conflict(
+            _("Card payments can be refunded here only while card payments are enabled."),
+            field="amount_yen",
+        )
+    if refundable_yen(order) <= 0:
+        raise Conflict(
+            _("Everything paid on this order has been refunded already."), field="amount_yen"
+        )
+    return row
+
+
+def _return_money(
+    session: Session,
+    user: User,
+    order: Order,
+    row: OrderPayment,
+    refund: OrderRefund,
+    before: payments.Payment,
+    refunded_by_rate: dict[int, int],
+) -> None:
+    """Write the refund, its transition and audit record, then return the money: an
+    invoice's refund is recorded (with its 返還インボイス) before the move; a card refund is
+    asked of the provider last, after every row is written and flushed, so that nothing but
+    the commit can fail once the money has gone back; a retry reuses the provider's
+    idempotency key (keyed by what was refunded before) and refunds nothing twice."""
+    amount = refund.amount_yen
     session.add(refund)
     if row.backend == "invoice":
-        gw = billing.gateway()
-        if not isinstance(gw, payments.InvoiceGateway):
-            # an invoice issued before a backend switch
-            gw = payments.InvoiceGateway(billing.fee_rate())
-        try:
-            refunded = gw.refund(before, amount)
-            if row.invoice:
-                note = gw.issue_credit_note(
-                    before,
-                    amount,
-                    number=default_credit_note_number(row.reference, sequence),
-                    reason=reason,
-                    refunded_before=refunded_by_rate,
-                )
-                refund.credit_note_number = note.number
-                refund.credit_note = billing.credit_note_snapshot(note)
-        except payments.PaymentError as exc:
-            raise Conflict(exc.message, field="amount_yen") from exc
+        refunded = _invoice_refund(row, refund, before, refunded_by_rate)
     move(
         session,
-        locked,
+        order,
         "refund",
         user,
         note=_(
-            "Refunded %(amount)s: %(reason)s", amount=payments.format_yen(amount), reason=reason
+            "Refunded %(amount)s: %(reason)s",
+            amount=payments.format_yen(amount),
+            reason=refund.reason,
         ),
     )
     audit.record(
         session,
         user,
         "order.refund",
-        f"order:{locked.id}",
+        f"order:{order.id}",
         refund_id=refund.id,
         amount_yen=amount,
         backend=row.backend,
@@ -240,9 +249,6 @@ def refund_order(
         credit_note=refund.credit_note_number,
     )
     if row.backend != "invoice":
-        # The provider is called last, after every row is written and flushed, so that
-        # nothing but the commit can fail once the money has gone back; a retry reuses the
-        # provider's idempotency key (keyed by what was refunded before) and refunds nothing twice.
         try:
             refunded = billing.gateway().refund(before, amount)
         except payments.PaymentError as exc:
@@ -251,4 +257,31 @@ def refund_order(
             ) from exc
     billing.to_row(refunded, row)
     session.flush()
-    return refund, True
+
+
+def _invoice_refund(
+    row: OrderPayment,
+    refund: OrderRefund,
+    before: payments.Payment,
+    refunded_by_rate: dict[int, int],
+) -> payments.Payment:
+    """An invoice's refund, recorded, with the 返還インボイス when an invoice was issued."""
+    gw = billing.gateway()
+    if not isinstance(gw, payments.InvoiceGateway):
+        # an invoice issued before a backend switch
+        gw = payments.InvoiceGateway(billing.fee_rate())
+    try:
+        refunded = gw.refund(before, refund.amount_yen)
+        if row.invoice:
+            note = gw.issue_credit_note(
+                before,
+                refund.amount_yen,
+                number=default_credit_note_number(row.reference, refund.sequence),
+                reason=refund.reason,
+                refunded_before=refunded_by_rate,
+            )
+            refund.credit_note_number = note.number
+            refund.credit_note = billing.credit_note_snapshot(note)
+    except payments.PaymentError as exc:
+        raise Conflict(exc.message, field="amount_yen") from exc
+    return refunded

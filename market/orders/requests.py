@@ -60,52 +60,8 @@ def request_order(
     refused with nothing created."""
     if user.organisation_id is None:
         raise Forbidden(_("Join or create an organisation first."))
-    # An id is a whole number within the INTEGER column: never a boolean, a float or a text
-    # that merely looks like one, and never one the database would refuse to compare.
-    listing = (
-        session.get(Listing, listing_id)
-        if isinstance(listing_id, int)
-        and not isinstance(listing_id, bool)
-        and id_in_range(listing_id)
-        else None
-    )
-    if (
-        listing is None
-        or listing.status == ListingStatus.draft
-        or not partners.may_take(session, listing, user.organisation_id)
-    ):
-        raise Invalid({"listing_id": _("No such listing.")})
-    if listing.organisation_id == user.organisation_id:
-        raise Forbidden(_("You cannot order from your own organisation's listing."))
-    if not orderable(listing):
-        raise Conflict(_("This listing is not open for requests."), field="listing_id")
-    quantity = parse_quantity(data.get("quantity"))
-    errors: dict[str, str] = {}
-    if quantity > Decimal(listing.open_quantity):
-        errors["quantity"] = _(
-            "Only %(n)s %(unit)s are still open on this listing.",
-            n=qty(listing.open_quantity),
-            unit=listing.unit,
-        )
-    arrangement_raw = (
-        data.get("transport_arrangement") or TransportArrangement.receiver_collects.value
-    )
-    try:
-        arrangement = TransportArrangement(str(arrangement_raw))
-    except ValueError:
-        errors["transport_arrangement"] = _("Choose how the material is transported.")
-        arrangement = TransportArrangement.receiver_collects
-    try:
-        note = text(data.get("note"), "note", 2000)
-    except Invalid as exc:
-        errors.update(exc.errors)
-        note = ""
-    if errors:
-        raise (
-            Conflict(errors["quantity"], field="quantity")
-            if set(errors) == {"quantity"}
-            else Invalid(errors)
-        )
+    listing = _requestable_listing(session, user, listing_id)
+    quantity, arrangement, note = _request_input(listing, data)
     buyer, seller = _sides(listing, user.organisation_id)
     order = Order(
         listing=listing,
@@ -147,6 +103,70 @@ def request_order(
     else:
         notify.order_moved(session, order, "request", user.organisation_id, note)
     return order
+
+
+def _requestable_listing(session: Session, user: User, listing_id: object) -> Listing:
+    """The listing a request names, if the user's organisation may request on it now."""
+    # An id is a whole number within the INTEGER column: never a boolean, a float or a text
+    # that merely looks like one, and never one the database would refuse to compare.
+    listing = (
+        session.get(Listing, listing_id)
+        if isinstance(listing_id, int)
+        and not isinstance(listing_id, bool)
+        and id_in_range(listing_id)
+        else None
+    )
+    if (
+        listing is None
+        or listing.status == ListingStatus.draft
+        or not partners.may_take(session, listing, user.organisation_id)
+    ):
+        raise Invalid({"listing_id": _("No such listing.")})
+    if listing.organisation_id == user.organisation_id:
+        raise Forbidden(_("You cannot order from your own organisation's listing."))
+    if not orderable(listing):
+        raise Conflict(_("This listing is not open for requests."), field="listing_id")
+    return listing
+
+
+def _request_input(
+    listing: Listing, data: Mapping[str, object]
+) -> tuple[Decimal, TransportArrangement, str]:
+    """Quantity, transport arrangement and note of a request, every field error at once (a
+    quantity above what is open alone is a conflict, not a typing error)."""
+    errors: dict[str, str] = {}
+    try:
+        quantity = parse_quantity(data.get("quantity"))
+    except Invalid as exc:  # named with the other fields' errors, not alone
+        errors.update(exc.errors)
+        quantity = None
+    beyond_open = quantity is not None and quantity > Decimal(listing.open_quantity)
+    if beyond_open:
+        errors["quantity"] = _(
+            "Only %(n)s %(unit)s are still open on this listing.",
+            n=qty(listing.open_quantity),
+            unit=listing.unit,
+        )
+    arrangement_raw = (
+        data.get("transport_arrangement") or TransportArrangement.receiver_collects.value
+    )
+    try:
+        arrangement = TransportArrangement(str(arrangement_raw))
+    except ValueError:
+        errors["transport_arrangement"] = _("Choose how the material is transported.")
+        arrangement = TransportArrangement.receiver_collects
+    try:
+        note = text(data.get("note"), "note", 2000)
+    except Invalid as exc:
+        errors.update(exc.errors)
+        note = ""
+    if errors:
+        raise (
+            Conflict(errors["quantity"], field="quantity")
+            if beyond_open and set(errors) == {"quantity"}
+            else Invalid(errors)
+        )
+    return quantity, arrangement, note
 
 
 def order_from_proposal(

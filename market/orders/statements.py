@@ -14,13 +14,10 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import gettext as _
-from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from market import tasks
 from market.accounts.models import Organisation, User
-from market.db import japan_today
 from market.errors import NotFound
 from market.orders import billing
 from market.orders.models import OrderPayment, PlatformFeeStatement
@@ -134,8 +131,3 @@ def visible_statement(session: Session, user: User, statement_id: int) -> Platfo
     ):
         raise NotFound(_("No such statement."))
     return statement
-
-
-@tasks.huey.periodic_task(crontab(day="1", hour="0", minute="30"))  # 09:30 JST on the 1st
-def monthly_fee_statements() -> None:
-    tasks.in_session(lambda session: issue_statements(session, previous_month(japan_today())))

@@ -1,21 +1,19 @@
-"""Periodic pickup jobs: reminders the day before (09:00 JST) and no-shows once a slot is over."""
+"""Pickup jobs: reminders the day before (09:00 JST) and no-shows once a slot is over."""
 
 from __future__ import annotations
 
 from huey import crontab
+from sqlalchemy.orm import Session
 
 from market import tasks
+from market.pickups.services import record_no_shows, send_reminders
 
 
-@tasks.huey.periodic_task(crontab(hour="0", minute="0"))  # 09:00 JST in UTC
-def pickup_reminders() -> None:
-    from market.pickups.services import send_reminders
-
-    tasks.in_session(send_reminders)
+@tasks.periodic(crontab(hour="0", minute="0"))  # 09:00 JST in UTC
+def pickup_reminders(session: Session) -> None:
+    send_reminders(session)
 
 
-@tasks.huey.periodic_task(crontab(minute="5"))  # hourly
-def pickup_no_shows() -> None:
-    from market.pickups.services import record_no_shows
-
-    tasks.in_session(record_no_shows)
+@tasks.periodic(crontab(minute="5"))  # hourly
+def pickup_no_shows(session: Session) -> None:
+    record_no_shows(session)

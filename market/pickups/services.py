@@ -21,11 +21,14 @@ from market.accounts.services import active_members
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.catalog.services import row_id
 from market.core import audit
-from market.db import utcnow
+from market.db import to_japan, utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
+from market.notifications.services import notify_users
+from market.orders import deliveries
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
+from market.text import has_control_characters
 
 MAX_CAPACITY = 200
 MAX_DAYS_AHEAD = 366
@@ -84,22 +87,7 @@ def open_slots(
     org_id = _municipality_of(user)
     now = now or db.japan_now()
     errors: dict[str, str] = {}
-    listing = None
-    raw_listing = str(data.get("listing_id") or "").strip()
-    if raw_listing:
-        listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
-        if (
-            listing is None
-            or listing.organisation_id != org_id
-            or listing.kind != ListingKind.reuse_item
-        ):
-            errors["listing_id"] = _("Choose one of your reuse items.")
-        elif listing.status in (
-            ListingStatus.draft,
-            ListingStatus.closed,
-            ListingStatus.expired,
-        ) and not _has_open_orders(session, listing):
-            errors["listing_id"] = _("This item is not offered any more.")
+    listing = _slot_listing(session, org_id, data, errors)
     point = (
         str(data.get("pickup_point") or "").strip()
         or (listing.pickup_point if listing else "")
@@ -161,6 +149,30 @@ def open_slots(
     session.add_all(slots)
     session.flush()
     return slots
+
+
+def _slot_listing(
+    session: Session, org_id: int, data: Mapping[str, object], errors: dict
+) -> Listing | None:
+    """The reuse item a slot is for, if one is chosen: the municipality's own, still offered
+    (or with orders still to collect)."""
+    raw_listing = str(data.get("listing_id") or "").strip()
+    if not raw_listing:
+        return None
+    listing = session.get(Listing, _id(raw_listing)) if _id(raw_listing) else None
+    if (
+        listing is None
+        or listing.organisation_id != org_id
+        or listing.kind != ListingKind.reuse_item
+    ):
+        errors["listing_id"] = _("Choose one of your reuse items.")
+    elif listing.status in (
+        ListingStatus.draft,
+        ListingStatus.closed,
+        ListingStatus.expired,
+    ) and not _has_open_orders(session, listing):
+        errors["listing_id"] = _("This item is not offered any more.")
+    return listing
 
 
 def _has_open_orders(session: Session, listing: Listing) -> bool:
@@ -271,9 +283,7 @@ def cancel_booking(
 ) -> PickupBooking:
     """The operator, or the municipality, cancels a booking before its slot begins: the
     place goes back to the slot and the order can be booked again. The other side is told
-    by mail. After the start it is a check-in or a no-show, never a cancellation."""
-    from market.mail import send_later
-
+    in-app and by mail. After the start it is a check-in or a no-show, never a cancellation."""
     now = now or db.japan_now()
     booking = _booking(session, booking_id)
     slot = booking.slot
@@ -317,14 +327,26 @@ def cancel_booking(
         else slot.municipality_org_id
     )
     when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
-    for member in (m for m in active_members(session, [other]) if m.mailable):
-        send_later(
-            session,
-            member.email,
-            f"[Meguri] 引取り予約の取消し / Pickup cancelled #{booking.id}",
-            f"{when} {slot.pickup_point}\n注文 / order #{booking.order_id}: {booking.order.description}\n"
-            f"取消し / cancelled by: {user.organisation.name}",
+    by = user.organisation.name
+
+    def words(_member):
+        message = _(
+            "Pickup cancelled #%(id)s: %(when)s, %(point)s",
+            id=booking.id,
+            when=when,
+            point=slot.pickup_point,
         )
+        body = _(
+            "%(when)s %(point)s\nOrder #%(order)s: %(description)s\nCancelled by: %(by)s",
+            when=when,
+            point=slot.pickup_point,
+            order=booking.order_id,
+            description=booking.order.description,
+            by=by,
+        )
+        return message, body
+
+    notify_users(session, active_members(session, [other]), words, order_id=booking.order_id)
     session.flush()
     return booking
 
@@ -413,8 +435,6 @@ def _settle(session: Session, booking: PickupBooking, **values: object) -> None:
 
 def _record_handover(session: Session, user: User, booking: PickupBooking) -> None:
     """Record the rest of the order as delivered, when the order's state allows it."""
-    from market.orders import deliveries
-
     order = booking.order
     if order.remaining_quantity > 0:
         deliveries.record_delivery(
@@ -449,7 +469,7 @@ def mark_no_show(
     text = str(reason or "").strip()
     if not text:
         raise Invalid({"reason": _("Say why: for example, no one came and no one called.")})
-    if len(text) > 300 or any(ord(c) < 32 for c in text):
+    if len(text) > 300 or has_control_characters(text, line=True):
         raise Invalid({"reason": _("The reason must be one line of at most 300 characters.")})
     _settle(
         session,
@@ -497,8 +517,6 @@ def reminder_due(slot: PickupSlot) -> dt.datetime:
 
 def reminder_state(booking: PickupBooking, now: dt.datetime) -> str:
     """The booking's reminder as its reader needs it: sent when, going out when, or why not."""
-    from market.db import to_japan
-
     if booking.reminded_at is not None:
         sent = to_japan(booking.reminded_at).strftime("%Y-%m-%d %H:%M")
         return _("Reminder sent %(at)s", at=sent)
@@ -515,9 +533,8 @@ def reminder_state(booking: PickupBooking, now: dt.datetime) -> str:
 
 
 def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
-    """Mail every member of the operator the day before its pickup (once per booking)."""
-    from market.mail import send_later
-
+    """Tell every member of the operator, in-app and by mail, the day before its pickup
+    (once per booking)."""
     now = now or db.japan_now()
     tomorrow = now.date() + dt.timedelta(days=1)
     due = session.scalars(
@@ -532,19 +549,29 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     ).all()
     for booking in due:
         slot = booking.slot
-        members = [m for m in active_members(session, [booking.operator_org_id]) if m.mailable]
-        body = (
-            f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}\n"
-            f"{slot.pickup_point}\n{booking.order.description}\n"
-            "明日は引取りの予約日です。 / Your pickup is tomorrow."
-        )
-        for member in members:
-            send_later(
-                session,
-                member.email,
-                f"[Meguri] 引取り予約のお知らせ / Pickup reminder #{booking.id}",
-                body,
+        when = f"{slot.slot_date.isoformat()} {slot.starts_at:%H:%M}–{slot.ends_at:%H:%M}"
+
+        def words(_member, booking=booking, slot=slot, when=when):
+            message = _(
+                "Pickup reminder #%(id)s: tomorrow, %(when)s, %(point)s",
+                id=booking.id,
+                when=when,
+                point=slot.pickup_point,
             )
+            body = _(
+                "%(when)s\n%(point)s\n%(description)s\nYour pickup is tomorrow.",
+                when=when,
+                point=slot.pickup_point,
+                description=booking.order.description,
+            )
+            return message, body
+
+        notify_users(
+            session,
+            active_members(session, [booking.operator_org_id]),
+            words,
+            order_id=booking.order_id,
+        )
         booking.reminded_at = utcnow()
     session.flush()
     return len(due)

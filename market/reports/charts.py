@@ -132,19 +132,27 @@ def render(
         f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" stroke="#555"/>'
     )
     height = HEIGHT
-    if len(series) > 1:  # legend, wrapped onto more lines as the names need
-        x, line = left, 0
-        for s, (name, _) in enumerate(series):
-            width = 16 + text_width(name) + FONT
-            if x > left and x + width > WIDTH:
-                x, line = left, line + 1
-            base = HEIGHT - 8 + line * (FONT + 8)
-            out.append(
-                f'<rect x="{x:.0f}" y="{base - 12}" width="12" height="12" fill="{COLOURS[s % len(COLOURS)]}"/>'
-                f'<text x="{x + 16:.0f}" y="{base}" font-size="{FONT}">{escape(name)}</text>'
-            )
-            x += width
-        height += line * (FONT + 8)
+    if len(series) > 1:
+        legend, lines = _legend([name for name, _ in series], left)
+        out += legend
+        height += lines * (FONT + 8)
     out.append("</svg>")
     out[0] = out[0].replace(f'viewBox="0 0 {WIDTH} {HEIGHT}"', f'viewBox="0 0 {WIDTH} {height}"', 1)
     return Markup("".join(out))
+
+
+def _legend(names: Sequence[str], left: float) -> tuple[list[str], int]:
+    """The legend under the plot, wrapped onto more lines as the names need; returns its
+    parts and how many lines it took beyond the first."""
+    out, x, line = [], left, 0
+    for s, name in enumerate(names):
+        width = 16 + text_width(name) + FONT
+        if x > left and x + width > WIDTH:
+            x, line = left, line + 1
+        base = HEIGHT - 8 + line * (FONT + 8)
+        out.append(
+            f'<rect x="{x:.0f}" y="{base - 12}" width="12" height="12" fill="{COLOURS[s % len(COLOURS)]}"/>'
+            f'<text x="{x + 16:.0f}" y="{base}" font-size="{FONT}">{escape(name)}</text>'
+        )
+        x += width
+    return out, line

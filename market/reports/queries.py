@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from market import formats
 from market.accounts.models import Organisation, OrgKind
+from market.accounts.queries import organisation_names
 from market.catalog.models import Grade, Listing, ListingKind, Material
 from market.db import to_japan
 from market.orders.models import LedgerEntry, Order
+from market.pickups.queries import show_rates
 from market.reports import impact
 from market.reports.impact import NOT_COUNTED, DeliveryImpact
 from market.reports.tables import Chart, Column, Table
@@ -115,17 +117,6 @@ def _yen(value: float) -> str:
     return f"-¥{-value:,}" if value < 0 else f"¥{value:,}"
 
 
-def _names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    return dict(
-        session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
-        ).all()
-    )
-
-
 def _co2_columns() -> list[Column]:
     return [
         Column("transport_co2", _("Transport CO2 (kg)"), "kg"),
@@ -158,7 +149,7 @@ def order_table(session: Session, items: list[DeliveryImpact], slug: str = "orde
     first = {}
     for d in items:
         first.setdefault(d.order.id, d)
-    names = _names(
+    names = organisation_names(
         session, [o for d in first.values() for o in (d.order.seller_org_id, d.order.buyer_org_id)]
     )
     rows = []
@@ -204,8 +195,6 @@ def order_table(session: Session, items: list[DeliveryImpact], slug: str = "orde
 
 
 def municipality(session: Session, org: Organisation) -> Dashboard:
-    from market.pickups.queries import show_rates
-
     items = impact.deliveries(
         session, Order.seller_org_id == org.id, Listing.kind == ListingKind.reuse_item
     )
@@ -219,7 +208,7 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
     months = _group(items, lambda d: tokyo_month(d.delivery.delivered_on), measures)
     partners = _group(items, lambda d: d.order.buyer_org_id, measures)
     rates = show_rates(session, org.id)
-    names = _names(session, [*partners, *rates])
+    names = organisation_names(session, [*partners, *rates])
     total = _group(items, lambda d: "all", measures).get("all", dict.fromkeys(measures, 0.0))
     money_cols = [
         Column("items", _("Items reused"), "qty"),
@@ -229,20 +218,7 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
         *_co2_columns(),
     ]
     month_rows = [{"month": m, **v} for m, v in sorted(months.items())]
-    partner_rows = []
-    for operator_id in sorted(set(partners) | set(rates), key=lambda i: names.get(i, "")):
-        figures = partners.get(operator_id, dict.fromkeys(measures, 0.0))
-        rate = rates.get(operator_id)
-        partner_rows.append(
-            {
-                "partner": names.get(operator_id, ""),
-                **figures,
-                "booked": rate.booked if rate else 0,
-                "checked_in": rate.checked_in if rate else 0,
-                "no_show": rate.no_show if rate else 0,
-                "show_rate": rate.show_rate if rate and rate.show_rate is not None else None,
-            }
-        )
+    partner_rows = _partner_rows(partners, rates, names, measures)
     return Dashboard(
         "municipality",
         _("Reuse dashboard: %(org)s", org=org.name),
@@ -292,6 +268,25 @@ def municipality(session: Session, org: Organisation) -> Dashboard:
             order_table(session, items),
         ],
     )
+
+
+def _partner_rows(partners: dict, rates: dict, names: dict, measures: dict) -> list[dict]:
+    """Per partner operator, by name: what it took, and its pickups kept or missed."""
+    rows = []
+    for operator_id in sorted(set(partners) | set(rates), key=lambda i: names.get(i, "")):
+        figures = partners.get(operator_id, dict.fromkeys(measures, 0.0))
+        rate = rates.get(operator_id)
+        rows.append(
+            {
+                "partner": names.get(operator_id, ""),
+                **figures,
+                "booked": rate.booked if rate else 0,
+                "checked_in": rate.checked_in if rate else 0,
+                "no_show": rate.no_show if rate else 0,
+                "show_rate": rate.show_rate if rate and rate.show_rate is not None else None,
+            }
+        )
+    return rows
 
 
 # --- contractor -------------------------------------------------------------------------
@@ -475,7 +470,7 @@ def yard_loads(session: Session, org: Organisation) -> Table | None:
     ).all()
     if not rows:
         return None
-    names = _names(session, [r[2] for r in rows] + [r[3] for r in rows])
+    names = organisation_names(session, [r[2] for r in rows] + [r[3] for r in rows])
     return Table(
         "yard_loads",
         _("Loads through your stockyards"),

@@ -7,6 +7,9 @@ import csv
 import io
 
 import segno
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from market.formats import quantity
 from market.trace.queries import EXPORT_COLUMNS, ReceiptView
@@ -34,10 +37,6 @@ def export_csv(rows: list[list[str]]) -> bytes:
 
 def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
     """The 受領書 on A4. Raises ``payments.InvoiceFontMissing`` without a Japanese font."""
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-    from fpdf.fonts import FontFace
-
     font = resolve_font_path(font_path)
     c, r = view.c, view.receipt
     pdf = FPDF(format="A4")
@@ -60,6 +59,27 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
     pdf.ln(2)
     line(f"{c['sender']} 御中", size=13, h=8)
     pdf.ln(2)
+    haul = _summary_table(pdf, view)
+    _tickets_table(pdf, view.c, haul)
+    if view.amendments or view.later_ticket_amendments:
+        pdf.ln(3)
+        line("訂正履歴（原本は保持）", size=10)
+        for a in [*view.amendments, *view.later_ticket_amendments]:
+            line(
+                f"{a.created_at:%Y-%m-%d} {a.field}: {a.old_value} → {a.new_value}（理由: {a.reason}）",
+                size=8,
+                h=5,
+            )
+    pdf.ln(3)
+    line(f"受領者: {c['receiver']['name']}　{c['receiver']['address']}", size=10)
+    line("本受領書は電子的に発行され、運搬完了日から5年間保存されます。", size=8)
+    return bytes(pdf.output())
+
+
+def _summary_table(pdf, view: ReceiptView) -> dict | None:
+    """Where the soil went, from where, how much, how far, and against the plan; returns
+    the haul (None on receipts issued before distances were recorded)."""
+    c = view.c
     pdf.set_font("jp", size=10)
     with pdf.table(col_widths=(45, 135), line_height=7, first_row_as_headings=False) as table:
         table.row(["搬出先の名称", c["destination"]["name"]])
@@ -109,6 +129,11 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
                 + (f"（計画: {plan['name']} {plan['address']}）" if plan else ""),
             ]
         )
+    return haul
+
+
+def _tickets_table(pdf, c: dict, haul: dict | None) -> None:
+    """One row per load on the receipt."""
     pdf.ln(3)
     pdf.set_font("jp", size=8)
     with pdf.table(
@@ -136,16 +161,3 @@ def receipt_pdf(view: ReceiptView, font_path=None) -> bytes:
                 ]
                 + ([t.get("km") or "—"] if haul else [])
             )
-    if view.amendments or view.later_ticket_amendments:
-        pdf.ln(3)
-        line("訂正履歴（原本は保持）", size=10)
-        for a in [*view.amendments, *view.later_ticket_amendments]:
-            line(
-                f"{a.created_at:%Y-%m-%d} {a.field}: {a.old_value} → {a.new_value}（理由: {a.reason}）",
-                size=8,
-                h=5,
-            )
-    pdf.ln(3)
-    line(f"受領者: {c['receiver']['name']}　{c['receiver']['address']}", size=10)
-    line("本受領書は電子的に発行され、運搬完了日から5年間保存されます。", size=8)
-    return bytes(pdf.output())

@@ -22,11 +22,21 @@ from market.trace.models import (
     TicketStatus,
     TransferTicket,
 )
-from market.trace.services import (
-    AMENDABLE,
-    planned_destination,
-)
+from market.trace.plans import planned_destination
 
+AMENDABLE: dict[str, tuple[str, ...]] = {
+    "ticket": (
+        "vehicle_reg_no",
+        "driver_name",
+        "time_out",
+        "time_in",
+        "discrepancy_note",
+        "origin_name",
+        "origin_address",
+    ),
+    "sheet": ("permit_authority", "permit_no", "permit_basis", "contamination_status", "note"),
+    "receipt": ("destination_manager",),
+}
 TIME_FIELDS = ("time_out", "time_in")
 
 
@@ -393,65 +403,12 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
     groups: dict[tuple, dict] = {}
     voided: list[list[str]] = []
     for order in orders:
-        site = order.listing
-        receipt_no = {
-            tid: r.number
-            for r in receipts(session, order.id)
-            for tid in receipt_ticket_ids(session, r.id)
-        }
-        for t in session.scalars(
-            select(TransferTicket)
-            .where(
-                TransferTicket.order_id == order.id, TransferTicket.status == TicketStatus.confirmed
-            )
-            .order_by(TransferTicket.seq)
-        ):
-            leg = "ストックヤードから搬出" if t.onward else "現場から搬出"
-            key = (
-                site.title,
-                site.address or "",
-                leg,
-                classes.get(t.soil_class_code or "", t.soil_class_code or ""),
-                KIND_JA.get(t.destination_kind, t.destination_kind),
-                t.destination_name,
-                t.destination_address,
-                _registration(session, t),
-                _km(t),
-            )
-            g = groups.setdefault(
-                key, {"qty": Decimal(0), "loads": 0, "done": None, "receipts": [], "match": set()}
-            )
-            g["qty"] += Decimal(t.quantity_received)
-            g["loads"] += 1
-            day = to_japan(t.time_in).date()
-            g["done"] = max(g["done"], day) if g["done"] else day
-            if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
-                g["receipts"].append(receipt_no[t.id])
-            g["match"].add(t.matches_plan)
-        for t in session.scalars(
-            select(TransferTicket)
-            .where(TransferTicket.order_id == order.id, TransferTicket.status == TicketStatus.void)
-            .order_by(TransferTicket.seq)
-        ):
-            voided.append(
-                [
-                    site.title,
-                    site.address or "",
-                    VOID_LEG,
-                    classes.get(t.soil_class_code or "", t.soil_class_code or ""),
-                    KIND_JA.get(t.destination_kind, t.destination_kind),
-                    t.destination_name,
-                    t.destination_address,
-                    _registration(session, t),
-                    _km(t),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    void_note(ticket_view(session, t)),
-                ]
-            )
+        _group_confirmed(session, order, classes, groups)
+        voided += [
+            [*_ticket_key(session, order, t, VOID_LEG, classes), "", "", "", "", ""]
+            + [void_note(ticket_view(session, t))]
+            for t in _tickets(session, order.id, TicketStatus.void)
+        ]
     rows = []
     total, loads = Decimal(0), 0
     for key, g in groups.items():
@@ -471,26 +428,57 @@ def export_rows(session: Session, orders: list[Order]) -> list[list[str]]:
             total += g["qty"]
             loads += g["loads"]
     rows.extend(voided)
-    rows.append(
-        [
-            "合計（現場から搬出）",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            _fmt(total),
-            str(loads),
-            "",
-            "",
-            "",
-            "",
-        ]
-    )
+    rows.append(["合計（現場から搬出）", *[""] * 8, _fmt(total), str(loads), *[""] * 4])
     return rows
+
+
+def _tickets(session: Session, order_id: int, status: TicketStatus) -> list[TransferTicket]:
+    return list(
+        session.scalars(
+            select(TransferTicket)
+            .where(TransferTicket.order_id == order_id, TransferTicket.status == status)
+            .order_by(TransferTicket.seq)
+        )
+    )
+
+
+def _ticket_key(session: Session, order: Order, t: TransferTicket, leg: str, classes) -> tuple:
+    """Project, leg, soil class, destination and distance: what an export row is about."""
+    site = order.listing
+    return (
+        site.title,
+        site.address or "",
+        leg,
+        classes.get(t.soil_class_code or "", t.soil_class_code or ""),
+        KIND_JA.get(t.destination_kind, t.destination_kind),
+        t.destination_name,
+        t.destination_address,
+        _registration(session, t),
+        _km(t),
+    )
+
+
+def _group_confirmed(session: Session, order: Order, classes: dict, groups: dict) -> None:
+    """Add the order's confirmed loads to ``groups``: quantity, loads, last day, receipts
+    and whether each went where planned."""
+    receipt_no = {
+        tid: r.number
+        for r in receipts(session, order.id)
+        for tid in receipt_ticket_ids(session, r.id)
+    }
+    for t in _tickets(session, order.id, TicketStatus.confirmed):
+        leg = "ストックヤードから搬出" if t.onward else "現場から搬出"
+        key = _ticket_key(session, order, t, leg, classes)
+        g = groups.setdefault(
+            key, {"qty": Decimal(0), "loads": 0, "done": None, "receipts": [], "match": set()}
+        )
+        g["qty"] += Decimal(t.quantity_received)
+        g["loads"] += 1
+        day = to_japan(t.time_in).date()
+        g["done"] = max(g["done"], day) if g["done"] else day
+        if t.id in receipt_no and receipt_no[t.id] not in g["receipts"]:
+            g["receipts"].append(receipt_no[t.id])
+        g["match"].add(t.matches_plan)
 
 
 def void_note(t: TicketView) -> str:

@@ -20,8 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
-from market.allocation.models import Proposal
-from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingKind, SoilClass
 from market.catalog.services import id_in_range, row_id
 from market.core import audit
@@ -30,7 +28,10 @@ from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.orders import deliveries, locks
 from market.orders.inputs import parse_quantity
 from market.orders.models import Order, OrderStatus
+from market.orders.states import STATUS_LABELS
+from market.text import has_control_characters
 from market.trace import locks as ticket_locks
+from market.trace import queries
 from market.trace.models import (
     Amendment,
     ConfirmationSheet,
@@ -41,10 +42,17 @@ from market.trace.models import (
     TicketStatus,
     TransferTicket,
 )
+from market.trace.plans import (
+    Plan,
+    Site,
+    planned_destination,
+    planned_origin,
+    sheet_for,
+    sheet_required,
+)
+from market.trace.queries import AMENDABLE
 
-SHEET_THRESHOLD_M3 = Decimal(500)  # 資源有効利用促進法 省令: 確認結果票 from 500 m³ out
 TICKETABLE = (OrderStatus.paid, OrderStatus.in_delivery)  # the states record_delivery accepts
-SOIL_KINDS = (ListingKind.soil_offer, ListingKind.soil_want)
 
 
 # --- reading input ----------------------------------------------------------------------
@@ -55,7 +63,7 @@ def _text(
 ) -> str:
     raw = data.get(field)
     text = "" if raw is None else str(raw).strip()
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+    if has_control_characters(text):
         errors[field] = _("Contains control characters.")
     elif len(text) > limit:
         errors[field] = _("Must be at most %(n)s characters.", n=limit)
@@ -147,85 +155,6 @@ def visible_receipt(session: Session, user: User, receipt_id: int) -> Receipt:
         raise NotFound(_("No such receipt."))
     visible_order(session, user, receipt.order_id)
     return receipt
-
-
-# --- plan -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Site:
-    name: str
-    address: str
-    listing_id: int | None = None
-    lat: float | None = None
-    lon: float | None = None
-    organisation_id: int | None = None
-
-    @classmethod
-    def of(cls, listing: Listing) -> Site:
-        # Listings may leave the street address out: the prefecture and coordinates still place it.
-        address = (
-            listing.address
-            or f"{listing.prefecture.name_ja} ({listing.lat:.5f}, {listing.lon:.5f})"
-        )
-        return cls(
-            f"{listing.organisation.name} {listing.title}"[:200],
-            address[:300],
-            listing.id,
-            listing.lat,
-            listing.lon,
-            listing.organisation_id,
-        )
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Where the order's soil is meant to go (the 計画 the receipt is checked against)."""
-
-    destination: Site
-    via: Listing | None  # a stockyard on the way (a match proposal through a yard)
-    source: str  # proposal | listing | sheet
-
-
-def _proposal(session: Session, order: Order) -> Proposal | None:
-    ref = order.proposal_ref or ""
-    if not ref.startswith("proposal:") or not ref[9:].isdigit():
-        return None
-    return session.get(Proposal, int(ref[9:]))
-
-
-def planned_destination(session: Session, order: Order) -> Plan | None:
-    proposal = _proposal(session, order)
-    if proposal is not None:
-        return Plan(Site.of(proposal.demand), proposal.via, "proposal")
-    if SPECS[order.listing.kind].side == "want":
-        return Plan(Site.of(order.listing), None, "listing")
-    sheet = sheet_for(session, order.id)
-    if sheet is not None:
-        return Plan(
-            Site(sheet.destination_name, sheet.destination_address, sheet.destination_listing_id),
-            None,
-            "sheet",
-        )
-    return None
-
-
-def planned_origin(order: Order) -> Site | None:
-    if SPECS[order.listing.kind].side == "offer":
-        return Site.of(order.listing)
-    return None
-
-
-def is_soil(order: Order) -> bool:
-    return order.listing.kind in SOIL_KINDS
-
-
-def sheet_required(order: Order) -> bool:
-    return is_soil(order) and order.unit == "m3" and Decimal(order.quantity) >= SHEET_THRESHOLD_M3
-
-
-def sheet_for(session: Session, order_id: int) -> ConfirmationSheet | None:
-    return session.scalar(select(ConfirmationSheet).where(ConfirmationSheet.order_id == order_id))
 
 
 # --- 確認結果票 --------------------------------------------------------------------------
@@ -395,11 +324,46 @@ def issue_ticket(
     session: Session, user: User, order_id: int, data: Mapping[str, object]
 ) -> TransferTicket:
     """A truckload leaves: from the order's site (either party issues) or onward from a
-    stockyard holding the order's soil (the yard's operator issues)."""
+    stockyard holding the order's soil (the yard's operator issues). In steps: who may
+    issue from where, the form (every field error at once), then under the order's lock
+    what is still there to send, then the ticket."""
+    order = _ticketable_order(session, user, order_id)
+    errors: dict[str, str] = {}
+    origin_listing, onward = _origin_listing(session, order, data, errors)
+    _refuse_issuer(session, user, order, origin_listing, onward)
+    origin = Site.of(origin_listing) if onward else _origin_site(order, data, errors)
+    plan = planned_destination(session, order)
+    destination = _destination(
+        session, order, plan, _optional_id(data, "destination_listing_id", errors), errors
+    )
+    if destination is not None and destination[3] and onward:
+        errors["destination_listing_id"] = _(
+            "From a stockyard the soil goes to the receiving site."
+        )
+    if (
+        destination is not None
+        and origin_listing is not None
+        and destination[0].listing_id == origin_listing.id
+    ):
+        errors["destination_listing_id"] = _("Must differ from the origin.")
+    load = _load_input(session, order, data, errors)
+    if errors:
+        raise Invalid(errors)
+    locked_order = locks.lock_order(session, order.id)  # one issuer at a time per order
+    if locked_order.status not in TICKETABLE:
+        raise Conflict(
+            _("The order changed meanwhile; reload the page and try again."), field="order"
+        )
+    _refuse_beyond_available(session, locked_order, origin_listing if onward else None, load)
+    ticket = _new_ticket(session, user, order, origin, destination, plan, onward, load)
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+def _ticketable_order(session: Session, user: User, order_id: int) -> Order:
     order = visible_order(session, user, order_id)
     if order.status not in TICKETABLE:
-        from market.orders.states import STATUS_LABELS
-
         raise Conflict(
             _(
                 "Loads can be ticketed only while the order is paid or in delivery (it is %(status)s).",
@@ -407,24 +371,36 @@ def issue_ticket(
             ),
             field="order",
         )
-    errors: dict[str, str] = {}
+    return order
+
+
+def _origin_listing(
+    session: Session, order: Order, data: Mapping[str, object], errors: dict
+) -> tuple[Listing | None, bool]:
+    """The listing the load leaves from, if named, and whether that is onward from a
+    stockyard (not one of the order's parties' own)."""
     origin_listing_id = _optional_id(data, "origin_listing_id", errors)
-    onward = False
-    origin_listing = None
-    if origin_listing_id is not None:
-        origin_listing = session.get(Listing, origin_listing_id)
-        if origin_listing is None:
-            errors["origin_listing_id"] = _("No such listing.")
-        elif (
-            origin_listing.kind == ListingKind.stockyard
-            and origin_listing.organisation_id != order.buyer_org_id
-            and origin_listing.organisation_id != order.seller_org_id
-        ):
-            onward = True
-        elif origin_listing.id != order.listing_id:
-            errors["origin_listing_id"] = _(
-                "Must be the order's site or a stockyard holding its soil."
-            )
+    if origin_listing_id is None:
+        return None, False
+    origin_listing = session.get(Listing, origin_listing_id)
+    if origin_listing is None:
+        errors["origin_listing_id"] = _("No such listing.")
+    elif (
+        origin_listing.kind == ListingKind.stockyard
+        and origin_listing.organisation_id != order.buyer_org_id
+        and origin_listing.organisation_id != order.seller_org_id
+    ):
+        return origin_listing, True
+    elif origin_listing.id != order.listing_id:
+        errors["origin_listing_id"] = _("Must be the order's site or a stockyard holding its soil.")
+    return origin_listing, False
+
+
+def _refuse_issuer(
+    session: Session, user: User, order: Order, origin_listing: Listing | None, onward: bool
+) -> None:
+    """Onward loads are the yard operator's to ticket, others a party's; a large soil
+    order needs its check sheet before the first load."""
     if onward:
         if user.organisation_id != origin_listing.organisation_id:
             raise Forbidden(
@@ -442,37 +418,35 @@ def issue_ticket(
             field="confirmation_sheet",
         )
 
-    if onward:
-        origin = Site.of(origin_listing)
-    else:
-        default = planned_origin(order)
-        name = _text(data, "origin_name", 200, errors) or (default.name if default else "")
-        address = _text(data, "origin_address", 300, errors) or (default.address if default else "")
-        if not name and "origin_name" not in errors:
-            errors["origin_name"] = _("Enter the origin site's name.")
-        if not address and "origin_address" not in errors:
-            errors["origin_address"] = _("Enter the origin site's address.")
-        origin = Site(
-            name,
-            address,
-            order.listing_id if default else None,
-            default.lat if default else None,
-            default.lon if default else None,
-        )
-    plan = planned_destination(session, order)
-    destination = _destination(
-        session, order, plan, _optional_id(data, "destination_listing_id", errors), errors
+
+def _origin_site(order: Order, data: Mapping[str, object], errors: dict) -> Site:
+    """The site a first-leg load leaves from: as typed, else the order's planned origin."""
+    default = planned_origin(order)
+    name = _text(data, "origin_name", 200, errors) or (default.name if default else "")
+    address = _text(data, "origin_address", 300, errors) or (default.address if default else "")
+    if not name and "origin_name" not in errors:
+        errors["origin_name"] = _("Enter the origin site's name.")
+    if not address and "origin_address" not in errors:
+        errors["origin_address"] = _("Enter the origin site's address.")
+    return Site(
+        name,
+        address,
+        order.listing_id if default else None,
+        default.lat if default else None,
+        default.lon if default else None,
     )
-    if destination is not None and destination[3] and onward:
-        errors["destination_listing_id"] = _(
-            "From a stockyard the soil goes to the receiving site."
-        )
-    if (
-        destination is not None
-        and origin_listing is not None
-        and destination[0].listing_id == origin_listing.id
-    ):
-        errors["destination_listing_id"] = _("Must differ from the origin.")
+
+
+@dataclass(frozen=True)
+class _Load:
+    vehicle: str
+    driver: str
+    soil_class: str
+    time_out: dt.datetime
+    quantity: Decimal | None
+
+
+def _load_input(session: Session, order: Order, data: Mapping[str, object], errors) -> _Load:
     vehicle = _text(data, "vehicle_reg_no", 40, errors, required=True)
     driver = _text(data, "driver_name", 100, errors, required=True)
     soil_class = _text(data, "soil_class_code", 8, errors) or (order.listing.soil_class_code or "")
@@ -488,17 +462,17 @@ def issue_ticket(
         quantity = parse_quantity(data.get("quantity"))
     except Invalid as exc:
         errors.update(exc.errors)
-    if errors:
-        raise Invalid(errors)
+    return _Load(vehicle, driver, soil_class, time_out, quantity)
 
-    locked_order = locks.lock_order(session, order.id)  # one issuer at a time per order
-    if locked_order.status not in TICKETABLE:
-        raise Conflict(
-            _("The order changed meanwhile; reload the page and try again."), field="order"
-        )
-    if onward:
-        available = stock_at_yard(session, order.id, origin_listing.id)
-        if quantity > available:
+
+def _refuse_beyond_available(
+    session: Session, order: Order, yard: Listing | None, load: _Load
+) -> None:
+    """More than is at the stockyard (onward), or than the order has not yet ticketed or
+    delivered (first leg), is refused; called under the order's lock."""
+    if yard is not None:
+        available = stock_at_yard(session, order.id, yard.id)
+        if load.quantity > available:
             raise Conflict(
                 _(
                     "Only %(n)s %(unit)s of this order are at the stockyard.",
@@ -507,17 +481,20 @@ def issue_ticket(
                 ),
                 field="quantity",
             )
-    else:
-        available = Decimal(order.quantity) - first_leg_committed(session, locked_order)
-        if quantity > available:
-            raise Conflict(
-                _(
-                    "Only %(n)s %(unit)s of the order are not yet ticketed or delivered.",
-                    n=_qty(max(available, Decimal(0))),
-                    unit=order.unit,
-                ),
-                field="quantity",
-            )
+        return
+    available = Decimal(order.quantity) - first_leg_committed(session, order)
+    if load.quantity > available:
+        raise Conflict(
+            _(
+                "Only %(n)s %(unit)s of the order are not yet ticketed or delivered.",
+                n=_qty(max(available, Decimal(0))),
+                unit=order.unit,
+            ),
+            field="quantity",
+        )
+
+
+def _new_ticket(session, user, order, origin, destination, plan, onward, load) -> TransferTicket:
     site, kind, receiving_org_id, transit = destination
     # Void tickets keep their numbers: the next one is past every ticket ever issued.
     seq = (
@@ -526,7 +503,7 @@ def issue_ticket(
         )
         or 0
     ) + 1
-    ticket = TransferTicket(
+    return TransferTicket(
         order_id=order.id,
         seq=seq,
         onward=onward,
@@ -557,19 +534,16 @@ def issue_ticket(
         )[:300]
         or "",
         matches_plan=_matches(plan, site, transit, onward),
-        soil_class_code=soil_class or None,
-        vehicle_reg_no=vehicle,
-        driver_name=driver,
-        quantity=quantity,
+        soil_class_code=load.soil_class or None,
+        vehicle_reg_no=load.vehicle,
+        driver_name=load.driver,
+        quantity=load.quantity,
         unit=order.unit,
-        time_out=time_out,
+        time_out=load.time_out,
         token=secrets.token_urlsafe(24),
         issued_by_id=user.id,
         issued_by_org_id=user.organisation_id,
     )
-    session.add(ticket)
-    session.flush()
-    return ticket
 
 
 def ticket_by_token(session: Session, token: str) -> TransferTicket:
@@ -757,8 +731,6 @@ def issue_receipts(
 ) -> list[Receipt]:
     """The receiving site issues a 受領書 for its confirmed loads not yet on one (one per
     destination site)."""
-    from market.trace import queries
-
     order = visible_order(session, user, order_id)
     errors: dict[str, str] = {}
     manager = _text(data, "destination_manager", 100, errors, required=True)
@@ -802,19 +774,6 @@ def issue_receipts(
 
 # --- amendments -------------------------------------------------------------------------
 
-AMENDABLE: dict[str, tuple[str, ...]] = {
-    "ticket": (
-        "vehicle_reg_no",
-        "driver_name",
-        "time_out",
-        "time_in",
-        "discrepancy_note",
-        "origin_name",
-        "origin_address",
-    ),
-    "sheet": ("permit_authority", "permit_no", "permit_basis", "contamination_status", "note"),
-    "receipt": ("destination_manager",),
-}
 LIMITS = {
     "vehicle_reg_no": 40,
     "driver_name": 100,
@@ -839,8 +798,6 @@ def amend(
     session: Session, user: User, record_type: str, record_id: int, data: Mapping[str, object]
 ) -> Amendment:
     """A correction that keeps the original: one field, its new value and why."""
-    from market.trace import queries
-
     model = RECORDS.get(record_type)
     record = get_record(session, model, record_id) if model else None
     if record is None:

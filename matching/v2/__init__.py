@@ -9,7 +9,8 @@ dispatch here on the instance's `version`.
 from __future__ import annotations
 
 from .check import check_planning
-from .instance import PlanningInstance, load_planning_instance
+from .instance import load_planning_instance
+from .model import PlanningInstance
 from .result import PlanningResult, build_planning_result
 from .solver import Progress, solve_planning
 

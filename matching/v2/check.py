@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..check import CheckReport
 
@@ -151,147 +151,27 @@ def _by_id(recs):
 def check_planning(
     inst: dict, result: dict, *, lp: bool = True, rel_tol: float = 1e-6
 ) -> PlanningCheckReport:
-    """Verify a version 2 `result` against `inst`; both as parsed JSON."""
+    """Verify a version 2 `result` against `inst`; both as parsed JSON. In steps: every flow
+    against the rules and its timing, quantities per site and period, committed flows, the
+    stock and load lists, what is left, the objective, then (small instances) the LP."""
     errors: list[str] = []
     rules = _Rules(inst)
     T = rules.T
     sup, dem = _by_id(inst.get("supplies")), _by_id(inst.get("demands"))
     yards, plants = _by_id(inst.get("stockyards")), _by_id(inst.get("plants"))
-    sent = dict.fromkeys(sup, 0.0)
-    got = dict.fromkeys(dem, 0.0)
-    sent_t: dict = {}
-    got_t: dict = {}
-    stock: dict = {}
-    load: dict = {}
-    on_key: dict = {}
-    blend_sum: dict = {}
-    total = 0.0
     if result.get("version") != 2:
         errors.append("result.version: must be 2")
     if result.get("status") not in ("optimal", "feasible"):
         errors.append(f"result.status: unexpected {result.get('status')!r}")
-    for i, f in enumerate(result.get("flows") or []):
-        w = f"flows[{i}]"
-        s, d = sup.get(f.get("supply")), dem.get(f.get("demand"))
-        p = plants.get(f.get("plant")) if f.get("plant") is not None else None
-        y = yards.get(f.get("yard")) if f.get("yard") is not None else None
-        if (
-            s is None
-            or d is None
-            or (f.get("plant") is not None and p is None)
-            or (f.get("yard") is not None and y is None)
-        ):
-            errors.append(f"{w}: unknown supply, demand, plant or stockyard")
-            continue
-        q = f.get("quantity")
-        ts, td = f.get("ship_period"), f.get("deliver_period")
-        if not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0:
-            errors.append(f"{w}.quantity: must be a positive number")
-            continue
-        if not isinstance(ts, int) or not isinstance(td, int):
-            errors.append(f"{w}: ship_period and deliver_period must be whole numbers")
-            continue
-        bad, legs, cls, b = rules.path(s, d, p, y)
-        bad += rules.timing(s, d, p, y, ts, td)
-        for problem in bad:
-            errors.append(f"{w}: {problem}")
-        if f.get("class") != cls:
-            errors.append(f"{w}.class: {f.get('class')!r} but the path delivers {cls!r}")
-        km = sum(legs)
-        b -= rules.hold(y, ts, td)
-        if abs(f.get("road_km", -1) - km) > 1e-3:
-            errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
-        for key, want in (
-            ("net_benefit", q * b),
-            ("transport_cost", q * rules.cost_km * km),
-            ("co2_kg", q * rules.co2_km * km),
-        ):
-            have = f.get(key)
-            if (
-                not isinstance(have, (int, float))
-                or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
-            ):
-                errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
-        total += q * b
-        sent[s["id"]] += q
-        got[d["id"]] += q
-        sent_t[(s["id"], ts)] = sent_t.get((s["id"], ts), 0.0) + q
-        got_t[(d["id"], td)] = got_t.get((d["id"], td), 0.0) + q
-        if y is not None:
-            for t in range(ts, td + 1):
-                stock[(y["id"], t)] = stock.get((y["id"], t), 0.0) + q
-        if p is not None:
-            load[(p["id"], ts)] = load.get((p["id"], ts), 0.0) + q
-        key = (s["id"], d["id"], f.get("plant"), f.get("yard"), ts, td)
-        on_key[key] = on_key.get(key, 0.0) + q
-        if d.get("blend"):
-            for name in d.get("limits") or {}:
-                val = (s.get("properties") or {}).get(name)
-                if val is not None:
-                    blend_sum[(d["id"], name)] = blend_sum.get((d["id"], name), 0.0) + q * val
-
-    def over(have, cap):
-        return cap is not None and have > cap + rel_tol * max(1.0, abs(cap))
-
-    for k, v in sent.items():
-        if over(v, sup[k]["quantity"]):
-            errors.append(f"supply {k}: ships {v} > quantity {sup[k]['quantity']}")
-    for k, v in got.items():
-        if over(v, dem[k]["quantity"]):
-            errors.append(f"demand {k}: receives {v} > quantity {dem[k]['quantity']}")
-    for (k, t), v in sorted(sent_t.items()):
-        if over(v, sup[k].get("max_per_period")):
-            errors.append(
-                f"supply {k}: ships {v} in period {t} > max_per_period {sup[k]['max_per_period']}"
-            )
-    for (k, t), v in sorted(got_t.items()):
-        if over(v, dem[k].get("max_per_period")):
-            errors.append(
-                f"demand {k}: receives {v} in period {t} > max_per_period {dem[k]['max_per_period']}"
-            )
-    for (k, t), v in sorted(stock.items()):
-        if over(v, yards[k]["capacity"]):
-            errors.append(
-                f"stockyard {k}: holds {v} in period {t} > capacity {yards[k]['capacity']}"
-            )
-    for (k, t), v in sorted(load.items()):
-        if over(v, plants[k]["capacity_per_period"]):
-            errors.append(
-                f"plant {k}: treats {v} in period {t} > capacity_per_period {plants[k]['capacity_per_period']}"
-            )
-    for (did, name), acc in blend_sum.items():
-        lim = dem[did]["limits"][name]
-        avg = acc / got[did] if got[did] > 0 else 0.0
-        slack = 1e-6 * max(1.0, abs(avg))
-        if lim.get("max") is not None and avg > lim["max"] + slack:
-            errors.append(f"demand {did}: blended {name} {avg:.6f} above max {lim['max']}")
-        if lim.get("min") is not None and avg < lim["min"] - slack:
-            errors.append(f"demand {did}: blended {name} {avg:.6f} below min {lim['min']}")
+    tally = _check_flows(result, rules, (sup, dem, plants, yards), errors)
+    _check_capacities(tally, (sup, dem, plants, yards), rel_tol, errors)
     committed = _committed(inst)
     for n, (key, q) in enumerate(committed.items()):
-        have = on_key.get(key, 0.0)
+        have = tally.on_key.get(key, 0.0)
         if have < q - rel_tol * max(1.0, q):
             errors.append(f"committed flow {n} {key}: flows total {have} < agreed {q}")
-    for name, rows, field_, counted in (
-        ("yard_stock", result.get("yard_stock"), "yard", stock),
-        ("plant_load", result.get("plant_load"), "plant", load),
-    ):
-        listed = {}
-        for r in rows or []:
-            listed[(r.get(field_), r.get("period"))] = r.get("quantity", 0.0)
-        for k in set(listed) | {k for k, v in counted.items() if v > 1e-9}:
-            have, want = listed.get(k, 0.0), counted.get(k, 0.0)
-            if abs(have - want) > 1e-6 * max(1.0, want):
-                errors.append(f"{name} {k[0]} period {k[1]}: lists {have} but flows give {want}")
-    for key, book, moved in (("unmatched_supply", sup, sent), ("unmet_demand", dem, got)):
-        listed = {r.get("id"): r.get("quantity", 0) for r in result.get(key) or []}
-        for k, rec in book.items():
-            left = rec["quantity"] - moved[k]
-            if abs(listed.get(k, 0.0) - left) > 1e-6 * max(1.0, rec["quantity"]):
-                errors.append(f"{key} {k}: lists {listed.get(k, 0.0)} but {left} is left")
-        for r in result.get(key) or []:
-            if not r.get("reason"):
-                errors.append(f"{key} {r.get('id')}: no reason given")
+    _check_lists(result, tally, sup, dem, errors)
+    total = tally.total
     nb = result.get("net_benefit", 0.0)
     tol = rel_tol * max(1.0, abs(total))
     if abs(nb - total) > tol:
@@ -316,6 +196,176 @@ def check_planning(
             errors.append(f"upper_bound {ub} below the LP optimum {opt:.4f}")
     report.ok = not errors
     return report
+
+
+@dataclass
+class _Tally:
+    """What the flows move: per site, per site and period, held per yard and period,
+    treated per plant and period, per committed key, blended sums, and the benefit."""
+
+    sent: dict
+    got: dict
+    sent_t: dict = field(default_factory=dict)
+    got_t: dict = field(default_factory=dict)
+    stock: dict = field(default_factory=dict)
+    load: dict = field(default_factory=dict)
+    on_key: dict = field(default_factory=dict)
+    blend_sum: dict = field(default_factory=dict)
+    total: float = 0.0
+
+    def add(self, book: dict, key, q: float) -> None:
+        book[key] = book.get(key, 0.0) + q
+
+
+def _flow_parts(f: dict, w: str, books, errors: list[str]):
+    """The flow's supply, demand, plant and yard records and its quantity and periods, or
+    None (with the error) when any is unknown or malformed."""
+    sup, dem, plants, yards = books
+    s, d = sup.get(f.get("supply")), dem.get(f.get("demand"))
+    p = plants.get(f.get("plant")) if f.get("plant") is not None else None
+    y = yards.get(f.get("yard")) if f.get("yard") is not None else None
+    if (
+        s is None
+        or d is None
+        or (f.get("plant") is not None and p is None)
+        or (f.get("yard") is not None and y is None)
+    ):
+        errors.append(f"{w}: unknown supply, demand, plant or stockyard")
+        return None
+    q = f.get("quantity")
+    ts, td = f.get("ship_period"), f.get("deliver_period")
+    if not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0:
+        errors.append(f"{w}.quantity: must be a positive number")
+        return None
+    if not isinstance(ts, int) or not isinstance(td, int):
+        errors.append(f"{w}: ship_period and deliver_period must be whole numbers")
+        return None
+    return s, d, p, y, q, ts, td
+
+
+def _check_flows(result: dict, rules: _Rules, books, errors: list[str]) -> _Tally:
+    sup, dem = books[0], books[1]
+    tally = _Tally(dict.fromkeys(sup, 0.0), dict.fromkeys(dem, 0.0))
+    for i, f in enumerate(result.get("flows") or []):
+        w = f"flows[{i}]"
+        parts = _flow_parts(f, w, books, errors)
+        if parts is None:
+            continue
+        s, d, p, y, q, ts, td = parts
+        bad, legs, cls, b = rules.path(s, d, p, y)
+        bad += rules.timing(s, d, p, y, ts, td)
+        errors.extend(f"{w}: {problem}" for problem in bad)
+        if f.get("class") != cls:
+            errors.append(f"{w}.class: {f.get('class')!r} but the path delivers {cls!r}")
+        b -= rules.hold(y, ts, td)
+        _check_flow_figures(f, w, q, sum(legs), b, rules, errors)
+        _count(tally, f, s, d, p, y, q, ts, td, b)
+    return tally
+
+
+def _check_flow_figures(f: dict, w: str, q, km: float, b: float, rules: _Rules, errors) -> None:
+    """A flow's distance, net benefit, transport cost and CO2, recomputed."""
+    if abs(f.get("road_km", -1) - km) > 1e-3:
+        errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
+    for key, want in (
+        ("net_benefit", q * b),
+        ("transport_cost", q * rules.cost_km * km),
+        ("co2_kg", q * rules.co2_km * km),
+    ):
+        have = f.get(key)
+        if (
+            not isinstance(have, (int, float))
+            or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
+        ):
+            errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
+
+
+def _count(tally: _Tally, f: dict, s, d, p, y, q, ts: int, td: int, b: float) -> None:
+    tally.total += q * b
+    tally.sent[s["id"]] += q
+    tally.got[d["id"]] += q
+    tally.add(tally.sent_t, (s["id"], ts), q)
+    tally.add(tally.got_t, (d["id"], td), q)
+    if y is not None:
+        for t in range(ts, td + 1):
+            tally.add(tally.stock, (y["id"], t), q)
+    if p is not None:
+        tally.add(tally.load, (p["id"], ts), q)
+    tally.add(tally.on_key, (s["id"], d["id"], f.get("plant"), f.get("yard"), ts, td), q)
+    if d.get("blend"):
+        for name in d.get("limits") or {}:
+            val = (s.get("properties") or {}).get(name)
+            if val is not None:
+                tally.add(tally.blend_sum, (d["id"], name), q * val)
+
+
+def _check_capacities(tally: _Tally, books, rel_tol: float, errors: list[str]) -> None:
+    sup, dem, plants, yards = books
+
+    def over(have, cap):
+        return cap is not None and have > cap + rel_tol * max(1.0, abs(cap))
+
+    for k, v in tally.sent.items():
+        if over(v, sup[k]["quantity"]):
+            errors.append(f"supply {k}: ships {v} > quantity {sup[k]['quantity']}")
+    for k, v in tally.got.items():
+        if over(v, dem[k]["quantity"]):
+            errors.append(f"demand {k}: receives {v} > quantity {dem[k]['quantity']}")
+    for (k, t), v in sorted(tally.sent_t.items()):
+        if over(v, sup[k].get("max_per_period")):
+            errors.append(
+                f"supply {k}: ships {v} in period {t} > max_per_period {sup[k]['max_per_period']}"
+            )
+    for (k, t), v in sorted(tally.got_t.items()):
+        if over(v, dem[k].get("max_per_period")):
+            errors.append(
+                f"demand {k}: receives {v} in period {t} > max_per_period {dem[k]['max_per_period']}"
+            )
+    for (k, t), v in sorted(tally.stock.items()):
+        if over(v, yards[k]["capacity"]):
+            errors.append(
+                f"stockyard {k}: holds {v} in period {t} > capacity {yards[k]['capacity']}"
+            )
+    for (k, t), v in sorted(tally.load.items()):
+        if over(v, plants[k]["capacity_per_period"]):
+            errors.append(
+                f"plant {k}: treats {v} in period {t} > capacity_per_period {plants[k]['capacity_per_period']}"
+            )
+    for (did, name), acc in tally.blend_sum.items():
+        lim = dem[did]["limits"][name]
+        avg = acc / tally.got[did] if tally.got[did] > 0 else 0.0
+        slack = 1e-6 * max(1.0, abs(avg))
+        if lim.get("max") is not None and avg > lim["max"] + slack:
+            errors.append(f"demand {did}: blended {name} {avg:.6f} above max {lim['max']}")
+        if lim.get("min") is not None and avg < lim["min"] - slack:
+            errors.append(f"demand {did}: blended {name} {avg:.6f} below min {lim['min']}")
+
+
+def _check_lists(result: dict, tally: _Tally, sup, dem, errors: list[str]) -> None:
+    """The yard stock and plant load lists against the flows, and what is left."""
+    for name, rows, field_, counted in (
+        ("yard_stock", result.get("yard_stock"), "yard", tally.stock),
+        ("plant_load", result.get("plant_load"), "plant", tally.load),
+    ):
+        listed = {}
+        for r in rows or []:
+            listed[(r.get(field_), r.get("period"))] = r.get("quantity", 0.0)
+        for k in set(listed) | {k for k, v in counted.items() if v > 1e-9}:
+            have, want = listed.get(k, 0.0), counted.get(k, 0.0)
+            if abs(have - want) > 1e-6 * max(1.0, want):
+                errors.append(f"{name} {k[0]} period {k[1]}: lists {have} but flows give {want}")
+    for key, book, moved in (
+        ("unmatched_supply", sup, tally.sent),
+        ("unmet_demand", dem, tally.got),
+    ):
+        listed = {r.get("id"): r.get("quantity", 0) for r in result.get(key) or []}
+        for k, rec in book.items():
+            left = rec["quantity"] - moved[k]
+            if abs(listed.get(k, 0.0) - left) > 1e-6 * max(1.0, rec["quantity"]):
+                errors.append(f"{key} {k}: lists {listed.get(k, 0.0)} but {left} is left")
+        for r in result.get(key) or []:
+            if not r.get("reason"):
+                errors.append(f"{key} {r.get('id')}: no reason given")
 
 
 def _committed(inst: dict) -> dict:

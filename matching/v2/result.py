@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instance import PlanningInstance
+from .model import PlanningInstance
 from .routes import evaluate
 from .solver import Plan
 
@@ -258,7 +258,6 @@ def _reasons(
         fresh = ~has_route[mine]
         has_route[mine] = True
         best_o[mine[fresh]] = other[fresh]
-    n_other = len(others)
     for i in idx.tolist():
         partly = bool(matched[i] > _EPS)
         if has_route[i]:
@@ -277,46 +276,52 @@ def _reasons(
                 **per_unit,
             }
             continue
-        one = np.full(n_other, i, dtype=np.int64)
-        rest = np.arange(n_other, dtype=np.int64)
-        s, d = (one, rest) if supply_side else (rest, one)
-        none = np.full(n_other, -1, dtype=np.int64)
-        r = evaluate(inst, s, d, none, none, reasons=False)
-        comp = r.masks["compatible"]
-        near = comp & r.masks["haul"]
-        timed = near & r.masks["periods"]
-        if timed.any():
-            j = int(np.argmax(np.where(timed, r.b0, -np.inf)))
-            out[i] = {
-                "code": "not_worth_haul",
-                "reason": f"best candidate {others[j]} not worth the haul: {r.b0[j]:,.0f} yen/unit "
-                f"net at {r.km[j]:.1f} km",
-                "best_candidate": others[j],
-                "best_net_per_unit": round(float(r.b0[j]), 2),
-                "best_km": round(float(r.km[j]), 1),
-            }
-        elif near.any():
-            out[i] = {
-                "code": "no_period_overlap",
-                "reason": f"no period in which it and any of the {int(near.sum())} compatible "
-                "counterparts within haul are both active",
-                "counterparts": int(near.sum()),
-            }
-        elif comp.any():
-            j = int(np.argmin(np.where(comp, r.km, np.inf)))
-            out[i] = {
-                "code": "beyond_haul",
-                "reason": f"no compatible counterpart within haul distance (nearest {others[j]} "
-                f"at {r.km[j]:.1f} km)",
-                "nearest": others[j],
-                "nearest_km": round(float(r.km[j]), 1),
-            }
-        else:
-            out[i] = {
-                "code": "no_compatible",
-                "reason": "no compatible counterpart (class, grade, properties or partners), "
-                "not even after a plant",
-            }
+        out[i] = _direct_reason(inst, i, supply_side, others)
         if out[i]["code"] != "outbid":
             out[i]["direct_routes_only"] = True
     return out
+
+
+def _direct_reason(inst: PlanningInstance, i: int, supply_side: bool, others: list) -> dict:
+    """Listing ``i`` has no allowed, worthwhile route: which rule its direct routes break
+    (not worth the haul, no period overlap, beyond haul, or nothing compatible)."""
+    n_other = len(others)
+    one = np.full(n_other, i, dtype=np.int64)
+    rest = np.arange(n_other, dtype=np.int64)
+    s, d = (one, rest) if supply_side else (rest, one)
+    none = np.full(n_other, -1, dtype=np.int64)
+    r = evaluate(inst, s, d, none, none, reasons=False)
+    comp = r.masks["compatible"]
+    near = comp & r.masks["haul"]
+    timed = near & r.masks["periods"]
+    if timed.any():
+        j = int(np.argmax(np.where(timed, r.b0, -np.inf)))
+        return {
+            "code": "not_worth_haul",
+            "reason": f"best candidate {others[j]} not worth the haul: {r.b0[j]:,.0f} yen/unit "
+            f"net at {r.km[j]:.1f} km",
+            "best_candidate": others[j],
+            "best_net_per_unit": round(float(r.b0[j]), 2),
+            "best_km": round(float(r.km[j]), 1),
+        }
+    if near.any():
+        return {
+            "code": "no_period_overlap",
+            "reason": f"no period in which it and any of the {int(near.sum())} compatible "
+            "counterparts within haul are both active",
+            "counterparts": int(near.sum()),
+        }
+    if comp.any():
+        j = int(np.argmin(np.where(comp, r.km, np.inf)))
+        return {
+            "code": "beyond_haul",
+            "reason": f"no compatible counterpart within haul distance (nearest {others[j]} "
+            f"at {r.km[j]:.1f} km)",
+            "nearest": others[j],
+            "nearest_km": round(float(r.km[j]), 1),
+        }
+    return {
+        "code": "no_compatible",
+        "reason": "no compatible counterpart (class, grade, properties or partners), "
+        "not even after a plant",
+    }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instance import PlanningInstance
+from .model import PlanningInstance
 
 EARTH_RADIUS_KM = 6371.0088
 _BLOCK = 1_000_000  # routes evaluated at once
@@ -88,28 +88,8 @@ def evaluate(
     cls = np.where(plant_ok, cls, C)
     class_ok = b.d_accepts[d, cls] & (inst.class_rank[cls] <= b.d_min_rank[d])
     yard_ok = ~has_y | (b.y_accepts[yy, cls] if len(Y.ids) else True)
-    props_ok = np.ones(n, dtype=bool)
-    for k in range(len(b.properties)):
-        lim = b.d_limited[d, k]
-        if not lim.any():
-            continue
-        v = b.s_props[s, k]
-        within = (v <= b.d_lim_max[d, k]) & (v >= b.d_lim_min[d, k])
-        props_ok &= ~lim | (~np.isnan(v) & (b.d_blend[d] | within))
-    partner_ok = np.ones(n, dtype=bool)
-    restricted = b.s_restricted[s]
-    if restricted.any():
-        codes = b.partner_codes
-        code = d * b.n_owners + b.s_owner[s]
-        if len(codes):
-            hit = codes[np.minimum(np.searchsorted(codes, code), len(codes) - 1)] == code
-        else:
-            hit = np.zeros(n, dtype=bool)
-        partner_ok = ~restricted | ((b.s_owner[s] >= 0) & hit)
-    if b.excluded_codes is not None and len(b.excluded_codes):
-        ex = b.excluded_codes
-        code = s * max(len(D.ids), 1) + d
-        partner_ok &= ex[np.minimum(np.searchsorted(ex, code), len(ex) - 1)] != code
+    props_ok = _props_ok(b, s, d)
+    partner_ok = _partner_ok(b, s, d)
 
     # Legs: s → first stop → second stop → d.
     def pick(pl, yl, dl):
@@ -131,21 +111,7 @@ def evaluate(
     legs[:, 2] = np.where(three, haversine_km(ylat, ylon, D.lat[d], D.lon[d]) * f, 0.0)
     haul_ok = legs.max(axis=1) <= np.minimum(S.haul[s], D.haul[d])
 
-    # Periods: ship where supply, plant and yard are active; deliver where demand and yard are.
-    ts_lo, ts_hi = inst.s_lo[s].copy(), inst.s_hi[s].copy()
-    if len(inst.plant_ids):
-        ts_lo = np.where(has_p, np.maximum(ts_lo, inst.p_lo[pp]), ts_lo)
-        ts_hi = np.where(has_p, np.minimum(ts_hi, inst.p_hi[pp]), ts_hi)
-    td_lo, td_hi = inst.d_lo[d].copy(), inst.d_hi[d].copy()
-    if len(Y.ids):
-        ts_lo = np.where(has_y, np.maximum(ts_lo, inst.y_lo[yy]), ts_lo)
-        ts_hi = np.where(has_y, np.minimum(ts_hi, inst.y_hi[yy]), ts_hi)
-        td_lo = np.where(has_y, np.maximum(td_lo, inst.y_lo[yy]), td_lo)
-        td_hi = np.where(has_y, np.minimum(td_hi, inst.y_hi[yy]), td_hi)
-    # Without a yard ship = deliver: both intervals become their intersection.
-    lo, hi = np.maximum(ts_lo, td_lo), np.minimum(ts_hi, td_hi)
-    ts_lo, ts_hi = np.where(has_y, ts_lo, lo), np.where(has_y, np.minimum(ts_hi, td_hi), hi)
-    td_lo, td_hi = np.where(has_y, np.maximum(td_lo, ts_lo), lo), np.where(has_y, td_hi, hi)
+    ts_lo, ts_hi, td_lo, td_hi = _periods(inst, s, d, p, y)
     period_ok = (ts_lo <= ts_hi) & (td_lo <= td_hi)
 
     b0 = b.s_base[s] + b.d_value[d, cls] - b.km_cost * legs.sum(axis=1)
@@ -176,6 +142,61 @@ def evaluate(
     if reasons:
         out.why = [next((msg for m, msg in checks if not m[i]), "") for i in range(n)]
     return out
+
+
+def _props_ok(b, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Each supply's properties within the demand's limits (a blend is judged as a whole)."""
+    ok = np.ones(len(s), dtype=bool)
+    for k in range(len(b.properties)):
+        lim = b.d_limited[d, k]
+        if not lim.any():
+            continue
+        v = b.s_props[s, k]
+        within = (v <= b.d_lim_max[d, k]) & (v >= b.d_lim_min[d, k])
+        ok &= ~lim | (~np.isnan(v) & (b.d_blend[d] | within))
+    return ok
+
+
+def _partner_ok(b, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Not in a supply's partner-only period unless the demand is its partner, and not an
+    excluded pair."""
+    n = len(s)
+    ok = np.ones(n, dtype=bool)
+    restricted = b.s_restricted[s]
+    if restricted.any():
+        codes = b.partner_codes
+        code = d * b.n_owners + b.s_owner[s]
+        if len(codes):
+            hit = codes[np.minimum(np.searchsorted(codes, code), len(codes) - 1)] == code
+        else:
+            hit = np.zeros(n, dtype=bool)
+        ok = ~restricted | ((b.s_owner[s] >= 0) & hit)
+    if b.excluded_codes is not None and len(b.excluded_codes):
+        ex = b.excluded_codes
+        code = s * max(len(b.demands.ids), 1) + d
+        ok &= ex[np.minimum(np.searchsorted(ex, code), len(ex) - 1)] != code
+    return ok
+
+
+def _periods(inst: PlanningInstance, s, d, p, y):
+    """Ship where supply, plant and yard are active; deliver where demand and yard are;
+    without a yard ship = deliver, so both intervals become their intersection."""
+    has_p, has_y = p >= 0, y >= 0
+    pp, yy = np.maximum(p, 0), np.maximum(y, 0)
+    ts_lo, ts_hi = inst.s_lo[s].copy(), inst.s_hi[s].copy()
+    if len(inst.plant_ids):
+        ts_lo = np.where(has_p, np.maximum(ts_lo, inst.p_lo[pp]), ts_lo)
+        ts_hi = np.where(has_p, np.minimum(ts_hi, inst.p_hi[pp]), ts_hi)
+    td_lo, td_hi = inst.d_lo[d].copy(), inst.d_hi[d].copy()
+    if len(inst.base.yards.ids):
+        ts_lo = np.where(has_y, np.maximum(ts_lo, inst.y_lo[yy]), ts_lo)
+        ts_hi = np.where(has_y, np.minimum(ts_hi, inst.y_hi[yy]), ts_hi)
+        td_lo = np.where(has_y, np.maximum(td_lo, inst.y_lo[yy]), td_lo)
+        td_hi = np.where(has_y, np.minimum(td_hi, inst.y_hi[yy]), td_hi)
+    lo, hi = np.maximum(ts_lo, td_lo), np.minimum(ts_hi, td_hi)
+    ts_lo, ts_hi = np.where(has_y, ts_lo, lo), np.where(has_y, np.minimum(ts_hi, td_hi), hi)
+    td_lo, td_hi = np.where(has_y, np.maximum(td_lo, ts_lo), lo), np.where(has_y, td_hi, hi)
+    return ts_lo, ts_hi, td_lo, td_hi
 
 
 def _near(lat, lon, plat, plon, factor, haul) -> np.ndarray:

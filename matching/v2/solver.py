@@ -17,7 +17,7 @@ import numpy as np
 
 from .._ortools import pywraplp, require_optimal
 from ..network import SolverError
-from .instance import PlanningInstance
+from .model import PlanningInstance
 from .routes import Routes, enumerate_routes, evaluate
 from .yards import YardPricer, decomposable
 
@@ -343,14 +343,7 @@ def solve_planning(
     scale = max(1.0, float(np.abs(inst.base.s_base).max(initial=0.0)))
     scale += float(np.abs(inst.base.d_value).max(initial=0.0))
     tol = 1e-9 * scale
-    stats = {
-        "model": "column generation LP (GLOP)",
-        "routes": len(routes),
-        "periods": inst.periods,
-    }
-    if yards is not None:
-        stats["yard_pricing"] = "decomposed"
-        stats["yard_items_in"], stats["yard_items_out"] = yards.size
+    stats = _stats(inst, routes, yards)
     t_price = t_lp = 0.0
     stats["seconds_routes"] = round(time.perf_counter() - t0, 3)
     bound = None
@@ -375,11 +368,7 @@ def solve_planning(
         if bound - (committed_value + lp_value) <= REL_TOL * max(1.0, abs(bound)):
             status = "optimal"
             break
-        s, d, p, y, ts, td, rc = (np.concatenate(z) for z in zip(*cand, strict=True))
-        viol = rc > tol
-        s, d, p, y, ts, td, rc = (z[viol] for z in (s, d, p, y, ts, td, rc))
-        pick = np.union1d(_top(s, rc, PER_SUPPLY), _top(d, rc, PER_DEMAND))
-        if master.add(s[pick], d[pick], p[pick], y[pick], ts[pick], td[pick]) == 0:
+        if _add_columns(master, cand, tol) == 0:
             break  # nothing new prices positive, yet the gap is open: numerics; stop here
         progress("solve", min(rounds / 20, 1.0))
         t1 = time.perf_counter()
@@ -400,6 +389,28 @@ def solve_planning(
     plan.yard_reach = yard_reach
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return plan
+
+
+def _stats(inst: PlanningInstance, routes, yards) -> dict:
+    stats = {
+        "model": "column generation LP (GLOP)",
+        "routes": len(routes),
+        "periods": inst.periods,
+    }
+    if yards is not None:
+        stats["yard_pricing"] = "decomposed"
+        stats["yard_items_in"], stats["yard_items_out"] = yards.size
+    return stats
+
+
+def _add_columns(master, cand: list, tol: float) -> int:
+    """Add the candidates that price positive, the best few per supply and per demand;
+    returns how many were new."""
+    s, d, p, y, ts, td, rc = (np.concatenate(z) for z in zip(*cand, strict=True))
+    viol = rc > tol
+    s, d, p, y, ts, td, rc = (z[viol] for z in (s, d, p, y, ts, td, rc))
+    pick = np.union1d(_top(s, rc, PER_SUPPLY), _top(d, rc, PER_DEMAND))
+    return master.add(s[pick], d[pick], p[pick], y[pick], ts[pick], td[pick])
 
 
 def _committed_value(inst: PlanningInstance) -> float:

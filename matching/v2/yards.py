@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .instance import PlanningInstance
+from .model import PlanningInstance
 from .routes import haversine_km
 
 
@@ -50,85 +50,18 @@ class YardPricer:
         self.inst = inst
         b = inst.base
         S, D, Y = b.supplies, b.demands, b.yards
-        f, kc = b.road_factor, b.km_cost
         C = len(b.classes)
         self.HS = np.unique(S.haul) if len(S.ids) else np.array([np.inf])
         self.HD = np.unique(D.haul) if len(D.ids) else np.array([np.inf])
         self.s_hs = np.searchsorted(self.HS, S.haul)
         self.d_hd = np.searchsorted(self.HD, D.haul)
-        nS, nY, nP = len(S.ids), len(Y.ids), len(inst.plant_ids)
-        d_haul_max = D.haul.max() if len(D.ids) else 0.0
-        km_sy = haversine_km(S.lat[:, None], S.lon[:, None], Y.lat[None], Y.lon[None]) * f
-        km_sp = haversine_km(S.lat[:, None], S.lon[:, None], inst.p_lat[None], inst.p_lon[None]) * f
-        km_py = haversine_km(inst.p_lat[:, None], inst.p_lon[:, None], Y.lat[None], Y.lon[None]) * f
-        s_all = np.arange(nS)
-        parts = []
-        for y in range(nY):
-            for p in range(-1, nP):
-                if p < 0:
-                    cls = b.s_class.copy()
-                    leg = km_sy[:, y]
-                    total = leg
-                    lo = np.maximum(inst.s_lo, inst.y_lo[y])
-                    hi = np.minimum(inst.s_hi, inst.y_hi[y])
-                    cost = 0.0
-                else:
-                    cls = inst.p_converts[p, b.s_class]
-                    leg = np.maximum(km_sp[:, p], km_py[p, y])
-                    total = km_sp[:, p] + km_py[p, y]
-                    lo = np.maximum(np.maximum(inst.s_lo, inst.y_lo[y]), inst.p_lo[p])
-                    hi = np.minimum(np.minimum(inst.s_hi, inst.y_hi[y]), inst.p_hi[p])
-                    cost = inst.p_cost[p]
-                ok = (cls >= 0) & (leg <= np.minimum(S.haul, d_haul_max)) & (lo <= hi)
-                cls = np.where(ok, cls, C)
-                ok &= b.y_accepts[y, cls]
-                i = s_all[ok]
-                if len(i) == 0:
-                    continue
-                static = b.s_base[i] - kc * total[i] - cost - b.y_handling[y]
-                parts.append(
-                    (
-                        i,
-                        np.full(len(i), p),
-                        np.full(len(i), y),
-                        cls[i],
-                        lo[i],
-                        hi[i],
-                        static,
-                        leg[i],
-                    )
-                )
-        self.inb = _concat(parts)
+        nY = len(Y.ids)
+        self.inb = _inbound(inst)
         # Classes that can arrive at each yard; outbound items only for those.
         arrive = np.zeros((nY, C + 1), dtype=bool)
         if len(self.inb.key):
             arrive[self.inb.y, self.inb.cls] = True
-        parts = []
-        km_yd = haversine_km(Y.lat[:, None], Y.lon[:, None], D.lat[None], D.lon[None]) * f
-        d_all = np.arange(len(D.ids))
-        for y in range(nY):
-            lo = np.maximum(inst.d_lo, inst.y_lo[y])
-            hi = np.minimum(inst.d_hi, inst.y_hi[y])
-            near = (km_yd[y] <= D.haul) & (lo <= hi)
-            for c in np.flatnonzero(arrive[y]).tolist():
-                ok = near & b.d_accepts[:, c] & (inst.class_rank[c] <= b.d_min_rank)
-                j = d_all[ok]
-                if len(j) == 0:
-                    continue
-                static = b.d_value[j, c] - kc * km_yd[y, j]
-                parts.append(
-                    (
-                        j,
-                        np.full(len(j), -1),
-                        np.full(len(j), y),
-                        np.full(len(j), c),
-                        lo[j],
-                        hi[j],
-                        static,
-                        km_yd[y, j],
-                    )
-                )
-        out = _concat(parts)
+        out = _outbound(inst, arrive)
         # Group outbound items by (yard, class, smallest supply-haul bucket allowing the
         # leg, demand-haul bucket), inbound items by (yard, class, supply-haul bucket,
         # smallest demand-haul bucket their longest leg fits); sorted once, grouped
@@ -299,3 +232,90 @@ def _take(side: _Side, idx) -> _Side:
     return _Side(
         *(getattr(side, f)[idx] for f in ("key", "p", "y", "cls", "lo", "hi", "static", "leg"))
     )
+
+
+def _inbound(inst: PlanningInstance):
+    """Items into each yard: every supply (directly, or through each plant) that may reach
+    it, with its class on arrival, periods, fixed benefit and longest leg."""
+    b = inst.base
+    S, D, Y = b.supplies, b.demands, b.yards
+    f, kc = b.road_factor, b.km_cost
+    C = len(b.classes)
+    nS, nY, nP = len(S.ids), len(Y.ids), len(inst.plant_ids)
+    d_haul_max = D.haul.max() if len(D.ids) else 0.0
+    km_sy = haversine_km(S.lat[:, None], S.lon[:, None], Y.lat[None], Y.lon[None]) * f
+    km_sp = haversine_km(S.lat[:, None], S.lon[:, None], inst.p_lat[None], inst.p_lon[None]) * f
+    km_py = haversine_km(inst.p_lat[:, None], inst.p_lon[:, None], Y.lat[None], Y.lon[None]) * f
+    s_all = np.arange(nS)
+    parts = []
+    for y in range(nY):
+        for p in range(-1, nP):
+            if p < 0:
+                cls = b.s_class.copy()
+                leg = km_sy[:, y]
+                total = leg
+                lo = np.maximum(inst.s_lo, inst.y_lo[y])
+                hi = np.minimum(inst.s_hi, inst.y_hi[y])
+                cost = 0.0
+            else:
+                cls = inst.p_converts[p, b.s_class]
+                leg = np.maximum(km_sp[:, p], km_py[p, y])
+                total = km_sp[:, p] + km_py[p, y]
+                lo = np.maximum(np.maximum(inst.s_lo, inst.y_lo[y]), inst.p_lo[p])
+                hi = np.minimum(np.minimum(inst.s_hi, inst.y_hi[y]), inst.p_hi[p])
+                cost = inst.p_cost[p]
+            ok = (cls >= 0) & (leg <= np.minimum(S.haul, d_haul_max)) & (lo <= hi)
+            cls = np.where(ok, cls, C)
+            ok &= b.y_accepts[y, cls]
+            i = s_all[ok]
+            if len(i) == 0:
+                continue
+            static = b.s_base[i] - kc * total[i] - cost - b.y_handling[y]
+            parts.append(
+                (
+                    i,
+                    np.full(len(i), p),
+                    np.full(len(i), y),
+                    cls[i],
+                    lo[i],
+                    hi[i],
+                    static,
+                    leg[i],
+                )
+            )
+    return _concat(parts)
+
+
+def _outbound(inst: PlanningInstance, arrive: np.ndarray):
+    """Items out of each yard: every demand within haul that accepts a class that can
+    arrive there, with its periods, fixed benefit and leg."""
+    b = inst.base
+    D, Y = b.demands, b.yards
+    f, kc = b.road_factor, b.km_cost
+    nY = len(Y.ids)
+    parts = []
+    km_yd = haversine_km(Y.lat[:, None], Y.lon[:, None], D.lat[None], D.lon[None]) * f
+    d_all = np.arange(len(D.ids))
+    for y in range(nY):
+        lo = np.maximum(inst.d_lo, inst.y_lo[y])
+        hi = np.minimum(inst.d_hi, inst.y_hi[y])
+        near = (km_yd[y] <= D.haul) & (lo <= hi)
+        for c in np.flatnonzero(arrive[y]).tolist():
+            ok = near & b.d_accepts[:, c] & (inst.class_rank[c] <= b.d_min_rank)
+            j = d_all[ok]
+            if len(j) == 0:
+                continue
+            static = b.d_value[j, c] - kc * km_yd[y, j]
+            parts.append(
+                (
+                    j,
+                    np.full(len(j), -1),
+                    np.full(len(j), y),
+                    np.full(len(j), c),
+                    lo[j],
+                    hi[j],
+                    static,
+                    km_yd[y, j],
+                )
+            )
+    return _concat(parts)

@@ -33,6 +33,7 @@ ROLES = {
     "reuse_operator": "demo15@meguri.example",
     "recycler": "demo21@meguri.example",
     "stockyard_operator": "demo26@meguri.example",
+    "plant_operator": "demo30@meguri.example",
     "site_admin": "admin@meguri.example",
     "visitor": None,
 }
@@ -151,11 +152,12 @@ def latin_words(text: str) -> set[str]:
     text = re.sub(r"\S+@\S+|https?://\S+", " ", text)  # addresses and links are data
     words = set()
     for word in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", text):
-        # One letter is a class or rank (第2b種, A: like new); a few capitals an abbreviation.
+        # One letter is a class or rank (第2b種, A: like new); a few capitals an abbreviation,
+        # and abbreviations joined by hyphens a document number's prefix (CN-INV-12-1-1).
         if (
             len(word) > 1
             and word.lower() not in LATIN_IN_JAPANESE
-            and not (word.isupper() and len(word) <= 5)
+            and not all(part.isupper() and len(part) <= 5 for part in word.split("-"))
         ):
             words.add(word)
     return words

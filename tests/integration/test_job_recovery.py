@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 
 from market import tasks
-from market.core.models import Job
 from market.db import utcnow
+from market.tasks import Job
 
 RUNS: list[str] = []
 

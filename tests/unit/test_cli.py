@@ -68,7 +68,7 @@ def test_upgrade_admin_and_demo_data_from_an_empty_database(tmp_path):
         photos = session.scalars(select(ListingPhoto)).all()
         assert photos and all(p.has_thumbnail for p in photos)
         # Orders under way, made through the services, so every stage can be tried.
-        from market.finder.models import Notification
+        from market.notifications.models import Notification
         from market.orders.models import Order
         from market.pickups.models import BookingStatus, PickupBooking
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from market import migrate
+from market import migrate, models
 
 PG_URL = os.environ.get("MEGURI_TEST_DATABASE_URL")
 PG_REASON = "PostgreSQL tests need MEGURI_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
@@ -55,7 +55,7 @@ def tables(url: str) -> set[str]:
 def drift(url: str) -> list:
     engine = sa.create_engine(url)
     try:
-        return migrate.drift(engine)
+        return migrate.drift(engine, models.Base.metadata)
     finally:
         engine.dispose()
 
@@ -98,8 +98,6 @@ def test_postgresql_upgrade_from_empty_and_downgrade_to_nothing(pg_url):
 
 
 def test_drift_check_notices_a_model_change_without_a_migration(sqlite_url, monkeypatch):
-    from market import models
-
     migrate.upgrade(sqlite_url)
     assert drift(sqlite_url) == []
     changed = sa.MetaData(naming_convention=models.Base.metadata.naming_convention)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from market import tasks
-from market.core.models import Job
+from market.tasks import Job
 
 ATTEMPTS: dict[str, int] = {}
 
@@ -220,3 +220,22 @@ def test_many_processes_open_a_new_queue_at_once(tmp_path):
             errors = [e for e in pool.starmap(_start_queue, [(path, barrier)] * processes) if e]
             assert errors == []
             assert tasks.sqlite_queue(path).storage.queue_size() == processes * 3
+
+
+def test_the_worker_schedules_every_areas_periodic_jobs(app):
+    """What ``flask worker`` runs on its clock: each area's periodic jobs, from its jobs.py,
+    and nothing registered twice under another name."""
+    assert tasks.periodic_jobs() == [
+        "market.allocation.jobs.nightly_matching",
+        "market.catalog.jobs.listing_expiry",
+        "market.finder.jobs.saved_search_alerts",
+        "market.finder.jobs.search_outbox_delivery",
+        "market.orders.jobs.card_payment_reconciliation",
+        "market.orders.jobs.monthly_fee_statements",
+        "market.pickups.jobs.pickup_no_shows",
+        "market.pickups.jobs.pickup_reminders",
+    ]
+    periodic = [f"{t.__module__}.{t.__name__}" for t in tasks.huey._registry._periodic_tasks]
+    assert sorted(periodic) == tasks.periodic_jobs()
+    for kind in ("mail", "thumbnail", "listing_import", "matching_run"):
+        assert kind in tasks._HANDLERS

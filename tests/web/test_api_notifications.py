@@ -4,6 +4,14 @@ describes exactly what the server answers."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from market import create_app
+from market.notifications.models import Notification
+from tests.conftest import in_session
 from tests.web.test_api import undocumented, validate
 from tests.web.test_catalog import api_headers
 from tests.web.test_orders import act, request_quantity, signed_in
@@ -79,3 +87,62 @@ def test_openapi_documents_every_notification_route(app, client):
     ]
     assert len(routes) == 2
     assert undocumented(doc, routes) == []
+
+
+def test_programs_marking_at_once_count_each_note_once(app, database_url, factory, tmp_path):
+    """Eight requests served by four app instances (as by several workers) mark the same 40
+    notes read at the same moment: together they report 40 marked, each note once, never
+    a note counted by two of them (reading then writing each row counted 160 for 40)."""
+    if app.extensions["meguri.db"].is_sqlite:
+        pytest.skip("a race between connections: PostgreSQL (SQLite runs one writer at a time)")
+    member = factory.user()
+    # A token per request: a shared token row (its last-used time is written on every
+    # request) would queue the requests one behind the other and hide the race.
+    client = signed_in(app, member)
+    tokens = [api_headers(client) for _ in range(8)]
+    in_session(
+        app,
+        lambda s: s.add_all(
+            Notification(user_id=member.id, message=f"note {i}") for i in range(40)
+        ),
+    )
+    others = [
+        create_app(
+            {**app.config, "DATABASE_URL": database_url, "INSTANCE_DIR": str(tmp_path / f"i{n}")}
+        )
+        for n in range(3)
+    ]
+    instances = [app, *others]
+    start = threading.Barrier(len(tokens), timeout=30)
+    answers: list[tuple[int, dict]] = []
+
+    def mark(instance, headers):
+        program = instance.test_client()
+        start.wait()
+        response = program.post("/api/v1/notifications/read", json={}, headers=headers)
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [
+        threading.Thread(target=mark, args=(instances[n % len(instances)], headers))
+        for n, headers in enumerate(tokens)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for other in others:
+            other.extensions["meguri.db"].dispose()
+    assert [status for status, _ in answers] == [200] * len(tokens), answers
+    assert sum(body["marked"] for _, body in answers) == 40, answers
+    unread = in_session(
+        app,
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == member.id, Notification.read_at.is_(None))
+        ),
+        commit=False,
+    )
+    assert unread == 0

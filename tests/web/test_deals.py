@@ -20,7 +20,7 @@ from market.allocation.instance import listing_ref
 from market.allocation.models import Deal, MatchRun, Proposal
 from market.catalog.models import Listing
 from market.errors import Conflict
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from market.orders.models import Order
 from tests.conftest import in_session
 

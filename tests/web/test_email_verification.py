@@ -9,7 +9,7 @@ import re
 from sqlalchemy import select
 
 from market.accounts.models import User
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from tests.conftest import PASSWORD, Member, in_session
 from tests.web.test_accounts import signup_form
 

@@ -186,7 +186,7 @@ def test_an_unknown_order_status_filter_is_refused(app, client, requested, query
     "body", [{"ids": None}, {"ids": "all"}, {"ids": [True]}, {"ids": [2**63]}, {"idz": [1]}]
 )
 def test_marking_notifications_read_needs_ids_or_all(app, client, requested, body):
-    from market.finder.models import Notification
+    from market.notifications.models import Notification
 
     def unread(s):
         return s.scalar(

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from market.catalog.models import Listing, ListingStatus
 from market.db import japan_today
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from tests.conftest import in_session, listing_data
 from tests.web.test_orders import signed_in
 
@@ -59,6 +59,7 @@ def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, fac
     )  # no hit
     refused = other.post(f"/listings/{listing_id}/orders/new", data={"quantity": "10"})
     assert refused.status_code == 409
+    assert "This listing is not open for requests." in refused.get_data(as_text=True)
     (note,) = in_session(
         app, lambda s: s.scalars(select(Notification).where(Notification.user_id == owner.id)).all()
     )

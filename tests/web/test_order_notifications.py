@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from tests.conftest import PASSWORD, in_session
 
 

@@ -322,7 +322,7 @@ def dispute_event(payment, status: str, event_type: str, event_id: str | None = 
 def test_a_chargeback_holds_the_order_until_the_card_network_decides(
     app, db, client, invoiced, outcome
 ):
-    from market.finder.models import Notification
+    from market.notifications.models import Notification
 
     order_id, buyer, seller = invoiced
     payment = order_row(db, order_id).current_payment

@@ -13,6 +13,7 @@ from market import db as market_db
 from market.orders.models import Order, OrderStatus
 from market.pickups import services
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
+from tests.conftest import PASSWORD
 from tests.web.test_reports import (
     act,
     assert_csv_matches_page,
@@ -177,8 +178,10 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
     assert backwards.status_code == 422 and "end after it starts" in backwards.get_data(
         as_text=True
     )
-    assert open_slot(town, capacity="0").status_code == 422
-    assert open_slot(town, slot_date="tomorrow").status_code == 422
+    for bad, field in ((dict(capacity="0"), "capacity"), (dict(slot_date="tomorrow"), "slot_date")):
+        refused = open_slot(town, **bad)
+        assert refused.status_code == 422
+        assert f'id="{field}-error"' in refused.get_data(as_text=True), field
     assert (
         x.post("/pickups/slots", data={"slot_date": "2099-01-01"}).status_code == 403
     )  # not a municipality
@@ -186,14 +189,15 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
 
     assert open_slot(town, capacity="1").status_code == 302
     [slot_id] = slot_ids(app)
-    assert (
-        x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table}).status_code == 422
-    )  # Y's order
+    not_ours = x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table})  # Y's order
+    assert not_ours.status_code == 422
+    assert "Choose one of your organisation&#39;s orders." in not_ours.get_data(as_text=True)
     assert x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair}).status_code == 302
     full = y.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table})
     assert full.status_code == 409 and "This slot is full" in full.get_data(as_text=True)
     again = x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair})
     assert again.status_code == 409
+    assert "This slot is full." in again.get_data(as_text=True)  # its own booking fills it
     assert counts(app) == (1, 1)
 
     # Another municipality's slot is not for this city's items.
@@ -292,8 +296,11 @@ def test_reminder_the_day_before_once_and_no_show_after_the_slot(app, city, cloc
     assert html_rows(pickups.split('id="show-rates"', 1)[1])[0][1:] == ["1", "0", "1", "0%"]
 
 
-def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(app, city, clock):
+def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_again(
+    app, city, clock, factory
+):
     member, items, x_member, y_member = city
+    clerk = factory.member(member.org_id, "clerk@example.jp")  # never chose a language
     town, x, y = signed_in(app, member), signed_in(app, x_member), signed_in(app, y_member)
     chair = paid_order(app, town, x, items["chair"])
     table = paid_order(app, town, y, items["table"])
@@ -316,6 +323,18 @@ def test_cancel_before_the_slot_frees_the_place_and_the_order_can_be_booked_agai
         if m["to"] == member.email and "Pickup cancelled" in m["subject"]
     ]
     assert len(mails) == 1 and f"#{chair}" in mails[0]["body"]
+    # A colleague who never chose English is told in Japanese (the default), by mail and in-app.
+    (told,) = [
+        m
+        for m in app.extensions["meguri.mailer"].sent()
+        if m["to"] == clerk.email and "引取り" in m["subject"]
+    ]  # not the order's own mails
+    assert told["subject"].startswith(f"【めぐり】引取り予約の取消し #{booking}")
+    assert f"注文 #{chair}" in told["body"] and "取消し: " in told["body"]
+    clerk_client = app.test_client()
+    clerk_client.post("/login", data={"email": clerk.email, "password": PASSWORD})
+    bell = clerk_client.get("/notifications").get_data(as_text=True)
+    assert f"引取り予約の取消し #{booking}" in bell
     again = x.post(f"/pickups/bookings/{booking}/cancel")
     assert again.status_code == 409 and "already recorded as cancelled" in again.get_data(
         as_text=True

@@ -16,7 +16,7 @@ from market.accounts.models import User
 from market.allocation import services as allocation
 from market.allocation.models import Proposal
 from market.catalog.models import Listing
-from market.finder.models import Notification
+from market.notifications.models import Notification
 from market.orders import requests, transitions
 from market.orders.models import Order
 from tests.conftest import in_session

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 import search
 from market.finder.index import deliver, get_index
-from market.finder.models import Notification, SearchOutbox
+from market.finder.models import SearchOutbox
+from market.notifications.models import Notification
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import logging
 
 import pytest
 
+from market.core import readiness
+
 
 @pytest.fixture
 def limited_app(database_url, tmp_path):
@@ -90,6 +92,21 @@ def test_request_id_is_kept_or_made_and_logged(client, caplog):
         "X-Request-ID"
     ]
     assert len(made) == 32 and " " not in made
+
+
+def test_readiness_reports_the_database_the_queue_and_search(client, monkeypatch):
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": "ok", "queue": "ok", "search": "ok"}
+
+    def down():
+        raise ConnectionError("index unreachable")
+
+    # A part that is not ready makes the whole answer 503, naming that part.
+    monkeypatch.setitem(readiness.CHECKS, "search", down)
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.get_json()["checks"]["search"] == "error: ConnectionError"
 
 
 def test_json_log_lines_carry_the_request_fields():

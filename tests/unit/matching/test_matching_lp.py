@@ -7,10 +7,11 @@ import pytest
 from matching_helpers import random_instance
 
 import matching
-from matching import solver
+from matching import column_lp
 from matching._ortools import pywraplp
 from matching.arcs import ArcSource
-from matching.solver import NetworkPool, _PathLP
+from matching.column_lp import _PathLP
+from matching.solver import NetworkPool
 
 
 def _add_direct(lp: _PathLP, src: ArcSource, pool: NetworkPool, idx: np.ndarray) -> None:
@@ -50,7 +51,7 @@ def test_adding_columns_resolves_to_the_cold_optimum_from_the_previous_basis(see
 def test_columns_held_at_zero_and_released_keep_the_optimum_exact(seed, yards, monkeypatch):
     # Margin 0: every column without flow and with a negative reduced benefit is held at
     # 0, so pricing has to release some of them again for the optimum to be reached.
-    monkeypatch.setattr(solver, "RETIRE_MARGIN", 0.0)
+    monkeypatch.setattr(column_lp, "RETIRE_MARGIN", 0.0)
     data = random_instance(seed, n_s=60, n_d=50, yards=yards, blend=True)
     res = matching.solve(matching.load_instance(data))
     assert res.stats["retired_columns"] > 0
