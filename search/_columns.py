@@ -15,8 +15,8 @@ from __future__ import annotations
 import itertools
 import operator
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,7 +44,12 @@ _NO_START, _NO_END = -1, 99_999_999  # an open window side: always inside
 GRID_DEG = 0.5  # ~55 km cells
 _GRID_ROW = 1 << 12  # cells in a row of the key (360 / GRID_DEG < 4096)
 _NO_SPACES = operator.methodcaller("replace", b" ", b"")
-FIRST_CHUNK = 2048  # candidates ranked before deciding whether the rest can matter
+FIRST_CHUNK = 2048
+WORD_HITS = 2_000  # a query word matching at least this many listings keeps its ids
+WORD_IDS = 12_000_000  # at most this many ids kept for words, least recently used go
+WORD_CHANGES = 2_000  # a kept word with more changed ids than this is dropped
+TITLE_TESTS = 64  # title tests remembered per row (1 byte a row each)
+ANSWERS = 256  # searches without words answered from memory until the next change  # candidates ranked before deciding whether the rest can matter
 
 
 def _day(value: str | None, missing: int) -> int:
@@ -54,11 +59,24 @@ def _day(value: str | None, missing: int) -> int:
     return int(value[:4]) * 10000 + int(value[5:7]) * 100 + int(value[8:10])
 
 
-@dataclass
-class Ranked:
-    total: int
-    page: list[int]  # listing ids of the page, in order
-    facets: dict[str, dict[str, int]]
+def _encode(text: str | None) -> bytes:
+    return text.encode() if text else b""
+
+
+def _floats(values: Sequence) -> np.ndarray:
+    """Floats with NaN for None, without a Python step per value."""
+    array = np.array(values, dtype=object)
+    array[np.equal(array, None)] = np.nan
+    return array.astype(np.float64)
+
+
+def _days(values: Sequence[str | None], missing: int) -> np.ndarray:
+    """ISO dates as YYYYMMDD numbers (missing for None), without a Python step per value."""
+    array = np.array(values, dtype=object)
+    empty = np.equal(array, None) | np.equal(array, "")
+    array[empty] = "0000-00-00"
+    digits = np.strings.replace(array.astype("U10"), "-", "")
+    return np.where(empty, missing, digits.astype(np.int64)).astype(np.int32)
 
 
 class Columns:
@@ -97,6 +115,14 @@ class Columns:
         self._cell_pos = np.zeros(0, np.int64)
         self._moved: list[int] = []
         self._sparse = False
+        # query words' matching ids (sorted), as of the last change applied except
+        # the ids changed since (re-tested on the next use): the postings of the words
+        # people search most, which are the costly ones to read from the index
+        self._words: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._tests: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._answers: OrderedDict[tuple, tuple] = OrderedDict()
+        self._dirty: dict[str, set[int]] = {}
+        self._word_ids = 0
 
     # -- loading and changes --------------------------------------------------------------
 
@@ -126,25 +152,39 @@ class Columns:
     def _write(self, at: np.ndarray, rows: Sequence[tuple]) -> None:
         """Rows (in COLUMNS order) into positions `at`."""
         columns = list(zip(*rows, strict=True))
+        for state in self._tests.values():  # rows written again are tested again
+            state[at[at < len(state)]] = 0
         self.ids[at] = columns[0]
         self.alive[at] = True
         for facet, index in _FACET_AT.items():
-            self.codes[facet][at] = [self._code(facet, v) for v in columns[index]]
-        self.price[at] = [np.nan if v is None else float(v) for v in columns[_PRICE]]
-        self.start[at] = [_day(v, _NO_START) for v in columns[_START]]
-        self.end[at] = [_day(v, _NO_END) for v in columns[_END]]
-        for array, index in ((self.cx, _CX), (self.cy, _CY), (self.cz, _CZ)):
-            array[at] = [np.nan if v is None else v for v in columns[index]]
-        self.created[at] = [np.nan if v is None else v for v in columns[_CREATED]]
-        for position, title, reading in zip(at.tolist(), columns[1], columns[2], strict=True):
-            encoded = (title or "").encode()
-            padded = f" {reading or ''} ".encode()
+            values = columns[index]
+            table = self._code_of[facet]
+            for value in set(values) - table.keys():
+                self._code(facet, value)
+            self.codes[facet][at] = np.fromiter(map(table.__getitem__, values), np.int32, len(at))
+        self.price[at] = _floats(columns[_PRICE])
+        self.start[at] = _days(columns[_START], _NO_START)
+        self.end[at] = _days(columns[_END], _NO_END)
+        for array, index in (
+            (self.cx, _CX),
+            (self.cy, _CY),
+            (self.cz, _CZ),
+            (self.created, _CREATED),
+        ):
+            array[at] = _floats(columns[index])
+        titles = list(map(_encode, columns[1]))
+        readings = [b" " + r + b" " for r in map(_encode, columns[2])]
+        if int(at.min()) >= len(self.titles) and np.all(np.diff(at) == 1):
+            self.titles.extend(titles)  # a load: rows at the end, in order
+            self.readings.extend(readings)
+            return
+        for position, title, reading in zip(at.tolist(), titles, readings, strict=True):
             if position < len(self.titles):
-                self.titles[position] = encoded
-                self.readings[position] = padded
+                self.titles[position] = title
+                self.readings[position] = reading
             else:
-                self.titles.append(encoded)
-                self.readings.append(padded)
+                self.titles.append(title)
+                self.readings.append(reading)
 
     def load(self, batches: Iterable[Sequence[tuple]]) -> None:
         """Every row of a build, in batches (id order is fastest but not required)."""
@@ -220,6 +260,9 @@ class Columns:
 
     def apply(self, changed: Iterable[int], rows: Sequence[tuple], seq: int) -> None:
         """The current key rows of changed ids (an id without a row was deleted)."""
+        changed = [int(i) for i in changed]
+        self._changed_words(changed)
+        self._answers.clear()
         by_id = {int(row[0]): row for row in rows}
         for listing_id in changed:
             at = self._position(int(listing_id))
@@ -240,6 +283,85 @@ class Columns:
         if self._sparse or len(self._recent) + len(self._moved) > max(10_000, self.n // 20):
             self._reindex()
         self.seq = seq
+
+    def title_test(self, p: np.ndarray, key: tuple[str, str], test) -> np.ndarray:
+        """A title test's answer for rows p: remembered per row (0 not known, 1 no,
+        2 yes) for the tests of recent queries, so a common word's titles are read once;
+        a row written again is tested again."""
+        state = self._tests.pop(key, None)
+        if state is None or len(state) < self.n:
+            grown = np.zeros(max(self._cap, self.n), np.uint8)
+            if state is not None:
+                grown[: len(state)] = state
+            state = grown
+        self._tests[key] = state
+        while len(self._tests) > TITLE_TESTS:
+            self._tests.popitem(last=False)
+        known = state[p]
+        unknown = known == 0
+        if unknown.any():
+            asked = p[unknown]
+            known[unknown] = np.where(test(asked), 2, 1)
+            state[asked] = known[unknown]
+        return known == 2
+
+    @staticmethod
+    def _answer_key(query: SearchQuery):
+        if query.near is not None:  # places vary too much to be worth keeping
+            return None
+        return (
+            tuple(sorted((f, tuple(v)) for f, v in query.filters.items())),
+            query.price_min,
+            query.price_max,
+            query.window_from,
+            query.window_to,
+            query.sort,
+            tuple(query.facets),
+        )
+
+    def answer(self, query: SearchQuery):
+        """(total, facet counts, first ids) of a search without words asked since the
+        last change (the landing page, a facet clicked): materialised until any write."""
+        key = self._answer_key(query)
+        return None if key is None else self._answers.get(key)
+
+    def keep_answer(self, query: SearchQuery, answer: tuple) -> None:
+        key = self._answer_key(query)
+        if key is not None:
+            self._answers[key] = answer
+            while len(self._answers) > ANSWERS:
+                self._answers.popitem(last=False)
+
+    def word(self, key: str) -> np.ndarray | None:
+        ids = self._words.get(key)
+        if ids is not None:
+            self._words.move_to_end(key)
+        return ids
+
+    def word_dirty(self, key: str) -> set[int]:
+        return self._dirty.get(key, set())
+
+    def keep_word(self, key: str, ids: np.ndarray) -> None:
+        """Keep a word's ids if it matches many listings (else forget it)."""
+        old = self._words.pop(key, None)
+        self._dirty.pop(key, None)
+        if old is not None:
+            self._word_ids -= len(old)
+        if len(ids) < WORD_HITS:
+            return
+        self._words[key] = ids
+        self._word_ids += len(ids)
+        while self._word_ids > WORD_IDS and len(self._words) > 1:
+            _, dropped = self._words.popitem(last=False)
+            self._word_ids -= len(dropped)
+
+    def _changed_words(self, changed: list[int]) -> None:
+        for key in list(self._words):
+            dirty = self._dirty.setdefault(key, set())
+            dirty.update(changed)
+            if len(dirty) > WORD_CHANGES:
+                self._word_ids -= len(self._words.pop(key))
+                del self._dirty[key]
 
     def _place(self, listing_id: int, at: int) -> None:
         if self._slot is not None:
@@ -440,7 +562,6 @@ class Tiers:
     def __init__(self, columns: Columns, terms: list[QueryTerm]) -> None:
         self.columns = columns
         self.terms = terms
-        self._cache: dict[str, list[bytes]] = {}
 
     def _strings(self, p: np.ndarray, column: str) -> list[bytes]:
         source = self.columns.titles if column == "title" else self.columns.readings
@@ -472,7 +593,6 @@ class Tiers:
 
     def _test(self, p: np.ndarray, among: np.ndarray, typed_only: bool, whole: bool) -> np.ndarray:
         """_query._title_test on the rows p[among]."""
-        cache = self._cache
         ok = np.ones(len(among), bool)
         for term in self.terms:
             options = term.options[: term.typed] if typed_only else term.options
@@ -489,11 +609,10 @@ class Tiers:
                 rest = np.flatnonzero(ok & ~found)
                 if not len(rest):
                     break
-                if column not in cache:
-                    cache[column] = self._strings(p, column)
-                strings = cache[column]
-                found[rest] = self._like(
-                    list(map(strings.__getitem__, among[rest].tolist())), pattern
+                found[rest] = self.columns.title_test(
+                    p[among[rest]],
+                    (column, pattern),
+                    lambda q, c=column, x=pattern: self._like(self._strings(q, c), x),
                 )
             ok &= found
             if not ok.any():
@@ -505,7 +624,6 @@ class Tiers:
         others are reported as `below`)."""
         tier = np.full(len(p), min(3, below), np.int8)
         rest = np.arange(len(p))
-        self._cache = {}
         tests = ((0, True, True), (1, False, True), (2, False, False))
         for value, typed_only, whole in tests[:below]:
             if not len(rest):
@@ -513,5 +631,4 @@ class Tiers:
             hit = self._test(p, rest, typed_only, whole)
             tier[rest[hit]] = value
             rest = rest[~hit]
-        self._cache = {}
         return tier

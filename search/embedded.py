@@ -40,6 +40,7 @@ __all__ = ["EmbeddedIndex", "row_key"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _PG_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SETTINGS_TTL_S = 10.0  # how soon other processes see new synonyms
+ANSWER_HITS = 200  # the first hits kept for a search without words (10 pages of 20)
 LOG_KEEP = 50_000  # changes kept in the log; a process further behind reloads everything
 
 
@@ -464,38 +465,76 @@ class EmbeddedIndex:
             if postgres:
                 raw.rollback()  # the read's implicit transaction
 
-    def _matches(self, conn: Connection, query: SearchQuery, terms: list[QueryTerm]) -> np.ndarray:
-        """Listing ids whose text matches every term and the tags of the query's
-        filters and place (the columns test them exactly afterwards): the inverted index
-        intersects before anything is read. (On SQLite the rowids of one area are close
-        together, so a place's cells let FTS5 skip most of a common word's postings.)"""
+    def _matches(self, conn: Connection, columns: Columns, terms: list[QueryTerm]) -> np.ndarray:
+        """Listing ids whose text matches every term: each term's ids (any of its
+        options) from the inverted index, or from memory for a word that matches many
+        listings (see Columns.words), intersected smallest first."""
+        found = []
+        for term in terms:
+            expression = self._sql.match([term], [])
+            key = "\x00".join(expression.values())
+            ids = columns.word(key)
+            if ids is not None and columns.word_dirty(key):
+                changed = sorted(columns.word_dirty(key))
+                ids = np.union1d(
+                    np.setdiff1d(ids, np.array(changed, np.int64), assume_unique=True),
+                    self._term_ids(conn, expression, changed),
+                )
+                columns.keep_word(key, ids)
+            elif ids is None:
+                ids = self._term_ids(conn, expression, None)
+                columns.keep_word(key, ids)
+            found.append(ids)
+        found.sort(key=len)
+        ids = found[0]
+        for other in found[1:]:
+            ids = np.intersect1d(ids, other, assume_unique=True)
+        return ids
+
+    def _term_ids(self, conn: Connection, expression: dict, among: list[int] | None) -> np.ndarray:
+        """Sorted ids matching one term's expression (among some ids only)."""
+        t = self.tables
+        names = {}
+        if among is not None:
+            names = {f"i{n}": i for n, i in enumerate(among)}
+        marks = ", ".join(":" + n for n in names)
         if self._sql.dialect == "sqlite":
-            params = self._sql.match(terms, _query.tag_groups(query))
-            rows = self._rows(
-                conn,
-                f"SELECT rowid FROM {self.tables.fts} WHERE {self.tables.fts} MATCH :q",
-                params,
-            )
+            sql = f"SELECT rowid FROM {t.fts} WHERE {t.fts} MATCH :q"
+            if among is not None:
+                sql += f" AND rowid IN (SELECT rid FROM {t.keys} WHERE id IN ({marks}))"
+            rows = self._rows(conn, sql, {**expression, **names})
             rids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
-            return _ids_of_rows(rids)
-        params = self._sql.match(terms, _query.tag_groups(query))
-        matches = " AND ".join(f"tsv @@ CAST(:{name} AS tsquery)" for name in params)
-        rows = self._rows(conn, f"SELECT id FROM {self.tables.keys} WHERE {matches}", params)
-        return np.fromiter((row[0] for row in rows), np.int64, len(rows))
+            return np.unique(_ids_of_rows(rids))
+        matches = " AND ".join(f"tsv @@ CAST(:{name} AS tsquery)" for name in expression)
+        sql = f"SELECT id FROM {t.keys} WHERE {matches}"
+        if among is not None:
+            sql += f" AND id IN ({marks})"
+        rows = self._rows(conn, sql, {**expression, **names})
+        return np.unique(np.fromiter((row[0] for row in rows), np.int64, len(rows)))
 
     def _ranked(self, query: SearchQuery, with_page: bool = True):
         """(total, page ids, facet counts) of a query, from the inverted index and the
         columns in memory."""
         with self.engine.connect() as conn:
             terms = self._terms(conn, query)
-            ids = self._matches(conn, query, terms) if terms else None
             with self._columns_lock:
                 columns = self._columns(conn)
+                kept = columns.answer(query) if not terms else None
+                if kept is not None:  # the same filters since the last change
+                    total, counts, first = kept
+                    page = first[query.offset : query.offset + query.per_page]
+                    return total, page, counts, self._documents(conn, page)
+                ids = self._matches(conn, columns, terms) if terms else None
                 p = columns.filter(None if ids is None else columns.positions(ids), query)
                 if not with_page:
                     return len(p), [], {}
                 counts = columns.counts(p, list(query.facets))
-                page = columns.rank(p, query, terms, query.per_page, query.offset)
+                if not terms and query.offset + query.per_page <= ANSWER_HITS:
+                    first = columns.rank(p, query, terms, ANSWER_HITS, 0)
+                    columns.keep_answer(query, (len(p), counts, first))
+                    page = first[query.offset : query.offset + query.per_page]
+                else:
+                    page = columns.rank(p, query, terms, query.per_page, query.offset)
             return len(p), page, counts, self._documents(conn, page)
 
     def _documents(self, conn: Connection, ids: list[int]) -> dict[int, str]:
