@@ -112,6 +112,7 @@ def _start_services(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from market.accounts.views import bp as accounts_bp
+    from market.allocation.plant_views import bp as plants_bp
     from market.allocation.views import bp as allocation_bp
     from market.api.views import bp as api_bp
     from market.catalog.sheet_views import bp as listing_files_bp
@@ -134,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
         core_bp,
         accounts_bp,
         allocation_bp,
+        plants_bp,
         catalog_bp,
         listing_files_bp,
         finder_bp,

@@ -26,12 +26,13 @@ def register(app: Flask) -> None:
     @click.password_option()
     def create_admin(email: str, display_name: str, password: str):
         """Create a site administrator."""
-        from market.accounts.services import FieldErrors, create_site_admin
+        from market.accounts.services import create_site_admin
+        from market.errors import Invalid
 
         session = current_app.extensions["meguri.db"].session()
         try:
             create_site_admin(session, email, password, display_name)
-        except FieldErrors as exc:
+        except Invalid as exc:
             raise click.ClickException(
                 "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
             ) from None
@@ -145,17 +146,36 @@ def register_matching(app: Flask) -> None:
         "--region", default="08,09,10,11,12,13,14", help="Prefecture codes, comma-separated."
     )
     @click.option("--material", default=None, help="Recycled material code (recycled runs).")
-    def matching_run(family: str, region: str, material: str | None):
+    @click.option(
+        "--horizon-weeks",
+        type=int,
+        default=None,
+        help="Plan week by week over this many weeks (version 2); omitted: windows only.",
+    )
+    @click.option("--carbon-price", type=float, default=None, help="Yen per kg CO2.")
+    def matching_run(
+        family: str,
+        region: str,
+        material: str | None,
+        horizon_weeks: int | None,
+        carbon_price: float | None,
+    ):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
-        from market.allocation.services import RunInputError, start_run
+        from market.allocation.services import start_run
         from market.errors import DomainError
 
         session = current_app.extensions["meguri.db"].session()
         try:
             run = start_run(
-                session, None, family, [c.strip() for c in region.split(",") if c.strip()], material
+                session,
+                None,
+                family,
+                [c.strip() for c in region.split(",") if c.strip()],
+                material,
+                horizon_weeks=horizon_weeks,
+                carbon_price_per_kg=carbon_price,
             )
-        except (RunInputError, DomainError) as exc:
+        except DomainError as exc:
             raise click.ClickException(exc.message) from None
         session.commit()
         click.echo(f"matching run {run.id} queued (job {run.job_id})")

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
-from market.catalog import photos
+from market.allocation.models import Plant, PlantConversion
+from market.catalog import kinds, photos
 from market.catalog import services as catalog
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -378,6 +379,8 @@ def load_demo(
     from market.orders.demo import open_trades
 
     open_trades(session, today)
+    # After everything else, so that the listings drawn above stay as they were.
+    created += _plant_operator(session, password_hash, len(ORGS) + 1, today, users)
     # A site administrator, so that a visitor can try a matching run on the demo data.
     session.add(
         User(
@@ -392,10 +395,114 @@ def load_demo(
     session.flush()
     past = ", ".join(f"{n} {what}" for what, n in sorted(history.items()))
     return (
-        f"loaded {len(ORGS)} organisations and {created} listings, and a year of history ({past}); "
+        f"loaded {len(ORGS) + 1} organisations and {created} listings, and a year of history ({past}); "
         f"site admin admin@meguri.example; "
-        f"sign in as demo1@meguri.example … demo{len(ORGS)}@meguri.example with password {DEMO_PASSWORD}"
+        f"sign in as demo1@meguri.example … demo{len(ORGS) + 1}@meguri.example with password {DEMO_PASSWORD}"
     )
+
+
+# An improvement plant (改良プラント) on the Tokyo waterfront and what it treats: class-4
+# soil and mud into improved soil, each line with its price and weekly capacity [U].
+PLANT_OPERATOR = (OrgKind.plant_operator, "城南土質改良センター株式会社", "大田区")
+PLANT_LINES = [("4a", "2i", 1800, 600), ("4b", "3i", 1600, 400), ("mud-a", "3i", 2800, 300)]
+
+
+def _plant_operator(
+    session: Session, password_hash: str, n: int, today: dt.date, users: dict[int, User]
+) -> int:
+    kind, org_name, city = PLANT_OPERATOR
+    name, code, pref, lat, lon, _ = CITY[city]
+    org = Organisation(
+        name=org_name,
+        kind=kind,
+        prefecture_code=pref,
+        municipality_code=code,
+        address=name,
+    )
+    session.add(org)
+    session.add(
+        User(
+            email=f"demo{n}@meguri.example",
+            password_hash=password_hash,
+            display_name="城南土質改良センター 担当者",
+            organisation=org,
+            role=Role.admin,
+            email_verified_at=utcnow(),
+        )
+    )
+    plant = Plant(
+        organisation=org,
+        name="城南改良プラント（京浜島）",
+        lat=lat + 0.01,
+        lon=lon + 0.03,
+        prefecture_code=pref,
+        address=f"{name}京浜島",
+    )
+    session.add(plant)
+    for source, target, price, capacity in PLANT_LINES:
+        session.add(
+            PlantConversion(
+                plant=plant,
+                from_class=source,
+                to_class=target,
+                price_per_m3=price,
+                weekly_capacity=Decimal(capacity),
+            )
+        )
+    session.flush()
+    return _treated_pair(session, today, users)
+
+
+def _treated_pair(session: Session, today: dt.date, users: dict[int, User]) -> int:
+    """A site digging class-4a soil near the plant and a road embankment that takes only
+    improved soil: a planned run sends the one to the other through the plant, so the
+    plant's page, the proposal timeline and the yard charts have something to show."""
+    by_name = {u.organisation.name: u for u in users.values()}
+    digger, builder = by_name["湾岸土木工業株式会社"], by_name["東都建設株式会社"]
+    koto, ota = CITY["江東区"], CITY["大田区"]
+    site = {"status": "open", "max_haul_km": 40}
+    offer = {
+        **site,
+        "title": "江東区 地下鉄駅工事 発生土 第4a種 3,000m³ 搬出",
+        "description": "シールド工事の泥水処理後の第4a種土です。改良プラント経由の利用を想定。",
+        "lat": koto[3] + 0.004,
+        "lon": koto[4] - 0.01,
+        "prefecture_code": koto[2],
+        "municipality_code": koto[1],
+        "address": koto[0],
+        "window_start": (today + dt.timedelta(days=7)).isoformat(),
+        "window_end": (today + dt.timedelta(days=70)).isoformat(),
+        "quantity": 3000,
+        "weekly_rate": 400,
+        "price_per_unit": -2500,
+        "soil_class_code": "4a",
+        "cone_index": 260,
+        "contamination_status": "checked_clean",
+    }
+    want = {
+        **site,
+        "title": "大田区 臨海部道路 盛土材（改良土）2,400m³ 受入",
+        "description": "道路盛土に第2種改良土を受け入れます。",
+        "lat": ota[3] - 0.006,
+        "lon": ota[4] + 0.02,
+        "prefecture_code": ota[2],
+        "municipality_code": ota[1],
+        "address": ota[0],
+        "window_start": (today + dt.timedelta(days=21)).isoformat(),
+        "window_end": (today + dt.timedelta(days=120)).isoformat(),
+        "quantity": 2400,
+        "weekly_rate": 300,
+        "price_per_unit": 1500,
+        "soil_use_code": "road_embankment",
+        "accepted_classes": ["2i"],
+        "improved_allowed": True,
+    }
+    for user, kind, data in (
+        (digger, ListingKind.soil_offer, offer),
+        (builder, ListingKind.soil_want, want),
+    ):
+        catalog.create_listing(session, user, kind, kinds.validate(session, kind, data))
+    return 2
 
 
 def _family(kind: ListingKind) -> str:

@@ -25,8 +25,13 @@ from market.catalog import services as catalog
 from market.catalog.models import Listing, ListingKind
 from market.db import TOKYO, as_of
 from market.notifications.services import mark_read
-from market.orders import deliveries, moves, refunds, requests, statements, transitions
+from market.orders import statements
+from market.orders.deliveries import record_delivery
 from market.orders.models import Order, OrderStatus
+from market.orders.moves import payer_payee
+from market.orders.refunds import refund_order, refundable_yen
+from market.orders.requests import request_order
+from market.orders.transitions import perform
 from market.pickups import services as pickups
 from market.trace import services as trace
 
@@ -106,12 +111,12 @@ class History:
         return catalog.create_listing(self.session, self.users[org.id], kind, form)
 
     def _do(self, org_id: int, order_id: int, action: str, data: dict | None = None) -> None:
-        transitions.perform(self.session, self.users[org_id], order_id, action, data)
+        perform(self.session, self.users[org_id], order_id, action, data)
 
     def _pay(self, order_id: int, paid_at: dt.datetime) -> Story:
         """The payee invoices (適格請求書) now; the transfer arrives by ``paid_at``."""
         order = self.session.get(Order, order_id)
-        payee = moves.payer_payee(order)[1]
+        payee = payer_payee(order)[1]
         self._do(payee, order_id, "issue_invoice")
         if order.status == OrderStatus.invoiced:
             yield paid_at
@@ -141,7 +146,7 @@ class History:
 
         loads = rng.randint(6, 14)
         yield at(day - dt.timedelta(days=9), 14, rng.randint(0, 59))
-        order = requests.request_order(
+        order = request_order(
             self.session,
             self.users[buyer.id],
             offer.id,
@@ -220,7 +225,7 @@ class History:
         offer = self._publish(recycler, ListingKind.recycled_offer, form)
         tonnes = min(Decimal(rng.choice([40, 60, 100, 150])), Decimal(offer.quantity))
         yield at(day - dt.timedelta(days=10), 13)
-        order = requests.request_order(
+        order = request_order(
             self.session,
             self.users[buyer.id],
             offer.id,
@@ -238,18 +243,18 @@ class History:
         half = (tonnes / 2).quantize(Decimal(1))
         for n, lot in enumerate((half, tonnes - half)):
             yield at(day + dt.timedelta(days=7 * n), 16)
-            deliveries.record_delivery(
+            record_delivery(
                 self.session,
                 self.users[recycler.id],
                 order.id,
                 {"quantity": str(lot), "reference": f"計量票 No.{rng.randint(10000, 99999)}"},
             )
         yield at(day + dt.timedelta(days=8), 11)
-        if refund and refunds.refundable_yen(order) > 0:
-            amount = max(1000, refunds.refundable_yen(order) // 50 // 100 * 100)
-            refunds.refund_order(
+        if refund and refundable_yen(order) > 0:
+            amount = max(1000, refundable_yen(order) // 50 // 100 * 100)
+            refund_order(
                 self.session,
-                self.users[moves.payer_payee(order)[1]],
+                self.users[payer_payee(order)[1]],
                 order.id,
                 {"amount_yen": str(amount), "reason": "計量差異（2回目の納品が約2%不足）の返金"},
             )
@@ -273,7 +278,7 @@ class History:
         )
         item = self._publish(city, ListingKind.reuse_item, form)
         yield at(day - dt.timedelta(days=8), rng.randint(9, 17))
-        order = requests.request_order(
+        order = request_order(
             self.session,
             self.users[operator.id],
             item.id,
@@ -285,14 +290,14 @@ class History:
         yield from self._pay(order.id, at(day - dt.timedelta(days=4), 11))
         handed_over = yield from self._pickup(city, operator, order.id, item, day, showed)
         if not handed_over:
-            if refunds.refundable_yen(order) > 0 and rng.random() < 0.5:
+            if refundable_yen(order) > 0 and rng.random() < 0.5:
                 yield at(day + dt.timedelta(days=1), 10)
-                refunds.refund_order(
+                refund_order(
                     self.session,
                     self.users[city.id],
                     order.id,
                     {
-                        "amount_yen": str(refunds.refundable_yen(order)),
+                        "amount_yen": str(refundable_yen(order)),
                         "reason": "引取りがなかったため売買を取り消し、代金を返金します。",
                     },
                 )

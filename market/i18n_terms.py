@@ -54,6 +54,7 @@ TERMS = {
     "reuse_operator": _l("reuse_operator"),
     "recycler": _l("recycler"),
     "stockyard_operator": _l("stockyard_operator"),
+    "plant_operator": _l("plant_operator"),
     # Matching run family: _(run.family)
     "soil": _l("soil"),
     "recycled": _l("recycled"),
@@ -78,5 +79,6 @@ TERMS = {
     "pair": _l("pair"),
     "blend": _l("blend"),
     "chain": _l("chain"),
+    "treated": _l("treated"),
     "accepted": _l("accepted"),
 }

@@ -9,7 +9,15 @@ from market.accounts.models import (
     Role,
     User,
 )
-from market.allocation.models import DeclinedPair, MatchingParameter, MatchRun, Proposal
+from market.allocation.models import (
+    DeclinedPair,
+    MatchingParameter,
+    MatchRun,
+    Plant,
+    PlantConversion,
+    PlantLoad,
+    Proposal,
+)
 from market.catalog.models import (
     Grade,
     GradeProperty,
@@ -61,6 +69,9 @@ __all__ = [
     "MatchRun",
     "MatchingParameter",
     "Partnership",
+    "Plant",
+    "PlantConversion",
+    "PlantLoad",
     "Proposal",
     "Grade",
     "GradeProperty",

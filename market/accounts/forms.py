@@ -52,3 +52,16 @@ class ForgotPasswordForm(Form):
 
 class PartnerForm(Form):
     operator_id: RowId = None
+
+
+class OrganisationForm(Form):
+    # Sizes here only guard the request; the service names each field's own limit.
+    name: Text(1000) = ""
+    prefecture_code: Text(20) = ""
+    address: Text(1000) = ""
+    invoice_registration_no: Text(100) = ""
+    stockyard_registration_no: Text(1000) = ""
+
+
+class MemberRoleForm(Form):
+    role: Text(100) = ""

@@ -39,6 +39,7 @@ class OrgKind(enum.StrEnum):
     reuse_operator = "reuse_operator"  # リユース事業者
     recycler = "recycler"  # 再生資源事業者
     stockyard_operator = "stockyard_operator"  # ストックヤード運営事業者
+    plant_operator = "plant_operator"  # 改良プラント運営事業者
 
 
 class Role(enum.StrEnum):

@@ -26,7 +26,7 @@ from market.accounts.models import (
 )
 from market.core import audit
 from market.db import utcnow
-from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.errors import Conflict, Forbidden, Invalid, NotFound
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INVOICE_NO = re.compile(r"^T\d{13}$")
@@ -92,7 +92,7 @@ def sign_up(
     if "email" not in errors and email_taken(session, email):
         errors["email"] = _("An account with this e-mail address already exists.")
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors, status=400)
     org = Organisation(
         name=org_name.strip(),
         kind=kind,
@@ -111,12 +111,6 @@ def sign_up(
     session.add(user)
     session.flush()
     return user
-
-
-class FieldErrors(DomainError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
-        self.errors = errors
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -141,14 +135,14 @@ def _set_password(
     session: Session, user: User, new: str, confirm: str, action: str, errors: dict[str, str]
 ) -> int:
     """Check the new password (and any errors found so far); set it, end every session
-    of the user and revoke their API tokens (returns how many), or raise FieldErrors and
+    of the user and revoke their API tokens (returns how many), or raise Invalid and
     change nothing."""
     if len(new or "") < MIN_PASSWORD:
         errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
     elif new != confirm:
         errors["confirm_password"] = _("The two new passwords differ.")
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors, status=400)
     user.password_hash = generate_password_hash(new)
     _end_every_login(session, user)
     # A token copied by whoever knew the old password must not outlive it.
@@ -309,7 +303,7 @@ def create_site_admin(session: Session, email: str, password: str, display_name:
     if "email" not in errors and email_taken(session, email):
         errors["email"] = _("An account with this e-mail address already exists.")
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors, status=400)
     user = User(
         email=email,
         password_hash=generate_password_hash(password),
@@ -337,7 +331,7 @@ def invite(session: Session, inviter: User, email: str, role: str) -> tuple[Invi
     if role not in {r.value for r in Role}:
         errors["role"] = _("Choose a role.")
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors, status=400)
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         organisation_id=inviter.organisation_id,
@@ -373,7 +367,7 @@ def accept_invitation(session: Session, token: str, password: str, display_name:
     if email_taken(session, invitation.email):
         errors["email"] = _("An account with this e-mail address already exists.")
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors, status=400)
     user = User(
         email=invitation.email,
         password_hash=generate_password_hash(password),
@@ -391,7 +385,7 @@ def accept_invitation(session: Session, token: str, password: str, display_name:
 def issue_api_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise FieldErrors({"name": _("Give the token a name of at most 100 characters.")})
+        raise Invalid({"name": _("Give the token a name of at most 100 characters.")}, status=400)
     secret = "mgr_" + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=digest(secret))
     session.add(token)
@@ -423,7 +417,7 @@ def add_partner(session: Session, user: User, operator_id: int | None) -> Partne
         raise Forbidden(_("Only a municipality's admins can choose partner operators."))
     operator = session.get(Organisation, operator_id) if operator_id else None
     if operator is None or operator.kind != OrgKind.reuse_operator:
-        raise FieldErrors({"operator_id": _("Choose a reuse operator.")})
+        raise Invalid({"operator_id": _("Choose a reuse operator.")}, status=400)
     existing = session.scalar(
         select(Partnership).where(
             Partnership.municipality_id == org.id, Partnership.operator_id == operator.id
@@ -485,7 +479,7 @@ def update_organisation(session: Session, user: User, data) -> Organisation:
     elif yard_no and len(yard_no) > 40:
         errors["stockyard_registration_no"] = _("Must be at most %(n)s characters.", n=40)
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors, status=400)
     new = {
         "name": name,
         "prefecture_code": prefecture,
@@ -534,7 +528,7 @@ def set_member_role(session: Session, admin: User, member_id: int, role: object)
     try:
         new_role = Role(str(role))
     except ValueError:
-        raise FieldErrors({"role": _("Choose a role.")}) from None
+        raise Invalid({"role": _("Choose a role.")}, status=400) from None
     if new_role == member.role:
         return member
     if new_role != Role.admin and member.active and not _other_active_admins(session, member):

@@ -24,6 +24,8 @@ from market.accounts.forms import (
     ForgotPasswordForm,
     InviteForm,
     LoginForm,
+    MemberRoleForm,
+    OrganisationForm,
     PartnerForm,
     PasswordChangeForm,
     PasswordResetForm,
@@ -39,9 +41,10 @@ from market.accounts.models import (
     Prefecture,
     User,
 )
-from market.core.forms import Form, parse_form
+from market.core.forms import Form, NextForm, form_values, parse_form
 from market.core.limits import LOGIN, SIGNUP, TOKEN_CREATE, limiter
-from market.errors import Conflict
+from market.core.writes import commit, submit
+from market.errors import Conflict, Invalid
 from market.mail import send_later
 from market.services import db_session
 
@@ -52,9 +55,7 @@ def _start_session(user: User) -> None:
     """Sign ``user`` in on this browser and commit the record of it (after the work it
     follows, if any, is committed): the server knows every signed-in browser, so signing
     out ends the session for every copy of the cookie."""
-    s = db_session()
-    key = services.start_login(s, user)
-    s.commit()
+    key = commit(lambda s: services.start_login(s, user))
     # A fresh session on sign-in: nothing set before it (fixation) survives.
     lang = session.get("lang")
     session.clear()
@@ -64,25 +65,8 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
-def _write(s, write, form: type[Form] | None = None):
-    """Run a service write: commit and return (its result, no errors), or roll back and
-    return (None, the field errors) for the form to show again. With ``form``, the page's
-    declared form is read first and handed to ``write``; a field that breaks it is named."""
-    if form is not None:
-        parsed, errors = parse_form(form)
-        if errors:
-            return None, errors
-        return _write(s, lambda: write(parsed))
-    try:
-        result = write()
-    except services.FieldErrors as exc:
-        s.rollback()
-        return None, exc.errors
-    s.commit()
-    return result, {}
-
-
 def _safe_next(target: str | None) -> str:
+    """A path on this site, never another host (``//host`` or an absolute URL)."""
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("core.home")
@@ -104,9 +88,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    s = db_session()
-    services.end_login(s, session.get(services.LOGIN_KEY))
-    s.commit()
+    commit(lambda s: services.end_login(s, session.get(services.LOGIN_KEY)))
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -124,10 +106,9 @@ def _prefectures():
 def signup():
     errors: dict[str, str] = {}
     if request.method == "POST":
-        s = db_session()
-        user, errors = _write(
-            s,
-            lambda form: services.sign_up(
+
+        def write(s, form: SignupForm) -> User:
+            user = services.sign_up(
                 s,
                 email=form.email,
                 password=form.password,
@@ -137,12 +118,13 @@ def signup():
                 prefecture_code=form.prefecture_code or None,
                 stockyard_registration_no=form.stockyard_registration_no,
                 invoice_registration_no=form.invoice_registration_no,
-            ),
-            SignupForm,
-        )
-        if not errors:
+            )
             _send_verification(s, user)
-            s.commit()
+            return user
+
+        done = submit(SignupForm, write, refuse=(Invalid,))
+        errors, user = done.errors, done.result
+        if done.ok:
             _start_session(user)
             flash(
                 _(
@@ -158,7 +140,7 @@ def signup():
         errors=errors,
         org_kinds=list(OrgKind),
         prefectures=_prefectures(),
-        form=request.form,
+        form=form_values(SignupForm),
     ), (400 if errors else 200)
 
 
@@ -204,9 +186,7 @@ def _send_verification(s, user: User) -> None:
 
 @bp.get("/account/verify/<token>")
 def verify_email(token: str):
-    s = db_session()
-    services.verify_email(s, token, current_app.config["SECRET_KEY"])
-    s.commit()
+    commit(lambda s: services.verify_email(s, token, current_app.config["SECRET_KEY"]))
     flash(_("Thank you: your e-mail address is confirmed."), "success")
     return redirect(url_for("core.home"))
 
@@ -215,12 +195,11 @@ def verify_email(token: str):
 @login_required
 @limiter.limit(SIGNUP, key_func=lambda: f"user:{current_user.id}")
 def resend_verification():
-    s = db_session()
     if current_user.email_verified_at is None:
-        _send_verification(s, current_user)
-        s.commit()
+        commit(lambda s: _send_verification(s, current_user))
         flash(_("We sent a new link to %(email)s.", email=current_user.email), "success")
-    return redirect(_safe_next(request.form.get("next")))
+    form, _errors = parse_form(NextForm)
+    return redirect(_safe_next(form.next if form else None))
 
 
 @bp.get("/organisation")
@@ -238,9 +217,12 @@ def edit_organisation():
         abort(403)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        s = db_session()
         user = current_user._get_current_object()
-        errors = _write(s, lambda: services.update_organisation(s, user, request.form))[1]
+        errors = submit(
+            OrganisationForm,
+            lambda s, form: services.update_organisation(s, user, form.sent()),
+            refuse=(Invalid,),
+        ).errors
         if not errors:
             flash(_("Organisation details saved."), "success")
             return redirect(url_for("accounts.organisation"))
@@ -249,21 +231,16 @@ def edit_organisation():
         org=current_user.organisation,
         errors=errors,
         prefectures=_prefectures(),
-        form=request.form if errors else None,
+        form=form_values(OrganisationForm) if errors else None,
     ), (400 if errors else 200)
 
 
-def _member_change(change, done: str):
+def _member_change(change, done: str, form: type[Form] = Form):
     """One change to a member by an admin: commit and go back, or show the refusal."""
-    s = db_session()
-    try:
-        change(s, current_user._get_current_object())
-    except (services.FieldErrors, Conflict) as exc:
-        s.rollback()
-        return _organisation_page(
-            getattr(exc, "errors", None) or {exc.field or "member": exc.message}, exc.status
-        )
-    s.commit()
+    admin = current_user._get_current_object()
+    outcome = submit(form, lambda s, values: change(s, admin, values), refuse=(Invalid, Conflict))
+    if not outcome.ok:
+        return _organisation_page(outcome.errors, outcome.status)
     flash(done, "success")
     return redirect(url_for("accounts.organisation"))
 
@@ -272,8 +249,9 @@ def _member_change(change, done: str):
 @login_required
 def member_role(member_id: int):
     return _member_change(
-        lambda s, admin: services.set_member_role(s, admin, member_id, request.form.get("role")),
+        lambda s, admin, form: services.set_member_role(s, admin, member_id, form.role),
         _("Role changed."),
+        MemberRoleForm,
     )
 
 
@@ -281,7 +259,7 @@ def member_role(member_id: int):
 @login_required
 def deactivate_member(member_id: int):
     return _member_change(
-        lambda s, admin: services.set_member_active(s, admin, member_id, False),
+        lambda s, admin, _form: services.set_member_active(s, admin, member_id, False),
         _("Member deactivated: signed out everywhere, and no longer able to sign in."),
     )
 
@@ -290,7 +268,7 @@ def deactivate_member(member_id: int):
 @login_required
 def activate_member(member_id: int):
     return _member_change(
-        lambda s, admin: services.set_member_active(s, admin, member_id, True),
+        lambda s, admin, _form: services.set_member_active(s, admin, member_id, True),
         _("Member can sign in again."),
     )
 
@@ -298,29 +276,26 @@ def activate_member(member_id: int):
 @bp.post("/organisation/invitations")
 @login_required
 def invite():
-    s = db_session()
-    form, errors = parse_form(InviteForm)
-    if errors:
-        return _organisation_page(errors, 400)
-    try:
+    def write(s, form: InviteForm) -> Invitation:
         invitation, token = services.invite(s, current_user, form.email, form.role)
-    except services.FieldErrors as exc:
-        s.rollback()
-        return _organisation_page(exc.errors, 400)
-    link = url_for("accounts.accept", token=token, _external=True)
-    send_later(
-        s,
-        invitation.email,
-        _("Invitation to %(org)s on Meguri", org=current_user.organisation.name),
-        _(
-            "%(name)s invites you to join %(org)s on Meguri: %(link)s",
-            name=current_user.display_name,
-            org=current_user.organisation.name,
-            link=link,
-        ),
-    )
-    s.commit()
-    flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
+        link = url_for("accounts.accept", token=token, _external=True)
+        send_later(
+            s,
+            invitation.email,
+            _("Invitation to %(org)s on Meguri", org=current_user.organisation.name),
+            _(
+                "%(name)s invites you to join %(org)s on Meguri: %(link)s",
+                name=current_user.display_name,
+                org=current_user.organisation.name,
+                link=link,
+            ),
+        )
+        return invitation
+
+    done = submit(InviteForm, write, refuse=(Invalid,))
+    if not done.ok:
+        return _organisation_page(done.errors, 400)
+    flash(_("Invitation sent to %(email)s.", email=done.result.email), "success")
     return redirect(url_for("accounts.organisation"))
 
 
@@ -330,13 +305,14 @@ def accept(token: str):
     invitation = services.open_invitation(s, token)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        user, errors = _write(
-            s,
-            lambda form: services.accept_invitation(s, token, form.password, form.display_name),
+        done = submit(
             AcceptInvitationForm,
+            lambda s, form: services.accept_invitation(s, token, form.password, form.display_name),
+            refuse=(Invalid,),
         )
-        if not errors:
-            _start_session(user)
+        errors = done.errors
+        if done.ok:
+            _start_session(done.result)
             return redirect(url_for("core.home"))
     return render_template("accounts/accept.html", invitation=invitation, errors=errors), (
         400 if errors else 200
@@ -350,10 +326,13 @@ def tokens():
     s = db_session()
     secret, errors = None, {}
     if request.method == "POST":
-        issued, errors = _write(
-            s, lambda form: services.issue_api_token(s, current_user, form.name), TokenForm
+        done = submit(
+            TokenForm,
+            lambda s, form: services.issue_api_token(s, current_user, form.name),
+            refuse=(Invalid,),
         )
-        secret = issued[1] if issued else None
+        errors = done.errors
+        secret = done.result[1] if done.ok else None
     rows = s.scalars(
         select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)
     ).all()
@@ -363,9 +342,7 @@ def tokens():
 @bp.post("/account/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    s = db_session()
-    services.revoke_api_token(s, current_user, token_id)
-    s.commit()
+    commit(lambda s: services.revoke_api_token(s, current_user, token_id))
     return redirect(url_for("accounts.tokens"))
 
 
@@ -385,18 +362,18 @@ def _flash_tokens_revoked(revoked: int) -> None:
 @login_required
 @limiter.limit(LOGIN, methods=["POST"], key_func=lambda: f"user:{current_user.id}")
 def security():
-    s = db_session()
     errors = {}
     if request.method == "POST":
         user = current_user._get_current_object()
-        revoked, errors = _write(
-            s,
-            lambda form: services.change_password(
+        done = submit(
+            PasswordChangeForm,
+            lambda s, form: services.change_password(
                 s, user, form.current_password, form.new_password, form.confirm_password
             ),
-            PasswordChangeForm,
+            refuse=(Invalid,),
         )
-        if not errors:
+        errors, revoked = done.errors, done.result
+        if done.ok:
             _start_session(user)
             flash(_("Password changed. You were signed out everywhere else."), "success")
             _flash_tokens_revoked(revoked)
@@ -409,10 +386,8 @@ def security():
 @bp.post("/account/sessions/end")
 @login_required
 def end_sessions():
-    s = db_session()
     user = current_user._get_current_object()
-    services.end_other_sessions(s, user)
-    s.commit()
+    commit(lambda s: services.end_other_sessions(s, user))
     _start_session(user)
     flash(_("Signed out on every other device and browser."), "success")
     return redirect(url_for("accounts.security"))
@@ -422,10 +397,12 @@ def end_sessions():
 @limiter.limit(SIGNUP, methods=["POST"])
 def forgot_password():
     if request.method == "POST":
-        s = db_session()
         form, _errors = parse_form(ForgotPasswordForm)
-        user = services.active_user_by_email(s, form.email) if form else None
-        if user is not None:
+
+        def send_link(s) -> None:
+            user = services.active_user_by_email(s, form.email) if form else None
+            if user is None:
+                return
             token = services.password_reset_token(user, current_app.config["SECRET_KEY"])
             link = url_for("accounts.reset_password", token=token, _external=True)
             send_later(
@@ -440,7 +417,8 @@ def forgot_password():
                     link=link,
                 ),
             )
-            s.commit()
+
+        commit(send_link)
         # The same answer whether or not the address has an account: nothing to probe.
         flash(
             _("If an account exists for this address, a link to reset its password is on its way."),
@@ -457,12 +435,15 @@ def reset_password(token: str):
     user = services.user_for_reset(s, token, current_app.config["SECRET_KEY"])
     errors = {}
     if request.method == "POST":
-        revoked, errors = _write(
-            s,
-            lambda form: services.reset_password(s, user, form.new_password, form.confirm_password),
+        done = submit(
             PasswordResetForm,
+            lambda s, form: services.reset_password(
+                s, user, form.new_password, form.confirm_password
+            ),
+            refuse=(Invalid,),
         )
-        if not errors:
+        errors, revoked = done.errors, done.result
+        if done.ok:
             flash(_("Password changed. Sign in with the new one."), "success")
             _flash_tokens_revoked(revoked)
             return redirect(url_for("accounts.login"))
@@ -480,9 +461,11 @@ def partners():
     s = db_session()
     errors: dict[str, str] = {}
     if request.method == "POST":
-        errors = _write(
-            s, lambda form: services.add_partner(s, current_user, form.operator_id), PartnerForm
-        )[1]
+        errors = submit(
+            PartnerForm,
+            lambda s, form: services.add_partner(s, current_user, form.operator_id),
+            refuse=(Invalid,),
+        ).errors
         if not errors:
             return redirect(url_for("accounts.partners"))
     current = s.scalars(select(Partnership).where(Partnership.municipality_id == org.id)).all()
@@ -504,7 +487,5 @@ def partners():
 @bp.post("/organisation/partners/<int:partnership_id>/remove")
 @login_required
 def remove_partner(partnership_id: int):
-    s = db_session()
-    services.remove_partner(s, current_user, partnership_id)
-    s.commit()
+    commit(lambda s: services.remove_partner(s, current_user, partnership_id))
     return redirect(url_for("accounts.partners"))

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Partnership
-from market.allocation.models import DeclinedPair, MatchingParameter
+from market.allocation.models import DeclinedPair, MatchingParameter, MatchRun, Proposal
+from market.allocation.plants import conversion_ref, instance_plants
 from market.catalog.models import (
     Grade,
     Listing,
@@ -20,6 +21,7 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
+from market.orders.models import Order, OrderStatus
 
 FAMILIES = {
     # family: (supply kind, demand kind, with stockyards)
@@ -98,6 +100,9 @@ def build_instance(
         p["carbon_price_per_kg"] = carbon_price_per_kg
     supplies = _open(session, supply_kind, region, as_of, material)
     demands = _open(session, demand_kind, region, as_of, material)
+    agreed = agreed_flows(session, family, _monday(as_of), horizon_weeks) if horizon_weeks else []
+    supplies = _with(session, supplies, {p.supply_id for p in agreed})
+    demands = _with(session, demands, {p.demand_id for p in agreed})
     instance: dict = {
         "version": 1,
         "material": family if family != "material" else "construction_material",
@@ -114,8 +119,10 @@ def build_instance(
     }
     builder = {"soil": _soil, "recycled": _recycled, "reuse": _reuse, "material": _material}[family]
     builder(session, instance, supplies, demands, p, material)
+    yards: list[Listing] = []
     if with_yards:
         yards = _open(session, ListingKind.stockyard, region, as_of, None)
+        yards = _with(session, yards, {p.via_id for p in agreed if p.via_id})
         instance["stockyards"] = [
             {
                 "id": listing_ref(y.id),
@@ -129,7 +136,10 @@ def build_instance(
             for y in yards
         ]
     if horizon_weeks is not None:
-        _as_version_2(instance, supplies, demands, as_of, horizon_weeks, p)
+        _as_version_2(session, instance, supplies, demands, yards, as_of, horizon_weeks, p)
+        lines = {p.conversion_id for p in agreed if p.conversion_id}
+        instance["plants"] = instance_plants(session, region, lines) if with_yards else []
+        _keep_agreed(instance, agreed)
     ids = {listing.id for listing in supplies} | {listing.id for listing in demands}
     declined = session.execute(
         select(DeclinedPair.supply_id, DeclinedPair.demand_id).where(
@@ -142,23 +152,128 @@ def build_instance(
     excluded |= {
         (s.id, d.id) for s in supplies for d in demands if s.organisation_id == d.organisation_id
     }
+    # What was agreed stays possible, even if the pair was declined in a later proposal.
+    excluded -= {(p.supply_id, p.demand_id) for p in agreed}
     instance["excluded_pairs"] = [[listing_ref(s), listing_ref(d)] for s, d in sorted(excluded)]
     return instance
 
 
-def _as_version_2(instance, supplies, demands, as_of, weeks, p) -> None:
-    monday = as_of - dt.timedelta(days=as_of.weekday())
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _as_version_2(session, instance, supplies, demands, yards, as_of, weeks, p) -> None:
     instance["version"] = 2
-    instance["horizon"] = {"start": monday.isoformat(), "period_days": 7, "periods": weeks}
+    instance["horizon"] = {"start": _monday(as_of).isoformat(), "period_days": 7, "periods": weeks}
     for rows, listings in ((instance["supplies"], supplies), (instance["demands"], demands)):
         rate = {listing_ref(x.id): x.weekly_rate for x in listings}
         for row in rows:
             if rate.get(row["id"]) is not None:
                 row["max_per_period"] = float(rate[row["id"]])
+    # A yard's own holding price per m³·week, else the family's parameter.
+    holding = {listing_ref(y.id): y.holding_price_per_week for y in yards}
     for yard in instance["stockyards"]:
-        yard["holding_cost_per_period"] = p.get("holding_cost_per_week", 0.0)
-    instance["plants"] = []  # plant operators do not publish in the app yet
+        own = holding.get(yard["id"])
+        yard["holding_cost_per_period"] = (
+            float(own) if own is not None else p.get("holding_cost_per_week", 0.0)
+        )
+    instance["plants"] = []
     instance["committed"] = []
+
+
+# Orders of an agreed flow that still hold it (not ended, not yet delivered).
+LIVE_ORDERS = (
+    OrderStatus.requested,
+    OrderStatus.accepted,
+    OrderStatus.invoiced,
+    OrderStatus.paid,
+    OrderStatus.in_delivery,
+    OrderStatus.disputed,
+)
+
+
+def agreed_flows(session: Session, family: str, start: dt.date, weeks: int) -> list[Proposal]:
+    """Flows of agreed deals planned week by week whose weeks lie in this horizon and whose
+    orders still stand: the next plan must keep them (INSTANCE-v2 ``committed``)."""
+    end = start + dt.timedelta(days=7 * weeks)
+    live = select(Order.proposal_ref).where(
+        Order.source == "proposal", Order.status.in_(LIVE_ORDERS)
+    )
+    rows = session.scalars(
+        select(Proposal)
+        .join(MatchRun, Proposal.run_id == MatchRun.id)
+        .where(
+            MatchRun.family == family,
+            Proposal.state == "agreed",
+            Proposal.ship_week >= start,
+            Proposal.deliver_week < end,
+        )
+        .order_by(Proposal.id)
+    ).all()
+    refs = set(session.scalars(live))
+    return [p for p in rows if f"proposal:{p.id}" in refs]
+
+
+def _with(session: Session, listings, ids: set[int]) -> list[Listing]:
+    """``listings`` and, after them, the listings of agreed flows they lack (fully committed
+    ones are no longer open, yet their agreements stay in the plan)."""
+    have = {x.id for x in listings}
+    extra = sorted(ids - have)
+    if not extra:
+        return list(listings)
+    return list(listings) + list(
+        session.scalars(select(Listing).where(Listing.id.in_(extra)).order_by(Listing.id))
+    )
+
+
+def _keep_agreed(instance: dict, agreed: list[Proposal]) -> None:
+    """Agreed flows become ``committed``. Their quantity is reserved in the ledger (not
+    open), so it is added back to each listing's quantity and yard's capacity: the
+    commitment then uses it like any flow. An agreement outlives a change of dates or of
+    weekly rate: a listing's window is widened to cover its agreed weeks and its weekly
+    limit raised to what is agreed in one week, so what was agreed stays feasible, and
+    the rest is planned inside the listing's own terms."""
+    if not agreed:
+        return
+    start = dt.date.fromisoformat(instance["horizon"]["start"])
+    rows = {r["id"]: r for key in ("supplies", "demands", "stockyards") for r in instance[key]}
+
+    def period(week: dt.date) -> int:
+        return (week - start).days // 7
+
+    def widen(row: dict, first: dt.date, last: dt.date) -> None:
+        lo, hi = (dt.date.fromisoformat(x) for x in row["window"])
+        row["window"] = [min(lo, first).isoformat(), max(hi, last).isoformat()]
+
+    per_week: dict[tuple[str, dt.date], float] = {}
+    for p in agreed:
+        q = float(p.quantity)
+        supply, demand = rows[listing_ref(p.supply_id)], rows[listing_ref(p.demand_id)]
+        supply["quantity"] += q
+        demand["quantity"] += q
+        widen(supply, p.ship_week, p.ship_week + dt.timedelta(days=6))
+        widen(demand, p.deliver_week, p.deliver_week + dt.timedelta(days=6))
+        for ref, week in ((supply["id"], p.ship_week), (demand["id"], p.deliver_week)):
+            per_week[ref, week] = per_week.get((ref, week), 0.0) + q
+        if p.via_id:
+            yard = rows[listing_ref(p.via_id)]
+            yard["capacity"] += q
+            widen(yard, p.ship_week, p.deliver_week + dt.timedelta(days=6))
+        instance["committed"].append(
+            {
+                "supply": supply["id"],
+                "demand": demand["id"],
+                "plant": conversion_ref(p.conversion_id) if p.conversion_id else None,
+                "yard": listing_ref(p.via_id) if p.via_id else None,
+                "ship_period": period(p.ship_week),
+                "deliver_period": period(p.deliver_week),
+                "quantity": q,
+            }
+        )
+    for (ref, _week), q in per_week.items():
+        row = rows[ref]
+        if row.get("max_per_period") is not None and row["max_per_period"] < q:
+            row["max_per_period"] = q
 
 
 def _soil(session, instance, supplies, demands, p, _material) -> None:

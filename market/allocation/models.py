@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -18,7 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from market.catalog.models import Listing
+from market.accounts.models import Organisation
+from market.catalog.models import Listing, Prefecture
 from market.db import Base, utcnow
 
 
@@ -146,12 +149,24 @@ class Proposal(Base):
     deal_id: Mapped[int | None] = mapped_column(
         ForeignKey("deals.id", ondelete="SET NULL"), index=True
     )
+    # Planning over time (a run with a horizon): the treatment line it passes through, the
+    # Monday of the week it ships and of the week it is delivered (later when it waits in
+    # the yard), the class it arrives as, and what treatment and holding cost.
+    conversion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plant_conversions.id", ondelete="SET NULL")
+    )
+    ship_week: Mapped[dt.date | None] = mapped_column(Date)
+    deliver_week: Mapped[dt.date | None] = mapped_column(Date)
+    flow_class: Mapped[str | None] = mapped_column(String(8))
+    treatment_cost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    holding_cost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     run: Mapped[MatchRun] = relationship(back_populates="proposals")
     deal: Mapped[Deal | None] = relationship(back_populates="proposals")
     supply: Mapped[Listing] = relationship(foreign_keys=[supply_id])
     demand: Mapped[Listing] = relationship(foreign_keys=[demand_id])
     via: Mapped[Listing | None] = relationship(foreign_keys=[via_id])
+    conversion: Mapped[PlantConversion | None] = relationship()
 
 
 class DeclinedPair(Base):
@@ -165,3 +180,66 @@ class DeclinedPair(Base):
     demand_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
     declined_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Plant(Base):
+    """An improvement plant (改良プラント) of a plant operator: where it stands and when it
+    takes soil. What it does is in its conversion lines."""
+
+    __tablename__ = "plants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    prefecture_code: Mapped[str] = mapped_column(ForeignKey("prefectures.code"), index=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    window_start: Mapped[dt.date | None] = mapped_column(Date)
+    window_end: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship()
+    prefecture: Mapped[Prefecture] = relationship()
+    conversions: Mapped[list[PlantConversion]] = relationship(
+        back_populates="plant", order_by="PlantConversion.id", cascade="all, delete-orphan"
+    )
+
+
+class PlantConversion(Base):
+    """One treatment line of a plant: soil of ``from_class`` comes out as ``to_class``
+    (e.g. 第4a種 → 第2b種 with cement), at a price per m³, up to a capacity per week.
+    Each line is one plant of the version 2 instance (its own price and capacity)."""
+
+    __tablename__ = "plant_conversions"
+    __table_args__ = (
+        UniqueConstraint("plant_id", "from_class"),
+        CheckConstraint("weekly_capacity > 0", name="weekly_capacity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plant_id: Mapped[int] = mapped_column(ForeignKey("plants.id", ondelete="CASCADE"), index=True)
+    from_class: Mapped[str] = mapped_column(ForeignKey("soil_classes.code"))
+    to_class: Mapped[str] = mapped_column(ForeignKey("soil_classes.code"))
+    price_per_m3: Mapped[int] = mapped_column(Integer)  # yen
+    weekly_capacity: Mapped[Decimal] = mapped_column(Numeric(14, 3))  # m³ per week
+
+    plant: Mapped[Plant] = relationship(back_populates="conversions")
+
+
+class PlantLoad(Base):
+    """What agreed deals have booked on a treatment line in one week. Moved only by the
+    guarded UPDATEs of ``allocation.plants`` (never past the line's weekly capacity)."""
+
+    __tablename__ = "plant_loads"
+    __table_args__ = (
+        UniqueConstraint("conversion_id", "week"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversion_id: Mapped[int] = mapped_column(
+        ForeignKey("plant_conversions.id", ondelete="CASCADE"), index=True
+    )
+    week: Mapped[dt.date] = mapped_column(Date)  # the Monday
+    reserved: Mapped[Decimal] = mapped_column(Numeric(14, 3), default=Decimal(0))

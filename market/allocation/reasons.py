@@ -80,6 +80,26 @@ def unmatched_reason(
             net=f"{entry.get('best_net_per_unit', 0):,.0f}",
             km=entry.get("best_km", 0.0),
         )
+    elif code == "outbid" and "best_km" not in entry:  # a plan over weeks (version 2)
+        text = _(
+            "Its routes went to better matches or met weekly limits and capacities (best "
+            "candidate %(name)s).",
+            name=name(entry.get("best_candidate")),
+        )
+        if entry.get("partly_matched"):
+            text = _sentences(_("Partly matched."), text)
+    elif code == "no_period_overlap":
+        text = _(
+            "No week in which it and any of the %(n)d compatible counterparts within haul "
+            "distance are both active, even through a stockyard.",
+            n=entry.get("counterparts", 0),
+        )
+    elif code == "beyond_haul" and "limit_km" not in entry:
+        text = _(
+            "No compatible counterpart within haul distance (nearest %(name)s at %(km).1f km).",
+            name=name(entry.get("nearest")),
+            km=entry.get("nearest_km", 0.0),
+        )
     elif code == "outbid":
         text = _(
             "Compatible counterparts went to better matches (best candidate %(name)s: "

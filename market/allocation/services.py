@@ -6,6 +6,7 @@ produces one run, never two."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from decimal import Decimal
 
@@ -19,20 +20,26 @@ import matching
 from market import tasks
 from market.accounts.models import User
 from market.accounts.services import active_members
-from market.allocation.instance import FAMILIES, KANTO, build_instance, listing_id
+from market.allocation import plants
+from market.allocation.instance import (
+    DEFAULT_HORIZON_WEEKS,
+    FAMILIES,
+    KANTO,
+    build_instance,
+    listing_id,
+)
 from market.allocation.models import Deal, DealParty, DeclinedPair, MatchRun, Proposal
 from market.catalog import events
 from market.catalog.models import Listing, ListingStatus, Material, Prefecture
 from market.core import audit
 from market.db import japan_today, utcnow
-from market.errors import Conflict, DomainError, Forbidden, NotFound
+from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.notifications.services import notify_users
 from market.orders.requests import order_from_proposal
 from market.tasks import Job
 
-
-class RunInputError(DomainError):
-    pass
+MAX_HORIZON_WEEKS = 104  # two years of weeks
+MAX_CARBON_PRICE = 100_000  # yen per kg CO2: far above any carbon price seen
 
 
 def start_run(
@@ -42,23 +49,36 @@ def start_run(
     region: list[str] | None = None,
     material: str | None = None,
     trigger: str = "manual",
+    *,
+    horizon_weeks: int | None = None,
+    carbon_price_per_kg: float | None = None,
 ) -> MatchRun:
+    """Queue a run. With ``horizon_weeks`` it plans week by week (version 2: stockyards
+    that hold soil, improvement plants, agreed flows kept); without, version 1 (windows
+    only). ``carbon_price_per_kg`` (yen per kg CO2) replaces the family's parameter."""
     if user is not None and not user.is_site_admin:
         raise Forbidden(_("Only site administrators can start matching runs."))
+    errors: dict[str, str] = {}
     if family not in FAMILIES:
-        raise RunInputError(_("Choose a material family."), field="family")
+        errors["family"] = _("Choose a material family.")
     region = region or list(KANTO)
     known = set(session.scalars(select(Prefecture.code)))
     unknown = [code for code in region if code not in known]
     if unknown:
-        raise RunInputError(
-            _("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60]), field="region"
-        )
+        errors["region"] = _("Unknown prefecture code: %(v)s", v=", ".join(unknown)[:60])
     if family == "recycled":
         if not material or session.get(Material, material) is None:
-            raise RunInputError(_("Choose the recycled material to match."), field="material_code")
+            errors["material_code"] = _("Choose the recycled material to match.")
     else:
         material = None
+    if horizon_weeks is not None and not 1 <= horizon_weeks <= MAX_HORIZON_WEEKS:
+        errors["horizon_weeks"] = _("Must be a whole number from 1 to %(n)s.", n=MAX_HORIZON_WEEKS)
+    if carbon_price_per_kg is not None and not 0 <= carbon_price_per_kg <= MAX_CARBON_PRICE:
+        errors["carbon_price_per_kg"] = _(
+            "Must be between %(low)s and %(high)s.", low=0, high=f"{MAX_CARBON_PRICE:,}"
+        )
+    if errors:
+        raise Invalid(errors, status=400)
     key = f"match:{family}:{material or ''}:{','.join(sorted(region))}"
     run = MatchRun(
         family=family,
@@ -66,6 +86,8 @@ def start_run(
         region=sorted(region),
         trigger=trigger,
         created_by_id=user.id if user else None,
+        horizon_weeks=horizon_weeks,
+        carbon_price_per_kg=carbon_price_per_kg,
     )
     session.add(run)
     session.flush()
@@ -100,6 +122,7 @@ def run_job(session: Session, job, progress) -> dict:
         run.region,
         as_of,
         run.material_code,
+        horizon_weeks=run.horizon_weeks,
         carbon_price_per_kg=run.carbon_price_per_kg,
     )
 
@@ -113,7 +136,8 @@ def run_job(session: Session, job, progress) -> dict:
         run.status, run.error, run.finished_at = "failed", "; ".join(exc.errors)[:2000], utcnow()
         session.commit()
         return {"error": run.error}
-    regions = matching.find_regions(parsed)
+    # A plan over time is solved whole (its yards and plants join the regions).
+    regions = None if run.horizon_weeks else matching.find_regions(parsed)
     if regions is not None and len(regions) > 1:
         return _start_regions(session, run, instance, regions, progress)
     result = matching.solve(parsed, progress=solver_progress).to_dict()
@@ -123,11 +147,11 @@ def run_job(session: Session, job, progress) -> dict:
 
 
 def _finish(session: Session, run: MatchRun, instance: dict, parsed, result: dict, progress):
-    progress("greedy baseline", 0.92)
-    baseline = matching.greedy(parsed, explain=False).to_dict()
+    if instance.get("version") != 2:  # the greedy baseline reads version 1 only
+        progress("greedy baseline", 0.92)
+        run.greedy_net_benefit = matching.greedy(parsed, explain=False).to_dict()["net_benefit"]
     progress("saving proposals", 0.95)
     _store(session, run, instance, result)
-    run.greedy_net_benefit = baseline["net_benefit"]
     run.status, run.finished_at = "done", utcnow()
 
 
@@ -298,13 +322,16 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
         .values(state="superseded")
     )
     blended = {d["id"] for d in instance["demands"] if d.get("blend")}
-    for kind, flows in _groups(result["flows"], blended):
+    new = [_as_v1(f) for f in result["flows"]]
+    new = [f for f in new if f is not None]
+    for kind, flows in _groups(new, blended):
         deal = Deal(run=run, kind=kind)
         session.add(deal)
         for flow in flows:
             q = flow["quantity"]
             supply, demand = supplies[flow["supply"]], demands[flow["demand"]]
             value = (demand.get("value_by") or {}).get(supply["class"], demand.get("value", 0.0))
+            saving = flow["value"] if "value" in flow else q * value
             session.add(
                 Proposal(
                     run=run,
@@ -319,7 +346,8 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
                     co2_kg=flow["co2_kg"],
                     net_benefit=round(flow["net_benefit"]),
                     supply_saving=round(q * supply["disposal_cost"]),
-                    demand_saving=round(q * value),
+                    demand_saving=round(saving),
+                    **_planned(flow),
                 )
             )
         session.flush()
@@ -328,21 +356,72 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
     session.flush()
 
 
+def _as_v1(flow: dict) -> dict | None:
+    """A version 2 flow with its yard as ``via`` (the app's name for it), less what was
+    agreed before on the same path and weeks (already orders: not proposed again); None
+    when nothing new is left."""
+    if "ship_period" not in flow:
+        return flow
+    flow = {**flow, "via": flow.get("yard")}
+    agreed = flow.get("committed", 0.0)
+    if agreed:
+        share = (flow["quantity"] - agreed) / flow["quantity"]
+        if share <= 1e-9:
+            return None
+        for key in SCALED:
+            if key in flow:
+                flow[key] *= share
+    return flow
+
+
+SCALED = (
+    "quantity",
+    "transport_cost",
+    "co2_kg",
+    "net_benefit",
+    "value",
+    "handling_cost",
+    "holding_cost",
+    "treatment_cost",
+)
+
+
+def _planned(flow: dict) -> dict:
+    """A planned flow's weeks, treatment line, class and costs (version 2), else nothing."""
+    if "ship_week" not in flow:
+        return {}
+    return {
+        "ship_week": dt.date.fromisoformat(flow["ship_week"]),
+        "deliver_week": dt.date.fromisoformat(flow["deliver_week"]),
+        "conversion_id": plants.conversion_id(flow["plant"]) if flow.get("plant") else None,
+        "flow_class": flow.get("class"),
+        "treatment_cost": round(flow.get("treatment_cost", 0.0)),
+        "holding_cost": round(flow.get("holding_cost", 0.0)),
+    }
+
+
+def _orgs_of(proposal: Proposal) -> list[tuple[int, str, Listing | None]]:
+    """(organisation, role, its listing) for every party to one flow: supplier, receiver,
+    yard operator, plant operator (whose plant is no listing)."""
+    out = [
+        (listing.organisation_id, role, listing)
+        for attr, role in ROLE_OF
+        if (listing := getattr(proposal, attr)) is not None
+    ]
+    if proposal.conversion is not None:
+        out.append((proposal.conversion.plant.organisation_id, "plant", None))
+    return out
+
+
 def _announce(session: Session, deal: Deal) -> None:
     """Each party's members are told in-app of the new deal and their part in it (a yard
     operator too); no mail, since a nightly run may propose many."""
     for party in deal.parties:
-        first = next(
-            p
+        first, own = next(
+            (p, listing)
             for p in deal.proposals
-            if party.organisation_id
-            in {p.supply.organisation_id, p.demand.organisation_id}
-            | ({p.via.organisation_id} if p.via else set())
-        )
-        own = next(
-            x
-            for x in (first.supply, first.demand, first.via)
-            if x is not None and x.organisation_id == party.organisation_id
+            for org, _role, listing in _orgs_of(p)
+            if org == party.organisation_id
         )
         roles = party.roles
 
@@ -360,7 +439,7 @@ def _announce(session: Session, deal: Deal) -> None:
             session,
             active_members(session, [party.organisation_id]),
             words,
-            listing_id=own.id,
+            listing_id=own.id if own is not None else None,
         )
 
 
@@ -378,7 +457,8 @@ def _groups(flows: list[dict], blended: set[str]) -> list[tuple[str, list[dict]]
             if flow is together[0]:
                 groups.append(("blend", together))
         else:
-            groups.append(("chain" if flow.get("via") else "pair", [flow]))
+            kind = "treated" if flow.get("plant") else "chain" if flow.get("via") else "pair"
+            groups.append((kind, [flow]))
     return groups
 
 
@@ -387,6 +467,7 @@ ROLE_LABELS = {
     "supplier": _l("supplier"),
     "receiver": _l("receiver"),
     "yard": _l("stockyard operator"),
+    "plant": _l("plant operator"),
 }
 
 
@@ -394,10 +475,9 @@ def _add_parties(session: Session, deal: Deal) -> None:
     """Every organisation with a listing in the deal, once, with the roles it plays."""
     roles: dict[int, list[str]] = {}
     for proposal in deal.proposals:
-        for attr, role in ROLE_OF:
-            listing = getattr(proposal, attr)
-            if listing is not None and role not in roles.setdefault(listing.organisation_id, []):
-                roles[listing.organisation_id].append(role)
+        for org, role, _listing in _orgs_of(proposal):
+            if role not in roles.setdefault(org, []):
+                roles[org].append(role)
     for org_id, played in sorted(roles.items()):
         session.add(DealParty(deal=deal, organisation_id=org_id, roles=",".join(played)))
     session.flush()
@@ -422,8 +502,8 @@ def proposals_for(session: Session, org_id: int) -> list[Proposal]:
 
 
 def side_of(proposal: Proposal, user: User) -> str:
-    """The user's organisation's part in this flow: 'supply', 'demand', 'both', 'yard', or
-    'deal' (a party to another part of the same deal); else NotFound."""
+    """The user's organisation's part in this flow: 'supply', 'demand', 'both', 'yard',
+    'plant', or 'deal' (a party to another part of the same deal); else NotFound."""
     org = user.organisation_id
     sides = [
         name
@@ -434,6 +514,8 @@ def side_of(proposal: Proposal, user: User) -> str:
         return "both" if len(sides) == 2 else sides[0]
     if proposal.via is not None and proposal.via.organisation_id == org:
         return "yard"
+    if proposal.conversion is not None and proposal.conversion.plant.organisation_id == org:
+        return "plant"
     if proposal.deal is not None and any(p.organisation_id == org for p in proposal.deal.parties):
         return "deal"
     raise NotFound(_("No such proposal."))
@@ -608,6 +690,8 @@ def _agree(session: Session, proposal: Proposal) -> None:
         proposal_id=proposal.id,
         also_reserve=(proposal.demand_id,) + ((proposal.via_id,) if proposal.via_id else ()),
     )
+    if proposal.conversion_id is not None:  # the plant's week is booked with the deal
+        plants.reserve(session, proposal.conversion_id, proposal.ship_week, proposal.quantity)
     session.expire(proposal.supply)
     session.expire(proposal.demand)
 
@@ -701,6 +785,31 @@ def terms_changed(session: Session, listing: Listing) -> list[Proposal]:
     return changed
 
 
+def plant_terms_changed(session: Session, plant_name: str, line_ids) -> list[Proposal]:
+    """The operator changed a plant's dates or a treatment line (classes, price, capacity):
+    open proposals through it were planned for the old terms, so their deals expire, with
+    the reason (every party told, the plant operator too)."""
+    ids = sorted(set(line_ids))
+    if not ids:
+        return []
+    affected = session.scalars(
+        select(Proposal)
+        .where(Proposal.state == "proposed", Proposal.conversion_id.in_(ids))
+        .order_by(Proposal.id)
+        .with_for_update()
+    ).all()
+    reason = _(
+        "the terms of the plant “%(name)s” changed after the match was planned; the next "
+        "matching run proposes again.",
+        name=plant_name,
+    )
+    changed: list[Proposal] = []
+    for proposal in affected:
+        if proposal.state == "proposed":
+            changed.extend(_expire_parts(session, proposal, reason))
+    return changed
+
+
 def _expire_parts(session: Session, proposal: Proposal, reason: str) -> list[Proposal]:
     if proposal.deal is None:
         _expire(session, proposal, reason)
@@ -730,7 +839,14 @@ def _reduce(session: Session, proposal: Proposal, available: Decimal) -> None:
     share = available / before
     proposal.quantity = available
     # The figures scale with the quantity (they were computed for the whole flow).
-    for name in ("transport_cost", "handling_cost", "net_benefit", "supply_saving"):
+    for name in (
+        "transport_cost",
+        "handling_cost",
+        "holding_cost",
+        "treatment_cost",
+        "net_benefit",
+        "supply_saving",
+    ):
         setattr(proposal, name, round(getattr(proposal, name) * share))
     proposal.demand_saving = round(proposal.demand_saving * share)
     proposal.co2_kg = float(proposal.co2_kg) * float(share)
@@ -755,16 +871,12 @@ def _qty(value: Decimal) -> str:
 
 def _tell_parties(session: Session, proposal: Proposal) -> None:
     """In-app (and by mail) to each party's members, in their language, with the reason."""
-    listings = [proposal.supply, proposal.demand] + ([proposal.via] if proposal.via else [])
-    if proposal.deal is not None:
-        listings = [
-            x for part in proposal.deal.proposals for x in (part.supply, part.demand, part.via) if x
-        ]
+    parts = proposal.deal.proposals if proposal.deal is not None else [proposal]
     told: set[int] = set()
-    for listing in listings:
-        if listing.organisation_id in told:
+    for org_id, _role, listing in (x for part in parts for x in _orgs_of(part)):
+        if org_id in told:
             continue
-        told.add(listing.organisation_id)
+        told.add(org_id)
         reason = proposal.reason
 
         def words(_user, reason=reason):
@@ -780,14 +892,15 @@ def _tell_parties(session: Session, proposal: Proposal) -> None:
 
         notify_users(
             session,
-            active_members(session, [listing.organisation_id]),
+            active_members(session, [org_id]),
             words,
-            listing_id=listing.id,
+            listing_id=listing.id if listing is not None else None,
         )
 
 
 def schedule_nightly(session: Session) -> list[MatchRun]:
-    """One run per family over Kanto (recycled: per material with open lots)."""
+    """One run per family over Kanto (recycled: per material with open lots); soil, where
+    yards and plants bridge periods and classes, is planned over 26 weeks."""
     runs = []
     for family in FAMILIES:
         materials = [None]
@@ -805,7 +918,15 @@ def schedule_nightly(session: Session) -> list[MatchRun]:
         for material in materials:
             try:
                 runs.append(
-                    start_run(session, None, family, list(KANTO), material, trigger="schedule")
+                    start_run(
+                        session,
+                        None,
+                        family,
+                        list(KANTO),
+                        material,
+                        trigger="schedule",
+                        horizon_weeks=DEFAULT_HORIZON_WEEKS if family == "soil" else None,
+                    )
                 )
             except Conflict:
                 continue

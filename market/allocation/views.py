@@ -12,24 +12,33 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.accounts.models import Organisation
-from market.allocation import services
-from market.allocation.instance import FAMILIES, KANTO, listing_id
+from market.allocation import planning, services
+from market.allocation.forms import RunForm
+from market.allocation.instance import DEFAULT_HORIZON_WEEKS, FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
 from market.allocation.reasons import property_names, stage_label, unmatched_reason
-from market.catalog.models import Listing, Material, Prefecture
-from market.errors import DomainError
+from market.catalog.models import Listing, Material, Prefecture, SoilClass
+from market.core.forms import form_values
+from market.core.writes import commit_or_refuse, submit
+from market.errors import Conflict, Invalid
 from market.services import db_session
 
 bp = Blueprint("allocation", __name__)
+
+
+@bp.app_template_global("yard_plan")
+def yard_plan(listing):
+    """A stockyard's planned occupancy by week for its page (None before any plan)."""
+    return planning.yard_occupancy(db_session(), listing)
 
 
 def _admin_only() -> None:
@@ -48,7 +57,8 @@ def _runs_page(errors: dict | None = None, status: int = 200):
         prefectures=s.scalars(select(Prefecture).order_by(Prefecture.code)).all(),
         kanto=KANTO,
         materials=s.scalars(select(Material).order_by(Material.code)).all(),
-        form=request.form,
+        form=form_values(RunForm),
+        default_horizon=DEFAULT_HORIZON_WEEKS,
     ), status
 
 
@@ -59,24 +69,57 @@ def runs():
     return _runs_page()
 
 
+def _whole(raw: str, name: str, errors: dict) -> int | None:
+    text = raw.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        errors[name] = _("Must be a whole number.")
+        return None
+
+
+def _amount(raw: str, name: str, errors: dict) -> float | None:
+    text = raw.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        errors[name] = _("Must be a number.")
+        return None
+    return value
+
+
 @bp.post("/matching/runs")
 @login_required
 def start():
+    """Start a run; an empty horizon plans by windows only (version 1)."""
     _admin_only()
-    s = db_session()
-    try:
-        run = services.start_run(
+
+    def start_run(s, form: RunForm):
+        errors: dict[str, str] = {}
+        horizon = _whole(form.horizon_weeks, "horizon_weeks", errors)
+        carbon = _amount(form.carbon_price_per_kg, "carbon_price_per_kg", errors)
+        if errors:
+            raise Invalid(errors, status=400)
+        return services.start_run(
             s,
             current_user,
-            request.form.get("family", ""),
-            request.form.getlist("region"),
-            request.form.get("material_code") or None,
+            form.family,
+            form.region,
+            form.material_code or None,
+            horizon_weeks=horizon,
+            carbon_price_per_kg=carbon,
         )
-    except services.RunInputError as exc:
-        s.rollback()
-        return _runs_page({exc.field: exc.message}, 400)
-    s.commit()
-    return redirect(url_for("allocation.run_detail", run_id=run.id))
+
+    done = submit(RunForm, start_run, refuse=(Invalid,))
+    if not done.ok:
+        return _runs_page(done.errors, 400)
+    return redirect(url_for("allocation.run_detail", run_id=done.result.id))
 
 
 def _run_or_404(run_id: int) -> MatchRun:
@@ -173,11 +216,16 @@ DEAL_KINDS = {
     "pair": _l("a pair (one supplier, one receiver)"),
     "blend": _l("a blend (every lot feeds one blended demand)"),
     "chain": _l("a chain through a stockyard (supplier, yard operator, receiver)"),
+    "treated": _l(
+        "a chain through an improvement plant (supplier, plant operator, receiver, and the "
+        "yard operator when it waits in a yard)"
+    ),
 }
 DEAL_ROLES = {
     "supplier": _l("supplier"),
     "receiver": _l("receiver"),
     "yard": _l("stockyard operator"),
+    "plant": _l("plant operator"),
     "supply": _l("supplier"),
     "demand": _l("receiver"),
     "both": _l("supplier and receiver"),
@@ -236,6 +284,14 @@ def proposal_detail(proposal_id: int):
     )
 
 
+def ref_label(code: str) -> str:
+    """A soil class by its name in the user's language (第4a種 / Class 4a)."""
+    row = db_session().get(SoilClass, code)
+    if row is None:
+        return code
+    return row.name_en if str(get_locale()) == "en" else row.name_ja
+
+
 def _why(p) -> list[str]:
     """Plain reasons for this match, from the figures the optimiser used."""
     reasons = [
@@ -252,7 +308,26 @@ def _why(p) -> list[str]:
             v=f"{p.net_benefit:,}",
         ),
     ]
-    if p.via_id:
+    if p.conversion is not None:
+        reasons.append(
+            _(
+                "Treated at the improvement plant: %(source)s as dug becomes %(target)s for the "
+                "receiving site; treatment costs %(cost)s yen for the whole quantity.",
+                source=ref_label(p.conversion.from_class),
+                target=ref_label(p.conversion.to_class),
+                cost=f"{p.treatment_cost:,}",
+            )
+        )
+    if p.via_id and p.ship_week is not None:
+        reasons.append(
+            _(
+                "Held %(n)s weeks in the stockyard: the supplying site ships before the "
+                "receiving site can take it; holding costs %(cost)s yen.",
+                n=(p.deliver_week - p.ship_week).days // 7,
+                cost=f"{p.holding_cost:,}",
+            )
+        )
+    elif p.via_id:
         reasons.append(
             _(
                 "Routed through a stockyard because the windows do not overlap directly or it is cheaper."
@@ -270,17 +345,14 @@ def _why(p) -> list[str]:
 def decide(proposal_id: int, choice: str):
     """Never a bare error page: a refusal (decided already, expired, taken meanwhile) comes
     back to the proposal with what happened and what to do next."""
-    s = db_session()
-    proposal, _side = services.visible_proposal(s, current_user, proposal_id)
-    try:
-        services.decide(s, current_user, proposal, accept=choice == "accept")
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        s.rollback()
-        flash(exc.message, "error")
+    proposal, _side = services.visible_proposal(db_session(), current_user, proposal_id)
+    done = commit_or_refuse(
+        lambda s: services.decide(s, current_user, proposal, accept=choice == "accept"),
+        refuse=(Invalid, Conflict),  # Forbidden stays the error page, NotFound the 404
+    )
+    if not done.ok:
+        flash(done.refusal.message, "error")
         return redirect(url_for("allocation.proposal_detail", proposal_id=proposal_id))
-    s.commit()
     if proposal.state == "agreed":
         flash(
             _("Both parties accepted: the deal is agreed and the quantities are reserved."),

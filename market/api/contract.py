@@ -4,7 +4,7 @@ and the same declarations parse every request and make /api/v1/openapi.json.
 A view says what it takes::
 
     @api.post("/orders")
-    @operation("Request an order", body=OrderRequest, ok=(201, "Order"))
+    @operation("Request an order", body=OrderRequest, ok=(201, Order))
     @token_required
     def api_request_order(body: OrderRequest): ...
 
@@ -27,10 +27,15 @@ gives ``body=`` a model whose file fields are ``Upload`` and ``body_media=
     @api.post("/listings/import")
     @token_required
     @operation("Import listings", body=ListingImport, body_media="multipart/form-data",
-               ok=(200, IMPORT_RESULT), errors=(400, 401, 403, 413, 422, 429))
+               ok=(200, ImportDone), errors=(400, 401, 403, 413, 422, 429))
     def import_listings(body: ListingImport): ...
 
 An answer that is a file (an export) declares ``ok_media``: the media types of the file.
+
+What an operation answers is declared the same way: ``ok=(200, Ticket)`` names an ``Answer``
+model, and the view serialises through it (``answer(Ticket, data)``), so a key the model
+lacks, or a value of another type, fails in the tests rather than drifting from the document
+(an answer that is not a model can only be ``""``: no body described).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Annotated, Any, get_args, get_origin
 
-from flask import request
+from flask import Response, jsonify, request
 from flask_babel import gettext as _
 from pydantic import (
     BaseModel,
@@ -53,7 +58,8 @@ from pydantic import (
 )
 from werkzeug.datastructures import FileStorage
 
-from market.errors import DomainError
+from market.errors import Invalid
+from market.text import LINE_PATTERN, TEXT_PATTERN
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
 
@@ -67,9 +73,9 @@ def _upload(value: object) -> FileStorage:
 # A row id: a JSON integer (never true, 1.9 or "1") the database can compare.
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 # One line of text (a name, a reference): no control characters at all.
-Line = Annotated[str, Field(strict=True, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Line = Annotated[str, Field(strict=True, pattern=LINE_PATTERN)]
 # Free text (a note, a reason): lines and tabs allowed, other control characters not.
-Text = Annotated[str, Field(strict=True, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+Text = Annotated[str, Field(strict=True, pattern=TEXT_PATTERN)]
 # A quantity in a listing's unit: a JSON number, or a decimal written as text ("12.5").
 Quantity = Annotated[
     Annotated[float, Field(strict=True, gt=0, le=1e9)]
@@ -82,6 +88,40 @@ Yen = Annotated[
     | Annotated[str, Field(strict=True, pattern=r"^\d{1,10}$")],
     Field(description="Whole yen"),
 ]
+
+
+# A moment in UTC, as answers write it ("2026-04-01T09:30:00Z").
+UtcTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+# An absolute link into the app.
+Url = Annotated[str, WithJsonSchema({"type": "string", "format": "uri"})]
+
+
+class Answer(BaseModel):
+    """A response body, declared: the view serialises through it (``answer``) and the
+    OpenAPI document shows it (every key present in every answer, no other key)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+class Error(Answer):
+    """Every error's answer: a sentence saying what is wrong, and each field at fault with
+    what is wrong with it (left out when no one field is)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    error: str
+    errors: dict[str, str] | None = None
+
+
+def answer(model: type[Answer], data: Any, status: int = 200, headers: dict | None = None):
+    """``data`` as ``model`` declares it (checked: a key the model lacks, a missing one or a
+    value of another type fails here), as JSON."""
+    # Keys the data left out stay out (an optional key with a default, as declared).
+    body = model.model_validate(data).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    response: Response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 # An uploaded file in a multipart body (``body_media="multipart/form-data"``).
@@ -123,10 +163,10 @@ class Operation:
     body: type[BaseModel] | None = None
     body_required: bool = True
     body_media: str = "application/json"
-    ok: tuple[int, str | dict] = (200, "")
+    ok: tuple[int, type[BaseModel] | str] = (200, "")
     # Media types of a file answered instead of JSON (an export), for the ``ok`` status.
     ok_media: tuple[str, ...] = ()
-    more_ok: tuple[tuple[int, str | dict], ...] = ()
+    more_ok: tuple[tuple[int, type[BaseModel] | str], ...] = ()
     errors: tuple[int, ...] = (400, 401, 429)
     path_enums: dict[str, list[str]] = field(default_factory=dict)
     headers: tuple[dict, ...] = ()
@@ -155,15 +195,6 @@ def operation(summary: str, **declared: Any) -> Callable:
 # --- parsing ------------------------------------------------------------------------------
 
 
-class ContractError(DomainError):
-    """A request that breaks the contract: answered as JSON naming every field at fault."""
-
-    def __init__(self, status: int, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), field=next(iter(errors)))
-        self.status = status
-        self.errors = errors
-
-
 def parse_query(model: type[Query]) -> Query:
     raw: dict[str, Any] = {}
     repeated: dict[str, str] = {}
@@ -179,9 +210,9 @@ def parse_query(model: type[Query]) -> Query:
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        raise ContractError(400, {**repeated, **field_errors(exc)}) from None
+        raise Invalid({**repeated, **field_errors(exc)}, status=400) from None
     if repeated:
-        raise ContractError(400, repeated)
+        raise Invalid(repeated, status=400)
     return parsed
 
 
@@ -197,7 +228,7 @@ def parse_body(model: type[BaseModel], *, required: bool = True) -> BaseModel:
         return model.model_validate_json(request.get_data(cache=True))
     except ValidationError as exc:
         tagged = issubclass(model, RootModel)
-        raise ContractError(422, field_errors(exc, tagged=tagged)) from None
+        raise Invalid(field_errors(exc, tagged=tagged), status=422) from None
 
 
 def _json_object(required: bool) -> dict:
@@ -208,8 +239,8 @@ def _json_object(required: bool) -> dict:
     except RecursionError:  # deeply nested JSON; ``silent`` only covers ValueError
         data = None
     if not isinstance(data, dict):
-        raise ContractError(
-            400, {"body": _("Send a JSON object (Content-Type: application/json).")}
+        raise Invalid(
+            {"body": _("Send a JSON object (Content-Type: application/json).")}, status=400
         )
     return data
 

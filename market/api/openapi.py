@@ -4,31 +4,42 @@ models that parse the requests, so the document cannot drift from the code."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import current_app
+from pydantic import BaseModel
 
-from market.api.contract import MAX_ID, STANDARD_ERRORS, Operation
-from market.catalog import kinds
+from market.api.contract import MAX_ID, STANDARD_ERRORS, Error, Operation
 
 PATH_ARG = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 REF = "#/components/schemas/{model}"
 
 
 def openapi_document() -> dict:
-    schemas = _response_schemas()
+    schemas: dict[str, dict] = {}
+    rules = sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule)
+    declared = [
+        (rule, view, view.api_operation)
+        for rule in rules
+        if (view := current_app.view_functions.get(rule.endpoint)) is not None
+        and getattr(view, "api_operation", None) is not None
+    ]
+    # Request bodies first: they keep their models' names (an answer of the same name and
+    # another shape is "<name>Answer"), whatever order the routes come in.
+    for _rule, _view, op in declared:
+        if op.body is not None:
+            _model_ref(op.body, schemas)
+    _model_ref(Error, schemas, mode="serialization")
     paths: dict[str, dict] = {}
-    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
-        view = current_app.view_functions.get(rule.endpoint)
-        op: Operation | None = getattr(view, "api_operation", None)
-        if op is None:
-            continue
+    for rule, view, op in declared:
         path, parameters = _path(rule.rule, op)
         item = paths.setdefault(path, {})
         if parameters:
             item["parameters"] = parameters
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             item[method.lower()] = _operation(op, getattr(view, "api_auth", None), schemas)
+    schemas = dict(sorted(schemas.items()))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -95,8 +106,8 @@ def _operation(op: Operation, auth: str | None, schemas: dict) -> dict:
             "content": {op.body_media: {"schema": _model_ref(op.body, schemas)}},
         }
     responses = {}
-    for status, schema in (op.ok, *op.more_ok):
-        responses[str(status)] = _ok(schema)
+    for status, model in (op.ok, *op.more_ok):
+        responses[str(status)] = _ok(model, schemas)
     if op.ok_media:
         responses[str(op.ok[0])] = {
             "description": "The file",
@@ -109,20 +120,32 @@ def _operation(op: Operation, auth: str | None, schemas: dict) -> dict:
     return doc
 
 
-def _ok(schema: str | dict) -> dict:
-    if isinstance(schema, str):
-        schema = {"$ref": REF.format(model=schema)}
-    description = schema.get("description", "Done")
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _ok(model: type[BaseModel] | str, schemas: dict) -> dict:
+    """What a success answers: the ``Answer`` model the view serialises through."""
+    if isinstance(model, str):  # no body described (a file, or nothing)
+        return {"description": "Done"}
+    ref = _model_ref(model, schemas, mode="serialization")
+    description = (model.__doc__ or "Done").strip().split("\n\n")[0].replace("\n", " ")
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
-def _model_ref(model, schemas: dict) -> dict:
-    """The model's JSON schema in components (its nested models beside it); a reference."""
-    schema = model.model_json_schema(ref_template=REF)
-    for name, nested in schema.pop("$defs", {}).items():
-        schemas[name] = _tidy(nested)
+def _model_ref(model, schemas: dict, mode: str = "validation") -> dict:
+    """The model's JSON schema in components (its nested models beside it); a reference.
+    Requests are described as parsed (``validation``), answers as sent (``serialization``)."""
+    schema = model.model_json_schema(ref_template=REF, mode=mode)
     name = schema.get("title", model.__name__)
-    schemas[name] = _tidy(schema)
+    found = {**schema.pop("$defs", {}), name: schema}
+    if mode == "serialization":  # a request's model of the same name keeps it
+        taken = {n for n, s in found.items() if schemas.get(n, _tidy(s)) != _tidy(s)}
+        text = json.dumps(found)
+        for n in taken:
+            text = text.replace(
+                json.dumps(REF.format(model=n)), json.dumps(REF.format(model=n + "Answer"))
+            )
+        found = {(n + "Answer" if n in taken else n): s for n, s in json.loads(text).items()}
+        name = name + "Answer" if name in taken else name
+    for n, s in found.items():
+        schemas[n] = _tidy(s)
     return {"$ref": REF.format(model=name)}
 
 
@@ -165,165 +188,3 @@ def _tidy(schema):
     if isinstance(schema, list):
         return [_tidy(v) for v in schema]
     return schema
-
-
-def _response_schemas() -> dict:
-    """What the API answers (written beside the JSON it describes; requests are parsed by
-    the declared models, answers are checked by the fuzz test against these)."""
-    return {
-        "Listing": {
-            "type": "object",
-            "required": ["id", "kind", "status"],
-            "properties": {
-                "id": {"type": "integer"},
-                "kind": {"type": "string", "enum": [k.value for k in kinds.SPECS]},
-                "status": {"type": "string"},
-            },
-        },
-        "Order": {
-            "type": "object",
-            "required": ["id", "status", "listing_id", "quantity"],
-            "properties": {
-                "id": {"type": "integer"},
-                "status": {"type": "string"},
-                "listing_id": {"type": "integer"},
-                "quantity": {"type": "string"},
-                "unit": {"type": "string"},
-                "unit_price_yen": {"type": "integer"},
-                "money": {"type": "object"},
-                "history": {"type": "array"},
-                "payment": {"anyOf": [{"type": "object"}, {"type": "null"}]},
-                "refunds": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "Ticket": _ticket_schema(),
-        "Notification": _closed(
-            {
-                "id": {"type": "integer"},
-                "message": {"type": "string"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "read_at": _nullable({"type": "string", "format": "date-time"}),
-                "order_id": _nullable({"type": "integer"}),
-                "listing_id": _nullable({"type": "integer"}),
-                "url": _nullable({"type": "string", "format": "uri"}),
-            }
-        ),
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {"type": "string"},
-                "errors": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        },
-    }
-
-
-def _nullable(schema: dict) -> dict:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _closed(properties: dict, required: list[str] | None = None, **extra) -> dict:
-    """An object with exactly these keys (all present in every response)."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": required or list(properties),
-        "additionalProperties": False,
-        **extra,
-    }
-
-
-def _ticket_schema() -> dict:
-    """A transfer ticket (market/trace/views.py ``ticket_json``)."""
-    from market.trace.models import TicketStatus
-
-    text, number, integer = {"type": "string"}, _nullable({"type": "number"}), {"type": "integer"}
-    org = _nullable(_closed({"id": integer, "name": text}))
-    when = {"type": "string", "format": "date-time", "description": "UTC"}
-    quantity = {"type": "string", "description": "Decimal quantity in the order's unit"}
-    return _closed(
-        {
-            "id": integer,
-            "code": {
-                **text,
-                "description": "T<order>-<seq>; never reused, not even for a void ticket",
-            },
-            "order_id": integer,
-            "seq": integer,
-            "status": {"type": "string", "enum": [st.value for st in TicketStatus]},
-            "leg": {"type": "string", "enum": ["first", "onward"]},
-            "transit": {"type": "boolean"},
-            "origin": _closed(
-                {
-                    "name": text,
-                    "address": text,
-                    "listing_id": _nullable(integer),
-                    "lat": number,
-                    "lon": number,
-                }
-            ),
-            "destination": _closed(
-                {
-                    "name": text,
-                    "address": text,
-                    "listing_id": _nullable(integer),
-                    "kind": {"type": "string", "enum": ["site", "stockyard", "declared"]},
-                    "lat": number,
-                    "lon": number,
-                    "receiving_organisation": org,
-                    "stockyard_registration_no": _nullable(text),
-                }
-            ),
-            "planned": _closed({"name": text, "address": text}),
-            "matches_plan": _nullable({"type": "boolean"}),
-            "soil_class_code": _nullable(text),
-            "vehicle_reg_no": text,
-            "driver_name": text,
-            "quantity": quantity,
-            "unit": text,
-            "time_out": when,
-            "issued_by_organisation": org,
-            "issued_at": when,
-            "received": _nullable(
-                _closed(
-                    {
-                        "time_in": when,
-                        "quantity": quantity,
-                        "discrepancy_note": text,
-                        "by_organisation": org,
-                        "by_user": _nullable(text),
-                        "receipt_number": _nullable(text),
-                    },
-                    description="Set once the receiving site confirmed the load",
-                )
-            ),
-            "void": _nullable(
-                _closed(
-                    {
-                        "at": when,
-                        "by_organisation": org,
-                        "by_user": _nullable(text),
-                        "reason": text,
-                    },
-                    description="Set when its issuer voided it (無効): it counts in no total "
-                    "and cannot be received",
-                )
-            ),
-            "amendments": {
-                "type": "array",
-                "items": _closed(
-                    {
-                        "field": text,
-                        "old_value": text,
-                        "new_value": text,
-                        "reason": text,
-                        "at": when,
-                        "by_organisation": org,
-                    }
-                ),
-            },
-            "url": {"type": "string", "format": "uri"},
-        },
-        description="Values as amended; the originals and every amendment are listed",
-    )

@@ -1,4 +1,4 @@
-"""What the listings API takes: one body model per listing kind, made from the kind's field
+"""What the listings API takes and answers: one body model per listing kind, made from the kind's field
 declarations (market/catalog/kinds.py), so the form, the API and the document share them."""
 
 from __future__ import annotations
@@ -7,16 +7,15 @@ import datetime as dt
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Field, RootModel, WithJsonSchema, create_model
+from pydantic import AfterValidator, ConfigDict, Field, RootModel, WithJsonSchema, create_model
 from werkzeug.datastructures import FileStorage
 
-from market.api.contract import Body, Line, Query, Text
+from market.api.contract import Answer, Body, Error, Line, Query, Text, Url, UtcTime
 from market.catalog import kinds
 from market.catalog.models import ListingKind
+from market.text import LINE_PATTERN
 
-Code = Annotated[
-    str, Field(strict=True, min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*$")
-]
+Code = Annotated[str, Field(strict=True, min_length=1, max_length=40, pattern=LINE_PATTERN)]
 
 
 class Limit(Body):
@@ -162,3 +161,68 @@ class ListingsImport(Body):
     dry_run: Literal["true", "false", "1", "0"] = Field(
         default="false", description="check and count only: nothing is written"
     )
+
+
+# --- what the listings API answers ---------------------------------------------------------
+
+
+class OrganisationRef(Answer):
+    id: int
+    name: str
+
+
+class Photo(Answer):
+    full: Url
+    thumbnail: Url | None = Field(description="null until the thumbnail is made")
+
+
+class Listing(Answer):
+    """A listing: these keys, and the fields of its kind as the request bodies name them
+    (``private_note`` only for its own organisation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    kind: ListingKind
+    status: str
+    organisation: OrganisationRef
+    unit: str
+    open_quantity: float
+    photos: list[Photo]
+    created_at: UtcTime
+    updated_at: UtcTime
+    url: Url
+
+
+class ListingsPage(Answer):
+    items: list[Listing]
+    total: int
+    page: int
+    per_page: int
+
+
+class RowError(Answer):
+    row: int = Field(description="as the spreadsheet numbers it (header = 1)")
+    column: str = Field(description="the column's header as in the file")
+    field: str = Field(description="the column's name in this API")
+    message: str
+
+
+class ImportDone(Answer):
+    """What was (or, for a dry run, would be) created, updated and left unchanged."""
+
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[RowError]
+
+
+class ImportFailed(ImportDone):
+    """The file has errors (each by row and column) and nothing was written."""
+
+    error: str
+
+
+class ImportRefused(RootModel[ImportFailed | Error]):
+    """The file has errors (each by row and column) and nothing was written; or the request
+    lacks its file."""

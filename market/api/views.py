@@ -10,30 +10,29 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from market.accounts.services import user_for_token
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.openapi import openapi_document
 from market.api.schemas import (
+    ImportDone,
+    ImportFailed,
+    ImportRefused,
     ListingsExportQuery,
     ListingsImport,
+    ListingsPage,
     ListingsQuery,
     listing_patch_model,
     new_listing_model,
 )
+from market.api.schemas import Listing as ListingOut
 from market.catalog import imports, kinds, services, sheets
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse, organisation_listings
 from market.core.limits import failed_token_attempt, token_attempts_left
-from market.errors import DomainError
+from market.core.writes import commit
+from market.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from market.services import db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-class ApiError(DomainError):
-    def __init__(self, status: int, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
 
 
 def token_optional(fn):
@@ -50,11 +49,11 @@ def token_optional(fn):
                 # Only wrong tokens are limited: a valid token works whatever others sent
                 # from the same address (an office behind one NAT, or someone guessing).
                 if not token_attempts_left():
-                    raise ApiError(
-                        429, _("Too many requests with a wrong API token. Please wait a minute.")
+                    raise RateLimited(
+                        _("Too many requests with a wrong API token. Please wait a minute.")
                     )
                 failed_token_attempt()
-                raise ApiError(401, _("The API token is missing, wrong or revoked."))
+                raise Unauthorized(_("The API token is missing, wrong or revoked."))
             g.api_user = user
         return fn(*args, **kwargs)
 
@@ -67,7 +66,7 @@ def token_required(fn):
     @token_optional
     def wrapper(*args, **kwargs):
         if g.api_user is None:
-            raise ApiError(401, _("Send an API token: Authorization: Bearer <token>."))
+            raise Unauthorized(_("Send an API token: Authorization: Bearer <token>."))
         return fn(*args, **kwargs)
 
     wrapper.api_auth = "token"
@@ -125,16 +124,6 @@ def openapi():
     return jsonify(openapi_document())
 
 
-LISTINGS_PAGE = {
-    "type": "object",
-    "required": ["items", "total", "page", "per_page"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Listing"}},
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-    },
-}
 NEW_LISTING, LISTING_PATCH = new_listing_model(), listing_patch_model()
 
 
@@ -143,11 +132,11 @@ NEW_LISTING, LISTING_PATCH = new_listing_model(), listing_patch_model()
 @operation(
     "List public listings (or your own with mine=true)",
     query=ListingsQuery,
-    ok=(200, LISTINGS_PAGE),
+    ok=(200, ListingsPage),
 )
 def list_listings(query: ListingsQuery):
     if query.mine and g.api_user is None:
-        raise ApiError(400, _("needs an API token"), {"mine": _("needs an API token")})
+        raise Invalid({"mine": _("needs an API token")}, status=400)
     f = BrowseFilter(
         kind=query.kind.value if query.kind else None,
         prefecture_code=query.prefecture_code or None,
@@ -158,11 +147,14 @@ def list_listings(query: ListingsQuery):
         viewer_org_id=g.api_user.organisation_id if g.api_user is not None else None,
     )
     page = browse(db_session(), f, page=query.page, per_page=query.per_page)
-    return jsonify(
-        items=[listing_json(item, owner=_is_owner(item)) for item in page.items],
-        total=page.total,
-        page=page.page,
-        per_page=page.per_page,
+    return answer(
+        ListingsPage,
+        {
+            "items": [listing_json(item, owner=_is_owner(item)) for item in page.items],
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+        },
     )
 
 
@@ -186,7 +178,7 @@ def _export_description() -> str:
 )
 def export_listings(query: ListingsExportQuery):
     if g.api_user.organisation_id is None:
-        raise ApiError(403, _("Join or create an organisation first."))
+        raise Forbidden(_("Join or create an organisation first."))
     listings = organisation_listings(db_session(), g.api_user.organisation_id)
     write = sheets.write_xlsx if query.format == "xlsx" else sheets.write_csv
     return Response(
@@ -196,53 +188,14 @@ def export_listings(query: ListingsExportQuery):
     )
 
 
-ROW_ERROR = {
-    "type": "object",
-    "required": ["row", "column", "field", "message"],
-    "additionalProperties": False,
-    "properties": {
-        "row": {"type": "integer", "description": "as the spreadsheet numbers it (header = 1)"},
-        "column": {"type": "string", "description": "the column's header as in the file"},
-        "field": {"type": "string", "description": "the column's name in this API"},
-        "message": {"type": "string"},
-    },
-}
-IMPORT_COUNTS = {
-    "created": {"type": "integer"},
-    "updated": {"type": "integer"},
-    "unchanged": {"type": "integer"},
-    "errors": {"type": "array", "items": ROW_ERROR},
-}
-IMPORT_DONE = {
-    "type": "object",
-    "description": "What was (or, for a dry run, would be) created, updated and left unchanged",
-    "required": list(IMPORT_COUNTS),
-    "additionalProperties": False,
-    "properties": IMPORT_COUNTS,
-}
-IMPORT_REFUSED = {
-    "description": "The file has errors (each by row and column) and nothing was written; or "
-    "the request lacks its file",
-    "anyOf": [
-        {
-            "type": "object",
-            "required": [*IMPORT_COUNTS, "error"],
-            "additionalProperties": False,
-            "properties": {**IMPORT_COUNTS, "error": {"type": "string"}},
-        },
-        {"$ref": "#/components/schemas/Error"},
-    ],
-}
-
-
 @bp.post("/listings/import")
 @token_required
 @operation(
     "Create and update your organisation's listings from a CSV or XLSX file: every row or none",
     body=ListingsImport,
     body_media="multipart/form-data",
-    ok=(200, IMPORT_DONE),
-    more_ok=((422, IMPORT_REFUSED),),
+    ok=(200, ImportDone),
+    more_ok=((422, ImportRefused),),
     errors=(400, 401, 403, 429),
     description="Headers in Japanese or English (or the field names). A row with `id` or "
     "`external_id` of one of your listings updates it (or leaves it unchanged); any other row "
@@ -250,28 +203,25 @@ IMPORT_REFUSED = {
 )
 def import_listings(body: ListingsImport):
     if g.api_user.organisation_id is None:
-        raise ApiError(403, _("Join or create an organisation first."))
-    s = db_session()
-    outcome = imports.import_listings(
-        s, g.api_user, body.file.read(), dry_run=body.dry_run in ("1", "true"), locale=_locale()
+        raise Forbidden(_("Join or create an organisation first."))
+    outcome = commit(
+        lambda s: imports.import_listings(
+            s, g.api_user, body.file.read(), dry_run=body.dry_run in ("1", "true"), locale=_locale()
+        ),
+        keep=lambda outcome: outcome.ok and not outcome.dry_run,
     )
-    if outcome.ok and not outcome.dry_run:
-        s.commit()
-        return jsonify(outcome.as_json())
-    s.rollback()
     if outcome.ok:
-        return jsonify(outcome.as_json())
-    answer = outcome.as_json()
-    answer["error"] = _("The file has errors: nothing was imported.")
-    return jsonify(answer), 422
+        return answer(ImportDone, outcome.as_json())
+    refused = {**outcome.as_json(), "error": _("The file has errors: nothing was imported.")}
+    return answer(ImportFailed, refused, 422)
 
 
 @bp.get("/listings/<int:listing_id>")
 @token_optional
-@operation("Read a listing", ok=(200, "Listing"), errors=(401, 404, 429))
+@operation("Read a listing", ok=(200, ListingOut), errors=(401, 404, 429))
 def read_listing(listing_id: int):
     listing = services.visible_listing(db_session(), g.api_user, listing_id)
-    return jsonify(listing_json(listing, owner=_is_owner(listing)))
+    return answer(ListingOut, listing_json(listing, owner=_is_owner(listing)))
 
 
 def _locale() -> str:
@@ -285,22 +235,25 @@ def _locale() -> str:
 @operation(
     "Create a listing",
     body=NEW_LISTING,
-    ok=(201, "Listing"),
+    ok=(201, ListingOut),
     errors=(400, 401, 403, 422, 429),
 )
 def create_listing(body):
     data = body.root.model_dump(mode="json", exclude_unset=True)
     kind = kinds.kind_from(data.pop("kind"))
-    s = db_session()
     services.ensure_can_create(g.api_user, kind)
-    try:
-        clean = kinds.validate(s, kind, data, locale=_locale())
-    except kinds.Invalid as exc:
-        raise ApiError(422, _("Some fields are not valid."), exc.errors) from None
-    listing = services.create_listing(s, g.api_user, kind, clean)
-    s.commit()
-    return (
-        jsonify(listing_json(listing, owner=True)),
+
+    def create(s):
+        try:
+            clean = kinds.validate(s, kind, data, locale=_locale())
+        except Invalid as exc:
+            raise Invalid(exc.errors, message=_("Some fields are not valid.")) from None
+        return services.create_listing(s, g.api_user, kind, clean)
+
+    listing = commit(create)
+    return answer(
+        ListingOut,
+        listing_json(listing, owner=True),
         201,
         {"Location": url_for("api.read_listing", listing_id=listing.id)},
     )
@@ -311,38 +264,47 @@ def create_listing(body):
 @operation(
     "Change a listing (PATCH: the fields given; PUT: every field of its kind)",
     body=LISTING_PATCH,
-    ok=(200, "Listing"),
+    ok=(200, ListingOut),
     errors=(400, 401, 403, 404, 409, 422, 429),
 )
 def update_listing(listing_id: int, body):
-    s = db_session()
-    listing = services.visible_listing(s, g.api_user, listing_id)
-    services.ensure_can_edit(g.api_user, listing)
     data = body.model_dump(mode="json", exclude_unset=True)
-    if data.pop("kind", listing.kind.value) != listing.kind.value:
-        raise ApiError(422, _("The kind of a listing cannot change."), {"kind": _("cannot change")})
-    try:
-        clean = kinds.validate(
-            s,
-            listing.kind,
-            data,
-            locale=_locale(),
-            partial=request.method == "PATCH",
-            current=services.current_values(listing),
-        )
-    except kinds.Invalid as exc:
-        raise ApiError(422, _("Some fields are not valid."), exc.errors) from None
-    services.update_listing(s, g.api_user, listing, clean)
-    s.commit()
-    return jsonify(listing_json(listing, owner=True))
+
+    def update(s):
+        listing = services.visible_listing(s, g.api_user, listing_id)
+        services.ensure_can_edit(g.api_user, listing)
+        if data.pop("kind", listing.kind.value) != listing.kind.value:
+            raise Invalid(
+                {"kind": _("cannot change")}, message=_("The kind of a listing cannot change.")
+            )
+        try:
+            clean = kinds.validate(
+                s,
+                listing.kind,
+                data,
+                locale=_locale(),
+                partial=request.method == "PATCH",
+                current=services.current_values(listing),
+            )
+        except Invalid as exc:
+            raise Invalid(exc.errors, message=_("Some fields are not valid.")) from None
+        services.update_listing(s, g.api_user, listing, clean)
+        return listing
+
+    listing = commit(update)
+    return answer(ListingOut, listing_json(listing, owner=True))
 
 
 @bp.post("/listings/<int:listing_id>/close")
 @token_required
-@operation("Close a listing (no new orders)", ok=(200, "Listing"), errors=(401, 403, 404, 409, 429))
+@operation(
+    "Close a listing (no new orders)", ok=(200, ListingOut), errors=(401, 403, 404, 409, 429)
+)
 def close_listing(listing_id: int):
-    s = db_session()
-    listing = services.visible_listing(s, g.api_user, listing_id)
-    services.close_listing(s, g.api_user, listing)
-    s.commit()
-    return jsonify(listing_json(listing, owner=True))
+    def close(s):
+        listing = services.visible_listing(s, g.api_user, listing_id)
+        services.close_listing(s, g.api_user, listing)
+        return listing
+
+    listing = commit(close)
+    return answer(ListingOut, listing_json(listing, owner=True))

@@ -30,7 +30,8 @@ from market.accounts.models import User
 from market.catalog import kinds, services, sheets
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import after_commit, japan_today
-from market.errors import DomainError
+from market.errors import DomainError, Invalid
+from market.text import has_control_characters
 
 Progress = Callable[[str, float], None]
 PROGRESS_EVERY = 250
@@ -335,7 +336,7 @@ class _Checker:
             keep_status = False
         try:
             clean = kinds.validate(self.session, kind, data, locale=self.locale)
-        except kinds.Invalid as exc:
+        except Invalid as exc:
             for name, message in exc.errors.items():
                 self.error(row, name, message)
             return None
@@ -386,9 +387,7 @@ class _Checker:
             self.seen_ids[number] = row
         external_id = _text(values.get("external_id"))
         if external_id:
-            if len(external_id) > sheets.EXTERNAL_ID_MAX or kinds._has_control_characters(
-                external_id
-            ):
+            if len(external_id) > sheets.EXTERNAL_ID_MAX or has_control_characters(external_id):
                 self.error(
                     row,
                     "external_id",

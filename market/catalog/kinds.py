@@ -30,6 +30,8 @@ from market.catalog.models import (
     SoilClass,
     SoilUse,
 )
+from market.errors import Invalid
+from market.text import has_control_characters
 
 Choices = Callable[[Session, str], list[tuple[str, str]]]
 
@@ -203,6 +205,15 @@ def cone_index_shortfall(session: Session, class_code: str, cone_index: float):
 
 
 HAUL = Field("max_haul_km", _l("Maximum haul distance (km)"), "float", minimum=1, maximum=500)
+# Planning over time: most the site ships or receives in one week (its trucks, its gate).
+WEEKLY_RATE = Field(
+    "weekly_rate",
+    _l("Weekly rate (m³ per week)"),
+    "decimal",
+    minimum=0.001,
+    maximum=1e9,
+    help=_l("Most the site can ship or receive in one week; empty: no weekly limit"),
+)
 
 SPECS: dict[ListingKind, KindSpec] = {
     ListingKind.soil_offer: KindSpec(
@@ -228,6 +239,7 @@ SPECS: dict[ListingKind, KindSpec] = {
                 choices=CONTAMINATION,
             ),
             HAUL,
+            WEEKLY_RATE,
         ],
     ),
     ListingKind.soil_want: KindSpec(
@@ -258,6 +270,7 @@ SPECS: dict[ListingKind, KindSpec] = {
             ),
             Field("contamination_check_required", _l("Contamination check required"), "bool"),
             HAUL,
+            WEEKLY_RATE,
         ],
     ),
     ListingKind.material_offer: KindSpec(
@@ -422,6 +435,16 @@ SPECS: dict[ListingKind, KindSpec] = {
                 required=True,
                 choices=SOIL_CLASSES,
             ),
+            Field(
+                "holding_price_per_week",
+                _l("Holding price (yen per m³ per week)"),
+                "int",
+                minimum=0,
+                maximum=1_000_000,
+                help=_l(
+                    "Charged for each week soil waits in the yard; handling is the price per unit"
+                ),
+            ),
         ],
         org_kinds=("stockyard_operator",),
     ),
@@ -440,14 +463,6 @@ def kind_from(value: str | None) -> ListingKind | None:
 
 
 # --- validation -------------------------------------------------------------------
-
-
-class Invalid(Exception):
-    """Field errors; ``errors`` maps field name to a message in the user's language."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(errors)
-        self.errors = errors
 
 
 def _blank(value: object) -> bool:
@@ -584,7 +599,7 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
         raise _FieldError(_l("must be a single value"))
     if f.type in {"text", "textarea"}:
         text = str(raw).strip()
-        if _has_control_characters(text):
+        if has_control_characters(text):
             raise _FieldError(_l("must not contain control characters"))
         if f.max_length and len(text) > f.max_length:
             raise _FieldError(_l("must be at most %(n)s characters", n=f.max_length))
@@ -597,7 +612,7 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
             raise _FieldError(_l("unknown choice: %(v)s", v=str(raw)[:40]))
         return str(raw)
     if f.type == "grade":
-        if _has_control_characters(str(raw)):
+        if has_control_characters(str(raw)):
             raise _FieldError(_l("must not contain control characters"))
         return str(raw).strip()  # checked against the material in _cross_checks
     if f.type == "date":
@@ -614,15 +629,6 @@ def _clean_field(session, f: Field, raw, locale, data):  # noqa: C901 - one bran
         if f.type == "int":
             raise _FieldError(_l("must be a whole number")) from None
         raise _FieldError(_l("must be a number")) from None
-
-
-def _has_control_characters(text: str) -> bool:
-    # PostgreSQL refuses NUL in text, no one types the other control codes, and a lone
-    # surrogate (possible in JSON as "\ud800") cannot be stored as UTF-8 at all.
-    return any(
-        (ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" or "\ud800" <= c <= "\udfff"
-        for c in text
-    )
 
 
 def _clean_mapping(session, f: Field, raw, locale):
@@ -681,6 +687,14 @@ def _cross_checks(session, kind, merged, errors, touched, locale="ja") -> None:
         and end < start
     ):
         errors["window_end"] = str(_l("must not be before the start date"))
+    rate, quantity = merged.get("weekly_rate"), merged.get("quantity")
+    if (
+        check("weekly_rate")
+        and isinstance(rate, Decimal)
+        and isinstance(quantity, Decimal)
+        and rate > quantity
+    ):
+        errors["weekly_rate"] = str(_l("must not be more than the quantity"))
     material = merged.get("material_code")
     for name in ("grade_code", "min_grade_code"):
         grade = merged.get(name)
@@ -750,6 +764,7 @@ def _related(name: str, touched) -> bool:
         "properties": {"material_code"},
         "property_limits": {"material_code"},
         "cone_index": {"soil_class_code"},
+        "weekly_rate": {"quantity"},
     }
     return bool(pairs.get(name, set()) & set(touched))
 

@@ -267,6 +267,8 @@ class Listing(Base):
     monthly: Mapped[bool | None] = mapped_column(Boolean)
     # stockyards
     capacity_m3: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    # yen per m³ for each week soil is held (the handling charge is price_per_unit)
+    holding_price_per_week: Mapped[int | None] = mapped_column(Integer)
 
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -17,15 +17,17 @@ from sqlalchemy.orm import Session
 from market import tasks
 from market.catalog.models import Listing, ListingPhoto
 from market.db import after_commit, on_rollback
-from market.errors import DomainError
+from market.errors import Invalid
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
 MAX_PHOTOS = 8
 
 
-class PhotoRejected(DomainError):
+class PhotoRejected(Invalid):
+    """A photo we will not store: a field error of the form's ``photos``."""
+
     def __init__(self, message: str):
-        super().__init__(message, field="photos")
+        super().__init__({"photos": message}, status=400)
 
 
 def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:

@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from market import tasks
 from market.catalog import imports, sheets
 from market.catalog.queries import organisation_listings
+from market.core.writes import commit
 from market.services import db_session
 from market.tasks import Job
 
@@ -66,9 +67,8 @@ def upload():
         elif len(content) > sheets.MAX_BYTES:
             error = _("The file is larger than %(n)s MB.", n=sheets.MAX_BYTES // 2**20)
         else:
-            s = db_session()
-            job = _start(s, imports.store_file(content), dry_run=True, filename=file.filename)
-            s.commit()
+            stored = imports.store_file(content)
+            job = commit(lambda s: _start(s, stored, dry_run=True, filename=file.filename))
             return redirect(url_for("listing_files.job", job_id=job.id))
     return _upload_page(error), (400 if error else 200)
 
@@ -150,10 +150,13 @@ def confirm(job_id: str):
     ):
         flash(_("This file cannot be imported: upload it again."), "error")
         return redirect(url_for("listing_files.upload"))
-    s = db_session()
-    job = _start(
-        s, preview.params["file"], dry_run=False, filename=preview.params.get("filename", "")
-    )
-    preview.result = {**result, "confirmed": job.id}
-    s.commit()
+
+    def start(s) -> Job:
+        job = _start(
+            s, preview.params["file"], dry_run=False, filename=preview.params.get("filename", "")
+        )
+        preview.result = {**result, "confirmed": job.id}
+        return job
+
+    job = commit(start)
     return redirect(url_for("listing_files.job", job_id=job.id))

@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from market import formats
 from market.catalog import kinds, photos, services
+from market.catalog.forms import listing_form
 from market.catalog.models import (
     Grade,
     GradeProperty,
+    Listing,
     ListingKind,
     ListingPhoto,
     ListingStatus,
@@ -23,8 +25,9 @@ from market.catalog.models import (
     SoilClass,
 )
 from market.catalog.queries import BrowseFilter, browse, map_points
+from market.core.writes import commit, commit_or_refuse
 from market.db import japan_today
-from market.errors import DomainError
+from market.errors import Forbidden, NotFound
 from market.services import db_session
 
 bp = Blueprint("catalog", __name__)
@@ -234,35 +237,27 @@ def _property_context(s, kind: ListingKind) -> dict:
 
 def _save(kind: ListingKind, listing=None):
     """Validate, write the listing and its photos, commit once; or re-render with errors."""
-    s = db_session()
-    data = kinds.form_to_data(kind, request.form)
-    errors: dict[str, str] = {}
-    try:
+    data = listing_form(kind)
+
+    def save(s) -> Listing:
         clean = kinds.validate(s, kind, data, locale=_locale())
         if listing is None:
             services.ensure_can_create(current_user, kind)
-            listing = services.create_listing(s, current_user, kind, clean)
+            saved = services.create_listing(s, current_user, kind, clean)
         else:
-            services.update_listing(s, current_user, listing, clean)
+            saved = services.update_listing(s, current_user, listing, clean)
         for upload in request.files.getlist("photos"):
             if upload and upload.filename:
-                photos.add_photo(s, listing, upload.read())
-    except kinds.Invalid as exc:
-        errors = exc.errors
-    except photos.PhotoRejected as exc:
-        errors = {"photos": exc.message}
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        errors = {exc.field or "form": exc.message}
-    if errors:
-        s.rollback()
+                photos.add_photo(s, saved, upload.read())
+        return saved
+
+    done = commit_or_refuse(save, unless=(Forbidden, NotFound))
+    if not done.ok:
         return render_template(
-            "catalog/form.html", **_form_context(kind, data, errors, listing)
+            "catalog/form.html", **_form_context(kind, data, done.errors, listing)
         ), 400
-    s.commit()
     flash(_("Listing saved."), "success")
-    return redirect(url_for("catalog.detail", listing_id=listing.id))
+    return redirect(url_for("catalog.detail", listing_id=done.result.id))
 
 
 def _locale() -> str:
@@ -317,8 +312,7 @@ def edit(listing_id: int):
 @login_required
 def close(listing_id: int):
     listing = _own_listing(listing_id)
-    services.close_listing(db_session(), current_user, listing)
-    db_session().commit()
+    commit(lambda s: services.close_listing(s, current_user, listing))
     flash(_("Listing closed."), "success")
     return redirect(url_for("catalog.detail", listing_id=listing.id))
 
@@ -327,10 +321,12 @@ def close(listing_id: int):
 @login_required
 def delete_photo(listing_id: int, photo_id: int):
     listing = _own_listing(listing_id)
-    s = db_session()
-    photo = s.get(ListingPhoto, photo_id) if services.id_in_range(photo_id) else None
-    if photo is None or photo.listing_id != listing.id:
-        abort(404)
-    photos.remove_photo(s, photo)
-    s.commit()
+
+    def remove(s) -> None:
+        photo = s.get(ListingPhoto, photo_id) if services.id_in_range(photo_id) else None
+        if photo is None or photo.listing_id != listing.id:
+            abort(404)
+        photos.remove_photo(s, photo)
+
+    commit(remove)
     return redirect(url_for("catalog.edit", listing_id=listing.id))

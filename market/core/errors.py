@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from market.api.contract import Error
 from market.errors import DomainError
 from market.services import db_session
 
@@ -22,17 +23,13 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _answer(status: int, message: str, field: str | None = None, errors: dict | None = None):
+def _answer(status: int, message: str, errors: dict[str, str] | None = None):
     # Nothing half-written survives an error; the database itself may be what failed.
     with contextlib.suppress(Exception):
         db_session().rollback()
     if _wants_json():
-        body = {"error": message}
-        if errors:
-            body["errors"] = errors
-        elif field:
-            body["errors"] = {field: message}
-        return jsonify(body), status
+        body = Error(error=message, errors=errors or None)
+        return jsonify(body.model_dump(mode="json", exclude_none=True)), status
     return render_template("error.html", status=status, message=message, back=_back()), status
 
 
@@ -45,7 +42,8 @@ def _back() -> str | None:
 def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        return _answer(exc.status, exc.message, exc.field, getattr(exc, "errors", None))
+        # A refusal of the whole request names no field; a field error names each one.
+        return _answer(exc.status, exc.message, exc.errors if exc.field else None)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -55,7 +53,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        return _answer(413, _("The upload is too large."), "photos")
+        message = _("The upload is too large.")
+        return _answer(413, message, {"photos": message})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -13,7 +13,6 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     send_from_directory,
     session,
 )
@@ -24,7 +23,9 @@ from market.catalog.models import Listing, ListingKind
 from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
 from market.config import LOCALES
 from market.core import readiness
+from market.core.forms import NextForm, parse_form
 from market.core.models import AuditEvent
+from market.core.writes import commit
 from market.services import db_session
 
 bp = Blueprint("core", __name__)
@@ -54,9 +55,9 @@ def set_language(code: str):
         session["lang"] = code
         if current_user.is_authenticated and current_user.locale != code:
             # remembered on the account too, so mails and notifications follow it
-            current_user.locale = code
-            db_session().commit()
-    target = request.form.get("next") or "/"
+            commit(lambda _s: setattr(current_user, "locale", code))
+    form, _errors = parse_form(NextForm)
+    target = (form.next if form else "") or "/"
     # Only local paths: never an open redirect.
     if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
         target = "/"

@@ -17,6 +17,7 @@ from market.catalog.models import Material, SoilClass
 from market.db import japan_today, to_japan
 from market.errors import DomainError, Invalid
 from market.services import db_session
+from market.text import CONTROL
 
 FIELD_VALIDATED = {
     "catalog.create",
@@ -38,10 +39,6 @@ def _private_request() -> bool:
     return bool(
         request.headers.get("Authorization") or g.get("api_user") or session.get("_user_id")
     )
-
-
-# Control characters (not tab or line breaks), and lone surrogates no UTF-8 can store.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _control_character_path(value, path: str = "") -> str | None:

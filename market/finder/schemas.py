@@ -1,14 +1,14 @@
-"""What the search API takes, declared once (market/api/contract.py)."""
+"""What the search API takes and answers, declared once (market/api/contract.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 import search
-from market.api.contract import Id, Query
+from market.api.contract import Answer, Id, Query, Url
 from market.finder import suggest
 
 Facet = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=100)]
@@ -48,3 +48,65 @@ class SearchQuery(Query):
 class SuggestQuery(Query):
     q: Annotated[str, Field(max_length=200)] = ""
     limit: Annotated[int, Field(ge=1, le=suggest.MAX_LIMIT)] = 8
+
+
+# --- what the search API answers -----------------------------------------------------------
+
+
+class Hit(Answer):
+    """A public listing as the index holds it, and how far it is from the origin."""
+
+    id: int
+    kind: str
+    title: str
+    description: str
+    org_name: str
+    prefecture: str | None
+    municipality_code: str | None
+    soil_class: str | None
+    grade: str | None
+    material: str | None
+    category: str | None
+    status: str
+    price_per_unit: int | None = Field(description="integer yen")
+    unit: str | None
+    quantity: float | None
+    window_start: dt.date | None
+    window_end: dt.date | None
+    lat: float | None
+    lon: float | None
+    created_at: str | None
+    distance_km: float | None
+    url: Url
+
+
+class Origin(Answer):
+    """Where distance is measured from."""
+
+    kind: Literal["site", "place", "point"]
+    label: str
+    lat: float
+    lon: float
+
+
+class Hits(Answer):
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]]
+    origin: Origin | None
+    hits: list[Hit]
+
+
+class Suggestion(Answer):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    type: Literal["word", "place", "listing"]
+    text: str
+    value: str
+    url: str | None = Field(default=None, description="for a listing: its page")
+
+
+class Suggestions(Answer):
+    q: str
+    suggestions: list[Suggestion]

@@ -3,7 +3,7 @@ search API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,9 +11,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import search
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.views import (
-    ApiError,
     token_optional,
 )
 from market.catalog.kinds import SPECS
@@ -25,12 +24,13 @@ from market.catalog.models import (
     ReuseCategory,
     SoilClass,
 )
-from market.core.forms import parse_form
-from market.errors import Invalid
+from market.core.forms import form_values
+from market.core.writes import commit, submit
+from market.errors import Invalid, Unavailable
 from market.finder import services, suggest, synonyms
-from market.finder.forms import SavedSearchForm
+from market.finder.forms import SavedSearchForm, SynonymsForm, search_args
 from market.finder.models import SavedSearch, SynonymGroup
-from market.finder.schemas import SearchQuery, SuggestQuery
+from market.finder.schemas import Hits, SearchQuery, Suggestions, SuggestQuery
 from market.services import db_session
 
 bp = Blueprint("finder", __name__)
@@ -117,28 +117,20 @@ def search_page():
     ), status
 
 
-def _search_args(form) -> dict[str, list[str]]:
-    """The search arguments of a form, and nothing else: a form's other keys (``_scheme``,
-    ``endpoint``…) must never reach url_for, which would take them as its own."""
-    return {key: values for key in services.PARAMS if (values := form.getlist(key))}
-
-
 @bp.post("/search/saved")
 @login_required
 def save():
-    s = db_session()
-    args = MultiDict(_search_args(request.form))
-    form, errors = parse_form(SavedSearchForm)
-    try:
-        if errors:
-            raise Invalid(errors)
-        saved = services.save_search(s, current_user, form.name, args)
-    except Invalid as exc:
-        s.rollback()
-        for line in _labelled(exc.errors):
+    sent = search_args()
+    done = submit(
+        SavedSearchForm,
+        lambda s, form: services.save_search(s, current_user, form.name, MultiDict(sent)),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        for line in _labelled(done.errors):
             flash(line, "error")
-        return redirect(url_for("finder.search_page", **_search_args(request.form)))
-    s.commit()
+        return redirect(url_for("finder.search_page", **sent))
+    saved = done.result
     flash(_("Search saved. You will be told about new listings that match."), "success")
     return redirect(url_for("finder.search_page", **saved.params))
 
@@ -146,12 +138,13 @@ def save():
 @bp.post("/search/saved/<int:saved_id>/delete")
 @login_required
 def delete_saved(saved_id: int):
-    s = db_session()
-    saved = s.get(SavedSearch, saved_id)
-    if saved is None or saved.user_id != current_user.id:
-        abort(404)
-    s.delete(saved)
-    s.commit()
+    def delete(s) -> None:
+        saved = s.get(SavedSearch, saved_id)
+        if saved is None or saved.user_id != current_user.id:
+            abort(404)
+        s.delete(saved)
+
+    commit(delete)
     return redirect(url_for("finder.search_page"))
 
 
@@ -162,51 +155,12 @@ def _hit_json(hit: search.SearchHit) -> dict:
     return doc
 
 
-def search_args_error(exc: Invalid) -> ApiError:
-    """A 400 naming every bad argument (the API's keys are the argument names)."""
-    return ApiError(400, next(iter(exc.errors.values())), exc.errors)
-
-
-HITS = {
-    "type": "object",
-    "required": ["total", "page", "per_page", "hits"],
-    "properties": {
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-        "facets": {"type": "object"},
-        "origin": {"type": ["object", "null"], "description": "where distance is measured from"},
-        "hits": {"type": "array"},
-    },
-}
-SUGGESTIONS = {
-    "type": "object",
-    "required": ["q", "suggestions"],
-    "properties": {
-        "q": {"type": "string"},
-        "suggestions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["type", "text", "value"],
-                "properties": {
-                    "type": {"type": "string", "enum": ["word", "place", "listing"]},
-                    "text": {"type": "string"},
-                    "value": {"type": "string"},
-                    "url": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-
-
 @api.get("/search")
 @token_optional
 @operation(
     "Search public listings",
     query=SearchQuery,
-    ok=(200, HITS),
+    ok=(200, Hits),
     errors=(400, 401, 429, 503),
 )
 def search_api(query: SearchQuery):
@@ -218,21 +172,24 @@ def search_api(query: SearchQuery):
         asked = services.parse_search_args(s, request.args, _api_user(), per_page=None)
         results = services.run(asked.query)
     except Invalid as exc:
-        raise search_args_error(exc) from None
+        raise Invalid(exc.errors, status=400) from None  # the keys are the arguments
     except search.SearchBackendError:
-        raise ApiError(
-            503, _("Search is briefly unavailable. Please try again in a moment.")
+        raise Unavailable(
+            _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
     origin = asked.origin
-    return jsonify(
-        total=results.total,
-        page=results.page,
-        per_page=results.per_page,
-        facets=results.facets,
-        origin=None
-        if origin is None
-        else {"kind": origin.kind, "label": origin.label, "lat": origin.lat, "lon": origin.lon},
-        hits=[_hit_json(h) for h in results.hits],
+    return answer(
+        Hits,
+        {
+            "total": results.total,
+            "page": results.page,
+            "per_page": results.per_page,
+            "facets": results.facets,
+            "origin": None
+            if origin is None
+            else {"kind": origin.kind, "label": origin.label, "lat": origin.lat, "lon": origin.lon},
+            "hits": [_hit_json(h) for h in results.hits],
+        },
     )
 
 
@@ -241,7 +198,7 @@ def search_api(query: SearchQuery):
 @operation(
     "Suggestions as people type (from two characters): words, places, listings",
     query=SuggestQuery,
-    ok=(200, SUGGESTIONS),
+    ok=(200, Suggestions),
     errors=(400, 401, 429, 503),
 )
 def suggest_api(query: SuggestQuery):
@@ -249,10 +206,10 @@ def suggest_api(query: SuggestQuery):
     try:
         found = suggest.suggestions(db_session(), query.q, str(get_locale() or "ja"), query.limit)
     except search.SearchBackendError:
-        raise ApiError(
-            503, _("Search is briefly unavailable. Please try again in a moment.")
+        raise Unavailable(
+            _("Search is briefly unavailable. Please try again in a moment.")
         ) from None
-    return jsonify(q=query.q, suggestions=found)
+    return answer(Suggestions, {"q": query.q, "suggestions": found})
 
 
 def _api_user():
@@ -262,7 +219,11 @@ def _api_user():
 def _synonyms_page(errors: dict | None = None, failed: str = "", status: int = 200):
     groups = db_session().scalars(select(SynonymGroup).order_by(SynonymGroup.id)).all()
     return render_template(
-        "finder/synonyms.html", groups=groups, errors=errors or {}, failed=failed, form=request.form
+        "finder/synonyms.html",
+        groups=groups,
+        errors=errors or {},
+        failed=failed,
+        form=form_values(SynonymsForm),
     ), status
 
 
@@ -277,13 +238,13 @@ def synonyms_page():
 @bp.post("/search/synonyms/<int:group_id>")
 @login_required
 def save_synonyms(group_id: int | None):
-    s = db_session()
-    try:
-        synonyms.save_group(s, current_user, request.form, group_id)
-    except Invalid as exc:
-        s.rollback()
-        return _synonyms_page(exc.errors, str(group_id or "new"), 422)
-    s.commit()
+    done = submit(
+        SynonymsForm,
+        lambda s, form: synonyms.save_group(s, current_user, form.sent(), group_id),
+        refuse=(Invalid,),
+    )
+    if not done.ok:
+        return _synonyms_page(done.errors, str(group_id or "new"), 422)
     flash(_("Synonyms saved. Searches use them now."), "success")
     return redirect(url_for("finder.synonyms_page"))
 
@@ -291,8 +252,6 @@ def save_synonyms(group_id: int | None):
 @bp.post("/search/synonyms/<int:group_id>/delete")
 @login_required
 def delete_synonyms(group_id: int):
-    s = db_session()
-    synonyms.delete_group(s, current_user, group_id)
-    s.commit()
+    commit(lambda s: synonyms.delete_group(s, current_user, group_id))
     flash(_("Synonym group removed."), "success")
     return redirect(url_for("finder.synonyms_page"))

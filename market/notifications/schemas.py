@@ -1,4 +1,4 @@
-"""What the notifications API takes, declared once (market/api/contract.py)."""
+"""What the notifications API takes and answers, declared once (market/api/contract.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from market.api.contract import Body, Id, Query
+from market.api.contract import Answer, Body, Id, Query, Url, UtcTime
 
 
 class NotificationsQuery(Query):
@@ -21,3 +21,27 @@ class MarkRead(Body):
     ids: Annotated[list[Id], Field(max_length=1000)] = Field(
         default_factory=list, description="Leave out to mark every notification of yours read"
     )
+
+
+# --- what the notifications API answers ----------------------------------------------------
+
+
+class Notification(Answer):
+    id: int
+    message: str
+    created_at: UtcTime
+    read_at: UtcTime | None
+    order_id: int | None
+    listing_id: int | None
+    url: Url | None = Field(description="The order or listing it is about")
+
+
+class NotificationsPage(Answer):
+    items: list[Notification]
+    total: int
+    page: int
+    per_page: int
+
+
+class Marked(Answer):
+    marked: int = Field(description="How many were unread and are now read")

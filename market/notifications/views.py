@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.views import token_required
+from market.core.forms import parse_form
+from market.core.writes import commit
 from market.notifications import services
+from market.notifications.forms import SettingsForm
 from market.notifications.models import Notification
-from market.notifications.schemas import MarkRead, NotificationsQuery
+from market.notifications.schemas import Marked, MarkRead, NotificationsPage, NotificationsQuery
 from market.services import db_session
 
 bp = Blueprint("notifications", __name__)
@@ -31,8 +34,7 @@ def index():
         .limit(200)
     ).all()
     page = render_template("notifications/index.html", items=items)
-    services.mark_read(s, current_user)
-    s.commit()
+    commit(lambda s: services.mark_read(s, current_user))
     return page
 
 
@@ -40,8 +42,8 @@ def index():
 @login_required
 def settings():
     """Order mails on or off for the signed-in member (in-app notifications stay on)."""
-    current_user.notify_order_mail = request.form.get("order_mail") == "on"
-    db_session().commit()
+    form, _errors = parse_form(SettingsForm)  # one checkbox: on or off
+    commit(lambda _s: setattr(current_user, "notify_order_mail", form.order_mail))
     flash(_("Order mails are on.") if current_user.notify_order_mail else _("Order mails are off."))
     return redirect(url_for("notifications.index"))
 
@@ -82,24 +84,12 @@ def _notification_json(note: Notification) -> dict:
     }
 
 
-NOTIFICATIONS_PAGE = {
-    "type": "object",
-    "required": ["items", "total", "page", "per_page"],
-    "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
-        "total": {"type": "integer"},
-        "page": {"type": "integer"},
-        "per_page": {"type": "integer"},
-    },
-}
-
-
 @api.get("/notifications")
 @token_required
 @operation(
     "Your notifications, newest first (order moves, saved-search matches)",
     query=NotificationsQuery,
-    ok=(200, NOTIFICATIONS_PAGE),
+    ok=(200, NotificationsPage),
 )
 def api_notifications(query: NotificationsQuery):
     """Your notifications, newest first (order moves, saved-search matches)."""
@@ -112,8 +102,9 @@ def api_notifications(query: NotificationsQuery):
     rows = s.scalars(
         rows_query.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
-    return jsonify(
-        items=[_notification_json(n) for n in rows], total=total, page=page, per_page=per_page
+    items = [_notification_json(n) for n in rows]
+    return answer(
+        NotificationsPage, {"items": items, "total": total, "page": page, "per_page": per_page}
     )
 
 
@@ -122,17 +113,12 @@ def api_notifications(query: NotificationsQuery):
 @operation(
     "Mark notifications read: the ids given, or all of yours when ids is left out",
     body=MarkRead,
-    ok=(
-        200,
-        {"type": "object", "required": ["marked"], "properties": {"marked": {"type": "integer"}}},
-    ),
+    ok=(200, Marked),
     errors=(400, 401, 422, 429),
 )
 def api_mark_notifications_read(body: MarkRead):
     """Mark notifications read: the ids given ({"ids": [..]}), or all of yours ({}). Each
     notification is counted by the one request that marked it, however many race."""
-    s = db_session()
     ids = body.ids if "ids" in body.model_fields_set else None
-    marked = services.mark_read(s, g.api_user, ids)
-    s.commit()
-    return jsonify(marked=marked)
+    marked = commit(lambda s: services.mark_read(s, g.api_user, ids))
+    return answer(Marked, {"marked": marked})

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import gettext as _
 
 from market.errors import Invalid
+from market.text import has_control_characters
 
 MAX_QUANTITY = Decimal("1e9")
 MAX_FEE_YEN = 1_000_000_000
@@ -44,6 +45,8 @@ def parse_yen(raw: object, field: str) -> int:
 
 def text(raw: object, field: str, limit: int) -> str:
     text = "" if raw is None else str(raw).strip()
+    if has_control_characters(text):
+        raise Invalid({field: _("must not contain control characters")})
     if len(text) > limit:
         raise Invalid({field: _("Must be at most %(n)s characters.", n=limit)})
     return text

@@ -134,9 +134,14 @@ def _request_input(
 ) -> tuple[Decimal, TransportArrangement, str]:
     """Quantity, transport arrangement and note of a request, every field error at once (a
     quantity above what is open alone is a conflict, not a typing error)."""
-    quantity = parse_quantity(data.get("quantity"))
     errors: dict[str, str] = {}
-    if quantity > Decimal(listing.open_quantity):
+    try:
+        quantity = parse_quantity(data.get("quantity"))
+    except Invalid as exc:  # named with the other fields' errors, not alone
+        errors.update(exc.errors)
+        quantity = None
+    beyond_open = quantity is not None and quantity > Decimal(listing.open_quantity)
+    if beyond_open:
         errors["quantity"] = _(
             "Only %(n)s %(unit)s are still open on this listing.",
             n=qty(listing.open_quantity),
@@ -158,7 +163,7 @@ def _request_input(
     if errors:
         raise (
             Conflict(errors["quantity"], field="quantity")
-            if set(errors) == {"quantity"}
+            if beyond_open and set(errors) == {"quantity"}
             else Invalid(errors)
         )
     return quantity, arrangement, note

@@ -12,7 +12,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -23,9 +22,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 import payments
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.views import token_required
 from market.catalog import services as catalog_services
+from market.core.forms import Form, form_values, parse_form
+from market.core.writes import commit, submit
 from market.errors import DomainError, NotFound
 from market.orders import (
     billing,
@@ -39,15 +40,24 @@ from market.orders import (
     transitions,
     webhooks,
 )
+from market.orders.forms import (
+    DeliveryForm,
+    OrderActionForm,
+    OrderRequestForm,
+    OrderTermsForm,
+    RefundForm,
+)
 from market.orders.models import Order, OrderRefund, OrderStatus, TransportArrangement
 from market.orders.payouts import payout_onboarding_url
 from market.orders.schemas import (
     DeliveryRecord,
+    OrderList,
     OrderMove,
     OrderRequest,
     OrdersQuery,
     RefundRequest,
 )
+from market.orders.schemas import Order as OrderOut
 from market.services import db_session
 
 bp = Blueprint("orders", __name__)
@@ -103,18 +113,17 @@ def request_order(listing_id: int):
     listing = catalog_services.visible_listing(s, current_user, listing_id)
     if request.method == "GET":
         return render_template("orders/request.html", listing=listing, values={}, errors={})
-    try:
-        order = requests.request_order(s, current_user, listing_id, request.form)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
-        errors = getattr(exc, "errors", None) or {exc.field or "form": exc.message}
+    done = submit(
+        OrderRequestForm,
+        lambda s, form: requests.request_order(s, current_user, listing_id, form.sent()),
+    )
+    if not done.ok:
         listing = catalog_services.visible_listing(s, current_user, listing_id)
+        values = form_values(OrderRequestForm)
         return render_template(
-            "orders/request.html", listing=listing, values=request.form, errors=errors
-        ), exc.status
-    s.commit()
+            "orders/request.html", listing=listing, values=values, errors=done.errors
+        ), done.status
+    order = done.result
     flash(
         _("Request sent.") if order.status == OrderStatus.requested else _("Request accepted."),
         "success",
@@ -125,10 +134,9 @@ def request_order(listing_id: int):
 @bp.post("/listings/<int:listing_id>/order-terms")
 @login_required
 def order_terms(listing_id: int):
-    s = db_session()
-    listing = catalog_services.visible_listing(s, current_user, listing_id)
-    requests.set_instant_accept(s, current_user, listing, request.form.get("instant_accept") == "1")
-    s.commit()
+    listing = catalog_services.visible_listing(db_session(), current_user, listing_id)
+    form, _errors = parse_form(OrderTermsForm)  # one checkbox: every value is on or off
+    commit(lambda s: requests.set_instant_accept(s, current_user, listing, form.instant_accept))
     flash(_("Order settings saved."), "success")
     return redirect(url_for("catalog.detail", listing_id=listing.id))
 
@@ -170,24 +178,15 @@ def detail(order_id: int):
     return _detail_page(order)
 
 
-def _change_order(order_id: int, change, done_message):
-    """Run one write on the order; a refusal re-renders the order page with the reason (and
-    what was typed). ``done_message`` is a text, or a function of what ``change`` returned."""
-    s = db_session()
-    try:
-        result = change(s)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
-        order = moves.visible_order(s, current_user, order_id)
-        return _detail_page(
-            order,
-            getattr(exc, "errors", None) or {exc.field or "form": exc.message},
-            exc.status,
-            values=request.form,
-        )
-    s.commit()
+def _change_order(order_id: int, form: type[Form], change, done_message):
+    """Read ``form`` and run one write on the order with it; a refusal re-renders the order
+    page with the reason (and what was typed). ``done_message`` is a text, or a function of
+    what ``change`` returned."""
+    done = submit(form, change)
+    if not done.ok:
+        order = moves.visible_order(db_session(), current_user, order_id)
+        return _detail_page(order, done.errors, done.status, values=form_values(form))
+    result = done.result
     flash(done_message(result) if callable(done_message) else done_message, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
 
@@ -197,7 +196,8 @@ def _change_order(order_id: int, change, done_message):
 def act(order_id: int, action: str):
     return _change_order(
         order_id,
-        lambda s: transitions.perform(s, current_user, order_id, action, request.form),
+        OrderActionForm,
+        lambda s, form: transitions.perform(s, current_user, order_id, action, form.sent()),
         _("Order updated."),
     )
 
@@ -207,7 +207,8 @@ def act(order_id: int, action: str):
 def add_delivery(order_id: int):
     return _change_order(
         order_id,
-        lambda s: deliveries.record_delivery(s, current_user, order_id, request.form),
+        DeliveryForm,
+        lambda s, form: deliveries.record_delivery(s, current_user, order_id, form.sent()),
         _("Delivery recorded."),
     )
 
@@ -234,12 +235,13 @@ def refund(order_id: int):
 
     return _change_order(
         order_id,
-        lambda s: refunds.refund_order(
+        RefundForm,
+        lambda s, form: refunds.refund_order(
             s,
             current_user,
             order_id,
-            request.form,
-            request.form.get("idempotency_key"),
+            form.sent(),
+            form.idempotency_key or None,
             key_required=True,
         ),
         done,
@@ -291,14 +293,14 @@ def _pdf(render, number: str) -> Response:
 
 
 def _to_onboarding():
-    s = db_session()
-    url = payout_onboarding_url(
-        s,
-        current_user,
-        refresh_url=url_for("orders.payouts_refresh", _external=True),
-        return_url=url_for("accounts.organisation", _external=True),
+    url = commit(
+        lambda s: payout_onboarding_url(
+            s,
+            current_user,
+            refresh_url=url_for("orders.payouts_refresh", _external=True),
+            return_url=url_for("accounts.organisation", _external=True),
+        )
     )
-    s.commit()
     return redirect(url)
 
 
@@ -344,9 +346,7 @@ def fee_statement_pdf(statement_id: int):
 @bp.post("/orders/<int:order_id>/pay/test-card")
 @login_required
 def pay_test_card(order_id: int):
-    s = db_session()
-    transitions.test_mode_card_payment(s, current_user, order_id)
-    s.commit()
+    commit(lambda s: transitions.test_mode_card_payment(s, current_user, order_id))
     flash(
         _("Card payment sent; the order is marked paid when the payment provider confirms it."),
         "success",
@@ -384,14 +384,12 @@ def invoice_pdf(order_id: int):
 @bp.post("/payments/stripe/webhook")
 def stripe_webhook():
     """Signed provider events; CSRF-exempt (the signature is the authentication)."""
-    s = db_session()
-    response = webhooks.handle_webhook(
-        s, request.get_data(), request.headers.get("Stripe-Signature")
+    response = commit(
+        lambda s: webhooks.handle_webhook(
+            s, request.get_data(), request.headers.get("Stripe-Signature")
+        ),
+        keep=lambda answered: answered.status_code == 200,
     )
-    if response.status_code == 200:
-        s.commit()
-    else:
-        s.rollback()
     return Response(response.body, status=response.status_code, mimetype="text/plain")
 
 
@@ -490,15 +488,18 @@ def refund_json(refund: OrderRefund) -> dict:
 @operation(
     "Request an order on a listing (accepted at once if the seller allows it)",
     body=OrderRequest,
-    ok=(201, "Order"),
+    ok=(201, OrderOut),
     errors=(400, 401, 403, 404, 409, 422, 429),
 )
 def api_request_order(body: OrderRequest):
-    s = db_session()
-    order = requests.request_order(s, g.api_user, body.listing_id, body.model_dump(mode="json"))
-    s.commit()
-    return (
-        jsonify(order_json(order)),
+    order = commit(
+        lambda s: requests.request_order(
+            s, g.api_user, body.listing_id, body.model_dump(mode="json")
+        )
+    )
+    return answer(
+        OrderOut,
+        order_json(order),
         201,
         {"Location": url_for("orders_api.api_read_order", order_id=order.id)},
     )
@@ -509,30 +510,21 @@ def api_request_order(body: OrderRequest):
 @operation(
     "Orders of your organisation (as buyer or seller)",
     query=OrdersQuery,
-    ok=(
-        200,
-        {
-            "type": "object",
-            "required": ["items"],
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}
-            },
-        },
-    ),
+    ok=(200, OrderList),
 )
 def api_list_orders(query: OrdersQuery):
     if g.api_user.organisation_id is None:
-        return jsonify(items=[])
+        return answer(OrderList, {"items": []})
     status = query.status.value if query.status is not None else None
     items = queries.orders_for(db_session(), g.api_user.organisation_id, status)
-    return jsonify(items=[order_json(o) for o in items])
+    return answer(OrderList, {"items": [order_json(o) for o in items]})
 
 
 @api.get("/orders/<int:order_id>")
 @token_required
-@operation("Read an order you are a party to", ok=(200, "Order"), errors=(401, 404, 429))
+@operation("Read an order you are a party to", ok=(200, OrderOut), errors=(401, 404, 429))
 def api_read_order(order_id: int):
-    return jsonify(order_json(moves.visible_order(db_session(), g.api_user, order_id)))
+    return answer(OrderOut, order_json(moves.visible_order(db_session(), g.api_user, order_id)))
 
 
 @api.post("/orders/<int:order_id>/actions/<action>")
@@ -541,17 +533,14 @@ def api_read_order(order_id: int):
     "Move an order: accept, decline, cancel, issue_invoice, mark_paid, complete, dispute, resolve",
     body=OrderMove,
     body_required=False,
-    ok=(200, "Order"),
+    ok=(200, OrderOut),
     errors=(400, 401, 403, 404, 409, 422, 429),
     path_enums={"action": list(states.ACTION_LABELS)},
 )
 def api_act(order_id: int, action: str, body: OrderMove):
-    s = db_session()
-    order = transitions.perform(
-        s, g.api_user, order_id, action, body.model_dump(mode="json", exclude_unset=True)
-    )
-    s.commit()
-    return jsonify(order_json(order))
+    moves_to = body.model_dump(mode="json", exclude_unset=True)
+    order = commit(lambda s: transitions.perform(s, g.api_user, order_id, action, moves_to))
+    return answer(OrderOut, order_json(order))
 
 
 @api.post("/orders/<int:order_id>/deliveries")
@@ -559,14 +548,16 @@ def api_act(order_id: int, action: str, body: OrderMove):
 @operation(
     "Record a delivery (the seller, on an accepted order)",
     body=DeliveryRecord,
-    ok=(201, "Order"),
+    ok=(201, OrderOut),
     errors=(400, 401, 403, 404, 409, 422, 429),
 )
 def api_add_delivery(order_id: int, body: DeliveryRecord):
-    s = db_session()
-    deliveries.record_delivery(s, g.api_user, order_id, body.model_dump(mode="json"))
-    s.commit()
-    return jsonify(order_json(moves.visible_order(s, g.api_user, order_id))), 201
+    commit(
+        lambda s: deliveries.record_delivery(s, g.api_user, order_id, body.model_dump(mode="json"))
+    )
+    return answer(
+        OrderOut, order_json(moves.visible_order(db_session(), g.api_user, order_id)), 201
+    )
 
 
 @api.post("/orders/<int:order_id>/refunds")
@@ -575,8 +566,8 @@ def api_add_delivery(order_id: int, body: DeliveryRecord):
     "Refund all or part of a paid order (the organisation that received the payment); "
     "an invoice refund issues a credit note (返還インボイス)",
     body=RefundRequest,
-    ok=(201, "Order"),
-    more_ok=((200, "Order"),),
+    ok=(201, OrderOut),
+    more_ok=((200, OrderOut),),
     errors=(400, 401, 403, 404, 409, 422, 429, 502),
     headers=(
         {
@@ -590,15 +581,14 @@ def api_add_delivery(order_id: int, body: DeliveryRecord):
     ),
 )
 def api_refund(order_id: int, body: RefundRequest):
-    s = db_session()
-    _refund, created = refunds.refund_order(
-        s,
-        g.api_user,
-        order_id,
-        body.model_dump(mode="json"),
-        request.headers.get("Idempotency-Key"),
+    _refund, created = commit(
+        lambda s: refunds.refund_order(
+            s,
+            g.api_user,
+            order_id,
+            body.model_dump(mode="json"),
+            request.headers.get("Idempotency-Key"),
+        )
     )
-    s.commit()
-    return jsonify(
-        order_json(moves.visible_order(s, g.api_user, order_id))
-    ), 201 if created else 200
+    order = moves.visible_order(db_session(), g.api_user, order_id)
+    return answer(OrderOut, order_json(order), 201 if created else 200)

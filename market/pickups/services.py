@@ -28,6 +28,7 @@ from market.orders import deliveries
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
+from market.text import has_control_characters
 
 MAX_CAPACITY = 200
 MAX_DAYS_AHEAD = 366
@@ -468,7 +469,7 @@ def mark_no_show(
     text = str(reason or "").strip()
     if not text:
         raise Invalid({"reason": _("Say why: for example, no one came and no one called.")})
-    if len(text) > 300 or any(ord(c) < 32 for c in text):
+    if len(text) > 300 or has_control_characters(text, line=True):
         raise Invalid({"reason": _("The reason must be one line of at most 300 characters.")})
     _settle(
         session,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from market import db
 from market.accounts.models import OrgKind
 from market.accounts.queries import organisation_names
-from market.errors import DomainError
+from market.core.forms import Form, form_values
+from market.core.writes import submit
 from market.pickups import queries, services
+from market.pickups.forms import BookingForm, CheckInForm, NoShowForm, SlotForm
 from market.pickups.models import BookingStatus
 from market.services import db_session
 
@@ -57,15 +59,6 @@ def _page(errors: dict | None = None, status: int = 200, form=None):
     return render_template("pickups/operator.html", **context), status
 
 
-def _refused(exc: DomainError, form=None):
-    if exc.status == 404:
-        raise exc
-    db_session().rollback()
-    return _page(
-        getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status, form
-    )
-
-
 @bp.get("/pickups")
 @login_required
 def index():
@@ -75,12 +68,10 @@ def index():
 @bp.post("/pickups/slots")
 @login_required
 def open_slot():
-    s = db_session()
-    try:
-        slots = services.open_slots(s, current_user, request.form)
-    except DomainError as exc:
-        return _refused(exc, request.form)
-    s.commit()
+    done = submit(SlotForm, lambda s, form: services.open_slots(s, current_user, form.sent()))
+    if not done.ok:
+        return _page(done.errors, done.status, form_values(SlotForm))
+    slots = done.result
     if len(slots) == 1:
         flash(_("Pickup slot opened for %(date)s.", date=slots[0].slot_date.isoformat()), "success")
     else:
@@ -96,14 +87,11 @@ def open_slot():
     return redirect(url_for("pickups.index"))
 
 
-def _change(work, done_message: str):
+def _change(form: type[Form], work, done_message: str):
     """Run one write; commit and go back to the pickups page, or show the refusal there."""
-    s = db_session()
-    try:
-        work(s)
-    except DomainError as exc:
-        return _refused(exc)
-    s.commit()
+    done = submit(form, work)
+    if not done.ok:
+        return _page(done.errors, done.status)
     flash(done_message, "success")
     return redirect(url_for("pickups.index"))
 
@@ -112,7 +100,8 @@ def _change(work, done_message: str):
 @login_required
 def book(slot_id: int):
     return _change(
-        lambda s: services.book(s, current_user, slot_id, request.form.get("order_id")),
+        BookingForm,
+        lambda s, form: services.book(s, current_user, slot_id, form.order_id),
         _("Pickup booked. A reminder comes the day before."),
     )
 
@@ -121,7 +110,8 @@ def book(slot_id: int):
 @login_required
 def check_in(booking_id: int):
     return _change(
-        lambda s: services.check_in(s, current_user, booking_id, request.form.get("code")),
+        CheckInForm,
+        lambda s, form: services.check_in(s, current_user, booking_id, form.code),
         _("Checked in: the pickup is recorded."),
     )
 
@@ -130,9 +120,8 @@ def check_in(booking_id: int):
 @login_required
 def no_show(booking_id: int):
     return _change(
-        lambda s: services.mark_no_show(
-            s, current_user, booking_id, reason=request.form.get("reason")
-        ),
+        NoShowForm,
+        lambda s, form: services.mark_no_show(s, current_user, booking_id, reason=form.reason),
         _("No-show recorded."),
     )
 
@@ -141,6 +130,7 @@ def no_show(booking_id: int):
 @login_required
 def cancel(booking_id: int):
     return _change(
-        lambda s: services.cancel_booking(s, current_user, booking_id),
+        Form,
+        lambda s, _form: services.cancel_booking(s, current_user, booking_id),
         _("Booking cancelled: the place is free again."),
     )

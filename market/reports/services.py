@@ -58,8 +58,18 @@ def edit_factor(session: Session, user: User, table: str, key: str, data: Mappin
     row = session.get(model, ident)
     if row is None:
         raise NotFound(_("No such factor."))
-    value = _number(data.get("value"), "value", low, high)
-    source = _source(data.get("source"))
+    errors: dict[str, str] = {}
+    value = source = None
+    try:
+        value = _number(data.get("value"), "value", low, high)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    try:
+        source = _source(data.get("source"))
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
     before = getattr(row, column)
     setattr(row, column, int(value) if column == "max_payload_kg" else value)
     row.source = source

@@ -3,18 +3,27 @@ impact of one order, and the factor tables. Parse → service → commit → ren
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from market.errors import DomainError
+from market.core.forms import form_values
+from market.core.writes import submit
+from market.errors import Forbidden, NotFound
 from market.orders import moves
-from market.reports import impact, queries, services
+from market.reports import charts, impact, queries, services
+from market.reports.forms import FactorForm, HaulForm
 from market.reports.models import BulkDensity, ImpactFactor, TruckType
 from market.services import db_session
 
 bp = Blueprint("reports", __name__)
+
+
+@bp.app_template_global("svg_chart")
+def svg_chart(kind: str, labels, series, title: str, unit: str = ""):
+    """Any page's chart in the dashboards' style (other areas hand over only figures)."""
+    return charts.render(kind, labels, series, title, unit)
 
 
 def _org_dashboard() -> queries.Dashboard:
@@ -94,7 +103,7 @@ def _impact_page(order_id: int, errors: dict | None = None, status: int = 200):
         trucks=s.scalars(select(TruckType).order_by(TruckType.max_payload_kg)).all(),
         haul_basis=queries.HAUL_BASIS,
         errors=errors or {},
-        form=request.form,
+        form=form_values(HaulForm),
     ), status
 
 
@@ -107,18 +116,12 @@ def order_impact(order_id: int):
 @bp.post("/orders/<int:order_id>/haul")
 @login_required
 def enter_haul(order_id: int):
-    s = db_session()
-    order = moves.visible_order(s, current_user, _order_id(order_id))
-    try:
-        services.enter_haul(s, current_user, order, request.form)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
-        return _impact_page(
-            order_id, getattr(exc, "errors", None) or {exc.field or "form": exc.message}, exc.status
-        )
-    s.commit()
+    order = moves.visible_order(db_session(), current_user, _order_id(order_id))
+    done = submit(
+        HaulForm, lambda s, form: services.enter_haul(s, current_user, order, form.sent())
+    )
+    if not done.ok:
+        return _impact_page(order_id, done.errors, done.status)
     flash(_("Haul saved; the figures use it now."), "success")
     return redirect(url_for("reports.order_impact", order_id=order_id))
 
@@ -149,18 +152,12 @@ def factors():
 @bp.post("/reports/factors/<table>/<path:key>")
 @login_required
 def edit_factor(table: str, key: str):
-    s = db_session()
-    try:
-        services.edit_factor(s, current_user, table, key, request.form)
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        s.rollback()
-        return _factors_page(
-            getattr(exc, "errors", None) or {exc.field or "form": exc.message},
-            exc.status,
-            f"{table}:{key}",
-        )
-    s.commit()
+    done = submit(
+        FactorForm,
+        lambda s, form: services.edit_factor(s, current_user, table, key, form.sent()),
+        unless=(Forbidden, NotFound),
+    )
+    if not done.ok:
+        return _factors_page(done.errors, done.status, f"{table}:{key}")
     flash(_("Factor saved."), "success")
     return redirect(url_for("reports.factors"))

@@ -29,6 +29,7 @@ from market.orders import deliveries, locks
 from market.orders.inputs import parse_quantity
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
+from market.text import has_control_characters
 from market.trace import locks as ticket_locks
 from market.trace import queries
 from market.trace.models import (
@@ -62,7 +63,7 @@ def _text(
 ) -> str:
     raw = data.get(field)
     text = "" if raw is None else str(raw).strip()
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+    if has_control_characters(text):
         errors[field] = _("Contains control characters.")
     elif len(text) > limit:
         errors[field] = _("Must be at most %(n)s characters.", n=limit)

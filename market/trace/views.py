@@ -10,10 +10,8 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,15 +20,18 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import payments
-from market.api.contract import operation
+from market.api.contract import answer, operation
 from market.api.views import token_required
 from market.catalog.models import Listing, ListingKind
+from market.core.forms import Form, form_values
+from market.core.writes import submit
 from market.errors import DomainError, NotFound
 from market.orders.models import Order
 from market.services import db_session
 from market.trace import documents, plans, queries, services
+from market.trace.forms import AmendForm, ConfirmForm, ReceiptForm, SheetForm, TicketForm, VoidForm
 from market.trace.models import ContaminationStatus, PermitBasis, TicketStatus
-from market.trace.schemas import OrderTicketsQuery, TicketsQuery
+from market.trace.schemas import OrderTickets, OrderTicketsQuery, Ticket, TicketPage, TicketsQuery
 
 bp = Blueprint("trace", __name__)
 api = Blueprint("trace_api", __name__, url_prefix="/api/v1")
@@ -76,10 +77,6 @@ def _trace_globals():
         "ticket_status_labels": TICKET_STATUS_LABELS,
         "trace_field_labels": FIELD_LABELS,
     }
-
-
-def _errors(exc: DomainError) -> dict:
-    return getattr(exc, "errors", None) or {exc.field or "form": exc.message}
 
 
 def _destinations(s, order: Order) -> list[Listing]:
@@ -135,33 +132,29 @@ def order(order_id: int):
     return _order_page(services.visible_order(db_session(), current_user, order_id))
 
 
-def _commit(action, done, redirect_to, refused):
-    """Run one write: commit, flash ``done`` (a text, or made from the result) and go to
-    ``redirect_to(result)``; or roll back and answer ``refused(session, exc)`` (404 stays 404)."""
-    s = db_session()
-    try:
-        result = action(s)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
-        return refused(s, exc)
-    s.commit()
-    flash(done(result) if callable(done) else done, "success")
-    return redirect(redirect_to(result))
+def _commit(form: type[Form], action, done, redirect_to, refused):
+    """Read ``form`` and run one write with what it sent: commit, flash ``done`` (a text, or
+    made from the result) and go to ``redirect_to(result)``; or answer ``refused(session,
+    refusal)`` with nothing written (404 stays 404)."""
+    outcome = submit(form, lambda s, values: action(s, values.sent()))
+    if not outcome.ok:
+        return refused(db_session(), outcome.refusal)
+    flash(done(outcome.result) if callable(done) else done, "success")
+    return redirect(redirect_to(outcome.result))
 
 
-def _write(order_id: int, action, done: str, redirect_to=None):
+def _write(order_id: int, form: type[Form], action, done: str, redirect_to=None):
     """A write on the order's trace page, shown again with the refusal."""
     return _commit(
+        form,
         action,
         done,
         redirect_to or (lambda _result: url_for("trace.order", order_id=order_id)),
-        lambda s, exc: _order_page(
+        lambda s, refusal: _order_page(
             services.visible_order(s, current_user, order_id),
-            _errors(exc),
-            exc.status,
-            request.form,
+            refusal.errors,
+            refusal.status,
+            form_values(form),
         ),
     )
 
@@ -171,7 +164,8 @@ def _write(order_id: int, action, done: str, redirect_to=None):
 def record_sheet(order_id: int):
     return _write(
         order_id,
-        lambda s: services.record_sheet(s, current_user, order_id, request.form),
+        SheetForm,
+        lambda s, data: services.record_sheet(s, current_user, order_id, data),
         _("Check sheet recorded."),
     )
 
@@ -181,7 +175,8 @@ def record_sheet(order_id: int):
 def issue_ticket(order_id: int):
     return _write(
         order_id,
-        lambda s: services.issue_ticket(s, current_user, order_id, request.form),
+        TicketForm,
+        lambda s, data: services.issue_ticket(s, current_user, order_id, data),
         _("Ticket issued."),
         lambda t: url_for("trace.ticket", ticket_id=t.id),
     )
@@ -192,7 +187,8 @@ def issue_ticket(order_id: int):
 def issue_receipts(order_id: int):
     return _write(
         order_id,
-        lambda s: services.issue_receipts(s, current_user, order_id, request.form),
+        ReceiptForm,
+        lambda s, data: services.issue_receipts(s, current_user, order_id, data),
         _("Receipt issued."),
         lambda rs: url_for("trace.receipt", receipt_id=rs[0].id),
     )
@@ -208,7 +204,8 @@ def amend(record_type: str, record_id: int):
         raise NotFound(_("No such record."))
     return _write(
         record.order_id,
-        lambda s: services.amend(s, current_user, record_type, record_id, request.form),
+        AmendForm,
+        lambda s, data: services.amend(s, current_user, record_type, record_id, data),
         _("Amendment recorded; the original is kept."),
     )
 
@@ -243,16 +240,17 @@ def ticket(ticket_id: int):
 def void_ticket(ticket_id: int):
     """The issuer voids a load that never arrived; the ticket stays on record, marked void."""
     return _commit(
-        lambda s: services.void_ticket(s, current_user, ticket_id, request.form),
+        VoidForm,
+        lambda s, data: services.void_ticket(s, current_user, ticket_id, data),
         lambda t: _(
             "Ticket %(code)s is void. It stays on record and no longer counts.", code=t.code
         ),
         lambda t: url_for("trace.ticket", ticket_id=t.id),
-        lambda s, exc: _ticket_page(
+        lambda s, refusal: _ticket_page(
             services.visible_ticket(s, current_user, ticket_id),
-            _errors(exc),
-            exc.status,
-            request.form,
+            refusal.errors,
+            refusal.status,
+            form_values(VoidForm),
         ),
     )
 
@@ -289,22 +287,21 @@ def confirm(token: str):
 @bp.post("/t/<token>")
 @login_required
 def confirm_post(token: str):
-    s = db_session()
-    try:
-        t, changed = services.confirm_ticket(s, current_user, token, request.form)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        s.rollback()
+    outcome = submit(
+        ConfirmForm,
+        lambda s, form: services.confirm_ticket(s, current_user, token, form.sent()),
+        keep=lambda confirmed: confirmed[1],  # nothing changed (confirmed before): roll back
+    )
+    if not outcome.ok:
+        s = db_session()
         t = services.ticket_by_token(s, token)
         if current_user.organisation_id not in services.involved_org_ids(s, t.order):
-            raise NotFound(_("No such ticket.")) from None
-        return _confirm_page(t, _errors(exc), exc.status, request.form)
+            raise NotFound(_("No such ticket."))
+        return _confirm_page(t, outcome.errors, outcome.status, form_values(ConfirmForm))
+    t, changed = outcome.result
     if changed:
-        s.commit()
         flash(_("Arrival confirmed."), "success")
     else:
-        s.rollback()
         flash(_("This load was already confirmed; nothing changed."), "info")
     return redirect(url_for("trace.ticket", ticket_id=t.id))
 
@@ -457,38 +454,24 @@ def _tickets_json(s, views: list[queries.TicketView]) -> list[dict]:
     return [ticket_json(v, numbers.get(v.ticket.id)) for v in views]
 
 
-TICKETS = {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}
-
-
 @api.get("/tickets")
 @token_required
 @operation(
     "Tickets of your organisation's orders, or issued by it, or sent to it (newest first)",
     query=TicketsQuery,
-    ok=(
-        200,
-        {
-            "type": "object",
-            "required": ["items", "total", "page", "per_page"],
-            "properties": {
-                "items": TICKETS,
-                "total": {"type": "integer"},
-                "page": {"type": "integer"},
-                "per_page": {"type": "integer"},
-            },
-        },
-    ),
+    ok=(200, TicketPage),
 )
 def api_list_tickets(query: TicketsQuery):
     """Tickets of your organisation's orders, or issued by it, or sent to it."""
     page, per_page = query.page, query.per_page
     s = db_session()
     if g.api_user.organisation_id is None:
-        return jsonify(items=[], total=0, page=page, per_page=per_page)
+        return answer(TicketPage, {"items": [], "total": 0, "page": page, "per_page": per_page})
     views, total = queries.tickets_for_org(
         s, g.api_user.organisation_id, query.status, page, per_page
     )
-    return jsonify(items=_tickets_json(s, views), total=total, page=page, per_page=per_page)
+    items = _tickets_json(s, views)
+    return answer(TicketPage, {"items": items, "total": total, "page": page, "per_page": per_page})
 
 
 @api.get("/orders/<int:order_id>/tickets")
@@ -496,7 +479,7 @@ def api_list_tickets(query: TicketsQuery):
 @operation(
     "Every ticket of an order you are involved in, void ones included",
     query=OrderTicketsQuery,
-    ok=(200, {"type": "object", "required": ["items"], "properties": {"items": TICKETS}}),
+    ok=(200, OrderTickets),
     errors=(400, 401, 404, 429),
 )
 def api_order_tickets(order_id: int, query: OrderTicketsQuery):
@@ -505,15 +488,15 @@ def api_order_tickets(order_id: int, query: OrderTicketsQuery):
     order = services.visible_order(s, g.api_user, order_id)
     status = query.status
     views = [v for v in queries.tickets(s, order.id) if status is None or v.ticket.status == status]
-    return jsonify(items=_tickets_json(s, views))
+    return answer(OrderTickets, {"items": _tickets_json(s, views)})
 
 
 @api.get("/tickets/<int:ticket_id>")
 @token_required
 @operation(
-    "Read a ticket of an order you are involved in", ok=(200, "Ticket"), errors=(401, 404, 429)
+    "Read a ticket of an order you are involved in", ok=(200, Ticket), errors=(401, 404, 429)
 )
 def api_read_ticket(ticket_id: int):
     s = db_session()
     t = services.visible_ticket(s, g.api_user, ticket_id)
-    return jsonify(_tickets_json(s, [queries.ticket_view(s, t)])[0])
+    return answer(Ticket, _tickets_json(s, [queries.ticket_view(s, t)])[0])

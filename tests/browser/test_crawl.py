@@ -33,6 +33,7 @@ ROLES = {
     "reuse_operator": "demo15@meguri.example",
     "recycler": "demo21@meguri.example",
     "stockyard_operator": "demo26@meguri.example",
+    "plant_operator": "demo30@meguri.example",
     "site_admin": "admin@meguri.example",
     "visitor": None,
 }

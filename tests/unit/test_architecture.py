@@ -164,9 +164,9 @@ KNOWN_PAIRS = {
     # core/forms.py parses with api.contract's error messages; api/views.py rate-limits
     # with core.limits.
     ("market.api", "market.core"),
-    # the OpenAPI document's hand-written ticket schema reads trace's enums; trace's
-    # routes use the API's token helpers and contract.
-    ("market.api", "market.trace"),
+    # core's home page and template helpers show listings (catalog), while catalog's pages
+    # parse through core's declared forms and commit through core's write helper.
+    ("market.catalog", "market.core"),
     # listings' quantity edits go through the orders' quantity ledger (orders/ledger.py).
     ("market.catalog", "market.orders"),
     # a receipt's haul uses the reports' emission factors; reports read the tickets' legs.

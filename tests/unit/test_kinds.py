@@ -17,6 +17,7 @@ from market import migrate
 from market.catalog import kinds
 from market.catalog.models import ListingKind
 from market.db import make_engine
+from market.errors import Invalid
 
 
 def _listing_data():
@@ -47,7 +48,7 @@ def session(tmp_path_factory):
 def errors_for(session, kind: str, **changes) -> dict:
     try:
         kinds.validate(session, ListingKind(kind), {**listing_data(kind), **changes}, locale="en")
-    except kinds.Invalid as exc:
+    except Invalid as exc:
         return exc.errors
     return {}
 
@@ -113,7 +114,7 @@ def test_out_of_range_numbers_say_the_limit(session):
 
 def test_partial_update_checks_against_current_values(session):
     current = kinds.validate(session, ListingKind.recycled_offer, listing_data("recycled_offer"))
-    with pytest.raises(kinds.Invalid) as caught:
+    with pytest.raises(Invalid) as caught:
         kinds.validate(
             session,
             ListingKind.recycled_offer,
@@ -123,7 +124,7 @@ def test_partial_update_checks_against_current_values(session):
         )
     # RC-40 is not a scrap-steel grade, and scrap is not judged by water absorption
     assert list(caught.value.errors) == ["grade_code", "properties"]
-    with pytest.raises(kinds.Invalid) as caught:
+    with pytest.raises(Invalid) as caught:
         kinds.validate(
             session,
             ListingKind.recycled_offer,

@@ -53,6 +53,10 @@ def test_duplicate_email_is_refused(client, factory):
     member = factory.user()
     response = client.post("/signup", data=signup_form(email=member.email.upper()))
     assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    # Named beside the e-mail field, in the page's language (Japanese first).
+    assert 'id="email-error"' in page
+    assert "このメールアドレスのアカウントは既に登録されています。" in page
 
 
 def test_login_with_wrong_password_fails_without_saying_which(client, factory):
@@ -148,8 +152,8 @@ def test_session_cookie_is_secure_by_default(tmp_path, sqlite_template):
 def test_nul_bytes_in_any_form_are_refused_not_a_crash(client, db):
     response = client.post("/signup", data=signup_form(org_name="東都\x00建設"))
     assert response.status_code == 400
+    assert "項目 org_name に使用できない文字が含まれています。" in response.get_data(as_text=True)
     assert db.scalar(select(Organisation)) is None
-    assert (
-        client.post("/login", data={"email": "a\x00@example.jp", "password": "x"}).status_code
-        == 400
-    )
+    refused = client.post("/login", data={"email": "a\x00@example.jp", "password": "x"})
+    assert refused.status_code == 400
+    assert "項目 email に使用できない文字が含まれています。" in refused.get_data(as_text=True)

@@ -107,7 +107,8 @@ def test_runs_are_for_site_admins_only(client, factory, login):
 
 def test_bad_run_input_names_the_field(client, admin, db):
     client.post("/login", data={"email": admin, "password": "admin password!"})
-    assert client.post("/matching/runs", data={"family": "plutonium"}).status_code == 400
+    response = client.post("/matching/runs", data={"family": "plutonium"})
+    assert response.status_code == 400 and 'id="family-error"' in response.get_data(as_text=True)
     response = client.post("/matching/runs", data={"family": "recycled"})
     assert response.status_code == 400 and 'id="material_code-error"' in response.get_data(
         as_text=True

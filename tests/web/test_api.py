@@ -481,3 +481,22 @@ def _resolve(doc: dict, ref: str):
             return None
         node = node[part]
     return node
+
+
+def test_a_weekly_rate_over_the_quantity_is_named_and_a_yards_holding_price_is_kept(
+    client, member_api
+):
+    _member, headers = member_api()
+    response = client.post(
+        "/api/v1/listings", json=body(weekly_rate=5000, quantity=1200), headers=headers
+    )
+    assert response.status_code == 422
+    assert "weekly_rate" in str(response.get_json())
+    response = client.post("/api/v1/listings", json=body(weekly_rate=150), headers=headers)
+    assert response.status_code == 201 and response.get_json()["weekly_rate"] == 150
+    client.post("/logout")
+    _yard_member, headers = member_api("stockyard_operator")
+    response = client.post(
+        "/api/v1/listings", json=body("stockyard", holding_price_per_week=25), headers=headers
+    )
+    assert response.status_code == 201 and response.get_json()["holding_price_per_week"] == 25

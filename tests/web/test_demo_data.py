@@ -18,7 +18,7 @@ from market import create_app
 from market.accounts.models import Organisation, OrgKind
 from market.catalog.models import Listing, ListingKind
 from market.db import japan_today
-from market.demo import CITY, DEMO_PASSWORD, ORGS, load_demo
+from market.demo import CITY, DEMO_PASSWORD, ORGS, PLANT_OPERATOR, load_demo
 from market.orders.models import (
     Delivery,
     LedgerEntry,
@@ -84,7 +84,7 @@ def km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def test_organisations_list_where_they_work(demo):
-    homes = {name: CITY[city] for _kind, name, city in ORGS}
+    homes = {name: CITY[city] for _kind, name, city in [*ORGS, PLANT_OPERATOR]}
     for org in demo.scalars(select(Organisation)):
         home = homes[org.name]
         assert org.address == home[0] and org.municipality_code == home[1]

@@ -59,6 +59,7 @@ def test_an_ended_period_expires_the_listing_until_the_owner_extends_it(app, fac
     )  # no hit
     refused = other.post(f"/listings/{listing_id}/orders/new", data={"quantity": "10"})
     assert refused.status_code == 409
+    assert "This listing is not open for requests." in refused.get_data(as_text=True)
     (note,) = in_session(
         app, lambda s: s.scalars(select(Notification).where(Notification.user_id == owner.id)).all()
     )

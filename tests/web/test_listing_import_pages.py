@@ -134,6 +134,7 @@ def test_no_file_or_an_old_xls_is_refused_plainly(client, factory, login, db, co
     response = send(client, content, "old.xls")
     if not content:
         assert response.status_code == 400
+        assert "CSV または XLSX ファイルを選んでください。" in text(response)
         return
     page = text(client.get(response.headers["Location"]))
     assert ".xlsx または CSV" in page and count(db) == 0

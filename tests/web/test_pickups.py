@@ -178,8 +178,10 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
     assert backwards.status_code == 422 and "end after it starts" in backwards.get_data(
         as_text=True
     )
-    assert open_slot(town, capacity="0").status_code == 422
-    assert open_slot(town, slot_date="tomorrow").status_code == 422
+    for bad, field in ((dict(capacity="0"), "capacity"), (dict(slot_date="tomorrow"), "slot_date")):
+        refused = open_slot(town, **bad)
+        assert refused.status_code == 422
+        assert f'id="{field}-error"' in refused.get_data(as_text=True), field
     assert (
         x.post("/pickups/slots", data={"slot_date": "2099-01-01"}).status_code == 403
     )  # not a municipality
@@ -187,14 +189,15 @@ def test_bad_pickup_input_is_refused_with_a_reason_and_nothing_written(app, fact
 
     assert open_slot(town, capacity="1").status_code == 302
     [slot_id] = slot_ids(app)
-    assert (
-        x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table}).status_code == 422
-    )  # Y's order
+    not_ours = x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table})  # Y's order
+    assert not_ours.status_code == 422
+    assert "Choose one of your organisation&#39;s orders." in not_ours.get_data(as_text=True)
     assert x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair}).status_code == 302
     full = y.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": table})
     assert full.status_code == 409 and "This slot is full" in full.get_data(as_text=True)
     again = x.post(f"/pickups/slots/{slot_id}/bookings", data={"order_id": chair})
     assert again.status_code == 409
+    assert "This slot is full." in again.get_data(as_text=True)  # its own booking fills it
     assert counts(app) == (1, 1)
 
     # Another municipality's slot is not for this city's items.

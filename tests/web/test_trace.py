@@ -185,6 +185,9 @@ def test_a_soil_order_is_ticketed_confirmed_receipted_exported_and_amended(app, 
         f"/trace/orders/{order_id}/receipts", data={"destination_manager": "田中"}
     )
     assert nothing_left.status_code == 409
+    assert "no confirmed loads at your site without a receipt" in nothing_left.get_data(
+        as_text=True
+    )
     assert count(db, Receipt) == 1
 
     # The 実施書 export: Japanese columns, totals by soil class and destination.
@@ -378,11 +381,13 @@ def test_sheet_and_amendment_bad_input(app, db, factory):
         data={"field": "permit_no", "new_value": SHEET["permit_no"], "reason": "r"},
     )
     assert same.status_code == 422
+    assert "Same as the current value." in same.get_data(as_text=True)
     bad_choice = seller.post(
         f"/trace/amend/sheet/{sheet_id}",
         data={"field": "permit_basis", "new_value": "bribe", "reason": "r"},
     )
     assert bad_choice.status_code == 422
+    assert "Choose on what basis the destination is lawful." in bad_choice.get_data(as_text=True)
     assert count(db, Amendment) == 0
     assert (
         seller.post(
