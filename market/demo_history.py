@@ -33,7 +33,9 @@ from market.orders.refunds import refund_order, refundable_yen
 from market.orders.requests import request_order
 from market.orders.transitions import perform
 from market.pickups import services as pickups
+from market.trace import receipts as trace_receipts
 from market.trace import services as trace
+from market.trace import sheets as trace_sheets
 
 Story = Iterator[dt.datetime]
 # make(kind, lister, day) -> the form a lister would fill in for a listing of ``kind``
@@ -165,7 +167,7 @@ class History:
 
         yield at(day - dt.timedelta(days=1), 16)
         pref = PREFECTURES.get(want.prefecture_code, "")
-        trace.record_sheet(
+        trace_sheets.record_sheet(
             self.session,
             self.users[seller.id],
             order.id,
@@ -200,7 +202,7 @@ class History:
             yield out + dt.timedelta(minutes=rng.randint(35, 50))
             trace.confirm_ticket(self.session, self.users[buyer.id], ticket.token, {})
         yield at(work + dt.timedelta(days=1), 10)
-        trace.issue_receipts(
+        trace_receipts.issue_receipts(
             self.session,
             self.users[buyer.id],
             order.id,
