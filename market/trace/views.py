@@ -20,8 +20,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import payments
+from market.api.auth import token_required
 from market.api.contract import answer, operation
-from market.api.views import token_required
 from market.catalog.models import Listing, ListingKind
 from market.core.forms import Form, form_values
 from market.core.writes import submit
