@@ -1,4 +1,8 @@
-"""``flask`` commands: database, administrators, demo data, job worker."""
+"""``flask`` commands: database, administrators, demo data, billing, job worker, matching
+and search.
+
+Each command imports what it runs inside its own function: ``flask --help`` and every
+other command stay quick, loading no solver, demo data or worker they do not use."""
 
 from __future__ import annotations
 

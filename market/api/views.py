@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from functools import wraps
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
-from market.accounts.services import user_for_token
+from market.api.auth import token_optional, token_required
 from market.api.contract import answer, operation
 from market.api.openapi import openapi_document
 from market.api.schemas import (
@@ -27,50 +26,11 @@ from market.api.schemas import Listing as ListingOut
 from market.catalog import imports, kinds, services, sheets
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse, organisation_listings
-from market.core.limits import failed_token_attempt, token_attempts_left
 from market.core.writes import commit
-from market.errors import Forbidden, Invalid, RateLimited, Unauthorized
+from market.errors import Forbidden, Invalid
 from market.services import db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def token_optional(fn):
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        g.api_user = None
-        if header:
-            scheme, _sep, secret = header.partition(" ")
-            user = (
-                user_for_token(db_session(), secret.strip()) if scheme.lower() == "bearer" else None
-            )
-            if user is None:
-                # Only wrong tokens are limited: a valid token works whatever others sent
-                # from the same address (an office behind one NAT, or someone guessing).
-                if not token_attempts_left():
-                    raise RateLimited(
-                        _("Too many requests with a wrong API token. Please wait a minute.")
-                    )
-                failed_token_attempt()
-                raise Unauthorized(_("The API token is missing, wrong or revoked."))
-            g.api_user = user
-        return fn(*args, **kwargs)
-
-    wrapper.api_auth = "optional"  # read by the OpenAPI document
-    return wrapper
-
-
-def token_required(fn):
-    @wraps(fn)
-    @token_optional
-    def wrapper(*args, **kwargs):
-        if g.api_user is None:
-            raise Unauthorized(_("Send an API token: Authorization: Bearer <token>."))
-        return fn(*args, **kwargs)
-
-    wrapper.api_auth = "token"
-    return wrapper
 
 
 def _json(value):

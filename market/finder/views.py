@@ -11,10 +11,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import search
-from market.api.contract import answer, operation
-from market.api.views import (
+from market.api.auth import (
     token_optional,
 )
+from market.api.contract import answer, operation
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from market.api.auth import token_required
 from market.api.contract import answer, operation
-from market.api.views import token_required
 from market.core.forms import parse_form
 from market.core.writes import commit
 from market.notifications import services

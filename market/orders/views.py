@@ -22,8 +22,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 import payments
+from market.api.auth import token_required
 from market.api.contract import answer, operation
-from market.api.views import token_required
 from market.catalog import services as catalog_services
 from market.core.forms import Form, form_values, parse_form
 from market.core.writes import commit, submit

@@ -12,7 +12,7 @@ from market.core.forms import form_values
 from market.core.writes import submit
 from market.errors import Forbidden, NotFound
 from market.orders import moves
-from market.reports import charts, impact, queries, services
+from market.reports import charts, factor_labels, impact, queries, services
 from market.reports.forms import FactorForm, HaulForm
 from market.reports.models import BulkDensity, ImpactFactor, TruckType
 from market.services import db_session
@@ -137,9 +137,9 @@ def _factors_page(errors: dict | None = None, status: int = 200, failed: str = "
         ).all(),
         trucks=s.scalars(select(TruckType).order_by(TruckType.max_payload_kg)).all(),
         densities=s.scalars(select(BulkDensity).order_by(BulkDensity.code)).all(),
-        family_names=queries.FACTOR_FAMILIES,
-        factor_names=queries.FACTOR_NAMES,
-        factor_units=queries.FACTOR_UNITS,
+        family_names=factor_labels.FACTOR_FAMILIES,
+        factor_names=factor_labels.FACTOR_NAMES,
+        factor_units=factor_labels.FACTOR_UNITS,
     ), status
 
 

@@ -292,6 +292,8 @@ def receipt_haul(session: Session, order: Order, group: list[TransferTicket]) ->
     recorded (origin pin → destination pin, straight line, × the road factor): never from
     the organisations' registered addresses. ``km`` is each load's straight-line leg ("" when
     an end has no pin); a load counts its own truck, the empty return included."""
+    # Imported here: reports read the tickets' legs (reports → trace), so trace reaches
+    # the emission factors only when a receipt's haul is worked out (a known pair).
     from market.reports import factors as calc
     from market.reports import impact
 
@@ -389,7 +391,7 @@ KIND_JA = {
 
 
 def _km(t: TransferTicket) -> str:
-    from market.reports.impact import leg_km
+    from market.reports.impact import leg_km  # see receipt_haul: reports build on trace
 
     km = leg_km(t)
     return "" if km is None else f"{km:.1f}"

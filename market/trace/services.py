@@ -19,25 +19,19 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from market.accounts.models import Organisation, User
+from market.accounts.models import User
 from market.catalog.models import Listing, ListingKind, SoilClass
 from market.core import audit
-from market.db import TOKYO, id_in_range, row_id, to_japan, utcnow
+from market.db import id_in_range, to_japan, utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.orders import deliveries, locks
 from market.orders.inputs import parse_quantity
 from market.orders.models import Order, OrderStatus
 from market.orders.states import STATUS_LABELS
-from market.text import has_control_characters
 from market.trace import locks as ticket_locks
-from market.trace import queries
+from market.trace.inputs import _optional_id, _qty, _text, parse_local_time
 from market.trace.models import (
-    Amendment,
-    ConfirmationSheet,
-    ContaminationStatus,
-    PermitBasis,
     Receipt,
-    ReceiptTicket,
     TicketStatus,
     TransferTicket,
 )
@@ -49,66 +43,8 @@ from market.trace.plans import (
     sheet_for,
     sheet_required,
 )
-from market.trace.queries import AMENDABLE
 
 TICKETABLE = (OrderStatus.paid, OrderStatus.in_delivery)  # the states record_delivery accepts
-
-
-# --- reading input ----------------------------------------------------------------------
-
-
-def _text(
-    data: Mapping[str, object], field: str, limit: int, errors: dict, required: bool = False
-) -> str:
-    raw = data.get(field)
-    text = "" if raw is None else str(raw).strip()
-    if has_control_characters(text):
-        errors[field] = _("Contains control characters.")
-    elif len(text) > limit:
-        errors[field] = _("Must be at most %(n)s characters.", n=limit)
-    elif required and not text:
-        errors[field] = _("Required.")
-    return text
-
-
-def parse_local_time(
-    raw: object, field: str, errors: dict, default: dt.datetime | None = None
-) -> dt.datetime | None:
-    """A date and time typed in Japan (JST) as naive UTC, or ``default`` when blank."""
-    text = "" if raw is None else str(raw).strip()
-    if not text:
-        return default
-    try:
-        local = dt.datetime.fromisoformat(text.replace(" ", "T"))
-    except ValueError:
-        errors[field] = _("Must be a date and time (YYYY-MM-DD HH:MM).")
-        return None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=TOKYO)
-    value = local.astimezone(dt.UTC).replace(tzinfo=None)
-    if value > utcnow() + dt.timedelta(minutes=10):
-        errors[field] = _("Cannot be in the future.")
-        return None
-    if value.year < 2000:
-        errors[field] = _("Must be a date and time (YYYY-MM-DD HH:MM).")
-        return None
-    return value
-
-
-def _optional_id(data: Mapping[str, object], field: str, errors: dict) -> int | None:
-    raw = data.get(field)
-    text = "" if raw is None else str(raw).strip()
-    if not text:
-        return None
-    value = row_id(text)
-    if value is None:
-        errors[field] = _("No such listing.")
-    return value
-
-
-def _qty(value) -> str:
-    number = Decimal(value)
-    return f"{number:,.0f}" if number == number.to_integral_value() else f"{number.normalize():,f}"
 
 
 # --- who may see what -------------------------------------------------------------------
@@ -154,73 +90,6 @@ def visible_receipt(session: Session, user: User, receipt_id: int) -> Receipt:
         raise NotFound(_("No such receipt."))
     visible_order(session, user, receipt.order_id)
     return receipt
-
-
-# --- 確認結果票 --------------------------------------------------------------------------
-
-
-def record_sheet(
-    session: Session, user: User, order_id: int, data: Mapping[str, object]
-) -> ConfirmationSheet:
-    """The sending side confirms the destination is lawful, before the first load."""
-    order = visible_order(session, user, order_id)
-    if user.organisation_id != order.seller_org_id:
-        raise Forbidden(
-            _("Only the supplying organisation records the check sheet."),
-            field="confirmation_sheet",
-        )
-    if sheet_for(session, order.id) is not None:
-        raise Conflict(
-            _("The check sheet is already recorded; record an amendment instead."),
-            field="confirmation_sheet",
-        )
-    errors: dict[str, str] = {}
-    plan = planned_destination(session, order)
-    if plan is not None:
-        site = plan.destination
-        name, address, listing_id = site.name, site.address, site.listing_id
-    else:
-        name = _text(data, "destination_name", 200, errors, required=True)
-        address = _text(data, "destination_address", 300, errors, required=True)
-        listing_id = None
-    try:
-        basis = PermitBasis(str(data.get("permit_basis") or ""))
-    except ValueError:
-        errors["permit_basis"] = _("Choose on what basis the destination is lawful.")
-        basis = None
-    authority = _text(data, "permit_authority", 100, errors)
-    permit_no = _text(data, "permit_no", 60, errors)
-    note = _text(data, "note", 2000, errors)
-    if basis in (PermitBasis.moritsuchi_permit, PermitBasis.ordinance_permit):
-        if not permit_no and "permit_no" not in errors:
-            errors["permit_no"] = _("Enter the permit number.")
-        if not authority and "permit_authority" not in errors:
-            errors["permit_authority"] = _("Enter who issued the permit.")
-    elif basis == PermitBasis.no_permit_needed and not note and "note" not in errors:
-        errors["note"] = _("Say why no permit is needed.")
-    try:
-        contamination = ContaminationStatus(str(data.get("contamination_status") or ""))
-    except ValueError:
-        errors["contamination_status"] = _("Choose the soil-contamination procedure status.")
-        contamination = None
-    if errors:
-        raise Invalid(errors)
-    sheet = ConfirmationSheet(
-        order_id=order.id,
-        destination_listing_id=listing_id,
-        destination_name=name,
-        destination_address=address,
-        permit_basis=basis,
-        permit_authority=authority,
-        permit_no=permit_no,
-        contamination_status=contamination,
-        note=note,
-        recorded_by_id=user.id,
-        recorded_by_org_id=user.organisation_id,
-    )
-    session.add(sheet)
-    session.flush()
-    return sheet
 
 
 # --- tickets ----------------------------------------------------------------------------
@@ -704,162 +573,3 @@ def _refuse_settled(ticket: TransferTicket) -> None:
         )
     if ticket.void:
         raise Conflict(_("Ticket %(code)s is already void.", code=ticket.code), field="ticket")
-
-
-# --- 受領書 -----------------------------------------------------------------------------
-
-
-def unreceipted(session: Session, order_id: int, org_id: int) -> list[TransferTicket]:
-    covered = select(ReceiptTicket.ticket_id)
-    return list(
-        session.scalars(
-            select(TransferTicket)
-            .where(
-                TransferTicket.order_id == order_id,
-                TransferTicket.receiving_org_id == org_id,
-                TransferTicket.status == TicketStatus.confirmed,
-                TransferTicket.id.not_in(covered),
-            )
-            .order_by(TransferTicket.seq)
-        ).all()
-    )
-
-
-def issue_receipts(
-    session: Session, user: User, order_id: int, data: Mapping[str, object]
-) -> list[Receipt]:
-    """The receiving site issues a 受領書 for its confirmed loads not yet on one (one per
-    destination site)."""
-    order = visible_order(session, user, order_id)
-    errors: dict[str, str] = {}
-    manager = _text(data, "destination_manager", 100, errors, required=True)
-    if errors:
-        raise Invalid(errors)
-    tickets = unreceipted(session, order.id, user.organisation_id)
-    if not tickets:
-        raise Conflict(
-            _("There are no confirmed loads at your site without a receipt."), field="receipt"
-        )
-    groups: dict[tuple, list[TransferTicket]] = {}
-    for t in tickets:
-        groups.setdefault(
-            (t.destination_name, t.destination_address, t.destination_listing_id), []
-        ).append(t)
-    count = session.scalar(select(func.count(Receipt.id)).where(Receipt.order_id == order.id)) or 0
-    receipts = []
-    org = session.get(Organisation, user.organisation_id)
-    for n, group in enumerate(groups.values(), start=count + 1):
-        content = queries.receipt_content(session, order, org, manager, group)
-        receipt = Receipt(
-            number=f"R{order.id:05d}-{n:02d}",
-            order_id=order.id,
-            receiving_org_id=org.id,
-            destination_manager=manager,
-            volume=Decimal(content["volume"]),
-            unit=order.unit,
-            completed_on=dt.date.fromisoformat(content["completed_on"]),
-            matches_plan=content["matches_plan"],
-            content=content,
-            issued_by_id=user.id,
-        )
-        session.add(receipt)
-        session.flush()
-        for t in group:
-            session.add(ReceiptTicket(receipt_id=receipt.id, ticket_id=t.id))
-        receipts.append(receipt)
-    session.flush()
-    return receipts
-
-
-# --- amendments -------------------------------------------------------------------------
-
-LIMITS = {
-    "vehicle_reg_no": 40,
-    "driver_name": 100,
-    "origin_name": 200,
-    "origin_address": 300,
-    "permit_authority": 100,
-    "permit_no": 60,
-    "destination_manager": 100,
-}
-RECORDS = {"ticket": TransferTicket, "sheet": ConfirmationSheet, "receipt": Receipt}
-
-
-def _may_amend(record_type: str, record, order: Order, org_id: int) -> bool:
-    if record_type == "ticket":
-        return org_id in (record.issued_by_org_id, record.receiving_org_id)
-    if record_type == "sheet":
-        return org_id == record.recorded_by_org_id
-    return org_id == record.receiving_org_id
-
-
-def amend(
-    session: Session, user: User, record_type: str, record_id: int, data: Mapping[str, object]
-) -> Amendment:
-    """A correction that keeps the original: one field, its new value and why."""
-    model = RECORDS.get(record_type)
-    record = get_record(session, model, record_id) if model else None
-    if record is None:
-        raise NotFound(_("No such record."))
-    order = visible_order(session, user, record.order_id)
-    if not _may_amend(record_type, record, order, user.organisation_id):
-        raise Forbidden(
-            _("Only the organisation that made this record may amend it."), field="record"
-        )
-    errors: dict[str, str] = {}
-    field = str(data.get("field") or "")
-    if field not in AMENDABLE[record_type]:
-        raise Invalid({"field": _("This field cannot be amended.")})
-    if record_type == "ticket" and record.void:
-        raise Conflict(
-            _(
-                "Ticket %(code)s is void; it is kept as it was and cannot be amended.",
-                code=record.code,
-            ),
-            field="record",
-        )
-    if field in ("time_in",) and record_type == "ticket" and not record.confirmed:
-        raise Invalid({"field": _("The load has not arrived yet.")})
-    reason = _text(data, "reason", 2000, errors, required=True)
-    raw = data.get("new_value")
-    if field in ("time_out", "time_in"):
-        value = parse_local_time(raw, "new_value", errors)
-        if value is None and "new_value" not in errors:
-            errors["new_value"] = _("Required.")
-        new_value = value.isoformat() if value else ""
-    elif field == "permit_basis":
-        new_value = str(raw or "")
-        if new_value not in PermitBasis.__members__:
-            errors["new_value"] = _("Choose on what basis the destination is lawful.")
-    elif field == "contamination_status":
-        new_value = str(raw or "")
-        if new_value not in ContaminationStatus.__members__:
-            errors["new_value"] = _("Choose the soil-contamination procedure status.")
-    else:
-        new_value = _text(
-            data,
-            "new_value",
-            LIMITS.get(field, 2000),
-            errors,
-            required=field not in ("discrepancy_note", "note"),
-        )
-    current = queries.current_values(session, record_type, record)
-    old_value = current[field]
-    if not errors and new_value == old_value:
-        errors["new_value"] = _("Same as the current value.")
-    if errors:
-        raise Invalid(errors)
-    amendment = Amendment(
-        record_type=record_type,
-        record_id=record.id,
-        order_id=record.order_id,
-        field=field,
-        old_value=old_value,
-        new_value=new_value,
-        reason=reason,
-        amended_by_id=user.id,
-        amended_by_org_id=user.organisation_id,
-    )
-    session.add(amendment)
-    session.flush()
-    return amendment

@@ -20,15 +20,23 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import payments
+from market.api.auth import token_required
 from market.api.contract import answer, operation
-from market.api.views import token_required
 from market.catalog.models import Listing, ListingKind
 from market.core.forms import Form, form_values
 from market.core.writes import submit
 from market.errors import DomainError, NotFound
 from market.orders.models import Order
 from market.services import db_session
-from market.trace import documents, plans, queries, services
+from market.trace import (
+    amendments,
+    documents,
+    plans,
+    queries,
+    receipts,
+    services,
+    sheets,
+)
 from market.trace.forms import AmendForm, ConfirmForm, ReceiptForm, SheetForm, TicketForm, VoidForm
 from market.trace.models import ContaminationStatus, PermitBasis, TicketStatus
 from market.trace.schemas import OrderTickets, OrderTicketsQuery, Ticket, TicketPage, TicketsQuery
@@ -119,7 +127,7 @@ def _order_page(order: Order, errors: dict | None = None, status: int = 200, val
         is_seller=org_id == order.seller_org_id,
         ticketable=order.status in services.TICKETABLE,
         destinations=_destinations(s, order),
-        to_receipt=services.unreceipted(s, order.id, org_id),
+        to_receipt=receipts.unreceipted(s, order.id, org_id),
         errors=errors or {},
         values=values or {},
         committed=services.first_leg_committed(s, order),
@@ -165,7 +173,7 @@ def record_sheet(order_id: int):
     return _write(
         order_id,
         SheetForm,
-        lambda s, data: services.record_sheet(s, current_user, order_id, data),
+        lambda s, data: sheets.record_sheet(s, current_user, order_id, data),
         _("Check sheet recorded."),
     )
 
@@ -188,7 +196,7 @@ def issue_receipts(order_id: int):
     return _write(
         order_id,
         ReceiptForm,
-        lambda s, data: services.issue_receipts(s, current_user, order_id, data),
+        lambda s, data: receipts.issue_receipts(s, current_user, order_id, data),
         _("Receipt issued."),
         lambda rs: url_for("trace.receipt", receipt_id=rs[0].id),
     )
@@ -198,14 +206,14 @@ def issue_receipts(order_id: int):
 @login_required
 def amend(record_type: str, record_id: int):
     s = db_session()
-    model = services.RECORDS.get(record_type)
+    model = amendments.RECORDS.get(record_type)
     record = services.get_record(s, model, record_id) if model else None
     if record is None:
         raise NotFound(_("No such record."))
     return _write(
         record.order_id,
         AmendForm,
-        lambda s, data: services.amend(s, current_user, record_type, record_id, data),
+        lambda s, data: amendments.amend(s, current_user, record_type, record_id, data),
         _("Amendment recorded; the original is kept."),
     )
 
