@@ -55,12 +55,14 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="Do nothing when organisations already exist.")
     def demo_load(seed: int, listings: int, if_empty: bool):
         """Load demo organisations, users and listings of every kind."""
-        from market.demo import load_demo
+        from market.demo import ALREADY_LOADED, load_demo, run_matching
 
         session = current_app.extensions["meguri.db"].session()
         summary = load_demo(session, seed=seed, target=listings, if_empty=if_empty)
         session.commit()
         click.echo(summary)
+        if summary != ALREADY_LOADED:  # then the morning's matching, as the worker runs it
+            click.echo(run_matching(current_app._get_current_object(), session))
 
 
 def register_db(app: Flask) -> None:

@@ -276,11 +276,14 @@ def _photo(rng: random.Random, family: str, category: str | None = None) -> byte
     return out.getvalue()
 
 
+ALREADY_LOADED = "demo data already present; nothing loaded"
+
+
 def load_demo(
     session: Session, *, seed: int = 20261122, target: int = 400, if_empty: bool = False
 ) -> str:
     if if_empty and session.scalar(select(func.count()).select_from(Organisation)):
-        return "demo data already present; nothing loaded"
+        return ALREADY_LOADED
     rng = random.Random(seed)
     today = japan_today()
     now = utcnow().replace(tzinfo=dt.UTC)
@@ -753,3 +756,54 @@ def _history(
     for p in session.scalars(select(Partnership).order_by(Partnership.id)):
         partners.setdefault(p.municipality_id, []).append(by_id[p.operator_id])
     return History(session, rng, today, orgs, users, partners, make, near).load()
+
+
+def run_matching(app, session: Session) -> str:
+    """This morning's matching on the demo: the nightly runs (soil planned over 26 weeks,
+    reuse, each recycled material with open lots), carried out here as a worker would; then
+    the parties of every other deal accept it through the same service as the page's 承諾する,
+    so orders from matching exist and the rest stay proposed for a visitor to decide."""
+    from market import tasks
+    from market.accounts.services import active_members
+    from market.allocation import services as allocation
+    from market.allocation.models import Deal
+    from market.errors import DomainError
+
+    runs = allocation.schedule_nightly(session)
+    session.commit()
+    ids = [run.id for run in runs]
+    for _ in range(8):  # a run split into regions queues its region jobs and then a merge
+        waiting = session.scalars(
+            select(tasks.Job.id)
+            .where(tasks.Job.status == "queued", tasks.Job.kind.like("matching%"))
+            .order_by(tasks.Job.created_at)
+        ).all()
+        if not waiting:
+            break
+        for job_id in waiting:
+            tasks.run_here(app, job_id)
+        session.expire_all()
+    deals = session.scalars(
+        select(Deal).where(Deal.run_id.in_(ids), Deal.state == "proposed").order_by(Deal.id)
+    ).all()
+    agreed = 0
+    for deal in deals[::2]:
+        try:
+            for party in deal.parties:
+                [member, *_] = active_members(session, [party.organisation_id])
+                proposal = next(p for p in deal.proposals if _is_side(allocation, p, member))
+                allocation.decide(session, member, proposal, accept=True)
+        except DomainError:  # the quantity went to an earlier deal: it stays for later
+            session.rollback()
+            continue
+        session.commit()
+        agreed += deal.state == "agreed"
+    return f"{len(runs)} matching runs, {len(deals)} deals proposed, {agreed} agreed"
+
+
+def _is_side(allocation, proposal, user: User) -> bool:
+    try:
+        allocation.side_of(proposal, user)
+    except Exception:  # NotFound: not this party's part
+        return False
+    return True

@@ -28,7 +28,9 @@ from market.notifications.services import mark_read
 from market.orders import deliveries, moves, refunds, requests, statements, transitions
 from market.orders.models import Order, OrderStatus
 from market.pickups import services as pickups
+from market.trace import receipts as trace_receipts
 from market.trace import services as trace
+from market.trace import sheets as trace_sheets
 
 Story = Iterator[dt.datetime]
 # make(kind, lister, day) -> the form a lister would fill in for a listing of ``kind``
@@ -160,7 +162,7 @@ class History:
 
         yield at(day - dt.timedelta(days=1), 16)
         pref = PREFECTURES.get(want.prefecture_code, "")
-        trace.record_sheet(
+        trace_sheets.record_sheet(
             self.session,
             self.users[seller.id],
             order.id,
@@ -195,7 +197,7 @@ class History:
             yield out + dt.timedelta(minutes=rng.randint(35, 50))
             trace.confirm_ticket(self.session, self.users[buyer.id], ticket.token, {})
         yield at(work + dt.timedelta(days=1), 10)
-        trace.issue_receipts(
+        trace_receipts.issue_receipts(
             self.session,
             self.users[buyer.id],
             order.id,

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from market import create_app
 from market.accounts.models import Organisation, OrgKind
+from market.allocation.models import Deal, MatchRun
 from market.catalog.models import Listing, ListingKind
 from market.db import japan_today
-from market.demo import CITY, DEMO_PASSWORD, ORGS, PLANT_OPERATOR, load_demo
+from market.demo import CITY, DEMO_PASSWORD, ORGS, PLANT_OPERATOR, load_demo, run_matching
 from market.orders.models import (
     Delivery,
     LedgerEntry,
@@ -55,6 +56,7 @@ def demo_app(tmp_path_factory, sqlite_template):
         session = app.extensions["meguri.db"].session()
         app.config["DEMO_SUMMARY"] = load_demo(session, target=120, if_empty=True)
         session.commit()
+        app.config["DEMO_MATCHING"] = run_matching(app, session)
     yield app
     app.extensions["meguri.db"].dispose()
 
@@ -235,3 +237,22 @@ def test_the_load_is_done_once(demo_app, demo):
     again = load_demo(demo, target=120, if_empty=True)
     assert "already" in again
     assert demo.scalar(select(func.count()).select_from(Order)) == before
+
+
+def test_this_mornings_matching_made_deals_and_left_some_to_decide(demo_app, demo):
+    """The nightly runs, carried out at load: soil planned over 26 weeks, every run solved to
+    its optimum; half the deals accepted by all their parties (orders from matching, ledger
+    committed), the others still proposed for a visitor to decide."""
+    runs = demo.scalars(select(MatchRun)).all()
+    assert {r.family for r in runs} >= {"soil", "reuse"}
+    assert all(r.status == "done" and r.solver_status == "optimal" for r in runs)
+    assert [r.horizon_weeks for r in runs if r.family == "soil"] == [26]
+    deals = demo.scalars(select(Deal)).all()
+    agreed = [d for d in deals if d.state == "agreed"]
+    assert agreed and any(d.state == "proposed" for d in deals)
+    assert f"{len(agreed)} agreed" in demo_app.config["DEMO_MATCHING"]
+    for deal in agreed:
+        assert all(party.decision == "accepted" for party in deal.parties)
+    from_matching = demo.scalars(select(Order).where(Order.source == "proposal")).all()
+    assert len(from_matching) >= len(agreed)
+    assert all(o.buyer_org_id != o.seller_org_id for o in from_matching)
