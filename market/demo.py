@@ -276,6 +276,9 @@ def _photo(rng: random.Random, family: str, category: str | None = None) -> byte
     return out.getvalue()
 
 
+# How a Japanese site writes a unit in a listing's title (the stored unit codes are English).
+TITLE_UNIT = {"m3": "m³", "m2": "m²", "piece": "個", "sheet": "枚"}
+
 ALREADY_LOADED = "demo data already present; nothing loaded"
 
 
@@ -605,7 +608,7 @@ def _make(
         offer = kind == ListingKind.material_offer
         return org, dict(
             **common,
-            title=f"{cat.name_ja} {'余剰' if offer else '募集'} {qty}{cat.unit}（{city}）",
+            title=f"{cat.name_ja} {'余剰' if offer else '募集'} {qty}{TITLE_UNIT.get(cat.unit, cat.unit)}（{city}）",
             description=(
                 "工事完了に伴う未使用の余剰資材です。現場引取りをお願いします。"
                 if offer
