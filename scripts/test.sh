@@ -20,7 +20,10 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 
 set +e
-.venv/bin/python -m pytest "$@"
+# On every core (pytest-xdist; MEGURI_TEST_WORKERS=0 runs in one process): each worker has
+# its own SQLite files and PostgreSQL database, and a module's tests stay on one worker so
+# its module-scoped fixtures (the demo load, a server) are made once.
+.venv/bin/python -m pytest -n "${MEGURI_TEST_WORKERS:-auto}" --dist loadscope "$@"
 status=$?
 set -e
 # pytest's 5 means "no tests collected": that is a failure of the suite, not a pass.
