@@ -805,8 +805,10 @@ def run_matching(app, session: Session) -> str:
 
 
 def _is_side(allocation, proposal, user: User) -> bool:
+    from market.errors import NotFound
+
     try:
         allocation.side_of(proposal, user)
-    except Exception:  # NotFound: not this party's part
+    except NotFound:  # not this party's part
         return False
     return True

@@ -414,22 +414,28 @@ def _must_be_booked(booking: PickupBooking) -> None:
         )
 
 
+def _moved_from_booked(session: Session, booking_id: int, **values: object) -> bool:
+    """One conditional UPDATE ending a booking (checked in or no-show): of a check-in and a
+    no-show at the same moment, or the same check-in sent twice, exactly one changes it."""
+    return (
+        session.execute(
+            update(PickupBooking)
+            .where(PickupBooking.id == booking_id, PickupBooking.status == BookingStatus.booked)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
 def _settle(session: Session, booking: PickupBooking, **values: object) -> None:
-    """End a booking (checked in or no-show) by one conditional UPDATE: of a check-in and a
-    no-show recorded at the same moment, or the same check-in sent twice, exactly one
-    changes the booking; the other finds it no longer booked and is refused."""
-    moved = session.execute(
-        update(PickupBooking)
-        .where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
-        session.expire(booking)
+    """End a person's booking; the one who finds it no longer booked is refused."""
+    moved = _moved_from_booked(session, booking.id, **values)
+    session.expire(booking)
+    if not moved:
         raise Conflict(
             _("This pickup is already recorded as %(status)s.", status=status_label(booking.status))
         )
-    session.expire(booking)
 
 
 def _record_handover(session: Session, user: User, booking: PickupBooking) -> None:
@@ -494,12 +500,9 @@ def record_no_shows(session: Session, now: dt.datetime | None = None) -> int:
         if slot_end(booking.slot) <= now:
             # Guarded like a person's no-show: a check-in at the same moment wins or loses
             # whole, never overwritten.
-            n += session.execute(
-                update(PickupBooking)
-                .where(PickupBooking.id == booking.id, PickupBooking.status == BookingStatus.booked)
-                .values(status=BookingStatus.no_show, no_show_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            n += _moved_from_booked(
+                session, booking.id, status=BookingStatus.no_show, no_show_at=utcnow()
+            )
     session.expire_all()
     return n
 
