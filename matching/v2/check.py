@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from ..check import CheckReport
+from ..check import CheckReport, _check_flow_figures  # one rule for a flow's figures
 
 R_EARTH = 6371.0088
 LP_LIMIT = 2_000_000  # (route, ship, deliver) combinations the checker's LP may look at
@@ -261,23 +261,6 @@ def _check_flows(result: dict, rules: _Rules, books, errors: list[str]) -> _Tall
         _check_flow_figures(f, w, q, sum(legs), b, rules, errors)
         _count(tally, f, s, d, p, y, q, ts, td, b)
     return tally
-
-
-def _check_flow_figures(f: dict, w: str, q, km: float, b: float, rules: _Rules, errors) -> None:
-    """A flow's distance, net benefit, transport cost and CO2, recomputed."""
-    if abs(f.get("road_km", -1) - km) > 1e-3:
-        errors.append(f"{w}.road_km: {f.get('road_km')} but recomputed {km:.6f}")
-    for key, want in (
-        ("net_benefit", q * b),
-        ("transport_cost", q * rules.cost_km * km),
-        ("co2_kg", q * rules.co2_km * km),
-    ):
-        have = f.get(key)
-        if (
-            not isinstance(have, (int, float))
-            or abs(have - want) > 1e-6 * max(1.0, abs(want)) + 1e-3
-        ):
-            errors.append(f"{w}.{key}: {have} but recomputed {want:.6f}")
 
 
 def _count(tally: _Tally, f: dict, s, d, p, y, q, ts: int, td: int, b: float) -> None:
