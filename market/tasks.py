@@ -259,6 +259,43 @@ def _locked_job(session: Session, job_id: str, lock: bool) -> Job | None:
     return session.scalars(query).one_or_none()
 
 
+def _claim(session: Session, job_id: str, stale: dt.timedelta) -> int | None:
+    """Take the job for this worker: the attempt number, or None when there is nothing to
+    run. The claim is one conditional UPDATE on the state just read (status and attempts),
+    so of two workers handed the same job at once (a re-queue racing a delivery) exactly
+    one wins, on SQLite as on PostgreSQL."""
+    job = session.scalars(
+        select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if job is None or job.status in ("done", "failed"):
+        session.rollback()
+        return None  # already handled: running a job twice changes nothing
+    now = utcnow()
+    if job.status == "running" and job.heartbeat_at is not None and now - job.heartbeat_at < stale:
+        # Delivered twice (a re-queue raced a slow worker): the live worker finishes it.
+        log.info("job %s is running on %s; not starting it again", job_id, job.worker)
+        session.rollback()
+        return None
+    seen_status, seen_attempts = job.status, job.attempts
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == seen_status, Job.attempts == seen_attempts)
+        .values(
+            status="running",
+            started_at=now,
+            attempts=seen_attempts + 1,
+            heartbeat_at=now,
+            worker=worker_id(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    if claimed != 1:
+        log.info("job %s was taken by another worker; not starting it again", job_id)
+        return None
+    return seen_attempts + 1
+
+
 class _Heartbeat:
     """Writes ``heartbeat_at`` every few seconds while this attempt still owns the job."""
 
@@ -297,23 +334,10 @@ def _run(app: Flask, job_id: str) -> None:
     session = db.new_session()
     beat: _Heartbeat | None = None
     try:
-        job = _locked_job(session, job_id, lock)
-        if job is None or job.status in ("done", "failed"):
-            return  # already handled: running a job twice changes nothing
-        now = utcnow()
-        if (
-            job.status == "running"
-            and job.heartbeat_at is not None
-            and now - job.heartbeat_at < stale
-        ):
-            # Delivered twice (a re-queue raced a slow worker): the live worker finishes it.
-            log.info("job %s is running on %s; not starting it again", job_id, job.worker)
-            session.rollback()
+        attempt = _claim(session, job_id, stale)
+        if attempt is None:
             return
-        attempt = job.attempts + 1
-        job.status, job.started_at, job.attempts = "running", now, attempt
-        job.heartbeat_at, job.worker = now, worker_id()
-        session.commit()
+        job = _locked_job(session, job_id, lock=False)  # no lock held while the job runs
         if not huey.immediate:
             beat = _Heartbeat(db, job_id, attempt, max(1.0, stale.total_seconds() / 4))
 

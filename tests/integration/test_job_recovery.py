@@ -118,3 +118,33 @@ def test_an_attempt_that_lost_its_claim_keeps_nothing(queued_app, monkeypatch):
     job = _job(queued_app, job_id)
     assert RUNS.copy() == [job_id]
     assert job.status == "running" and job.result is None  # attempt 1's result was discarded
+
+
+def test_two_workers_delivered_the_same_job_at_once_run_it_once(queued_app):
+    """A re-queue racing a delivery hands one job to two workers at the same moment: the
+    claim is one conditional UPDATE, so exactly one of them runs the handler."""
+    import threading
+
+    jobs = [_job_in_state(queued_app, "queued", heartbeat_age_s=None, attempts=0) for _ in range(8)]
+    errors: list[BaseException] = []
+    for job_id in jobs:
+        start = threading.Barrier(2)
+
+        def deliver(job_id=job_id, start=start):
+            try:
+                start.wait()
+                with queued_app.app_context():
+                    tasks._run(queued_app, job_id)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    assert sorted(RUNS) == sorted(jobs)  # each job ran once, none twice
+    assert {(_job(queued_app, j).status, _job(queued_app, j).attempts) for j in jobs} == {
+        ("done", 1)
+    }
