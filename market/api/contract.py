@@ -58,6 +58,7 @@ from pydantic import (
 )
 from werkzeug.datastructures import FileStorage
 
+from market.core.field_errors import field_errors
 from market.db import MAX_ID
 from market.errors import Invalid
 from market.text import LINE_PATTERN, TEXT_PATTERN
@@ -100,16 +101,6 @@ class Answer(BaseModel):
     OpenAPI document shows it (every key present in every answer, no other key)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
-
-
-class Error(Answer):
-    """Every error's answer: a sentence saying what is wrong, and each field at fault with
-    what is wrong with it (left out when no one field is)."""
-
-    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
-
-    error: str
-    errors: dict[str, str] | None = None
 
 
 def answer(model: type[Answer], data: Any, status: int = 200, headers: dict | None = None):
@@ -248,67 +239,3 @@ def _is_list(annotation) -> bool:
     if get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     return get_origin(annotation) is list or annotation is list
-
-
-def field_errors(exc: ValidationError, *, tagged: bool = False) -> dict[str, str]:
-    """Each field at fault (its dotted path) and what is wrong, in the user's language."""
-    errors: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        loc = [str(part) for part in error["loc"] if not _is_union_branch(part)]
-        if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-            loc = [error["ctx"]["discriminator"].strip("'")]
-        elif tagged and len(loc) > 1:
-            loc = loc[1:]  # the branch of a tagged union (a listing kind) is not a field
-        name = ".".join(loc) or "body"
-        errors.setdefault(name, _message(error))
-    return errors
-
-
-def _is_union_branch(part) -> bool:
-    # pydantic names the branch of a union it tried ("int", "str", "function-after[...]").
-    return isinstance(part, str) and (
-        part in {"int", "str", "float", "bool", "list", "dict", "none", "date"}
-        or "[" in part
-        or part.startswith("constrained-")
-    )
-
-
-def _message(error: dict) -> str:
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind == "missing":
-        return _("This field is required.")
-    if error.get("msg", "").endswith("upload_missing"):
-        return _("Choose a file to upload.")
-    if kind == "extra_forbidden":
-        return _("Unknown field: leave it out.")
-    if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return _("Must be a whole number.")
-    if kind in {"float_type", "float_parsing", "decimal_parsing", "decimal_type"}:
-        return _("Must be a number.")
-    if kind in {"bool_type", "bool_parsing"}:
-        return _("Must be true or false.")
-    if kind in {"string_type"}:
-        return _("Must be text.")
-    if kind in {"list_type"}:
-        return _("Must be a list.")
-    if kind in {"dict_type", "model_type", "model_attributes_type"}:
-        return _("Must be an object.")
-    if kind in {"date_type", "date_parsing", "date_from_datetime_parsing"}:
-        return _("Must be a date (YYYY-MM-DD).")
-    if kind in {"less_than_equal", "less_than"}:
-        return _("Must be at most %(n)s.", n=ctx.get("le", ctx.get("lt")))
-    if kind in {"greater_than_equal", "greater_than"}:
-        return _("Must be at least %(n)s.", n=ctx.get("ge", ctx.get("gt")))
-    if kind == "string_too_short":
-        return _("This field is required.")
-    if kind == "string_too_long":
-        return _("Must be at most %(n)s characters.", n=ctx.get("max_length"))
-    if kind == "too_long":
-        return _("At most %(n)s items.", n=ctx.get("max_length"))
-    if kind == "string_pattern_mismatch":
-        return _("Contains a character or form that is not allowed.")
-    if kind in {"union_tag_invalid", "union_tag_not_found"}:
-        return _("Must be one of: %(choices)s", choices=ctx.get("expected_tags", ""))
-    if kind in {"literal_error", "enum"}:
-        return _("Must be one of: %(choices)s", choices=ctx.get("expected", ""))
-    return _("This value is not valid.")

@@ -10,7 +10,8 @@ import re
 from flask import current_app
 from pydantic import BaseModel
 
-from market.api.contract import MAX_ID, STANDARD_ERRORS, Error, Operation
+from market.api.contract import MAX_ID, STANDARD_ERRORS, Operation
+from market.core.field_errors import Error
 
 PATH_ARG = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 REF = "#/components/schemas/{model}"

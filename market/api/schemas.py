@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, ConfigDict, Field, RootModel, WithJsonSchema, create_model
 from werkzeug.datastructures import FileStorage
 
-from market.api.contract import Answer, Body, Error, Line, Query, Text, Url, UtcTime
+from market.api.contract import Answer, Body, Line, Query, Text, Url, UtcTime
 from market.catalog import kinds
 from market.catalog.models import ListingKind
+from market.core.field_errors import Error
 from market.text import LINE_PATTERN
 
 Code = Annotated[str, Field(strict=True, min_length=1, max_length=40, pattern=LINE_PATTERN)]

@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from market.api.contract import Error
+from market.core.field_errors import Error
 from market.errors import DomainError
 from market.services import db_session
 

@@ -14,7 +14,7 @@ from flask import request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from werkzeug.datastructures import MultiDict
 
-from market.api.contract import field_errors
+from market.core.field_errors import field_errors
 from market.db import row_id
 
 F = TypeVar("F", bound="Form")

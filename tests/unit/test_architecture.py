@@ -161,9 +161,6 @@ def test_the_job_check_itself_finds_a_job_outside_jobs_py():
 # Pairs not yet untangled, each with why; a pair not listed here fails the test, and a
 # listed pair that is gone must be taken off the list.
 KNOWN_PAIRS = {
-    # core/forms.py parses with api.contract's error messages; api/views.py rate-limits
-    # with core.limits.
-    ("market.api", "market.core"),
     # core holds both the plumbing every area uses (forms, writes, limits) and the site's
     # shell (home page, template helpers) that shows the catalogue: to be split in two.
     ("market.catalog", "market.core"),
