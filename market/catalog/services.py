@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import User
 from market.accounts.services import active_members
-from market.catalog import events, kinds, partners
+from market.catalog import events, kinds, ledger, partners
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import id_in_range, japan_today
 from market.errors import Conflict, Forbidden, NotFound
 from market.notifications.services import notify_users
-from market.orders import ledger
 
 
 def ensure_can_create(user: User, kind: ListingKind) -> None:

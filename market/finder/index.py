@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 import search
 from market import tasks
-from market.catalog import partners
+from market.catalog import events, partners
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
     Grade,
@@ -178,6 +178,7 @@ def _record_changes(session: Session, _ctx) -> None:
         listings_changed(session, touched)
 
 
+@events.on_index_stale
 def listings_changed(session: Session, listing_ids) -> None:
     """Queue index refreshes for listings, in the session's transaction. ORM changes call
     this by themselves; code that UPDATEs listings with Core statements must call it."""

@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
+from market.catalog import ledger
 from market.db import japan_today
 from market.errors import Conflict, Invalid
-from market.orders import ledger, locks
+from market.orders import locks
 from market.orders.inputs import parse_quantity, qty, text
 from market.orders.models import Delivery
 from market.orders.moves import check, move, visible_order

@@ -2,7 +2,7 @@
 order payments (each by id). Taking them in one order means two requests never wait on
 each other in a cycle.
 
-Quantities are not locked here but moved by the ledger (``market.orders.ledger``): one
+Quantities are not locked here but moved by the ledger (``market.catalog.ledger``): one
 conditional UPDATE per move, guarded by the listing's CHECK constraints. The same
 one-statement guard protects refunds below (``claim_refund``).
 """

@@ -140,42 +140,6 @@ class OrderTransition(Base):
     actor_org: Mapped[Organisation | None] = relationship()
 
 
-class LedgerAction(enum.StrEnum):
-    publish = "publish"  # the listing's first quantity (or the backfill of an existing one)
-    edit = "edit"  # the owner changed the quantity: open changes by the difference
-    reserve = "reserve"  # open → committed (an accepted order, an agreed deal)
-    release = "release"  # committed → open (a cancelled order, the rest of a short load)
-    deliver = "deliver"  # committed → delivered (a load handed over)
-    close = "close"  # the owner closed the listing: what was open is withdrawn (a record)
-
-
-class LedgerEntry(Base):
-    """One move of a listing's quantity between open, committed and delivered.
-
-    The listing's three columns are the running totals of these rows' changes (kept in the
-    same statement that writes the row, and guarded by the listing's CHECK constraints);
-    an order's commitment on a listing is the sum of its rows there.
-    """
-
-    __tablename__ = "ledger_entries"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    listing_id: Mapped[int] = mapped_column(
-        ForeignKey("listings.id", ondelete="CASCADE"), index=True
-    )
-    order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="CASCADE"), index=True
-    )
-    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"))
-    action: Mapped[LedgerAction] = mapped_column(Enum(LedgerAction, native_enum=False, length=16))
-    open_change: Mapped[Decimal] = mapped_column(Numeric(14, 3), default=Decimal(0))
-    committed_change: Mapped[Decimal] = mapped_column(Numeric(14, 3), default=Decimal(0))
-    delivered_change: Mapped[Decimal] = mapped_column(Numeric(14, 3), default=Decimal(0))
-    actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    note: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-
-
 class Delivery(Base):
     """One load or batch handed over (partial deliveries add up to the order quantity)."""
 

@@ -16,12 +16,12 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
-from market.catalog import partners
+from market.catalog import ledger, partners
 from market.catalog.kinds import SPECS
 from market.catalog.models import Listing, ListingStatus
 from market.db import id_in_range
 from market.errors import Conflict, Forbidden, Invalid, NotFound
-from market.orders import ledger, notify
+from market.orders import notify
 from market.orders.inputs import parse_quantity, qty, text
 from market.orders.models import (
     ListingOrderTerms,

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 import payments
 from market.accounts.models import User
+from market.catalog import ledger
 from market.errors import Conflict, Forbidden, Invalid, NotFound
-from market.orders import billing, ledger, locks, states
+from market.orders import billing, locks, states
 from market.orders.inputs import parse_yen, qty, text
 from market.orders.models import Order, OrderStatus
 from market.orders.moves import PaymentFailed, check, move, visible_order

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from market import formats
 from market.accounts.models import Organisation, OrgKind
 from market.accounts.queries import organisation_names
-from market.catalog.models import Grade, Listing, ListingKind, Material
+from market.catalog.models import Grade, LedgerEntry, Listing, ListingKind, Material
 from market.db import to_japan
-from market.orders.models import LedgerEntry, Order
+from market.orders.models import Order
 from market.pickups.queries import show_rates
 from market.reports import impact
 from market.reports.impact import NOT_COUNTED, DeliveryImpact

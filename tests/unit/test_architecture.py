@@ -164,8 +164,6 @@ KNOWN_PAIRS = {
     # core holds both the plumbing every area uses (forms, writes, limits) and the site's
     # shell (home page, template helpers) that shows the catalogue: to be split in two.
     ("market.catalog", "market.core"),
-    # listings' quantity edits go through the orders' quantity ledger (orders/ledger.py).
-    ("market.catalog", "market.orders"),
     # a receipt's haul uses the reports' emission factors; reports read the tickets' legs.
     ("market.reports", "market.trace"),
 }

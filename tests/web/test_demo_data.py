@@ -17,12 +17,11 @@ from sqlalchemy import func, select
 from market import create_app
 from market.accounts.models import Organisation, OrgKind
 from market.allocation.models import Deal, MatchRun
-from market.catalog.models import Listing, ListingKind
+from market.catalog.models import LedgerEntry, Listing, ListingKind
 from market.db import japan_today
 from market.demo import CITY, DEMO_PASSWORD, ORGS, PLANT_OPERATOR, load_demo, run_matching
 from market.orders.models import (
     Delivery,
-    LedgerEntry,
     Order,
     OrderPayment,
     OrderRefund,

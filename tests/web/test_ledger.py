@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from market.accounts.models import User
-from market.catalog.models import Listing, ListingStatus
+from market.catalog import ledger
+from market.catalog.models import LedgerEntry, Listing, ListingStatus
 from market.errors import Conflict, Invalid
-from market.orders import deliveries, ledger, moves, requests, transitions
-from market.orders.models import LedgerEntry
+from market.orders import deliveries, moves, requests, transitions
 from tests.conftest import in_session
 
 

@@ -22,10 +22,11 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from market.accounts.models import User
+from market.catalog import ledger
 from market.catalog import services as catalog
 from market.catalog.models import Listing, ListingStatus
 from market.errors import DomainError
-from market.orders import deliveries, ledger, requests, transitions
+from market.orders import deliveries, requests, transitions
 from market.orders.models import Order, OrderStatus
 from tests.conftest import in_session
 

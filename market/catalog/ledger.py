@@ -25,19 +25,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from market.catalog import events
-from market.catalog.models import Listing, ListingStatus
-from market.finder.index import listings_changed
-from market.orders.models import LedgerAction, LedgerEntry, Order
+from market.catalog.models import LedgerAction, LedgerEntry, Listing, ListingStatus
 
 ZERO = Decimal(0)
 PUBLISHED = (ListingStatus.open.value, ListingStatus.reserved.value)
 QUANTITY_COLUMNS = ["quantity", "open_quantity", "committed_quantity", "delivered_quantity"]
+
+
+class Order(Protocol):
+    """What the ledger reads of an order (``orders.models.Order``; orders sit above catalog)."""
+
+    id: int
+    listing_id: int
 
 
 def _derived_status(new_open):
@@ -86,7 +92,7 @@ def _changed(session: Session, listing_id: int) -> None:
     listing = session.identity_map.get(identity_key(Listing, listing_id))
     if listing is not None:
         session.expire(listing, [*QUANTITY_COLUMNS, "status"])
-    listings_changed(session, [listing_id])  # the search index shows the new open quantity
+    events.index_stale(session, [listing_id])  # the search index shows the new open quantity
     events.quantities_changed(session, [listing_id])  # e.g. open proposals re-checked
 
 
