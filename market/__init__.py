@@ -127,11 +127,13 @@ def _register_blueprints(app: Flask) -> None:
     from market.orders.views import stripe_webhook
     from market.pickups.views import bp as pickups_bp
     from market.reports.views import bp as reports_bp
+    from market.site.views import bp as site_bp
     from market.trace import guard  # noqa: F401 - append-only and retention rules on every flush
     from market.trace.views import api as trace_api_bp
     from market.trace.views import bp as trace_bp
 
     for bp in (
+        site_bp,
         core_bp,
         accounts_bp,
         allocation_bp,
@@ -160,11 +162,13 @@ def _register_web(app: Flask) -> None:
     """Logging, rate limits, error pages, template helpers and the CLI."""
     from market.cli import register as register_cli
     from market.core import errors, limits, observability, web
+    from market.site import web as site_web
 
     observability.register(app)
     limits.register(app)
     errors.register(app)
     web.register(app)
+    site_web.register(app)
     register_cli(app)
 
 

@@ -69,7 +69,7 @@ def _safe_next(target: str | None) -> str:
     """A path on this site, never another host (``//host`` or an absolute URL)."""
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("core.home")
+    return url_for("site.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -94,7 +94,7 @@ def logout():
     session.clear()
     if lang:
         session["lang"] = lang
-    return redirect(url_for("core.home"))
+    return redirect(url_for("site.home"))
 
 
 def _prefectures():
@@ -188,7 +188,7 @@ def _send_verification(s, user: User) -> None:
 def verify_email(token: str):
     commit(lambda s: services.verify_email(s, token, current_app.config["SECRET_KEY"]))
     flash(_("Thank you: your e-mail address is confirmed."), "success")
-    return redirect(url_for("core.home"))
+    return redirect(url_for("site.home"))
 
 
 @bp.post("/account/verify/resend")
@@ -313,7 +313,7 @@ def accept(token: str):
         errors = done.errors
         if done.ok:
             _start_session(done.result)
-            return redirect(url_for("core.home"))
+            return redirect(url_for("site.home"))
     return render_template("accounts/accept.html", invitation=invitation, errors=errors), (
         400 if errors else 200
     )

@@ -1,4 +1,4 @@
-"""Home page, language switch, vendored Leaflet, photo files and health checks."""
+"""Language switch, vendored Leaflet, photo files and health checks."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from flask import (
     session,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
-from market.catalog.models import Listing, ListingKind
-from market.catalog.queries import PUBLIC_STATUSES, BrowseFilter, browse
 from market.config import LOCALES
 from market.core import readiness
 from market.core.forms import NextForm, parse_form
@@ -30,23 +28,6 @@ from market.services import db_session
 
 bp = Blueprint("core", __name__)
 PHOTO_NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")
-
-
-@bp.get("/")
-def home():
-    s = db_session()
-    counts = dict(
-        s.execute(
-            select(Listing.kind, func.count())
-            .where(Listing.status.in_(PUBLIC_STATUSES))
-            .group_by(Listing.kind)
-        ).all()
-    )
-    viewer = current_user.organisation_id if current_user.is_authenticated else None
-    recent = browse(s, BrowseFilter(viewer_org_id=viewer), per_page=8).items
-    return render_template(
-        "home.html", counts={k: counts.get(k, 0) for k in ListingKind}, recent=recent
-    )
 
 
 @bp.post("/lang/<code>")

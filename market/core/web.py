@@ -1,4 +1,5 @@
-"""Template helpers and security headers shared by every page."""
+"""Template helpers and security headers shared by every page (the catalogue's helpers are
+``market/site/web.py``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,8 @@ from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 from market import formats
-from market.catalog import kinds
-from market.catalog.models import Material, SoilClass
 from market.db import japan_today, to_japan
 from market.errors import DomainError, Invalid
-from market.services import db_session
 from market.text import CONTROL
 
 FIELD_VALIDATED = {
@@ -158,21 +156,11 @@ def _register_globals(app: Flask) -> None:
     def _globals():
         return {
             "locale": str(get_locale() or "ja"),
-            "kind_specs": kinds.SPECS,
             "tile_url": app.config["TILE_URL"],
             "tile_attribution": app.config["TILE_ATTRIBUTION"],
             "csp_nonce": g.get("csp_nonce", ""),
             "today": japan_today(),  # Japan's date, whatever the server's zone
         }
-
-    @app.template_global()
-    def ref_name(table: str, code: str | None) -> str:
-        """A reference code by its name in the user's language: 第2a種 for "2a"."""
-        model = {"soil_class": SoilClass, "material": Material}[table]
-        row = db_session().get(model, code) if code else None
-        if row is None:
-            return code or ""
-        return row.name_en if str(get_locale() or "ja") == "en" else row.name_ja
 
     @app.template_global()
     def url_with(**changes) -> str:

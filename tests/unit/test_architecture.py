@@ -161,9 +161,6 @@ def test_the_job_check_itself_finds_a_job_outside_jobs_py():
 # Pairs not yet untangled, each with why; a pair not listed here fails the test, and a
 # listed pair that is gone must be taken off the list.
 KNOWN_PAIRS = {
-    # core holds both the plumbing every area uses (forms, writes, limits) and the site's
-    # shell (home page, template helpers) that shows the catalogue: to be split in two.
-    ("market.catalog", "market.core"),
     # a receipt's haul uses the reports' emission factors; reports read the tickets' legs.
     ("market.reports", "market.trace"),
 }
