@@ -35,6 +35,7 @@ from market.catalog.models import (
 )
 from market.core.models import AuditEvent
 from market.db import Base
+from market.factors.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 from market.finder.models import (
     Municipality,
     SavedSearch,
@@ -52,7 +53,6 @@ from market.orders.models import (
     ProcessedWebhookEvent,
 )
 from market.pickups.models import BookingStatus, PickupBooking, PickupSlot
-from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 from market.tasks import Job
 from market.trace.models import Amendment, ConfirmationSheet, Receipt, ReceiptTicket, TransferTicket
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.core import audit
 from market.errors import Forbidden, Invalid, NotFound
+from market.factors.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 from market.orders.models import Order
-from market.reports.models import BulkDensity, ImpactFactor, OrderHaul, TruckType
 
 MAX_KM = 2000.0
 

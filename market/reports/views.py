@@ -11,10 +11,11 @@ from sqlalchemy import select
 from market.core.forms import form_values
 from market.core.writes import submit
 from market.errors import Forbidden, NotFound
+from market.factors.models import BulkDensity, ImpactFactor, TruckType
+from market.factors.tables import load_factors
 from market.orders import moves
 from market.reports import charts, factor_labels, impact, queries, services
 from market.reports.forms import FactorForm, HaulForm
-from market.reports.models import BulkDensity, ImpactFactor, TruckType
 from market.services import db_session
 
 bp = Blueprint("reports", __name__)
@@ -92,7 +93,7 @@ def _impact_page(order_id: int, errors: dict | None = None, status: int = 200):
     rows = impact.deliveries(s, impact.Order.id == order.id)
     estimate = None
     if not rows:
-        fs = impact.load_factors(s)
+        fs = load_factors(s)
         impact.attach_order_data(s, fs, [order])
         estimate = impact.haul(fs, order)
     return render_template(

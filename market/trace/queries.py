@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation
 from market.catalog.models import Listing, SoilClass
 from market.db import to_japan, utcnow
+from market.factors import calc
+from market.factors.tables import family_of, load_factors, tonnes
 from market.orders.models import Order
 from market.trace.models import (
     Amendment,
@@ -287,28 +289,30 @@ def receipt_content(
     }
 
 
+def leg_km(t: TransferTicket) -> float | None:
+    """Straight-line km of the ticket's leg, origin pin → destination pin (None without both)."""
+    if None in (t.origin_lat, t.origin_lon, t.destination_lat, t.destination_lon):
+        return None
+    return calc.great_circle_km(t.origin_lat, t.origin_lon, t.destination_lat, t.destination_lon)
+
+
 def receipt_haul(session: Session, order: Order, group: list[TransferTicket]) -> dict:
     """Distance and transport CO2 of the loads on one receipt, from the legs their tickets
     recorded (origin pin → destination pin, straight line, × the road factor): never from
     the organisations' registered addresses. ``km`` is each load's straight-line leg ("" when
     an end has no pin); a load counts its own truck, the empty return included."""
-    # Imported here: reports read the tickets' legs (reports → trace), so trace reaches
-    # the emission factors only when a receipt's haul is worked out (a known pair).
-    from market.reports import factors as calc
-    from market.reports import impact
-
-    fs = impact.load_factors(session)
+    fs = load_factors(session)
     road_factor = fs.get("transport", "road_factor", 1.3)
-    payload = fs.get(impact.family_of(order.listing), "default_payload_kg", 10000.0)
+    payload = fs.get(family_of(order.listing), "default_payload_kg", 10000.0)
     kms, road_km, co2, unknown = [], 0.0, 0.0, 0
     for t in group:
-        km = impact.leg_km(t)
+        km = leg_km(t)
         kms.append("" if km is None else f"{km:.1f}")
         if km is None:
             unknown += 1
             continue
         road = round(km * road_factor, 1)
-        weight = impact.tonnes(fs, order, float(t.quantity_received)) or 0.0
+        weight = tonnes(fs, order, float(t.quantity_received)) or 0.0
         road_km += road
         co2 += calc.haul_co2(weight, road, payload, k=fs.tonkilo).co2_kg
     return {
@@ -391,8 +395,6 @@ KIND_JA = {
 
 
 def _km(t: TransferTicket) -> str:
-    from market.reports.impact import leg_km  # see receipt_haul: reports build on trace
-
     km = leg_km(t)
     return "" if km is None else f"{km:.1f}"
 

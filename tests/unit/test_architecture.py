@@ -160,10 +160,7 @@ def test_the_job_check_itself_finds_a_job_outside_jobs_py():
 
 # Pairs not yet untangled, each with why; a pair not listed here fails the test, and a
 # listed pair that is gone must be taken off the list.
-KNOWN_PAIRS = {
-    # a receipt's haul uses the reports' emission factors; reports read the tickets' legs.
-    ("market.reports", "market.trace"),
-}
+KNOWN_PAIRS: set[tuple[str, str]] = set()
 
 
 def _shape():

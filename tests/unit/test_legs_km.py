@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from market.reports.factors import great_circle_km
+from market.factors.calc import great_circle_km
 from market.reports.impact import legs_km
 from market.trace.models import TicketStatus, TransferTicket
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from market.accounts.models import Organisation
 from market.allocation.models import MatchRun, Proposal
 from market.catalog.models import Listing
-from market.reports.factors import great_circle_km, haul_co2
+from market.factors.calc import great_circle_km, haul_co2
 from market.trace.models import Receipt
 from tests.web.test_orders import Reader, act, request_quantity
 from tests.web.test_reports import signed_in

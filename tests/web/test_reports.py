@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from market.accounts.models import User
 from market.db import japan_today
-from market.reports.factors import StatusQuo, delivery_impact
-from market.reports.models import ImpactFactor, OrderHaul
+from market.factors.calc import StatusQuo, delivery_impact
+from market.factors.models import ImpactFactor, OrderHaul
+from market.factors.tables import load_factors
 from tests.conftest import PASSWORD
 
 REG_A, REG_B = "T1234567890123", "T9876543210987"
@@ -290,7 +291,7 @@ def test_a_proposal_order_is_hauled_over_the_proposals_road_km(app, factory):
             quantity=50,
             proposal_ref=f"proposal:{proposal.id}",
         )
-        fs = impact.load_factors(s)
+        fs = load_factors(s)
         impact.attach_order_data(s, fs, [order])
         s.commit()
         return impact.haul(fs, order)

@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from market.reports import charts
-from market.reports.factors import (
+from market.factors.calc import (
     StatusQuo,
     delivery_impact,
     g_co2_per_tkm,
@@ -16,6 +15,7 @@ from market.reports.factors import (
     haul_co2,
     litres_per_tkm,
 )
+from market.reports import charts
 from market.reports.tables import Chart, Column, Table
 
 

@@ -1,6 +1,6 @@
 """Pure impact arithmetic: truck CO2 by the 改良トンキロ法, avoided CO2 and cost saved.
 
-No database and no Flask here: ``impact.py`` reads the factor tables and passes plain
+No database and no Flask here: ``tables.py`` reads the factor tables and passes plain
 numbers in, so every figure can be checked by hand (see tests/web/test_reports_factors.py).
 """
 
