@@ -1,7 +1,9 @@
 """gunicorn settings read from the working directory (or ``-c gunicorn.conf.py``).
 
 Command-line options (workers, threads, bind, timeouts) stay on the command line, as in
-docs/operations.md; this file only holds the hook every worker needs."""
+docs/operations.md; this file only holds the hooks every worker needs."""
+
+import os
 
 
 def post_worker_init(worker):
@@ -10,3 +12,17 @@ def post_worker_init(worker):
     from market import collector
 
     collector.install()
+    _warm_search(worker)
+
+
+def _warm_search(worker):
+    """The embedded search engine loads its columns and common words' ids in a thread
+    as the worker starts (30-45 s at a million listings) instead of on its first search;
+    searches meanwhile run as one SQL statement (docs/search.md). MEGURI_SEARCH_WARM=0
+    turns it off (then the first search loads them)."""
+    if os.environ.get("MEGURI_SEARCH_WARM", "1") == "0":
+        return
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    warm = getattr(extensions.get("meguri.search"), "warm", None)
+    if warm is not None:  # Meilisearch has nothing to load
+        warm()

@@ -12,17 +12,17 @@ which makes every process load the new tables."""
 
 from __future__ import annotations
 
-import itertools
-import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ._tiers import Tiers
+from ._words import WordIds
 from .documents import FACETS, SearchQuery
 from .geo import bounding_box, chord_threshold, unit_vector
-from .text import READING, TEXT, QueryTerm
+from .text import QueryTerm
 
 # Key-row columns the store reads, in this order.
 COLUMNS = (
@@ -43,13 +43,9 @@ _PRICE, _START, _END, _CX, _CY, _CZ, _CREATED = range(3 + len(FACETS), len(COLUM
 _NO_START, _NO_END = -1, 99_999_999  # an open window side: always inside
 GRID_DEG = 0.5  # ~55 km cells
 _GRID_ROW = 1 << 12  # cells in a row of the key (360 / GRID_DEG < 4096)
-_NO_SPACES = operator.methodcaller("replace", b" ", b"")
 FIRST_CHUNK = 2048
-WORD_HITS = 2_000  # a query word matching at least this many listings keeps its ids
-WORD_IDS = 12_000_000  # at most this many ids kept for words, least recently used go
-WORD_CHANGES = 2_000  # a kept word with more changed ids than this is dropped
 TITLE_TESTS = 64  # title tests remembered per row (1 byte a row each)
-ANSWERS = 256  # searches without words answered from memory until the next change  # candidates ranked before deciding whether the rest can matter
+ANSWERS = 256  # searches without words answered from memory until the next change
 
 
 def _day(value: str | None, missing: int) -> int:
@@ -115,14 +111,10 @@ class Columns:
         self._cell_pos = np.zeros(0, np.int64)
         self._moved: list[int] = []
         self._sparse = False
-        # query words' matching ids (sorted), as of the last change applied except
-        # the ids changed since (re-tested on the next use): the postings of the words
-        # people search most, which are the costly ones to read from the index
-        self._words: OrderedDict[str, np.ndarray] = OrderedDict()
+        # query words' ids (search/_words.py): the postings of the words people search
+        self.words = WordIds(seq)
         self._tests: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._answers: OrderedDict[tuple, tuple] = OrderedDict()
-        self._dirty: dict[str, set[int]] = {}
-        self._word_ids = 0
 
     # -- loading and changes --------------------------------------------------------------
 
@@ -261,7 +253,7 @@ class Columns:
     def apply(self, changed: Iterable[int], rows: Sequence[tuple], seq: int) -> None:
         """The current key rows of changed ids (an id without a row was deleted)."""
         changed = [int(i) for i in changed]
-        self._changed_words(changed)
+        self.words.changed(changed, seq)
         self._answers.clear()
         by_id = {int(row[0]): row for row in rows}
         for listing_id in changed:
@@ -331,37 +323,6 @@ class Columns:
             self._answers[key] = answer
             while len(self._answers) > ANSWERS:
                 self._answers.popitem(last=False)
-
-    def word(self, key: str) -> np.ndarray | None:
-        ids = self._words.get(key)
-        if ids is not None:
-            self._words.move_to_end(key)
-        return ids
-
-    def word_dirty(self, key: str) -> set[int]:
-        return self._dirty.get(key, set())
-
-    def keep_word(self, key: str, ids: np.ndarray) -> None:
-        """Keep a word's ids if it matches many listings (else forget it)."""
-        old = self._words.pop(key, None)
-        self._dirty.pop(key, None)
-        if old is not None:
-            self._word_ids -= len(old)
-        if len(ids) < WORD_HITS:
-            return
-        self._words[key] = ids
-        self._word_ids += len(ids)
-        while self._word_ids > WORD_IDS and len(self._words) > 1:
-            _, dropped = self._words.popitem(last=False)
-            self._word_ids -= len(dropped)
-
-    def _changed_words(self, changed: list[int]) -> None:
-        for key in list(self._words):
-            dirty = self._dirty.setdefault(key, set())
-            dirty.update(changed)
-            if len(dirty) > WORD_CHANGES:
-                self._word_ids -= len(self._words.pop(key))
-                del self._dirty[key]
 
     def _place(self, listing_id: int, at: int) -> None:
         if self._slot is not None:
@@ -552,83 +513,3 @@ def _head(key: np.ndarray, want: int) -> np.ndarray:
         return np.arange(len(key))
     bound = np.partition(key, want - 1)[want - 1]
     return np.flatnonzero(key <= bound)
-
-
-class Tiers:
-    """_query.order's relevance tiers for candidate rows, from the titles in memory:
-    0 every word in the title as typed and whole, 1 in some form and whole, 2 in the
-    title at all, 3 elsewhere. LIKE patterns become substring tests on UTF-8 bytes."""
-
-    def __init__(self, columns: Columns, terms: list[QueryTerm]) -> None:
-        self.columns = columns
-        self.terms = terms
-
-    def _strings(self, p: np.ndarray, column: str) -> list[bytes]:
-        source = self.columns.titles if column == "title" else self.columns.readings
-        strings = list(map(source.__getitem__, p.tolist()))
-        if column == "reading":  # the words' readings run together
-            strings = list(map(_NO_SPACES, strings))
-        return strings
-
-    @staticmethod
-    def _like(strings: list[bytes], pattern: str) -> np.ndarray:
-        """(map with C functions: no Python frame per string)"""
-        pieces = [piece.encode() for piece in pattern.split("%") if piece]
-        if not pieces:
-            return np.ones(len(strings), bool)
-        if len(pieces) == 1:
-            found = map(operator.contains, strings, itertools.repeat(pieces[0]))
-            return np.fromiter(found, bool, len(strings))
-
-        def ordered(s: bytes) -> bool:
-            at = 0
-            for piece in pieces:
-                found = s.find(piece, at)
-                if found < 0:
-                    return False
-                at = found + len(piece)
-            return True
-
-        return np.fromiter(map(ordered, strings), bool, len(strings))
-
-    def _test(self, p: np.ndarray, among: np.ndarray, typed_only: bool, whole: bool) -> np.ndarray:
-        """_query._title_test on the rows p[among]."""
-        ok = np.ones(len(among), bool)
-        for term in self.terms:
-            options = term.options[: term.typed] if typed_only else term.options
-            found = np.zeros(len(among), bool)
-            for option in options:
-                first = option[0]
-                if first.field == TEXT:
-                    column, pattern = "title", first.word if whole else first.like
-                elif first.field == READING:
-                    column = "words" if whole else "reading"
-                    pattern = first.word if whole else first.like
-                else:
-                    continue
-                rest = np.flatnonzero(ok & ~found)
-                if not len(rest):
-                    break
-                found[rest] = self.columns.title_test(
-                    p[among[rest]],
-                    (column, pattern),
-                    lambda q, c=column, x=pattern: self._like(self._strings(q, c), x),
-                )
-            ok &= found
-            if not ok.any():
-                break
-        return ok
-
-    def of(self, p: np.ndarray, below: int = 4) -> np.ndarray:
-        """The tier of each row; with `below`, only tiers under it are told apart (the
-        others are reported as `below`)."""
-        tier = np.full(len(p), min(3, below), np.int8)
-        rest = np.arange(len(p))
-        tests = ((0, True, True), (1, False, True), (2, False, False))
-        for value, typed_only, whole in tests[:below]:
-            if not len(rest):
-                break
-            hit = self._test(p, rest, typed_only, whole)
-            tier[rest[hit]] = value
-            rest = rest[~hit]
-        return tier

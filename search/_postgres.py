@@ -67,6 +67,12 @@ class PostgresFts:
                 " seq BIGINT NOT NULL)"
             )
         )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.words} (key TEXT PRIMARY KEY,"
+                " build TEXT NOT NULL, seq BIGINT NOT NULL, ids BYTEA NOT NULL)"
+            )
+        )
 
     @staticmethod
     def tsvector(p: Prepared) -> str:

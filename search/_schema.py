@@ -159,3 +159,5 @@ class Tables:
         # (see EmbeddedIndex._columns).
         self.log = f"search_{name}_log"
         self.clock = f"search_{name}_clock"
+        # Common query words' ids as of a change number, for new processes (_sync.py)
+        self.words = f"search_{name}_words"

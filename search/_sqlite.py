@@ -87,6 +87,12 @@ class SqliteFts:
                 " seq BIGINT NOT NULL)"
             )
         )
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {t.words} (key TEXT PRIMARY KEY,"
+                " build TEXT NOT NULL, seq BIGINT NOT NULL, ids BLOB NOT NULL)"
+            )
+        )
 
     def insert(
         self, conn: Connection, t: Tables, rows: list[Prepared], keys_table: str | None = None

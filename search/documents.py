@@ -203,6 +203,25 @@ def _date(value: object, field_name: str) -> date | None:
     raise SearchQueryError(field_name, "not_a_date", "must be a date (YYYY-MM-DD)")
 
 
+def _filter_values(name: str, values: object) -> list[str]:
+    """One facet filter's values as text (SearchQuery.filters)."""
+    where = f"filters.{name}"
+    if name not in FACETS:
+        raise SearchQueryError(where, "unknown_facet", f"unknown facet; known: {', '.join(FACETS)}")
+    if isinstance(values, str | int) and not isinstance(values, bool):
+        values = [values]
+    if not isinstance(values, Sequence | set | frozenset):
+        raise SearchQueryError(where, "not_a_list", "must be a list of values")
+    cleaned = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise SearchQueryError(where, "bad_value", "values must be text")
+        cleaned.append(str(value))
+    if len(cleaned) > MAX_FILTER_VALUES:
+        raise SearchQueryError(where, "too_many_values", f"at most {MAX_FILTER_VALUES} values")
+    return cleaned
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """What a user asked for. Validated and normalised on construction, so an invalid
@@ -222,44 +241,43 @@ class SearchQuery:
     per_page: int = 20
 
     def __post_init__(self) -> None:
-        put = object.__setattr__
+        for step in (
+            self._check_text,
+            self._check_filters,
+            self._check_prices,
+            self._check_window,
+            self._check_place,
+            self._check_order,
+            self._check_paging,
+        ):
+            step()
+
+    def _put(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)  # frozen: set once, while validating
+
+    def _check_text(self) -> None:
         text = self.text if self.text is not None else ""
         if not isinstance(text, str):
             raise SearchQueryError("text", "not_text", "must be text")
-        put(self, "text", text[: MAX_TEXT_CHARS * 2])
+        self._put("text", text[: MAX_TEXT_CHARS * 2])
 
+    def _check_filters(self) -> None:
         if not isinstance(self.filters, Mapping):
             raise SearchQueryError("filters", "not_a_mapping", "must map facet names to values")
         filters: dict[str, tuple[str, ...]] = {}
         for name, values in self.filters.items():
-            where = f"filters.{name}"
-            if name not in FACETS:
-                raise SearchQueryError(
-                    where, "unknown_facet", f"unknown facet; known: {', '.join(FACETS)}"
-                )
-            if isinstance(values, str | int) and not isinstance(values, bool):
-                values = [values]
-            if not isinstance(values, Sequence | set | frozenset):
-                raise SearchQueryError(where, "not_a_list", "must be a list of values")
-            cleaned = []
-            for value in values:
-                if isinstance(value, bool) or not isinstance(value, str | int):
-                    raise SearchQueryError(where, "bad_value", "values must be text")
-                cleaned.append(str(value))
-            if len(cleaned) > MAX_FILTER_VALUES:
-                raise SearchQueryError(
-                    where, "too_many_values", f"at most {MAX_FILTER_VALUES} values"
-                )
+            cleaned = _filter_values(name, values)
             if cleaned:  # an empty list means "no constraint", as in an unticked facet
                 filters[name] = tuple(dict.fromkeys(cleaned))
-        put(self, "filters", filters)
+        self._put("filters", filters)
 
+    def _check_prices(self) -> None:
         for name in ("price_min", "price_max"):
             value = getattr(self, name)
             if value is not None and value != "":
-                put(self, name, _integer(value, name))
+                self._put(name, _integer(value, name))
             else:
-                put(self, name, None)
+                self._put(name, None)
         if (
             self.price_min is not None
             and self.price_max is not None
@@ -267,11 +285,13 @@ class SearchQuery:
         ):
             raise SearchQueryError("price_max", "range_inverted", "must not be below price_min")
 
-        put(self, "window_from", _date(self.window_from, "window_from"))
-        put(self, "window_to", _date(self.window_to, "window_to"))
+    def _check_window(self) -> None:
+        self._put("window_from", _date(self.window_from, "window_from"))
+        self._put("window_to", _date(self.window_to, "window_to"))
         if self.window_from and self.window_to and self.window_from > self.window_to:
             raise SearchQueryError("window_to", "range_inverted", "must not be before window_from")
 
+    def _check_place(self) -> None:
         if self.near is not None:
             try:
                 lat, lon = self.near  # type: ignore[misc]
@@ -285,7 +305,7 @@ class SearchQuery:
                 raise SearchQueryError("near.lat", "out_of_range", "must be between -90 and 90")
             if not -180.0 <= lon <= 180.0:
                 raise SearchQueryError("near.lon", "out_of_range", "must be between -180 and 180")
-            put(self, "near", (lat, lon))
+            self._put("near", (lat, lon))
         if self.radius_km is not None and self.radius_km != "":
             radius = _number(self.radius_km, "radius_km")
             if not 0.0 < radius <= MAX_RADIUS_KM:
@@ -294,33 +314,34 @@ class SearchQuery:
                 )
             if self.near is None:
                 raise SearchQueryError("radius_km", "needs_near", "needs a point to measure from")
-            put(self, "radius_km", radius)
+            self._put("radius_km", radius)
         else:
-            put(self, "radius_km", None)
+            self._put("radius_km", None)
 
+    def _check_order(self) -> None:
         if self.sort not in SORTS:
             raise SearchQueryError("sort", "unknown_sort", f"must be one of {', '.join(SORTS)}")
         if self.sort == "distance" and self.near is None:
             raise SearchQueryError("sort", "needs_near", "sorting by distance needs a point")
-
         facets = [self.facets] if isinstance(self.facets, str) else list(self.facets or ())
         for name in facets:
             if name not in FACETS:
                 raise SearchQueryError(
                     "facets", "unknown_facet", f"unknown facet {name!r}; known: {', '.join(FACETS)}"
                 )
-        put(self, "facets", tuple(dict.fromkeys(facets)))
+        self._put("facets", tuple(dict.fromkeys(facets)))
 
+    def _check_paging(self) -> None:
         page = _integer(self.page, "page")
         if not 1 <= page <= MAX_PAGE:
             raise SearchQueryError("page", "out_of_range", f"must be between 1 and {MAX_PAGE}")
-        put(self, "page", page)
+        self._put("page", page)
         per_page = _integer(self.per_page, "per_page")
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise SearchQueryError(
                 "per_page", "out_of_range", f"must be between 1 and {MAX_PER_PAGE}"
             )
-        put(self, "per_page", per_page)
+        self._put("per_page", per_page)
 
     @property
     def offset(self) -> int:

@@ -8,29 +8,22 @@ Tables are named search_<name>_* and belong to this package, not to the app's mi
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 
-import numpy as np
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import Connection
 
-from . import _query
-from ._columns import COLUMNS, Columns
+from . import _sql_search, _sync
+from ._columns import Columns
 from ._postgres import PostgresFts
 from ._schema import INDEXED, LAYOUT_COLUMNS, Tables, chunks, lexicon_rows, prepare, row_key
 from ._sqlite import SqliteFts
-from .documents import (
-    DEFAULT_INDEXABLE_STATUSES,
-    ListingDocument,
-    SearchHit,
-    SearchQuery,
-    SearchResults,
-)
-from .geo import haversine_km
+from .documents import DEFAULT_INDEXABLE_STATUSES, ListingDocument, SearchQuery, SearchResults
 from .synonyms import Synonyms
 from .text import QueryTerm, phrases_of, query_terms, text_phrase
 from .typos import allowed_typos, corrections, deletions
@@ -42,6 +35,8 @@ _PG_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SETTINGS_TTL_S = 10.0  # how soon other processes see new synonyms
 ANSWER_HITS = 200  # the first hits kept for a search without words (10 pages of 20)
 LOG_KEEP = 50_000  # changes kept in the log; a process further behind reloads everything
+REDO = 3  # pages ranked again at most when the clock shows changes (then the last is kept)
+log = logging.getLogger(__name__)
 
 
 class EmbeddedIndex:
@@ -75,6 +70,10 @@ class EmbeddedIndex:
         self._settings_lock = threading.Lock()
         self._columns_held: Columns | None = None
         self._columns_lock = threading.Lock()
+        self._background = False  # warm() was called: load in a thread, SQL meanwhile
+        self._loading: threading.Thread | None = None
+        self._unsaved: list[tuple] = []  # common words' ids read, not yet persisted
+        self._lookups: tuple = (None, {})  # typo lexicon answers (_lexicon_lookup)
 
     def __repr__(self) -> str:
         return f"EmbeddedIndex({self.engine.dialect.name}, {self.name!r})"
@@ -148,7 +147,7 @@ class EmbeddedIndex:
     def drop(self) -> None:
         with self.engine.begin() as conn:
             t = self.tables
-            for table in (*self._sql.all(t), t.settings, t.versions, t.log, t.clock):
+            for table in (*self._sql.all(t), t.settings, t.versions, t.log, t.clock, t.words):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         self._synonyms = None
         self._columns_held = None
@@ -360,7 +359,7 @@ class EmbeddedIndex:
             if autocommit:
                 raw.autocommit = False
 
-    def _corrected(self, conn: Connection, terms: list[QueryTerm]) -> list[QueryTerm]:
+    def _corrected(self, conn: Connection, terms: list[QueryTerm], stamp) -> list[QueryTerm]:
         """Latin words nobody wrote, corrected to the nearest words that someone did
         (one typo from 5 letters, two from 9; as typed, a last word is a prefix)."""
         out = []
@@ -369,14 +368,8 @@ class EmbeddedIndex:
             if word is None or not allowed_typos(word):
                 out.append(term)
                 continue
-            keys = deletions(word, allowed_typos(word))
-            names = {f"k{i}": key for i, key in enumerate(sorted(keys))}
-            sql = (
-                f"SELECT DISTINCT word FROM {self.tables.lexicon}"
-                f" WHERE key IN ({', '.join(':' + n for n in names)})"
-            )
-            found = [row[0] for row in self._rows(conn, sql, names)]
-            if word in found or (term.last and self._known_prefix(conn, word)):
+            found, known = self._lexicon_lookup(conn, word, term.last, stamp)
+            if known:
                 out.append(term)
                 continue
             options: list = []
@@ -387,6 +380,26 @@ class EmbeddedIndex:
             out.append(term.with_options(options))
         return out
 
+    def _lexicon_lookup(self, conn: Connection, word: str, last: bool, stamp) -> tuple:
+        """(words within the word's typos, whether someone wrote it): remembered until
+        the next change (`stamp`: the columns' build and change number), since only a
+        write adds words."""
+        if stamp is not None and self._lookups[0] != stamp:
+            self._lookups = (stamp, {})
+        remembered = self._lookups[1] if stamp is not None else {}
+        answer = remembered.get((word, last))
+        if answer is None:
+            keys = deletions(word, allowed_typos(word))
+            names = {f"k{i}": key for i, key in enumerate(sorted(keys))}
+            sql = (
+                f"SELECT DISTINCT word FROM {self.tables.lexicon}"
+                f" WHERE key IN ({', '.join(':' + n for n in names)})"
+            )
+            found = [row[0] for row in self._rows(conn, sql, names)]
+            known = word in found or (last and self._known_prefix(conn, word))
+            answer = remembered[(word, last)] = (found, known)
+        return answer
+
     def _known_prefix(self, conn: Connection, word: str) -> bool:
         sql = (
             f"SELECT 1 FROM {self.tables.lexicon} WHERE key >= :lo AND key < :hi"
@@ -394,239 +407,170 @@ class EmbeddedIndex:
         )
         return bool(self._rows(conn, sql, {"lo": word, "hi": word + "\uffff"}))
 
-    def _terms(self, conn: Connection, query: SearchQuery) -> list[QueryTerm]:
+    def _terms(
+        self, conn: Connection, query: SearchQuery, columns: Columns | None = None
+    ) -> list[QueryTerm]:
         terms = query_terms(query.text, self.synonyms())
         if any(t.typo_word for t in terms):
-            terms = self._corrected(conn, terms)
+            stamp = None if columns is None else (columns.build, columns.seq)
+            terms = self._corrected(conn, terms, stamp)
         return terms
 
-    def _source(self, conn: Connection, query: SearchQuery):
-        """(FROM clause, plan, terms)."""
-        terms = self._terms(conn, query)
-        planned = _query.plan(query, terms, self._sql.match)
-        if not planned.narrowed:
-            return f"{self.tables.keys} d", planned, terms
-        return self._sql.candidates(self.tables, planned.params), planned, terms
-
     def count(self, query: SearchQuery | None = None) -> int:
-        return self._ranked(query or SearchQuery(per_page=1), with_page=False)[0]
+        query = query or SearchQuery(per_page=1)
+        with self.engine.connect() as conn:
+            clock = _sync.clock(self, conn)
+            with self._columns_lock:
+                columns = self._synced(conn, clock)
+                if columns is not None:
+                    terms = self._terms(conn, query, columns)
+                    return self._rank(conn, columns, query, terms, with_page=False)[0]
+        return _sql_search.count(self, query)
 
     # -- the in-memory columns ------------------------------------------------------------
 
-    def _columns(self, conn: Connection) -> Columns:
-        """This process's columns, brought up to the last change committed (call with
-        _columns_lock held)."""
-        t = self.tables
-        clock = self._rows(conn, f"SELECT build, seq FROM {t.clock}", {})
-        build, seq = clock[0] if clock else ("", 0)
-        held = self._columns_held
-        if held is not None and held.build == build:
-            if held.seq >= seq:
-                return held
-            lowest = self._rows(conn, f"SELECT min(seq) FROM {t.log}", {})[0][0]
-            if lowest is not None and lowest <= held.seq + 1:
-                changed = [
-                    row[0]
-                    for row in self._rows(
-                        conn,
-                        f"SELECT DISTINCT id FROM {t.log} WHERE seq > :last AND seq <= :now",
-                        {"last": held.seq, "now": seq},
-                    )
-                ]
-                rows = []
-                for chunk in chunks(changed, 500):
-                    names = {f"i{n}": i for n, i in enumerate(chunk)}
-                    rows += self._rows(
-                        conn,
-                        f"SELECT {', '.join(COLUMNS)} FROM {t.keys}"
-                        f" WHERE id IN ({', '.join(':' + n for n in names)})",
-                        names,
-                    )
-                held.apply(changed, rows, seq)
-                return held
-        # First search, a rebuild, or too far behind the log: load every row.
-        self._columns_held = None
-        fresh = Columns(build, seq)
-        fresh.load(self._key_batches(conn))
-        self._columns_held = fresh
-        return fresh
+    def warm(self, *, background: bool = True) -> threading.Thread | None:
+        """Load this process's columns and the persisted word ids now rather than on
+        its first search (gunicorn.conf.py calls it in each worker). In the background,
+        searches meanwhile, and after a rebuild while the new tables load, run as one SQL
+        statement (_sql_search) instead of waiting for the load (30 s at a million)."""
+        if not background:
+            self._load()
+            return None
+        with self._columns_lock:
+            self._background = True
+            return self._start_loading()
 
-    def _key_batches(self, conn: Connection) -> Iterator[list[tuple]]:
-        raw = conn.connection.driver_connection
-        postgres = self._sql.dialect == "postgresql"
-        # PostgreSQL: a server-side cursor, so the client never holds every row at once
-        cursor = raw.cursor(name="search_columns") if postgres else raw.cursor()
+    def _start_loading(self) -> threading.Thread:
+        """(with _columns_lock held)"""
+        if self._loading is None or not self._loading.is_alive():
+            self._loading = threading.Thread(
+                target=self._load_quietly, name=f"search-warm-{self.name}", daemon=True
+            )
+            self._loading.start()
+        return self._loading
+
+    def _load_quietly(self) -> None:
         try:
-            cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.tables.keys}")
-            while rows := cursor.fetchmany(50_000):
-                yield rows
-        finally:
-            cursor.close()
-            if postgres:
-                raw.rollback()  # the read's implicit transaction
+            started = time.perf_counter()
+            self._load()
+            log.info(
+                "search %s: columns loaded in %.1f s", self.name, time.perf_counter() - started
+            )
+        except Exception:  # the next search retries; meanwhile SQL answers
+            log.exception("search %s: loading the columns failed", self.name)
 
-    def _matches(self, conn: Connection, columns: Columns, terms: list[QueryTerm]) -> np.ndarray:
-        """Listing ids whose text matches every term: each term's ids (any of its
-        options) from the inverted index, or from memory for a word that matches many
-        listings (see Columns.words), intersected smallest first."""
-        found = []
-        for term in terms:
-            expression = self._sql.match([term], [])
-            key = "\x00".join(expression.values())
-            ids = columns.word(key)
-            if ids is not None and columns.word_dirty(key):
-                changed = sorted(columns.word_dirty(key))
-                ids = np.union1d(
-                    np.setdiff1d(ids, np.array(changed, np.int64), assume_unique=True),
-                    self._term_ids(conn, expression, changed),
-                )
-                columns.keep_word(key, ids)
-            elif ids is None:
-                ids = self._term_ids(conn, expression, None)
-                columns.keep_word(key, ids)
-            found.append(ids)
-        found.sort(key=len)
-        ids = found[0]
-        for other in found[1:]:
-            ids = np.intersect1d(ids, other, assume_unique=True)
-        return ids
-
-    def _term_ids(self, conn: Connection, expression: dict, among: list[int] | None) -> np.ndarray:
-        """Sorted ids matching one term's expression (among some ids only)."""
-        t = self.tables
-        names = {}
-        if among is not None:
-            names = {f"i{n}": i for n, i in enumerate(among)}
-        marks = ", ".join(":" + n for n in names)
-        if self._sql.dialect == "sqlite":
-            sql = f"SELECT rowid FROM {t.fts} WHERE {t.fts} MATCH :q"
-            if among is not None:
-                sql += f" AND rowid IN (SELECT rid FROM {t.keys} WHERE id IN ({marks}))"
-            rows = self._rows(conn, sql, {**expression, **names})
-            rids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
-            return np.unique(_ids_of_rows(rids))
-        matches = " AND ".join(f"tsv @@ CAST(:{name} AS tsquery)" for name in expression)
-        sql = f"SELECT id FROM {t.keys} WHERE {matches}"
-        if among is not None:
-            sql += f" AND id IN ({marks})"
-        rows = self._rows(conn, sql, {**expression, **names})
-        return np.unique(np.fromiter((row[0] for row in rows), np.int64, len(rows)))
-
-    def _ranked(self, query: SearchQuery, with_page: bool = True):
-        """(total, page ids, facet counts) of a query, from the inverted index and the
-        columns in memory."""
+    def _load(self) -> None:
+        """Load the columns outside the lock (searches go on), then put them in place."""
         with self.engine.connect() as conn:
-            terms = self._terms(conn, query)
-            with self._columns_lock:
-                columns = self._columns(conn)
-                kept = columns.answer(query) if not terms else None
-                if kept is not None:  # the same filters since the last change
-                    total, counts, first = kept
-                    page = first[query.offset : query.offset + query.per_page]
-                    return total, page, counts, self._documents(conn, page)
-                ids = self._matches(conn, columns, terms) if terms else None
-                p = columns.filter(None if ids is None else columns.positions(ids), query)
-                if not with_page:
-                    return len(p), [], {}
-                counts = columns.counts(p, list(query.facets))
-                if not terms and query.offset + query.per_page <= ANSWER_HITS:
-                    first = columns.rank(p, query, terms, ANSWER_HITS, 0)
-                    columns.keep_answer(query, (len(p), counts, first))
-                    page = first[query.offset : query.offset + query.per_page]
-                else:
-                    page = columns.rank(p, query, terms, query.per_page, query.offset)
-            return len(p), page, counts, self._documents(conn, page)
+            fresh = _sync.load(self, conn)
+        with self._columns_lock:
+            held = self._columns_held
+            if held is None or held.build != fresh.build or held.seq <= fresh.seq:
+                self._columns_held = fresh
 
-    def _documents(self, conn: Connection, ids: list[int]) -> dict[int, str]:
-        if not ids:
-            return {}
+    def _synced(self, conn: Connection, clock: tuple[str, int] | None) -> Columns | None:
+        """This process's columns, brought up to `clock` (as they are when None); None
+        while they load in the background (call with _columns_lock held)."""
+        held = self._columns_held
+        current = held is not None and (clock is None or held.build == clock[0])
+        if current and (clock is None or held.seq >= clock[1] or self._catch_up(conn, clock)):
+            return held
+        # First search, a rebuild, or too far behind the log: load every row.
+        if self._background:
+            self._start_loading()
+            return None
+        self._columns_held = None
+        self._columns_held = _sync.load(self, conn)
+        return self._columns_held
+
+    def _catch_up(self, conn: Connection, clock: tuple[str, int]) -> bool:
+        return _sync.catch_up(self, conn, self._columns_held, clock[1])
+
+    def _rank(self, conn, columns: Columns, query: SearchQuery, terms, with_page=True):
+        """(total, page ids, facet counts) from the columns (and a word's ids from the
+        inverted index the first time it is searched)."""
+        kept = columns.answer(query) if not terms else None
+        if kept is not None:  # the same filters since the last change
+            total, counts, first = kept
+            return total, first[query.offset : query.offset + query.per_page], counts
+        ids = None
+        if terms:
+            ids, fresh = _sync.matches(self, conn, columns, terms)
+            self._unsaved += fresh
+        p = columns.filter(None if ids is None else columns.positions(ids), query)
+        if not with_page:
+            return len(p), [], {}
+        counts = columns.counts(p, list(query.facets))
+        if not terms and query.offset + query.per_page <= ANSWER_HITS:
+            first = columns.rank(p, query, terms, ANSWER_HITS, 0)
+            columns.keep_answer(query, (len(p), counts, first))
+            return len(p), first[query.offset : query.offset + query.per_page], counts
+        return len(p), columns.rank(p, query, terms, query.per_page, query.offset), counts
+
+    def _answer(self, query: SearchQuery):
+        """(total, page ids, facet counts, documents), or None while the columns load.
+
+        One round trip when nothing changed: the page is ranked on the columns as they
+        are, then its documents and the change clock are read in one statement; if the
+        clock shows changes the columns had not seen (a write in any process), they catch
+        up from the log and the page is ranked again (read-your-writes)."""
+        unsaved: list[tuple] = []
+        with self.engine.connect() as conn:
+            clock = None
+            for _ in range(REDO):
+                with self._columns_lock:
+                    columns = self._synced(conn, clock)
+                    if columns is None:
+                        return None
+                    terms = self._terms(conn, query, columns)
+                    total, page, counts = self._rank(conn, columns, query, terms)
+                    seen = (columns.build, columns.seq)
+                    unsaved += self._unsaved
+                    self._unsaved = []
+                clock, stored = self._page(conn, page)
+                if clock[0] == seen[0] and clock[1] <= seen[1]:
+                    break
+        _sync.persist_words(self, unsaved)
+        return total, page, counts, stored
+
+    def _page(self, conn: Connection, ids: list[int]) -> tuple[tuple[str, int], dict[int, str]]:
+        """(the change clock, the documents of ids), read in one statement."""
         names = {f"i{n}": i for n, i in enumerate(ids)}
-        sql = (
-            f"SELECT id, document FROM {self.tables.store}"
-            f" WHERE id IN ({', '.join(':' + n for n in names)})"
-        )
-        return {int(row[0]): row[1] for row in self._rows(conn, sql, names)}
+        sql = f"SELECT NULL, NULL, build, seq FROM {self.tables.clock}"
+        if ids:
+            sql += (
+                f" UNION ALL SELECT id, document, NULL, NULL FROM {self.tables.store}"
+                f" WHERE id IN ({', '.join(':' + n for n in names)})"
+            )
+        clock, stored = ("", 0), {}
+        for listing_id, document, build, seq in self._rows(conn, sql, names):
+            if listing_id is None:
+                clock = (build, int(seq))
+            else:
+                stored[int(listing_id)] = document
+        return clock, stored
 
     def search(self, query: SearchQuery) -> SearchResults:
-        total, page, counts, stored = self._ranked(query)
+        answer = self._answer(query)
+        if answer is None:  # the columns are loading
+            return _sql_search.search(self, query)
+        total, page, counts, stored = answer
         # a listing deleted between the match and this read has no document: left out
         page = [i for i in page if i in stored]
         documents = json.loads("[" + ",".join(stored[i] for i in page) + "]")
         return SearchResults(
-            hits=[self._hit(query, i, data) for i, data in zip(page, documents, strict=True)],
+            hits=[_sql_search.hit(query, i, data) for i, data in zip(page, documents, strict=True)],
             total=total,
             page=query.page,
             per_page=query.per_page,
             facets=counts,
         )
 
-    @staticmethod
-    def _hit(query: SearchQuery, hit_id: int, data: dict) -> SearchHit:
-        document = ListingDocument.from_json_dict(data)
-        distance = None
-        if query.near is not None and document.lat is not None and document.lon is not None:
-            distance = haversine_km(*query.near, document.lat, document.lon)
-        return SearchHit(id=hit_id, document=document, distance_km=distance)
-
     # -- the same in one SQL statement (the engine before the columns; tests compare) --
 
     def _count_sql(self, query: SearchQuery | None = None) -> int:
-        with self.engine.connect() as conn:
-            source, planned, _ = self._source(conn, query or SearchQuery())
-            sql = f"SELECT count(*) FROM {source}"
-            if planned.where:
-                sql += " WHERE " + " AND ".join(planned.where)
-            return int(self._rows(conn, sql, planned.params)[0][0])
+        return _sql_search.count(self, query)
 
     def _search_sql(self, query: SearchQuery) -> SearchResults:
-        facets = list(query.facets)
-        with self.engine.connect() as conn:
-            source, planned, terms = self._source(conn, query)
-            params = planned.params
-            sort = _query.order(query, terms, params)
-            sql = _query.statement(
-                source, planned.where, sort, facets, planned.narrowed, self.tables.store
-            )
-            params = {**params, "limit": query.per_page, "offset": query.offset}
-            rows = self._rows(conn, sql, params)
-
-        page: list[int] = []
-        stored: list[str] = []
-        total = 0
-        counts: dict[str, dict[str, int]] = {f: {} for f in facets}
-        for row in rows:
-            if row[0] == "hit":
-                page.append(int(row[1]))
-                stored.append(row[-1])
-                continue
-            n = int(row[-2])
-            total += n
-            for facet, value in zip(facets, row[2:-2], strict=True):
-                if value is not None:
-                    counts[facet][value] = counts[facet].get(value, 0) + n
-
-        hits = []
-        documents = json.loads("[" + ",".join(stored) + "]")  # one decoder call a page
-        for hit_id, data in zip(page, documents, strict=True):
-            document = ListingDocument.from_json_dict(data)
-            distance = None
-            if query.near is not None and document.lat is not None and document.lon is not None:
-                distance = haversine_km(*query.near, document.lat, document.lon)
-            hits.append(SearchHit(id=hit_id, document=document, distance_km=distance))
-        # most frequent first, like Meilisearch's count sort
-        ordered = {
-            facet: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
-            for facet, values in counts.items()
-        }
-        return SearchResults(
-            hits=hits, total=total, page=query.page, per_page=query.per_page, facets=ordered
-        )
-
-
-def _ids_of_rows(rids: np.ndarray) -> np.ndarray:
-    """Listing ids of SQLite rowids (the inverse of _schema.row_key)."""
-    ids = rids & 0xFFFFFFFF
-    negative = rids < 0
-    if negative.any():
-        ids[negative] = np.where(rids[negative] > -(1 << 32), rids[negative], -rids[negative])
-    return ids
+        return _sql_search.search(self, query)

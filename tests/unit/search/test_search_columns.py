@@ -15,6 +15,8 @@ from search import (
     SynonymGroup,
     Synonyms,
     _columns,
+    _sync,
+    _words,
     embedded,
     make_index,
 )
@@ -110,9 +112,10 @@ def queries(rng: random.Random, count: int) -> list[SearchQuery]:
 @pytest.mark.parametrize("chunk, word_hits", [(8, 1), (2048, 2000)])
 def test_columns_give_what_the_sql_engine_gives(index, chunk, word_hits, monkeypatch):
     """chunk 8: relevance ranks the first candidates and only then the rest; word_hits
-    1: every query word's ids are kept in memory, and then re-tested where they change."""
+    1: every query word's ids are also persisted (every word's ids are kept in memory and
+    re-tested where listings change)."""
     monkeypatch.setattr(_columns, "FIRST_CHUNK", chunk)
-    monkeypatch.setattr(_columns, "WORD_HITS", word_hits)
+    monkeypatch.setattr(_words, "WORD_HITS", word_hits)
     rng = random.Random(16)
     index.upsert([listing(rng, i) for i in range(1, 1201)])
     assert index.search(SearchQuery()).total == 1200  # columns loaded: the rest is followed
@@ -134,7 +137,7 @@ def test_columns_give_what_the_sql_engine_gives(index, chunk, word_hits, monkeyp
 
 
 def test_every_process_sees_the_others_writes_and_rebuilds(index, engine, monkeypatch):
-    monkeypatch.setattr(_columns, "WORD_HITS", 1)  # 椅子's ids are kept and kept current
+    monkeypatch.setattr(_words, "WORD_HITS", 1)  # 椅子's ids are persisted and kept current
     other = make_index(engine, "embedded", name=index.name)  # another process's object
     chairs = SearchQuery(text="椅子", facets=("category",))
     index.upsert([ListingDocument(id=1, kind="offer", title="椅子", category="furniture")])
@@ -159,7 +162,7 @@ def test_every_process_sees_the_others_writes_and_rebuilds(index, engine, monkey
 
 
 def test_a_listing_written_again_is_ranked_by_its_new_title(index, monkeypatch):
-    monkeypatch.setattr(_columns, "WORD_HITS", 1)
+    monkeypatch.setattr(_words, "WORD_HITS", 1)
     old, new = datetime(2025, 1, 1), datetime(2025, 2, 1)
     index.upsert(
         [
@@ -190,3 +193,61 @@ def test_a_search_without_words_is_kept_only_until_the_next_write(index, engine)
     ] == [[2], [1]]
     index.delete([2])
     assert other.search(everything).total == 1
+
+
+def test_a_saved_listing_is_found_and_a_closed_one_disappears_at_once(index, engine):
+    """Read-your-writes with one round trip a search: the page is ranked on the columns
+    as they are and read with the change clock, then ranked again if another process
+    (or this one) wrote since."""
+    other = make_index(engine, "embedded", name=index.name)  # another process's object
+    chairs = SearchQuery(text="椅子", facets=("category",))
+    assert other.search(chairs).ids == []  # columns loaded, 椅子's ids kept
+    for writer in (index, other):
+        writer.upsert([ListingDocument(id=1, kind="offer", title="椅子", category="furniture")])
+        for searcher in (index, other):
+            found = searcher.search(chairs)
+            assert found.ids == [1] and found.facets == {"category": {"furniture": 1}}
+            assert found.hits[0].document.title == "椅子"
+        writer.upsert([ListingDocument(id=1, kind="offer", title="椅子", status="closed")])
+        for searcher in (index, other):
+            assert searcher.search(chairs).total == 0
+            assert searcher.search(SearchQuery(text="chairs")).ids == []
+    index.upsert([ListingDocument(id=2, kind="offer", title="zelkova table")])
+    assert other.search(SearchQuery(text="zelkova")).ids == [2]  # not "corrected" away
+
+
+def test_a_new_process_reuses_the_common_words_ids(index, engine, monkeypatch):
+    monkeypatch.setattr(_words, "WORD_HITS", 2)
+    index.upsert([ListingDocument(id=i, kind="offer", title="椅子") for i in range(1, 4)])
+    chairs = SearchQuery(text="椅子")
+    assert index.search(chairs).total == 3  # read from the inverted index, persisted
+    index.upsert([ListingDocument(id=9, kind="offer", title="椅子"), *[]])
+    index.delete([2])
+    read = []
+    real = _sync.term_ids
+    monkeypatch.setattr(
+        _sync, "term_ids", lambda *a: read.append(a[3]) or real(*a)
+    )  # what a new process asks of the inverted index
+    fresh = make_index(engine, "embedded", name=index.name)
+    fresh.warm(background=False)
+    assert fresh.search(chairs).ids == [9, 3, 1]
+    assert read == [[2, 9]]  # only the listings changed since the ids were written
+    index.rebuild([ListingDocument(id=7, kind="offer", title="椅子")])  # a new build
+    assert make_index(engine, "embedded", name=index.name).search(chairs).ids == [7]
+
+
+def test_while_the_columns_load_in_the_background_sql_answers(index, engine, monkeypatch):
+    index.upsert([ListingDocument(id=1, kind="offer", title="椅子", category="furniture")])
+    loading = embedded.threading.Event()
+    real = _sync.load
+    monkeypatch.setattr(_sync, "load", lambda *a: loading.wait(10) and real(*a))
+    warmed = make_index(engine, "embedded", name=index.name)
+    thread = warmed.warm()
+    chairs = SearchQuery(text="椅子", facets=("category",))
+    found = warmed.search(chairs)  # answered by one SQL statement, not held up
+    assert warmed._columns_held is None
+    assert (found.ids, found.facets) == ([1], {"category": {"furniture": 1}})
+    assert warmed.count(chairs) == 1
+    loading.set()
+    thread.join(10)
+    assert warmed._columns_held is not None and warmed.search(chairs).ids == [1]
