@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
 from market.allocation.models import Plant, PlantConversion
-from market.catalog import kinds, photos
+from market.catalog import photos, validation
 from market.catalog import services as catalog
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -507,7 +507,7 @@ def _treated_pair(session: Session, today: dt.date, users: dict[int, User]) -> i
         (digger, ListingKind.soil_offer, offer),
         (builder, ListingKind.soil_want, want),
     ):
-        catalog.create_listing(session, user, kind, kinds.validate(session, kind, data))
+        catalog.create_listing(session, user, kind, validation.validate(session, kind, data))
     return 2
 
 

@@ -34,8 +34,8 @@ QUANTITY = 100
 
 def _seed(url: str, instance) -> dict:
     from market.accounts import services as accounts
-    from market.catalog import kinds
     from market.catalog import services as catalog
+    from market.catalog import validation
     from market.catalog.models import ListingKind
 
     app = stack.make_app(url, instance)
@@ -54,7 +54,7 @@ def _seed(url: str, instance) -> dict:
                 )
                 user.email_verified_at = dt.datetime(2026, 1, 1)
                 data = {**listing_data(kind), "quantity": 10_000}
-                clean = kinds.validate(s, ListingKind(kind), data)
+                clean = validation.validate(s, ListingKind(kind), data)
                 ids[role] = catalog.create_listing(s, user, ListingKind(kind), clean).id
             s.commit()
             return ids
