@@ -167,7 +167,7 @@ def register_matching(app: Flask) -> None:
         carbon_price: float | None,
     ):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
-        from market.allocation.services import start_run
+        from market.allocation.runs import start_run
         from market.errors import DomainError
 
         session = current_app.extensions["meguri.db"].session()

@@ -768,11 +768,12 @@ def run_matching(app, session: Session) -> str:
     so orders from matching exist and the rest stay proposed for a visitor to decide."""
     from market import tasks
     from market.accounts.services import active_members
+    from market.allocation import runs as matching_runs
     from market.allocation import services as allocation
     from market.allocation.models import Deal
     from market.errors import DomainError
 
-    runs = allocation.schedule_nightly(session)
+    runs = matching_runs.schedule_nightly(session)
     session.commit()
     ids = [run.id for run in runs]
     for _ in range(8):  # a run split into regions queues its region jobs and then a merge

@@ -64,7 +64,7 @@ def _seed(url: str, instance) -> dict:
 
 def _new_deal(url: str, instance, ids: dict) -> int:
     """A matching run's pair deal, stored as the run job stores it."""
-    from market.allocation import services as allocation
+    from market.allocation import runs
     from market.allocation.instance import listing_ref
     from market.allocation.models import MatchRun
 
@@ -91,7 +91,7 @@ def _new_deal(url: str, instance, ids: dict) -> int:
             s.add(run)
             s.flush()
             result = {"status": "optimal", "net_benefit": 1, "upper_bound": 1, "flows": [flow]}
-            allocation._store(s, run, instance_doc, result)
+            runs._store(s, run, instance_doc, result)
             s.commit()
             return run.proposals[0].id
     finally:
