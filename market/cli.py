@@ -1,8 +1,6 @@
 """``flask`` commands: database, administrators, demo data, billing, job worker, matching
-and search.
-
-Each command imports what it runs inside its own function: ``flask --help`` and every
-other command stay quick, loading no solver, demo data or worker they do not use."""
+and search. They run what ``create_app`` has loaded already; only the demo data is imported
+by its own command."""
 
 from __future__ import annotations
 
@@ -11,8 +9,16 @@ import datetime as dt
 import click
 from flask import Flask, current_app
 
-from market import migrate
+import search
+from market import collector, migrate
+from market.accounts.services import create_site_admin
+from market.allocation.runs import start_run
+from market.db import japan_today
+from market.errors import DomainError, Invalid
+from market.finder.index import all_documents, deliver, pending, retry_now
 from market.models import Base
+from market.orders.statements import issue_statements, previous_month
+from market.tasks import run_worker
 
 
 def register(app: Flask) -> None:
@@ -30,9 +36,6 @@ def register(app: Flask) -> None:
     @click.password_option()
     def create_admin(email: str, display_name: str, password: str):
         """Create a site administrator."""
-        from market.accounts.services import create_site_admin
-        from market.errors import Invalid
-
         session = current_app.extensions["meguri.db"].session()
         try:
             create_site_admin(session, email, password, display_name)
@@ -55,6 +58,7 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="Do nothing when organisations already exist.")
     def demo_load(seed: int, listings: int, if_empty: bool):
         """Load demo organisations, users and listings of every kind."""
+        # Imported here: the demo data (and its images) load only for this command.
         from market.demo import ALREADY_LOADED, load_demo, run_matching
 
         session = current_app.extensions["meguri.db"].session()
@@ -109,9 +113,6 @@ def register_billing(app: Flask) -> None:
     )
     def billing_statements(month: str | None):
         """Issue the month's fee statements (organisations that have one are skipped)."""
-        from market.db import japan_today
-        from market.orders.statements import issue_statements, previous_month
-
         if month is None:
             first = previous_month(japan_today())
         else:
@@ -132,9 +133,6 @@ def register_worker(app: Flask) -> None:
     @click.option("--workers", default=2, help="Threads in this worker process.")
     def worker(workers: int):
         """Run a background job worker (thumbnails, mail, matching runs, search sync)."""
-        from market import collector
-        from market.tasks import run_worker
-
         collector.install()  # jobs run on several threads: see market/collector.py
         run_worker(current_app._get_current_object(), workers=workers)
 
@@ -167,9 +165,6 @@ def register_matching(app: Flask) -> None:
         carbon_price: float | None,
     ):
         """Queue a matching run (a worker, or --inline mode, carries it out)."""
-        from market.allocation.services import start_run
-        from market.errors import DomainError
-
         session = current_app.extensions["meguri.db"].session()
         try:
             run = start_run(
@@ -195,8 +190,6 @@ def register_search(app: Flask) -> None:
     @search_group.command("reindex")
     def reindex():
         """Rebuild the index beside the live one, then swap (searches keep working)."""
-        from market.finder.index import all_documents
-
         index = current_app.extensions["meguri.search"]
         index.ensure()
         session = current_app.extensions["meguri.db"].new_session()
@@ -210,9 +203,6 @@ def register_search(app: Flask) -> None:
     @click.option("--repair", is_flag=True, help="Fix the differences found.")
     def verify_index(repair: bool):
         """Compare the database and the index; exit 1 when they differ (unless repaired)."""
-        import search
-        from market.finder.index import all_documents
-
         index = current_app.extensions["meguri.search"]
         index.ensure()  # idempotent; an index that was lost comes back empty and shows as missing
         session = current_app.extensions["meguri.db"].new_session()
@@ -241,8 +231,6 @@ def register_search(app: Flask) -> None:
     @click.option("--now", is_flag=True, help="Retry waiting entries at once (after an outage).")
     def drain(now: bool):
         """Deliver pending index changes from the outbox."""
-        from market.finder.index import deliver, pending, retry_now
-
         session = current_app.extensions["meguri.db"].new_session()
         try:
             if now:

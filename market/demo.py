@@ -16,9 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from market import tasks
 from market.accounts.models import Organisation, OrgKind, Partnership, Role, User
-from market.allocation.models import Plant, PlantConversion
-from market.catalog import kinds, photos
+from market.accounts.services import active_members
+from market.allocation import runs as matching_runs
+from market.allocation import services as allocation
+from market.allocation.models import Deal, Plant, PlantConversion
+from market.catalog import photos, validation
 from market.catalog import services as catalog
 from market.catalog.kinds import SPECS
 from market.catalog.models import (
@@ -29,6 +33,9 @@ from market.catalog.models import (
     ReuseCategory,
 )
 from market.db import as_of, japan_today, utcnow
+from market.demo_history import History
+from market.errors import DomainError, NotFound
+from market.orders.demo import open_trades
 
 DEMO_PASSWORD = "meguri-demo-2026"
 
@@ -382,8 +389,6 @@ def load_demo(
     # The members confirm their addresses now: the year's events mailed nobody.
     for user in users.values():
         user.email_verified_at = utcnow()
-    from market.orders.demo import open_trades
-
     open_trades(session, today)
     # After everything else, so that the listings drawn above stay as they were.
     created += _plant_operator(session, password_hash, len(ORGS) + 1, today, users)
@@ -507,7 +512,7 @@ def _treated_pair(session: Session, today: dt.date, users: dict[int, User]) -> i
         (digger, ListingKind.soil_offer, offer),
         (builder, ListingKind.soil_want, want),
     ):
-        catalog.create_listing(session, user, kind, kinds.validate(session, kind, data))
+        catalog.create_listing(session, user, kind, validation.validate(session, kind, data))
     return 2
 
 
@@ -732,8 +737,6 @@ def _history(
     session, seed, today, orgs, users, home, categories, reuse_categories, by_material, materials
 ) -> dict[str, int]:
     """The year before today, told through the services (``market.demo_history``)."""
-    from market.demo_history import History
-
     rng = random.Random(seed + 7)
 
     def make(kind: ListingKind, lister: Organisation, day: dt.date) -> dict:
@@ -766,13 +769,8 @@ def run_matching(app, session: Session) -> str:
     reuse, each recycled material with open lots), carried out here as a worker would; then
     the parties of every other deal accept it through the same service as the page's 承諾する,
     so orders from matching exist and the rest stay proposed for a visitor to decide."""
-    from market import tasks
-    from market.accounts.services import active_members
-    from market.allocation import services as allocation
-    from market.allocation.models import Deal
-    from market.errors import DomainError
 
-    runs = allocation.schedule_nightly(session)
+    runs = matching_runs.schedule_nightly(session)
     session.commit()
     ids = [run.id for run in runs]
     for _ in range(8):  # a run split into regions queues its region jobs and then a merge
@@ -805,8 +803,6 @@ def run_matching(app, session: Session) -> str:
 
 
 def _is_side(allocation, proposal, user: User) -> bool:
-    from market.errors import NotFound
-
     try:
         allocation.side_of(proposal, user)
     except NotFound:  # not this party's part

@@ -134,49 +134,34 @@ class GridPricer:
         grid = np.array(
             [self.W, self.H, self.cell, self.inst.road_factor, self.inst.km_cost, tol], float
         )
-        (d_order, cell_start, s_vec, d_vec, s_class, s_rank, d_min_rank) = self.arrays[:7]
-        (s_start, s_end, d_start, d_end, s_haul, d_haul, s_base, d_value, d_acc) = self.arrays[7:]
+        d_order, cell_start, rules = self.arrays[0], self.arrays[1], self.arrays[2:]
         while True:
-            out_s = np.empty(self.cap, np.int64)
-            out_d = np.empty(self.cap, np.int64)
-            out_b = np.empty(self.cap)
-            out_x = np.empty(self.cap)
+            out = (
+                np.empty(self.cap, np.int64),
+                np.empty(self.cap, np.int64),
+                np.empty(self.cap),
+                np.empty(self.cap),
+            )
             u_low = np.zeros(self.nS)
             n, looked = _kernels.scan(
                 grid,
                 self.s_xy,
                 d_order,
                 cell_start,
-                s_vec,
-                d_vec,
-                s_class,
-                s_rank,
-                d_min_rank,
-                s_start,
-                s_end,
-                d_start,
-                d_end,
-                s_haul,
-                d_haul,
-                s_base,
-                d_value,
-                d_acc,
+                rules,
                 np.ascontiguousarray(radius, dtype=np.float64),
                 np.ascontiguousarray(u, dtype=np.float64),
                 np.ascontiguousarray(v, dtype=np.float64),
                 bounds,
                 use_bounds,
-                out_s,
-                out_d,
-                out_b,
-                out_x,
+                out,
                 u_low,
             )
             if n <= self.cap:
                 break
             self.cap = int(n * 1.25) + 1
         self.priced = int(looked)
-        s, d, b, x = out_s[:n], out_d[:n], out_b[:n], out_x[:n]
+        s, d, b, x = (column[:n] for column in out)
         if self.need_extra and n:
             ok = compatible(self.inst, s, d, class_checked=True)
             s, d, b, x = s[ok], d[ok], b[ok], x[ok]
@@ -191,7 +176,9 @@ class GridPricer:
         s, d, b = _kernels.first_candidates(
             grid,
             self.s_xy,
-            *self.arrays,
+            self.arrays[0],
+            self.arrays[1],
+            self.arrays[2:],
             np.ascontiguousarray(np.minimum(self.reach, radius_km), dtype=np.float64),
             k,
             k_near,

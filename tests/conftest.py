@@ -185,14 +185,14 @@ class Factory:
 
     def listing(self, member: Member, kind: str = "soil_offer", **values):
         from market.accounts.models import User
-        from market.catalog import kinds, services
+        from market.catalog import services, validation
         from market.catalog.models import ListingKind
 
         data = {**listing_data(kind), **values}
         with self.app.test_request_context():
             session = self.app.extensions["meguri.db"].session()
             user = session.get(User, member.id)
-            clean = kinds.validate(session, ListingKind(kind), data)
+            clean = validation.validate(session, ListingKind(kind), data)
             listing = services.create_listing(session, user, ListingKind(kind), clean)
             session.commit()
             return listing.id

@@ -7,24 +7,24 @@ from huey import crontab
 from sqlalchemy.orm import Session
 
 from market import tasks
-from market.allocation import services
+from market.allocation import runs
 
 
 @tasks.periodic(crontab(hour="17", minute="0"))  # 02:00 JST in UTC
 def nightly_matching(session: Session) -> None:
-    services.schedule_nightly(session)
+    runs.schedule_nightly(session)
 
 
 @tasks.handler("matching_run")
 def matching_run(session: Session, job, progress) -> dict:
-    return services.run_job(session, job, progress)
+    return runs.run_job(session, job, progress)
 
 
-@tasks.handler(services.REGION_JOB)
+@tasks.handler(runs.REGION_JOB)
 def matching_region(session: Session, job, progress) -> dict:
-    return services.region_job(session, job, progress)
+    return runs.region_job(session, job, progress)
 
 
-@tasks.handler(services.MERGE_JOB)
+@tasks.handler(runs.MERGE_JOB)
 def matching_merge(session: Session, job, progress) -> dict:
-    return services.merge_job(session, job, progress)
+    return runs.merge_job(session, job, progress)

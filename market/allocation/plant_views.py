@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market.accounts.models import OrgKind
-from market.allocation import planning, plants, services
+from market.allocation import planning, plants, rechecks
 from market.allocation.forms import ConversionForm, PlantForm
 from market.allocation.models import Plant, PlantConversion
 from market.catalog.models import Prefecture, SoilClass
@@ -101,7 +101,7 @@ def plant_edit(plant_id: int):
         before = (plant.lat, plant.lon, plant.window_start, plant.window_end)
         plants.save_plant(s, current_user, form, plant)
         if (plant.lat, plant.lon, plant.window_start, plant.window_end) != before:
-            services.plant_terms_changed(s, plant.name, [c.id for c in plant.conversions])
+            rechecks.plant_terms_changed(s, plant.name, [c.id for c in plant.conversions])
         return plant
 
     done = submit(PlantForm, save, refuse=(Invalid,))
@@ -134,7 +134,7 @@ def line_save(plant_id: int, line_id: int | None):
         before = _terms(line)
         plants.save_conversion(s, current_user, plant, form, line)
         if line is not None and _terms(line) != before:
-            services.plant_terms_changed(s, plant.name, [line.id])
+            rechecks.plant_terms_changed(s, plant.name, [line.id])
 
     done = submit(ConversionForm, save, refuse=(Invalid,))
     if not done.ok:

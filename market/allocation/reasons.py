@@ -3,7 +3,7 @@ unmatched, rendered from the codes and figures of the result (matching writes En
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -49,58 +49,70 @@ def unmatched_reason(
 ) -> str:
     """Why an unmatched supply or unmet demand kept its quantity. `titles` maps listing
     ids to titles for naming the counterpart; `properties` property codes to their names
-    in the user's language (吸水率 for absorption)."""
+    in the user's language (吸水率 for absorption). A code this version does not know is
+    shown as the optimiser's own English reason."""
 
     def name(ref: str | None) -> str:
         return titles.get(listing_id(ref), ref) if ref else ""
 
-    code = entry.get("code")
-    if code == "property_limit":
-        text = _property_limit(entry, name(entry.get("candidate")), properties or {})
-    elif code == "partner_only":
-        text = _(
-            "The compatible counterparts are not partners of the municipality during the "
-            "item's partner-only period."
-        )
-    elif code == "declined":
-        text = _("Every compatible counterpart has been declined before.")
-    elif code == "counterparts_full":
+    words = REASONS.get(entry.get("code"))
+    if words is None:
+        return entry.get("reason", "")
+    text = words(entry, name, properties or {})
+    if entry.get("direct_routes_only"):
         text = _sentences(
-            _("Partly matched."),
-            _(
-                "The compatible counterparts within reach take no more (%(name)s is full).",
-                name=name(entry.get("best_candidate")),
-            ),
+            text, _("Checked on direct routes; no stockyard route was chosen either.")
         )
-    elif code == "not_chosen":
-        text = _(
-            "The plan did not use the possible route to %(name)s (%(net)s yen per unit at "
-            "%(km).1f km); it is not proven to be the best plan.",
+    return text
+
+
+# Each reason code's words: (entry, name of a listing ref, property names) → a sentence.
+Name = Callable[[str | None], str]
+
+
+def _property_limit_reason(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _property_limit(entry, name(entry.get("candidate")), properties)
+
+
+def _partner_only(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _(
+        "The compatible counterparts are not partners of the municipality during the "
+        "item's partner-only period."
+    )
+
+
+def _declined(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _("Every compatible counterpart has been declined before.")
+
+
+def _counterparts_full(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _sentences(
+        _("Partly matched."),
+        _(
+            "The compatible counterparts within reach take no more (%(name)s is full).",
             name=name(entry.get("best_candidate")),
-            net=f"{entry.get('best_net_per_unit', 0):,.0f}",
-            km=entry.get("best_km", 0.0),
-        )
-    elif code == "outbid" and "best_km" not in entry:  # a plan over weeks (version 2)
+        ),
+    )
+
+
+def _not_chosen(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _(
+        "The plan did not use the possible route to %(name)s (%(net)s yen per unit at "
+        "%(km).1f km); it is not proven to be the best plan.",
+        name=name(entry.get("best_candidate")),
+        net=f"{entry.get('best_net_per_unit', 0):,.0f}",
+        km=entry.get("best_km", 0.0),
+    )
+
+
+def _outbid(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    if "best_km" not in entry:  # a plan over weeks (version 2)
         text = _(
             "Its routes went to better matches or met weekly limits and capacities (best "
             "candidate %(name)s).",
             name=name(entry.get("best_candidate")),
         )
-        if entry.get("partly_matched"):
-            text = _sentences(_("Partly matched."), text)
-    elif code == "no_period_overlap":
-        text = _(
-            "No week in which it and any of the %(n)d compatible counterparts within haul "
-            "distance are both active, even through a stockyard.",
-            n=entry.get("counterparts", 0),
-        )
-    elif code == "beyond_haul" and "limit_km" not in entry:
-        text = _(
-            "No compatible counterpart within haul distance (nearest %(name)s at %(km).1f km).",
-            name=name(entry.get("nearest")),
-            km=entry.get("nearest_km", 0.0),
-        )
-    elif code == "outbid":
+    else:
         text = _(
             "Compatible counterparts went to better matches (best candidate %(name)s: "
             "%(net)s yen per unit at %(km).1f km).",
@@ -108,40 +120,72 @@ def unmatched_reason(
             net=f"{entry.get('best_net_per_unit', 0):,.0f}",
             km=entry.get("best_km", 0.0),
         )
-        if entry.get("partly_matched"):
-            text = _sentences(_("Partly matched."), text)
-    elif code == "not_worth_haul":
-        text = _(
-            "The best candidate %(name)s does not pay for the haul: %(net)s yen per unit "
-            "net at %(km).1f km.",
-            name=name(entry.get("best_candidate")),
-            net=f"{entry.get('best_net_per_unit', 0):,.0f}",
-            km=entry.get("best_km", 0.0),
-        )
-    elif code == "no_window_overlap":
-        text = _(
-            "No time window overlaps with the %(n)d compatible counterparts within haul distance.",
-            n=entry.get("counterparts", 0),
-        )
-    elif code == "beyond_haul":
-        text = _(
-            "No compatible counterpart within haul distance (nearest %(name)s at "
-            "%(km).1f km, limit %(limit).0f km).",
+    return _sentences(_("Partly matched."), text) if entry.get("partly_matched") else text
+
+
+def _no_period_overlap(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _(
+        "No week in which it and any of the %(n)d compatible counterparts within haul "
+        "distance are both active, even through a stockyard.",
+        n=entry.get("counterparts", 0),
+    )
+
+
+def _beyond_haul(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    if "limit_km" not in entry:
+        return _(
+            "No compatible counterpart within haul distance (nearest %(name)s at %(km).1f km).",
             name=name(entry.get("nearest")),
             km=entry.get("nearest_km", 0.0),
-            limit=entry.get("limit_km", 0.0),
         )
-    elif code == "no_compatible":
-        text = _("No counterpart takes this class or grade.")
-    elif code == "no_counterpart":
-        text = _("Nothing is listed on the other side.")
-    else:
-        return entry.get("reason", "")
-    if entry.get("direct_routes_only"):
-        text = _sentences(
-            text, _("Checked on direct routes; no stockyard route was chosen either.")
-        )
-    return text
+    return _(
+        "No compatible counterpart within haul distance (nearest %(name)s at "
+        "%(km).1f km, limit %(limit).0f km).",
+        name=name(entry.get("nearest")),
+        km=entry.get("nearest_km", 0.0),
+        limit=entry.get("limit_km", 0.0),
+    )
+
+
+def _not_worth_haul(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _(
+        "The best candidate %(name)s does not pay for the haul: %(net)s yen per unit "
+        "net at %(km).1f km.",
+        name=name(entry.get("best_candidate")),
+        net=f"{entry.get('best_net_per_unit', 0):,.0f}",
+        km=entry.get("best_km", 0.0),
+    )
+
+
+def _no_window_overlap(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _(
+        "No time window overlaps with the %(n)d compatible counterparts within haul distance.",
+        n=entry.get("counterparts", 0),
+    )
+
+
+def _no_compatible(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _("No counterpart takes this class or grade.")
+
+
+def _no_counterpart(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
+    return _("Nothing is listed on the other side.")
+
+
+REASONS: dict[str, Callable[[Mapping, Name, Mapping[str, str]], str]] = {
+    "property_limit": _property_limit_reason,
+    "partner_only": _partner_only,
+    "declined": _declined,
+    "counterparts_full": _counterparts_full,
+    "not_chosen": _not_chosen,
+    "outbid": _outbid,
+    "no_period_overlap": _no_period_overlap,
+    "beyond_haul": _beyond_haul,
+    "not_worth_haul": _not_worth_haul,
+    "no_window_overlap": _no_window_overlap,
+    "no_compatible": _no_compatible,
+    "no_counterpart": _no_counterpart,
+}
 
 
 def _property_limit(entry: Mapping, candidate: str, properties: Mapping[str, str]) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from market.accounts.models import Organisation
 from market.allocation import planning, services
+from market.allocation import runs as matching_runs
 from market.allocation.forms import RunForm
 from market.allocation.instance import DEFAULT_HORIZON_WEEKS, FAMILIES, KANTO, listing_id
 from market.allocation.models import MatchRun
@@ -106,7 +107,7 @@ def start():
         carbon = _amount(form.carbon_price_per_kg, "carbon_price_per_kg", errors)
         if errors:
             raise Invalid(errors, status=400)
-        return services.start_run(
+        return matching_runs.start_run(
             s,
             current_user,
             form.family,
@@ -134,7 +135,7 @@ def _run_or_404(run_id: int) -> MatchRun:
 def run_detail(run_id: int):
     _admin_only()
     run = _run_or_404(run_id)
-    state = services.run_progress(db_session(), run)
+    state = matching_runs.run_progress(db_session(), run)
     return render_template(
         "allocation/run.html",
         run=run,
@@ -189,7 +190,7 @@ def _unmatched(run: MatchRun) -> dict[str, list[tuple[str, float, str]]]:
 @login_required
 def run_progress(run_id: int):
     _admin_only()
-    state = services.run_progress(db_session(), _run_or_404(run_id))
+    state = matching_runs.run_progress(db_session(), _run_or_404(run_id))
     state["stage"] = stage_label(state["stage"])
     for region in state["regions"]:
         region["stage"] = stage_label(region["stage"])

@@ -23,7 +23,7 @@ from market.api.schemas import (
     new_listing_model,
 )
 from market.api.schemas import Listing as ListingOut
-from market.catalog import imports, kinds, services, sheets
+from market.catalog import imports, kinds, services, sheets, validation
 from market.catalog.models import Listing
 from market.catalog.queries import BrowseFilter, browse, organisation_listings
 from market.core.writes import commit
@@ -205,7 +205,7 @@ def create_listing(body):
 
     def create(s):
         try:
-            clean = kinds.validate(s, kind, data, locale=_locale())
+            clean = validation.validate(s, kind, data, locale=_locale())
         except Invalid as exc:
             raise Invalid(exc.errors, message=_("Some fields are not valid.")) from None
         return services.create_listing(s, g.api_user, kind, clean)
@@ -238,7 +238,7 @@ def update_listing(listing_id: int, body):
                 {"kind": _("cannot change")}, message=_("The kind of a listing cannot change.")
             )
         try:
-            clean = kinds.validate(
+            clean = validation.validate(
                 s,
                 listing.kind,
                 data,

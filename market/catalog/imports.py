@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from market.accounts.models import User
-from market.catalog import kinds, services, sheets
+from market.catalog import kinds, services, sheets, validation
 from market.catalog.models import Listing, ListingKind, ListingStatus, MaterialCategory
 from market.db import after_commit, id_in_range, japan_today
 from market.errors import DomainError, Invalid
@@ -335,7 +335,7 @@ class _Checker:
         else:
             keep_status = False
         try:
-            clean = kinds.validate(self.session, kind, data, locale=self.locale)
+            clean = validation.validate(self.session, kind, data, locale=self.locale)
         except Invalid as exc:
             for name, message in exc.errors.items():
                 self.error(row, name, message)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from market import formats
-from market.catalog import kinds, photos, services
+from market.catalog import kinds, photos, services, validation
 from market.catalog.forms import listing_form
 from market.catalog.models import (
     Grade,
@@ -240,7 +240,7 @@ def _save(kind: ListingKind, listing=None):
     data = listing_form(kind)
 
     def save(s) -> Listing:
-        clean = kinds.validate(s, kind, data, locale=_locale())
+        clean = validation.validate(s, kind, data, locale=_locale())
         if listing is None:
             services.ensure_can_create(current_user, kind)
             saved = services.create_listing(s, current_user, kind, clean)

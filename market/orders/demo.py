@@ -15,6 +15,7 @@ from market.accounts.models import Organisation, OrgKind, Partnership, User
 from market.catalog.models import Listing, ListingKind, ListingStatus
 from market.orders import moves, requests, transitions
 from market.orders.models import Order
+from market.pickups import services as pickups
 
 
 def _member(session: Session, org_id: int) -> User:
@@ -61,7 +62,6 @@ def _request(
 def open_trades(session: Session, today: dt.date) -> int:
     """Orders at every open stage around the first contractor (demo1) and the first reuse
     operator (demo15); returns how many were made."""
-    from market.pickups import services as pickups
 
     def orgs(kind: OrgKind) -> list[Organisation]:
         return list(

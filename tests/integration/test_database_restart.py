@@ -26,8 +26,8 @@ FAST = 5.0  # seconds: an answer during the outage must come at least this quick
 
 def _seed(url: str, instance) -> str:
     from market.accounts import services as accounts
-    from market.catalog import kinds
     from market.catalog import services as catalog
+    from market.catalog import validation
     from market.catalog.models import ListingKind
 
     app = stack.make_app(url, instance)
@@ -47,7 +47,7 @@ def _seed(url: str, instance) -> str:
                     s,
                     user,
                     ListingKind.soil_offer,
-                    kinds.validate(s, ListingKind.soil_offer, listing_data("soil_offer")),
+                    validation.validate(s, ListingKind.soil_offer, listing_data("soil_offer")),
                 )
             token = accounts.issue_api_token(s, user, "restart test")[1]
             s.commit()

@@ -34,8 +34,8 @@ QUANTITY = 100
 
 def _seed(url: str, instance) -> dict:
     from market.accounts import services as accounts
-    from market.catalog import kinds
     from market.catalog import services as catalog
+    from market.catalog import validation
     from market.catalog.models import ListingKind
 
     app = stack.make_app(url, instance)
@@ -54,7 +54,7 @@ def _seed(url: str, instance) -> dict:
                 )
                 user.email_verified_at = dt.datetime(2026, 1, 1)
                 data = {**listing_data(kind), "quantity": 10_000}
-                clean = kinds.validate(s, ListingKind(kind), data)
+                clean = validation.validate(s, ListingKind(kind), data)
                 ids[role] = catalog.create_listing(s, user, ListingKind(kind), clean).id
             s.commit()
             return ids
@@ -64,7 +64,7 @@ def _seed(url: str, instance) -> dict:
 
 def _new_deal(url: str, instance, ids: dict) -> int:
     """A matching run's pair deal, stored as the run job stores it."""
-    from market.allocation import services as allocation
+    from market.allocation import runs
     from market.allocation.instance import listing_ref
     from market.allocation.models import MatchRun
 
@@ -91,7 +91,7 @@ def _new_deal(url: str, instance, ids: dict) -> int:
             s.add(run)
             s.flush()
             result = {"status": "optimal", "net_benefit": 1, "upper_bound": 1, "flows": [flow]}
-            allocation._store(s, run, instance_doc, result)
+            runs._store(s, run, instance_doc, result)
             s.commit()
             return run.proposals[0].id
     finally:

@@ -37,8 +37,8 @@ def scratch_database():
 
 def _seed(url: str, instance: Path) -> dict:
     from market.accounts import services as accounts
-    from market.catalog import kinds
     from market.catalog import services as catalog
+    from market.catalog import validation
     from market.catalog.models import Listing, ListingKind
     from market.orders import requests
 
@@ -64,7 +64,7 @@ def _seed(url: str, instance: Path) -> dict:
             )
             ids = {}
             for key in ("instant", "manual"):
-                clean = kinds.validate(
+                clean = validation.validate(
                     s,
                     ListingKind.soil_offer,
                     {**listing_data("soil_offer"), "quantity": 10, "price_per_unit": 800},

@@ -39,8 +39,8 @@ def _seed(url: str, instance: Path) -> dict:
     """Two organisations, two listings of 10 m³ (one with instant acceptance), API tokens."""
     from market import create_app
     from market.accounts import services as accounts
-    from market.catalog import kinds
     from market.catalog import services as catalog
+    from market.catalog import validation
     from market.catalog.models import Listing, ListingKind
     from market.orders import requests
 
@@ -74,7 +74,7 @@ def _seed(url: str, instance: Path) -> dict:
             )
             ids = {}
             for key in ("instant", "manual"):
-                clean = kinds.validate(
+                clean = validation.validate(
                     s,
                     ListingKind.soil_offer,
                     {**listing_data("soil_offer"), "quantity": AVAILABLE, "price_per_unit": 800},

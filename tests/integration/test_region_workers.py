@@ -39,7 +39,7 @@ def _seed(url: str, instance: Path) -> None:
 
 def _seed_in(app) -> None:
     from market.accounts import services as accounts
-    from market.catalog import kinds, services
+    from market.catalog import services, validation
     from market.catalog.models import ListingKind
 
     with app.test_request_context():
@@ -69,7 +69,7 @@ def _seed_in(app) -> None:
                     "prefecture_code": pref,
                     "municipality_code": None,
                 }
-                clean = kinds.validate(s, ListingKind(kind), data)
+                clean = validation.validate(s, ListingKind(kind), data)
                 services.create_listing(s, user, ListingKind(kind), clean)
         s.commit()
 

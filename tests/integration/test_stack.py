@@ -105,7 +105,7 @@ def test_each_job_is_done_once_by_one_of_two_workers(running):
 
 
 def test_worker_killed_mid_matching_run_gives_one_run(running):
-    from market.allocation.services import start_run
+    from market.allocation.runs import start_run
 
     app = stack.make_app(
         running.database_url, running.instance, REDIS_URL=running.redis_url, JOBS_IMMEDIATE=False

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from market import migrate
-from market.catalog import kinds
+from market.catalog import validation
 from market.catalog.models import ListingKind
 from market.db import make_engine
 from market.errors import Invalid
@@ -47,7 +47,9 @@ def session(tmp_path_factory):
 
 def errors_for(session, kind: str, **changes) -> dict:
     try:
-        kinds.validate(session, ListingKind(kind), {**listing_data(kind), **changes}, locale="en")
+        validation.validate(
+            session, ListingKind(kind), {**listing_data(kind), **changes}, locale="en"
+        )
     except Invalid as exc:
         return exc.errors
     return {}
@@ -55,7 +57,7 @@ def errors_for(session, kind: str, **changes) -> dict:
 
 @pytest.mark.parametrize("kind", [k.value for k in ListingKind])
 def test_every_kind_has_valid_example_input(session, kind):
-    clean = kinds.validate(session, ListingKind(kind), listing_data(kind))
+    clean = validation.validate(session, ListingKind(kind), listing_data(kind))
     assert clean["title"] and isinstance(clean["window_start"], dt.date)
     assert isinstance(clean["quantity"], Decimal)
 
@@ -93,7 +95,7 @@ def test_bad_values_become_field_messages(session, field, raw):
 
 
 def test_numbers_as_people_type_them(session):
-    clean = kinds.validate(
+    clean = validation.validate(
         session,
         ListingKind.soil_offer,
         {
@@ -113,9 +115,11 @@ def test_out_of_range_numbers_say_the_limit(session):
 
 
 def test_partial_update_checks_against_current_values(session):
-    current = kinds.validate(session, ListingKind.recycled_offer, listing_data("recycled_offer"))
+    current = validation.validate(
+        session, ListingKind.recycled_offer, listing_data("recycled_offer")
+    )
     with pytest.raises(Invalid) as caught:
-        kinds.validate(
+        validation.validate(
             session,
             ListingKind.recycled_offer,
             {"material_code": "scrap_steel"},
@@ -125,7 +129,7 @@ def test_partial_update_checks_against_current_values(session):
     # RC-40 is not a scrap-steel grade, and scrap is not judged by water absorption
     assert list(caught.value.errors) == ["grade_code", "properties"]
     with pytest.raises(Invalid) as caught:
-        kinds.validate(
+        validation.validate(
             session,
             ListingKind.recycled_offer,
             {"window_end": (current["window_start"] - dt.timedelta(days=1)).isoformat()},
@@ -134,7 +138,7 @@ def test_partial_update_checks_against_current_values(session):
         )
     assert list(caught.value.errors) == ["window_end"]
     # Fields not sent are neither checked nor returned.
-    assert kinds.validate(
+    assert validation.validate(
         session, ListingKind.recycled_offer, {"title": "新"}, partial=True, current=current
     ) == {"title": "新"}
 
@@ -150,10 +154,10 @@ def test_form_fields_become_the_nested_shape(session):
             ("blend_allowed", "1"),
         ]
     )
-    data = kinds.form_to_data(ListingKind.recycled_want, form)
+    data = validation.form_to_data(ListingKind.recycled_want, form)
     assert data["property_limits"] == {"absorption": {"max": "5", "min": ""}}
     assert data["blend_allowed"] == "1" and data["title"] == "x"
-    soil = kinds.form_to_data(ListingKind.soil_want, form)
+    soil = validation.form_to_data(ListingKind.soil_want, form)
     assert soil["accepted_classes"] == ["2a", "2b"] and soil["improved_allowed"] == ""
 
 

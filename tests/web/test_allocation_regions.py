@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import matching
 from market.allocation.models import MatchRun, Proposal
-from market.allocation.services import region_jobs
+from market.allocation.runs import region_jobs
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from market.accounts.models import User
+from market.allocation import runs
 from market.allocation import services as allocation
 from market.allocation.instance import listing_ref
 from market.allocation.models import Deal, MatchRun, Proposal
@@ -51,7 +52,7 @@ def _store(app, family, flows, blended=()):
         match_run = MatchRun(family=family, region=["13"], status="done")
         s.add(match_run)
         s.flush()
-        allocation._store(s, match_run, instance, result)
+        runs._store(s, match_run, instance, result)
         return [p.id for p in match_run.proposals]
 
     return in_session(app, run)

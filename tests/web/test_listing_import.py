@@ -353,7 +353,7 @@ def test_a_reference_taken_meanwhile_fails_the_whole_file_cleanly(
     """Two imports of the same new reference at once: the second to write is refused as a
     whole (a unique key per organisation), with an error instead of a 500."""
     from market.accounts.models import User
-    from market.catalog import imports, kinds, services
+    from market.catalog import imports, services, validation
     from market.catalog.models import ListingKind
 
     if db.bind.dialect.name == "sqlite":
@@ -363,7 +363,7 @@ def test_a_reference_taken_meanwhile_fails_the_whole_file_cleanly(
 
     def take_reference(session):
         user = session.get(User, member.id)
-        clean = kinds.validate(session, ListingKind.soil_offer, listing_data())
+        clean = validation.validate(session, ListingKind.soil_offer, listing_data())
         clean.update(external_id="SITE-0002", title="先に登録")
         services.create_listing(session, user, ListingKind.soil_offer, clean)
 
