@@ -142,31 +142,38 @@ def _ids_of_rows(rids: np.ndarray) -> np.ndarray:
 
 
 def load_words(index, conn: Connection, columns: Columns) -> None:
-    """The persisted words of this build whose changes since the log still holds: their
-    ids, and the ids changed since each was written (re-tested on first use)."""
+    """The persisted words of this build (the most recently written first, up to
+    WORD_IDS ids) whose changes since the log still holds: their ids, and the ids
+    changed since each was written (re-tested on first use)."""
     t = index.tables
     try:
-        rows = index._rows(
+        sizes = index._rows(
             conn,
-            f"SELECT key, seq, ids FROM {t.words} WHERE build = :build ORDER BY seq DESC",
+            f"SELECT key, seq, length(ids) FROM {t.words} WHERE build = :build ORDER BY seq DESC",
             {"build": columns.build},
         )
     except conn.dialect.dbapi.Error:  # tables of a version without it: ensure() adds it
         log.warning("search: %s not readable, words not loaded", t.words, exc_info=True)
         return
-    if not rows:
+    chosen, total, floor = [], 0, columns.seq
+    for key, seq, size in sizes[: _words.WORD_COUNT]:
+        if total + size // 8 <= _words.WORD_IDS:
+            chosen.append(key)
+            total += size // 8
+            floor = min(floor, int(seq))
+    if not chosen:
         return
-    floor = min(int(row[1]) for row in rows)
     if floor < columns.seq:
         floor, journal = _changes_since(index, conn, floor, columns.seq)
         columns.words.seed(floor, journal)
-    kept = 0
-    for key, seq, blob in rows:  # newest first
-        ids = np.frombuffer(bytes(blob), "<i8").astype(np.int64)
-        if int(seq) < floor or kept + len(ids) > _words.WORD_IDS:
-            continue
-        kept += len(ids)
-        columns.words.keep(key, ids, int(seq))
+    rows = []
+    for chunk in chunks(chosen, 100):
+        names = {f"k{n}": key for n, key in enumerate(chunk)}
+        sql = f"SELECT key, seq, ids FROM {t.words} WHERE key IN ({', '.join(':' + n for n in names)})"
+        rows += index._rows(conn, sql, names)
+    for key, seq, blob in sorted(rows, key=lambda row: row[1]):  # the newest kept longest
+        if int(seq) >= floor:
+            columns.words.keep(key, np.frombuffer(bytes(blob), "<i8").astype(np.int64), int(seq))
 
 
 def _changes_since(
@@ -209,6 +216,10 @@ def persist_words(index, words: list[tuple]) -> None:
                 before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {_LOCK_WAIT_MS}")
             try:
+                conn.execute(  # rows of an older build are of no use any more
+                    text(f"DELETE FROM {index.tables.words} WHERE build <> :build"),
+                    {"build": rows[0]["build"]},
+                )
                 conn.execute(
                     text(
                         f"INSERT INTO {index.tables.words} (key, build, seq, ids)"
