@@ -89,6 +89,7 @@ def test_openapi_documents_every_notification_route(app, client):
     assert undocumented(doc, routes) == []
 
 
+@pytest.mark.commits  # threads race on connections of their own
 def test_programs_marking_at_once_count_each_note_once(app, database_url, factory, tmp_path):
     """Eight requests served by four app instances (as by several workers) mark the same 40
     notes read at the same moment: together they report 40 marked, each note once, never

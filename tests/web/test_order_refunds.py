@@ -289,6 +289,7 @@ def test_a_form_sent_twice_refunds_once(app, db, paid):
     assert len(refunds(db, order_id)) == 1
 
 
+@pytest.mark.commits  # threads race on connections of their own
 @pytest.mark.parametrize("same_key", [True, False], ids=["double-submit", "two-tabs"])
 def test_concurrent_refunds_return_the_money_once(app, db, paid, monkeypatch, same_key):
     """Two refunds of ¥40,000 (of ¥48,400) at the same moment: both read the payment before

@@ -32,7 +32,8 @@ from payments.testing import (  # noqa: E402
     stripe_event,
 )
 
-pytestmark = pytest.mark.localstripe
+# localstripe calls the webhook of the app served in a thread of its own: real commits.
+pytestmark = [pytest.mark.localstripe, pytest.mark.commits]
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from market.orders.models import Delivery
@@ -22,6 +23,8 @@ from tests.web.test_reports import read, signed_in
 
 # The pickup tests' fixtures: a movable Japan clock and a municipality with its operators.
 clock, city = test_pickups.clock, test_pickups.city
+# Each race's requests run in threads of their own, on connections of their own.
+pytestmark = pytest.mark.commits
 
 
 def _race(monkeypatch, target: str, posts) -> list[int]:

@@ -93,6 +93,7 @@ def _book_at_once(app, line_id, week, quantities):
     return outcomes
 
 
+@pytest.mark.commits  # threads race on connections of their own
 @pytest.mark.parametrize("row", ["new week", "week already booked"])
 def test_bookings_racing_for_the_last_capacity_never_overbook(app, line, row):
     if app.extensions["meguri.db"].is_sqlite:

@@ -111,6 +111,7 @@ def test_a_proposal_on_a_closed_listing_expires_and_its_page_says_why(
     assert _orders(app) == []
 
 
+@pytest.mark.commits  # threads race on connections of their own
 def test_when_the_quantity_went_between_the_two_accepts_the_page_says_so(
     app, client, admin, soil_market, factory, login
 ):
@@ -159,6 +160,7 @@ def _decide_at_once(app, members, proposal_id):
     return outcomes
 
 
+@pytest.mark.commits  # threads race on connections of their own
 @pytest.mark.parametrize("who", ["both parties at once", "the second party twice at once"])
 def test_accepting_together_or_twice_makes_exactly_one_deal(app, client, admin, soil_market, who):
     if app.extensions["meguri.db"].is_sqlite:

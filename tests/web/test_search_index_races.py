@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from market.catalog.models import Listing, ListingStatus
@@ -18,6 +19,9 @@ from market.finder.index import _Names, deliver, document, get_index, pending
 
 EDITORS = 4
 ROUNDS = 12
+
+# Edits and deliveries race in threads of their own, on connections of their own.
+pytestmark = pytest.mark.commits
 
 
 def _edit_and_deliver(app, listing_ids: list[int], editor: int, errors: list) -> None:

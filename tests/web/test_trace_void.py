@@ -293,6 +293,7 @@ def _race(monkeypatch, competitor) -> dict:
     return seen
 
 
+@pytest.mark.commits  # the competing request runs in a thread of its own
 def test_a_void_racing_a_confirmation_that_commits_first_loses(app, db, factory, monkeypatch):
     supplier, contractor, seller, buyer, order_id, _ = paid_order(app, factory, quantity="50")
     site = str(factory.listing(contractor, "soil_want"))
