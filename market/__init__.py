@@ -115,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     from market.allocation.plant_views import bp as plants_bp
     from market.allocation.views import bp as allocation_bp
     from market.api.views import bp as api_bp
+    from market.catalog.api_views import api as catalog_api_bp
     from market.catalog.sheet_views import bp as listing_files_bp
     from market.catalog.views import bp as catalog_bp
     from market.core.views import bp as core_bp
@@ -139,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
         allocation_bp,
         plants_bp,
         catalog_bp,
+        catalog_api_bp,
         listing_files_bp,
         finder_bp,
         finder_api_bp,
@@ -153,7 +155,7 @@ def _register_blueprints(app: Flask) -> None:
         trace_api_bp,
     ):
         app.register_blueprint(bp)
-    for bp in (finder_api_bp, notifications_api_bp, api_bp, orders_api_bp):
+    for bp in (finder_api_bp, notifications_api_bp, api_bp, catalog_api_bp, orders_api_bp):
         csrf.exempt(bp)  # token auth, no cookies
     csrf.exempt(stripe_webhook)  # authenticated by the Stripe-Signature header
 

@@ -1,5 +1,5 @@
-"""The code's shape, measured: pairs of areas that import each other, module import cycles,
-long modules and functions, and imports inside functions.
+"""The code's shape, measured: pairs of areas that import each other, longer loops between
+areas, module import cycles, long modules and functions, and imports inside functions.
 
     .venv/bin/python scripts/shape.py            # the figures and every offender
     .venv/bin/python scripts/shape.py --json     # the same as JSON (tests read it)
@@ -34,6 +34,7 @@ EXEMPT_FROM_LENGTH = ("market/demo",)
 @dataclass
 class Shape:
     area_pairs: list[list[str]] = field(default_factory=list)
+    area_loops: list[list[str]] = field(default_factory=list)  # of three areas or more
     cycles: list[list[str]] = field(default_factory=list)
     long_modules: list[list] = field(default_factory=list)
     long_functions: list[list] = field(default_factory=list)
@@ -182,6 +183,11 @@ def measure() -> Shape:
     shape.area_pairs = sorted(
         [a, b] for a in area_edges for b in area_edges[a] if a < b and a in area_edges.get(b, ())
     )
+    shape.area_loops = [
+        loop
+        for loop in find_cycles({a: area_edges.get(a, set()) for a in area_edges})
+        if len(loop) > 2
+    ]
     shape.cycles = find_cycles(graph)
     return shape
 
@@ -197,6 +203,9 @@ def main() -> int:
     print(f"pairs of areas importing each other: {len(shape.area_pairs)}")
     for a, b in shape.area_pairs:
         print(f"  {a} <-> {b}")
+    print(f"longer loops between areas: {len(shape.area_loops)}")
+    for loop in shape.area_loops:
+        print("  " + " -> ".join(loop))
     print(f"module import cycles: {len(shape.cycles)}")
     for cycle in shape.cycles:
         print("  " + " -> ".join(cycle))

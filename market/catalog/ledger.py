@@ -18,7 +18,7 @@ disagrees with what is open: a code path that forgets this module cannot oversel
 fails. The status of a published listing follows from the ledger (open while something is
 open, reserved when nothing is), in the same statement.
 
-Row locks follow ``locks``: listings (by id), then orders.
+Row locks follow ``orders.locks``: listings (by id), then orders.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def release_order(
 ) -> dict[int, Decimal]:
     """Give back everything the order still holds (cancelled; or the rest of a short load
     when it closes). The caller holds the listing and order locks (``lock_listings`` then
-    ``locks.lock_order``), so two releases of one order cannot both count it."""
+    ``orders.locks.lock_order``), so two releases of one order cannot both count it."""
     held = commitments(session, order.id)
     for listing_id, quantity in held.items():
         _move_committed(

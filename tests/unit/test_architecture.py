@@ -178,6 +178,7 @@ def test_areas_form_layers_and_modules_no_cycles():
     pairs = {tuple(pair) for pair in measured.area_pairs}
     assert pairs - KNOWN_PAIRS == set(), "two areas import each other: pick one direction"
     assert KNOWN_PAIRS - pairs == set(), "untangled: take the pair off KNOWN_PAIRS"
+    assert measured.area_loops == [], "areas importing each other through a third: a loop"
     assert measured.cycles == [], "a module import cycle"
 
 
