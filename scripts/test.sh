@@ -22,7 +22,8 @@ fi
 set +e
 # On every core (pytest-xdist; MEGURI_TEST_WORKERS=0 runs in one process): each worker has
 # its own SQLite files and PostgreSQL database, and a module's tests stay on one worker so
-# its module-scoped fixtures (the demo load, a server) are made once.
+# its module-scoped fixtures (the demo load, a server) are made once. How each test gets a
+# clean database: tests/README.md.
 .venv/bin/python -m pytest -n "${MEGURI_TEST_WORKERS:-auto}" --dist loadscope "$@"
 status=$?
 set -e

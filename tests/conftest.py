@@ -284,6 +284,7 @@ class OuterTransaction:
             return
         info = getattr(dbapi_conn, "info", None)
         if getattr(info, "dbname", None) == self.database:
+            dbapi_conn.close()
             self.fail(f"a second connection to {self.database}")
 
     def close(self) -> None:
@@ -304,6 +305,7 @@ def database_url(request, tmp_path, sqlite_template):
         _truncate(url)
         return
     outer = OuterTransaction(_outer_connection(url))
+    request.node.outer_transaction = outer  # for tests/web/test_isolation.py
     real = market.db.make_engine
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.setattr(
