@@ -24,6 +24,8 @@ def make_index(
     meilisearch: target is the server URL (or a meilisearch.Client); settings may hold
                  api_key, timeout (seconds), wait_timeout_ms, batch_size.
     Both accept indexable_statuses (default {"open"}). Fails fast on missing settings."""
+    # Each backend is imported only when chosen: the embedded engine brings its numpy
+    # columns and SQL, Meilisearch its client library; an app loads only the one it uses.
     if backend == "embedded":
         from .embedded import EmbeddedIndex
 
