@@ -95,13 +95,20 @@ def _counterparts_full(entry: Mapping, name: Name, properties: Mapping[str, str]
     )
 
 
+def _best_route(entry: Mapping, name: Name) -> dict:
+    """The words' figures for the best route the engine saw: whose, net per unit, how far."""
+    return {
+        "name": name(entry.get("best_candidate")),
+        "net": f"{entry.get('best_net_per_unit', 0):,.0f}",
+        "km": entry.get("best_km", 0.0),
+    }
+
+
 def _not_chosen(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
     return _(
         "The plan did not use the possible route to %(name)s (%(net)s yen per unit at "
         "%(km).1f km); it is not proven to be the best plan.",
-        name=name(entry.get("best_candidate")),
-        net=f"{entry.get('best_net_per_unit', 0):,.0f}",
-        km=entry.get("best_km", 0.0),
+        **_best_route(entry, name),
     )
 
 
@@ -116,9 +123,7 @@ def _outbid(entry: Mapping, name: Name, properties: Mapping[str, str]) -> str:
         text = _(
             "Compatible counterparts went to better matches (best candidate %(name)s: "
             "%(net)s yen per unit at %(km).1f km).",
-            name=name(entry.get("best_candidate")),
-            net=f"{entry.get('best_net_per_unit', 0):,.0f}",
-            km=entry.get("best_km", 0.0),
+            **_best_route(entry, name),
         )
     return _sentences(_("Partly matched."), text) if entry.get("partly_matched") else text
 
@@ -151,9 +156,7 @@ def _not_worth_haul(entry: Mapping, name: Name, properties: Mapping[str, str]) -
     return _(
         "The best candidate %(name)s does not pay for the haul: %(net)s yen per unit "
         "net at %(km).1f km.",
-        name=name(entry.get("best_candidate")),
-        net=f"{entry.get('best_net_per_unit', 0):,.0f}",
-        km=entry.get("best_km", 0.0),
+        **_best_route(entry, name),
     )
 
 

@@ -297,28 +297,15 @@ def _store(session: Session, run: MatchRun, instance: dict, result: dict) -> Non
     run.net_benefit, run.upper_bound = result["net_benefit"], result.get("upper_bound")
     supplies = {s["id"]: s for s in instance["supplies"]}
     demands = {d["id"]: d for d in instance["demands"]}
-    # Older open proposals for the same family are replaced by this run's.
-    session.execute(
-        update(Proposal)
-        .where(
-            Proposal.state == "proposed",
-            Proposal.run_id.in_(
-                select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)
-            ),
+    # Older open proposals for the same family are replaced by this run's, and their deals
+    # go with them.
+    older_runs = select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)
+    for model in (Proposal, Deal):
+        session.execute(
+            update(model)
+            .where(model.state == "proposed", model.run_id.in_(older_runs))
+            .values(state="superseded")
         )
-        .values(state="superseded")
-    )
-    # Older open deals of the family go with them.
-    session.execute(
-        update(Deal)
-        .where(
-            Deal.state == "proposed",
-            Deal.run_id.in_(
-                select(MatchRun.id).where(MatchRun.family == run.family, MatchRun.id != run.id)
-            ),
-        )
-        .values(state="superseded")
-    )
     blended = {d["id"] for d in instance["demands"] if d.get("blend")}
     new = [_as_v1(f) for f in result["flows"]]
     new = [f for f in new if f is not None]
