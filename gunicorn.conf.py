@@ -23,6 +23,6 @@ def _warm_search(worker):
     if os.environ.get("MEGURI_SEARCH_WARM", "1") == "0":
         return
     extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
-    warm = getattr(extensions.get("meguri.search"), "warm", None)
-    if warm is not None:  # Meilisearch has nothing to load
-        warm()
+    index = extensions.get("meguri.search")
+    if index is not None:
+        index.warm()

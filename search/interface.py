@@ -59,6 +59,11 @@ class SearchIndex(Protocol):
     def set_synonyms(self, synonyms: Synonyms) -> None:
         """Replace the synonyms every search applies (kept through rebuilds)."""
 
+    def warm(self) -> object:
+        """Get ready for the first search as a worker starts, without blocking it (the
+        embedded engine loads its columns in a thread; a server-backed index has nothing
+        to load)."""
+
 
 @dataclass
 class SyncReport:

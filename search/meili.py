@@ -230,6 +230,9 @@ class MeilisearchIndex:
     def ensure(self) -> None:
         self._prepare(self.uid)
 
+    def warm(self) -> None:
+        """Nothing to load: the server holds the index."""
+
     def drop(self) -> None:
         task = self._call(self.client.delete_index, self.uid)
         self._wait(task.task_uid, tolerate=("index_not_found",))
